@@ -1,0 +1,3 @@
+using Pinpoint.Cli;
+
+return CliApp.Run(args);

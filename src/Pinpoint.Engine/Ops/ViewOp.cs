@@ -1,0 +1,62 @@
+using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Tensors;
+
+namespace Pinpoint.Engine.Ops;
+
+public static partial class TensorOps
+{
+    /// <summary>
+    /// Applies a copy-free view (Slice, Select, Transpose, Permute, View) and routes the view's gradient back to
+    /// <paramref name="source"/> by applying the same view to the source's gradient buffer.
+    /// </summary>
+    public static Tensor AsView(this Compute cx, Tensor source, Func<Tensor, Tensor> view)
+    {
+        var output = view(source);
+        if (!cx.NeedsGrad(source)) return output;
+        output.RequiresGrad = true;
+        cx.Tape!.AddIntermediate(output);
+        cx.Tape.Record(() =>
+        {
+            cx.GradOf(source);
+            var target = view(source.Grad!);
+            var gy = cx.GradOf(output);
+            AddInto(target, gy);
+        });
+        return output;
+    }
+
+    public static Tensor Reshape(this Compute cx, Tensor t, params int[] shape)
+        => cx.AsView(cx.Contiguous(t), x => x.View(shape));
+
+    public static Tensor Slice(this Compute cx, Tensor t, int axis, int start, int length)
+        => cx.AsView(t, x => x.Slice(axis, start, length));
+
+    public static Tensor Transpose(this Compute cx, Tensor t, int axis0, int axis1)
+        => cx.AsView(t, x => x.Transpose(axis0, axis1));
+
+    /// <summary>target (any strides) += source (contiguous, same logical shape).</summary>
+    private static void AddInto(Tensor target, ReadOnlySpan<float> source)
+    {
+        if (target.IsContiguous)
+        {
+            var t = target.Span;
+            for (int i = 0; i < t.Length; i++) t[i] += source[i];
+            return;
+        }
+        var index = new int[target.Rank];
+        var data = target.Storage.AsFloat32();
+        var strides = target.Strides;
+        var shape = target.Shape;
+        for (int n = 0; n < source.Length; n++)
+        {
+            int o = target.Offset;
+            for (int i = 0; i < index.Length; i++) o += index[i] * strides[i];
+            data[o] += source[n];
+            for (int i = index.Length - 1; i >= 0; i--)
+            {
+                if (++index[i] < shape[i]) break;
+                index[i] = 0;
+            }
+        }
+    }
+}

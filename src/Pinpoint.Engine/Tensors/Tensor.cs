@@ -1,0 +1,328 @@
+using System.Text;
+using Pinpoint.Engine.Kernels;
+
+namespace Pinpoint.Engine.Tensors;
+
+/// <summary>
+/// A dense n-dimensional tensor: a view (offset, shape, strides in elements) over a <see cref="Storage"/>.
+/// Views, slices and transposes never copy; <see cref="Contiguous"/> copies only when it must.
+/// </summary>
+public sealed class Tensor
+{
+    private readonly int[] _shape;
+    private readonly int[] _strides;
+
+    public Storage Storage { get; }
+    public int Offset { get; }
+    public ReadOnlySpan<int> Shape => _shape;
+    public ReadOnlySpan<int> Strides => _strides;
+    public int Rank => _shape.Length;
+    public int Size { get; }
+    public DType DType => Storage.DType;
+    public bool IsContiguous { get; }
+
+    /// <summary>Optional label used in error messages and hook names.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>Whether gradients flow into this tensor when it takes part in a taped computation.</summary>
+    public bool RequiresGrad { get; set; }
+
+    /// <summary>Accumulated gradient (same shape, contiguous F32), allocated by the tape during backward.</summary>
+    public Tensor? Grad { get; set; }
+
+    public Tensor(Storage storage, int offset, int[] shape, int[]? strides = null)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        ArgumentNullException.ThrowIfNull(shape);
+        foreach (var d in shape)
+            if (d < 0) throw new ArgumentException($"negative dimension in shape {Format(shape)}", nameof(shape));
+        _shape = (int[])shape.Clone();
+        _strides = strides is null ? ContiguousStrides(shape) : (int[])strides.Clone();
+        if (_strides.Length != _shape.Length)
+            throw new ArgumentException($"strides {Format(_strides)} do not match shape {Format(_shape)}", nameof(strides));
+        Storage = storage;
+        Offset = offset;
+        long size = 1;
+        foreach (var d in _shape) size *= d;
+        if (size > int.MaxValue) throw new ArgumentException($"shape {Format(_shape)} has more than 2^31 elements", nameof(shape));
+        Size = (int)size;
+        CheckBounds();
+        IsContiguous = ComputeIsContiguous();
+    }
+
+    public static Tensor Zeros(params int[] shape) => new(Storage.Allocate(Product(shape)), 0, shape);
+
+    public static Tensor FromArray(float[] data, params int[] shape)
+    {
+        if (Product(shape) != data.Length)
+            throw new ArgumentException($"{data.Length} values cannot fill shape {Format(shape)}", nameof(shape));
+        return new Tensor(new Storage(data), 0, shape);
+    }
+
+    public static Tensor Scalar(float value) => FromArray([value]);
+
+    public static Tensor Full(float value, params int[] shape)
+    {
+        var t = Zeros(shape);
+        t.Span.Fill(value);
+        return t;
+    }
+
+    /// <summary>Elements of a contiguous F32 tensor, in row-major order.</summary>
+    public Span<float> Span
+    {
+        get
+        {
+            if (!IsContiguous) throw new InvalidOperationException($"tensor {Describe()} is not contiguous; call Contiguous() first");
+            return Storage.AsFloat32().Slice(Offset, Size);
+        }
+    }
+
+    public int Dim(int axis) => _shape[NormalizeAxis(axis)];
+
+    public float this[params int[] index]
+    {
+        get => Storage.DType == DType.F32
+            ? Storage.AsFloat32()[ElementOffset(index)]
+            : HalfConversion.ToSingle(Storage.AsHalfBits()[ElementOffset(index)], Storage.DType);
+        set => Storage.AsFloat32()[ElementOffset(index)] = value;
+    }
+
+    public float ToScalar()
+    {
+        if (Size != 1) throw new InvalidOperationException($"ToScalar() needs a one-element tensor, got shape {ShapeString}");
+        return this[new int[Rank]];
+    }
+
+    /// <summary>Same elements, new shape (one dimension may be -1). Requires a contiguous tensor; never copies.</summary>
+    public Tensor View(params int[] shape)
+    {
+        var resolved = ResolveShape(shape);
+        if (!IsContiguous) throw new InvalidOperationException($"cannot view non-contiguous {Describe()} as {Format(resolved)}; call Contiguous() first");
+        return new Tensor(Storage, Offset, resolved) { Name = Name };
+    }
+
+    /// <summary>Like <see cref="View"/> but copies when the tensor is not contiguous.</summary>
+    public Tensor Reshape(params int[] shape) => (IsContiguous ? this : Contiguous()).View(shape);
+
+    /// <summary>Elements [start, start+length) along one axis, without copying.</summary>
+    public Tensor Slice(int axis, int start, int length)
+    {
+        axis = NormalizeAxis(axis);
+        if (start < 0 || length < 0 || start + length > _shape[axis])
+            throw new ArgumentOutOfRangeException(nameof(start), $"slice [{start}, {start + length}) is outside axis {axis} of {Describe()}");
+        var shape = (int[])_shape.Clone();
+        shape[axis] = length;
+        return new Tensor(Storage, Offset + start * _strides[axis], shape, _strides);
+    }
+
+    /// <summary>Index one axis away, without copying.</summary>
+    public Tensor Select(int axis, int index)
+    {
+        axis = NormalizeAxis(axis);
+        if ((uint)index >= (uint)_shape[axis])
+            throw new ArgumentOutOfRangeException(nameof(index), $"index {index} is outside axis {axis} of {Describe()}");
+        var shape = new int[Rank - 1];
+        var strides = new int[Rank - 1];
+        for (int i = 0, j = 0; i < Rank; i++)
+        {
+            if (i == axis) continue;
+            shape[j] = _shape[i];
+            strides[j++] = _strides[i];
+        }
+        return new Tensor(Storage, Offset + index * _strides[axis], shape, strides);
+    }
+
+    /// <summary>Swaps two axes by swapping strides, without copying.</summary>
+    public Tensor Transpose(int axis0, int axis1)
+    {
+        axis0 = NormalizeAxis(axis0);
+        axis1 = NormalizeAxis(axis1);
+        var shape = (int[])_shape.Clone();
+        var strides = (int[])_strides.Clone();
+        (shape[axis0], shape[axis1]) = (shape[axis1], shape[axis0]);
+        (strides[axis0], strides[axis1]) = (strides[axis1], strides[axis0]);
+        return new Tensor(Storage, Offset, shape, strides);
+    }
+
+    /// <summary>Reorders axes without copying: result axis i is this tensor's axis <paramref name="order"/>[i].</summary>
+    public Tensor Permute(params int[] order)
+    {
+        if (order.Length != Rank || order.Distinct().Count() != Rank || order.Any(a => (uint)a >= (uint)Rank))
+            throw new ArgumentException($"permutation {Format(order)} does not fit {Describe()}", nameof(order));
+        var shape = new int[Rank];
+        var strides = new int[Rank];
+        for (int i = 0; i < Rank; i++)
+        {
+            shape[i] = _shape[order[i]];
+            strides[i] = _strides[order[i]];
+        }
+        return new Tensor(Storage, Offset, shape, strides);
+    }
+
+    /// <summary>This tensor if it is contiguous F32, else a contiguous F32 copy.</summary>
+    public Tensor Contiguous() => IsContiguous && DType == DType.F32 ? this : CopyToNew();
+
+    /// <summary>A contiguous F32 tensor with the same values (this tensor itself when it already is one).</summary>
+    public Tensor ToFloat32() => Contiguous();
+
+    /// <summary>A fresh contiguous F32 copy, always.</summary>
+    public Tensor Clone() => CopyToNew();
+
+    public float[] ToArray() => Contiguous().Span.ToArray();
+
+    /// <summary>Copies (and converts to F32) the elements into <paramref name="destination"/> in row-major order.</summary>
+    public void CopyTo(Span<float> destination)
+    {
+        if (destination.Length < Size)
+            throw new ArgumentException($"destination of {destination.Length} elements is too small for {Describe()}", nameof(destination));
+        if (IsContiguous)
+        {
+            if (DType == DType.F32) Storage.AsFloat32().Slice(Offset, Size).CopyTo(destination);
+            else HalfConversion.ToSingle(Storage.AsHalfBits().Slice(Offset, Size), DType, destination);
+            return;
+        }
+        CopyStrided(destination[..Size]);
+    }
+
+    public string ShapeString => Format(_shape);
+
+    public string Describe() => Name is null ? $"tensor{ShapeString}" : $"'{Name}'{ShapeString}";
+
+    public override string ToString() => $"{Describe()} {DType}";
+
+    public bool SameShape(Tensor other) => _shape.AsSpan().SequenceEqual(other._shape);
+
+    public static string Format(ReadOnlySpan<int> shape)
+    {
+        var sb = new StringBuilder("[");
+        for (int i = 0; i < shape.Length; i++)
+        {
+            if (i > 0) sb.Append(", ");
+            sb.Append(shape[i]);
+        }
+        return sb.Append(']').ToString();
+    }
+
+    public static int Product(ReadOnlySpan<int> shape)
+    {
+        long p = 1;
+        foreach (var d in shape)
+        {
+            if (d < 0) throw new ArgumentException($"negative dimension in shape {Format(shape)}", nameof(shape));
+            p *= d;
+            if (p > int.MaxValue) throw new ArgumentException($"shape {Format(shape)} has more than 2^31 elements", nameof(shape));
+        }
+        return (int)p;
+    }
+
+    public static int[] ContiguousStrides(ReadOnlySpan<int> shape)
+    {
+        var strides = new int[shape.Length];
+        int s = 1;
+        for (int i = shape.Length - 1; i >= 0; i--)
+        {
+            strides[i] = s;
+            s *= Math.Max(shape[i], 1);
+        }
+        return strides;
+    }
+
+    private int NormalizeAxis(int axis)
+    {
+        int a = axis < 0 ? axis + Rank : axis;
+        if ((uint)a >= (uint)Rank) throw new ArgumentOutOfRangeException(nameof(axis), $"axis {axis} is outside {Describe()}");
+        return a;
+    }
+
+    private int ElementOffset(int[] index)
+    {
+        if (index.Length != Rank) throw new ArgumentException($"{index.Length} indices for {Describe()}", nameof(index));
+        int o = Offset;
+        for (int i = 0; i < Rank; i++)
+        {
+            if ((uint)index[i] >= (uint)_shape[i])
+                throw new IndexOutOfRangeException($"index {Format(index)} is outside {Describe()}");
+            o += index[i] * _strides[i];
+        }
+        return o;
+    }
+
+    private int[] ResolveShape(int[] shape)
+    {
+        var resolved = (int[])shape.Clone();
+        int inferred = Array.IndexOf(resolved, -1);
+        if (inferred >= 0)
+        {
+            long known = 1;
+            for (int i = 0; i < resolved.Length; i++) if (i != inferred) known *= resolved[i];
+            if (known == 0 || Size % known != 0)
+                throw new ArgumentException($"cannot view {Describe()} as {Format(shape)}", nameof(shape));
+            resolved[inferred] = (int)(Size / known);
+        }
+        if (Product(resolved) != Size)
+            throw new ArgumentException($"cannot view {Describe()} ({Size} elements) as {Format(resolved)}", nameof(shape));
+        return resolved;
+    }
+
+    private void CheckBounds()
+    {
+        if (Size == 0)
+        {
+            if (Offset < 0 || Offset > Storage.Length) throw new ArgumentOutOfRangeException(nameof(Offset), $"offset {Offset} is outside storage of {Storage.Length} elements");
+            return;
+        }
+        long lo = Offset, hi = Offset;
+        for (int i = 0; i < Rank; i++)
+        {
+            long span = (long)(_shape[i] - 1) * _strides[i];
+            if (span < 0) lo += span; else hi += span;
+        }
+        if (lo < 0 || hi >= Storage.Length)
+            throw new ArgumentOutOfRangeException(nameof(Offset),
+                $"view with offset {Offset}, shape {Format(_shape)}, strides {Format(_strides)} reaches elements [{lo}, {hi}] outside storage of {Storage.Length} elements");
+    }
+
+    private bool ComputeIsContiguous()
+    {
+        int expected = 1;
+        for (int i = Rank - 1; i >= 0; i--)
+        {
+            if (_shape[i] == 1) continue;
+            if (_strides[i] != expected) return false;
+            expected *= _shape[i];
+        }
+        return true;
+    }
+
+    private Tensor CopyToNew()
+    {
+        var copy = Zeros(_shape);
+        CopyTo(copy.Span);
+        copy.Name = Name;
+        return copy;
+    }
+
+    private void CopyStrided(Span<float> destination)
+    {
+        // Walk the index space with an odometer; the innermost axis is copied as a strided run.
+        var index = new int[Rank];
+        int inner = Rank - 1, innerLen = _shape[inner], innerStride = _strides[inner];
+        int written = 0;
+        bool f32 = DType == DType.F32;
+        var floats = f32 ? Storage.AsFloat32() : default;
+        var halves = f32 ? default : Storage.AsHalfBits();
+        while (written < destination.Length)
+        {
+            int o = Offset;
+            for (int i = 0; i < inner; i++) o += index[i] * _strides[i];
+            for (int j = 0; j < innerLen; j++, o += innerStride)
+                destination[written++] = f32 ? floats[o] : HalfConversion.ToSingle(halves[o], DType);
+            for (int i = inner - 1; i >= 0; i--)
+            {
+                if (++index[i] < _shape[i]) break;
+                index[i] = 0;
+            }
+        }
+    }
+}
