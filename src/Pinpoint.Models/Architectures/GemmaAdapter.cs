@@ -1,0 +1,22 @@
+using Pinpoint.Models.Transformer;
+
+namespace Pinpoint.Models.Architectures;
+
+/// <summary>Gemma: Llama layout with (1 + w) RMSNorm, embeddings scaled by √d_model and a GeGLU (tanh) MLP.</summary>
+public sealed class GemmaAdapter : LlamaAdapter
+{
+    public override string Name => "gemma";
+    public override IReadOnlyList<string> HfModelTypes { get; } = ["gemma"];
+
+    public override TransformerConfig ConfigFromHf(HfConfig c)
+    {
+        var config = base.ConfigFromHf(c);
+        return config with
+        {
+            Architecture = Name,
+            NormAddsOne = true,
+            EmbeddingScale = MathF.Sqrt(config.DModel),
+            Activation = ActivationNames.Parse(c.String("hidden_activation") ?? c.String("hidden_act") ?? "gelu_pytorch_tanh", c.Path),
+        };
+    }
+}

@@ -1,0 +1,67 @@
+using Pinpoint.Models.Transformer;
+
+namespace Pinpoint.Models.Architectures;
+
+/// <summary>
+/// Llama family (Llama-2/3, TinyLlama, SmolLM, Mistral): RMSNorm, rotary positions in HF's rotate-half layout,
+/// grouped-query attention, SwiGLU MLP. Qwen2 and Gemma reuse its tensor names with their own config rules.
+/// </summary>
+public class LlamaAdapter : IArchitectureAdapter
+{
+    public virtual string Name => "llama";
+    public virtual IReadOnlyList<string> HfModelTypes { get; } = ["llama", "mistral"];
+
+    public virtual TransformerConfig ConfigFromHf(HfConfig c)
+    {
+        int d = c.Int("hidden_size"), heads = c.Int("num_attention_heads");
+        int dHead = c.IntOrNull("head_dim") ?? (heads > 0 && d % heads == 0 ? d / heads : throw new ModelConfigException($"{c.Path}: hidden_size {d} is not divisible by num_attention_heads {heads}"));
+        if (c.Root.TryGetProperty("rope_scaling", out var scaling) && scaling.ValueKind == System.Text.Json.JsonValueKind.Object)
+            throw new ModelConfigException($"{c.Path}: rope_scaling {scaling.GetRawText()} is not supported yet");
+        return new TransformerConfig
+        {
+            Architecture = Name,
+            DModel = d,
+            NLayers = c.Int("num_hidden_layers"),
+            NHeads = heads,
+            NKvHeads = c.IntOrNull("num_key_value_heads") ?? heads,
+            DHead = dHead,
+            DMlp = c.Int("intermediate_size"),
+            VocabSize = c.Int("vocab_size"),
+            ContextLength = c.Int("max_position_embeddings"),
+            Norm = NormKind.RmsNorm,
+            NormEps = c.Float(1e-6f, "rms_norm_eps"),
+            Positions = PositionKind.Rotary,
+            RopeLayout = RopeLayout.HalfRotation,
+            RopeTheta = c.Float(10000f, "rope_theta"),
+            RotaryDim = dHead,
+            Activation = ActivationNames.Parse(c.String("hidden_act") ?? "silu", c.Path),
+            GatedMlp = true,
+            BosTokenId = c.IntOrNull("bos_token_id"),
+            EosTokenId = c.IntOrNull("eos_token_id"),
+            AddBos = true,
+        };
+    }
+
+    public TransformerWeights WeightsFromHf(TransformerConfig config, ITensorSource t)
+    {
+        var embed = t.Get("model.embed_tokens.weight");
+        var blocks = new BlockWeights[config.NLayers];
+        for (int l = 0; l < config.NLayers; l++)
+        {
+            string p = $"model.layers.{l}.";
+            Linear Proj(string name) => new(t.Get(p + name + ".weight"), OutIn: true, t.TryGet(p + name + ".bias"));
+            blocks[l] = new BlockWeights(
+                new NormWeights(t.Get(p + "input_layernorm.weight"), null),
+                new AttentionWeights { Q = Proj("self_attn.q_proj"), K = Proj("self_attn.k_proj"), V = Proj("self_attn.v_proj"), O = Proj("self_attn.o_proj") },
+                new NormWeights(t.Get(p + "post_attention_layernorm.weight"), null),
+                new MlpWeights { In = Proj("mlp.gate_proj"), Up = Proj("mlp.up_proj"), Out = Proj("mlp.down_proj") });
+        }
+        return new TransformerWeights
+        {
+            Embedding = embed,
+            Blocks = blocks,
+            FinalNorm = new NormWeights(t.Get("model.norm.weight"), null),
+            Unembed = new Linear(t.TryGet("lm_head.weight") ?? embed, OutIn: true),
+        };
+    }
+}

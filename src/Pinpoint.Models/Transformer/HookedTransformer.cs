@@ -1,0 +1,306 @@
+using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Kernels;
+using Pinpoint.Engine.Ops;
+using Pinpoint.Engine.Tensors;
+
+namespace Pinpoint.Models.Transformer;
+
+/// <summary>
+/// The canonical transformer every architecture adapter maps onto, with TransformerLens hook points.
+/// Pre-norm blocks: resid_pre → ln1 → attention → (resid_mid) → ln2 → MLP → resid_post; GPT-NeoX's parallel
+/// residual adds attention and MLP outputs that both read resid_pre.
+/// </summary>
+public sealed class HookedTransformer : IDisposable
+{
+    private readonly IDisposable? _owner;
+    private readonly RopeTable? _rope;
+
+    public TransformerConfig Config { get; }
+    public TransformerWeights Weights { get; }
+
+    /// <param name="owner">Keeps memory-mapped weights alive; disposed with the model.</param>
+    public HookedTransformer(TransformerConfig config, TransformerWeights weights, IDisposable? owner = null)
+    {
+        config.Validate(config.Architecture);
+        Config = config;
+        Weights = weights;
+        _owner = owner;
+        CheckWeights();
+        if (config.Positions == PositionKind.Rotary)
+            _rope = new RopeTable(config.ContextLength, config.RotaryDim, config.RopeTheta);
+    }
+
+    /// <summary>Logits [batch, length, vocab] for a batch of token ids.</summary>
+    public Tensor Forward(Compute cx, TokenBatch batch, HookSet? hooks = null, KvCache? kvCache = null)
+    {
+        var c = Config;
+        int past = kvCache?.Length ?? 0;
+        if (past + batch.Length > c.ContextLength)
+            throw new ArgumentException($"{past + batch.Length} tokens exceed the model's context of {c.ContextLength}");
+        foreach (var id in batch.Ids)
+            if ((uint)id >= (uint)c.VocabSize) throw new ArgumentException($"token id {id} is outside the vocabulary of {c.VocabSize}");
+        int bsz = batch.BatchSize, len = batch.Length, rows = bsz * len;
+        var positions = past == 0 ? batch.Positions : batch.Positions.Select(p => p + past).ToArray();
+
+        Tensor Hook(string name, Tensor t) => hooks is null ? t : hooks.Apply(name, t);
+        bool Wants(string name) => hooks?.Wants(name) ?? false;
+
+        var x = cx.Embedding(Weights.Embedding, batch.Ids);
+        if (c.EmbeddingScale != 1f) x = cx.Scale(x, c.EmbeddingScale);
+        x = Hook(HookNames.Embed, cx.Reshape(x, bsz, len, c.DModel));
+        if (c.Positions == PositionKind.Learned)
+        {
+            var pos = Hook(HookNames.PosEmbed, cx.Reshape(cx.Embedding(Weights.PositionEmbedding!, positions), bsz, len, c.DModel));
+            x = cx.Add(x, pos);
+        }
+
+        for (int l = 0; l < c.NLayers; l++)
+        {
+            var block = Weights.Blocks[l];
+            var residPre = Hook(HookNames.ResidPre(l), x);
+            var attnIn = Norm(cx, residPre, block.Ln1, HookNames.Ln1Scale(l), HookNames.Ln1Normalized(l), hooks);
+            var attnOut = Hook(HookNames.AttnOut(l), Attention(cx, l, attnIn, batch, positions, hooks, kvCache));
+            Tensor mlpIn, residMid;
+            if (c.ParallelResidual)
+            {
+                residMid = residPre;
+                mlpIn = Norm(cx, residPre, block.Ln2!, HookNames.Ln2Scale(l), HookNames.Ln2Normalized(l), hooks);
+            }
+            else
+            {
+                residMid = Hook(HookNames.ResidMid(l), cx.Add(residPre, attnOut));
+                mlpIn = Norm(cx, residMid, block.Ln2!, HookNames.Ln2Scale(l), HookNames.Ln2Normalized(l), hooks);
+            }
+            var mlpOut = Hook(HookNames.MlpOut(l), Mlp(cx, l, mlpIn, hooks));
+            var sum = c.ParallelResidual ? cx.Add(cx.Add(residPre, attnOut), mlpOut) : cx.Add(residMid, mlpOut);
+            x = Hook(HookNames.ResidPost(l), sum);
+        }
+        kvCache?.Advance(len);
+
+        var final = Norm(cx, x, Weights.FinalNorm, HookNames.FinalScale, HookNames.FinalNormalized, hooks);
+        return Project(cx, final, Weights.Unembed);
+    }
+
+    /// <summary>Logits plus the activations whose hook names pass <paramref name="filter"/> (all of them when null).</summary>
+    public (Tensor Logits, ActivationCache Cache) RunWithCache(TokenBatch batch, Func<string, bool>? filter = null, Compute? cx = null)
+    {
+        var hooks = new HookSet(filter ?? (_ => true));
+        var logits = Forward(cx ?? Compute.Eager, batch, hooks);
+        return (logits, hooks.Cache);
+    }
+
+    /// <summary>Logits with functions run (reading, replacing or adding) at hook points.</summary>
+    public Tensor RunWithHooks(TokenBatch batch, IEnumerable<(string HookName, HookFunction Function)> functions, Compute? cx = null)
+    {
+        var hooks = new HookSet();
+        foreach (var (name, f) in functions) hooks.Add(name, f);
+        return Forward(cx ?? Compute.Eager, batch, hooks);
+    }
+
+    /// <summary>
+    /// Continues <paramref name="prompt"/> by <paramref name="maxNewTokens"/> tokens with a KV cache (each step feeds only
+    /// the new token); stops early at <paramref name="stopToken"/>. Returns the generated ids only.
+    /// </summary>
+    public List<int> Generate(IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions sampling, int? stopToken = null)
+    {
+        if (prompt.Count == 0) throw new ArgumentException("generation needs at least one prompt token");
+        int capacity = Math.Min(Config.ContextLength, prompt.Count + maxNewTokens);
+        if (prompt.Count > Config.ContextLength) throw new ArgumentException($"prompt of {prompt.Count} tokens exceeds the model's context of {Config.ContextLength}");
+        var sampler = new Sampler(sampling);
+        var cache = new KvCache(Config, 1, capacity);
+        var generated = new List<int>();
+        var step = prompt.ToArray();
+        while (generated.Count < maxNewTokens && cache.Length + step.Length <= capacity)
+        {
+            var logits = Forward(Compute.Eager, TokenBatch.Single(step), kvCache: cache);
+            int next = sampler.Next(logits.Span[^Config.VocabSize..]);
+            generated.Add(next);
+            if (next == stopToken) break;
+            step = [next];
+        }
+        return generated;
+    }
+
+    public IEnumerable<string> HookNamesInOrder() => Transformer.HookNames.All(Config);
+
+    public long ParameterCount => Weights.Parameters().Sum(p => (long)p.Tensor.Size);
+
+    public void Dispose() => _owner?.Dispose();
+
+    private Tensor Norm(Compute cx, Tensor x, NormWeights weights, string scaleHook, string normalizedHook, HookSet? hooks)
+    {
+        bool wantScale = hooks?.Wants(scaleHook) ?? false;
+        var (y, scale) = Config.Norm == NormKind.LayerNorm
+            ? cx.LayerNorm(x, weights.Weight, weights.Bias, Config.NormEps, wantScale)
+            : cx.RmsNorm(x, weights.Weight, Config.NormEps, Config.NormAddsOne, wantScale);
+        if (scale is not null) hooks!.Apply(scaleHook, scale);
+        return hooks is null ? y : hooks.Apply(normalizedHook, y);
+    }
+
+    private static Tensor Project(Compute cx, Tensor x, Linear linear)
+    {
+        var y = cx.MatMul(x, linear.Weight, transposeB: linear.OutIn);
+        return linear.Bias is null ? y : cx.Add(y, linear.Bias);
+    }
+
+    private Tensor Attention(Compute cx, int layer, Tensor x, TokenBatch batch, int[] positions, HookSet? hooks, KvCache? kvCache)
+    {
+        var c = Config;
+        var w = Weights.Blocks[layer].Attention;
+        int bsz = batch.BatchSize, len = batch.Length;
+        Tensor q, k, v;
+        if (w.Qkv is not null)
+        {
+            var qkv = Project(cx, x, w.Qkv);
+            int qWidth = c.NHeads * c.DHead, kvWidth = c.NKvHeads * c.DHead;
+            q = cx.Slice(qkv, -1, 0, qWidth);
+            k = cx.Slice(qkv, -1, qWidth, kvWidth);
+            v = cx.Slice(qkv, -1, qWidth + kvWidth, kvWidth);
+        }
+        else
+        {
+            q = Project(cx, x, w.Q!);
+            k = Project(cx, x, w.K!);
+            v = Project(cx, x, w.V!);
+        }
+        Tensor Hook(string name, Tensor t) => hooks is null ? t : hooks.Apply(name, t);
+        q = Hook(HookNames.Q(layer), cx.Reshape(q, bsz, len, c.NHeads, c.DHead));
+        k = Hook(HookNames.K(layer), cx.Reshape(k, bsz, len, c.NKvHeads, c.DHead));
+        v = Hook(HookNames.V(layer), cx.Reshape(v, bsz, len, c.NKvHeads, c.DHead));
+        if (_rope is not null)
+        {
+            var layout = c.RopeLayout == RopeLayout.Interleaved ? RotaryLayout.Interleaved : RotaryLayout.HalfRotation;
+            q = Hook(HookNames.RotQ(layer), cx.Rope(q, _rope, positions, layout));
+            k = Hook(HookNames.RotK(layer), cx.Rope(k, _rope, positions, layout));
+        }
+        int past = kvCache?.Length ?? 0;
+        if (kvCache is not null) (k, v) = kvCache.Append(layer, k, v);
+
+        var z = Hook(HookNames.Z(layer), ScaledDotProduct(cx, layer, q, k, v, batch, past, hooks));
+        var wo = w.O;
+        if (hooks?.Wants(HookNames.Result(layer)) ?? false)
+        {
+            var result = Hook(HookNames.Result(layer), HeadResults(cx, z, wo));
+            var summed = cx.SumAxis(result, 2);
+            return wo.Bias is null ? summed : cx.Add(summed, wo.Bias);
+        }
+        return Project(cx, cx.Reshape(z, bsz, len, c.NHeads * c.DHead), wo);
+    }
+
+    /// <summary>softmax(q·kᵀ/√d + mask)·v, through the fused kernel unless a hook needs the scores or pattern.</summary>
+    private Tensor ScaledDotProduct(Compute cx, int layer, Tensor q, Tensor k, Tensor v, TokenBatch batch, int past, HookSet? hooks)
+    {
+        var mask = batch.Mask is null ? null : KeyMask(batch, past, k.Dim(1));
+        string scoresHook = HookNames.AttnScores(layer), patternHook = HookNames.Pattern(layer);
+        bool wantScores = hooks?.Wants(scoresHook) ?? false, wantPattern = hooks?.Wants(patternHook) ?? false;
+        var result = cx.Attention(q, k, v, past, mask, keepScores: wantScores, keepPattern: wantPattern);
+        if (hooks is null || (!wantScores && !wantPattern)) return result.Z;
+        if (!hooks.Intercepts(scoresHook) && !hooks.Intercepts(patternHook))
+        {
+            if (wantScores) hooks.Apply(scoresHook, result.Scores!);
+            if (wantPattern) hooks.Apply(patternHook, result.Pattern!);
+            return result.Z;
+        }
+        // A hook may change scores or pattern: continue from the (possibly replaced) tensors explicitly.
+        var scores = wantScores ? hooks.Apply(scoresHook, result.Scores!) : result.Scores!;
+        var pattern = ReferenceEquals(scores, result.Scores) && result.Pattern is not null ? result.Pattern : cx.Softmax(scores);
+        pattern = hooks.Apply(patternHook, pattern);
+        return cx.AttentionApplyPattern(pattern, v);
+    }
+
+    /// <summary>Key padding mask [B, S] for the cached keys plus this step's tokens (cached ones were real).</summary>
+    private static bool[] KeyMask(TokenBatch batch, int past, int keys)
+    {
+        var mask = new bool[batch.BatchSize * keys];
+        for (int b = 0; b < batch.BatchSize; b++)
+            for (int s = 0; s < keys; s++)
+                mask[b * keys + s] = s < past || batch.Mask![b * batch.Length + s - past];
+        return mask;
+    }
+
+    /// <summary>Each head's write to the residual stream, [B, T, H, d_model] (TransformerLens hook_result).</summary>
+    private Tensor HeadResults(Compute cx, Tensor z, Linear wo)
+    {
+        var c = Config;
+        int bsz = z.Dim(0), len = z.Dim(1);
+        var perHead = new Tensor[c.NHeads];
+        for (int h = 0; h < c.NHeads; h++)
+        {
+            var zh = cx.Reshape(cx.Slice(z, 2, h, 1), bsz, len, c.DHead);
+            var wh = wo.OutIn ? cx.Slice(wo.Weight, 1, h * c.DHead, c.DHead) : cx.Slice(wo.Weight, 0, h * c.DHead, c.DHead);
+            perHead[h] = cx.Reshape(cx.MatMul(zh, wh, transposeB: wo.OutIn), bsz, len, 1, c.DModel);
+        }
+        return cx.Concat(perHead, axis: 2);
+    }
+
+    private Tensor Mlp(Compute cx, int layer, Tensor x, HookSet? hooks)
+    {
+        var w = Weights.Blocks[layer].Mlp;
+        Tensor Hook(string name, Tensor t) => hooks is null ? t : hooks.Apply(name, t);
+        var pre = Hook(HookNames.MlpPre(layer), Project(cx, x, w.In));
+        Tensor post;
+        if (Config.GatedMlp)
+        {
+            var up = Hook(HookNames.MlpPreLinear(layer), Project(cx, x, w.Up!));
+            post = cx.Mul(Activate(cx, pre), up);
+        }
+        else
+        {
+            post = Activate(cx, pre);
+        }
+        post = Hook(HookNames.MlpPost(layer), post);
+        return Project(cx, post, w.Out);
+    }
+
+    private Tensor Activate(Compute cx, Tensor x) => Config.Activation switch
+    {
+        Activation.GeluTanh => cx.GeluTanh(x),
+        Activation.GeluErf => cx.Gelu(x),
+        Activation.Silu => cx.Silu(x),
+        Activation.Relu => cx.Relu(x),
+        _ => throw new ModelConfigException($"unsupported activation {Config.Activation}"),
+    };
+
+    private void CheckWeights()
+    {
+        var c = Config;
+        var w = Weights;
+        string arch = c.Architecture;
+        void Expect(Tensor t, string name, params int[] shape)
+        {
+            if (!t.Shape.SequenceEqual(shape))
+                throw new ModelConfigException($"{arch}: {name} has shape {t.ShapeString}, the config implies {Tensor.Format(shape)}");
+        }
+        Expect(w.Embedding, "embedding", c.VocabSize, c.DModel);
+        if (c.Positions == PositionKind.Learned)
+        {
+            if (w.PositionEmbedding is null) throw new ModelConfigException($"{arch}: learned positions need a position embedding");
+            if (w.PositionEmbedding.Rank != 2 || w.PositionEmbedding.Dim(1) != c.DModel || w.PositionEmbedding.Dim(0) < c.ContextLength)
+                throw new ModelConfigException($"{arch}: position embedding {w.PositionEmbedding.ShapeString} does not cover context {c.ContextLength} × d_model {c.DModel}");
+        }
+        if (w.Blocks.Count != c.NLayers) throw new ModelConfigException($"{arch}: {w.Blocks.Count} blocks for {c.NLayers} layers");
+        int qw = c.NHeads * c.DHead, kvw = c.NKvHeads * c.DHead;
+        for (int l = 0; l < c.NLayers; l++)
+        {
+            var b = w.Blocks[l];
+            Expect(b.Ln1.Weight, $"blocks.{l}.ln1", c.DModel);
+            if (b.Ln2 is null) throw new ModelConfigException($"{arch}: block {l} has no second norm");
+            Expect(b.Ln2.Weight, $"blocks.{l}.ln2", c.DModel);
+            var a = b.Attention;
+            if (a.Qkv is not null) a.Qkv.CheckShape($"blocks.{l}.attn.qkv", c.DModel, qw + 2 * kvw);
+            else
+            {
+                (a.Q ?? throw new ModelConfigException($"{arch}: block {l} has no query projection")).CheckShape($"blocks.{l}.attn.q", c.DModel, qw);
+                (a.K ?? throw new ModelConfigException($"{arch}: block {l} has no key projection")).CheckShape($"blocks.{l}.attn.k", c.DModel, kvw);
+                (a.V ?? throw new ModelConfigException($"{arch}: block {l} has no value projection")).CheckShape($"blocks.{l}.attn.v", c.DModel, kvw);
+            }
+            a.O.CheckShape($"blocks.{l}.attn.o", qw, c.DModel);
+            b.Mlp.In.CheckShape($"blocks.{l}.mlp.in", c.DModel, c.DMlp);
+            if (c.GatedMlp)
+                (b.Mlp.Up ?? throw new ModelConfigException($"{arch}: gated MLP in block {l} has no up projection")).CheckShape($"blocks.{l}.mlp.up", c.DModel, c.DMlp);
+            b.Mlp.Out.CheckShape($"blocks.{l}.mlp.out", c.DMlp, c.DModel);
+        }
+        Expect(w.FinalNorm.Weight, "ln_final", c.DModel);
+        w.Unembed.CheckShape("unembed", c.DModel, c.VocabSize);
+    }
+}

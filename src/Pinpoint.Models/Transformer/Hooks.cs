@@ -1,0 +1,71 @@
+using Pinpoint.Engine.Tensors;
+
+namespace Pinpoint.Models.Transformer;
+
+/// <summary>
+/// Called at a hook point with the activation. Return null to leave it unchanged, or a tensor of the same shape to
+/// replace it (the rest of the forward pass then uses the replacement).
+/// </summary>
+public delegate Tensor? HookFunction(Tensor activation, string hookName);
+
+/// <summary>What one forward pass does at its hook points: functions to call and activations to keep.</summary>
+public sealed class HookSet
+{
+    private readonly Dictionary<string, List<HookFunction>> _functions = new(StringComparer.Ordinal);
+    private readonly Func<string, bool>? _cacheFilter;
+
+    /// <param name="cacheFilter">Hook names whose activations are stored in <see cref="Cache"/>; null stores none.</param>
+    public HookSet(Func<string, bool>? cacheFilter = null) => _cacheFilter = cacheFilter;
+
+    public ActivationCache Cache { get; } = new();
+
+    public HookSet Add(string hookName, HookFunction function)
+    {
+        if (!_functions.TryGetValue(hookName, out var list)) _functions[hookName] = list = [];
+        list.Add(function);
+        return this;
+    }
+
+    /// <summary>Whether anything happens at this hook point (so optional activations must be computed).</summary>
+    public bool Wants(string hookName) => _functions.ContainsKey(hookName) || (_cacheFilter?.Invoke(hookName) ?? false);
+
+    /// <summary>Whether a function may replace the activation at this hook point.</summary>
+    public bool Intercepts(string hookName) => _functions.ContainsKey(hookName);
+
+    /// <summary>Runs the functions registered at <paramref name="hookName"/>, then caches the (possibly replaced) activation.</summary>
+    public Tensor Apply(string hookName, Tensor activation)
+    {
+        if (_functions.TryGetValue(hookName, out var list))
+        {
+            foreach (var f in list)
+            {
+                var replacement = f(activation, hookName);
+                if (replacement is null) continue;
+                if (!replacement.SameShape(activation))
+                    throw new ArgumentException($"hook at {hookName} returned {replacement.Describe()} in place of {activation.Describe()}");
+                replacement.Name ??= hookName;
+                activation = replacement;
+            }
+        }
+        if (_cacheFilter?.Invoke(hookName) ?? false) Cache.Store(hookName, activation);
+        return activation;
+    }
+}
+
+/// <summary>Activations stored by name during a forward pass.</summary>
+public sealed class ActivationCache
+{
+    private readonly Dictionary<string, Tensor> _entries = new(StringComparer.Ordinal);
+
+    public IReadOnlyCollection<string> Names => _entries.Keys;
+
+    public bool Contains(string hookName) => _entries.ContainsKey(hookName);
+
+    public Tensor this[string hookName] => _entries.TryGetValue(hookName, out var t)
+        ? t
+        : throw new KeyNotFoundException($"activation '{hookName}' was not cached (cached: {string.Join(", ", _entries.Keys.Take(8))}{(_entries.Count > 8 ? ", ..." : "")})");
+
+    internal void Store(string hookName, Tensor activation) => _entries[hookName] = activation;
+
+    public long TotalElements => _entries.Values.Sum(t => (long)t.Size);
+}

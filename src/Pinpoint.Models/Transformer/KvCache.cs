@@ -1,0 +1,51 @@
+using Pinpoint.Engine.Tensors;
+
+namespace Pinpoint.Models.Transformer;
+
+/// <summary>Keys and values of every layer for the tokens seen so far, so generation feeds only new tokens.</summary>
+public sealed class KvCache
+{
+    private readonly Tensor[] _keys;
+    private readonly Tensor[] _values;
+
+    public int BatchSize { get; }
+    public int Capacity { get; }
+    /// <summary>Tokens stored so far.</summary>
+    public int Length { get; private set; }
+
+    public KvCache(TransformerConfig config, int batchSize, int capacity)
+    {
+        BatchSize = batchSize;
+        Capacity = capacity;
+        _keys = new Tensor[config.NLayers];
+        _values = new Tensor[config.NLayers];
+        for (int l = 0; l < config.NLayers; l++)
+        {
+            _keys[l] = Tensor.Zeros(batchSize, capacity, config.NKvHeads, config.DHead);
+            _values[l] = Tensor.Zeros(batchSize, capacity, config.NKvHeads, config.DHead);
+        }
+    }
+
+    /// <summary>Writes the new keys/values [B, T, Hkv, D] of one layer after the stored ones; returns views of all of them.</summary>
+    public (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
+    {
+        int t = keys.Dim(1);
+        if (Length + t > Capacity)
+            throw new InvalidOperationException($"KV cache holds {Capacity} tokens; cannot add {t} to the {Length} stored");
+        Copy(keys, _keys[layer]);
+        Copy(values, _values[layer]);
+        return (_keys[layer].Slice(1, 0, Length + t), _values[layer].Slice(1, 0, Length + t));
+
+        void Copy(Tensor source, Tensor destination)
+        {
+            var src = source.Contiguous().Span;
+            var dst = destination.Span;
+            int row = destination.Dim(2) * destination.Dim(3);
+            for (int b = 0; b < BatchSize; b++)
+                src.Slice(b * t * row, t * row).CopyTo(dst.Slice((b * Capacity + Length) * row, t * row));
+        }
+    }
+
+    /// <summary>Marks the tokens appended in this step as stored (after every layer has appended).</summary>
+    public void Advance(int tokens) => Length += tokens;
+}
