@@ -30,6 +30,7 @@ public class AttentionTests
         yield return new("decode step, multi-query, custom scale", Shape(2, 1, 7, 4, 1, 8, scale: 0.3f), Mask(2, 7, (b, s) => s != 3));
         yield return new("two query blocks", Shape(1, 70, 70, 2, 2, 24), null);
         yield return new("offset below keys − queries hides the newest keys", Shape(1, 4, 12, 2, 1, 16, offset: 3), null);
+        yield return new("padding inside full vectors", Shape(2, 20, 40, 2, 1, 8), Mask(2, 40, (b, s) => s % 7 != 3 && (b == 0 || s >= 17)));
         yield return new("row 1 fully padded", Shape(2, 3, 3, 2, 1, 8), Mask(2, 3, (b, _) => b == 0));
     }
 
