@@ -41,7 +41,7 @@ public static class Attention
     private const int BlockRows = 64;
 
     /// <summary>Scratch floats <see cref="Forward"/> and <see cref="Backward"/> need; reuse one buffer across calls.</summary>
-    public static int ScratchLength(in AttentionShape shape) => shape.Keys * (1 + 2 * Math.Min(BlockRows, shape.Queries));
+    public static int ScratchLength(in AttentionShape shape) => checked(shape.Keys * (1 + 2 * Math.Min(BlockRows, shape.Queries)));
 
     /// <summary>
     /// Writes z [B, T, Hq, D]. <paramref name="keyMask"/> is empty or [B, S] with true for real keys; masked keys get
