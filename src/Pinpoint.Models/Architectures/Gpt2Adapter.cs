@@ -1,9 +1,10 @@
+using Pinpoint.Engine.Tensors;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Models.Architectures;
 
 /// <summary>GPT-2: learned positions, LayerNorm, fused Conv1D q|k|v stored [in, out], GELU (tanh), tied unembedding.</summary>
-public sealed class Gpt2Adapter : IArchitectureAdapter
+public sealed class Gpt2Adapter : ITrainableArchitecture
 {
     public string Name => "gpt2";
     public IReadOnlyList<string> HfModelTypes { get; } = ["gpt2"];
@@ -63,5 +64,84 @@ public sealed class Gpt2Adapter : IArchitectureAdapter
             FinalNorm = new NormWeights(t.Get(prefix + "ln_f.weight"), t.Get(prefix + "ln_f.bias")),
             Unembed = new Linear(t.TryGet("lm_head.weight") ?? wte, OutIn: true),
         };
+    }
+
+    public TransformerWeights CreateRandom(TransformerConfig c, int seed)
+    {
+        var init = new WeightInitializer(seed, c.NLayers);
+        var blocks = new BlockWeights[c.NLayers];
+        for (int l = 0; l < c.NLayers; l++)
+        {
+            blocks[l] = new BlockWeights(
+                new NormWeights(WeightInitializer.Ones(c.DModel), WeightInitializer.Zeros(c.DModel)),
+                new AttentionWeights
+                {
+                    Qkv = new Linear(init.Weight(c.DModel, 3 * c.DModel), OutIn: false, WeightInitializer.Zeros(3 * c.DModel)),
+                    O = new Linear(init.ResidualWeight(c.DModel, c.DModel), OutIn: false, WeightInitializer.Zeros(c.DModel)),
+                },
+                new NormWeights(WeightInitializer.Ones(c.DModel), WeightInitializer.Zeros(c.DModel)),
+                new MlpWeights
+                {
+                    In = new Linear(init.Weight(c.DModel, c.DMlp), OutIn: false, WeightInitializer.Zeros(c.DMlp)),
+                    Out = new Linear(init.ResidualWeight(c.DMlp, c.DModel), OutIn: false, WeightInitializer.Zeros(c.DModel)),
+                });
+        }
+        var wte = init.Weight(c.VocabSize, c.DModel);
+        return new TransformerWeights
+        {
+            Embedding = wte,
+            PositionEmbedding = init.Normal(0.01f, c.ContextLength, c.DModel),
+            Blocks = blocks,
+            FinalNorm = new NormWeights(WeightInitializer.Ones(c.DModel), WeightInitializer.Zeros(c.DModel)),
+            Unembed = new Linear(wte, OutIn: true),
+        };
+    }
+
+    public Dictionary<string, object> HfConfigFields(TransformerConfig c) => new()
+    {
+        ["architectures"] = new[] { "GPT2LMHeadModel" },
+        ["model_type"] = "gpt2",
+        ["n_layer"] = c.NLayers,
+        ["n_embd"] = c.DModel,
+        ["n_head"] = c.NHeads,
+        ["n_inner"] = c.DMlp,
+        ["n_positions"] = c.ContextLength,
+        ["n_ctx"] = c.ContextLength,
+        ["vocab_size"] = c.VocabSize,
+        ["layer_norm_epsilon"] = c.NormEps,
+        ["activation_function"] = c.Activation == Activation.GeluTanh ? "gelu_new" : c.Activation == Activation.GeluErf ? "gelu" : c.Activation.ToString().ToLowerInvariant(),
+        ["resid_pdrop"] = 0.0,
+        ["embd_pdrop"] = 0.0,
+        ["attn_pdrop"] = 0.0,
+        ["tie_word_embeddings"] = true,
+        ["bos_token_id"] = c.BosTokenId ?? c.VocabSize - 1,
+        ["eos_token_id"] = c.EosTokenId ?? c.VocabSize - 1,
+    };
+
+    public IEnumerable<(string Name, Tensor Tensor)> HfTensors(TransformerConfig c, TransformerWeights w)
+    {
+        if (w.Blocks.Any(b => b.Attention.Qkv is null || b.Attention.Qkv.OutIn) || !ReferenceEquals(w.Unembed.Weight, w.Embedding))
+            throw new ModelConfigException("gpt2 export needs fused Conv1D-layout q|k|v weights and a tied unembedding");
+        yield return ("transformer.wte.weight", w.Embedding);
+        yield return ("transformer.wpe.weight", w.PositionEmbedding!);
+        for (int l = 0; l < c.NLayers; l++)
+        {
+            var b = w.Blocks[l];
+            string p = $"transformer.h.{l}.";
+            yield return (p + "ln_1.weight", b.Ln1.Weight);
+            yield return (p + "ln_1.bias", b.Ln1.Bias!);
+            yield return (p + "attn.c_attn.weight", b.Attention.Qkv!.Weight);
+            yield return (p + "attn.c_attn.bias", b.Attention.Qkv.Bias!);
+            yield return (p + "attn.c_proj.weight", b.Attention.O.Weight);
+            yield return (p + "attn.c_proj.bias", b.Attention.O.Bias!);
+            yield return (p + "ln_2.weight", b.Ln2!.Weight);
+            yield return (p + "ln_2.bias", b.Ln2.Bias!);
+            yield return (p + "mlp.c_fc.weight", b.Mlp.In.Weight);
+            yield return (p + "mlp.c_fc.bias", b.Mlp.In.Bias!);
+            yield return (p + "mlp.c_proj.weight", b.Mlp.Out.Weight);
+            yield return (p + "mlp.c_proj.bias", b.Mlp.Out.Bias!);
+        }
+        yield return ("transformer.ln_f.weight", w.FinalNorm.Weight);
+        yield return ("transformer.ln_f.bias", w.FinalNorm.Bias!);
     }
 }

@@ -1,4 +1,5 @@
 using Pinpoint.Engine.Tensors;
+using Pinpoint.Engine.Kernels;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Models.Architectures;
@@ -34,7 +35,7 @@ public sealed class GptNeoXAdapter : IArchitectureAdapter
             Norm = NormKind.LayerNorm,
             NormEps = c.Float(1e-5f, "layer_norm_eps"),
             Positions = PositionKind.Rotary,
-            RopeLayout = RopeLayout.HalfRotation,
+            RopeLayout = RopeLayout.Half,
             RopeTheta = c.Float(10000f, "rotary_emb_base", "rope_theta"),
             RotaryDim = rotary - rotary % 2,
             Activation = ActivationNames.Parse(c.String("hidden_act") ?? "gelu", c.Path),

@@ -1,3 +1,4 @@
+using Pinpoint.Engine.Kernels;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Models.Architectures;
@@ -31,7 +32,7 @@ public class LlamaAdapter : IArchitectureAdapter
             Norm = NormKind.RmsNorm,
             NormEps = c.Float(1e-6f, "rms_norm_eps"),
             Positions = PositionKind.Rotary,
-            RopeLayout = RopeLayout.HalfRotation,
+            RopeLayout = RopeLayout.Half,
             RopeTheta = c.Float(10000f, "rope_theta"),
             RotaryDim = dHead,
             Activation = ActivationNames.Parse(c.String("hidden_act") ?? "silu", c.Path),

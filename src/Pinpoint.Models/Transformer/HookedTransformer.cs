@@ -27,7 +27,7 @@ public sealed class HookedTransformer : IDisposable
         _owner = owner;
         CheckWeights();
         if (config.Positions == PositionKind.Rotary)
-            _rope = new RopeTable(config.ContextLength, config.RotaryDim, config.RopeTheta);
+            _rope = new RopeTable(config.ContextLength, config.RotaryDim, config.RopeTheta, config.RopeLayout);
     }
 
     /// <summary>Logits [batch, length, vocab] for a batch of token ids.</summary>
@@ -169,9 +169,8 @@ public sealed class HookedTransformer : IDisposable
         v = Hook(HookNames.V(layer), cx.Reshape(v, bsz, len, c.NKvHeads, c.DHead));
         if (_rope is not null)
         {
-            var layout = c.RopeLayout == RopeLayout.Interleaved ? RotaryLayout.Interleaved : RotaryLayout.HalfRotation;
-            q = Hook(HookNames.RotQ(layer), cx.Rope(q, _rope, positions, layout));
-            k = Hook(HookNames.RotK(layer), cx.Rope(k, _rope, positions, layout));
+            q = Hook(HookNames.RotQ(layer), cx.Rope(q, _rope, 0, positions));
+            k = Hook(HookNames.RotK(layer), cx.Rope(k, _rope, 0, positions));
         }
         int past = kvCache?.Length ?? 0;
         if (kvCache is not null) (k, v) = kvCache.Append(layer, k, v);
@@ -193,7 +192,7 @@ public sealed class HookedTransformer : IDisposable
         var mask = batch.Mask is null ? null : KeyMask(batch, past, k.Dim(1));
         string scoresHook = HookNames.AttnScores(layer), patternHook = HookNames.Pattern(layer);
         bool wantScores = hooks?.Wants(scoresHook) ?? false, wantPattern = hooks?.Wants(patternHook) ?? false;
-        var result = cx.Attention(q, k, v, past, mask, keepScores: wantScores, keepPattern: wantPattern);
+        var result = cx.Attention(q, k, v, new AttentionOptions { KeyMask = mask, QueryOffset = past, ReturnScores = wantScores, ReturnPattern = wantPattern });
         if (hooks is null || (!wantScores && !wantPattern)) return result.Z;
         if (!hooks.Intercepts(scoresHook) && !hooks.Intercepts(patternHook))
         {
@@ -205,7 +204,7 @@ public sealed class HookedTransformer : IDisposable
         var scores = wantScores ? hooks.Apply(scoresHook, result.Scores!) : result.Scores!;
         var pattern = ReferenceEquals(scores, result.Scores) && result.Pattern is not null ? result.Pattern : cx.Softmax(scores);
         pattern = hooks.Apply(patternHook, pattern);
-        return cx.AttentionApplyPattern(pattern, v);
+        return cx.AttentionFromPattern(pattern, v);
     }
 
     /// <summary>Key padding mask [B, S] for the cached keys plus this step's tokens (cached ones were real).</summary>

@@ -1,11 +1,10 @@
+using Pinpoint.Engine.Kernels;
+
 namespace Pinpoint.Models.Transformer;
 
 public enum NormKind { LayerNorm, RmsNorm }
 
 public enum PositionKind { Learned, Rotary }
-
-/// <summary>How q/k dimensions are paired for rotation: HF "rotate_half" (i, i+r/2) or Meta/GGUF interleaved (2i, 2i+1).</summary>
-public enum RopeLayout { HalfRotation, Interleaved }
 
 public enum Activation { GeluTanh, GeluErf, Silu, Relu }
 
@@ -32,7 +31,8 @@ public sealed record TransformerConfig
     public bool NormAddsOne { get; init; }
 
     public PositionKind Positions { get; init; } = PositionKind.Learned;
-    public RopeLayout RopeLayout { get; init; } = RopeLayout.HalfRotation;
+    /// <summary>How q/k dimensions are paired: HF rotate-half, or Meta/GGUF interleaved (adapters keep each file's layout).</summary>
+    public RopeLayout RopeLayout { get; init; } = RopeLayout.Half;
     public float RopeTheta { get; init; } = 10000f;
     /// <summary>Rotated dimensions per head (partial rotary in GPT-NeoX); equals DHead for full rotary.</summary>
     public int RotaryDim { get; init; }

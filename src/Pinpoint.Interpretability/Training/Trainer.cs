@@ -1,0 +1,336 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Kernels;
+using Pinpoint.Engine.Ops;
+using Pinpoint.Engine.Tensors;
+using Pinpoint.Models.Architectures;
+using Pinpoint.Models.Formats;
+using Pinpoint.Models.Tokenizers;
+using Pinpoint.Models.Transformer;
+
+namespace Pinpoint.Interpretability.Training;
+
+/// <summary>What the trainer reports after each optimizer step.</summary>
+public sealed record StepReport(int Step, int TotalSteps, double TrainLoss, double? ValidationLoss, float LearningRate, double GradNorm, double TokensPerSecond, string? Checkpoint);
+
+/// <summary>
+/// Trains a transformer from scratch with AdamW, checkpointing in Hugging Face format. The batch of every step is a
+/// pure function of (seed, step), so a run killed and resumed from a checkpoint follows the same trajectory as one
+/// that never stopped.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly TrainConfig _config;
+    private readonly string _outDir;
+    private readonly ITrainableArchitecture _architecture;
+    private readonly TransformerConfig _modelConfig;
+    private readonly TransformerWeights _weights;
+    private readonly HookedTransformer _model;
+    private readonly (string Name, Tensor Param, Tensor M, Tensor V, bool Decay)[] _params;
+    private readonly TokenDataset _train;
+    private readonly TokenDataset _validation;
+    private readonly ITokenizer _tokenizer;
+    private readonly TensorArena _arena = new();
+    private readonly Tape _tape = new();
+    private readonly int[] _inputs;
+    private readonly int[] _targets;
+    private int _step;
+    private long _tokensSeen;
+
+    public const string CheckpointsFolder = "checkpoints";
+    public const string LatestFile = "latest.json";
+    public const string MetricsFile = "metrics.jsonl";
+
+    public int Step => _step;
+    public HookedTransformer Model => _model;
+
+    private Trainer(TrainConfig config, string outDir, ITokenizer tokenizer, TokenDataset train, TokenDataset validation, string? resumeFrom)
+    {
+        _config = config;
+        _outDir = outDir;
+        _tokenizer = tokenizer;
+        _train = train;
+        _validation = validation;
+        _architecture = (ArchitectureRegistry.ByName(config.Architecture, outDir) as ITrainableArchitecture)
+                        ?? throw new ArgumentException($"architecture '{config.Architecture}' cannot be trained");
+        _modelConfig = ModelConfig(config, tokenizer);
+        if (resumeFrom is null)
+        {
+            _weights = _architecture.CreateRandom(_modelConfig, config.Seed);
+        }
+        else
+        {
+            var state = TrainingState.Load(resumeFrom);
+            if (state.Architecture != config.Architecture)
+                throw new InvalidDataException($"{resumeFrom}: checkpoint is a '{state.Architecture}' model, the config trains '{config.Architecture}'");
+            _weights = LoadTrainable(resumeFrom);
+            _step = state.Step;
+            _tokensSeen = state.TokensSeen;
+        }
+        _model = new HookedTransformer(_modelConfig, _weights);
+        _params = _weights.Parameters()
+            .DistinctBy(p => p.Tensor, ReferenceEqualityComparer.Instance)
+            .Select(p => (p.Name, p.Tensor, Tensor.Zeros(p.Tensor.Shape.ToArray()), Tensor.Zeros(p.Tensor.Shape.ToArray()), p.Tensor.Rank >= 2))
+            .ToArray();
+        if (resumeFrom is not null) LoadOptimizer(resumeFrom);
+        TruncateMetricsAfter(Path.Combine(outDir, MetricsFile), _step);
+        _inputs = new int[config.BatchSize * config.Context];
+        _targets = new int[config.BatchSize * config.Context];
+    }
+
+    /// <summary>
+    /// Prepares (or reopens) a run in <paramref name="outDir"/>: the tokenizer, the tokenized corpus and the latest
+    /// checkpoint when <paramref name="resume"/> is set.
+    /// </summary>
+    public static Trainer Open(TrainConfig config, string outDir, bool resume, Action<string>? log = null)
+    {
+        config.Validate();
+        Directory.CreateDirectory(outDir);
+        var configPath = Path.Combine(outDir, "train_config.json");
+        string? resumeFrom = null;
+        if (resume && File.Exists(Path.Combine(outDir, LatestFile)))
+        {
+            var saved = TrainConfig.Load(configPath);
+            if (saved.Architecture != config.Architecture || saved.DModel != config.DModel || saved.NLayers != config.NLayers)
+                throw new InvalidDataException($"{outDir}: the run there trains a {saved.Architecture} d{saved.DModel}×{saved.NLayers}; the config asks for {config.Architecture} d{config.DModel}×{config.NLayers}");
+            resumeFrom = Path.Combine(outDir, CheckpointsFolder, JsonSerializer.Deserialize<string>(File.ReadAllText(Path.Combine(outDir, LatestFile)))!);
+            log?.Invoke($"resuming from {resumeFrom}");
+        }
+        else if (Directory.Exists(Path.Combine(outDir, CheckpointsFolder)) && Directory.EnumerateDirectories(Path.Combine(outDir, CheckpointsFolder)).Any())
+        {
+            throw new InvalidOperationException($"{outDir} already holds checkpoints; pass --resume to continue that run or choose another folder");
+        }
+        File.WriteAllText(configPath, JsonSerializer.Serialize(config, TrainConfig.Json));
+
+        var tokenizerPath = Path.Combine(outDir, "tokenizer.json");
+        if (!File.Exists(tokenizerPath))
+        {
+            if (config.Tokenizer is not null) File.Copy(config.Tokenizer, tokenizerPath);
+            else
+            {
+                log?.Invoke($"training a byte-level BPE tokenizer with {config.VocabSize} tokens");
+                BpeTrainer.TrainFiles(config.Corpus, config.VocabSize, tokenizerPath);
+            }
+        }
+        var tokenizer = HfTokenizer.Load(tokenizerPath);
+        var dataDir = Path.Combine(outDir, "data");
+        if (!File.Exists(Path.Combine(dataDir, "val.bin")))
+        {
+            log?.Invoke("tokenizing the corpus");
+            var (trainCount, valCount) = TokenDataset.Build(config.Corpus, tokenizer, dataDir, config.ValidationFraction,
+                (file, total) => log?.Invoke($"  {Path.GetFileName(file)}: {total:N0} tokens so far"));
+            log?.Invoke($"{trainCount:N0} training and {valCount:N0} validation tokens");
+        }
+        var train = TokenDataset.Open(Path.Combine(dataDir, "train.bin"));
+        var validation = TokenDataset.Open(Path.Combine(dataDir, "val.bin"));
+        if (train.Count <= config.Context + 1 || validation.Count <= config.Context + 1)
+            throw new InvalidDataException($"{dataDir}: too few tokens ({train.Count} train, {validation.Count} validation) for context {config.Context}");
+        return new Trainer(config, outDir, tokenizer, train, validation, resumeFrom);
+    }
+
+    public static TransformerConfig ModelConfig(TrainConfig c, ITokenizer tokenizer) => new()
+    {
+        Architecture = c.Architecture,
+        DModel = c.DModel,
+        NLayers = c.NLayers,
+        NHeads = c.NHeads,
+        NKvHeads = c.NHeads,
+        DHead = c.DModel / c.NHeads,
+        DMlp = c.EffectiveDMlp,
+        VocabSize = tokenizer.VocabSize,
+        ContextLength = c.Context,
+        Norm = c.Architecture == "gpt2" ? NormKind.LayerNorm : NormKind.RmsNorm,
+        Positions = c.Architecture == "gpt2" ? PositionKind.Learned : PositionKind.Rotary,
+        RotaryDim = c.DModel / c.NHeads,
+        Activation = c.Architecture == "gpt2" ? Activation.GeluTanh : Activation.Silu,
+        GatedMlp = c.Architecture != "gpt2",
+        BosTokenId = tokenizer.Eos,
+        EosTokenId = tokenizer.Eos,
+        AddBos = false,
+    };
+
+    /// <summary>Runs optimizer steps until the configured total (or cancellation), checkpointing on schedule.</summary>
+    public void Run(Action<StepReport>? report = null, CancellationToken cancel = default)
+    {
+        var clock = Stopwatch.StartNew();
+        long tokensAtStart = _tokensSeen;
+        while (_step < _config.Steps && !cancel.IsCancellationRequested)
+        {
+            int step = _step + 1;
+            double loss = 0;
+            for (int micro = 0; micro < _config.GradAccumulation; micro++)
+                loss += TrainMicroBatch(step, micro) / _config.GradAccumulation;
+            if (!double.IsFinite(loss))
+                throw new InvalidOperationException($"loss became {loss} at step {step}; the last good checkpoint in {Path.Combine(_outDir, CheckpointsFolder)} is kept");
+            double gradNorm = ClipGradients();
+            float lr = _config.LearningRateAt(step);
+            foreach (var (_, param, m, v, decay) in _params)
+            {
+                AdamW.Step(param.Span, param.Grad!.Span, m.Span, v.Span, lr, _config.Beta1, _config.Beta2, _config.AdamEps, decay ? _config.WeightDecay : 0f, step);
+                param.Grad.Span.Clear();
+            }
+            _step = step;
+            _tokensSeen += (long)_config.BatchSize * _config.Context * _config.GradAccumulation;
+            double? valLoss = step % _config.EvalEvery == 0 || step == _config.Steps ? ValidationLoss() : null;
+            double tps = (_tokensSeen - tokensAtStart) / clock.Elapsed.TotalSeconds;
+            string? checkpoint = IsCheckpointStep(step) ? SaveCheckpoint(loss, valLoss) : null;
+            AppendMetrics(new MetricsRecord
+            {
+                Step = step, Tokens = _tokensSeen, TrainLoss = loss, ValLoss = valLoss, LearningRate = lr, GradNorm = gradNorm,
+                TokensPerSecond = tps, Dynamics = checkpoint is null ? null : TrainingDynamics.Measure(_model, _config.Metrics, _tokenizer),
+            });
+            report?.Invoke(new StepReport(step, _config.Steps, loss, valLoss, lr, gradNorm, tps, checkpoint));
+        }
+        LossCurve.Write(Path.Combine(_outDir, MetricsFile), Path.Combine(_outDir, "loss.svg"));
+    }
+
+    private bool IsCheckpointStep(int step) =>
+        step == _config.Steps || (step & (step - 1)) == 0 || (_config.CheckpointEvery > 0 && step % _config.CheckpointEvery == 0);
+
+    private double TrainMicroBatch(int step, int micro)
+    {
+        FillBatch(_train, new Random(HashCode.Combine(_config.Seed, step, micro)), _inputs, _targets);
+        _tape.Clear();
+        _arena.Reset();
+        var cx = new Compute(_tape, _arena);
+        var loss = Loss(cx);
+        _tape.Backward(loss, Tensor.Full(1f / _config.GradAccumulation, loss.Shape.ToArray()));
+        return loss.ToScalar();
+    }
+
+    private Tensor Loss(Compute cx)
+    {
+        var batch = new TokenBatch(_config.BatchSize, _config.Context, _inputs);
+        var logits = _model.Forward(cx, batch);
+        return cx.CrossEntropy(cx.Reshape(logits, _inputs.Length, _modelConfig.VocabSize), _targets);
+    }
+
+    /// <summary>Mean loss over fixed, evenly spaced validation windows (the same ones at every evaluation).</summary>
+    public double ValidationLoss()
+    {
+        double total = 0;
+        int window = _config.Context + 1;
+        long span = _validation.Count - window;
+        for (int b = 0; b < _config.EvalBatches; b++)
+        {
+            for (int r = 0; r < _config.BatchSize; r++)
+            {
+                long start = span * (b * _config.BatchSize + r) / Math.Max(1, _config.EvalBatches * _config.BatchSize);
+                CopyWindow(_validation.Slice(start, window), r);
+            }
+            _tape.Clear();
+            _arena.Reset();
+            total += Loss(new Compute(null, _arena)).ToScalar();
+        }
+        return total / _config.EvalBatches;
+    }
+
+    private void FillBatch(TokenDataset data, Random random, int[] inputs, int[] targets)
+    {
+        int window = _config.Context + 1;
+        for (int r = 0; r < _config.BatchSize; r++)
+            CopyWindow(data.Slice(random.NextInt64(data.Count - window), window), r);
+    }
+
+    private void CopyWindow(ReadOnlySpan<ushort> window, int row)
+    {
+        int t = _config.Context, o = row * t;
+        for (int i = 0; i < t; i++)
+        {
+            _inputs[o + i] = window[i];
+            _targets[o + i] = window[i + 1];
+        }
+    }
+
+    /// <summary>Scales all gradients so their global L2 norm is at most the clip value; returns the norm before clipping.</summary>
+    private double ClipGradients()
+    {
+        double sumSquares = 0;
+        foreach (var p in _params)
+        {
+            p.Param.Grad ??= Tensor.Zeros(p.Param.Shape.ToArray());
+            sumSquares += TensorPrimitives.SumOfSquares<float>(p.Param.Grad.Span);
+        }
+        double norm = Math.Sqrt(sumSquares);
+        if (_config.GradClip > 0 && norm > _config.GradClip)
+        {
+            float scale = (float)(_config.GradClip / norm);
+            foreach (var p in _params) TensorPrimitives.Multiply(p.Param.Grad!.Span, scale, p.Param.Grad.Span);
+        }
+        return norm;
+    }
+
+    private string SaveCheckpoint(double trainLoss, double? valLoss)
+    {
+        string name = $"step-{_step:D7}";
+        string dir = Path.Combine(_outDir, CheckpointsFolder, name);
+        Directory.CreateDirectory(dir);
+        HfCheckpoint.Write(dir, _architecture, _modelConfig, _weights, Path.Combine(_outDir, "tokenizer.json"), DType.F32);
+        SafetensorsWriter.Write(Path.Combine(dir, "optimizer.safetensors"),
+            _params.SelectMany(p => new[] { KeyValuePair.Create(p.Name + ".m", p.M), KeyValuePair.Create(p.Name + ".v", p.V) }));
+        var state = new TrainingState { Step = _step, TokensSeen = _tokensSeen, Architecture = _config.Architecture, LastTrainLoss = trainLoss, LastValidationLoss = valLoss };
+        AtomicFile.Write(Path.Combine(dir, TrainingState.FileName), s => JsonSerializer.Serialize(s, state, TrainConfig.Json));
+        AtomicFile.Write(Path.Combine(_outDir, LatestFile), s => JsonSerializer.Serialize(s, name));
+        return dir;
+    }
+
+    private TransformerWeights LoadTrainable(string dir)
+    {
+        using var file = TensorFile.Open(Path.Combine(dir, "model.safetensors"));
+        var source = new CopyingTensorSource(file);
+        return _architecture.WeightsFromHf(_modelConfig, source);
+    }
+
+    private void LoadOptimizer(string dir)
+    {
+        using var file = TensorFile.Open(Path.Combine(dir, "optimizer.safetensors"));
+        foreach (var (name, _, m, v, _) in _params)
+        {
+            file[name + ".m"].CopyTo(m.Span);
+            file[name + ".v"].CopyTo(v.Span);
+        }
+    }
+
+    private void AppendMetrics(MetricsRecord record)
+    {
+        var path = Path.Combine(_outDir, MetricsFile);
+        File.AppendAllText(path, JsonSerializer.Serialize(record, MetricsJson) + "\n");
+    }
+
+    /// <summary>On resume, drops metric lines past the checkpoint so the log matches an uninterrupted run.</summary>
+    public static void TruncateMetricsAfter(string path, int step)
+    {
+        if (!File.Exists(path)) return;
+        var kept = File.ReadLines(path).Where(l => l.Length > 0 && JsonSerializer.Deserialize<MetricsRecord>(l, MetricsJson)!.Step <= step).ToList();
+        File.WriteAllLines(path, kept);
+    }
+
+    public static readonly JsonSerializerOptions MetricsJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public void Dispose()
+    {
+        _train.Dispose();
+        _validation.Dispose();
+        _tokenizer.Dispose();
+    }
+
+    /// <summary>Reads checkpoint tensors into fresh managed F32 parameters (trainable, independent of the file).</summary>
+    private sealed class CopyingTensorSource(TensorFile file) : ITensorSource
+    {
+        public string SourcePath => file.Path;
+        public IEnumerable<string> Names => file.Names;
+
+        public Tensor? TryGet(string name)
+        {
+            if (!file.TryGetTensor(name, out var t)) return null;
+            var copy = t.Clone();
+            copy.RequiresGrad = true;
+            return copy;
+        }
+    }
+}
