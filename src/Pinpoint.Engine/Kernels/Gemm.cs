@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Engine.Threading;
 
@@ -23,6 +24,8 @@ public static unsafe class Gemm
     internal const int ScratchSize = 4096;
     internal const int PackedASize = Mc * Kc;
     internal const int PackedBSize = Nc * Kc;
+    /// <summary>Largest op(A) (in packed floats) that is packed once and shared by all threads.</summary>
+    internal const int SharedPackedASize = 1 << 20;
 
     public static void Multiply(
         int m, int n, int k,
@@ -129,13 +132,13 @@ public static unsafe class Gemm
     {
         float* a = j.A + (long)i * j.StrideA, b = j.B + (long)i * j.StrideB, c = j.C + (long)i * j.StrideC;
         if (parallel) Run(j.M, j.N, j.K, a, j.Lda, j.TransposeA, b, DType.F32, j.Ldb, j.TransposeB, c, j.Ldc, j.Beta, j.Path);
-        else RunSerial(j.M, j.N, j.K, a, j.Lda, j.TransposeA, b, DType.F32, j.Ldb, j.TransposeB, c, j.Ldc, j.Beta, j.Path);
+        else RunSerial(j.M, j.N, j.K, a, j.Lda, j.TransposeA, b, DType.F32, j.Ldb, j.TransposeB, c, j.Ldc, j.Beta, j.Path, null);
     }
 
     private struct Job
     {
-        public int M, N, K, Lda, Ldb, Ldc, RowsPerTask, ColsPerTask, ColTasks;
-        public float* A, C;
+        public int M, N, K, Lda, Ldb, Ldc, RowsPerTask, ColsPerTask, ColTasks, PanelsPerPackTask;
+        public float* A, C, PackedA;
         public void* B;
         public DType BType;
         public bool TransposeA, TransposeB;
@@ -147,53 +150,70 @@ public static unsafe class Gemm
         float* c, int ldc, float beta, KernelPath path)
     {
         if (m == 0 || n == 0) return;
-        if (k == 0)
-        {
-            ScaleC(m, n, c, ldc, beta);
-            return;
-        }
-        if (m == 1 && (!transposeA || lda == 1))
+        if (m == 1 && k > 0 && (!transposeA || lda == 1))
         {
             Gemv.Run(path, n, k, a, b, bType, ldb, transposeB, c, beta);
             return;
         }
         int threads = WorkerPool.Concurrency;
+        if (threads == 1 || 2.0 * m * n * k < ParallelFlops)
+        {
+            RunSerial(m, n, k, a, lda, transposeA, b, bType, ldb, transposeB, c, ldc, beta, path, null);
+            return;
+        }
         int mr = GemmMicroKernels.Mr(path), nr = GemmMicroKernels.Nr(path);
         var job = new Job
         {
             M = m, N = n, K = k, A = a, Lda = lda, TransposeA = transposeA, B = b, BType = bType, Ldb = ldb,
             TransposeB = transposeB, C = c, Ldc = ldc, Beta = beta, Path = path, RowsPerTask = m, ColsPerTask = n, ColTasks = 1,
         };
-        int tasks = 1;
-        if (threads > 1 && 2.0 * m * n * k >= ParallelFlops)
+        if (n >= m && (long)RoundUp(m, mr) * k <= SharedPackedASize)
         {
-            // Split the longer side of C. Every task repacks the other operand, so tasks stay large (a few NC
-            // or MC blocks); more tasks than threads lets a thread slowed by a busy core hand work to the other.
-            if (n >= m)
-            {
-                job.ColsPerTask = Math.Min(RoundUp(CeilDiv(n, threads), nr), Nc);
-                job.ColTasks = tasks = CeilDiv(n, job.ColsPerTask);
-            }
-            else
-            {
-                job.RowsPerTask = Math.Min(RoundUp(CeilDiv(m, threads), mr), 2 * Mc);
-                tasks = CeilDiv(m, job.RowsPerTask);
-            }
+            // A is packed once, in parallel, and shared read-only; column tasks then only pack their own B, so they
+            // can be small enough (a few per thread) for a thread slowed by a busy core to hand work to the other.
+            job.PackedA = GemmBuffers.Current.SharedPackedA;
+            int panels = CeilDiv(m, mr), slices = CeilDiv(k, Kc);
+            job.PanelsPerPackTask = CeilDiv(panels, Math.Min(panels, threads));
+            WorkerPool.ParallelFor(slices * CeilDiv(panels, job.PanelsPerPackTask), job, static (j, t) => PackSharedA(j, t));
+            job.ColsPerTask = Math.Min(RoundUp(Math.Max(CeilDiv(n, 4 * threads), 4 * nr), nr), Nc);
+            job.ColTasks = CeilDiv(n, job.ColsPerTask);
+            WorkerPool.ParallelFor(job.ColTasks, job, static (j, t) => RunTask(j, t));
+            return;
         }
-        WorkerPool.ParallelFor(tasks, job, static (j, t) =>
-        {
-            int i0 = t / j.ColTasks * j.RowsPerTask, j0 = t % j.ColTasks * j.ColsPerTask;
-            int rows = Math.Min(j.RowsPerTask, j.M - i0), cols = Math.Min(j.ColsPerTask, j.N - j0);
-            float* a = j.A + (j.TransposeA ? i0 : (long)i0 * j.Lda);
-            long bOffset = j.TransposeB ? (long)j0 * j.Ldb : j0;
-            void* b = j.BType == DType.F32 ? (float*)j.B + bOffset : (ushort*)j.B + bOffset;
-            RunSerial(rows, cols, j.K, a, j.Lda, j.TransposeA, b, j.BType, j.Ldb, j.TransposeB, j.C + (long)i0 * j.Ldc + j0, j.Ldc, j.Beta, j.Path);
-        });
+        // Otherwise split the longer side of C; each task packs its own operands.
+        if (n >= m) job.ColsPerTask = Math.Min(RoundUp(CeilDiv(n, threads), nr), Nc);
+        else job.RowsPerTask = Math.Min(RoundUp(CeilDiv(m, threads), mr), 2 * Mc);
+        job.ColTasks = CeilDiv(n, job.ColsPerTask);
+        WorkerPool.ParallelFor(CeilDiv(m, job.RowsPerTask) * job.ColTasks, job, static (j, t) => RunTask(j, t));
     }
 
-    /// <summary>The blocked algorithm on the calling thread.</summary>
+    /// <summary>Packs a range of MR-row panels of one KC slice of A into the shared buffer (layout as in <see cref="RunSerial"/>).</summary>
+    private static void PackSharedA(in Job j, int t)
+    {
+        int mr = GemmMicroKernels.Mr(j.Path);
+        int groups = CeilDiv(CeilDiv(j.M, mr), j.PanelsPerPackTask);
+        int pc = t / groups * Kc, kc = Math.Min(Kc, j.K - pc);
+        int i0 = t % groups * j.PanelsPerPackTask * mr, rows = Math.Min(j.PanelsPerPackTask * mr, j.M - i0);
+        long aOffset = j.TransposeA ? (long)pc * j.Lda + i0 : (long)i0 * j.Lda + pc;
+        GemmPacking.PackA(j.A + aOffset, j.Lda, j.TransposeA, rows, kc, mr, j.PackedA + (long)RoundUp(j.M, mr) * pc + (long)i0 * kc);
+    }
+
+    private static void RunTask(in Job j, int t)
+    {
+        int i0 = t / j.ColTasks * j.RowsPerTask, j0 = t % j.ColTasks * j.ColsPerTask;
+        int rows = Math.Min(j.RowsPerTask, j.M - i0), cols = Math.Min(j.ColsPerTask, j.N - j0);
+        float* a = j.A + (j.TransposeA ? i0 : (long)i0 * j.Lda);
+        long bOffset = j.TransposeB ? (long)j0 * j.Ldb : j0;
+        void* b = j.BType == DType.F32 ? (float*)j.B + bOffset : (ushort*)j.B + bOffset;
+        RunSerial(rows, cols, j.K, a, j.Lda, j.TransposeA, b, j.BType, j.Ldb, j.TransposeB, j.C + (long)i0 * j.Ldc + j0, j.Ldc, j.Beta, j.Path, j.PackedA);
+    }
+
+    /// <summary>
+    /// The blocked algorithm on the calling thread. <paramref name="packedA"/>, when given, holds all of op(A)
+    /// already packed: KC slice s at offset RoundUp(m, MR)·s·KC, its panels in row order.
+    /// </summary>
     private static void RunSerial(int m, int n, int k, float* a, int lda, bool transposeA, void* b, DType bType, int ldb, bool transposeB,
-        float* c, int ldc, float beta, KernelPath path)
+        float* c, int ldc, float beta, KernelPath path, float* packedA)
     {
         if (m == 0 || n == 0) return;
         if (k == 0)
@@ -218,15 +238,25 @@ public static unsafe class Gemm
                 for (int ic = 0; ic < m; ic += Mc)
                 {
                     int mc = Math.Min(Mc, m - ic);
-                    long aOffset = transposeA ? (long)pc * lda + ic : (long)ic * lda + pc;
-                    GemmPacking.PackA(a + aOffset, lda, transposeA, mc, kc, mr, buffers.A);
-                    MacroKernel(path, mc, nc, kc, mr, nr, buffers, c + (long)ic * ldc + jc, ldc, sliceBeta);
+                    float* aBlock;
+                    if (packedA != null)
+                    {
+                        aBlock = packedA + (long)RoundUp(m, mr) * pc + (long)ic * kc;
+                    }
+                    else
+                    {
+                        long aOffset = transposeA ? (long)pc * lda + ic : (long)ic * lda + pc;
+                        GemmPacking.PackA(a + aOffset, lda, transposeA, mc, kc, mr, buffers.A);
+                        aBlock = buffers.A;
+                    }
+                    MacroKernel(path, mc, nc, kc, mr, nr, aBlock, buffers, c + (long)ic * ldc + jc, ldc, sliceBeta);
                 }
             }
         }
     }
 
-    private static void MacroKernel(KernelPath path, int mc, int nc, int kc, int mr, int nr, GemmBuffers buffers, float* c, int ldc, float beta)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MacroKernel(KernelPath path, int mc, int nc, int kc, int mr, int nr, float* aBlock, GemmBuffers buffers, float* c, int ldc, float beta)
     {
         for (int jr = 0; jr < nc; jr += nr)
         {
@@ -235,7 +265,7 @@ public static unsafe class Gemm
             for (int ir = 0; ir < mc; ir += mr)
             {
                 int rows = Math.Min(mr, mc - ir);
-                float* aPanel = buffers.A + (long)ir * kc;
+                float* aPanel = aBlock + (long)ir * kc;
                 float* cTile = c + (long)ir * ldc + jr;
                 if (rows == mr && cols == nr)
                 {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -30,6 +31,7 @@ internal static unsafe class GemmMicroKernels
     }
 
     /// <summary>AVX-512 12×32 tile: 24 zmm accumulators, two B vectors and one broadcast of A per row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Avx512Tile(int kc, float* a, float* b, float* c, int ldc, float beta)
     {
         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero;
@@ -131,6 +133,7 @@ internal static unsafe class GemmMicroKernels
     }
 
     /// <summary>AVX2 6×16 tile: 12 ymm accumulators, two B vectors and one broadcast of A per row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Avx2Tile(int kc, float* a, float* b, float* c, int ldc, float beta)
     {
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;

@@ -14,6 +14,7 @@ namespace Pinpoint.Engine.Kernels;
 internal static unsafe class GemmPacking
 {
     /// <summary>Packs op(A)[0..mc, 0..kc) where <paramref name="a"/> points at op(A)[0, 0].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(float* a, int lda, bool transposeA, int mc, int kc, int mr, float* dst)
     {
         for (int i0 = 0; i0 < mc; i0 += mr, dst += kc * mr)
@@ -39,6 +40,7 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>Packs op(B)[0..kc, 0..nc) where <paramref name="b"/> points at op(B)[0, 0].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(float* b, int ldb, bool transposeB, int kc, int nc, int nr, float* dst)
     {
         for (int j0 = 0; j0 < nc; j0 += nr, dst += kc * nr)
@@ -64,6 +66,7 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>As <see cref="PackB"/> for bf16/f16 storage; <paramref name="scratch"/> holds at least kc floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB16(ushort* b, DType dtype, int ldb, bool transposeB, int kc, int nc, int nr, float* dst, float* scratch)
     {
         for (int j0 = 0; j0 < nc; j0 += nr, dst += kc * nr)
@@ -88,6 +91,7 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>Converts <paramref name="count"/> bf16/f16 values to f32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Widen(ushort* src, DType dtype, float* dst, int count)
     {
         if (dtype == DType.F16)
@@ -140,6 +144,7 @@ internal sealed unsafe class GemmBuffers
     public readonly float* B;
     public readonly float* Tile;
     public readonly float* Scratch;
+    private float* _sharedPackedA;
 
     private GemmBuffers()
     {
@@ -151,12 +156,16 @@ internal sealed unsafe class GemmBuffers
 
     public static GemmBuffers Current => t_current ??= new GemmBuffers();
 
+    /// <summary>Room for a whole packed op(A) that this thread's GEMM shares with the pool; allocated on first use.</summary>
+    public float* SharedPackedA => _sharedPackedA != null ? _sharedPackedA : _sharedPackedA = Alloc(Gemm.SharedPackedASize);
+
     ~GemmBuffers()
     {
         NativeMemory.AlignedFree(A);
         NativeMemory.AlignedFree(B);
         NativeMemory.AlignedFree(Tile);
         NativeMemory.AlignedFree(Scratch);
+        NativeMemory.AlignedFree(_sharedPackedA);
     }
 
     private static float* Alloc(int floats) => (float*)NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);

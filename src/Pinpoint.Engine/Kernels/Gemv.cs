@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Pinpoint.Engine.Tensors;
@@ -43,6 +44,7 @@ internal static unsafe class Gemv
         else RunRows(j, j0, j1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunRows(in Job j, int j0, int j1)
     {
         float* scratch = j.BType == DType.F32 ? null : GemmBuffers.Current.Scratch;
@@ -73,6 +75,7 @@ internal static unsafe class Gemv
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunTransposed(in Job j, int j0, int j1)
     {
         if (j.BType != DType.F32)
@@ -125,6 +128,7 @@ internal static unsafe class Gemv
         j.Y[index] = j.Beta == 0f ? sum : sum + j.Beta * j.Y[index];
 
     /// <summary>y[0..w) += x0·b0 + x1·b1 + x2·b2 + x3·b3 for four consecutive rows of B (stride ldb).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Axpy4(KernelPath path, float* x, float* b, int ldb, float* y, int w)
     {
         float* b1 = b + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
@@ -156,6 +160,7 @@ internal static unsafe class Gemv
         for (; j < w; j++) y[j] += x[0] * b[j] + x[1] * b1[j] + x[2] * b2[j] + x[3] * b3[j];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Axpy(KernelPath path, float xp, float* b, float* y, int w)
     {
         int j = 0;
@@ -174,6 +179,7 @@ internal static unsafe class Gemv
         for (; j < w; j++) y[j] += xp * b[j];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Dot(KernelPath path, float* x, float* b, int k)
     {
         int p = 0;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
 namespace Pinpoint.Engine.Threading;
@@ -81,10 +82,25 @@ public static class WorkerPool
         t_insideLoop = true;
         while (true)
         {
-            Start.Wait();
+            WaitForWork();
             RunItems(s_job!);
             if (Interlocked.Decrement(ref s_runningHelpers) == 0) Done.Set();
         }
+    }
+
+    /// <summary>
+    /// Kernels often run back to back (one GEMM per layer); waking a blocked thread costs tens of microseconds on a
+    /// VM, so a helper polls briefly before it blocks.
+    /// </summary>
+    private static void WaitForWork()
+    {
+        long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 20_000;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            if (Start.CurrentCount > 0 && Start.Wait(0)) return;
+            Thread.SpinWait(32);
+        }
+        Start.Wait();
     }
 
     private static void RunItems(IWorkItem job)
