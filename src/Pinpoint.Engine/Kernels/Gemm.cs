@@ -1,25 +1,322 @@
+using System.Runtime.CompilerServices;
+using Pinpoint.Engine.Tensors;
+using Pinpoint.Engine.Threading;
+
 namespace Pinpoint.Engine.Kernels;
 
 /// <summary>
 /// Single-precision matrix multiply: C = op(A)·op(B) + beta·C, row-major, with leading dimensions.
 /// op(A) is m×k (A stored k×m when transposeA), op(B) is k×n (B stored n×k when transposeB).
+/// B may also be bf16/f16 (weights as stored on disk); it is widened to f32 while packing.
 /// </summary>
-public static class Gemm
+/// <remarks>
+/// BLIS-style: for each KC-deep slice, a KC×NC block of op(B) is packed into NR-column panels and an MC×KC
+/// block of op(A) into MR-row panels; the micro-kernel then sweeps MR×NR tiles of C, so one B panel stays in
+/// L1 while the A block streams from L2. Threads take disjoint column (or row) ranges of C and pack their own
+/// operands, so they never synchronise inside a product. m == 1 goes to <see cref="Gemv"/>.
+/// </remarks>
+public static unsafe class Gemm
 {
+    internal const int Kc = 256;
+    internal const int Mc = 240;
+    internal const int Nc = 2048;
+    internal const int MaxTile = 16 * 32;
+    internal const int ScratchSize = 4096;
+    internal const int PackedASize = Mc * Kc;
+    internal const int PackedBSize = Nc * Kc;
+    /// <summary>Largest op(A) (in packed floats) that is packed once and shared by all threads.</summary>
+    internal const int SharedPackedASize = 1 << 20;
+
     public static void Multiply(
         int m, int n, int k,
         ReadOnlySpan<float> a, int lda, bool transposeA,
         ReadOnlySpan<float> b, int ldb, bool transposeB,
         Span<float> c, int ldc, float beta = 0f)
+        => Multiply(m, n, k, a, lda, transposeA, b, ldb, transposeB, c, ldc, beta, KernelPaths.Best);
+
+    /// <summary>As above on a chosen instruction set (tests compare every supported path).</summary>
+    public static void Multiply(
+        int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, bool transposeA,
+        ReadOnlySpan<float> b, int ldb, bool transposeB,
+        Span<float> c, int ldc, float beta, KernelPath path)
     {
-        // Placeholder reference implementation; replaced by the packed, threaded kernels.
-        for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
+        Validate(m, n, k, a.Length, lda, transposeA, b.Length, ldb, transposeB, c.Length, ldc, path);
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+            Run(m, n, k, pa, lda, transposeA, pb, DType.F32, ldb, transposeB, pc, ldc, beta, path);
+    }
+
+    /// <summary>C = op(A)·op(B) + beta·C with B held as raw bf16/f16 bits of type <paramref name="bType"/>.</summary>
+    public static void Multiply(
+        int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, bool transposeA,
+        ReadOnlySpan<ushort> b, DType bType, int ldb, bool transposeB,
+        Span<float> c, int ldc, float beta = 0f)
+        => Multiply(m, n, k, a, lda, transposeA, b, bType, ldb, transposeB, c, ldc, beta, KernelPaths.Best);
+
+    public static void Multiply(
+        int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, bool transposeA,
+        ReadOnlySpan<ushort> b, DType bType, int ldb, bool transposeB,
+        Span<float> c, int ldc, float beta, KernelPath path)
+    {
+        if (bType is not (DType.F16 or DType.BF16))
+            throw new ArgumentException($"a 16-bit B operand must be F16 or BF16, got {bType}", nameof(bType));
+        Validate(m, n, k, a.Length, lda, transposeA, b.Length, ldb, transposeB, c.Length, ldc, path);
+        fixed (float* pa = a)
+        fixed (ushort* pb = b)
+        fixed (float* pc = c)
+            Run(m, n, k, pa, lda, transposeA, pb, bType, ldb, transposeB, pc, ldc, beta, path);
+    }
+
+    /// <summary>
+    /// <paramref name="batch"/> independent products C_i = op(A_i)·op(B_i) + beta·C_i, operand i starting at
+    /// i·stride in each span (a stride of 0 shares one operand across the batch).
+    /// </summary>
+    public static void MultiplyBatched(
+        int batch, int m, int n, int k,
+        ReadOnlySpan<float> a, int strideA, int lda, bool transposeA,
+        ReadOnlySpan<float> b, int strideB, int ldb, bool transposeB,
+        Span<float> c, int strideC, int ldc, float beta = 0f)
+        => MultiplyBatched(batch, m, n, k, a, strideA, lda, transposeA, b, strideB, ldb, transposeB, c, strideC, ldc, beta, KernelPaths.Best);
+
+    public static void MultiplyBatched(
+        int batch, int m, int n, int k,
+        ReadOnlySpan<float> a, int strideA, int lda, bool transposeA,
+        ReadOnlySpan<float> b, int strideB, int ldb, bool transposeB,
+        Span<float> c, int strideC, int ldc, float beta, KernelPath path)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(batch);
+        if (strideA < 0 || strideB < 0 || strideC < 0)
+            throw new ArgumentException($"batch strides must be non-negative (A {strideA}, B {strideB}, C {strideC})");
+        if (batch == 0) return;
+        long last = batch - 1;
+        Validate(m, n, k, a.Length - last * strideA, lda, transposeA, b.Length - last * strideB, ldb, transposeB, c.Length - last * strideC, ldc, path);
+        if (m > 0 && n > 0 && strideC < (long)(m - 1) * ldc + n && batch > 1)
+            throw new ArgumentException($"C batch stride {strideC} makes the {m}×{n} outputs overlap", nameof(strideC));
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
         {
-            float sum = 0;
-            for (int p = 0; p < k; p++)
-                sum += (transposeA ? a[p * lda + i] : a[i * lda + p]) * (transposeB ? b[j * ldb + p] : b[p * ldb + j]);
-            c[i * ldc + j] = sum + (beta == 0f ? 0f : beta * c[i * ldc + j]);
+            var job = new BatchJob
+            {
+                M = m, N = n, K = k, A = pa, StrideA = strideA, Lda = lda, TransposeA = transposeA,
+                B = pb, StrideB = strideB, Ldb = ldb, TransposeB = transposeB, C = pc, StrideC = strideC, Ldc = ldc,
+                Beta = beta, Path = path,
+            };
+            // Large products parallelise internally; small ones (attention heads) run one per thread.
+            if (batch == 1 || 2.0 * m * n * k >= ParallelFlops * WorkerPool.Concurrency)
+            {
+                for (int i = 0; i < batch; i++) RunBatchItem(job, i, parallel: true);
+                return;
+            }
+            WorkerPool.ParallelFor(batch, job, static (j, i) => RunBatchItem(j, i, parallel: false));
         }
     }
+
+    /// <summary>Products smaller than this (in flops) run on one thread.</summary>
+    private const double ParallelFlops = 4e6;
+
+    private struct BatchJob
+    {
+        public int M, N, K, StrideA, Lda, StrideB, Ldb, StrideC, Ldc;
+        public float* A, B, C;
+        public bool TransposeA, TransposeB;
+        public float Beta;
+        public KernelPath Path;
+    }
+
+    private static void RunBatchItem(in BatchJob j, int i, bool parallel)
+    {
+        float* a = j.A + (long)i * j.StrideA, b = j.B + (long)i * j.StrideB, c = j.C + (long)i * j.StrideC;
+        if (parallel) Run(j.M, j.N, j.K, a, j.Lda, j.TransposeA, b, DType.F32, j.Ldb, j.TransposeB, c, j.Ldc, j.Beta, j.Path);
+        else RunSerial(j.M, j.N, j.K, a, j.Lda, j.TransposeA, b, DType.F32, j.Ldb, j.TransposeB, c, j.Ldc, j.Beta, j.Path, null);
+    }
+
+    private struct Job
+    {
+        public int M, N, K, Lda, Ldb, Ldc, RowsPerTask, ColsPerTask, ColTasks, PanelsPerPackTask;
+        public float* A, C, PackedA;
+        public void* B;
+        public DType BType;
+        public bool TransposeA, TransposeB;
+        public float Beta;
+        public KernelPath Path;
+    }
+
+    private static void Run(int m, int n, int k, float* a, int lda, bool transposeA, void* b, DType bType, int ldb, bool transposeB,
+        float* c, int ldc, float beta, KernelPath path)
+    {
+        if (m == 0 || n == 0) return;
+        if (m == 1 && k > 0 && (!transposeA || lda == 1))
+        {
+            Gemv.Run(path, n, k, a, b, bType, ldb, transposeB, c, beta);
+            return;
+        }
+        int threads = WorkerPool.Concurrency;
+        if (threads == 1 || 2.0 * m * n * k < ParallelFlops)
+        {
+            RunSerial(m, n, k, a, lda, transposeA, b, bType, ldb, transposeB, c, ldc, beta, path, null);
+            return;
+        }
+        int mr = GemmMicroKernels.Mr(path), nr = GemmMicroKernels.Nr(path);
+        var job = new Job
+        {
+            M = m, N = n, K = k, A = a, Lda = lda, TransposeA = transposeA, B = b, BType = bType, Ldb = ldb,
+            TransposeB = transposeB, C = c, Ldc = ldc, Beta = beta, Path = path, RowsPerTask = m, ColsPerTask = n, ColTasks = 1,
+        };
+        if (n >= m && (long)RoundUp(m, mr) * k <= SharedPackedASize)
+        {
+            // A is packed once, in parallel, and shared read-only; column tasks then only pack their own B, so they
+            // can be small enough (a few per thread) for a thread slowed by a busy core to hand work to the other.
+            job.PackedA = GemmBuffers.Current.SharedPackedA;
+            int panels = CeilDiv(m, mr), slices = CeilDiv(k, Kc);
+            job.PanelsPerPackTask = CeilDiv(panels, Math.Min(panels, threads));
+            WorkerPool.ParallelFor(slices * CeilDiv(panels, job.PanelsPerPackTask), job, static (j, t) => PackSharedA(j, t));
+            job.ColsPerTask = Math.Min(RoundUp(Math.Max(CeilDiv(n, 4 * threads), 4 * nr), nr), Nc);
+            job.ColTasks = CeilDiv(n, job.ColsPerTask);
+            WorkerPool.ParallelFor(job.ColTasks, job, static (j, t) => RunTask(j, t));
+            return;
+        }
+        // Otherwise split the longer side of C; each task packs its own operands.
+        if (n >= m) job.ColsPerTask = Math.Min(RoundUp(CeilDiv(n, threads), nr), Nc);
+        else job.RowsPerTask = Math.Min(RoundUp(CeilDiv(m, threads), mr), 2 * Mc);
+        job.ColTasks = CeilDiv(n, job.ColsPerTask);
+        WorkerPool.ParallelFor(CeilDiv(m, job.RowsPerTask) * job.ColTasks, job, static (j, t) => RunTask(j, t));
+    }
+
+    /// <summary>Packs a range of MR-row panels of one KC slice of A into the shared buffer (layout as in <see cref="RunSerial"/>).</summary>
+    private static void PackSharedA(in Job j, int t)
+    {
+        int mr = GemmMicroKernels.Mr(j.Path);
+        int groups = CeilDiv(CeilDiv(j.M, mr), j.PanelsPerPackTask);
+        int pc = t / groups * Kc, kc = Math.Min(Kc, j.K - pc);
+        int i0 = t % groups * j.PanelsPerPackTask * mr, rows = Math.Min(j.PanelsPerPackTask * mr, j.M - i0);
+        long aOffset = j.TransposeA ? (long)pc * j.Lda + i0 : (long)i0 * j.Lda + pc;
+        GemmPacking.PackA(j.A + aOffset, j.Lda, j.TransposeA, rows, kc, mr, j.PackedA + (long)RoundUp(j.M, mr) * pc + (long)i0 * kc);
+    }
+
+    private static void RunTask(in Job j, int t)
+    {
+        int i0 = t / j.ColTasks * j.RowsPerTask, j0 = t % j.ColTasks * j.ColsPerTask;
+        int rows = Math.Min(j.RowsPerTask, j.M - i0), cols = Math.Min(j.ColsPerTask, j.N - j0);
+        float* a = j.A + (j.TransposeA ? i0 : (long)i0 * j.Lda);
+        long bOffset = j.TransposeB ? (long)j0 * j.Ldb : j0;
+        void* b = j.BType == DType.F32 ? (float*)j.B + bOffset : (ushort*)j.B + bOffset;
+        RunSerial(rows, cols, j.K, a, j.Lda, j.TransposeA, b, j.BType, j.Ldb, j.TransposeB, j.C + (long)i0 * j.Ldc + j0, j.Ldc, j.Beta, j.Path, j.PackedA);
+    }
+
+    /// <summary>
+    /// The blocked algorithm on the calling thread. <paramref name="packedA"/>, when given, holds all of op(A)
+    /// already packed: KC slice s at offset RoundUp(m, MR)·s·KC, its panels in row order.
+    /// </summary>
+    private static void RunSerial(int m, int n, int k, float* a, int lda, bool transposeA, void* b, DType bType, int ldb, bool transposeB,
+        float* c, int ldc, float beta, KernelPath path, float* packedA)
+    {
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            ScaleC(m, n, c, ldc, beta);
+            return;
+        }
+        var buffers = GemmBuffers.Current;
+        int mr = GemmMicroKernels.Mr(path), nr = GemmMicroKernels.Nr(path);
+        for (int jc = 0; jc < n; jc += Nc)
+        {
+            int nc = Math.Min(Nc, n - jc);
+            for (int pc = 0; pc < k; pc += Kc)
+            {
+                int kc = Math.Min(Kc, k - pc);
+                float sliceBeta = pc == 0 ? beta : 1f;
+                long bOffset = transposeB ? (long)jc * ldb + pc : (long)pc * ldb + jc;
+                if (bType == DType.F32)
+                    GemmPacking.PackB((float*)b + bOffset, ldb, transposeB, kc, nc, nr, buffers.B);
+                else
+                    GemmPacking.PackB16((ushort*)b + bOffset, bType, ldb, transposeB, kc, nc, nr, buffers.B, buffers.Scratch);
+                for (int ic = 0; ic < m; ic += Mc)
+                {
+                    int mc = Math.Min(Mc, m - ic);
+                    float* aBlock;
+                    if (packedA != null)
+                    {
+                        aBlock = packedA + (long)RoundUp(m, mr) * pc + (long)ic * kc;
+                    }
+                    else
+                    {
+                        long aOffset = transposeA ? (long)pc * lda + ic : (long)ic * lda + pc;
+                        GemmPacking.PackA(a + aOffset, lda, transposeA, mc, kc, mr, buffers.A);
+                        aBlock = buffers.A;
+                    }
+                    MacroKernel(path, mc, nc, kc, mr, nr, aBlock, buffers, c + (long)ic * ldc + jc, ldc, sliceBeta);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MacroKernel(KernelPath path, int mc, int nc, int kc, int mr, int nr, float* aBlock, GemmBuffers buffers, float* c, int ldc, float beta)
+    {
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            float* bPanel = buffers.B + (long)jr * kc;
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int rows = Math.Min(mr, mc - ir);
+                float* aPanel = aBlock + (long)ir * kc;
+                float* cTile = c + (long)ir * ldc + jr;
+                if (rows == mr && cols == nr)
+                {
+                    GemmMicroKernels.Tile(path, kc, aPanel, bPanel, cTile, ldc, beta);
+                    continue;
+                }
+                // Edge tile: compute the full tile into scratch, then merge only the valid part.
+                GemmMicroKernels.Tile(path, kc, aPanel, bPanel, buffers.Tile, nr, 0f);
+                for (int i = 0; i < rows; i++)
+                {
+                    var src = new ReadOnlySpan<float>(buffers.Tile + i * nr, cols);
+                    var dst = new Span<float>(cTile + (long)i * ldc, cols);
+                    if (beta == 0f) src.CopyTo(dst);
+                    else if (beta == 1f) TensorPrimitives.Add(dst, src, dst);
+                    else TensorPrimitives.MultiplyAdd(dst, beta, src, dst);
+                }
+            }
+        }
+    }
+
+    private static void ScaleC(int m, int n, float* c, int ldc, float beta)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<float>(c + (long)i * ldc, n);
+            if (beta == 0f) row.Clear();
+            else if (beta != 1f) TensorPrimitives.Multiply(row, beta, row);
+        }
+    }
+
+    private static void Validate(int m, int n, int k, long aLength, int lda, bool transposeA, long bLength, int ldb, bool transposeB,
+        long cLength, int ldc, KernelPath path)
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentException($"negative GEMM size m={m}, n={n}, k={k}");
+        if (!KernelPaths.IsSupported(path)) throw new PlatformNotSupportedException($"kernel path {path} is not supported on this CPU");
+        CheckOperand("A", transposeA ? k : m, transposeA ? m : k, aLength, lda);
+        CheckOperand("B", transposeB ? n : k, transposeB ? k : n, bLength, ldb);
+        CheckOperand("C", m, n, cLength, ldc);
+    }
+
+    /// <summary>A stored rows×cols with row stride ld must have ld ≥ cols and reach its last element.</summary>
+    private static void CheckOperand(string name, int rows, int cols, long length, int ld)
+    {
+        if (ld < Math.Max(1, cols)) throw new ArgumentException($"leading dimension of {name} ({ld}) is smaller than its row width {cols}");
+        if (rows == 0 || cols == 0) return;
+        long needed = (long)(rows - 1) * ld + cols;
+        if (length < needed)
+            throw new ArgumentException($"{name} ({rows}×{cols}, leading dimension {ld}) needs {needed} elements, got {length}");
+    }
+
+    private static int CeilDiv(int x, int y) => (x + y - 1) / y;
+
+    private static int RoundUp(int x, int multiple) => CeilDiv(x, multiple) * multiple;
 }
