@@ -5,7 +5,7 @@ namespace Pinpoint.Engine.Kernels;
 /// <summary>
 /// bf16/f16 → f32 conversion. bf16 is the top half of an f32. f16 is rebuilt from its fields with integer
 /// operations (.NET exposes no vcvtph2ps), matching <see cref="Half"/>'s conversion bit for bit, subnormals,
-/// infinities and NaN payloads included.
+/// infinities and (quieted) NaN payloads included.
 /// </summary>
 public static class HalfConversion
 {
@@ -36,6 +36,9 @@ public static class HalfConversion
         var isInfNan = T.GreaterOrEqualBits(magnitude, T.CreateBits(0x7C00));
         var normal = T.AddBits(shifted, T.CreateBits(112 << 23));
         normal = T.AddBits(normal, T.And(isInfNan, T.CreateBits(112 << 23)));
+        // NaNs come out quiet, as Half (and vcvtph2ps) deliver them.
+        var isNan = T.GreaterOrEqualBits(magnitude, T.CreateBits(0x7C01));
+        normal = T.Or(normal, T.And(isNan, T.CreateBits(0x400000)));
         // Subnormal m·2^-24: set the exponent of 2^-14 under the mantissa and subtract 2^-14 (exact).
         var magic = T.CreateBits(113 << 23);
         var subnormal = T.Or(shifted, magic) - magic;
