@@ -1,0 +1,129 @@
+namespace Pinpoint.Engine.Kernels;
+
+/// <summary>
+/// Vectorized exp, tanh and erf shared by softmax, the activations and the loss. Each is a generic body over
+/// <see cref="ISimd{T}"/>, so every path (and every tail) evaluates the same formula.
+/// </summary>
+public static class VectorMath
+{
+    private const float Log2E = 1.44269504088896341f;
+    // ln 2 split so n·Ln2Hi is exact for |n| ≤ 2^8 (Cody–Waite reduction).
+    private const float Ln2Hi = 0.693145751953125f;
+    private const float Ln2Lo = 1.42860682030941723212e-6f;
+    // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits.
+    private const float RoundMagic = 12582912f;
+
+    /// <summary>y = exp(x); saturates to +inf above ~88.72 and to 0 below ~-103.3, like the correctly rounded function.</summary>
+    public static void Exp(ReadOnlySpan<float> x, Span<float> y, KernelPath? path = null) => Run<ExpFn>(x, y, path);
+
+    public static void Tanh(ReadOnlySpan<float> x, Span<float> y, KernelPath? path = null) => Run<TanhFn>(x, y, path);
+
+    /// <summary>y = erf(x): relative error about 1e-7 for |x| &lt; 1, absolute error below 2.5e-7 beyond.</summary>
+    public static void Erf(ReadOnlySpan<float> x, Span<float> y, KernelPath? path = null) => Run<ErfFn>(x, y, path);
+
+    internal static T Exp<T>(T x) where T : struct, ISimd<T>
+    {
+        // Clamping keeps n in [-159, 128]; splitting 2^n into two factors keeps both normal, so results overflow
+        // to +inf and underflow through the subnormals to 0 instead of wrapping the exponent field.
+        x = T.Max(T.Create(-110f), T.Min(T.Create(89f), x));
+        var t = T.Fma(x, T.Create(Log2E), T.Create(RoundMagic));
+        var n = t - T.Create(RoundMagic);
+        var r = T.Fma(n, T.Create(-Ln2Hi), x);
+        r = T.Fma(n, T.Create(-Ln2Lo), r);
+        // Degree-7 Taylor polynomial: on |r| ≤ ln2/2 its truncation error (5e-9) is far below one ulp.
+        var p = T.Fma(T.Create(1f / 5040), r, T.Create(1f / 720));
+        p = T.Fma(p, r, T.Create(1f / 120));
+        p = T.Fma(p, r, T.Create(1f / 24));
+        p = T.Fma(p, r, T.Create(1f / 6));
+        p = T.Fma(p, r, T.Create(0.5f));
+        p = T.Fma(p, r, T.Create(1f));
+        p = T.Fma(p, r, T.Create(1f));
+        var k = T.SubtractBits(t, T.Create(RoundMagic));
+        var k1 = T.ShiftRightArithmeticBits(k, 1);
+        var k2 = T.SubtractBits(k, k1);
+        var bias = T.CreateBits(127);
+        return p * T.ShiftLeftBits(T.AddBits(k1, bias), 23) * T.ShiftLeftBits(T.AddBits(k2, bias), 23);
+    }
+
+    internal static T Tanh<T>(T x) where T : struct, ISimd<T>
+    {
+        var sign = T.CreateBits(int.MinValue);
+        var a = T.AndNot(x, sign);
+        // Near 0, 1 - 2/(e^2a + 1) cancels; the odd Taylor series through x^15 is within half an ulp for |x| < 0.55.
+        var x2 = x * x;
+        var p = T.Fma(T.Create(-929569f / 638512875f), x2, T.Create(21844f / 6081075f));
+        p = T.Fma(p, x2, T.Create(-1382f / 155925f));
+        p = T.Fma(p, x2, T.Create(62f / 2835f));
+        p = T.Fma(p, x2, T.Create(-17f / 315f));
+        p = T.Fma(p, x2, T.Create(2f / 15f));
+        p = T.Fma(p, x2, T.Create(-1f / 3f));
+        var small = T.Fma(p * x2, x, x);
+        var large = T.Create(1f) - T.Create(2f) / (Exp(a + a) + T.Create(1f));
+        large = T.Or(large, T.And(x, sign));
+        return T.Select(T.LessThan(a, T.Create(0.55f)), small, large);
+    }
+
+    internal static T Erf<T>(T x) where T : struct, ISimd<T>
+    {
+        var sign = T.CreateBits(int.MinValue);
+        var a = T.AndNot(x, sign);
+        // Maclaurin series through x^23 for |x| < 1 keeps the relative accuracy near 0 that the rational form lacks.
+        var x2 = x * x;
+        var p = T.Fma(T.Create(-1f / 918086400), x2, T.Create(1f / 76204800));
+        p = T.Fma(p, x2, T.Create(-1f / 6894720));
+        p = T.Fma(p, x2, T.Create(1f / 685440));
+        p = T.Fma(p, x2, T.Create(-1f / 75600));
+        p = T.Fma(p, x2, T.Create(1f / 9360));
+        p = T.Fma(p, x2, T.Create(-1f / 1320));
+        p = T.Fma(p, x2, T.Create(1f / 216));
+        p = T.Fma(p, x2, T.Create(-1f / 42));
+        p = T.Fma(p, x2, T.Create(1f / 10));
+        p = T.Fma(p, x2, T.Create(-1f / 3));
+        p = T.Fma(p, x2, T.Create(1f));
+        var small = x * p * T.Create(1.12837916709551257f);
+        // Abramowitz & Stegun 7.1.26: erf(a) = 1 - t·q(t)·exp(-a²), t = 1/(1 + 0.3275911 a), |error| < 1.5e-7.
+        var t = T.Create(1f) / T.Fma(T.Create(0.3275911f), a, T.Create(1f));
+        var q = T.Fma(T.Create(1.061405429f), t, T.Create(-1.453152027f));
+        q = T.Fma(q, t, T.Create(1.421413741f));
+        q = T.Fma(q, t, T.Create(-0.284496736f));
+        q = T.Fma(q, t, T.Create(0.254829592f));
+        var large = T.Create(1f) - t * q * Exp(T.Create(0f) - a * a);
+        large = T.Or(large, T.And(x, sign));
+        return T.Select(T.LessThan(a, T.Create(1f)), small, large);
+    }
+
+    private static void Run<TFn>(ReadOnlySpan<float> x, Span<float> y, KernelPath? path) where TFn : IFunction
+    {
+        Simd.CheckLength(typeof(TFn).Name, "y", y.Length, x.Length);
+        var map = new FunctionMap<TFn>(x, y);
+        Simd.For(x.Length, ref map, Simd.Resolve(path));
+    }
+
+    private interface IFunction
+    {
+        static abstract T Apply<T>(T x) where T : struct, ISimd<T>;
+    }
+
+    private readonly struct ExpFn : IFunction
+    {
+        public static T Apply<T>(T x) where T : struct, ISimd<T> => Exp(x);
+    }
+
+    private readonly struct TanhFn : IFunction
+    {
+        public static T Apply<T>(T x) where T : struct, ISimd<T> => Tanh(x);
+    }
+
+    private readonly struct ErfFn : IFunction
+    {
+        public static T Apply<T>(T x) where T : struct, ISimd<T> => Erf(x);
+    }
+
+    private readonly ref struct FunctionMap<TFn>(ReadOnlySpan<float> x, Span<float> y) : IMap where TFn : IFunction
+    {
+        private readonly ReadOnlySpan<float> _x = x;
+        private readonly Span<float> _y = y;
+
+        public void Apply<T>(int i) where T : struct, ISimd<T> => T.Store(TFn.Apply(T.Load(_x, i)), _y, i);
+    }
+}

@@ -1,0 +1,44 @@
+using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Kernels;
+using Pinpoint.Engine.Tensors;
+
+namespace Pinpoint.Engine.Ops;
+
+public static partial class TensorOps
+{
+    /// <summary>
+    /// Rows of <paramref name="table"/> [V, d] picked by <paramref name="ids"/>, as [n, d]. F16/BF16 tables are
+    /// converted row by row, so a memory-mapped table is never widened whole. The backward step scatter-adds
+    /// into the table's gradient rows.
+    /// </summary>
+    public static Tensor Embedding(this Compute cx, Tensor table, int[] ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        ShapeCheck.Rank(nameof(Embedding), table, 2);
+        if (!table.IsContiguous) table = cx.Contiguous(table);
+        int vocab = table.Dim(0), d = table.Dim(1);
+        foreach (var id in ids)
+            if ((uint)id >= (uint)vocab)
+                throw new ArgumentException($"Embedding: token id {id} is outside the vocabulary of size {vocab} ({table.Describe()})", nameof(ids));
+        var rows = (int[])ids.Clone();
+        var y = cx.Output([rows.Length, d], zeroed: false, table);
+        var ys = y.Span;
+        for (int r = 0; r < rows.Length; r++)
+        {
+            int src = table.Offset + rows[r] * d;
+            if (table.DType == DType.F32) table.Storage.AsFloat32().Slice(src, d).CopyTo(ys.Slice(r * d, d));
+            else HalfConversion.ToSingle(table.Storage.AsHalfBits().Slice(src, d), table.DType, ys.Slice(r * d, d));
+        }
+        if (y.RequiresGrad)
+        {
+            cx.Tape!.Record(() =>
+            {
+                ReadOnlySpan<float> gy = cx.GradOf(y);
+                var gt = cx.GradOf(table);
+                for (int r = 0; r < rows.Length; r++)
+                    Elementwise.AddScaled(gt.Slice(rows[r] * d, d), gy.Slice(r * d, d), 1f, gt.Slice(rows[r] * d, d));
+            });
+        }
+        return y;
+    }
+}

@@ -1,0 +1,73 @@
+using Pinpoint.Engine.Kernels;
+
+namespace Pinpoint.Tests.Engine.Kernels;
+
+/// <summary>Shared pieces of the kernel tests: the paths this CPU runs, random rows, and tolerance checks.</summary>
+public static class KernelTesting
+{
+    public static TheoryData<KernelPath> Paths
+    {
+        get
+        {
+            var data = new TheoryData<KernelPath>();
+            foreach (var p in KernelPaths.Supported) data.Add(p);
+            return data;
+        }
+    }
+
+    /// <summary>Lengths that leave every possible tail after 16- and 8-wide vectors.</summary>
+    public static readonly int[] Lengths = [1, 7, 8, 15, 16, 17, 33, 100];
+
+    public static float[] Random(Random rng, int n, double scale)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)((rng.NextDouble() * 2 - 1) * scale);
+        return a;
+    }
+
+    public static void Close(double expected, float actual, double rel, double abs, string what)
+    {
+        if (double.IsInfinity(expected) || Math.Abs(expected) > float.MaxValue)
+        {
+            Assert.True(float.IsInfinity(actual) && Math.Sign(actual) == Math.Sign(expected), $"{what}: expected {expected:G9}, got {actual:G9}");
+            return;
+        }
+        Assert.True(float.IsFinite(actual), $"{what}: expected {expected:G9}, got {actual:G9}");
+        double error = Math.Abs(actual - expected);
+        Assert.True(error <= rel * Math.Abs(expected) + abs, $"{what}: expected {expected:G9}, got {actual:G9} (error {error:G3})");
+    }
+
+    public static void AllClose(double[] expected, float[] actual, double rel, double abs, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++) Close(expected[i], actual[i], rel, abs, $"{what}[{i}]");
+    }
+
+    /// <summary>erf in double: Maclaurin series below 3, the asymptotic series of erfc above.</summary>
+    public static double Erf(double x)
+    {
+        double a = Math.Abs(x);
+        double r;
+        if (a < 3)
+        {
+            double term = a, sum = a;
+            for (int n = 1; n < 200 && Math.Abs(term) > 1e-20; n++)
+            {
+                term *= -a * a / n;
+                sum += term / (2 * n + 1);
+            }
+            r = 2 / Math.Sqrt(Math.PI) * sum;
+        }
+        else
+        {
+            double s = 1, t = 1, inv = 1 / (2 * a * a);
+            for (int n = 1; n < 8; n++)
+            {
+                t *= -(2 * n - 1) * inv;
+                s += t;
+            }
+            r = 1 - Math.Exp(-a * a) / (a * Math.Sqrt(Math.PI)) * s;
+        }
+        return Math.CopySign(r, x);
+    }
+}
