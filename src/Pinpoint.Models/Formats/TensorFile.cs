@@ -47,7 +47,11 @@ public sealed class TensorFile : IDisposable
         Metadata = metadata;
     }
 
-    /// <summary>Opens safetensors (file or index json), GGUF or llama2.c checkpoints, chosen by content.</summary>
+    /// <summary>
+    /// Opens a GGUF file (recognised by its magic), safetensors (<c>.safetensors</c>, an index <c>.json</c>, or a
+    /// file whose JSON header starts at byte 8) or otherwise a llama2.c checkpoint. The extension wins over
+    /// sniffing so a damaged safetensors header is reported as such, not as a bad llama2.c file.
+    /// </summary>
     public static TensorFile Open(string path)
     {
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return SafetensorsReader.Open(path);
@@ -64,8 +68,8 @@ public sealed class TensorFile : IDisposable
         }
         head = head[..read];
         if (head.StartsWith("GGUF"u8)) return GgufReader.Open(path);
-        // A safetensors file starts with an 8-byte header length followed by the JSON header's '{'.
-        if (read == 9 && head[8] == (byte)'{') return SafetensorsReader.Open(path);
+        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || (read == 9 && head[8] == (byte)'{'))
+            return SafetensorsReader.Open(path);
         return Llama2cReader.Open(path);
     }
 
