@@ -1,0 +1,148 @@
+using System.Buffers.Binary;
+using System.IO.MemoryMappedFiles;
+using Pinpoint.Engine.Kernels;
+using Pinpoint.Engine.Tensors;
+
+namespace Pinpoint.Models.Formats;
+
+/// <summary>
+/// A read-only memory map of a whole file with its base pointer acquired once. Tensors created here point
+/// straight into the map and hold this object as their storage owner; the map stays valid until
+/// <see cref="Dispose"/> (or, if nobody disposes, until the last tensor becomes unreachable).
+/// </summary>
+internal sealed unsafe class MappedFile : IDisposable
+{
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private byte* _pointer;
+
+    public string Path { get; }
+    public long Length { get; }
+
+    private MappedFile(string path, long length, MemoryMappedFile map, MemoryMappedViewAccessor view)
+    {
+        Path = path;
+        Length = length;
+        _map = map;
+        _view = view;
+        byte* p = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        _pointer = p + view.PointerOffset;
+    }
+
+    /// <summary>Maps <paramref name="path"/>; I/O problems (missing, unreadable, empty) become <see cref="ModelFormatException"/>.</summary>
+    public static MappedFile Open(string path)
+    {
+        MemoryMappedFile? map = null;
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            long length = stream.Length;
+            if (length == 0) throw new ModelFormatException(path, "file is empty");
+            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+            var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
+            return new MappedFile(path, length, map, view);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            map?.Dispose();
+            throw new ModelFormatException(path, $"cannot open: {e.Message}", e);
+        }
+    }
+
+    public BinaryCursor Cursor(long position = 0) => new(Pointer, Length, Path, position);
+
+    private byte* Pointer => _pointer != null ? _pointer : throw new ObjectDisposedException(Path);
+
+    /// <summary>The bytes [offset, offset+count) of the file, bounds-checked.</summary>
+    public ReadOnlySpan<byte> Bytes(long offset, long count, string what) => Cursor(offset).ReadBytes(count, what);
+
+    /// <summary>
+    /// A tensor over <c>shape</c> elements of <paramref name="dtype"/> starting at byte <paramref name="offset"/>,
+    /// without copying. Misaligned data is copied to a managed F32 array instead, because the engine reinterprets
+    /// storage as <c>Span&lt;float&gt;</c>/<c>Span&lt;ushort&gt;</c> and .NET only guarantees atomic, portable access
+    /// for naturally aligned elements.
+    /// </summary>
+    public Tensor Tensor(string name, long offset, int[] shape, DType dtype)
+    {
+        int count = Shapes.ElementCount(shape);
+        int size = dtype.SizeInBytes();
+        var bytes = Bytes(offset, (long)count * size, $"data of tensor '{name}'");
+        byte* start = Pointer + offset;
+        Storage storage = (nint)start % size == 0
+            ? new Storage(start, count, dtype, this)
+            : new Storage(CopyToFloat32(bytes, dtype, count));
+        return new Tensor(storage, 0, shape) { Name = name };
+    }
+
+    private static float[] CopyToFloat32(ReadOnlySpan<byte> bytes, DType dtype, int count)
+    {
+        var values = new float[count];
+        for (int i = 0; i < count; i++)
+        {
+            values[i] = dtype == DType.F32
+                ? BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(4 * i, 4))
+                : HalfConversion.ToSingle(BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(2 * i, 2)), dtype);
+        }
+        return values;
+    }
+
+    public void Dispose()
+    {
+        Release();
+        _view.Dispose();
+        _map.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    // AcquirePointer adds a reference to the view handle that its own finalizer cannot drop, so an undisposed
+    // map would leak without this.
+    ~MappedFile() => Release();
+
+    private void Release()
+    {
+        if (_pointer == null) return;
+        _pointer = null;
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+    }
+}
+
+/// <summary>Shape arithmetic on untrusted sizes: never overflows, reports problems through the caller's error factory.</summary>
+internal static class Shapes
+{
+    /// <summary>Number of elements of a validated shape (each dimension ≥ 0, product ≤ int.MaxValue).</summary>
+    public static int ElementCount(ReadOnlySpan<int> shape)
+    {
+        long p = 1;
+        foreach (var d in shape) p *= d;
+        return (int)p;
+    }
+
+    /// <summary>Converts untrusted dimensions to an engine shape, or throws naming the tensor.</summary>
+    public static int[] Validate(ReadOnlySpan<long> dims, string tensor, Func<string, ModelFormatException> error)
+    {
+        var shape = new int[dims.Length];
+        long product = 1;
+        for (int i = 0; i < dims.Length; i++)
+        {
+            if (dims[i] < 0 || dims[i] > int.MaxValue)
+                throw error($"tensor '{tensor}' has invalid dimension {dims[i]} in shape {FormatDims(dims)}");
+            shape[i] = (int)dims[i];
+            // Stop multiplying once the product is zero so huge later dimensions cannot overflow.
+            if (product != 0) product *= dims[i];
+            if (product > int.MaxValue)
+                throw error($"tensor '{tensor}' shape {FormatDims(dims)} has more than 2^31-1 elements");
+        }
+        return shape;
+    }
+
+    /// <summary>a × b for non-negative sizes, or an error when the result exceeds <see cref="long.MaxValue"/>.</summary>
+    public static long Multiply(long a, long b, string what, Func<string, ModelFormatException> error)
+    {
+        if (a < 0 || b < 0 || (a != 0 && b > long.MaxValue / a))
+            throw error($"{what} overflows ({a} × {b})");
+        return a * b;
+    }
+
+    public static string FormatDims(ReadOnlySpan<long> dims) => "[" + string.Join(", ", dims.ToArray()) + "]";
+}
