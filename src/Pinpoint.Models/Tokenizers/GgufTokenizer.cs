@@ -9,6 +9,7 @@ namespace Pinpoint.Models.Tokenizers;
 /// <param name="BosId">tokenizer.ggml.bos_token_id.</param>
 /// <param name="EosId">tokenizer.ggml.eos_token_id.</param>
 /// <param name="AddBos">tokenizer.ggml.add_bos_token; when absent, llama.cpp's default for the model (true for "llama", false for "gpt2").</param>
+/// <param name="AddSpacePrefix">tokenizer.ggml.add_space_prefix ("llama"; default true).</param>
 /// <param name="Pre">tokenizer.ggml.pre (pre-tokenizer name); only GPT-2's is supported for "gpt2".</param>
 public sealed record GgufTokenizerMetadata(
     string Model,
@@ -19,6 +20,7 @@ public sealed record GgufTokenizerMetadata(
     int? BosId = null,
     int? EosId = null,
     bool? AddBos = null,
+    bool AddSpacePrefix = true,
     string? Pre = null);
 
 /// <summary>Builds the tokenizer a GGUF file describes.</summary>
@@ -42,7 +44,7 @@ public static class GgufTokenizer
     {
         var scores = m.Scores ?? throw new ArgumentException("GGUF tokenizer.ggml.scores is required for a 'llama' tokenizer", nameof(m));
         var kinds = m.TokenTypes?.Select(t => (PieceKind)t).ToArray();
-        return new ScoredBpeTokenizer("GGUF llama tokenizer", m.Tokens, scores, kinds, m.BosId, m.EosId, m.AddBos ?? true);
+        return new ScoredBpeTokenizer("GGUF llama tokenizer", m.Tokens, scores, kinds, m.BosId, m.EosId, m.AddBos ?? true, m.AddSpacePrefix);
     }
 
     private static HfTokenizer CreateGpt2(GgufTokenizerMetadata m)

@@ -25,15 +25,18 @@ public sealed class ScoredBpeTokenizer : TokenizerBase
     private readonly float[] scores;
     private readonly int[] byteIds;
     private readonly int unknownId;
+    private readonly bool addDummyPrefix;
 
     /// <param name="source">Name used in messages.</param>
     /// <param name="pieces">Vocabulary as written in the model ('▁' or ' ' for spaces, "&lt;0xNN&gt;" byte pieces).</param>
     /// <param name="scores">Merge priority of each piece.</param>
     /// <param name="kinds">Role of each piece; null infers llama2.c's layout (0 &lt;unk&gt;, 1 BOS, 2 EOS, "&lt;0xNN&gt;" bytes).</param>
+    /// <param name="addDummyPrefix">Whether a space is prepended to the text (SentencePiece's add_dummy_prefix).</param>
     public ScoredBpeTokenizer(string source, IReadOnlyList<string> pieces, IReadOnlyList<float> scores, IReadOnlyList<PieceKind>? kinds,
-        int? bos, int? eos, bool addsBosByDefault)
-        : base(source, BuildPieces(source, pieces, scores, ref kinds), bos, eos, addsBosByDefault, stripsDummyPrefix: true)
+        int? bos, int? eos, bool addsBosByDefault, bool addDummyPrefix = true)
+        : base(source, BuildPieces(source, pieces, scores, ref kinds), bos, eos, addsBosByDefault, stripsDummyPrefix: addDummyPrefix)
     {
+        this.addDummyPrefix = addDummyPrefix;
         this.scores = [.. scores];
         byteIds = new int[256];
         Array.Fill(byteIds, -1);
@@ -83,6 +86,32 @@ public sealed class ScoredBpeTokenizer : TokenizerBase
         return new ScoredBpeTokenizer(path, pieces, scores, kinds: null, bos: 1, eos: 2, addsBosByDefault: true);
     }
 
+    /// <summary>
+    /// Reads a SentencePiece <c>.model</c> of BPE type with an identity normalizer (Llama-2, Mistral, TinyLlama, llama2.c).
+    /// Like llama.cpp, it ignores remove_extra_whitespaces: runs of spaces are kept.
+    /// </summary>
+    public static ScoredBpeTokenizer LoadSentencePiece(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"SentencePiece model not found: {path}", path);
+        SentencePieceModelProto model;
+        try
+        {
+            model = SentencePieceModelProto.Parse(File.ReadAllBytes(path));
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidDataException($"{path}: not a SentencePiece model ({e.Message})", e);
+        }
+        if (model.Pieces.Count == 0) throw new InvalidDataException($"{path}: not a SentencePiece model (no pieces)");
+        if (model.ModelType != SentencePieceModelProto.Bpe)
+            throw new NotSupportedException($"{path}: SentencePiece model type {model.ModelType} is not supported (only BPE, type 2)");
+        if (model.CharsMapLength > 0)
+            throw new NotSupportedException($"{path}: SentencePiece normalizer '{model.NormalizerName}' is not supported (only identity)");
+        int? Id(int id) => id >= 0 && id < model.Pieces.Count ? id : null;
+        return new ScoredBpeTokenizer(path, model.Pieces, model.Scores, model.Kinds, Id(model.BosId), Id(model.EosId),
+            addsBosByDefault: true, model.AddDummyPrefix);
+    }
+
     public override int[] Encode(string text, bool addBos)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -90,7 +119,7 @@ public sealed class ScoredBpeTokenizer : TokenizerBase
         if (addBos) ids.Add(RequireBos());
         if (text.Length == 0) return [.. ids];
 
-        var s = " " + text; // SentencePiece's dummy prefix
+        var s = addDummyPrefix ? " " + text : text;
         var symbols = Split(s);
         Merge(s, symbols);
         for (var i = 0; i >= 0; i = symbols[i].Next) ids.Add(symbols[i].Id);

@@ -67,7 +67,10 @@ public abstract class TokenizerBase : ITokenizer
     public bool TryGetId(string tokenText, out int id)
     {
         ArgumentNullException.ThrowIfNull(tokenText);
-        return idsByText.Value.TryGetValue(tokenText, out id);
+        var map = idsByText.Value;
+        // llama2.c files spell spaces as ' ', GGUF and .model files as '▁': accept either.
+        return map.TryGetValue(tokenText, out id)
+               || (tokenText.Contains(SentencePieceSpace) && map.TryGetValue(tokenText.Replace(SentencePieceSpace, ' '), out id));
     }
 
     public virtual void Dispose() => GC.SuppressFinalize(this);
