@@ -1,0 +1,76 @@
+namespace Pinpoint.Models.Tokenizers;
+
+/// <summary>The tokenizer.ggml.* metadata of a GGUF file, as plain values.</summary>
+/// <param name="Model">tokenizer.ggml.model: "llama" (SentencePiece pieces with scores) or "gpt2" (byte-level BPE with merges).</param>
+/// <param name="Tokens">tokenizer.ggml.tokens.</param>
+/// <param name="Scores">tokenizer.ggml.scores (required for "llama").</param>
+/// <param name="TokenTypes">tokenizer.ggml.token_type (<see cref="PieceKind"/> numbering), optional.</param>
+/// <param name="Merges">tokenizer.ggml.merges, "left right" (required for "gpt2").</param>
+/// <param name="BosId">tokenizer.ggml.bos_token_id.</param>
+/// <param name="EosId">tokenizer.ggml.eos_token_id.</param>
+/// <param name="AddBos">tokenizer.ggml.add_bos_token; when absent, llama.cpp's default for the model (true for "llama", false for "gpt2").</param>
+/// <param name="AddSpacePrefix">tokenizer.ggml.add_space_prefix ("llama"; default true).</param>
+/// <param name="Pre">tokenizer.ggml.pre (pre-tokenizer name); only GPT-2's is supported for "gpt2".</param>
+public sealed record GgufTokenizerMetadata(
+    string Model,
+    IReadOnlyList<string> Tokens,
+    IReadOnlyList<float>? Scores = null,
+    IReadOnlyList<int>? TokenTypes = null,
+    IReadOnlyList<string>? Merges = null,
+    int? BosId = null,
+    int? EosId = null,
+    bool? AddBos = null,
+    bool AddSpacePrefix = true,
+    string? Pre = null);
+
+/// <summary>Builds the tokenizer a GGUF file describes.</summary>
+public static class GgufTokenizer
+{
+    public static ITokenizer Create(GgufTokenizerMetadata m)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        if (m.Tokens.Count == 0) throw new ArgumentException("GGUF tokenizer.ggml.tokens is empty", nameof(m));
+        if (m.TokenTypes is not null && m.TokenTypes.Count != m.Tokens.Count)
+            throw new ArgumentException($"GGUF tokenizer.ggml.token_type has {m.TokenTypes.Count} entries for {m.Tokens.Count} tokens", nameof(m));
+        return m.Model switch
+        {
+            "llama" => CreateLlama(m),
+            "gpt2" => CreateGpt2(m),
+            _ => throw new NotSupportedException($"GGUF tokenizer.ggml.model '{m.Model}' is not supported (expected 'llama' or 'gpt2')"),
+        };
+    }
+
+    private static ScoredBpeTokenizer CreateLlama(GgufTokenizerMetadata m)
+    {
+        var scores = m.Scores ?? throw new ArgumentException("GGUF tokenizer.ggml.scores is required for a 'llama' tokenizer", nameof(m));
+        var kinds = m.TokenTypes?.Select(t => (PieceKind)t).ToArray();
+        return new ScoredBpeTokenizer("GGUF llama tokenizer", m.Tokens, scores, kinds, m.BosId, m.EosId, m.AddBos ?? true, m.AddSpacePrefix);
+    }
+
+    private static HfTokenizer CreateGpt2(GgufTokenizerMetadata m)
+    {
+        if (m.Pre is not (null or "default" or "gpt-2" or "gpt2"))
+            throw new NotSupportedException($"GGUF tokenizer.ggml.pre '{m.Pre}' is not supported (only GPT-2's pre-tokenizer)");
+        var merges = m.Merges ?? throw new ArgumentException("GGUF tokenizer.ggml.merges is required for a 'gpt2' tokenizer", nameof(m));
+        var pairs = merges.Select((rule, i) => rule.Split(' ') is [var l, var r]
+            ? (l, r)
+            : throw new ArgumentException($"GGUF merge {i} '{rule}' is not 'left right'", nameof(m)));
+        // Control and user-defined tokens are matched whole in raw text, as added tokens are in HF.
+        var added = Enumerable.Range(0, m.Tokens.Count)
+            .Where(i => m.TokenTypes?[i] is (int)PieceKind.Control or (int)PieceKind.UserDefined)
+            .Select(i => (i, m.TokenTypes![i] == (int)PieceKind.Control));
+
+        // HF's Rust tokenizer loads from a file, so the equivalent tokenizer.json goes through a temporary one.
+        var path = Path.Combine(Path.GetTempPath(), $"pinpoint-gguf-{Guid.NewGuid():N}.tokenizer.json");
+        try
+        {
+            using (var file = File.Create(path)) HfBpeJsonWriter.Write(file, m.Tokens, pairs, added);
+            var json = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(path)).RootElement.Clone();
+            return HfTokenizer.Create(path, "GGUF gpt2 tokenizer", json, config: null, new HfTokenizer.SpecialOverrides(m.BosId, m.EosId, m.AddBos ?? false));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
