@@ -143,7 +143,7 @@ public sealed class Trainer : IDisposable
         Norm = c.Architecture == "gpt2" ? NormKind.LayerNorm : NormKind.RmsNorm,
         Positions = c.Architecture == "gpt2" ? PositionKind.Learned : PositionKind.Rotary,
         RotaryDim = c.DModel / c.NHeads,
-        Activation = c.Architecture == "gpt2" ? Activation.GeluTanh : Activation.Silu,
+        Activation = c.Architecture == "gpt2" ? Pinpoint.Engine.Kernels.Activation.GeluTanh : Pinpoint.Engine.Kernels.Activation.Silu,
         GatedMlp = c.Architecture != "gpt2",
         BosTokenId = tokenizer.Eos,
         EosTokenId = tokenizer.Eos,

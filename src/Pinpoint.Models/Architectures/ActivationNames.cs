@@ -1,3 +1,4 @@
+using Pinpoint.Engine.Kernels;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Models.Architectures;
@@ -8,9 +9,8 @@ public static class ActivationNames
     public static Activation Parse(string name, string source) => name switch
     {
         "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" or "gelu_tanh" => Activation.GeluTanh,
-        "gelu" => Activation.GeluErf,
+        "gelu" => Activation.Gelu,
         "silu" or "swish" => Activation.Silu,
-        "relu" => Activation.Relu,
-        _ => throw new ModelConfigException($"{source}: unsupported activation '{name}' (supported: gelu_new, gelu_pytorch_tanh, gelu, silu, relu)"),
+        _ => throw new ModelConfigException($"{source}: unsupported activation '{name}' (supported: gelu_new, gelu_pytorch_tanh, gelu_fast, gelu, silu)"),
     };
 }

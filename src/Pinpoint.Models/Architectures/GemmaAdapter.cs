@@ -1,3 +1,4 @@
+using Pinpoint.Models.Formats;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Models.Architectures;
@@ -16,7 +17,7 @@ public sealed class GemmaAdapter : LlamaAdapter
             Architecture = Name,
             NormAddsOne = true,
             EmbeddingScale = MathF.Sqrt(config.DModel),
-            Activation = ActivationNames.Parse(c.String("hidden_activation") ?? c.String("hidden_act") ?? "gelu_pytorch_tanh", c.Path),
+            Activation = ActivationNames.Parse(c.RawString("hidden_activation") ?? "gelu_pytorch_tanh", c.Path),
         };
     }
 }

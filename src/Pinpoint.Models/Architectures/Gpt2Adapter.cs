@@ -1,4 +1,6 @@
+using Pinpoint.Engine.Kernels;
 using Pinpoint.Engine.Tensors;
+using Pinpoint.Models.Formats;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Models.Architectures;
@@ -11,25 +13,25 @@ public sealed class Gpt2Adapter : ITrainableArchitecture
 
     public TransformerConfig ConfigFromHf(HfConfig c)
     {
-        int d = c.Int("n_embd", "hidden_size"), heads = c.Int("n_head", "num_attention_heads");
+        int d = c.Required(c.NEmbd ?? c.HiddenSize, "n_embd"), heads = c.Required(c.NHead ?? c.NumAttentionHeads, "n_head");
         if (heads <= 0 || d % heads != 0) throw new ModelConfigException($"{c.Path}: n_embd {d} is not divisible by n_head {heads}");
         return new TransformerConfig
         {
             Architecture = Name,
             DModel = d,
-            NLayers = c.Int("n_layer", "num_hidden_layers"),
+            NLayers = c.Required(c.NLayer ?? c.NumHiddenLayers, "n_layer"),
             NHeads = heads,
             NKvHeads = heads,
             DHead = d / heads,
-            DMlp = c.IntOrNull("n_inner") ?? 4 * d,
-            VocabSize = c.Int("vocab_size"),
-            ContextLength = c.Int("n_positions", "n_ctx", "max_position_embeddings"),
+            DMlp = c.NInner ?? 4 * d,
+            VocabSize = c.Required(c.VocabSize, "vocab_size"),
+            ContextLength = c.Required(c.NPositions ?? c.NCtx ?? c.MaxPositionEmbeddings, "n_positions"),
             Norm = NormKind.LayerNorm,
-            NormEps = c.Float(1e-5f, "layer_norm_epsilon"),
+            NormEps = (float)(c.LayerNormEpsilon ?? 1e-5),
             Positions = PositionKind.Learned,
-            Activation = ActivationNames.Parse(c.String("activation_function") ?? "gelu_new", c.Path),
-            BosTokenId = c.IntOrNull("bos_token_id"),
-            EosTokenId = c.IntOrNull("eos_token_id"),
+            Activation = ActivationNames.Parse(c.ActivationFunction ?? "gelu_new", c.Path),
+            BosTokenId = c.BosTokenId,
+            EosTokenId = c.EosTokenId(),
             AddBos = false,
         };
     }
@@ -109,7 +111,7 @@ public sealed class Gpt2Adapter : ITrainableArchitecture
         ["n_ctx"] = c.ContextLength,
         ["vocab_size"] = c.VocabSize,
         ["layer_norm_epsilon"] = c.NormEps,
-        ["activation_function"] = c.Activation == Activation.GeluTanh ? "gelu_new" : c.Activation == Activation.GeluErf ? "gelu" : c.Activation.ToString().ToLowerInvariant(),
+        ["activation_function"] = c.Activation switch { Activation.GeluTanh => "gelu_new", Activation.Gelu => "gelu", _ => "silu" },
         ["resid_pdrop"] = 0.0,
         ["embd_pdrop"] = 0.0,
         ["attn_pdrop"] = 0.0,

@@ -1,5 +1,6 @@
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Engine.Kernels;
+using Pinpoint.Models.Formats;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Models.Architectures;
@@ -16,32 +17,32 @@ public sealed class GptNeoXAdapter : IArchitectureAdapter
 
     public TransformerConfig ConfigFromHf(HfConfig c)
     {
-        int d = c.Int("hidden_size"), heads = c.Int("num_attention_heads");
+        int d = c.Required(c.HiddenSize, "hidden_size"), heads = c.Required(c.NumAttentionHeads, "num_attention_heads");
         if (heads <= 0 || d % heads != 0) throw new ModelConfigException($"{c.Path}: hidden_size {d} is not divisible by num_attention_heads {heads}");
         int dHead = d / heads;
-        float pct = c.Float(1f, "rotary_pct", "partial_rotary_factor");
+        double pct = c.RotaryPct ?? c.PartialRotaryFactor ?? 1.0;
         int rotary = (int)(dHead * pct);
         return new TransformerConfig
         {
             Architecture = Name,
             DModel = d,
-            NLayers = c.Int("num_hidden_layers"),
+            NLayers = c.Required(c.NumHiddenLayers, "num_hidden_layers"),
             NHeads = heads,
             NKvHeads = heads,
             DHead = dHead,
-            DMlp = c.Int("intermediate_size"),
-            VocabSize = c.Int("vocab_size"),
-            ContextLength = c.Int("max_position_embeddings"),
+            DMlp = c.Required(c.IntermediateSize, "intermediate_size"),
+            VocabSize = c.Required(c.VocabSize, "vocab_size"),
+            ContextLength = c.Required(c.MaxPositionEmbeddings, "max_position_embeddings"),
             Norm = NormKind.LayerNorm,
-            NormEps = c.Float(1e-5f, "layer_norm_eps"),
+            NormEps = (float)(c.LayerNormEps ?? 1e-5),
             Positions = PositionKind.Rotary,
             RopeLayout = RopeLayout.Half,
-            RopeTheta = c.Float(10000f, "rotary_emb_base", "rope_theta"),
+            RopeTheta = (float)(c.RawNumber("rotary_emb_base") ?? c.RopeTheta ?? 10000),
             RotaryDim = rotary - rotary % 2,
-            Activation = ActivationNames.Parse(c.String("hidden_act") ?? "gelu", c.Path),
-            ParallelResidual = c.Bool(true, "use_parallel_residual"),
-            BosTokenId = c.IntOrNull("bos_token_id"),
-            EosTokenId = c.IntOrNull("eos_token_id"),
+            Activation = ActivationNames.Parse(c.HiddenAct ?? "gelu", c.Path),
+            ParallelResidual = c.UseParallelResidual ?? true,
+            BosTokenId = c.BosTokenId,
+            EosTokenId = c.EosTokenId(),
             AddBos = false,
         };
     }

@@ -1,3 +1,4 @@
+using Pinpoint.Models.Formats;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Models.Architectures;

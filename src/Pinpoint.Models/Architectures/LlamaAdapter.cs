@@ -1,4 +1,5 @@
 using Pinpoint.Engine.Kernels;
+using Pinpoint.Models.Formats;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Models.Architectures;
@@ -14,31 +15,31 @@ public class LlamaAdapter : IArchitectureAdapter
 
     public virtual TransformerConfig ConfigFromHf(HfConfig c)
     {
-        int d = c.Int("hidden_size"), heads = c.Int("num_attention_heads");
-        int dHead = c.IntOrNull("head_dim") ?? (heads > 0 && d % heads == 0 ? d / heads : throw new ModelConfigException($"{c.Path}: hidden_size {d} is not divisible by num_attention_heads {heads}"));
-        if (c.Root.TryGetProperty("rope_scaling", out var scaling) && scaling.ValueKind == System.Text.Json.JsonValueKind.Object)
+        int d = c.Required(c.HiddenSize, "hidden_size"), heads = c.Required(c.NumAttentionHeads, "num_attention_heads");
+        int dHead = c.HeadDim ?? (d % heads == 0 ? d / heads : throw new ModelConfigException($"{c.Path}: hidden_size {d} is not divisible by num_attention_heads {heads}"));
+        if (c.RopeScaling is { } scaling)
             throw new ModelConfigException($"{c.Path}: rope_scaling {scaling.GetRawText()} is not supported yet");
         return new TransformerConfig
         {
             Architecture = Name,
             DModel = d,
-            NLayers = c.Int("num_hidden_layers"),
+            NLayers = c.Required(c.NumHiddenLayers, "num_hidden_layers"),
             NHeads = heads,
-            NKvHeads = c.IntOrNull("num_key_value_heads") ?? heads,
+            NKvHeads = c.NumKeyValueHeads ?? heads,
             DHead = dHead,
-            DMlp = c.Int("intermediate_size"),
-            VocabSize = c.Int("vocab_size"),
-            ContextLength = c.Int("max_position_embeddings"),
+            DMlp = c.Required(c.IntermediateSize, "intermediate_size"),
+            VocabSize = c.Required(c.VocabSize, "vocab_size"),
+            ContextLength = c.Required(c.MaxPositionEmbeddings, "max_position_embeddings"),
             Norm = NormKind.RmsNorm,
-            NormEps = c.Float(1e-6f, "rms_norm_eps"),
+            NormEps = (float)(c.RmsNormEps ?? 1e-6),
             Positions = PositionKind.Rotary,
             RopeLayout = RopeLayout.Half,
-            RopeTheta = c.Float(10000f, "rope_theta"),
+            RopeTheta = (float)(c.RopeTheta ?? 10000),
             RotaryDim = dHead,
-            Activation = ActivationNames.Parse(c.String("hidden_act") ?? "silu", c.Path),
+            Activation = ActivationNames.Parse(c.HiddenAct ?? "silu", c.Path),
             GatedMlp = true,
-            BosTokenId = c.IntOrNull("bos_token_id"),
-            EosTokenId = c.IntOrNull("eos_token_id"),
+            BosTokenId = c.BosTokenId,
+            EosTokenId = c.EosTokenId(),
             AddBos = true,
         };
     }

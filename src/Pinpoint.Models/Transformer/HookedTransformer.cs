@@ -43,7 +43,6 @@ public sealed class HookedTransformer : IDisposable
         var positions = past == 0 ? batch.Positions : batch.Positions.Select(p => p + past).ToArray();
 
         Tensor Hook(string name, Tensor t) => hooks is null ? t : hooks.Apply(name, t);
-        bool Wants(string name) => hooks?.Wants(name) ?? false;
 
         var x = cx.Embedding(Weights.Embedding, batch.Ids);
         if (c.EmbeddingScale != 1f) x = cx.Scale(x, c.EmbeddingScale);
@@ -129,12 +128,22 @@ public sealed class HookedTransformer : IDisposable
 
     private Tensor Norm(Compute cx, Tensor x, NormWeights weights, string scaleHook, string normalizedHook, HookSet? hooks)
     {
-        bool wantScale = hooks?.Wants(scaleHook) ?? false;
-        var (y, scale) = Config.Norm == NormKind.LayerNorm
-            ? cx.LayerNorm(x, weights.Weight, weights.Bias, Config.NormEps, wantScale)
-            : cx.RmsNorm(x, weights.Weight, Config.NormEps, Config.NormAddsOne, wantScale);
-        if (scale is not null) hooks!.Apply(scaleHook, scale);
-        return hooks is null ? y : hooks.Apply(normalizedHook, y);
+        if (hooks is null || !hooks.Wants(scaleHook))
+        {
+            var plain = Config.Norm == NormKind.LayerNorm
+                ? cx.LayerNorm(x, weights.Weight, weights.Bias, Config.NormEps)
+                : cx.RmsNorm(x, weights.Weight, Config.NormEps, Config.NormAddsOne);
+            return hooks is null ? plain : hooks.Apply(normalizedHook, plain);
+        }
+        var y = Config.Norm == NormKind.LayerNorm
+            ? cx.LayerNorm(x, weights.Weight, weights.Bias, Config.NormEps, out var rstd)
+            : cx.RmsNorm(x, weights.Weight, Config.NormEps, Config.NormAddsOne, out rstd);
+        // TransformerLens's hook_scale is the divisor √(var + eps), the reciprocal of the kernel's rstd.
+        var scale = rstd.Clone();
+        var s = scale.Span;
+        for (int i = 0; i < s.Length; i++) s[i] = 1f / s[i];
+        hooks.Apply(scaleHook, scale);
+        return hooks.Apply(normalizedHook, y);
     }
 
     private static Tensor Project(Compute cx, Tensor x, Linear linear)
@@ -229,7 +238,7 @@ public sealed class HookedTransformer : IDisposable
             var wh = wo.OutIn ? cx.Slice(wo.Weight, 1, h * c.DHead, c.DHead) : cx.Slice(wo.Weight, 0, h * c.DHead, c.DHead);
             perHead[h] = cx.Reshape(cx.MatMul(zh, wh, transposeB: wo.OutIn), bsz, len, 1, c.DModel);
         }
-        return cx.Concat(perHead, axis: 2);
+        return cx.Concat(perHead, 2);
     }
 
     private Tensor Mlp(Compute cx, int layer, Tensor x, HookSet? hooks)
@@ -241,24 +250,15 @@ public sealed class HookedTransformer : IDisposable
         if (Config.GatedMlp)
         {
             var up = Hook(HookNames.MlpPreLinear(layer), Project(cx, x, w.Up!));
-            post = cx.Mul(Activate(cx, pre), up);
+            post = cx.Gated(pre, up, Config.Activation);
         }
         else
         {
-            post = Activate(cx, pre);
+            post = cx.Activate(pre, Config.Activation);
         }
         post = Hook(HookNames.MlpPost(layer), post);
         return Project(cx, post, w.Out);
     }
-
-    private Tensor Activate(Compute cx, Tensor x) => Config.Activation switch
-    {
-        Activation.GeluTanh => cx.GeluTanh(x),
-        Activation.GeluErf => cx.Gelu(x),
-        Activation.Silu => cx.Silu(x),
-        Activation.Relu => cx.Relu(x),
-        _ => throw new ModelConfigException($"unsupported activation {Config.Activation}"),
-    };
 
     private void CheckWeights()
     {

@@ -6,8 +6,6 @@ public enum NormKind { LayerNorm, RmsNorm }
 
 public enum PositionKind { Learned, Rotary }
 
-public enum Activation { GeluTanh, GeluErf, Silu, Relu }
-
 /// <summary>
 /// The one configuration every architecture maps onto. Adapters fill it from their native config;
 /// the hooked transformer reads nothing else.
