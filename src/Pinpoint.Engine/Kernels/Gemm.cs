@@ -21,7 +21,8 @@ public static unsafe class Gemm
     internal const int Mc = 240;
     internal const int Nc = 2048;
     internal const int MaxTile = 16 * 32;
-    internal const int ScratchSize = 4096;
+    /// <summary>Floats of per-thread conversion scratch: eight KC-long rows for 16-bit B packing, row chunks for GEMV.</summary>
+    internal const int ScratchSize = 8 * Kc;
     internal const int PackedASize = Mc * Kc;
     internal const int PackedBSize = Nc * Kc;
     /// <summary>Largest op(A) (in packed floats) that is packed once and shared by all threads.</summary>
@@ -195,7 +196,7 @@ public static unsafe class Gemm
         int pc = t / groups * Kc, kc = Math.Min(Kc, j.K - pc);
         int i0 = t % groups * j.PanelsPerPackTask * mr, rows = Math.Min(j.PanelsPerPackTask * mr, j.M - i0);
         long aOffset = j.TransposeA ? (long)pc * j.Lda + i0 : (long)i0 * j.Lda + pc;
-        GemmPacking.PackA(j.A + aOffset, j.Lda, j.TransposeA, rows, kc, mr, j.PackedA + (long)RoundUp(j.M, mr) * pc + (long)i0 * kc);
+        GemmPacking.PackA(j.A + aOffset, j.Lda, j.TransposeA, rows, kc, mr, j.PackedA + (long)RoundUp(j.M, mr) * pc + (long)i0 * kc, j.Path != KernelPath.Scalar);
     }
 
     private static void RunTask(in Job j, int t)
@@ -232,9 +233,9 @@ public static unsafe class Gemm
                 float sliceBeta = pc == 0 ? beta : 1f;
                 long bOffset = transposeB ? (long)jc * ldb + pc : (long)pc * ldb + jc;
                 if (bType == DType.F32)
-                    GemmPacking.PackB((float*)b + bOffset, ldb, transposeB, kc, nc, nr, buffers.B);
+                    GemmPacking.PackB((float*)b + bOffset, ldb, transposeB, kc, nc, nr, buffers.B, path != KernelPath.Scalar);
                 else
-                    GemmPacking.PackB16((ushort*)b + bOffset, bType, ldb, transposeB, kc, nc, nr, buffers.B, buffers.Scratch);
+                    GemmPacking.PackB16((ushort*)b + bOffset, bType, ldb, transposeB, kc, nc, nr, buffers.B, buffers.Scratch, path != KernelPath.Scalar);
                 for (int ic = 0; ic < m; ic += Mc)
                 {
                     int mc = Math.Min(Mc, m - ic);
@@ -246,7 +247,7 @@ public static unsafe class Gemm
                     else
                     {
                         long aOffset = transposeA ? (long)pc * lda + ic : (long)ic * lda + pc;
-                        GemmPacking.PackA(a + aOffset, lda, transposeA, mc, kc, mr, buffers.A);
+                        GemmPacking.PackA(a + aOffset, lda, transposeA, mc, kc, mr, buffers.A, path != KernelPath.Scalar);
                         aBlock = buffers.A;
                     }
                     MacroKernel(path, mc, nc, kc, mr, nr, aBlock, buffers, c + (long)ic * ldc + jc, ldc, sliceBeta);

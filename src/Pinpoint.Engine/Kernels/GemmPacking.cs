@@ -15,7 +15,7 @@ internal static unsafe class GemmPacking
 {
     /// <summary>Packs op(A)[0..mc, 0..kc) where <paramref name="a"/> points at op(A)[0, 0].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PackA(float* a, int lda, bool transposeA, int mc, int kc, int mr, float* dst)
+    public static void PackA(float* a, int lda, bool transposeA, int mc, int kc, int mr, float* dst, bool vector)
     {
         for (int i0 = 0; i0 < mc; i0 += mr, dst += kc * mr)
         {
@@ -29,19 +29,14 @@ internal static unsafe class GemmPacking
             }
             else
             {
-                for (int i = 0; i < rows; i++)
-                {
-                    float* src = a + (i0 + i) * lda;
-                    float* d = dst + i;
-                    for (int p = 0; p < kc; p++) d[p * mr] = src[p];
-                }
+                TransposeInto(a + (long)i0 * lda, lda, rows, kc, dst, mr, vector);
             }
         }
     }
 
     /// <summary>Packs op(B)[0..kc, 0..nc) where <paramref name="b"/> points at op(B)[0, 0].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PackB(float* b, int ldb, bool transposeB, int kc, int nc, int nr, float* dst)
+    public static void PackB(float* b, int ldb, bool transposeB, int kc, int nc, int nr, float* dst, bool vector)
     {
         for (int j0 = 0; j0 < nc; j0 += nr, dst += kc * nr)
         {
@@ -54,20 +49,15 @@ internal static unsafe class GemmPacking
             }
             else
             {
-                // op(B)[p, j] = b[j·ldb + p]: read each stored row once, scatter it down the panel column.
-                for (int j = 0; j < cols; j++)
-                {
-                    float* src = b + (j0 + j) * ldb;
-                    float* d = dst + j;
-                    for (int p = 0; p < kc; p++) d[p * nr] = src[p];
-                }
+                // op(B)[p, j] = b[j·ldb + p]: stored rows become panel columns.
+                TransposeInto(b + (long)j0 * ldb, ldb, cols, kc, dst, nr, vector);
             }
         }
     }
 
-    /// <summary>As <see cref="PackB"/> for bf16/f16 storage; <paramref name="scratch"/> holds at least kc floats.</summary>
+    /// <summary>As <see cref="PackB"/> for bf16/f16 storage; <paramref name="scratch"/> holds at least 8·kc floats.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PackB16(ushort* b, DType dtype, int ldb, bool transposeB, int kc, int nc, int nr, float* dst, float* scratch)
+    public static void PackB16(ushort* b, DType dtype, int ldb, bool transposeB, int kc, int nc, int nr, float* dst, float* scratch, bool vector)
     {
         for (int j0 = 0; j0 < nc; j0 += nr, dst += kc * nr)
         {
@@ -80,14 +70,93 @@ internal static unsafe class GemmPacking
             }
             else
             {
-                for (int j = 0; j < cols; j++)
+                // Widen eight stored rows at a time, then transpose them into the panel like f32 rows.
+                for (int j = 0; j < cols; j += 8)
                 {
-                    Widen(b + (j0 + j) * ldb, dtype, scratch, kc);
-                    float* d = dst + j;
-                    for (int p = 0; p < kc; p++) d[p * nr] = scratch[p];
+                    int rows = Math.Min(8, cols - j);
+                    for (int r = 0; r < rows; r++) Widen(b + (long)(j0 + j + r) * ldb, dtype, scratch + r * kc, kc);
+                    TransposeInto(scratch, kc, rows, kc, dst + j, nr, vector);
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// dst[p·dstStride + r] = src[r·ld + p] for r &lt; rows, p &lt; kc: the strided-to-panel transpose both operands
+    /// need. Done in 8×8 (and 4×8) register blocks, so each element costs a fraction of a shuffle instead of a
+    /// scalar load and a store to a new cache line.
+    /// </summary>
+    private static void TransposeInto(float* src, int ld, int rows, int kc, float* dst, int dstStride, bool vector)
+    {
+        int r = 0, p = 0;
+        if (vector && Avx.IsSupported)
+        {
+            for (; r + 8 <= rows; r += 8)
+            for (p = 0; p + 8 <= kc; p += 8)
+                Transpose8x8(src + (long)r * ld + p, ld, dst + p * dstStride + r, dstStride);
+            for (; r + 4 <= rows; r += 4)
+            for (p = 0; p + 8 <= kc; p += 8)
+                Transpose4x8(src + (long)r * ld + p, ld, dst + p * dstStride + r, dstStride);
+            // Columns past the last multiple of 8 for the rows done above.
+            int done = r;
+            for (int q = kc & ~7; q < kc; q++)
+            for (int i = 0; i < done; i++)
+                dst[q * dstStride + i] = src[(long)i * ld + q];
+        }
+        for (; r < rows; r++)
+        {
+            float* s = src + (long)r * ld;
+            for (p = 0; p < kc; p++) dst[p * dstStride + r] = s[p];
+        }
+    }
+
+    private static void Transpose8x8(float* src, int ld, float* dst, int dstStride)
+    {
+        var r0 = Avx.LoadVector256(src);
+        var r1 = Avx.LoadVector256(src + ld);
+        var r2 = Avx.LoadVector256(src + 2 * ld);
+        var r3 = Avx.LoadVector256(src + 3 * ld);
+        var r4 = Avx.LoadVector256(src + 4 * ld);
+        var r5 = Avx.LoadVector256(src + 5 * ld);
+        var r6 = Avx.LoadVector256(src + 6 * ld);
+        var r7 = Avx.LoadVector256(src + 7 * ld);
+        // Interleave pairs of rows, then pairs of pairs: each 128-bit half then holds four rows of one column.
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44); var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44); var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(s0, s4, 0x20));
+        Avx.Store(dst + dstStride, Avx.Permute2x128(s1, s5, 0x20));
+        Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(s2, s6, 0x20));
+        Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(s3, s7, 0x20));
+        Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(s0, s4, 0x31));
+        Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(s1, s5, 0x31));
+        Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(s2, s6, 0x31));
+        Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(s3, s7, 0x31));
+    }
+
+    private static void Transpose4x8(float* src, int ld, float* dst, int dstStride)
+    {
+        var r0 = Avx.LoadVector256(src);
+        var r1 = Avx.LoadVector256(src + ld);
+        var r2 = Avx.LoadVector256(src + 2 * ld);
+        var r3 = Avx.LoadVector256(src + 3 * ld);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        Sse.Store(dst, s0.GetLower());
+        Sse.Store(dst + dstStride, s1.GetLower());
+        Sse.Store(dst + 2 * dstStride, s2.GetLower());
+        Sse.Store(dst + 3 * dstStride, s3.GetLower());
+        Sse.Store(dst + 4 * dstStride, s0.GetUpper());
+        Sse.Store(dst + 5 * dstStride, s1.GetUpper());
+        Sse.Store(dst + 6 * dstStride, s2.GetUpper());
+        Sse.Store(dst + 7 * dstStride, s3.GetUpper());
     }
 
     /// <summary>Converts <paramref name="count"/> bf16/f16 values to f32.</summary>
@@ -151,7 +220,7 @@ internal sealed unsafe class GemmBuffers
         A = Alloc(Gemm.PackedASize);
         B = Alloc(Gemm.PackedBSize);
         Tile = Alloc(Gemm.MaxTile);
-        Scratch = Alloc(Math.Max(Gemm.Kc, Gemm.ScratchSize));
+        Scratch = Alloc(Gemm.ScratchSize);
     }
 
     public static GemmBuffers Current => t_current ??= new GemmBuffers();
