@@ -225,6 +225,8 @@ public static class SafetensorsReader
 
     private static JsonElement ParseJson(byte[] bytes, string path)
     {
+        // JsonDocument defers UTF-8 checks of strings until they are read, and then throws InvalidOperationException.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new ModelFormatException(path, "JSON is not valid UTF-8");
         try
         {
             using var doc = JsonDocument.Parse(bytes);
