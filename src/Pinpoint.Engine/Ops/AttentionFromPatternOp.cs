@@ -32,13 +32,13 @@ public static partial class TensorOps
         if (kvHeads == 0 ? queryHeads != 0 : queryHeads % kvHeads != 0)
             throw new ArgumentException($"{op}: {queryHeads} query heads of pattern {pattern.Describe()} are not a multiple of the {kvHeads} KV heads of v {v.Describe()}");
 
+        int[] zShape = batched ? [batch, queries, queryHeads, headDim] : [queries, queryHeads, headDim];
+        // Nothing to compute when z is empty, or (with no keys) an empty sum: the inputs are never read.
+        if (Tensor.Product(zShape) == 0 || keys == 0) return cx.Output(zShape, zeroed: Tensor.Product(zShape) > 0, pattern, v);
         pattern = cx.Contiguous(pattern);
         v = cx.Contiguous(v);
-        int[] zShape = batched ? [batch, queries, queryHeads, headDim] : [queries, queryHeads, headDim];
         var sizes = new PatternAttentionSizes(batch, queryHeads, queries, keys, kvHeads, headDim);
-        // With no keys, z is an empty sum: zero-fill instead of running the kernel.
-        var z = cx.Output(zShape, zeroed: keys == 0, pattern, v);
-        if (z.Size == 0 || keys == 0) return z;
+        var z = cx.Output(zShape, zeroed: false, pattern, v);
         PatternAttentionForward(sizes, pattern.Span, v.Span, z.Span);
 
         if (z.RequiresGrad)

@@ -36,8 +36,10 @@ public static partial class TensorOps
         for (int i = ax + 1; i < rank; i++) inner *= shape[i];
         int outRow = total * inner;
 
+        // Empty parts contribute nothing and are never read (a tensor with a zero-length axis may not report itself
+        // contiguous, so it is not copied either).
         var inputs = new Tensor[parts.Count];
-        for (int i = 0; i < inputs.Length; i++) inputs[i] = cx.Contiguous(parts[i]);
+        for (int i = 0; i < inputs.Length; i++) inputs[i] = parts[i].Size == 0 ? parts[i] : cx.Contiguous(parts[i]);
         var y = cx.Output(shape, zeroed: false, inputs);
         // An empty output has no gradient to pass back.
         if (y.Size == 0) return y;
@@ -47,6 +49,7 @@ public static partial class TensorOps
         foreach (var p in inputs)
         {
             int row = p.Shape[ax] * inner;
+            if (row == 0) continue;
             var ps = p.Span;
             for (int o = 0; o < outer; o++) ps.Slice(o * row, row).CopyTo(ys.Slice(o * outRow + at, row));
             at += row;

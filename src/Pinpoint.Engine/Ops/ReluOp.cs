@@ -13,6 +13,7 @@ public static partial class TensorOps
     public static Tensor Relu(this Compute cx, Tensor x)
     {
         ArgumentNullException.ThrowIfNull(x);
+        if (x.Size == 0) return cx.Output(x.Shape.ToArray(), zeroed: false, x);
         x = cx.Contiguous(x);
         var y = cx.Output(x.Shape.ToArray(), zeroed: false, x);
         ReluForward(x.Span, y.Span);

@@ -21,13 +21,12 @@ public static partial class TensorOps
                 throw new ArgumentException($"SelectRows: row index {rows[i]} (entry {i}) is outside axis 0 of {x.Describe()}", nameof(rows));
         // The backward pass reads the indices later: keep a copy the caller cannot change.
         var index = (int[])rows.Clone();
-        x = cx.Contiguous(x);
-
         var shape = x.Shape.ToArray();
         shape[0] = index.Length;
         int width = n == 0 ? 0 : x.Size / n;
+        if (width == 0 || index.Length == 0) return cx.Output(shape, zeroed: false, x);
+        x = cx.Contiguous(x);
         var y = cx.Output(shape, zeroed: false, x);
-        if (y.Size == 0) return y;
         var xs = x.Span;
         var ys = y.Span;
         for (int i = 0; i < index.Length; i++) xs.Slice(index[i] * width, width).CopyTo(ys.Slice(i * width, width));

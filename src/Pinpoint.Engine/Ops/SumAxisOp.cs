@@ -17,8 +17,6 @@ public static partial class TensorOps
         int ax = axis < 0 ? axis + rank : axis;
         if ((uint)ax >= (uint)rank)
             throw new ArgumentException($"SumAxis: axis {axis} is outside {x.Describe()}", nameof(axis));
-        x = cx.Contiguous(x);
-
         var shape = new int[rank - 1];
         int outer = 1, inner = 1, n = x.Shape[ax];
         for (int i = 0, j = 0; i < rank; i++)
@@ -29,8 +27,10 @@ public static partial class TensorOps
             else inner *= x.Shape[i];
         }
 
-        var y = cx.Output(shape, zeroed: n == 0, x);
-        if (y.Size == 0 || n == 0) return y;
+        // An empty input sums to zeros (and has no gradient to receive); it is never read.
+        if (x.Size == 0) return cx.Output(shape, zeroed: Tensor.Product(shape) > 0, x);
+        x = cx.Contiguous(x);
+        var y = cx.Output(shape, zeroed: false, x);
         SumAxisForward(x.Span, y.Span, outer, n, inner);
 
         if (y.RequiresGrad)
