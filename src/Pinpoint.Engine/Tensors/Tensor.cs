@@ -285,6 +285,7 @@ public sealed class Tensor
 
     private bool ComputeIsContiguous()
     {
+        if (Size == 0) return true;
         int expected = 1;
         for (int i = Rank - 1; i >= 0; i--)
         {

@@ -110,7 +110,8 @@ public sealed class Trainer : IDisposable
             else
             {
                 log?.Invoke($"training a byte-level BPE tokenizer with {config.VocabSize} tokens");
-                BpeTrainer.TrainFiles(config.Corpus, config.VocabSize, tokenizerPath);
+                using var text = new DocumentTextReader(config.Corpus.SelectMany(CorpusReader.Documents));
+                new BpeTrainer { VocabSize = config.VocabSize }.Train(text).Save(tokenizerPath);
             }
         }
         var tokenizer = HfTokenizer.Load(tokenizerPath);

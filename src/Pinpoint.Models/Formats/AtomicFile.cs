@@ -4,7 +4,7 @@ namespace Pinpoint.Models.Formats;
 /// Writes a file through a temporary sibling and a rename, so readers (and a crash mid-write, e.g. while saving a
 /// training checkpoint) only ever see the old file or the complete new one.
 /// </summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     public static void Write(string path, Action<Stream> write)
     {
