@@ -1,0 +1,163 @@
+using Pinpoint.Models.Architectures;
+using Pinpoint.Models.Formats;
+using Pinpoint.Models.Tokenizers;
+using Pinpoint.Models.Transformer;
+
+namespace Pinpoint.Models.Loading;
+
+/// <summary>A model with its tokenizer, loaded from a path; disposing it releases the memory-mapped weights.</summary>
+public sealed class LoadedModel(HookedTransformer model, ITokenizer tokenizer, string path, TensorFileFormat format) : IDisposable
+{
+    public HookedTransformer Model { get; } = model;
+    public ITokenizer Tokenizer { get; } = tokenizer;
+    public string Path { get; } = path;
+    public TensorFileFormat Format { get; } = format;
+
+    /// <summary>Token ids of a prompt, with BOS exactly when the model's tokenizer configuration asks for it.</summary>
+    public int[] Encode(string text)
+    {
+        var ids = Tokenizer.Encode(text, Model.Config.AddBos && Tokenizer.Bos is not null);
+        if (ids.Length == 0) throw new ArgumentException("the prompt encodes to no tokens");
+        if (ids.Length > Model.Config.ContextLength)
+            throw new ArgumentException($"the prompt is {ids.Length} tokens long; the model's context is {Model.Config.ContextLength}");
+        return ids;
+    }
+
+    public void Dispose()
+    {
+        Model.Dispose();
+        Tokenizer.Dispose();
+    }
+}
+
+/// <summary>Opens a Hugging Face folder, a GGUF file or a llama2.c checkpoint by path.</summary>
+public static class ModelLoader
+{
+    public static LoadedModel Load(string path, string? tokenizerPath = null)
+    {
+        if (Directory.Exists(path)) return LoadHfFolder(path, tokenizerPath);
+        if (!File.Exists(path)) throw new FileNotFoundException($"model path not found: {path}", path);
+        var file = TensorFile.Open(path);
+        try
+        {
+            var (config, weights, tokenizer) = file.Format switch
+            {
+                TensorFileFormat.Gguf => FromGguf(file, tokenizerPath),
+                TensorFileFormat.Llama2c => FromLlama2c(file, tokenizerPath),
+                _ => throw new ModelConfigException($"{path}: a lone safetensors file has no config; pass the folder that holds config.json"),
+            };
+            return Assemble(config, weights, tokenizer, file, path);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static LoadedModel LoadHfFolder(string folder, string? tokenizerPath)
+    {
+        var configPath = System.IO.Path.Combine(folder, "config.json");
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"{folder}: no config.json in the model folder", configPath);
+        var hf = HfConfig.Read(configPath);
+        var adapter = ArchitectureRegistry.ForHfModelType(hf.ModelType ?? throw new ModelConfigException($"{configPath}: model_type is missing"), configPath);
+        var config = adapter.ConfigFromHf(hf);
+        string index = System.IO.Path.Combine(folder, "model.safetensors.index.json"), single = System.IO.Path.Combine(folder, "model.safetensors");
+        var weightsPath = File.Exists(single) ? single : File.Exists(index) ? index
+            : throw new FileNotFoundException($"{folder}: no model.safetensors or model.safetensors.index.json", single);
+        var file = TensorFile.Open(weightsPath);
+        try
+        {
+            var weights = adapter.WeightsFromHf(config, new TensorFileSource(file));
+            var tokenizer = tokenizerPath is not null ? OpenTokenizer(tokenizerPath) : FolderTokenizer(folder);
+            if (tokenizer is HfTokenizer && !File.Exists(System.IO.Path.Combine(folder, "tokenizer_config.json")))
+                config = config with { AddBos = tokenizer.AddsBosByDefault };
+            return Assemble(config, weights, tokenizer, file, folder);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static (TransformerConfig, TransformerWeights, ITokenizer) FromGguf(TensorFile file, string? tokenizerPath)
+    {
+        var config = GgufArchitectures.Config(file);
+        var weights = GgufArchitectures.Weights(config, new TensorFileSource(file));
+        var tokenizer = tokenizerPath is not null ? OpenTokenizer(tokenizerPath) : GgufTokenizer.Create(GgufMetadata(file));
+        return (config with { AddBos = tokenizer.AddsBosByDefault }, weights, tokenizer);
+    }
+
+    private static (TransformerConfig, TransformerWeights, ITokenizer) FromLlama2c(TensorFile file, string? tokenizerPath)
+    {
+        var config = Llama2cArchitecture.Config(file);
+        var weights = Llama2cArchitecture.Weights(config, new TensorFileSource(file));
+        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(file.Path))!;
+        var found = tokenizerPath ?? new[] { "tokenizer.bin" }.Select(n => System.IO.Path.Combine(folder, n)).FirstOrDefault(File.Exists)
+            ?? Directory.EnumerateFiles(folder, "tok*.bin").OrderBy(p => p, StringComparer.Ordinal).FirstOrDefault()
+            ?? throw new FileNotFoundException($"{file.Path}: no llama2.c tokenizer (tokenizer.bin or tok*.bin) beside the checkpoint; pass --tokenizer");
+        return (config, weights, OpenTokenizer(found));
+    }
+
+    /// <summary>Opens a tokenizer file by kind: tokenizer.json, a SentencePiece .model, or a llama2.c .bin.</summary>
+    public static ITokenizer OpenTokenizer(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"tokenizer not found: {path}", path);
+        return System.IO.Path.GetExtension(path).ToLowerInvariant() switch
+        {
+            ".json" => HfTokenizer.Load(path, SiblingTokenizerConfig(path)),
+            ".model" => ScoredBpeTokenizer.LoadSentencePiece(path),
+            ".bin" => ScoredBpeTokenizer.LoadLlama2c(path),
+            _ => throw new ModelConfigException($"{path}: unknown tokenizer kind (expected tokenizer.json, a SentencePiece .model or a llama2.c .bin)"),
+        };
+    }
+
+    private static string? SiblingTokenizerConfig(string tokenizerJson)
+    {
+        var candidate = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(tokenizerJson))!, "tokenizer_config.json");
+        return File.Exists(candidate) ? candidate : null;
+    }
+
+    private static ITokenizer FolderTokenizer(string folder)
+    {
+        foreach (var name in new[] { "tokenizer.json", "tokenizer.model" })
+        {
+            var p = System.IO.Path.Combine(folder, name);
+            if (File.Exists(p)) return OpenTokenizer(p);
+        }
+        throw new FileNotFoundException($"{folder}: no tokenizer.json or tokenizer.model in the model folder; pass --tokenizer");
+    }
+
+    private static GgufTokenizerMetadata GgufMetadata(TensorFile f)
+    {
+        string? Str(string k) => f.HasMetadata(k) ? f.GetString(k) : null;
+        int? Int(string k) => f.HasMetadata(k) ? (int)f.GetInt64(k) : null;
+        return new GgufTokenizerMetadata(
+            Str("tokenizer.ggml.model") ?? throw new ModelFormatException(f.Path, "no tokenizer.ggml.model in the metadata; pass --tokenizer"),
+            f.GetStringArray("tokenizer.ggml.tokens"),
+            f.HasMetadata("tokenizer.ggml.scores") ? f.GetFloatArray("tokenizer.ggml.scores") : null,
+            f.HasMetadata("tokenizer.ggml.token_type") ? f.GetInt32Array("tokenizer.ggml.token_type") : null,
+            f.HasMetadata("tokenizer.ggml.merges") ? f.GetStringArray("tokenizer.ggml.merges") : null,
+            Int("tokenizer.ggml.bos_token_id"),
+            Int("tokenizer.ggml.eos_token_id"),
+            f.HasMetadata("tokenizer.ggml.add_bos_token") ? f.GetBool("tokenizer.ggml.add_bos_token") : null,
+            !f.HasMetadata("tokenizer.ggml.add_space_prefix") || f.GetBool("tokenizer.ggml.add_space_prefix"),
+            Str("tokenizer.ggml.pre"));
+    }
+
+    private static LoadedModel Assemble(TransformerConfig config, TransformerWeights weights, ITokenizer tokenizer, TensorFile file, string path)
+    {
+        try
+        {
+            if (tokenizer.VocabSize > config.VocabSize)
+                throw new ModelConfigException($"{path}: the tokenizer has {tokenizer.VocabSize} tokens but the model only {config.VocabSize}");
+            return new LoadedModel(new HookedTransformer(config, weights, file), tokenizer, path, file.Format);
+        }
+        catch
+        {
+            tokenizer.Dispose();
+            throw;
+        }
+    }
+}
