@@ -155,7 +155,7 @@ public static class GgufReader
             }
             var values = new float[Shapes.ElementCount(shape)];
             GgufQuantization.Dequantize(type, file.Bytes(offset, bytes, $"data of tensor '{info.Name}'"), values);
-            tensors.Add(new Tensor(new Storage(values), 0, shape) { Name = info.Name });
+            tensors.Add(Shapes.Create(new Storage(values), shape, info.Name));
         }
         return new TensorFile(file.Path, TensorFileFormat.Gguf, tensors, metadata, [file]);
     }

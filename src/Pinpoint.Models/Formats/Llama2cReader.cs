@@ -124,7 +124,7 @@ public static class Llama2cReader
                     c.Skip(4L * n, name);
                     continue;
                 }
-                tensors.Add(new Tensor(new Storage(DequantizeGroups(c, n, groupSize, name)), 0, r.Shape) { Name = name });
+                tensors.Add(Shapes.Create(new Storage(DequantizeGroups(c, n, groupSize, name)), r.Shape, name));
             }
         }
 
