@@ -78,11 +78,11 @@ public static class GgufReader
         {
             if (alignValue.Type != MetadataType.UInt32) throw c.Error($"{AlignmentKey} is {alignValue.Describe()}, expected UInt32");
             alignment = (uint)alignValue.Value;
-            if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > 1 << 20)
+            if (!uint.IsPow2(alignment) || alignment > 1 << 20)
                 throw c.Error($"{AlignmentKey} {alignment} is not a power of two up to 2^20");
         }
 
-        var infos = new List<Info>((int)tensorCount);
+        var infos = new List<Info>();
         for (ulong i = 0; i < tensorCount; i++)
         {
             var name = ReadString(c, $"name of tensor {i}");
@@ -125,7 +125,7 @@ public static class GgufReader
             if (info.Offset % alignment != 0)
                 throw c.Error($"tensor '{info.Name}' offset {info.Offset} is not a multiple of the alignment {alignment}");
             if (info.Offset > (ulong)dataLength || bytes > dataLength - (long)info.Offset)
-                throw c.Error($"tensor '{info.Name}' bytes [{info.Offset}, {info.Offset + (ulong)bytes}) exceed the data section of {dataLength} bytes");
+                throw c.Error($"tensor '{info.Name}' needs {bytes} bytes at offset {info.Offset}, which exceeds the data section of {dataLength} bytes");
             placed.Add((info, type, shape, bytes));
         }
 

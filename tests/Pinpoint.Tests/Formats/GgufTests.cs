@@ -135,7 +135,7 @@ public class GgufTests
         WriteSingleTensor(path, "x", [4], 0, new byte[16], version: 1);
         Assert.Contains("version 1", LoadFails(path).Message, StringComparison.Ordinal);
         WriteSingleTensor(path, "x", [8], 0, new byte[16]);
-        Assert.Contains("exceed the data section of 16 bytes", LoadFails(path).Message, StringComparison.Ordinal);
+        Assert.Contains("exceeds the data section of 16 bytes", LoadFails(path).Message, StringComparison.Ordinal);
         WriteSingleTensor(path, "x", [2], 0, new byte[64], offset: 4);
         Assert.Contains("not a multiple of the alignment 32", LoadFails(path).Message, StringComparison.Ordinal);
         WriteSingleTensor(path, "x", [1, 1, 1, 1, 1], 0, new byte[16]);

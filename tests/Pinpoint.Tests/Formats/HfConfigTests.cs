@@ -25,7 +25,7 @@ public class HfConfigTests
         Assert.False(c.AttentionBias);
         Assert.Equal("linear", c.RopeScaling!.Value.GetProperty("type").GetString());
         Assert.Equal(10000.0, c.RopeTheta);
-        Assert.Equal([0, 2], c.EosTokenIds);
+        Assert.Equal([0, 2], c.EosTokenIds!);
         Assert.Null(c.NInner);
         Assert.Equal(64, c.HeadDim);
         Assert.Equal(1, c.Raw.GetProperty("custom").GetProperty("x").GetInt32());
