@@ -69,7 +69,7 @@ public static class GgufWriter
             for (int i = 0; i < list.Count; i++)
             {
                 Pad(w, dataStart + offsets[i] - stream.Position);
-                AtomicFile.WriteValues(w, list[i].Tensor, list[i].Type == GgmlType.F32 ? DType.F32 : DType.F16);
+                ValueEncoding.WriteValues(w, list[i].Tensor, list[i].Type == GgmlType.F32 ? DType.F32 : DType.F16);
             }
             Pad(w, alignment);
         });
