@@ -11,6 +11,10 @@ namespace Pinpoint.Models.Formats;
 /// Layout: "GGUF", u32 version, u64 tensor count, u64 metadata count, metadata (string key, u32 type, value),
 /// tensor infos (string name, u32 n_dims, u64 ne[n_dims], u32 ggml type, u64 offset), padding to
 /// <c>general.alignment</c> (default 32), data section. Strings are u64 length + UTF-8 bytes.
+/// For llama-architecture files, q/k weights are in Meta's interleaved-pair RoPE layout (llama.cpp's converters
+/// undo Hugging Face's rotate-half permutation, and the llama2c converter copies as is): the shared
+/// stories260K.gguf equals the llama2.c checkpoint tensor for tensor, with the tied classifier written out as
+/// <c>output.weight</c>.
 /// </remarks>
 public static class GgufReader
 {
