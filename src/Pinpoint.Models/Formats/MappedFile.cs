@@ -6,8 +6,8 @@ using Pinpoint.Engine.Tensors;
 namespace Pinpoint.Models.Formats;
 
 /// <summary>
-/// A private (copy-on-write) memory map of a whole file with its base pointer acquired once. Tensors created here point
-/// straight into the map and hold this object as their storage owner; the map stays valid until
+/// A private (copy-on-write) memory map of a whole file with its base pointer acquired once. Tensors created
+/// here point straight into the map and hold this object as their storage owner; the map stays valid until
 /// <see cref="Dispose"/> (or, if nobody disposes, until the last tensor becomes unreachable).
 /// </summary>
 internal sealed unsafe class MappedFile : IDisposable
@@ -41,7 +41,8 @@ internal sealed unsafe class MappedFile : IDisposable
             if (length == 0) throw new ModelFormatException(path, "file is empty");
             // Copy-on-write rather than read-only: engine storage hands out writable spans, and a stray write to a
             // read-only page would kill the process instead of just changing this process's copy.
-            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.CopyOnWrite, HandleInheritability.None, leaveOpen: false);
+            // The mapping outlives the file handle, which closes when this method returns.
+            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.CopyOnWrite, HandleInheritability.None, leaveOpen: true);
             var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.CopyOnWrite);
             return new MappedFile(path, length, map, view);
         }
