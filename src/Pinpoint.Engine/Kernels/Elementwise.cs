@@ -51,6 +51,8 @@ public static class Elementwise
     /// <summary>f(a, b, s, y) for one vector; an empty b reads as 1, so constants share the loops.</summary>
     private interface IBinary
     {
+        /// <summary>Whether Apply reads y; a constant, so the JIT drops the load when it does not.</summary>
+        static virtual bool Accumulates => false;
         static abstract T Apply<T>(T a, T b, T s, T y) where T : struct, ISimd<T>;
     }
 
@@ -66,6 +68,7 @@ public static class Elementwise
 
     private readonly struct MulAccFn : IBinary
     {
+        public static bool Accumulates => true;
         public static T Apply<T>(T a, T b, T s, T y) where T : struct, ISimd<T> => T.Fma(a, b, y);
     }
 
@@ -90,7 +93,8 @@ public static class Elementwise
         {
             var s = T.Create(_s);
             var b = _b.IsEmpty ? T.Create(1f) : T.Load(_b, i);
-            T.Store(TFn.Apply(T.Load(_a, i), b, s, T.Load(_y, i)), _y, i);
+            var y = TFn.Accumulates ? T.Load(_y, i) : T.Create(0f);
+            T.Store(TFn.Apply(T.Load(_a, i), b, s, y), _y, i);
         }
     }
 
