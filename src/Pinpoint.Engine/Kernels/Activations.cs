@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Pinpoint.Engine.Kernels;
 
 public enum Activation
@@ -58,8 +59,10 @@ public static class Activations
 
     private readonly struct SiluFn : IActivation
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Value<T>(T x) where T : struct, ISimd<T> => x * Sigmoid(x);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Derivative<T>(T x, out T value) where T : struct, ISimd<T>
         {
             var s = Sigmoid(x);
@@ -69,6 +72,7 @@ public static class Activations
         }
 
         // exp(-x) saturating to +inf for very negative x gives σ = 0, not NaN.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static T Sigmoid<T>(T x) where T : struct, ISimd<T>
             => T.Create(1f) / (T.Create(1f) + VectorMath.Exp(T.Create(0f) - x));
     }
@@ -78,8 +82,10 @@ public static class Activations
         private const float InvSqrt2 = 0.707106781186547524f;
         private const float InvSqrt2Pi = 0.398942280401432678f;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Value<T>(T x) where T : struct, ISimd<T> => x * Cdf(x);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Derivative<T>(T x, out T value) where T : struct, ISimd<T>
         {
             var cdf = Cdf(x);
@@ -89,6 +95,7 @@ public static class Activations
             return T.Fma(x, pdf, cdf);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static T Cdf<T>(T x) where T : struct, ISimd<T>
             => T.Create(0.5f) * (T.Create(1f) + VectorMath.Erf(x * T.Create(InvSqrt2)));
     }
@@ -98,8 +105,10 @@ public static class Activations
         private const float Sqrt2OverPi = 0.797884560802865355f;
         private const float Cubic = 0.044715f;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Value<T>(T x) where T : struct, ISimd<T> => T.Create(0.5f) * x * (T.Create(1f) + Th(x));
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Derivative<T>(T x, out T value) where T : struct, ISimd<T>
         {
             var th = Th(x);
@@ -112,6 +121,7 @@ public static class Activations
             return T.Create(0.5f) * T.Fma(xc * sech2, du, T.Create(1f) + th);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static T Th<T>(T x) where T : struct, ISimd<T>
             => VectorMath.Tanh(T.Create(Sqrt2OverPi) * T.Fma(T.Create(Cubic) * x * x, x, x));
     }
@@ -145,6 +155,7 @@ public static class Activations
     {
         private readonly Map _m = map;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
         {
             var x = T.Load(_m.X, i);

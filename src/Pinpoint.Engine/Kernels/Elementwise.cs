@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Pinpoint.Engine.Kernels;
 
 /// <summary>Elementwise arithmetic and sums over equal-length spans. Outputs may alias inputs element for element.</summary>
@@ -43,8 +44,8 @@ public static class Elementwise
 
     private static void Run<TFn>(BinaryMap<TFn> map, KernelPath? path) where TFn : IBinary
     {
-        Simd.CheckLength(typeof(TFn).Name, "output", map.Length, map.ALength);
-        if (map.BLength != 0) Simd.CheckLength(typeof(TFn).Name, "second input", map.BLength, map.ALength);
+        Simd.CheckLength(nameof(Elementwise), "output", map.Length, map.ALength);
+        if (map.BLength != 0) Simd.CheckLength(nameof(Elementwise), "second input", map.BLength, map.ALength);
         Simd.For(map.Length, ref map, Simd.Resolve(path));
     }
 
@@ -58,22 +59,26 @@ public static class Elementwise
 
     private readonly struct MulFn : IBinary
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Apply<T>(T a, T b, T s, T y) where T : struct, ISimd<T> => a * b;
     }
 
     private readonly struct ScaleFn : IBinary
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Apply<T>(T a, T b, T s, T y) where T : struct, ISimd<T> => a * s;
     }
 
     private readonly struct MulAccFn : IBinary
     {
         public static bool Accumulates => true;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Apply<T>(T a, T b, T s, T y) where T : struct, ISimd<T> => T.Fma(a, b, y);
     }
 
     private readonly struct AddScaledFn : IBinary
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Apply<T>(T a, T b, T s, T y) where T : struct, ISimd<T> => T.Fma(s, b, a);
     }
 
@@ -89,6 +94,7 @@ public static class Elementwise
         public int ALength => _a.Length;
         public int BLength => _b.Length;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
         {
             var s = T.Create(_s);
@@ -102,6 +108,7 @@ public static class Elementwise
     {
         private readonly ReadOnlySpan<float> _x = x;
         public int Length => _x.Length;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public T At<T>(int i) where T : struct, ISimd<T> => T.Load(_x, i);
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Pinpoint.Engine.Kernels;
 
 /// <summary>
@@ -77,6 +78,7 @@ public static class Softmax
     private readonly ref struct LoadTerm(ReadOnlySpan<float> x) : ITerm
     {
         private readonly ReadOnlySpan<float> _x = x;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public T At<T>(int i) where T : struct, ISimd<T> => T.Load(_x, i);
     }
 
@@ -87,6 +89,7 @@ public static class Softmax
         private readonly Span<float> _y = y;
         private readonly float _max = max;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public T At<T>(int i) where T : struct, ISimd<T>
         {
             var e = VectorMath.Exp(T.Load(_x, i) - T.Create(_max));
@@ -99,6 +102,7 @@ public static class Softmax
     {
         private readonly ReadOnlySpan<float> _a = a;
         private readonly ReadOnlySpan<float> _b = b;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public T At<T>(int i) where T : struct, ISimd<T> => T.Load(_a, i) * T.Load(_b, i);
     }
 
@@ -109,6 +113,7 @@ public static class Softmax
         private readonly Span<float> _acc = acc;
         private readonly float _shift = shift, _logSum = logSum, _scale = scale;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
         {
             var e = VectorMath.Exp(T.Load(_x, i) - T.Create(_shift) - T.Create(_logSum));
@@ -123,6 +128,7 @@ public static class Softmax
         private readonly float _max = max, _logSum = logSum;
 
         // x - max overflows to -inf only when the row spans more than float's range; saturate it.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
             => T.Store(T.Max(T.Create(-float.MaxValue), T.Load(_x, i) - T.Create(_max) - T.Create(_logSum)), _y, i);
     }
@@ -133,6 +139,7 @@ public static class Softmax
         private readonly Span<float> _gx = gx;
         private readonly float _dot = dot;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
             => T.Store(T.Fma(T.Load(_y, i), T.Load(_gy, i) - T.Create(_dot), T.Load(_gx, i)), _gx, i);
     }

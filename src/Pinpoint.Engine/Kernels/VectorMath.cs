@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Pinpoint.Engine.Kernels;
 
 /// <summary>
@@ -21,6 +22,7 @@ public static class VectorMath
     /// <summary>y = erf(x): relative error about 1e-7 for |x| &lt; 1, absolute error below 2.5e-7 beyond.</summary>
     public static void Erf(ReadOnlySpan<float> x, Span<float> y, KernelPath? path = null) => Run<ErfFn>(x, y, path);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static T Exp<T>(T x) where T : struct, ISimd<T>
     {
         // Clamping keeps n in [-159, 128]; splitting 2^n into two factors keeps both normal, so results overflow
@@ -45,6 +47,7 @@ public static class VectorMath
         return p * T.ShiftLeftBits(T.AddBits(k1, bias), 23) * T.ShiftLeftBits(T.AddBits(k2, bias), 23);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static T Tanh<T>(T x) where T : struct, ISimd<T>
     {
         var sign = T.CreateBits(int.MinValue);
@@ -63,6 +66,7 @@ public static class VectorMath
         return T.Select(T.LessThan(a, T.Create(0.55f)), small, large);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static T Erf<T>(T x) where T : struct, ISimd<T>
     {
         var sign = T.CreateBits(int.MinValue);
@@ -94,7 +98,7 @@ public static class VectorMath
 
     private static void Run<TFn>(ReadOnlySpan<float> x, Span<float> y, KernelPath? path) where TFn : IFunction
     {
-        Simd.CheckLength(typeof(TFn).Name, "y", y.Length, x.Length);
+        Simd.CheckLength(nameof(VectorMath), "y", y.Length, x.Length);
         var map = new FunctionMap<TFn>(x, y);
         Simd.For(x.Length, ref map, Simd.Resolve(path));
     }
@@ -106,16 +110,19 @@ public static class VectorMath
 
     private readonly struct ExpFn : IFunction
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Apply<T>(T x) where T : struct, ISimd<T> => Exp(x);
     }
 
     private readonly struct TanhFn : IFunction
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Apply<T>(T x) where T : struct, ISimd<T> => Tanh(x);
     }
 
     private readonly struct ErfFn : IFunction
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Apply<T>(T x) where T : struct, ISimd<T> => Erf(x);
     }
 
@@ -124,6 +131,7 @@ public static class VectorMath
         private readonly ReadOnlySpan<float> _x = x;
         private readonly Span<float> _y = y;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T> => T.Store(TFn.Apply(T.Load(_x, i)), _y, i);
     }
 }
