@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+
 namespace Pinpoint.Engine.Kernels;
 
 /// <summary>Elementwise arithmetic and sums over equal-length spans. Outputs may alias inputs element for element.</summary>
