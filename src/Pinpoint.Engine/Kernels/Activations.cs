@@ -147,7 +147,9 @@ public static class Activations
             const string Kernel = "Activations";
             if (!Up.IsEmpty) Simd.CheckLength(Kernel, "up", Up.Length, X.Length);
             if (!Gy.IsEmpty) Simd.CheckLength(Kernel, "output gradient", Gy.Length, X.Length);
-            if (!Out.IsEmpty || Gy.IsEmpty) Simd.CheckLength(Kernel, "output", Out.Length, X.Length);
+            // Only the gated backward pass may skip its first output (when the gate needs no gradient).
+            bool gatedBackward = !Up.IsEmpty && !Gy.IsEmpty;
+            if (!Out.IsEmpty || !gatedBackward) Simd.CheckLength(Kernel, "output", Out.Length, X.Length);
             if (!OutUp.IsEmpty) Simd.CheckLength(Kernel, "up gradient", OutUp.Length, X.Length);
         }
     }

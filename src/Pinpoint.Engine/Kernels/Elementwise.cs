@@ -7,15 +7,15 @@ public static class Elementwise
 {
     /// <summary>y = a·b.</summary>
     public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, KernelPath? path = null)
-        => Run(new BinaryMap<MulFn>(a, b, y, 0f), path);
+        => Run(new BinaryMap<MulFn>(a, b, y, 0f), path, hasB: true);
 
     /// <summary>acc += a·b.</summary>
     public static void MultiplyAccumulate(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> acc, KernelPath? path = null)
-        => Run(new BinaryMap<MulAccFn>(a, b, acc, 0f), path);
+        => Run(new BinaryMap<MulAccFn>(a, b, acc, 0f), path, hasB: true);
 
     /// <summary>y = a + s·b (s = 1: add, s = -1: subtract).</summary>
     public static void AddScaled(ReadOnlySpan<float> a, ReadOnlySpan<float> b, float s, Span<float> y, KernelPath? path = null)
-        => Run(new BinaryMap<AddScaledFn>(a, b, y, s), path);
+        => Run(new BinaryMap<AddScaledFn>(a, b, y, s), path, hasB: true);
 
     /// <summary>y = s·x.</summary>
     public static void Scale(ReadOnlySpan<float> x, float s, Span<float> y, KernelPath? path = null)
@@ -23,7 +23,7 @@ public static class Elementwise
 
     /// <summary>acc += s·x.</summary>
     public static void ScaleAccumulate(ReadOnlySpan<float> x, float s, Span<float> acc, KernelPath? path = null)
-        => Run(new BinaryMap<AddScaledFn>(acc, x, acc, s), path);
+        => Run(new BinaryMap<AddScaledFn>(acc, x, acc, s), path, hasB: true);
 
     /// <summary>acc += c.</summary>
     public static void AddConstant(Span<float> acc, float c, KernelPath? path = null)
@@ -43,10 +43,10 @@ public static class Elementwise
         return (float)total;
     }
 
-    private static void Run<TFn>(BinaryMap<TFn> map, KernelPath? path) where TFn : IBinary
+    private static void Run<TFn>(BinaryMap<TFn> map, KernelPath? path, bool hasB = false) where TFn : IBinary
     {
         Simd.CheckLength(nameof(Elementwise), "output", map.Length, map.ALength);
-        if (map.BLength != 0) Simd.CheckLength(nameof(Elementwise), "second input", map.BLength, map.ALength);
+        if (hasB) Simd.CheckLength(nameof(Elementwise), "second input", map.BLength, map.ALength);
         Simd.For(map.Length, ref map, Simd.Resolve(path));
     }
 

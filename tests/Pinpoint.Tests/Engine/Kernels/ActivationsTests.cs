@@ -84,4 +84,12 @@ public class ActivationsTests
             KernelTesting.AllClose(gate.Select((g, i) => 1 + gy[i] * Value(f, g)).ToArray(), gUp, Rel, Abs, $"{f} gated d/dup n={n}");
         }
     }
+
+    [Fact]
+    public void MissingOutputsAreRejected()
+    {
+        Assert.Throws<ArgumentException>(() => Activations.Backward(Activation.Silu, new float[4], new float[4], []));
+        Assert.Throws<ArgumentException>(() => Activations.Forward(Activation.Gelu, new float[4], new float[3]));
+        Assert.Throws<ArgumentException>(() => Activations.GatedForward(Activation.Gelu, new float[4], new float[5], new float[4]));
+    }
 }
