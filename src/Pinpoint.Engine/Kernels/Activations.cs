@@ -91,14 +91,25 @@ public static class Activations
         {
             var cdf = Cdf(x);
             value = x * cdf;
-            // Φ(x) + x·φ(x); φ underflows to 0 long before x² overflows matters, and 0·x stays finite.
-            var pdf = T.Create(InvSqrt2Pi) * VectorMath.Exp(T.Create(-0.5f) * x * x);
+            // Φ(x) + x·φ(x); φ underflows to 0 well before x·φ could overflow.
+            var pdf = T.Create(InvSqrt2Pi) * VectorMath.ExpNegSquare(x, 0.5f);
             return T.Fma(x, pdf, cdf);
         }
 
+        /// <summary>
+        /// Φ(x). For |x| ≥ √2 it is ½erfc(|x|/√2) (or one minus that), so the negative tail keeps its relative
+        /// accuracy instead of cancelling in 1 + erf(x/√2).
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static T Cdf<T>(T x) where T : struct, ISimd<T>
-            => T.Create(0.5f) * (T.Create(1f) + VectorMath.Erf(x * T.Create(InvSqrt2)));
+        {
+            var abs = T.AndNot(x, T.CreateBits(int.MinValue));
+            var a = abs * T.Create(InvSqrt2);
+            var tail = T.Create(0.5f) * VectorMath.Erfc(a, abs, 0.5f);
+            var large = T.Select(T.LessThan(x, T.Create(0f)), tail, T.Create(1f) - tail);
+            var small = T.Create(0.5f) * (T.Create(1f) + VectorMath.ErfSeries(x * T.Create(InvSqrt2)));
+            return T.Select(T.LessThan(a, T.Create(1f)), small, large);
+        }
     }
 
     private readonly struct GeluTanhFn : IActivation

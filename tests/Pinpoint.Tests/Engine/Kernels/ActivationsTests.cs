@@ -85,6 +85,18 @@ public class ActivationsTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(KernelTesting.Paths), MemberType = typeof(KernelTesting))]
+    public void ExactGeluNegativeTailKeepsRelativeAccuracy(KernelPath path)
+    {
+        // x·Φ(x) down to float's smallest normal numbers; 1 + erf(x/√2) would cancel to noise here.
+        var x = Enumerable.Range(0, 380).Select(i => -1.5f - i * 0.03f).ToArray();
+        var y = new float[x.Length];
+        Activations.Forward(Activation.Gelu, x, y, path);
+        for (int i = 0; i < x.Length; i++)
+            KernelTesting.Close(0.5 * x[i] * KernelTesting.Erfc(-x[i] / Math.Sqrt(2)), y[i], 2e-6, 1e-44, $"gelu({x[i]:G9})");
+    }
+
     [Fact]
     public void MissingOutputsAreRejected()
     {
