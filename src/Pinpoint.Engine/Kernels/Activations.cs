@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Pinpoint.Engine.Kernels;
 
 public enum Activation
@@ -58,8 +60,10 @@ public static class Activations
 
     private readonly struct SiluFn : IActivation
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Value<T>(T x) where T : struct, ISimd<T> => x * Sigmoid(x);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Derivative<T>(T x, out T value) where T : struct, ISimd<T>
         {
             var s = Sigmoid(x);
@@ -69,6 +73,7 @@ public static class Activations
         }
 
         // exp(-x) saturating to +inf for very negative x gives σ = 0, not NaN.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static T Sigmoid<T>(T x) where T : struct, ISimd<T>
             => T.Create(1f) / (T.Create(1f) + VectorMath.Exp(T.Create(0f) - x));
     }
@@ -78,19 +83,33 @@ public static class Activations
         private const float InvSqrt2 = 0.707106781186547524f;
         private const float InvSqrt2Pi = 0.398942280401432678f;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Value<T>(T x) where T : struct, ISimd<T> => x * Cdf(x);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Derivative<T>(T x, out T value) where T : struct, ISimd<T>
         {
             var cdf = Cdf(x);
             value = x * cdf;
-            // Φ(x) + x·φ(x); φ underflows to 0 long before x² overflows matters, and 0·x stays finite.
-            var pdf = T.Create(InvSqrt2Pi) * VectorMath.Exp(T.Create(-0.5f) * x * x);
+            // Φ(x) + x·φ(x); φ underflows to 0 well before x·φ could overflow.
+            var pdf = T.Create(InvSqrt2Pi) * VectorMath.ExpNegSquare(x, 0.5f);
             return T.Fma(x, pdf, cdf);
         }
 
+        /// <summary>
+        /// Φ(x). For |x| ≥ √2 it is ½erfc(|x|/√2) (or one minus that), so the negative tail keeps its relative
+        /// accuracy instead of cancelling in 1 + erf(x/√2).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static T Cdf<T>(T x) where T : struct, ISimd<T>
-            => T.Create(0.5f) * (T.Create(1f) + VectorMath.Erf(x * T.Create(InvSqrt2)));
+        {
+            var abs = T.AndNot(x, T.CreateBits(int.MinValue));
+            var a = abs * T.Create(InvSqrt2);
+            var tail = T.Create(0.5f) * VectorMath.Erfc(a, abs, 0.5f);
+            var large = T.Select(T.LessThan(x, T.Create(0f)), tail, T.Create(1f) - tail);
+            var small = T.Create(0.5f) * (T.Create(1f) + VectorMath.ErfSeries(x * T.Create(InvSqrt2)));
+            return T.Select(T.LessThan(a, T.Create(1f)), small, large);
+        }
     }
 
     private readonly struct GeluTanhFn : IActivation
@@ -98,8 +117,10 @@ public static class Activations
         private const float Sqrt2OverPi = 0.797884560802865355f;
         private const float Cubic = 0.044715f;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Value<T>(T x) where T : struct, ISimd<T> => T.Create(0.5f) * x * (T.Create(1f) + Th(x));
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Derivative<T>(T x, out T value) where T : struct, ISimd<T>
         {
             var th = Th(x);
@@ -112,6 +133,7 @@ public static class Activations
             return T.Create(0.5f) * T.Fma(xc * sech2, du, T.Create(1f) + th);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static T Th<T>(T x) where T : struct, ISimd<T>
             => VectorMath.Tanh(T.Create(Sqrt2OverPi) * T.Fma(T.Create(Cubic) * x * x, x, x));
     }
@@ -136,7 +158,9 @@ public static class Activations
             const string Kernel = "Activations";
             if (!Up.IsEmpty) Simd.CheckLength(Kernel, "up", Up.Length, X.Length);
             if (!Gy.IsEmpty) Simd.CheckLength(Kernel, "output gradient", Gy.Length, X.Length);
-            if (!Out.IsEmpty || Gy.IsEmpty) Simd.CheckLength(Kernel, "output", Out.Length, X.Length);
+            // Only the gated backward pass may skip its first output (when the gate needs no gradient).
+            bool gatedBackward = !Up.IsEmpty && !Gy.IsEmpty;
+            if (!Out.IsEmpty || !gatedBackward) Simd.CheckLength(Kernel, "output", Out.Length, X.Length);
             if (!OutUp.IsEmpty) Simd.CheckLength(Kernel, "up gradient", OutUp.Length, X.Length);
         }
     }
@@ -145,6 +169,7 @@ public static class Activations
     {
         private readonly Map _m = map;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
         {
             var x = T.Load(_m.X, i);

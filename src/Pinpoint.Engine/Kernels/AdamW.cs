@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Pinpoint.Engine.Kernels;
 
 /// <summary>
@@ -27,6 +29,7 @@ public static class AdamW
         private readonly ReadOnlySpan<float> _g = g;
         private readonly float _beta1 = beta1, _beta2 = beta2, _eps = eps, _decay = decay, _stepSize = stepSize, _invSqrtBc2 = invSqrtBc2;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
         {
             var g = T.Load(_g, i);

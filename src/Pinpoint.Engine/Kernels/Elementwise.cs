@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Pinpoint.Engine.Kernels;
 
 /// <summary>Elementwise arithmetic and sums over equal-length spans. Outputs may alias inputs element for element.</summary>
@@ -5,15 +7,15 @@ public static class Elementwise
 {
     /// <summary>y = a·b.</summary>
     public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, KernelPath? path = null)
-        => Run(new BinaryMap<MulFn>(a, b, y, 0f), path);
+        => Run(new BinaryMap<MulFn>(a, b, y, 0f), path, hasB: true);
 
     /// <summary>acc += a·b.</summary>
     public static void MultiplyAccumulate(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> acc, KernelPath? path = null)
-        => Run(new BinaryMap<MulAccFn>(a, b, acc, 0f), path);
+        => Run(new BinaryMap<MulAccFn>(a, b, acc, 0f), path, hasB: true);
 
     /// <summary>y = a + s·b (s = 1: add, s = -1: subtract).</summary>
     public static void AddScaled(ReadOnlySpan<float> a, ReadOnlySpan<float> b, float s, Span<float> y, KernelPath? path = null)
-        => Run(new BinaryMap<AddScaledFn>(a, b, y, s), path);
+        => Run(new BinaryMap<AddScaledFn>(a, b, y, s), path, hasB: true);
 
     /// <summary>y = s·x.</summary>
     public static void Scale(ReadOnlySpan<float> x, float s, Span<float> y, KernelPath? path = null)
@@ -21,7 +23,7 @@ public static class Elementwise
 
     /// <summary>acc += s·x.</summary>
     public static void ScaleAccumulate(ReadOnlySpan<float> x, float s, Span<float> acc, KernelPath? path = null)
-        => Run(new BinaryMap<AddScaledFn>(acc, x, acc, s), path);
+        => Run(new BinaryMap<AddScaledFn>(acc, x, acc, s), path, hasB: true);
 
     /// <summary>acc += c.</summary>
     public static void AddConstant(Span<float> acc, float c, KernelPath? path = null)
@@ -41,36 +43,43 @@ public static class Elementwise
         return (float)total;
     }
 
-    private static void Run<TFn>(BinaryMap<TFn> map, KernelPath? path) where TFn : IBinary
+    private static void Run<TFn>(BinaryMap<TFn> map, KernelPath? path, bool hasB = false) where TFn : IBinary
     {
-        Simd.CheckLength(typeof(TFn).Name, "output", map.Length, map.ALength);
-        if (map.BLength != 0) Simd.CheckLength(typeof(TFn).Name, "second input", map.BLength, map.ALength);
+        Simd.CheckLength(nameof(Elementwise), "output", map.Length, map.ALength);
+        if (hasB) Simd.CheckLength(nameof(Elementwise), "second input", map.BLength, map.ALength);
         Simd.For(map.Length, ref map, Simd.Resolve(path));
     }
 
     /// <summary>f(a, b, s, y) for one vector; an empty b reads as 1, so constants share the loops.</summary>
     private interface IBinary
     {
+        /// <summary>Whether Apply reads y; a constant, so the JIT drops the load when it does not.</summary>
+        static virtual bool Accumulates => false;
         static abstract T Apply<T>(T a, T b, T s, T y) where T : struct, ISimd<T>;
     }
 
     private readonly struct MulFn : IBinary
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Apply<T>(T a, T b, T s, T y) where T : struct, ISimd<T> => a * b;
     }
 
     private readonly struct ScaleFn : IBinary
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Apply<T>(T a, T b, T s, T y) where T : struct, ISimd<T> => a * s;
     }
 
     private readonly struct MulAccFn : IBinary
     {
+        public static bool Accumulates => true;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Apply<T>(T a, T b, T s, T y) where T : struct, ISimd<T> => T.Fma(a, b, y);
     }
 
     private readonly struct AddScaledFn : IBinary
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static T Apply<T>(T a, T b, T s, T y) where T : struct, ISimd<T> => T.Fma(s, b, a);
     }
 
@@ -86,11 +95,13 @@ public static class Elementwise
         public int ALength => _a.Length;
         public int BLength => _b.Length;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
         {
             var s = T.Create(_s);
             var b = _b.IsEmpty ? T.Create(1f) : T.Load(_b, i);
-            T.Store(TFn.Apply(T.Load(_a, i), b, s, T.Load(_y, i)), _y, i);
+            var y = TFn.Accumulates ? T.Load(_y, i) : T.Create(0f);
+            T.Store(TFn.Apply(T.Load(_a, i), b, s, y), _y, i);
         }
     }
 
@@ -98,6 +109,7 @@ public static class Elementwise
     {
         private readonly ReadOnlySpan<float> _x = x;
         public int Length => _x.Length;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public T At<T>(int i) where T : struct, ISimd<T> => T.Load(_x, i);
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Pinpoint.Engine.Tensors;
 
 namespace Pinpoint.Engine.Kernels;
@@ -26,6 +27,7 @@ public static class HalfConversion
         Simd.For(source.Length, ref map, Simd.Resolve(path));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T HalfToSingle<T>(T h) where T : struct, ISimd<T>
     {
         var sign = T.ShiftLeftBits(T.And(h, T.CreateBits(0x8000)), 16);
@@ -52,6 +54,7 @@ public static class HalfConversion
         private readonly Span<float> _destination = destination;
         private readonly bool _f16 = f16;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
         {
             var bits = T.LoadWidened(_source, i);

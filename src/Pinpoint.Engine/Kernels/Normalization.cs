@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Pinpoint.Engine.Kernels;
 
 /// <summary>
@@ -62,6 +64,7 @@ public static class Normalization
         private readonly ReadOnlySpan<float> _x = x;
         private readonly float _mean = mean;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public T At<T>(int i) where T : struct, ISimd<T>
         {
             var c = T.Load(_x, i) - T.Create(_mean);
@@ -76,6 +79,7 @@ public static class Normalization
         private readonly float _offset = offset, _mean = mean, _rstd = rstd;
         private readonly bool _timesXhat = timesXhat;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public T At<T>(int i) where T : struct, ISimd<T>
         {
             var g = T.Load(_dy, i) * (T.Load(_w, i) + T.Create(_offset));
@@ -90,6 +94,7 @@ public static class Normalization
         private readonly Span<float> _y = y;
         private readonly float _offset = offset, _mean = mean, _rstd = rstd;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
         {
             var xhat = (T.Load(_x, i) - T.Create(_mean)) * T.Create(_rstd);
@@ -105,6 +110,7 @@ public static class Normalization
         private readonly Span<float> _dx = dx, _dw = dw, _db = db;
         private readonly float _offset = offset, _mean = mean, _rstd = rstd, _meanG = meanG, _meanGXhat = meanGXhat;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
         {
             var dy = T.Load(_dy, i);

@@ -53,31 +53,56 @@ internal readonly struct V512(Vector512<float> v) : ISimd<V512>
     private readonly Vector512<float> _v = v;
 
     public static int Count => Vector512<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Create(float value) => new(Vector512.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 CreateBits(int bits) => new(Vector512.Create(bits).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Load(ReadOnlySpan<float> s, int i) => new(Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(V512 v, Span<float> s, int i) => v._v.StoreUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 LoadWidened(ReadOnlySpan<ushort> s, int i)
         => new(Avx512F.ConvertToVector512UInt32(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i)).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 operator +(V512 a, V512 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 operator -(V512 a, V512 b) => new(a._v - b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 operator *(V512 a, V512 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 operator /(V512 a, V512 b) => new(a._v / b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Fma(V512 a, V512 b, V512 c) => new(Avx512F.FusedMultiplyAdd(a._v, b._v, c._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Min(V512 a, V512 b) => new(Avx512F.Min(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Max(V512 a, V512 b) => new(Avx512F.Max(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Sqrt(V512 a) => new(Avx512F.Sqrt(a._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 LessThan(V512 a, V512 b) => new(Vector512.LessThan(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Select(V512 mask, V512 a, V512 b) => new(Vector512.ConditionalSelect(mask._v, a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 And(V512 a, V512 b) => new(a._v & b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Or(V512 a, V512 b) => new(a._v | b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 AndNot(V512 a, V512 b) => new(Vector512.AndNot(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 AddBits(V512 a, V512 b) => new((a._v.AsInt32() + b._v.AsInt32()).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 SubtractBits(V512 a, V512 b) => new((a._v.AsInt32() - b._v.AsInt32()).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 ShiftLeftBits(V512 a, int n) => new(Vector512.ShiftLeft(a._v.AsInt32(), n).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 ShiftRightArithmeticBits(V512 a, int n) => new(Vector512.ShiftRightArithmetic(a._v.AsInt32(), n).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 GreaterOrEqualBits(V512 a, V512 b) => new(Vector512.GreaterThanOrEqual(a._v.AsInt32(), b._v.AsInt32()).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(V512 v) => Vector512.Sum(v._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(V512 v) => V256.MaxAcross(new V256(Avx.Max(v._v.GetLower(), v._v.GetUpper())));
 }
 
@@ -86,31 +111,56 @@ internal readonly struct V256(Vector256<float> v) : ISimd<V256>
     private readonly Vector256<float> _v = v;
 
     public static int Count => Vector256<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Create(float value) => new(Vector256.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 CreateBits(int bits) => new(Vector256.Create(bits).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Load(ReadOnlySpan<float> s, int i) => new(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(V256 v, Span<float> s, int i) => v._v.StoreUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 LoadWidened(ReadOnlySpan<ushort> s, int i)
         => new(Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i)).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 operator +(V256 a, V256 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 operator -(V256 a, V256 b) => new(a._v - b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 operator *(V256 a, V256 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 operator /(V256 a, V256 b) => new(a._v / b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Fma(V256 a, V256 b, V256 c) => new(System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a._v, b._v, c._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Min(V256 a, V256 b) => new(Avx.Min(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Max(V256 a, V256 b) => new(Avx.Max(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Sqrt(V256 a) => new(Avx.Sqrt(a._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 LessThan(V256 a, V256 b) => new(Vector256.LessThan(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Select(V256 mask, V256 a, V256 b) => new(Vector256.ConditionalSelect(mask._v, a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 And(V256 a, V256 b) => new(a._v & b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Or(V256 a, V256 b) => new(a._v | b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 AndNot(V256 a, V256 b) => new(Vector256.AndNot(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 AddBits(V256 a, V256 b) => new((a._v.AsInt32() + b._v.AsInt32()).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 SubtractBits(V256 a, V256 b) => new((a._v.AsInt32() - b._v.AsInt32()).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 ShiftLeftBits(V256 a, int n) => new(Vector256.ShiftLeft(a._v.AsInt32(), n).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 ShiftRightArithmeticBits(V256 a, int n) => new(Vector256.ShiftRightArithmetic(a._v.AsInt32(), n).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 GreaterOrEqualBits(V256 a, V256 b) => new(Vector256.GreaterThanOrEqual(a._v.AsInt32(), b._v.AsInt32()).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(V256 v) => Vector256.Sum(v._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(V256 v)
     {
         var m = Sse.Max(v._v.GetLower(), v._v.GetUpper());
@@ -125,33 +175,59 @@ internal readonly struct V1(float v) : ISimd<V1>
     private readonly float _v = v;
 
     public static int Count => 1;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 Create(float value) => new(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 CreateBits(int bits) => new(BitConverter.Int32BitsToSingle(bits));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 Load(ReadOnlySpan<float> s, int i) => new(s[i]);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(V1 v, Span<float> s, int i) => s[i] = v._v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 LoadWidened(ReadOnlySpan<ushort> s, int i) => new(BitConverter.Int32BitsToSingle(s[i]));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 operator +(V1 a, V1 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 operator -(V1 a, V1 b) => new(a._v - b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 operator *(V1 a, V1 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 operator /(V1 a, V1 b) => new(a._v / b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 Fma(V1 a, V1 b, V1 c) => new(MathF.FusedMultiplyAdd(a._v, b._v, c._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 Min(V1 a, V1 b) => a._v < b._v ? a : b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 Max(V1 a, V1 b) => a._v > b._v ? a : b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 Sqrt(V1 a) => new(MathF.Sqrt(a._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 LessThan(V1 a, V1 b) => FromBits(a._v < b._v ? -1 : 0);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 Select(V1 mask, V1 a, V1 b) => FromBits((Bits(mask) & Bits(a)) | (~Bits(mask) & Bits(b)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 And(V1 a, V1 b) => FromBits(Bits(a) & Bits(b));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 Or(V1 a, V1 b) => FromBits(Bits(a) | Bits(b));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 AndNot(V1 a, V1 b) => FromBits(Bits(a) & ~Bits(b));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 AddBits(V1 a, V1 b) => FromBits(Bits(a) + Bits(b));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 SubtractBits(V1 a, V1 b) => FromBits(Bits(a) - Bits(b));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 ShiftLeftBits(V1 a, int n) => FromBits(Bits(a) << n);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 ShiftRightArithmeticBits(V1 a, int n) => FromBits(Bits(a) >> n);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 GreaterOrEqualBits(V1 a, V1 b) => FromBits(Bits(a) >= Bits(b) ? -1 : 0);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(V1 v) => v._v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(V1 v) => v._v;
 
     private static int Bits(V1 v) => BitConverter.SingleToInt32Bits(v._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static V1 FromBits(int bits) => new(BitConverter.Int32BitsToSingle(bits));
 }
 
@@ -187,11 +263,11 @@ internal static class Simd
     {
         int i = path switch
         {
-            KernelPath.Avx512 => ForVectors<V512, TMap>(n, ref map),
-            KernelPath.Avx2 => ForVectors<V256, TMap>(n, ref map),
+            KernelPath.Avx512 => ForVectors<V512, TMap>(0, n, ref map),
+            KernelPath.Avx2 => ForVectors<V256, TMap>(0, n, ref map),
             _ => 0,
         };
-        for (; i < n; i++) map.Apply<V1>(i);
+        ForVectors<V1, TMap>(i, n, ref map);
     }
 
     public static float Sum<TTerm>(int n, scoped ref TTerm term, KernelPath path) where TTerm : ITerm, allows ref struct
@@ -203,8 +279,7 @@ internal static class Simd
             KernelPath.Avx2 => SumVectors<V256, TTerm>(n, ref term, ref i),
             _ => 0f,
         };
-        for (; i < n; i++) sum += V1.Sum(term.At<V1>(i));
-        return sum;
+        return sum + SumVectors<V1, TTerm>(n, ref term, ref i);
     }
 
     public static float Max<TTerm>(int n, scoped ref TTerm term, KernelPath path) where TTerm : ITerm, allows ref struct
@@ -216,18 +291,18 @@ internal static class Simd
             KernelPath.Avx2 => MaxVectors<V256, TTerm>(n, ref term, ref i),
             _ => float.NegativeInfinity,
         };
-        for (; i < n; i++) max = V1.MaxAcross(V1.Max(V1.Create(max), term.At<V1>(i)));
-        return max;
+        return MathF.Max(max, MaxVectors<V1, TTerm>(n, ref term, ref i));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int ForVectors<T, TMap>(int n, scoped ref TMap map) where T : struct, ISimd<T> where TMap : IMap, allows ref struct
+    // Loops are never inlined into the dispatchers: each gets the JIT's full inlining budget for its kernel body.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int ForVectors<T, TMap>(int i, int n, scoped ref TMap map) where T : struct, ISimd<T> where TMap : IMap, allows ref struct
     {
-        int i = 0;
         for (; i <= n - T.Count; i += T.Count) map.Apply<T>(i);
         return i;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static float SumVectors<T, TTerm>(int n, scoped ref TTerm term, ref int i) where T : struct, ISimd<T> where TTerm : ITerm, allows ref struct
     {
         // Two accumulators hide the add latency and halve the rounding-error growth.
@@ -246,6 +321,7 @@ internal static class Simd
         return T.Sum(s0 + s1);
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static float MaxVectors<T, TTerm>(int n, scoped ref TTerm term, ref int i) where T : struct, ISimd<T> where TTerm : ITerm, allows ref struct
     {
         var m = T.Create(float.NegativeInfinity);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Pinpoint.Engine.Kernels;
 
 /// <summary>
@@ -12,10 +14,8 @@ public static class Softmax
     {
         Simd.CheckLength(nameof(Softmax), "y", y.Length, x.Length);
         var p = Simd.Resolve(path);
-        float max = Max(x, p);
-        var exp = new ExpMap(x, max, 0f, 1f, y, accumulate: false);
-        Simd.For(x.Length, ref exp, p);
-        Elementwise.Scale(y, 1f / Elementwise.Sum(y, p), y, p);
+        var exp = new ExpTerm(x, Max(x, p), y);
+        Elementwise.Scale(y, 1f / Simd.Sum(x.Length, ref exp, p), y, p);
     }
 
     /// <summary>y = log softmax(x) over one row.</summary>
@@ -57,7 +57,7 @@ public static class Softmax
     {
         var p = Simd.Resolve(path);
         float max = Max(x, p);
-        var term = new ExpTerm(x, max);
+        var term = new ExpTerm(x, max, default);
         return (max, MathF.Log(Simd.Sum(x.Length, ref term, p)));
     }
 
@@ -65,7 +65,7 @@ public static class Softmax
     public static void AccumulateExp(ReadOnlySpan<float> x, float shift, float logSum, float scale, Span<float> acc, KernelPath? path = null)
     {
         Simd.CheckLength(nameof(Softmax), "acc", acc.Length, x.Length);
-        var map = new ExpMap(x, shift, logSum, scale, acc, accumulate: true);
+        var map = new ExpAccumulateMap(x, shift, logSum, scale, acc);
         Simd.For(x.Length, ref map, Simd.Resolve(path));
     }
 
@@ -79,35 +79,46 @@ public static class Softmax
     private readonly ref struct LoadTerm(ReadOnlySpan<float> x) : ITerm
     {
         private readonly ReadOnlySpan<float> _x = x;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public T At<T>(int i) where T : struct, ISimd<T> => T.Load(_x, i);
     }
 
-    private readonly ref struct ExpTerm(ReadOnlySpan<float> x, float max) : ITerm
+    /// <summary>exp(x - max), also stored into <c>y</c> unless it is empty (the sum and the store share one pass).</summary>
+    private readonly ref struct ExpTerm(ReadOnlySpan<float> x, float max, Span<float> y) : ITerm
     {
         private readonly ReadOnlySpan<float> _x = x;
+        private readonly Span<float> _y = y;
         private readonly float _max = max;
-        public T At<T>(int i) where T : struct, ISimd<T> => VectorMath.Exp(T.Load(_x, i) - T.Create(_max));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public T At<T>(int i) where T : struct, ISimd<T>
+        {
+            var e = VectorMath.Exp(T.Load(_x, i) - T.Create(_max));
+            if (!_y.IsEmpty) T.Store(e, _y, i);
+            return e;
+        }
     }
 
     private readonly ref struct DotTerm(ReadOnlySpan<float> a, ReadOnlySpan<float> b) : ITerm
     {
         private readonly ReadOnlySpan<float> _a = a;
         private readonly ReadOnlySpan<float> _b = b;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public T At<T>(int i) where T : struct, ISimd<T> => T.Load(_a, i) * T.Load(_b, i);
     }
 
-    /// <summary>out = scale·exp((x - shift) - logSum), or out += that.</summary>
-    private readonly ref struct ExpMap(ReadOnlySpan<float> x, float shift, float logSum, float scale, Span<float> output, bool accumulate) : IMap
+    /// <summary>acc += scale·exp((x - shift) - logSum).</summary>
+    private readonly ref struct ExpAccumulateMap(ReadOnlySpan<float> x, float shift, float logSum, float scale, Span<float> acc) : IMap
     {
         private readonly ReadOnlySpan<float> _x = x;
-        private readonly Span<float> _out = output;
+        private readonly Span<float> _acc = acc;
         private readonly float _shift = shift, _logSum = logSum, _scale = scale;
-        private readonly bool _accumulate = accumulate;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
         {
             var e = VectorMath.Exp(T.Load(_x, i) - T.Create(_shift) - T.Create(_logSum));
-            T.Store(_accumulate ? T.Fma(e, T.Create(_scale), T.Load(_out, i)) : e * T.Create(_scale), _out, i);
+            T.Store(T.Fma(e, T.Create(_scale), T.Load(_acc, i)), _acc, i);
         }
     }
 
@@ -118,6 +129,7 @@ public static class Softmax
         private readonly float _max = max, _logSum = logSum;
 
         // x - max overflows to -inf only when the row spans more than float's range; saturate it.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
             => T.Store(T.Max(T.Create(-float.MaxValue), T.Load(_x, i) - T.Create(_max) - T.Create(_logSum)), _y, i);
     }
@@ -128,6 +140,7 @@ public static class Softmax
         private readonly Span<float> _gx = gx;
         private readonly float _dot = dot;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply<T>(int i) where T : struct, ISimd<T>
             => T.Store(T.Fma(T.Load(_y, i), T.Load(_gy, i) - T.Create(_dot), T.Load(_gx, i)), _gx, i);
     }

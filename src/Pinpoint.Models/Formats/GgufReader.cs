@@ -11,6 +11,10 @@ namespace Pinpoint.Models.Formats;
 /// Layout: "GGUF", u32 version, u64 tensor count, u64 metadata count, metadata (string key, u32 type, value),
 /// tensor infos (string name, u32 n_dims, u64 ne[n_dims], u32 ggml type, u64 offset), padding to
 /// <c>general.alignment</c> (default 32), data section. Strings are u64 length + UTF-8 bytes.
+/// For llama-architecture files, q/k weights are in Meta's interleaved-pair RoPE layout (llama.cpp's converters
+/// undo Hugging Face's rotate-half permutation, and the llama2c converter copies as is): the shared
+/// stories260K.gguf equals the llama2.c checkpoint tensor for tensor, with the tied classifier written out as
+/// <c>output.weight</c>.
 /// </remarks>
 public static class GgufReader
 {
@@ -78,11 +82,11 @@ public static class GgufReader
         {
             if (alignValue.Type != MetadataType.UInt32) throw c.Error($"{AlignmentKey} is {alignValue.Describe()}, expected UInt32");
             alignment = (uint)alignValue.Value;
-            if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > 1 << 20)
+            if (!uint.IsPow2(alignment) || alignment > 1 << 20)
                 throw c.Error($"{AlignmentKey} {alignment} is not a power of two up to 2^20");
         }
 
-        var infos = new List<Info>((int)tensorCount);
+        var infos = new List<Info>();
         for (ulong i = 0; i < tensorCount; i++)
         {
             var name = ReadString(c, $"name of tensor {i}");
@@ -125,7 +129,7 @@ public static class GgufReader
             if (info.Offset % alignment != 0)
                 throw c.Error($"tensor '{info.Name}' offset {info.Offset} is not a multiple of the alignment {alignment}");
             if (info.Offset > (ulong)dataLength || bytes > dataLength - (long)info.Offset)
-                throw c.Error($"tensor '{info.Name}' bytes [{info.Offset}, {info.Offset + (ulong)bytes}) exceed the data section of {dataLength} bytes");
+                throw c.Error($"tensor '{info.Name}' needs {bytes} bytes at offset {info.Offset}, which exceeds the data section of {dataLength} bytes");
             placed.Add((info, type, shape, bytes));
         }
 
@@ -155,7 +159,7 @@ public static class GgufReader
             }
             var values = new float[Shapes.ElementCount(shape)];
             GgufQuantization.Dequantize(type, file.Bytes(offset, bytes, $"data of tensor '{info.Name}'"), values);
-            tensors.Add(new Tensor(new Storage(values), 0, shape) { Name = info.Name });
+            tensors.Add(Shapes.Create(new Storage(values), shape, info.Name));
         }
         return new TensorFile(file.Path, TensorFileFormat.Gguf, tensors, metadata, [file]);
     }

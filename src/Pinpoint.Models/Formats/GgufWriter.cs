@@ -24,12 +24,11 @@ public static class GgufWriter
         if (list.Select(t => t.Name).Distinct(StringComparer.Ordinal).Count() != list.Count)
             throw new ArgumentException("tensor names must be unique", nameof(tensors));
         uint alignment = GgufReader.DefaultAlignment;
-        var alignmentKv = kvs.FirstOrDefault(kv => kv.Key == GgufReader.AlignmentKey);
-        if (alignmentKv.Value is not null)
+        if (kvs.FirstOrDefault(kv => kv.Key == GgufReader.AlignmentKey).Value is { } a)
         {
-            if (alignmentKv.Value.Type != MetadataType.UInt32 || (uint)alignmentKv.Value.Value is 0 || ((uint)alignmentKv.Value.Value & ((uint)alignmentKv.Value.Value - 1)) != 0)
+            if (a.Type != MetadataType.UInt32 || !uint.IsPow2((uint)a.Value))
                 throw new ArgumentException($"{GgufReader.AlignmentKey} must be a UInt32 power of two", nameof(metadata));
-            alignment = (uint)alignmentKv.Value.Value;
+            alignment = (uint)a.Value;
         }
         foreach (var t in list)
         {
@@ -70,7 +69,7 @@ public static class GgufWriter
             for (int i = 0; i < list.Count; i++)
             {
                 Pad(w, dataStart + offsets[i] - stream.Position);
-                AtomicFile.WriteValues(w, list[i].Tensor, list[i].Type == GgmlType.F32 ? DType.F32 : DType.F16);
+                ValueEncoding.WriteValues(w, list[i].Tensor, list[i].Type == GgmlType.F32 ? DType.F32 : DType.F16);
             }
             Pad(w, alignment);
         });

@@ -95,7 +95,7 @@ public static class Llama2cReader
         foreach (var r in runs)
         {
             Shapes.Validate(Array.ConvertAll(r.Shape, d => (long)d), r.TensorName(0), c.Error);
-            // Header ints are below 2^31, so a run has under 2^93 values: check before multiplying further.
+            // A validated run has under 2^62 values; keeping totals below 2^59 makes the byte sums below overflow-free.
             long n = Shapes.Multiply(Shapes.ElementCount(r.Shape), r.Count, $"size of {r.TensorName(0)}", c.Error);
             if (n > long.MaxValue / 16 || expected > long.MaxValue / 16)
                 throw c.Error($"header describes an impossibly large model ({config})");
@@ -124,7 +124,7 @@ public static class Llama2cReader
                     c.Skip(4L * n, name);
                     continue;
                 }
-                tensors.Add(new Tensor(new Storage(DequantizeGroups(c, n, groupSize, name)), 0, r.Shape) { Name = name });
+                tensors.Add(Shapes.Create(new Storage(DequantizeGroups(c, n, groupSize, name)), r.Shape, name));
             }
         }
 

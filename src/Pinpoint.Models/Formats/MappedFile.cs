@@ -6,8 +6,8 @@ using Pinpoint.Engine.Tensors;
 namespace Pinpoint.Models.Formats;
 
 /// <summary>
-/// A read-only memory map of a whole file with its base pointer acquired once. Tensors created here point
-/// straight into the map and hold this object as their storage owner; the map stays valid until
+/// A private (copy-on-write) memory map of a whole file with its base pointer acquired once. Tensors created
+/// here point straight into the map and hold this object as their storage owner; the map stays valid until
 /// <see cref="Dispose"/> (or, if nobody disposes, until the last tensor becomes unreachable).
 /// </summary>
 internal sealed unsafe class MappedFile : IDisposable
@@ -39,8 +39,11 @@ internal sealed unsafe class MappedFile : IDisposable
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
             long length = stream.Length;
             if (length == 0) throw new ModelFormatException(path, "file is empty");
-            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
+            // Copy-on-write rather than read-only: engine storage hands out writable spans, and a stray write to a
+            // read-only page would kill the process instead of just changing this process's copy.
+            // The mapping outlives the file handle, which closes when this method returns.
+            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.CopyOnWrite, HandleInheritability.None, leaveOpen: true);
+            var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.CopyOnWrite);
             return new MappedFile(path, length, map, view);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
@@ -72,7 +75,7 @@ internal sealed unsafe class MappedFile : IDisposable
         Storage storage = (nint)start % size == 0
             ? new Storage(start, count, dtype, this)
             : new Storage(CopyToFloat32(bytes, dtype, count));
-        return new Tensor(storage, 0, shape) { Name = name };
+        return Shapes.Create(storage, shape, name);
     }
 
     private static float[] CopyToFloat32(ReadOnlySpan<byte> bytes, DType dtype, int count)
@@ -116,6 +119,22 @@ internal static class Shapes
         long p = 1;
         foreach (var d in shape) p *= d;
         return (int)p;
+    }
+
+    /// <summary>
+    /// A named row-major tensor over <paramref name="storage"/>. Strides are the exact products of later
+    /// dimensions (no clamping of zeros), which keeps empty tensors such as [172, 0] contiguous.
+    /// </summary>
+    public static Tensor Create(Storage storage, int[] shape, string name)
+    {
+        var strides = new int[shape.Length];
+        int s = 1;
+        for (int i = shape.Length - 1; i >= 0; i--)
+        {
+            strides[i] = s;
+            s *= shape[i];
+        }
+        return new Tensor(storage, 0, shape, strides) { Name = name };
     }
 
     /// <summary>Converts untrusted dimensions to an engine shape, or throws naming the tensor.</summary>

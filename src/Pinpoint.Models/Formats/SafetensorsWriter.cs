@@ -64,7 +64,7 @@ public static class SafetensorsWriter
             using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
             writer.Write((ulong)header.Length);
             writer.Write(header.GetBuffer(), 0, (int)header.Length);
-            foreach (var (_, tensor) in list) AtomicFile.WriteValues(writer, tensor, storeAs);
+            foreach (var (_, tensor) in list) ValueEncoding.WriteValues(writer, tensor, storeAs);
         });
     }
 }

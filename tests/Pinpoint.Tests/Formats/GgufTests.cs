@@ -115,6 +115,40 @@ public class GgufTests
     }
 
     [Theory]
+    [InlineData(GgmlType.Q4_0, 32, 18)]
+    [InlineData(GgmlType.Q4_K, 256, 144)]
+    [InlineData(GgmlType.Q6_K, 256, 210)]
+    public void BlockSizesDetermineTensorBytes(GgmlType type, int blockValues, int blockBytes)
+    {
+        using var dir = new TempDir();
+        var path = dir.File("b.gguf");
+        WriteSingleTensor(path, "x", [(ulong)blockValues, 3], (uint)type, new byte[3 * blockBytes]);
+        using (var file = TensorFile.Open(path))
+            Assert.Equal($"[3, {blockValues}]", file["x"].ShapeString);
+        WriteSingleTensor(path, "x", [(ulong)blockValues, 3], (uint)type, new byte[3 * blockBytes - 1]);
+        Assert.Contains("exceeds the data section", LoadFails(path).Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Re-writing llama.cpp's files reproduces them byte for byte: same layout, padding and encoding.</summary>
+    [Theory]
+    [InlineData("models/stories260K/stories260K.gguf")]
+    [InlineData("models/gpt2-random/model.gguf")]
+    public void RewritingARealFileIsByteIdentical(string shared)
+    {
+        var source = SharedData.Require(shared);
+        using var dir = new TempDir();
+        using var original = TensorFile.Open(source);
+        var path = dir.File("copy.gguf");
+        GgufWriter.Write(path, original.Metadata, original.Names.Select(n => new GgufTensorData(n, original[n])));
+        using var copy = TensorFile.Open(path);
+        Assert.Equal(original.Metadata.Keys, copy.Metadata.Keys);
+        Assert.Equal(original.GetStringArray("tokenizer.ggml.tokens"), copy.GetStringArray("tokenizer.ggml.tokens"));
+        Assert.Equal(original.Names, copy.Names);
+        foreach (var n in original.Names) AssertSame(original[n], copy[n]);
+        Assert.Equal(File.ReadAllBytes(source), File.ReadAllBytes(path));
+    }
+
+    [Theory]
     [InlineData(13u, "has ggml type Q5_K (13)")]
     [InlineData(99u, "unknown type id 99")]
     public void UnsupportedTypesNameTheTensor(uint typeId, string expected)
@@ -135,7 +169,7 @@ public class GgufTests
         WriteSingleTensor(path, "x", [4], 0, new byte[16], version: 1);
         Assert.Contains("version 1", LoadFails(path).Message, StringComparison.Ordinal);
         WriteSingleTensor(path, "x", [8], 0, new byte[16]);
-        Assert.Contains("exceed the data section of 16 bytes", LoadFails(path).Message, StringComparison.Ordinal);
+        Assert.Contains("exceeds the data section of 16 bytes", LoadFails(path).Message, StringComparison.Ordinal);
         WriteSingleTensor(path, "x", [2], 0, new byte[64], offset: 4);
         Assert.Contains("not a multiple of the alignment 32", LoadFails(path).Message, StringComparison.Ordinal);
         WriteSingleTensor(path, "x", [1, 1, 1, 1, 1], 0, new byte[16]);

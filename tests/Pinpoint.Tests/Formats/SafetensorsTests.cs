@@ -45,6 +45,32 @@ public class SafetensorsTests
     }
 
     [Fact]
+    public void WritesToMappedTensorsStayPrivate()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("w.safetensors");
+        SafetensorsWriter.Write(path, [new("a", Tensor.FromArray([1f, 2f], 2))]);
+        var before = File.ReadAllBytes(path);
+        using (var file = TensorFile.Open(path))
+        {
+            file["a"][0] = 5f;
+            Assert.Equal(5f, file["a"][0]);
+        }
+        Assert.Equal(before, File.ReadAllBytes(path));
+    }
+
+    [Fact]
+    public void EmptyTensorsAreAllowed()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("e.safetensors");
+        WriteRaw(path, """{"e":{"dtype":"F32","shape":[3,0],"data_offsets":[0,0]},"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", new byte[4]);
+        using var file = TensorFile.Open(path);
+        Assert.Empty(file["e"].ToArray());
+        Assert.Equal("[3, 0]", file["e"].ShapeString);
+    }
+
+    [Fact]
     public void WriterStoresBf16WithRounding()
     {
         using var dir = new TempDir();

@@ -12,12 +12,12 @@ public class SharedModelTests
         var dir = SharedData.Require("models/gpt2-random");
         var config = HfConfig.Read(Path.Combine(dir, "config.json"));
         Assert.Equal("gpt2", config.ModelType);
-        Assert.Equal(["GPT2LMHeadModel"], config.Architectures);
+        Assert.Equal(["GPT2LMHeadModel"], config.Architectures!);
         Assert.Equal((96, 3, 4, 128, 401), (config.NEmbd, config.NLayer, config.NHead, config.NPositions, config.VocabSize));
         Assert.Null(config.NInner);
         Assert.Equal(1e-5, config.LayerNormEpsilon);
         Assert.Equal("gelu_new", config.ActivationFunction);
-        Assert.Equal([400], config.EosTokenIds);
+        Assert.Equal([400], config.EosTokenIds!);
 
         using var file = TensorFile.Open(Path.Combine(dir, "model.safetensors"));
         Assert.Equal(TensorFileFormat.Safetensors, file.Format);

@@ -84,4 +84,24 @@ public class ActivationsTests
             KernelTesting.AllClose(gate.Select((g, i) => 1 + gy[i] * Value(f, g)).ToArray(), gUp, Rel, Abs, $"{f} gated d/dup n={n}");
         }
     }
+
+    [Theory]
+    [MemberData(nameof(KernelTesting.Paths), MemberType = typeof(KernelTesting))]
+    public void ExactGeluNegativeTailKeepsRelativeAccuracy(KernelPath path)
+    {
+        // x·Φ(x) down to float's smallest normal numbers; 1 + erf(x/√2) would cancel to noise here.
+        var x = Enumerable.Range(0, 380).Select(i => -1.5f - i * 0.03f).ToArray();
+        var y = new float[x.Length];
+        Activations.Forward(Activation.Gelu, x, y, path);
+        for (int i = 0; i < x.Length; i++)
+            KernelTesting.Close(0.5 * x[i] * KernelTesting.Erfc(-x[i] / Math.Sqrt(2)), y[i], 2e-6, 1e-44, $"gelu({x[i]:G9})");
+    }
+
+    [Fact]
+    public void MissingOutputsAreRejected()
+    {
+        Assert.Throws<ArgumentException>(() => Activations.Backward(Activation.Silu, new float[4], new float[4], []));
+        Assert.Throws<ArgumentException>(() => Activations.Forward(Activation.Gelu, new float[4], new float[3]));
+        Assert.Throws<ArgumentException>(() => Activations.GatedForward(Activation.Gelu, new float[4], new float[5], new float[4]));
+    }
 }

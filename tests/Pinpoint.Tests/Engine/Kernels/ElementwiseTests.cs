@@ -50,5 +50,7 @@ public class ElementwiseTests
     {
         var ex = Assert.Throws<ArgumentException>(() => Elementwise.Multiply(new float[3], new float[4], new float[3]));
         Assert.Contains("4", ex.Message);
+        Assert.Throws<ArgumentException>(() => Elementwise.Multiply(new float[3], [], new float[3]));
+        Assert.Throws<ArgumentException>(() => Elementwise.Scale(new float[3], 2f, new float[2]));
     }
 }

@@ -43,31 +43,26 @@ public static class KernelTesting
         for (int i = 0; i < expected.Length; i++) Close(expected[i], actual[i], rel, abs, $"{what}[{i}]");
     }
 
-    /// <summary>erf in double: Maclaurin series below 3, the asymptotic series of erfc above.</summary>
+    /// <summary>erf in double: Maclaurin series below 2, 1 - erfc above.</summary>
     public static double Erf(double x)
     {
         double a = Math.Abs(x);
-        double r;
-        if (a < 3)
+        if (a >= 2) return Math.CopySign(1 - Erfc(a), x);
+        double term = a, sum = a;
+        for (int n = 1; n < 200 && Math.Abs(term) > 1e-20; n++)
         {
-            double term = a, sum = a;
-            for (int n = 1; n < 200 && Math.Abs(term) > 1e-20; n++)
-            {
-                term *= -a * a / n;
-                sum += term / (2 * n + 1);
-            }
-            r = 2 / Math.Sqrt(Math.PI) * sum;
+            term *= -a * a / n;
+            sum += term / (2 * n + 1);
         }
-        else
-        {
-            double s = 1, t = 1, inv = 1 / (2 * a * a);
-            for (int n = 1; n < 8; n++)
-            {
-                t *= -(2 * n - 1) * inv;
-                s += t;
-            }
-            r = 1 - Math.Exp(-a * a) / (a * Math.Sqrt(Math.PI)) * s;
-        }
-        return Math.CopySign(r, x);
+        return Math.CopySign(2 / Math.Sqrt(Math.PI) * sum, x);
+    }
+
+    /// <summary>erfc in double: 1 - series below 2, Laplace's continued fraction (to full precision) above.</summary>
+    public static double Erfc(double a)
+    {
+        if (a < 2) return 1 - Erf(a);
+        double f = a;
+        for (int n = 300; n >= 1; n--) f = a + n / 2.0 / f;
+        return Math.Exp(-a * a) / (Math.Sqrt(Math.PI) * f);
     }
 }
