@@ -6,8 +6,8 @@ namespace Pinpoint.Models.Tokenizers;
 /// <param name="Scores">tokenizer.ggml.scores (required for "llama").</param>
 /// <param name="TokenTypes">tokenizer.ggml.token_type (<see cref="PieceKind"/> numbering), optional.</param>
 /// <param name="Merges">tokenizer.ggml.merges, "left right" (required for "gpt2").</param>
-/// <param name="BosId">tokenizer.ggml.bos_token_id.</param>
-/// <param name="EosId">tokenizer.ggml.eos_token_id.</param>
+/// <param name="BosId">tokenizer.ggml.bos_token_id; negative (GGUF writes uint32 -1) means none.</param>
+/// <param name="EosId">tokenizer.ggml.eos_token_id; negative means none.</param>
 /// <param name="AddBos">tokenizer.ggml.add_bos_token; when absent, llama.cpp's default for the model (true for "llama", false for "gpt2").</param>
 /// <param name="AddSpacePrefix">tokenizer.ggml.add_space_prefix ("llama"; default true).</param>
 /// <param name="Pre">tokenizer.ggml.pre (pre-tokenizer name); only GPT-2's is supported for "gpt2".</param>
@@ -40,11 +40,13 @@ public static class GgufTokenizer
         };
     }
 
+    private static int? Present(int? id) => id >= 0 ? id : null;
+
     private static ScoredBpeTokenizer CreateLlama(GgufTokenizerMetadata m)
     {
         var scores = m.Scores ?? throw new ArgumentException("GGUF tokenizer.ggml.scores is required for a 'llama' tokenizer", nameof(m));
         var kinds = m.TokenTypes?.Select(t => (PieceKind)t).ToArray();
-        return new ScoredBpeTokenizer("GGUF llama tokenizer", m.Tokens, scores, kinds, m.BosId, m.EosId, m.AddBos ?? true, m.AddSpacePrefix);
+        return new ScoredBpeTokenizer("GGUF llama tokenizer", m.Tokens, scores, kinds, Present(m.BosId), Present(m.EosId), m.AddBos ?? true, m.AddSpacePrefix);
     }
 
     private static HfTokenizer CreateGpt2(GgufTokenizerMetadata m)
@@ -66,7 +68,7 @@ public static class GgufTokenizer
         {
             using (var file = File.Create(path)) HfBpeJsonWriter.Write(file, m.Tokens, pairs, added);
             var json = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(path)).RootElement.Clone();
-            return HfTokenizer.Create(path, "GGUF gpt2 tokenizer", json, config: null, new HfTokenizer.SpecialOverrides(m.BosId, m.EosId, m.AddBos ?? false));
+            return HfTokenizer.Create(path, "GGUF gpt2 tokenizer", json, config: null, new HfTokenizer.SpecialOverrides(Present(m.BosId), Present(m.EosId), m.AddBos ?? false));
         }
         finally
         {

@@ -33,6 +33,25 @@ public class GgufTokenizerTests
     }
 
     [Fact]
+    public void RealGgufMetadataMatchesOtherRoutes()
+    {
+        var gpt2Meta = GgufTokenizerMetadataReader.Read(SharedData.Require("models/gpt2-random/model.gguf"));
+        using var gpt2 = GgufTokenizer.Create(gpt2Meta);
+        using var gpt2Json = HfTokenizer.Load(SharedData.Require("models/gpt2-random/tokenizer.json"));
+        Assert.Equal(400, gpt2.Bos); // llama.cpp records <|endoftext|> as BOS but does not add it
+        Assert.False(gpt2.AddsBosByDefault);
+        foreach (var text in TextSamples.Varied) Assert.Equal(gpt2Json.Encode(text), gpt2.Encode(text));
+
+        var llamaMeta = GgufTokenizerMetadataReader.Read(SharedData.Require("models/stories260K/stories260K.gguf"));
+        using var llama = GgufTokenizer.Create(llamaMeta);
+        using var model = ScoredBpeTokenizer.LoadSentencePiece(SharedData.Require("models/stories260K/tok512.model"));
+        Assert.True(llama.AddsBosByDefault);
+        Assert.Equal([1, 403, 407, 261, 378, 432, 383, 286, 261, 376], llama.Encode("Once upon a time, there was a little"));
+        foreach (var text in File.ReadLines(SharedData.Require("corpus/tinystories_sample.txt")).Take(100).Concat(TextSamples.Varied))
+            Assert.Equal(model.Encode(text), llama.Encode(text));
+    }
+
+    [Fact]
     public void RejectsIncompleteMetadata()
     {
         string[] tokens = ["a", "b"];
