@@ -184,7 +184,7 @@ public sealed class HfTokenizer : TokenizerBase
                 continue;
             }
             var isSpecial = special.Contains(id);
-            if (added.ContainsKey(text) || isSpecial)
+            if (added.TryGetValue(text, out var addedId) && addedId == id)
                 pieces[id] = new TokenPiece(Encoding.UTF8.GetBytes(text), text, isSpecial); // added tokens are stored as plain text
             else if (byteLevel)
                 pieces[id] = new TokenPiece(ByteLevel.TryDecode(text) ?? Encoding.UTF8.GetBytes(text), text, false);
