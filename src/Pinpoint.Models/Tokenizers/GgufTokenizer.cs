@@ -72,9 +72,13 @@ public static class GgufTokenizer
         var path = Path.Combine(Path.GetTempPath(), $"pinpoint-gguf-{Guid.NewGuid():N}.tokenizer.json");
         try
         {
-            using (var file = File.Create(path)) HfBpeJsonWriter.Write(file, m.Tokens, pairs, added, splitPattern);
-            var json = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(path)).RootElement.Clone();
-            return HfTokenizer.Create(path, "GGUF gpt2 tokenizer", json, config: null, new HfTokenizer.SpecialOverrides(Present(m.BosId), Present(m.EosId), m.AddBos ?? false));
+            var stream = new MemoryStream();
+            HfBpeJsonWriter.Write(stream, m.Tokens, pairs, added, splitPattern);
+            var json = stream.ToArray();
+            File.WriteAllBytes(path, json);
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            return HfTokenizer.Create(path, "GGUF gpt2 tokenizer", doc.RootElement, config: null,
+                new HfTokenizer.SpecialOverrides(Present(m.BosId), Present(m.EosId), m.AddBos ?? false));
         }
         finally
         {
