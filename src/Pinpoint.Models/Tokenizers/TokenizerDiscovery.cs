@@ -10,9 +10,12 @@ public static class TokenizerDiscovery
     /// (llama2.c checkpoints, *.bin, look for the llama2.c tokenizer first, as run.c does).
     /// </summary>
     /// <exception cref="FileNotFoundException">nothing suitable exists; the message lists what was tried.</exception>
+    /// <exception cref="NotSupportedException">a GGUF file, whose own metadata is its tokenizer.</exception>
     public static string Find(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+            throw new NotSupportedException($"{path}: a GGUF file carries its own tokenizer; build it with GgufTokenizer.Create from the file's metadata");
         if (File.Exists(path) && KindOf(path) is not null) return path;
         var (folder, llama2cFirst) = Directory.Exists(path)
             ? (path, false)

@@ -32,6 +32,8 @@ public class TokenizerDiscoveryTests
         Assert.Contains("tokenizer.json", e.Message);
         Assert.Contains(hf, e.Message);
         Assert.Throws<FileNotFoundException>(() => TokenizerDiscovery.Find(Path.Combine(hf, "no-such-model.bin")));
-        Assert.Throws<NotSupportedException>(() => TokenizerDiscovery.Open(SharedData.Require("models/stories260K/stories260K.gguf")));
+        var gguf = SharedData.Require("models/stories260K/stories260K.gguf");
+        Assert.Throws<NotSupportedException>(() => TokenizerDiscovery.Open(gguf));
+        Assert.Contains("GgufTokenizer", Assert.Throws<NotSupportedException>(() => TokenizerDiscovery.Find(gguf)).Message);
     }
 }
