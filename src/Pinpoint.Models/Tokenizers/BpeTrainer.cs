@@ -133,6 +133,7 @@ public sealed class BpeTrainer
         var tokens = Enumerable.Range(0, 256).Select(b => ByteLevel.ToChar((byte)b).ToString()).ToList();
         var idOfToken = tokens.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => x.i, StringComparer.Ordinal);
         var merges = new List<(string, string)>();
+        var recorded = new HashSet<(int, int)>();
 
         while (tokens.Count < target && corpus.TryTakeBest(MinPairCount, out var left, out var right))
         {
@@ -144,7 +145,8 @@ public sealed class BpeTrainer
                 tokens.Add(spelling);
                 idOfToken.Add(spelling, id);
             }
-            merges.Add((tokens[left], tokens[right]));
+            // A reused id can bring back a pair merged before; HF keeps one rank per pair, so list each once.
+            if (recorded.Add((left, right))) merges.Add((tokens[left], tokens[right]));
             corpus.Apply(left, right, id);
         }
 

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.RegularExpressions;
 
 namespace Pinpoint.Models.Tokenizers;
@@ -20,14 +19,6 @@ public static partial class ByteLevel
 
     /// <summary>The character standing for <paramref name="b"/>.</summary>
     public static char ToChar(byte b) => CharOfByte[b];
-
-    /// <summary>Byte-level spelling of UTF-8 bytes.</summary>
-    public static string Encode(ReadOnlySpan<byte> bytes)
-    {
-        var chars = new char[bytes.Length];
-        for (var i = 0; i < bytes.Length; i++) chars[i] = CharOfByte[bytes[i]];
-        return new string(chars);
-    }
 
     /// <summary>Bytes of a byte-level spelling, or null if it contains a character outside the 256-character alphabet.</summary>
     public static byte[]? TryDecode(string token)
@@ -51,6 +42,4 @@ public static partial class ByteLevel
         }
         return map;
     }
-
-    internal static string EncodeText(string text) => Encode(Encoding.UTF8.GetBytes(text));
 }

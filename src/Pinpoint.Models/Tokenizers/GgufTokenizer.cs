@@ -6,11 +6,11 @@ namespace Pinpoint.Models.Tokenizers;
 /// <param name="Scores">tokenizer.ggml.scores (required for "llama").</param>
 /// <param name="TokenTypes">tokenizer.ggml.token_type (<see cref="PieceKind"/> numbering), optional.</param>
 /// <param name="Merges">tokenizer.ggml.merges, "left right" (required for "gpt2").</param>
-/// <param name="BosId">tokenizer.ggml.bos_token_id.</param>
-/// <param name="EosId">tokenizer.ggml.eos_token_id.</param>
+/// <param name="BosId">tokenizer.ggml.bos_token_id; negative (GGUF writes uint32 -1) means none.</param>
+/// <param name="EosId">tokenizer.ggml.eos_token_id; negative means none.</param>
 /// <param name="AddBos">tokenizer.ggml.add_bos_token; when absent, llama.cpp's default for the model (true for "llama", false for "gpt2").</param>
 /// <param name="AddSpacePrefix">tokenizer.ggml.add_space_prefix ("llama"; default true).</param>
-/// <param name="Pre">tokenizer.ggml.pre (pre-tokenizer name); only GPT-2's is supported for "gpt2".</param>
+/// <param name="Pre">tokenizer.ggml.pre, the pre-tokenizer of a "gpt2" model: GPT-2's ("gpt-2", "default" or absent), "llama-bpe" (Llama-3) or "qwen2".</param>
 public sealed record GgufTokenizerMetadata(
     string Model,
     IReadOnlyList<string> Tokens,
@@ -40,17 +40,25 @@ public static class GgufTokenizer
         };
     }
 
+    private static int? Present(int? id) => id >= 0 ? id : null;
+
     private static ScoredBpeTokenizer CreateLlama(GgufTokenizerMetadata m)
     {
         var scores = m.Scores ?? throw new ArgumentException("GGUF tokenizer.ggml.scores is required for a 'llama' tokenizer", nameof(m));
         var kinds = m.TokenTypes?.Select(t => (PieceKind)t).ToArray();
-        return new ScoredBpeTokenizer("GGUF llama tokenizer", m.Tokens, scores, kinds, m.BosId, m.EosId, m.AddBos ?? true, m.AddSpacePrefix);
+        return new ScoredBpeTokenizer("GGUF llama tokenizer", m.Tokens, scores, kinds, Present(m.BosId), Present(m.EosId), m.AddBos ?? true, m.AddSpacePrefix);
     }
 
     private static HfTokenizer CreateGpt2(GgufTokenizerMetadata m)
     {
-        if (m.Pre is not (null or "default" or "gpt-2" or "gpt2"))
-            throw new NotSupportedException($"GGUF tokenizer.ggml.pre '{m.Pre}' is not supported (only GPT-2's pre-tokenizer)");
+        // Regexes as in the models' own tokenizer.json files; GPT-2's is the ByteLevel pre-tokenizer's built-in one.
+        var splitPattern = m.Pre switch
+        {
+            null or "default" or "gpt-2" or "gpt2" => null,
+            "llama-bpe" or "llama3" => @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+            "qwen2" => @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+            _ => throw new NotSupportedException($"GGUF tokenizer.ggml.pre '{m.Pre}' is not supported (gpt-2, llama-bpe, qwen2)"),
+        };
         var merges = m.Merges ?? throw new ArgumentException("GGUF tokenizer.ggml.merges is required for a 'gpt2' tokenizer", nameof(m));
         var pairs = merges.Select((rule, i) => rule.Split(' ') is [var l, var r]
             ? (l, r)
@@ -64,9 +72,13 @@ public static class GgufTokenizer
         var path = Path.Combine(Path.GetTempPath(), $"pinpoint-gguf-{Guid.NewGuid():N}.tokenizer.json");
         try
         {
-            using (var file = File.Create(path)) HfBpeJsonWriter.Write(file, m.Tokens, pairs, added);
-            var json = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(path)).RootElement.Clone();
-            return HfTokenizer.Create(path, "GGUF gpt2 tokenizer", json, config: null, new HfTokenizer.SpecialOverrides(m.BosId, m.EosId, m.AddBos ?? false));
+            var stream = new MemoryStream();
+            HfBpeJsonWriter.Write(stream, m.Tokens, pairs, added, splitPattern);
+            var json = stream.ToArray();
+            File.WriteAllBytes(path, json);
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            return HfTokenizer.Create(path, "GGUF gpt2 tokenizer", doc.RootElement, config: null,
+                new HfTokenizer.SpecialOverrides(Present(m.BosId), Present(m.EosId), m.AddBos ?? false));
         }
         finally
         {

@@ -9,8 +9,9 @@ internal static class HfBpeJsonWriter
     /// <param name="tokens">Every id's spelling: byte-level strings for ordinary tokens, plain text for added tokens.</param>
     /// <param name="merges">Merge rules in priority order, as pairs of byte-level strings.</param>
     /// <param name="added">Ids of added tokens (matched whole in raw text) and whether each is special.</param>
+    /// <param name="splitPattern">Pre-tokenizer regex replacing GPT-2's (e.g. Llama-3's), or null for GPT-2's.</param>
     public static void Write(Stream output, IReadOnlyList<string> tokens, IEnumerable<(string Left, string Right)> merges,
-        IEnumerable<(int Id, bool Special)> added)
+        IEnumerable<(int Id, bool Special)> added, string? splitPattern = null)
     {
         using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         w.WriteStartObject();
@@ -32,9 +33,29 @@ internal static class HfBpeJsonWriter
         }
         w.WriteEndArray();
         w.WriteNull("normalizer");
-        WriteByteLevel(w, "pre_tokenizer", trimOffsets: true);
-        WriteByteLevel(w, "post_processor", trimOffsets: false);
-        WriteByteLevel(w, "decoder", trimOffsets: true);
+        if (splitPattern is null)
+        {
+            WriteByteLevel(w, "pre_tokenizer", trimOffsets: true, useRegex: true);
+        }
+        else
+        {
+            w.WriteStartObject("pre_tokenizer");
+            w.WriteString("type", "Sequence");
+            w.WriteStartArray("pretokenizers");
+            w.WriteStartObject();
+            w.WriteString("type", "Split");
+            w.WriteStartObject("pattern");
+            w.WriteString("Regex", splitPattern);
+            w.WriteEndObject();
+            w.WriteString("behavior", "Isolated");
+            w.WriteBoolean("invert", false);
+            w.WriteEndObject();
+            WriteByteLevel(w, null, trimOffsets: true, useRegex: false);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        WriteByteLevel(w, "post_processor", trimOffsets: false, useRegex: true);
+        WriteByteLevel(w, "decoder", trimOffsets: true, useRegex: true);
         w.WriteStartObject("model");
         w.WriteString("type", "BPE");
         w.WriteNull("dropout");
@@ -54,13 +75,14 @@ internal static class HfBpeJsonWriter
         w.WriteEndObject();
     }
 
-    private static void WriteByteLevel(Utf8JsonWriter w, string name, bool trimOffsets)
+    private static void WriteByteLevel(Utf8JsonWriter w, string? name, bool trimOffsets, bool useRegex)
     {
-        w.WriteStartObject(name);
+        if (name is null) w.WriteStartObject();
+        else w.WriteStartObject(name);
         w.WriteString("type", "ByteLevel");
         w.WriteBoolean("add_prefix_space", false);
         w.WriteBoolean("trim_offsets", trimOffsets);
-        w.WriteBoolean("use_regex", true);
+        w.WriteBoolean("use_regex", useRegex);
         w.WriteEndObject();
     }
 }

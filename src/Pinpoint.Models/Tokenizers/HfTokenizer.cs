@@ -62,10 +62,13 @@ public sealed class HfTokenizer : TokenizerBase
         }
         else
         {
-            bos = ConfigTokenId(config, "bos_token", layout) ?? (layout.TemplatePrefix.Length > 0 ? layout.TemplatePrefix[0] : (int?)null);
+            // Without tokenizer_config.json, fall back to the template, then to the usual names of added tokens.
+            bos = ConfigTokenId(config, "bos_token", layout)
+                  ?? (layout.TemplatePrefix.Length > 0 ? layout.TemplatePrefix[0] : (int?)null)
+                  ?? layout.FirstAdded("<s>", "<|begin_of_text|>", "<bos>");
             eos = ConfigTokenId(config, "eos_token", layout)
                   ?? (layout.TemplateSuffix.Length > 0 ? layout.TemplateSuffix[^1] : (int?)null)
-                  ?? layout.AddedId("<|endoftext|>"); // GPT-2 family: the document separator, with no config file
+                  ?? layout.FirstAdded("</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>");
             addsBos = ConfigBool(config, "add_bos_token") ?? layout.TemplatePrefix.Length > 0;
         }
 
@@ -133,6 +136,8 @@ public sealed class HfTokenizer : TokenizerBase
     private sealed record Layout(TokenPiece[] Pieces, Dictionary<string, int> Added, bool StripsDummyPrefix, int[] TemplatePrefix, int[] TemplateSuffix)
     {
         public int? AddedId(string content) => Added.TryGetValue(content, out var id) ? id : null;
+
+        public int? FirstAdded(params string[] contents) => contents.Select(AddedId).FirstOrDefault(id => id is not null);
     }
 
     private static Layout ReadLayout(JsonElement json)
@@ -179,7 +184,7 @@ public sealed class HfTokenizer : TokenizerBase
                 continue;
             }
             var isSpecial = special.Contains(id);
-            if (added.ContainsKey(text) || isSpecial)
+            if (added.TryGetValue(text, out var addedId) && addedId == id)
                 pieces[id] = new TokenPiece(Encoding.UTF8.GetBytes(text), text, isSpecial); // added tokens are stored as plain text
             else if (byteLevel)
                 pieces[id] = new TokenPiece(ByteLevel.TryDecode(text) ?? Encoding.UTF8.GetBytes(text), text, false);

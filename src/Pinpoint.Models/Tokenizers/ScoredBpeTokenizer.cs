@@ -20,7 +20,6 @@ public enum PieceKind
 /// </summary>
 public sealed class ScoredBpeTokenizer : TokenizerBase
 {
-    private readonly Dictionary<string, int> idsOfPiece;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> lookup;
     private readonly float[] scores;
     private readonly int[] byteIds;
@@ -34,17 +33,17 @@ public sealed class ScoredBpeTokenizer : TokenizerBase
     /// <param name="addDummyPrefix">Whether a space is prepended to the text (SentencePiece's add_dummy_prefix).</param>
     public ScoredBpeTokenizer(string source, IReadOnlyList<string> pieces, IReadOnlyList<float> scores, IReadOnlyList<PieceKind>? kinds,
         int? bos, int? eos, bool addsBosByDefault, bool addDummyPrefix = true)
-        : base(source, BuildPieces(source, pieces, scores, ref kinds), bos, eos, addsBosByDefault, stripsDummyPrefix: addDummyPrefix)
+        : base(source, BuildPieces(source, pieces, scores, kinds ??= InferKinds(pieces)), bos, eos, addsBosByDefault, stripsDummyPrefix: addDummyPrefix)
     {
         this.addDummyPrefix = addDummyPrefix;
         this.scores = [.. scores];
         byteIds = new int[256];
         Array.Fill(byteIds, -1);
-        idsOfPiece = new Dictionary<string, int>(pieces.Count, StringComparer.Ordinal);
+        var idsOfPiece = new Dictionary<string, int>(pieces.Count, StringComparer.Ordinal);
         unknownId = -1;
         for (var id = 0; id < pieces.Count; id++)
         {
-            switch (kinds![id])
+            switch (kinds[id])
             {
                 case PieceKind.Normal or PieceKind.UserDefined:
                     idsOfPiece.TryAdd(pieces[id].Replace(SentencePieceSpace, ' '), id);
@@ -202,13 +201,12 @@ public sealed class ScoredBpeTokenizer : TokenizerBase
             queue.Enqueue(new Candidate(leftIndex, left.Next, left.Length + right.Length, id), (scores[id], left.Start));
     }
 
-    private static TokenPiece[] BuildPieces(string source, IReadOnlyList<string> pieces, IReadOnlyList<float> scores, ref IReadOnlyList<PieceKind>? kinds)
+    private static TokenPiece[] BuildPieces(string source, IReadOnlyList<string> pieces, IReadOnlyList<float> scores, IReadOnlyList<PieceKind> kinds)
     {
         if (scores.Count != pieces.Count)
             throw new ArgumentException($"{source}: {scores.Count} scores for {pieces.Count} pieces", nameof(scores));
-        if (kinds is not null && kinds.Count != pieces.Count)
+        if (kinds.Count != pieces.Count)
             throw new ArgumentException($"{source}: {kinds.Count} token types for {pieces.Count} pieces", nameof(kinds));
-        kinds ??= InferKinds(pieces);
         var result = new TokenPiece[pieces.Count];
         for (var i = 0; i < pieces.Count; i++)
         {

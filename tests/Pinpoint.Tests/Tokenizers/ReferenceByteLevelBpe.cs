@@ -11,14 +11,16 @@ namespace Pinpoint.Tests.Tokenizers;
 /// </summary>
 public sealed class ReferenceByteLevelBpe
 {
-    private static readonly Regex Pre = new(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+");
+    public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+    private readonly Regex pre;
     private readonly Dictionary<string, int> vocab = new();
     private readonly Dictionary<(string, string), int> ranks = new();
     private readonly Dictionary<string, int> added = new();
     private readonly char[] byteChar = new char[256];
 
-    public ReferenceByteLevelBpe(string tokenizerJsonPath)
+    public ReferenceByteLevelBpe(string tokenizerJsonPath, string preTokenizerPattern = Gpt2Pattern)
     {
+        pre = new Regex(preTokenizerPattern);
         using var doc = JsonDocument.Parse(File.ReadAllText(tokenizerJsonPath));
         var model = doc.RootElement.GetProperty("model");
         foreach (var p in model.GetProperty("vocab").EnumerateObject()) vocab[p.Name] = p.Value.GetInt32();
@@ -42,7 +44,7 @@ public sealed class ReferenceByteLevelBpe
         foreach (var segment in Regex.Split(text, $"({pattern})"))
         {
             if (added.TryGetValue(segment, out var special)) { ids.Add(special); continue; }
-            foreach (Match word in Pre.Matches(segment)) ids.AddRange(EncodeWord(word.Value));
+            foreach (Match word in pre.Matches(segment)) ids.AddRange(EncodeWord(word.Value));
         }
         return ids;
     }

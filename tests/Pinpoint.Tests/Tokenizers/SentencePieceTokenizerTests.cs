@@ -29,16 +29,8 @@ public class SentencePieceTokenizerTests
     /// <summary>The "llama" GGUF route, fed the pieces of tokenizer.bin spelled as GGUF stores them ('▁' for space).</summary>
     private static ITokenizer GgufLlamaFromBin()
     {
-        using var bin = ScoredBpeTokenizer.LoadLlama2c(BinPath);
-        var data = File.ReadAllBytes(BinPath);
-        var (tokens, scores) = (new List<string>(), new List<float>());
-        for (var pos = 4; pos < data.Length;)
-        {
-            scores.Add(BitConverter.ToSingle(data, pos));
-            var length = BitConverter.ToInt32(data, pos + 4);
-            tokens.Add(System.Text.Encoding.UTF8.GetString(data, pos + 8, length).Replace(' ', '\u2581'));
-            pos += 8 + length;
-        }
+        var (pieces, scores) = ReadBin(BinPath);
+        var tokens = pieces.Select(p => p.Replace(' ', '\u2581')).ToList();
         var types = tokens.Select((t, i) => i == 0 ? 2 : i <= 2 ? 3 : t.StartsWith("<0x") && t.Length == 6 ? 6 : 1).ToArray();
         tokens[1] = "<s>";
         tokens[2] = "</s>";
@@ -85,6 +77,59 @@ public class SentencePieceTokenizerTests
         {
             foreach (var tok in routes) tok.Dispose();
         }
+    }
+
+    [Fact]
+    public void Llama2cMatchesNaiveRunCAlgorithm()
+    {
+        var (pieces, scores) = ReadBin(BinPath);
+        using var tok = ScoredBpeTokenizer.LoadLlama2c(BinPath);
+        foreach (var line in File.ReadLines(SharedData.Require("corpus/tinystories_sample.txt")).Skip(300).Take(200).Concat(TextSamples.Varied))
+            Assert.Equal(RunCEncode(pieces, scores, line), tok.Encode(line));
+    }
+
+    /// <summary>
+    /// run.c's encode as specified: BOS, dummy-prefix " ", each UTF-8 character's piece or its bytes (id = byte + 3),
+    /// then while any adjacent pair concatenates to a piece, merge the first pair with the highest score.
+    /// </summary>
+    private static List<int> RunCEncode(List<string> pieces, List<float> scores, string text)
+    {
+        var ids = new Dictionary<string, int>();
+        for (var i = 0; i < pieces.Count; i++) ids.TryAdd(pieces[i], i);
+        var tokens = new List<int> { 1 };
+        if (text.Length > 0) tokens.Add(ids[" "]);
+        for (var i = 0; i < text.Length; i += char.IsSurrogatePair(text, i) ? 2 : 1)
+        {
+            var ch = text.Substring(i, char.IsSurrogatePair(text, i) ? 2 : 1);
+            if (ids.TryGetValue(ch, out var id)) tokens.Add(id);
+            else tokens.AddRange(System.Text.Encoding.UTF8.GetBytes(ch).Select(b => b + 3));
+        }
+        while (true)
+        {
+            var (bestScore, bestId, bestAt) = (float.NegativeInfinity, -1, -1);
+            for (var i = 1; i + 1 < tokens.Count; i++)
+            {
+                if (ids.TryGetValue(pieces[tokens[i]] + pieces[tokens[i + 1]], out var id) && scores[id] > bestScore)
+                    (bestScore, bestId, bestAt) = (scores[id], id, i);
+            }
+            if (bestAt < 0) return tokens;
+            tokens[bestAt] = bestId;
+            tokens.RemoveAt(bestAt + 1);
+        }
+    }
+
+    private static (List<string> Pieces, List<float> Scores) ReadBin(string path)
+    {
+        var data = File.ReadAllBytes(path);
+        var (pieces, scores) = (new List<string>(), new List<float>());
+        for (var pos = 4; pos < data.Length;)
+        {
+            scores.Add(BitConverter.ToSingle(data, pos));
+            var length = BitConverter.ToInt32(data, pos + 4);
+            pieces.Add(System.Text.Encoding.UTF8.GetString(data, pos + 8, length));
+            pos += 8 + length;
+        }
+        return (pieces, scores);
     }
 
     [Fact]
