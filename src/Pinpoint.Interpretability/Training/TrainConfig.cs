@@ -10,6 +10,8 @@ public sealed record TrainConfig
     public int DModel { get; init; } = 256;
     public int NLayers { get; init; } = 4;
     public int NHeads { get; init; } = 4;
+    /// <summary>Blocks without MLPs (the classic induction-head setting).</summary>
+    public bool AttentionOnly { get; init; }
     /// <summary>0 means 4 × d_model.</summary>
     public int DMlp { get; init; }
     public int Context { get; init; } = 256;
@@ -33,6 +35,8 @@ public sealed record TrainConfig
     /// <summary>Besides the log-spaced schedule (1, 2, 4, ...), also checkpoint every this many steps (0: never).</summary>
     public int CheckpointEvery { get; init; } = 500;
     public int Seed { get; init; } = 1;
+    /// <summary>Attention-only models have no Hugging Face layout, so their runs may switch checkpoints off.</summary>
+    public bool SaveCheckpoints { get; init; } = true;
 
     public string[] Corpus { get; init; } = [];
     /// <summary>An existing tokenizer.json; when null a byte-level BPE of <see cref="VocabSize"/> is trained on the corpus.</summary>
@@ -68,7 +72,7 @@ public sealed record TrainConfig
     {
         var problems = new List<string>();
         if (Architecture is not ("gpt2" or "llama")) problems.Add($"architecture '{Architecture}' cannot be trained (gpt2, llama)");
-        if (DModel <= 0 || NLayers <= 0 || NHeads <= 0 || Context <= 1 || VocabSize < 257) problems.Add("sizes must be positive, context > 1 and vocab_size > 256");
+        if (DModel <= 0 || NLayers <= 0 || NHeads <= 0 || Context <= 1 || VocabSize < 2) problems.Add("sizes must be positive, context > 1 and vocab_size > 1");
         if (NHeads > 0 && DModel % NHeads != 0) problems.Add($"n_heads {NHeads} does not divide d_model {DModel}");
         if (VocabSize > 65536) problems.Add($"vocab_size {VocabSize} exceeds the uint16 token files (65536)");
         if (BatchSize <= 0 || GradAccumulation <= 0 || Steps <= 0) problems.Add("batch_size, grad_accumulation and steps must be positive");
@@ -76,7 +80,7 @@ public sealed record TrainConfig
         if (WarmupSteps < 0 || WarmupSteps > Steps) problems.Add("warmup_steps must be within [0, steps]");
         if (!(ValidationFraction > 0 && ValidationFraction < 0.5)) problems.Add("validation_fraction must be in (0, 0.5)");
         if (EvalEvery <= 0 || EvalBatches <= 0) problems.Add("eval_every and eval_batches must be positive");
-        if (Corpus.Length == 0) problems.Add("no corpus files");
+        if (AttentionOnly && SaveCheckpoints) problems.Add("attention-only models cannot be checkpointed in Hugging Face format; set save_checkpoints to false");
         if (problems.Count > 0) throw new ArgumentException("invalid training config: " + string.Join("; ", problems));
     }
 

@@ -12,7 +12,8 @@ using Pinpoint.Models.Transformer;
 namespace Pinpoint.Interpretability.Training;
 
 /// <summary>What the trainer reports after each optimizer step.</summary>
-public sealed record StepReport(int Step, int TotalSteps, double TrainLoss, double? ValidationLoss, float LearningRate, double GradNorm, double TokensPerSecond, string? Checkpoint);
+public sealed record StepReport(int Step, int TotalSteps, double TrainLoss, double? ValidationLoss, float LearningRate, double GradNorm,
+    double TokensPerSecond, string? Checkpoint, IReadOnlyDictionary<string, double>? Dynamics);
 
 /// <summary>
 /// Trains a transformer from scratch with AdamW, checkpointing in Hugging Face format. The batch of every step is a
@@ -28,9 +29,8 @@ public sealed class Trainer : IDisposable
     private readonly TransformerWeights _weights;
     private readonly HookedTransformer _model;
     private readonly (string Name, Tensor Param, Tensor M, Tensor V, bool Decay)[] _params;
-    private readonly TokenDataset _train;
-    private readonly TokenDataset _validation;
-    private readonly ITokenizer _tokenizer;
+    private readonly ITrainingData _data;
+    private readonly ITokenizer? _tokenizer;
     private readonly TensorArena _arena = new();
     private readonly Tape _tape = new();
     private readonly int[] _inputs;
@@ -45,16 +45,21 @@ public sealed class Trainer : IDisposable
     public int Step => _step;
     public HookedTransformer Model => _model;
 
-    private Trainer(TrainConfig config, string outDir, ITokenizer tokenizer, TokenDataset train, TokenDataset validation, string? resumeFrom)
+    /// <summary>
+    /// A trainer over any data source. <paramref name="tokenizer"/> (when given) is copied into checkpoints;
+    /// <paramref name="resumeFrom"/> is a checkpoint folder to continue from.
+    /// </summary>
+    public Trainer(TrainConfig config, ITrainingData data, int vocabSize, ITokenizer? tokenizer, string outDir, string? resumeFrom = null)
     {
+        config.Validate();
         _config = config;
         _outDir = outDir;
         _tokenizer = tokenizer;
-        _train = train;
-        _validation = validation;
+        _data = data;
         _architecture = (ArchitectureRegistry.ByName(config.Architecture, outDir) as ITrainableArchitecture)
                         ?? throw new ArgumentException($"architecture '{config.Architecture}' cannot be trained");
-        _modelConfig = ModelConfig(config, tokenizer);
+        _modelConfig = ModelConfig(config, vocabSize, tokenizer?.Eos);
+        Directory.CreateDirectory(outDir);
         if (resumeFrom is null)
         {
             _weights = _architecture.CreateRandom(_modelConfig, config.Seed);
@@ -86,6 +91,7 @@ public sealed class Trainer : IDisposable
     public static Trainer Open(TrainConfig config, string outDir, bool resume, Action<string>? log = null)
     {
         config.Validate();
+        if (config.Corpus.Length == 0) throw new ArgumentException("invalid training config: no corpus files");
         Directory.CreateDirectory(outDir);
         var configPath = Path.Combine(outDir, "train_config.json");
         string? resumeFrom = null;
@@ -109,6 +115,7 @@ public sealed class Trainer : IDisposable
             if (config.Tokenizer is not null) File.Copy(config.Tokenizer, tokenizerPath);
             else
             {
+                if (config.VocabSize <= 256) throw new ArgumentException($"invalid training config: a byte-level BPE needs vocab_size > 256, got {config.VocabSize}");
                 log?.Invoke($"training a byte-level BPE tokenizer with {config.VocabSize} tokens");
                 using var text = new DocumentTextReader(config.Corpus.SelectMany(CorpusReader.Documents));
                 new BpeTrainer { VocabSize = config.VocabSize }.Train(text).Save(tokenizerPath);
@@ -127,10 +134,10 @@ public sealed class Trainer : IDisposable
         var validation = TokenDataset.Open(Path.Combine(dataDir, "val.bin"));
         if (train.Count <= config.Context + 1 || validation.Count <= config.Context + 1)
             throw new InvalidDataException($"{dataDir}: too few tokens ({train.Count} train, {validation.Count} validation) for context {config.Context}");
-        return new Trainer(config, outDir, tokenizer, train, validation, resumeFrom);
+        return new Trainer(config, new CorpusTrainingData(train, validation), tokenizer.VocabSize, tokenizer, outDir, resumeFrom);
     }
 
-    public static TransformerConfig ModelConfig(TrainConfig c, ITokenizer tokenizer) => new()
+    public static TransformerConfig ModelConfig(TrainConfig c, int vocabSize, int? endOfText) => new()
     {
         Architecture = c.Architecture,
         DModel = c.DModel,
@@ -139,16 +146,17 @@ public sealed class Trainer : IDisposable
         NKvHeads = c.NHeads,
         DHead = c.DModel / c.NHeads,
         DMlp = c.EffectiveDMlp,
-        VocabSize = tokenizer.VocabSize,
+        VocabSize = vocabSize,
         ContextLength = c.Context,
         Norm = c.Architecture == "gpt2" ? NormKind.LayerNorm : NormKind.RmsNorm,
         Positions = c.Architecture == "gpt2" ? PositionKind.Learned : PositionKind.Rotary,
         RotaryDim = c.DModel / c.NHeads,
         Activation = c.Architecture == "gpt2" ? Pinpoint.Engine.Kernels.Activation.GeluTanh : Pinpoint.Engine.Kernels.Activation.Silu,
         GatedMlp = c.Architecture != "gpt2",
-        BosTokenId = tokenizer.Eos,
-        EosTokenId = tokenizer.Eos,
+        BosTokenId = endOfText,
+        EosTokenId = endOfText,
         AddBos = false,
+        AttentionOnly = c.AttentionOnly,
     };
 
     /// <summary>Runs optimizer steps until the configured total (or cancellation), checkpointing on schedule.</summary>
@@ -173,15 +181,17 @@ public sealed class Trainer : IDisposable
             }
             _step = step;
             _tokensSeen += (long)_config.BatchSize * _config.Context * _config.GradAccumulation;
-            double? valLoss = step % _config.EvalEvery == 0 || step == _config.Steps ? ValidationLoss() : null;
+            bool evaluate = step % _config.EvalEvery == 0 || step == _config.Steps;
+            double? valLoss = evaluate ? ValidationLoss() : null;
             double tps = (_tokensSeen - tokensAtStart) / clock.Elapsed.TotalSeconds;
-            string? checkpoint = IsCheckpointStep(step) ? SaveCheckpoint(loss, valLoss) : null;
+            string? checkpoint = _config.SaveCheckpoints && IsCheckpointStep(step) ? SaveCheckpoint(loss, valLoss) : null;
+            var dynamics = evaluate || checkpoint is not null ? TrainingDynamics.Measure(_model, _config.Metrics, _tokenizer) : null;
             AppendMetrics(new MetricsRecord
             {
                 Step = step, Tokens = _tokensSeen, TrainLoss = loss, ValLoss = valLoss, LearningRate = lr, GradNorm = gradNorm,
-                TokensPerSecond = tps, Dynamics = checkpoint is null ? null : TrainingDynamics.Measure(_model, _config.Metrics, _tokenizer),
+                TokensPerSecond = tps, Dynamics = dynamics,
             });
-            report?.Invoke(new StepReport(step, _config.Steps, loss, valLoss, lr, gradNorm, tps, checkpoint));
+            report?.Invoke(new StepReport(step, _config.Steps, loss, valLoss, lr, gradNorm, tps, checkpoint, dynamics));
         }
         LossCurve.Write(Path.Combine(_outDir, MetricsFile), Path.Combine(_outDir, "loss.svg"));
     }
@@ -191,7 +201,7 @@ public sealed class Trainer : IDisposable
 
     private double TrainMicroBatch(int step, int micro)
     {
-        FillBatch(_train, new Random(HashCode.Combine(_config.Seed, step, micro)), _inputs, _targets);
+        _data.FillTrainBatch(_config.Seed, step, micro, _config.BatchSize, _config.Context, _inputs, _targets);
         _tape.Clear();
         _arena.Reset();
         var cx = new Compute(_tape, _arena);
@@ -211,37 +221,14 @@ public sealed class Trainer : IDisposable
     public double ValidationLoss()
     {
         double total = 0;
-        int window = _config.Context + 1;
-        long span = _validation.Count - window;
         for (int b = 0; b < _config.EvalBatches; b++)
         {
-            for (int r = 0; r < _config.BatchSize; r++)
-            {
-                long start = span * (b * _config.BatchSize + r) / Math.Max(1, _config.EvalBatches * _config.BatchSize);
-                CopyWindow(_validation.Slice(start, window), r);
-            }
+            _data.FillValidationBatch(b, _config.EvalBatches, _config.BatchSize, _config.Context, _inputs, _targets);
             _tape.Clear();
             _arena.Reset();
             total += Loss(new Compute(null, _arena)).ToScalar();
         }
         return total / _config.EvalBatches;
-    }
-
-    private void FillBatch(TokenDataset data, Random random, int[] inputs, int[] targets)
-    {
-        int window = _config.Context + 1;
-        for (int r = 0; r < _config.BatchSize; r++)
-            CopyWindow(data.Slice(random.NextInt64(data.Count - window), window), r);
-    }
-
-    private void CopyWindow(ReadOnlySpan<ushort> window, int row)
-    {
-        int t = _config.Context, o = row * t;
-        for (int i = 0; i < t; i++)
-        {
-            _inputs[o + i] = window[i];
-            _targets[o + i] = window[i + 1];
-        }
     }
 
     /// <summary>Scales all gradients so their global L2 norm is at most the clip value; returns the norm before clipping.</summary>
@@ -267,7 +254,8 @@ public sealed class Trainer : IDisposable
         string name = $"step-{_step:D7}";
         string dir = Path.Combine(_outDir, CheckpointsFolder, name);
         Directory.CreateDirectory(dir);
-        HfCheckpoint.Write(dir, _architecture, _modelConfig, _weights, Path.Combine(_outDir, "tokenizer.json"), DType.F32);
+        var tokenizerJson = Path.Combine(_outDir, "tokenizer.json");
+        HfCheckpoint.Write(dir, _architecture, _modelConfig, _weights, File.Exists(tokenizerJson) ? tokenizerJson : null, DType.F32);
         SafetensorsWriter.Write(Path.Combine(dir, "optimizer.safetensors"),
             _params.SelectMany(p => new[] { KeyValuePair.Create(p.Name + ".m", p.M), KeyValuePair.Create(p.Name + ".v", p.V) }));
         var state = new TrainingState { Step = _step, TokensSeen = _tokensSeen, Architecture = _config.Architecture, LastTrainLoss = trainLoss, LastValidationLoss = valLoss };
@@ -315,9 +303,8 @@ public sealed class Trainer : IDisposable
 
     public void Dispose()
     {
-        _train.Dispose();
-        _validation.Dispose();
-        _tokenizer.Dispose();
+        _data.Dispose();
+        _tokenizer?.Dispose();
     }
 
     /// <summary>Reads checkpoint tensors into fresh managed F32 parameters (trainable, independent of the file).</summary>

@@ -81,8 +81,8 @@ public sealed class Gpt2Adapter : ITrainableArchitecture
                     Qkv = new Linear(init.Weight(c.DModel, 3 * c.DModel), OutIn: false, WeightInitializer.Zeros(3 * c.DModel)),
                     O = new Linear(init.ResidualWeight(c.DModel, c.DModel), OutIn: false, WeightInitializer.Zeros(c.DModel)),
                 },
-                new NormWeights(WeightInitializer.Ones(c.DModel), WeightInitializer.Zeros(c.DModel)),
-                new MlpWeights
+                c.AttentionOnly ? null : new NormWeights(WeightInitializer.Ones(c.DModel), WeightInitializer.Zeros(c.DModel)),
+                c.AttentionOnly ? null : new MlpWeights
                 {
                     In = new Linear(init.Weight(c.DModel, c.DMlp), OutIn: false, WeightInitializer.Zeros(c.DMlp)),
                     Out = new Linear(init.ResidualWeight(c.DMlp, c.DModel), OutIn: false, WeightInitializer.Zeros(c.DModel)),
@@ -122,8 +122,8 @@ public sealed class Gpt2Adapter : ITrainableArchitecture
 
     public IEnumerable<(string Name, Tensor Tensor)> HfTensors(TransformerConfig c, TransformerWeights w)
     {
-        if (w.Blocks.Any(b => b.Attention.Qkv is null || b.Attention.Qkv.OutIn) || !ReferenceEquals(w.Unembed.Weight, w.Embedding))
-            throw new ModelConfigException("gpt2 export needs fused Conv1D-layout q|k|v weights and a tied unembedding");
+        if (c.AttentionOnly || w.Blocks.Any(b => b.Attention.Qkv is null || b.Attention.Qkv.OutIn) || !ReferenceEquals(w.Unembed.Weight, w.Embedding))
+            throw new ModelConfigException("gpt2 export needs MLP blocks, fused Conv1D-layout q|k|v weights and a tied unembedding");
         yield return ("transformer.wte.weight", w.Embedding);
         yield return ("transformer.wpe.weight", w.PositionEmbedding!);
         for (int l = 0; l < c.NLayers; l++)
@@ -138,7 +138,7 @@ public sealed class Gpt2Adapter : ITrainableArchitecture
             yield return (p + "attn.c_proj.bias", b.Attention.O.Bias!);
             yield return (p + "ln_2.weight", b.Ln2!.Weight);
             yield return (p + "ln_2.bias", b.Ln2.Bias!);
-            yield return (p + "mlp.c_fc.weight", b.Mlp.In.Weight);
+            yield return (p + "mlp.c_fc.weight", b.Mlp!.In.Weight);
             yield return (p + "mlp.c_fc.bias", b.Mlp.In.Bias!);
             yield return (p + "mlp.c_proj.weight", b.Mlp.Out.Weight);
             yield return (p + "mlp.c_proj.bias", b.Mlp.Out.Bias!);

@@ -69,7 +69,7 @@ public static class ModelLoader
         try
         {
             var weights = adapter.WeightsFromHf(config, new TensorFileSource(file));
-            var tokenizer = tokenizerPath is not null ? OpenTokenizer(tokenizerPath) : FolderTokenizer(folder);
+            var tokenizer = TokenizerDiscovery.Open(tokenizerPath ?? TokenizerDiscovery.Find(folder));
             if (tokenizer is HfTokenizer && !File.Exists(System.IO.Path.Combine(folder, "tokenizer_config.json")))
                 config = config with { AddBos = tokenizer.AddsBosByDefault };
             return Assemble(config, weights, tokenizer, file, folder);
@@ -85,7 +85,7 @@ public static class ModelLoader
     {
         var config = GgufArchitectures.Config(file);
         var weights = GgufArchitectures.Weights(config, new TensorFileSource(file));
-        var tokenizer = tokenizerPath is not null ? OpenTokenizer(tokenizerPath) : GgufTokenizer.Create(GgufMetadata(file));
+        var tokenizer = tokenizerPath is not null ? TokenizerDiscovery.Open(tokenizerPath) : GgufTokenizer.Create(GgufMetadata(file));
         return (config with { AddBos = tokenizer.AddsBosByDefault }, weights, tokenizer);
     }
 
@@ -93,40 +93,7 @@ public static class ModelLoader
     {
         var config = Llama2cArchitecture.Config(file);
         var weights = Llama2cArchitecture.Weights(config, new TensorFileSource(file));
-        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(file.Path))!;
-        var found = tokenizerPath ?? new[] { "tokenizer.bin" }.Select(n => System.IO.Path.Combine(folder, n)).FirstOrDefault(File.Exists)
-            ?? Directory.EnumerateFiles(folder, "tok*.bin").OrderBy(p => p, StringComparer.Ordinal).FirstOrDefault()
-            ?? throw new FileNotFoundException($"{file.Path}: no llama2.c tokenizer (tokenizer.bin or tok*.bin) beside the checkpoint; pass --tokenizer");
-        return (config, weights, OpenTokenizer(found));
-    }
-
-    /// <summary>Opens a tokenizer file by kind: tokenizer.json, a SentencePiece .model, or a llama2.c .bin.</summary>
-    public static ITokenizer OpenTokenizer(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"tokenizer not found: {path}", path);
-        return System.IO.Path.GetExtension(path).ToLowerInvariant() switch
-        {
-            ".json" => HfTokenizer.Load(path, SiblingTokenizerConfig(path)),
-            ".model" => ScoredBpeTokenizer.LoadSentencePiece(path),
-            ".bin" => ScoredBpeTokenizer.LoadLlama2c(path),
-            _ => throw new ModelConfigException($"{path}: unknown tokenizer kind (expected tokenizer.json, a SentencePiece .model or a llama2.c .bin)"),
-        };
-    }
-
-    private static string? SiblingTokenizerConfig(string tokenizerJson)
-    {
-        var candidate = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(tokenizerJson))!, "tokenizer_config.json");
-        return File.Exists(candidate) ? candidate : null;
-    }
-
-    private static ITokenizer FolderTokenizer(string folder)
-    {
-        foreach (var name in new[] { "tokenizer.json", "tokenizer.model" })
-        {
-            var p = System.IO.Path.Combine(folder, name);
-            if (File.Exists(p)) return OpenTokenizer(p);
-        }
-        throw new FileNotFoundException($"{folder}: no tokenizer.json or tokenizer.model in the model folder; pass --tokenizer");
+        return (config, weights, TokenizerDiscovery.Open(tokenizerPath ?? TokenizerDiscovery.Find(file.Path)));
     }
 
     private static GgufTokenizerMetadata GgufMetadata(TensorFile f)

@@ -53,6 +53,11 @@ public static class HookNames
             yield return Z(l);
             yield return Result(l);
             yield return AttnOut(l);
+            if (config.AttentionOnly)
+            {
+                yield return ResidPost(l);
+                continue;
+            }
             if (!config.ParallelResidual) yield return ResidMid(l);
             yield return Ln2Scale(l);
             yield return Ln2Normalized(l);

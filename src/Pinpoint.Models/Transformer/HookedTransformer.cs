@@ -59,6 +59,11 @@ public sealed class HookedTransformer : IDisposable
             var residPre = Hook(HookNames.ResidPre(l), x);
             var attnIn = Norm(cx, residPre, block.Ln1, HookNames.Ln1Scale(l), HookNames.Ln1Normalized(l), hooks);
             var attnOut = Hook(HookNames.AttnOut(l), Attention(cx, l, attnIn, batch, positions, hooks, kvCache));
+            if (c.AttentionOnly)
+            {
+                x = Hook(HookNames.ResidPost(l), cx.Add(residPre, attnOut));
+                continue;
+            }
             Tensor mlpIn, residMid;
             if (c.ParallelResidual)
             {
@@ -243,7 +248,7 @@ public sealed class HookedTransformer : IDisposable
 
     private Tensor Mlp(Compute cx, int layer, Tensor x, HookSet? hooks)
     {
-        var w = Weights.Blocks[layer].Mlp;
+        var w = Weights.Blocks[layer].Mlp!;
         Tensor Hook(string name, Tensor t) => hooks is null ? t : hooks.Apply(name, t);
         var pre = Hook(HookNames.MlpPre(layer), Project(cx, x, w.In));
         Tensor post;
@@ -283,8 +288,6 @@ public sealed class HookedTransformer : IDisposable
         {
             var b = w.Blocks[l];
             Expect(b.Ln1.Weight, $"blocks.{l}.ln1", c.DModel);
-            if (b.Ln2 is null) throw new ModelConfigException($"{arch}: block {l} has no second norm");
-            Expect(b.Ln2.Weight, $"blocks.{l}.ln2", c.DModel);
             var a = b.Attention;
             if (a.Qkv is not null) a.Qkv.CheckShape($"blocks.{l}.attn.qkv", c.DModel, qw + 2 * kvw);
             else
@@ -294,10 +297,14 @@ public sealed class HookedTransformer : IDisposable
                 (a.V ?? throw new ModelConfigException($"{arch}: block {l} has no value projection")).CheckShape($"blocks.{l}.attn.v", c.DModel, kvw);
             }
             a.O.CheckShape($"blocks.{l}.attn.o", qw, c.DModel);
-            b.Mlp.In.CheckShape($"blocks.{l}.mlp.in", c.DModel, c.DMlp);
+            if (c.AttentionOnly) continue;
+            if (b.Ln2 is null) throw new ModelConfigException($"{arch}: block {l} has no second norm");
+            Expect(b.Ln2.Weight, $"blocks.{l}.ln2", c.DModel);
+            var mlp = b.Mlp ?? throw new ModelConfigException($"{arch}: block {l} has no MLP");
+            mlp.In.CheckShape($"blocks.{l}.mlp.in", c.DModel, c.DMlp);
             if (c.GatedMlp)
-                (b.Mlp.Up ?? throw new ModelConfigException($"{arch}: gated MLP in block {l} has no up projection")).CheckShape($"blocks.{l}.mlp.up", c.DModel, c.DMlp);
-            b.Mlp.Out.CheckShape($"blocks.{l}.mlp.out", c.DMlp, c.DModel);
+                (mlp.Up ?? throw new ModelConfigException($"{arch}: gated MLP in block {l} has no up projection")).CheckShape($"blocks.{l}.mlp.up", c.DModel, c.DMlp);
+            mlp.Out.CheckShape($"blocks.{l}.mlp.out", c.DMlp, c.DModel);
         }
         Expect(w.FinalNorm.Weight, "ln_final", c.DModel);
         w.Unembed.CheckShape("unembed", c.DModel, c.VocabSize);

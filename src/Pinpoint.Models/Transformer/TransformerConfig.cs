@@ -40,6 +40,8 @@ public sealed record TransformerConfig
     public bool GatedMlp { get; init; }
     /// <summary>GPT-NeoX/Pythia: attention and MLP both read resid_pre and are added together.</summary>
     public bool ParallelResidual { get; init; }
+    /// <summary>Blocks without MLPs (and without ln2): resid_post = resid_pre + attn_out.</summary>
+    public bool AttentionOnly { get; init; }
     /// <summary>Gemma multiplies embeddings by sqrt(d_model).</summary>
     public float EmbeddingScale { get; init; } = 1f;
 
@@ -56,7 +58,7 @@ public sealed record TransformerConfig
         {
             if (!ok) throw new ModelConfigException($"{source}: {problem}");
         }
-        Require(DModel > 0 && NLayers > 0 && NHeads > 0 && NKvHeads > 0 && DHead > 0 && DMlp > 0 && VocabSize > 0 && ContextLength > 0,
+        Require(DModel > 0 && NLayers > 0 && NHeads > 0 && NKvHeads > 0 && DHead > 0 && (DMlp > 0 || AttentionOnly) && VocabSize > 0 && ContextLength > 0,
             $"sizes must be positive (d_model {DModel}, layers {NLayers}, heads {NHeads}, kv heads {NKvHeads}, d_head {DHead}, d_mlp {DMlp}, vocab {VocabSize}, context {ContextLength})");
         Require(NHeads % NKvHeads == 0, $"{NHeads} attention heads are not a multiple of {NKvHeads} key/value heads");
         Require(Positions != PositionKind.Rotary || (RotaryDim > 0 && RotaryDim <= DHead && RotaryDim % 2 == 0),

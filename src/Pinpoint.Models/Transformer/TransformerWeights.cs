@@ -42,7 +42,8 @@ public sealed record MlpWeights
     public required Linear Out { get; init; }
 }
 
-public sealed record BlockWeights(NormWeights Ln1, AttentionWeights Attention, NormWeights? Ln2, MlpWeights Mlp);
+/// <summary>One block; <see cref="Ln2"/> and <see cref="Mlp"/> are null in attention-only models.</summary>
+public sealed record BlockWeights(NormWeights Ln1, AttentionWeights Attention, NormWeights? Ln2, MlpWeights? Mlp);
 
 public sealed record TransformerWeights
 {
@@ -70,9 +71,9 @@ public sealed record TransformerWeights
             foreach (var p in Lin($"blocks.{l}.attn.v", b.Attention.V)) yield return p;
             foreach (var p in Lin($"blocks.{l}.attn.o", b.Attention.O)) yield return p;
             if (b.Ln2 is not null) foreach (var p in Norm($"blocks.{l}.ln2", b.Ln2)) yield return p;
-            foreach (var p in Lin($"blocks.{l}.mlp.in", b.Mlp.In)) yield return p;
-            foreach (var p in Lin($"blocks.{l}.mlp.up", b.Mlp.Up)) yield return p;
-            foreach (var p in Lin($"blocks.{l}.mlp.out", b.Mlp.Out)) yield return p;
+            foreach (var p in Lin($"blocks.{l}.mlp.in", b.Mlp?.In)) yield return p;
+            foreach (var p in Lin($"blocks.{l}.mlp.up", b.Mlp?.Up)) yield return p;
+            foreach (var p in Lin($"blocks.{l}.mlp.out", b.Mlp?.Out)) yield return p;
         }
         foreach (var p in Norm("ln_final", FinalNorm)) yield return p;
         if (!ReferenceEquals(Unembed.Weight, Embedding)) foreach (var p in Lin("unembed", Unembed)) yield return p;

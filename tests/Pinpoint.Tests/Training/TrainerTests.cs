@@ -1,0 +1,88 @@
+using System.Text.Json;
+using Pinpoint.Interpretability.Training;
+
+namespace Pinpoint.Tests.Training;
+
+public class TrainerTests
+{
+    private static TrainConfig TinyCorpusConfig(string corpus) => new()
+    {
+        Architecture = "gpt2", DModel = 32, NLayers = 2, NHeads = 2, Context = 32, VocabSize = 300,
+        BatchSize = 4, Steps = 12, LearningRate = 3e-3f, MinLearningRate = 3e-4f, WarmupSteps = 3,
+        EvalEvery = 4, EvalBatches = 2, CheckpointEvery = 0, Corpus = [corpus], Metrics = [],
+    };
+
+    private static string TempDir()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "pinpoint-train-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    private static List<double> Losses(string run) => File.ReadLines(Path.Combine(run, Trainer.MetricsFile))
+        .Select(l => JsonSerializer.Deserialize<MetricsRecord>(l, Trainer.MetricsJson)!.TrainLoss!.Value).ToList();
+
+    [Fact]
+    public void KilledAndResumedRunMatchesUninterruptedRun()
+    {
+        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
+        var config = TinyCorpusConfig(corpus);
+        string straight = TempDir(), resumed = TempDir();
+        using (var t = Trainer.Open(config, straight, resume: false)) t.Run();
+
+        // Stop after step 8 (a log-spaced checkpoint), as a killed process would, then resume.
+        using (var cancel = new CancellationTokenSource())
+        using (var t = Trainer.Open(config, resumed, resume: false))
+            t.Run(r => { if (r.Step == 8) cancel.Cancel(); }, cancel.Token);
+        // Rewind the metrics log past the checkpoint to show resume truncates it.
+        File.AppendAllText(Path.Combine(resumed, Trainer.MetricsFile), "{\"step\":9,\"tokens\":0,\"train_loss\":99}\n");
+        using (var t = Trainer.Open(config, resumed, resume: true))
+        {
+            Assert.Equal(8, t.Step);
+            t.Run();
+        }
+
+        Assert.Equal(Losses(straight), Losses(resumed));
+        var a = File.ReadAllBytes(Path.Combine(straight, "checkpoints", "step-0000012", "model.safetensors"));
+        var b = File.ReadAllBytes(Path.Combine(resumed, "checkpoints", "step-0000012", "model.safetensors"));
+        Assert.Equal(a, b);
+        Assert.True(Losses(straight)[^1] < Losses(straight)[0], "loss did not decrease");
+        Assert.True(File.Exists(Path.Combine(straight, "loss.svg")));
+    }
+
+    [Fact]
+    public void FreshRunRefusesFolderWithCheckpoints()
+    {
+        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
+        var config = TinyCorpusConfig(corpus) with { Steps = 1, WarmupSteps = 0 };
+        var dir = TempDir();
+        using (var t = Trainer.Open(config, dir, resume: false)) t.Run();
+        var e = Assert.Throws<InvalidOperationException>(() => Trainer.Open(config, dir, resume: false));
+        Assert.Contains("--resume", e.Message);
+        var other = config with { Architecture = "llama" };
+        var mismatch = Assert.Throws<InvalidDataException>(() => Trainer.Open(other, dir, resume: true));
+        Assert.Contains("gpt2", mismatch.Message);
+    }
+
+    [Theory]
+    [InlineData("\"n_heads\": 3", "does not divide")]
+    [InlineData("\"vocab_size\": 100000", "uint16")]
+    [InlineData("\"warmup_steps\": 5000", "warmup_steps")]
+    public void ImpossibleConfigsAreRejected(string field, string message)
+    {
+        var path = Path.Combine(TempDir(), "config.json");
+        File.WriteAllText(path, $"{{\"d_model\": 64, \"steps\": 100, \"corpus\": [\"x.txt\"], {field}}}");
+        var e = Assert.Throws<ArgumentException>(() => TrainConfig.Load(path).Validate());
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void EmptyCorpusIsAClearError()
+    {
+        var dir = TempDir();
+        var empty = Path.Combine(dir, "empty.txt");
+        File.WriteAllText(empty, "");
+        var e = Assert.Throws<InvalidDataException>(() => Trainer.Open(TinyCorpusConfig(empty), Path.Combine(dir, "run"), resume: false));
+        Assert.Contains("empty", e.Message);
+    }
+}
