@@ -80,6 +80,7 @@ public static class CliApp
         var text = new StringBuilder($"usage: pinpoint {command.Name} [options]\n{command.Summary}\n\noptions:\n");
         int width = options.Max(o => o.Usage.Length);
         foreach (var o in options) text.Append($"  {o.Usage.PadRight(width)}  {o.Description}\n");
+        text.Append($"\nwith --json, stdout holds one object (a field marked ? is left out when it has no value):\n  {CommandOutput.JsonShape(command.ResultType)}\n");
         return text.ToString();
     }
 }

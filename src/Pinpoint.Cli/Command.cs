@@ -8,6 +8,9 @@ public abstract class Command
     public abstract string Summary { get; }
     public abstract IReadOnlyList<CliOption> Options { get; }
 
+    /// <summary>The record written with <c>--json</c>; its shape is shown in the command's help.</summary>
+    public abstract Type ResultType { get; }
+
     /// <summary>Runs the command and returns its exit code. Throws <see cref="CliException"/> for usage errors.</summary>
     public abstract int Execute(CliArgs args, CommandOutput output);
 }

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Spectre.Console;
@@ -49,6 +50,31 @@ public sealed class CommandOutput(TextWriter stdout, bool json)
 
     /// <summary>An enum value as it appears in output: <c>RmsNorm</c> → <c>rms_norm</c>.</summary>
     public static string Name(Enum value) => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
+
+    /// <summary>
+    /// The JSON a result type serializes to, for help text: <c>{"ids":[int],"logits?":[number]}</c>, where <c>?</c>
+    /// marks a field left out when it has no value.
+    /// </summary>
+    public static string JsonShape(Type type)
+    {
+        var nullability = new NullabilityInfoContext();
+        var fields = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p =>
+        {
+            bool optional = nullability.Create(p).ReadState == NullabilityState.Nullable;
+            return $"\"{JsonOptions.PropertyNamingPolicy!.ConvertName(p.Name)}{(optional ? "?" : "")}\":{ValueShape(Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType)}";
+        });
+        return "{" + string.Join(",", fields) + "}";
+    }
+
+    private static string ValueShape(Type type) => type switch
+    {
+        _ when type == typeof(string) => "string",
+        _ when type == typeof(bool) => "bool",
+        _ when type == typeof(int) || type == typeof(long) => "int",
+        _ when type == typeof(float) || type == typeof(double) => "number",
+        { IsArray: true } => $"[{ValueShape(type.GetElementType()!)}]",
+        _ => JsonShape(type),
+    };
 
     private IAnsiConsole CreateConsole()
     {

@@ -12,6 +12,7 @@ public sealed partial class InfoCommand : Command
     public override string Name => "info";
     public override string Summary => "describe a model: architecture, sizes, weight dtypes, tokenizer, hook points";
     public override IReadOnlyList<CliOption> Options => ModelOptions.All;
+    public override Type ResultType => typeof(Result);
 
     public sealed record RopeInfo(string Layout, float Theta, int RotaryDim);
 
@@ -32,7 +33,7 @@ public sealed partial class InfoCommand : Command
         return 0;
     }
 
-    public static Result Describe(LoadedModel loaded)
+    private static Result Describe(LoadedModel loaded)
     {
         var model = loaded.Model;
         var c = model.Config;
@@ -85,7 +86,7 @@ public sealed partial class InfoCommand : Command
     }
 
     /// <summary>Hook names with the layer index folded: <c>blocks.{0..4}.attn.hook_q</c>, in forward order.</summary>
-    public static IEnumerable<string> HookPatterns(IEnumerable<string> hooks, int layers) =>
+    private static IEnumerable<string> HookPatterns(IEnumerable<string> hooks, int layers) =>
         hooks.Select(h => LayerPrefix().Replace(h, $"blocks.{{0..{layers - 1}}}.")).Distinct();
 
     [GeneratedRegex(@"^blocks\.\d+\.")]

@@ -14,6 +14,7 @@ public sealed class SelfCheckCommand : Command
     public override string Name => "selfcheck";
     public override string Summary => "check the engine on this machine: kernel path, CPU features, threads, GEMM speed";
     public override IReadOnlyList<CliOption> Options => [];
+    public override Type ResultType => typeof(Result);
 
     public sealed record CpuInfo(bool Avx512, bool Avx2, bool Fma, int LogicalProcessors);
 

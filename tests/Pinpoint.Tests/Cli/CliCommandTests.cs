@@ -192,6 +192,8 @@ public class CliCommandTests
         Assert.Equal(0, run.Code);
         foreach (var o in new[] { "--model PATH", "--prompt TEXT", "--ids", "--top K", "--logits", "--json" }) Assert.Contains(o, run.Out);
         Assert.Contains("-n, --max-new-tokens N", Cli.Run("generate", "-h").Out);
+        Assert.Contains("""{"ids":[int],"tokens":[string],"top":[{"id":int,"token":string,"logit":number,"prob":number}],"logits?":[number]}""", run.Out);
+        Assert.Contains("""{"prompt_ids":[int],"ids":[int],"text":string}""", Cli.Run("generate", "--help").Out);
 
         var none = Cli.Run();
         Assert.Equal(2, none.Code);
