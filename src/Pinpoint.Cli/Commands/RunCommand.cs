@@ -26,8 +26,11 @@ public sealed class RunCommand : Command
     {
         int k = args.Int(Top, 10, min: 1);
         bool withLogits = args.Flag(Logits);
+        var prompt = args.String(Prompt);
+        var givenIds = args.IntList(Ids);
+        if ((prompt is null) == (givenIds is null)) throw new CliException($"give exactly one of --{Prompt.Name} and --{Ids.Name}");
         using var loaded = ModelOptions.Open(args);
-        var ids = InputIds(args, loaded);
+        var ids = givenIds is null ? loaded.Encode(prompt!) : CheckIds(givenIds, loaded);
         var vocab = loaded.Model.Config.VocabSize;
         var logits = loaded.Model.Forward(Compute.Eager, TokenBatch.Single(ids)).Span[^vocab..].ToArray();
         var result = new Result(
@@ -54,16 +57,9 @@ public sealed class RunCommand : Command
         return 0;
     }
 
-    /// <summary>
-    /// The ids named by exactly one of --prompt (encoded as the model expects) and --ids (checked against the
-    /// vocabulary and the context, with errors naming the option).
-    /// </summary>
-    private static int[] InputIds(CliArgs args, LoadedModel loaded)
+    /// <summary>--ids as given, checked against the vocabulary and the context (errors name the option and the model).</summary>
+    private static int[] CheckIds(int[] ids, LoadedModel loaded)
     {
-        var text = args.String(Prompt);
-        var ids = args.IntList(Ids);
-        if ((text is null) == (ids is null)) throw new CliException($"give exactly one of --{Prompt.Name} and --{Ids.Name}");
-        if (ids is null) return loaded.Encode(text!);
         var c = loaded.Model.Config;
         foreach (var id in ids)
             if ((uint)id >= (uint)c.VocabSize)
@@ -86,6 +82,13 @@ public sealed class RunCommand : Command
 
     private static string Str(int v) => v.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>A token for a table cell, with newlines and tabs made visible.</summary>
-    private static string Quote(string token) => "\"" + token.Replace("\n", "\\n").Replace("\t", "\\t") + "\"";
+    /// <summary>A token for a table cell, quoted, with control characters (newlines, tabs, ...) escaped.</summary>
+    private static string Quote(string token) =>
+        "\"" + string.Concat(token.Select(ch => ch switch
+        {
+            '\n' => "\\n",
+            '\t' => "\\t",
+            _ when char.IsControl(ch) => $"\\u{(int)ch:x4}",
+            _ => ch.ToString(),
+        })) + "\"";
 }
