@@ -56,7 +56,7 @@ public class CliArgsTests
     [Fact]
     public void IntListParsesCommaSeparatedIds()
     {
-        Assert.Equal([1, 2, 3], new CliArgs(["--name", "1, 2,3"], Options).IntList(Name));
+        Assert.Equal([1, 2, 3], new CliArgs(["--name", "1, 2,3"], Options).IntList(Name)!);
         Assert.Throws<CliException>(() => new CliArgs(["--name", "1,x"], Options).IntList(Name));
         Assert.Throws<CliException>(() => new CliArgs(["--name", ","], Options).IntList(Name));
     }
