@@ -28,7 +28,7 @@ public class TrainerTests
         var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
         var config = TinyCorpusConfig(corpus);
         string straight = TempDir(), resumed = TempDir();
-        using (var t = Trainer.Open(config, straight, resume: false)) t.Run();
+        using (var t = Trainer.Open(config, straight, resume: false)) t.Run(cancel: TestContext.Current.CancellationToken);
 
         // Stop after step 8 (a log-spaced checkpoint), as a killed process would, then resume.
         using (var cancel = new CancellationTokenSource())
@@ -39,7 +39,7 @@ public class TrainerTests
         using (var t = Trainer.Open(config, resumed, resume: true))
         {
             Assert.Equal(8, t.Step);
-            t.Run();
+            t.Run(cancel: TestContext.Current.CancellationToken);
         }
 
         Assert.Equal(Losses(straight), Losses(resumed));
@@ -56,7 +56,7 @@ public class TrainerTests
         var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
         var config = TinyCorpusConfig(corpus) with { Steps = 1, WarmupSteps = 0 };
         var dir = TempDir();
-        using (var t = Trainer.Open(config, dir, resume: false)) t.Run();
+        using (var t = Trainer.Open(config, dir, resume: false)) t.Run(cancel: TestContext.Current.CancellationToken);
         var e = Assert.Throws<InvalidOperationException>(() => Trainer.Open(config, dir, resume: false));
         Assert.Contains("--resume", e.Message);
         var other = config with { Architecture = "llama" };
