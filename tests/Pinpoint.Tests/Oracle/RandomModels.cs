@@ -43,6 +43,9 @@ public static class RandomModels
         return file.Metadata.Where(kv => kv.Key.StartsWith("tokenizer.", StringComparison.Ordinal)).ToList();
     }
 
+    /// <summary>Keeps tied-unembedding logits O(1), so ggml's f16 GELU table error stays well inside the tolerance.</summary>
+    private const float EmbeddingStd = 0.25f;
+
     private enum Layout { Plain, Conv1D, RotaryRows, Norm }
 
     private sealed record Param(string? HfName, string? GgufName, Tensor Tensor, Layout Layout = Layout.Plain);
@@ -51,7 +54,7 @@ public static class RandomModels
     {
         int d = s.DModel, q = s.NHeads * s.DHead, kv = s.NKvHeads * s.DHead;
         bool biases = s.Architecture == "qwen2", tied = s.Architecture == "gemma";
-        var list = new List<Param> { new("model.embed_tokens.weight", "token_embd.weight", Normal(rng, 1f, s.VocabSize, d)) };
+        var list = new List<Param> { new("model.embed_tokens.weight", "token_embd.weight", Normal(rng, EmbeddingStd, s.VocabSize, d)) };
         for (int l = 0; l < s.NLayers; l++)
         {
             string h = $"model.layers.{l}.", g = $"blk.{l}.";
@@ -76,7 +79,7 @@ public static class RandomModels
     private static List<Param> Gpt2Tensors(RandomModelSpec s, Random rng)
     {
         int d = s.DModel;
-        var wte = Normal(rng, 1f, s.VocabSize, d);
+        var wte = Normal(rng, EmbeddingStd, s.VocabSize, d);
         var list = new List<Param>
         {
             new("transformer.wte.weight", "token_embd.weight", wte),
