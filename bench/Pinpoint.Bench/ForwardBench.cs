@@ -18,7 +18,7 @@ namespace Pinpoint.Bench;
 public static class ForwardBench
 {
     private const int Tokens = 128;
-    private const int Repetitions = 5;
+    private const int Repetitions = 7;
     private const int LlamaCppThreads = 2;
     private static readonly RandomModelSpec Gpt2Small = new("gpt2", DModel: 768, NLayers: 12, NHeads: 12, NKvHeads: 12, DMlp: 3072, VocabSize: 50257, ContextLength: 1024);
 
@@ -33,16 +33,16 @@ public static class ForwardBench
             var ids = Enumerable.Range(0, Tokens).Select(_ => rng.Next(Gpt2Small.VocabSize)).ToArray();
             var batch = TokenBatch.Single(ids);
 
-            double plain, cacheAll;
+            double plain, cacheAll, llamaCpp;
             using (var loaded = ModelLoader.Load(gguf))
+            using (var llama = new LlamaCppModel(gguf, Tokens, LlamaCppThreads))
             {
                 var model = loaded.Model;
-                plain = BestSeconds(() => model.Forward(Compute.Eager, batch));
-                cacheAll = BestSeconds(() => model.RunWithCache(batch));
+                (plain, cacheAll, llamaCpp) = BestSeconds(
+                    () => model.Forward(Compute.Eager, batch),
+                    () => model.RunWithCache(batch),
+                    () => llama.Evaluate(ids));
             }
-            double llamaCpp;
-            using (var llama = new LlamaCppModel(gguf, Tokens, LlamaCppThreads))
-                llamaCpp = BestSeconds(() => llama.Evaluate(ids));
             double heapRatio = LoadHeapRatio(hfFolder, hfTokenizer);
 
             var r = new Result(Tokens / plain, Tokens / llamaCpp, cacheAll / plain, heapRatio);
@@ -73,18 +73,25 @@ public static class ForwardBench
         }
     }
 
-    /// <summary>Best wall time of <see cref="Repetitions"/> runs after one warm-up run.</summary>
-    private static double BestSeconds(Action action)
+    /// <summary>
+    /// Best wall time of each action over <see cref="Repetitions"/> rounds after one warm-up round; the actions
+    /// alternate within a round so background load on the shared machine hits them alike.
+    /// </summary>
+    private static (double, double, double) BestSeconds(Action a, Action b, Action c)
     {
-        action();
-        double best = double.MaxValue;
-        for (int i = 0; i < Repetitions; i++)
+        Action[] actions = [a, b, c];
+        var best = new double[actions.Length];
+        Array.Fill(best, double.MaxValue);
+        for (int round = 0; round <= Repetitions; round++)
         {
-            var sw = Stopwatch.StartNew();
-            action();
-            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+            for (int i = 0; i < actions.Length; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                actions[i]();
+                if (round > 0) best[i] = Math.Min(best[i], sw.Elapsed.TotalSeconds);
+            }
         }
-        return best;
+        return (best[0], best[1], best[2]);
     }
 
     /// <summary>Managed heap growth while a loaded HF folder is held, relative to its safetensors size.</summary>
