@@ -20,6 +20,8 @@ public class LlamaCppOracleTests
         // ggml evaluates GELU through an f16 lookup table.
         { "gpt2", 1e-2 },
         { "gemma", 1e-2 },
+        // Also tanh (llama.cpp) against exact (Pythia, our loaders) GELU.
+        { "gptneox", 1e-2 },
     };
 
     private static RandomModelSpec Spec(string arch) => arch switch
@@ -28,6 +30,7 @@ public class LlamaCppOracleTests
         "qwen2" => new(arch, 64, 2, 4, 2, 128, 401, 64),
         "gpt2" => new(arch, 64, 2, 4, 4, 256, 401, 64),
         "gemma" => new(arch, 64, 2, 4, 1, 128, 512, 64),
+        "gptneox" => new(arch, 64, 2, 4, 4, 256, 401, 64),
         _ => throw new ArgumentOutOfRangeException(nameof(arch), arch, null),
     };
 

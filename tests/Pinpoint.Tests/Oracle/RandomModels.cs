@@ -4,19 +4,22 @@ using Pinpoint.Models.Formats;
 
 namespace Pinpoint.Tests.Oracle;
 
-/// <summary>Sizes of a random-weight model; <see cref="Architecture"/> is llama.cpp's name (llama, qwen2, gpt2, gemma).</summary>
+/// <summary>Sizes of a random-weight model; <see cref="Architecture"/> is llama.cpp's name (llama, qwen2, gpt2, gemma, gptneox).</summary>
 public sealed record RandomModelSpec(string Architecture, int DModel, int NLayers, int NHeads, int NKvHeads, int DMlp, int VocabSize, int ContextLength)
 {
     public int DHead => DModel / NHeads;
     public bool IsGpt2 => Architecture == "gpt2";
+    public bool IsNeoX => Architecture == "gptneox";
+    /// <summary>GPT-NeoX models here rotate a quarter of each head (Pythia's rotary_pct 0.25).</summary>
+    public int RotaryDim => IsNeoX ? DHead / 4 : DHead;
 }
 
 /// <summary>
 /// Writes one set of random weights both as a GGUF file (llama.cpp's tensor names and metadata keys) and as a Hugging
 /// Face folder (config.json + model.safetensors), so two independent loaders and llama.cpp can be compared on it.
 /// The conversions are the ones llama.cpp's convert_hf_to_gguf applies: GPT-2's Conv1D weights are transposed to
-/// [out, in], Llama's q/k rows go from HF's rotate-half order to Meta's interleaved order, and Gemma's norm weights
-/// are stored as 1 + w. Also linked into the benchmark project.
+/// [out, in], Llama's q/k rows go from HF's rotate-half order to Meta's interleaved order, Gemma's norm weights
+/// are stored as 1 + w, and GPT-NeoX's per-head interleaved q|k|v rows are regrouped as [q | k | v]. Also linked into the benchmark project.
 /// </summary>
 public static class RandomModels
 {
@@ -25,7 +28,7 @@ public static class RandomModels
         IEnumerable<KeyValuePair<string, MetadataValue>> tokenizerMetadata, int seed)
     {
         var rng = new Random(seed);
-        var hf = spec.IsGpt2 ? Gpt2Tensors(spec, rng) : LlamaFamilyTensors(spec, rng);
+        var hf = spec.IsGpt2 ? Gpt2Tensors(spec, rng) : spec.IsNeoX ? NeoXTensors(spec, rng) : LlamaFamilyTensors(spec, rng);
         var hfFolder = Path.Combine(directory, "hf");
         Directory.CreateDirectory(hfFolder);
         SafetensorsWriter.Write(Path.Combine(hfFolder, "model.safetensors"), hf.Where(t => t.HfName is not null).Select(t => KeyValuePair.Create(t.HfName!, t.Tensor)));
@@ -46,7 +49,7 @@ public static class RandomModels
     /// <summary>Keeps tied-unembedding logits O(1), so ggml's f16 GELU table error stays well inside the tolerance.</summary>
     private const float EmbeddingStd = 0.25f;
 
-    private enum Layout { Plain, Conv1D, RotaryRows, Norm }
+    private enum Layout { Plain, Conv1D, RotaryRows, Norm, HeadInterleavedQkv }
 
     private sealed record Param(string? HfName, string? GgufName, Tensor Tensor, Layout Layout = Layout.Plain);
 
@@ -112,6 +115,35 @@ public static class RandomModels
         return list;
     }
 
+    private static List<Param> NeoXTensors(RandomModelSpec s, Random rng)
+    {
+        int d = s.DModel;
+        var list = new List<Param> { new("gpt_neox.embed_in.weight", "token_embd.weight", Normal(rng, EmbeddingStd, s.VocabSize, d)) };
+        void Norm(string hf, string gg)
+        {
+            list.Add(new(hf + ".weight", gg + ".weight", NormWeight(rng, d)));
+            list.Add(new(hf + ".bias", gg + ".bias", Normal(rng, 0.1f, d)));
+        }
+        void Linear(string hf, string gg, int inFeatures, int outFeatures, Layout layout = Layout.Plain)
+        {
+            list.Add(new(hf + ".weight", gg + ".weight", Normal(rng, 1f / MathF.Sqrt(inFeatures), outFeatures, inFeatures), layout));
+            list.Add(new(hf + ".bias", gg + ".bias", Normal(rng, 0.1f, outFeatures), layout));
+        }
+        for (int l = 0; l < s.NLayers; l++)
+        {
+            string h = $"gpt_neox.layers.{l}.", g = $"blk.{l}.";
+            Norm(h + "input_layernorm", g + "attn_norm");
+            Linear(h + "attention.query_key_value", g + "attn_qkv", d, 3 * d, Layout.HeadInterleavedQkv);
+            Linear(h + "attention.dense", g + "attn_output", d, d);
+            Norm(h + "post_attention_layernorm", g + "ffn_norm");
+            Linear(h + "mlp.dense_h_to_4h", g + "ffn_up", d, s.DMlp);
+            Linear(h + "mlp.dense_4h_to_h", g + "ffn_down", s.DMlp, d);
+        }
+        Norm("gpt_neox.final_layer_norm", "output_norm");
+        list.Add(new("embed_out.weight", "output.weight", Normal(rng, 1f / MathF.Sqrt(d), s.VocabSize, d)));
+        return list;
+    }
+
     private static Tensor ToGguf(RandomModelSpec s, Param p)
     {
         var src = p.Tensor.Span;
@@ -136,6 +168,16 @@ public static class RandomModels
                             src.Slice((h * dh + j * half + i) * width, width).CopyTo(t.AsSpan((h * dh + 2 * i + j) * width, width));
                 return Tensor.FromArray(t, p.Tensor.Shape.ToArray());
             }
+            case Layout.HeadInterleavedQkv:
+            {
+                // HF rows [head][q, k, v][d] → GGUF rows [q, k, v][head][d].
+                int block = s.DHead * (p.Tensor.Rank == 2 ? p.Tensor.Dim(1) : 1);
+                var t = new float[src.Length];
+                for (int h = 0; h < s.NHeads; h++)
+                    for (int part = 0; part < 3; part++)
+                        src.Slice((h * 3 + part) * block, block).CopyTo(t.AsSpan((part * s.NHeads + h) * block, block));
+                return Tensor.FromArray(t, p.Tensor.Shape.ToArray());
+            }
             case Layout.Norm when s.Architecture == "gemma":
                 return Tensor.FromArray(src.ToArray().Select(w => w + 1f).ToArray(), p.Tensor.Shape.ToArray());
             default:
@@ -157,9 +199,13 @@ public static class RandomModels
             new($"{a}.block_count", MetadataValue.From((uint)s.NLayers)),
             new($"{a}.attention.head_count", MetadataValue.From((uint)s.NHeads)),
         };
-        if (s.IsGpt2)
+        if (s.IsGpt2 || s.IsNeoX) m.Add(new($"{a}.attention.layer_norm_epsilon", MetadataValue.From(1e-5f)));
+        if (s.IsGpt2) return m;
+        if (s.IsNeoX)
         {
-            m.Add(new($"{a}.attention.layer_norm_epsilon", MetadataValue.From(1e-5f)));
+            m.Add(new($"{a}.use_parallel_residual", true));
+            m.Add(new($"{a}.rope.dimension_count", MetadataValue.From((uint)s.RotaryDim)));
+            m.Add(new($"{a}.rope.freq_base", MetadataValue.From(10000f)));
             return m;
         }
         m.Add(new($"{a}.attention.head_count_kv", MetadataValue.From((uint)s.NKvHeads)));
@@ -190,6 +236,24 @@ public static class RandomModels
                 ["layer_norm_epsilon"] = 1e-5,
                 ["activation_function"] = "gelu_new",
                 ["tie_word_embeddings"] = true,
+            };
+        if (s.IsNeoX)
+            return new()
+            {
+                ["architectures"] = new[] { "GPTNeoXForCausalLM" },
+                ["model_type"] = "gpt_neox",
+                ["hidden_size"] = s.DModel,
+                ["intermediate_size"] = s.DMlp,
+                ["num_hidden_layers"] = s.NLayers,
+                ["num_attention_heads"] = s.NHeads,
+                ["max_position_embeddings"] = s.ContextLength,
+                ["rotary_pct"] = (double)s.RotaryDim / s.DHead,
+                ["rotary_emb_base"] = 10000,
+                ["layer_norm_eps"] = 1e-5,
+                ["hidden_act"] = "gelu",
+                ["use_parallel_residual"] = true,
+                ["vocab_size"] = s.VocabSize,
+                ["tie_word_embeddings"] = false,
             };
         var c = new Dictionary<string, object>
         {
