@@ -19,7 +19,8 @@ public sealed record RandomModelSpec(string Architecture, int DModel, int NLayer
 /// Face folder (config.json + model.safetensors), so two independent loaders and llama.cpp can be compared on it.
 /// The conversions are the ones llama.cpp's convert_hf_to_gguf applies: GPT-2's Conv1D weights are transposed to
 /// [out, in], Llama's q/k rows go from HF's rotate-half order to Meta's interleaved order, Gemma's norm weights
-/// are stored as 1 + w, and GPT-NeoX's per-head interleaved q|k|v rows are regrouped as [q | k | v]. Also linked into the benchmark project.
+/// are stored as 1 + w, and GPT-NeoX's per-head interleaved q|k|v rows are regrouped as [q | k | v].
+/// Also linked into the benchmark project.
 /// </summary>
 public static class RandomModels
 {
@@ -31,11 +32,12 @@ public static class RandomModels
         var hf = spec.IsGpt2 ? Gpt2Tensors(spec, rng) : spec.IsNeoX ? NeoXTensors(spec, rng) : LlamaFamilyTensors(spec, rng);
         var hfFolder = Path.Combine(directory, "hf");
         Directory.CreateDirectory(hfFolder);
-        SafetensorsWriter.Write(Path.Combine(hfFolder, "model.safetensors"), hf.Where(t => t.HfName is not null).Select(t => KeyValuePair.Create(t.HfName!, t.Tensor)));
+        SafetensorsWriter.Write(Path.Combine(hfFolder, "model.safetensors"),
+            hf.Where(t => t.HfName is not null).Select(t => KeyValuePair.Create(t.HfName!, t.Tensor)));
         File.WriteAllText(Path.Combine(hfFolder, "config.json"), JsonSerializer.Serialize(HfConfig(spec)));
         var gguf = Path.Combine(directory, "model.gguf");
         GgufWriter.Write(gguf, GgufMetadata(spec).Concat(tokenizerMetadata),
-            hf.Where(t => t.GgufName is not null).Select(t => new GgufTensorData(t.GgufName!, ToGguf(spec, t))));
+            hf.Select(t => new GgufTensorData(t.GgufName, ToGguf(spec, t))));
         return (gguf, hfFolder);
     }
 
@@ -51,7 +53,7 @@ public static class RandomModels
 
     private enum Layout { Plain, Conv1D, RotaryRows, Norm, HeadInterleavedQkv }
 
-    private sealed record Param(string? HfName, string? GgufName, Tensor Tensor, Layout Layout = Layout.Plain);
+    private sealed record Param(string? HfName, string GgufName, Tensor Tensor, Layout Layout = Layout.Plain);
 
     private static List<Param> LlamaFamilyTensors(RandomModelSpec s, Random rng)
     {
