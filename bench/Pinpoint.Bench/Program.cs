@@ -4,6 +4,7 @@ using Pinpoint.Bench;
 var suites = new Dictionary<string, Func<bool, int>>(StringComparer.OrdinalIgnoreCase)
 {
     ["gemm"] = GemmBench.Run,
+    ["forward"] = ForwardBench.Run,
 };
 
 var names = string.Join(", ", suites.Keys);

@@ -7,11 +7,12 @@ namespace Pinpoint.Models.Architectures;
 /// <summary>
 /// GGUF files use one tensor naming scheme for every architecture (blk.N.attn_q ...), weights stored [out, in],
 /// and architecture-specific metadata keys ({arch}.embedding_length ...). llama.cpp keeps Llama's q/k rows in
-/// Meta's interleaved rotary layout and folds Gemma's (1 + w) into the stored norm weights.
+/// Meta's interleaved rotary layout, folds Gemma's (1 + w) into the stored norm weights, and stores GPT-NeoX's
+/// fused attn_qkv already regrouped as [q | k | v] (its converter undoes HF's per-head interleaving).
 /// </summary>
 public static class GgufArchitectures
 {
-    public static IReadOnlyList<string> Supported { get; } = ["llama", "qwen2", "gpt2", "gemma"];
+    public static IReadOnlyList<string> Supported { get; } = ["llama", "qwen2", "gpt2", "gemma", "gptneox"];
 
     public static TransformerConfig Config(TensorFile file)
     {
@@ -26,10 +27,10 @@ public static class GgufArchitectures
         if (d % heads != 0) throw new ModelConfigException($"{file.Path}: embedding_length {d} is not divisible by head_count {heads}");
         int dHead = OptionalInt("attention.key_length") ?? d / heads;
         var embedding = file["token_embd.weight"];
-        bool gpt2 = arch == "gpt2";
+        bool gpt2 = arch == "gpt2", neox = arch == "gptneox", layerNorm = gpt2 || neox;
         var config = new TransformerConfig
         {
-            Architecture = arch,
+            Architecture = neox ? "gpt_neox" : arch,
             DModel = d,
             NLayers = Int("block_count"),
             NHeads = heads,
@@ -38,14 +39,16 @@ public static class GgufArchitectures
             DMlp = Int("feed_forward_length"),
             VocabSize = embedding.Dim(0),
             ContextLength = Int("context_length"),
-            Norm = gpt2 ? NormKind.LayerNorm : NormKind.RmsNorm,
-            NormEps = gpt2 ? Float("attention.layer_norm_epsilon", 1e-5f) : Float("attention.layer_norm_rms_epsilon", 1e-6f),
+            Norm = layerNorm ? NormKind.LayerNorm : NormKind.RmsNorm,
+            NormEps = layerNorm ? Float("attention.layer_norm_epsilon", 1e-5f) : Float("attention.layer_norm_rms_epsilon", 1e-6f),
             Positions = gpt2 ? PositionKind.Learned : PositionKind.Rotary,
             RopeLayout = arch == "llama" ? RopeLayout.Interleaved : RopeLayout.Half,
             RopeTheta = Float("rope.freq_base", 10000f),
             RotaryDim = OptionalInt("rope.dimension_count") ?? dHead,
-            Activation = arch switch { "gpt2" or "gemma" => Activation.GeluTanh, _ => Activation.Silu },
-            GatedMlp = !gpt2,
+            // llama.cpp runs GPT-NeoX with its tanh GELU, but Pythia was trained with the exact one.
+            Activation = arch switch { "gpt2" or "gemma" => Activation.GeluTanh, "gptneox" => Activation.Gelu, _ => Activation.Silu },
+            GatedMlp = !layerNorm,
+            ParallelResidual = neox && (!file.HasMetadata("gptneox.use_parallel_residual") || file.GetBool("gptneox.use_parallel_residual")),
             EmbeddingScale = arch == "gemma" ? MathF.Sqrt(d) : 1f,
             BosTokenId = file.HasMetadata("tokenizer.ggml.bos_token_id") ? (int)file.GetInt64("tokenizer.ggml.bos_token_id") : null,
             EosTokenId = file.HasMetadata("tokenizer.ggml.eos_token_id") ? (int)file.GetInt64("tokenizer.ggml.eos_token_id") : null,

@@ -1,0 +1,162 @@
+using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Tensors;
+using Pinpoint.Models.Loading;
+using Pinpoint.Models.Transformer;
+
+namespace Pinpoint.Tests.Models;
+
+/// <summary>Invariants of the hook points on a learned-position model (gpt2-random) and a rotary GQA model (stories260K).</summary>
+public class HookTests
+{
+    public static TheoryData<string> Models => new() { "gpt2-random", "stories260K" };
+
+    private static LoadedModel Open(string model) => model == "gpt2-random"
+        ? ModelLoader.Load(SharedData.Require("models/gpt2-random"))
+        : ModelLoader.Load(SharedData.Require("models/stories260K/stories260K.bin"));
+
+    private static int[] Prompt(string model) => model == "gpt2-random"
+        ? [400, 72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100]
+        : [1, 403, 407, 261, 378, 300, 42, 17, 99, 250];
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void ReplacingEveryHookWithItsCachedValueChangesNothing(string model)
+    {
+        using var loaded = Open(model);
+        var m = loaded.Model;
+        var batch = TokenBatch.Single(Prompt(model));
+        var (logits, cache) = m.RunWithCache(batch);
+        Assert.Equal(HookNames.All(m.Config).Order(StringComparer.Ordinal), cache.Names.Order(StringComparer.Ordinal));
+        var replayed = m.RunWithHooks(batch, HookNames.All(m.Config).Select(name => (name, (HookFunction)((_, n) => cache[n].Clone()))));
+        Assert.Equal(logits.ToArray(), replayed.ToArray());
+        // The hooked path (per-head results summed, norm scales) agrees with the fused plain forward up to summation order.
+        double fused = MaxAbsDiff(logits.ToArray(), m.Forward(Compute.Eager, batch).ToArray());
+        Assert.True(fused <= 1e-4, $"hooked vs plain forward: max |Δlogit| {fused:G3}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void ZeroingOneHeadRemovesExactlyItsResult(string model)
+    {
+        using var loaded = Open(model);
+        var m = loaded.Model;
+        var c = m.Config;
+        int layer = c.NLayers - 1, head = 1, last = c.NLayers - 1;
+        var batch = TokenBatch.Single(Prompt(model));
+        var (_, clean) = m.RunWithCache(batch);
+
+        // Ablate the head, and hold the MLP output of its layer at its clean value so the residual is linear in the head.
+        var hooks = new HookSet(n => n == HookNames.AttnOut(layer) || n == HookNames.ResidPost(last));
+        hooks.Add(HookNames.Z(layer), (z, _) => ZeroHead(z, head));
+        hooks.Add(HookNames.MlpOut(layer), (_, n) => clean[n]);
+        m.Forward(Compute.Eager, batch, hooks);
+
+        var headResult = HeadSlice(clean[HookNames.Result(layer)], head);
+        var expectedAttnOut = Subtract(clean[HookNames.AttnOut(layer)].ToArray(), headResult);
+        var expectedFinal = Subtract(clean[HookNames.ResidPost(last)].ToArray(), headResult);
+        Assert.True(MaxAbsDiff(expectedAttnOut, hooks.Cache[HookNames.AttnOut(layer)].ToArray()) <= 1e-5);
+        Assert.True(MaxAbsDiff(expectedFinal, hooks.Cache[HookNames.ResidPost(last)].ToArray()) <= 1e-5);
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void ResidualComponentsSumToTheFinalResidual(string model)
+    {
+        using var loaded = Open(model);
+        var m = loaded.Model;
+        var c = m.Config;
+        var (_, cache) = m.RunWithCache(TokenBatch.Single(Prompt(model)));
+        var sum = cache[HookNames.Embed].ToArray();
+        var parts = new List<string>();
+        if (c.Positions == PositionKind.Learned) parts.Add(HookNames.PosEmbed);
+        for (int l = 0; l < c.NLayers; l++) parts.AddRange([HookNames.AttnOut(l), HookNames.MlpOut(l)]);
+        foreach (var part in parts)
+        {
+            var values = cache[part].ToArray();
+            for (int i = 0; i < sum.Length; i++) sum[i] += values[i];
+        }
+        var final = cache[HookNames.ResidPost(c.NLayers - 1)].ToArray();
+        double scale = final.Max(Math.Abs);
+        Assert.True(MaxAbsDiff(sum, final) <= 1e-5 * scale, $"max |Δ| {MaxAbsDiff(sum, final):G3} vs scale {scale:G3}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void FilteredCacheStoresOnlyMatchingNames(string model)
+    {
+        using var loaded = Open(model);
+        var m = loaded.Model;
+        var (logits, cache) = m.RunWithCache(TokenBatch.Single(Prompt(model)), n => n.EndsWith("hook_z", StringComparison.Ordinal) || n == HookNames.Embed);
+        var expected = Enumerable.Range(0, m.Config.NLayers).Select(HookNames.Z).Append(HookNames.Embed).Order(StringComparer.Ordinal);
+        Assert.Equal(expected, cache.Names.Order(StringComparer.Ordinal));
+        Assert.Equal(m.Forward(Compute.Eager, TokenBatch.Single(Prompt(model))).ToArray(), logits.ToArray());
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void LeftPaddedRowsMatchTheirUnpaddedRuns(string model)
+    {
+        using var loaded = Open(model);
+        var m = loaded.Model;
+        int vocab = m.Config.VocabSize;
+        var prompt = Prompt(model);
+        var sequences = new[] { prompt, prompt[..4], prompt[2..9] };
+        var padded = m.Forward(Compute.Eager, TokenBatch.LeftPadded(sequences, padId: 0)).ToArray();
+        int length = prompt.Length;
+        for (int b = 0; b < sequences.Length; b++)
+        {
+            var alone = m.Forward(Compute.Eager, TokenBatch.Single(sequences[b])).ToArray()[^vocab..];
+            var row = padded.AsSpan(((b * length) + length - 1) * vocab, vocab).ToArray();
+            Assert.True(MaxAbsDiff(alone, row) <= 1e-4, $"row {b}: max |Δlogit| {MaxAbsDiff(alone, row):G3}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void KvCacheStepsMatchFullRecomputation(string model)
+    {
+        using var loaded = Open(model);
+        var m = loaded.Model;
+        int vocab = m.Config.VocabSize;
+        var prompt = Prompt(model);
+        var full = m.Forward(Compute.Eager, TokenBatch.Single(prompt)).ToArray();
+        var cache = new KvCache(m.Config, 1, prompt.Length);
+        // A 5-token prefill, then one token at a time.
+        var first = m.Forward(Compute.Eager, TokenBatch.Single(prompt[..5]), kvCache: cache).ToArray();
+        Assert.True(MaxAbsDiff(full.AsSpan(0, 5 * vocab).ToArray(), first) <= 1e-4);
+        for (int t = 5; t < prompt.Length; t++)
+        {
+            var step = m.Forward(Compute.Eager, TokenBatch.Single([prompt[t]]), kvCache: cache).ToArray();
+            var expected = full.AsSpan(t * vocab, vocab).ToArray();
+            Assert.True(MaxAbsDiff(expected, step) <= 1e-4, $"position {t}: max |Δlogit| {MaxAbsDiff(expected, step):G3}");
+        }
+    }
+
+    private static Tensor ZeroHead(Tensor z, int head)
+    {
+        var copy = z.Clone();
+        int heads = z.Dim(2), dHead = z.Dim(3);
+        var span = copy.Span;
+        for (int row = 0; row < span.Length / (heads * dHead); row++)
+            span.Slice((row * heads + head) * dHead, dHead).Clear();
+        return copy;
+    }
+
+    /// <summary>One head's slice [B, T, d_model] of hook_result [B, T, H, d_model], flattened.</summary>
+    private static float[] HeadSlice(Tensor result, int head)
+    {
+        var all = result.ToArray();
+        int heads = result.Dim(2), d = result.Dim(3), rows = all.Length / (heads * d);
+        var slice = new float[rows * d];
+        for (int row = 0; row < rows; row++) all.AsSpan((row * heads + head) * d, d).CopyTo(slice.AsSpan(row * d, d));
+        return slice;
+    }
+
+    private static float[] Subtract(float[] a, float[] b) => a.Zip(b, (x, y) => x - y).ToArray();
+
+    private static double MaxAbsDiff(float[] a, float[] b)
+    {
+        Assert.Equal(a.Length, b.Length);
+        return a.Zip(b, (x, y) => (double)Math.Abs(x - y)).Max();
+    }
+}

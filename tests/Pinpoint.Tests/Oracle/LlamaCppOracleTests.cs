@@ -1,0 +1,86 @@
+using Pinpoint.Engine.Autograd;
+using Pinpoint.Models.Loading;
+using Pinpoint.Models.Transformer;
+
+namespace Pinpoint.Tests.Oracle;
+
+/// <summary>
+/// Every architecture against llama.cpp: random weights written as GGUF and as an HF folder, logits of every position
+/// from llama.cpp (on the GGUF), from our loader on the GGUF and from our loader on the HF folder.
+/// </summary>
+public class LlamaCppOracleTests
+{
+    private static readonly int[] Tokens = [1, 17, 250, 33, 399, 5, 88, 120, 300, 42, 7, 64, 200, 150, 9, 380];
+
+    /// <summary>Architecture, its model sizes, and the max |Δlogit| allowed against llama.cpp.</summary>
+    public static TheoryData<string, double> Architectures => new()
+    {
+        { "llama", 1e-3 },
+        { "qwen2", 1e-3 },
+        // ggml evaluates GELU through an f16 lookup table.
+        { "gpt2", 1e-2 },
+        { "gemma", 1e-2 },
+        // Also tanh (llama.cpp) against exact (Pythia, our loaders) GELU.
+        { "gptneox", 1e-2 },
+    };
+
+    private static RandomModelSpec Spec(string arch) => arch switch
+    {
+        "llama" => new(arch, DModel: 64, NLayers: 2, NHeads: 4, NKvHeads: 2, DMlp: 128, VocabSize: 512, ContextLength: 64),
+        "qwen2" => new(arch, 64, 2, 4, 2, 128, 401, 64),
+        "gpt2" => new(arch, 64, 2, 4, 4, 256, 401, 64),
+        "gemma" => new(arch, 64, 2, 4, 1, 128, 512, 64),
+        "gptneox" => new(arch, 64, 2, 4, 4, 256, 401, 64),
+        _ => throw new ArgumentOutOfRangeException(nameof(arch), arch, null),
+    };
+
+    /// <summary>The shared tokenizer whose size the spec's vocabulary matches: (GGUF to copy tokenizer.* from, HF tokenizer file).</summary>
+    private static (string Gguf, string HfTokenizer) Tokenizer(RandomModelSpec spec) => spec.VocabSize == 512
+        ? (SharedData.Require("models/stories260K/stories260K.gguf"), SharedData.Require("models/stories260K/tok512.model"))
+        : (SharedData.Require("models/gpt2-random/model.gguf"), SharedData.Require("models/gpt2-random/tokenizer.json"));
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void RandomModelMatchesLlamaCppInBothFormats(string arch, double tolerance)
+    {
+        var spec = Spec(arch);
+        var (tokenizerGguf, hfTokenizer) = Tokenizer(spec);
+        var dir = Directory.CreateTempSubdirectory($"pinpoint-oracle-{arch}-").FullName;
+        try
+        {
+            var (gguf, hf) = RandomModels.Write(spec, dir, RandomModels.TokenizerMetadataOf(tokenizerGguf), seed: 1234);
+            CompareThree(gguf, hf, hfTokenizer, tolerance);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void SharedGpt2RandomMatchesLlamaCppInBothFormats()
+    {
+        var dir = SharedData.Require("models/gpt2-random");
+        CompareThree(Path.Combine(dir, "model.gguf"), dir, null, 1e-2);
+    }
+
+    private static void CompareThree(string gguf, string hfFolder, string? hfTokenizer, double tolerance)
+    {
+        float[] reference;
+        using (var llama = new LlamaCppModel(gguf, Tokens.Length)) reference = llama.Evaluate(Tokens);
+        var fromGguf = Logits(ModelLoader.Load(gguf));
+        var fromHf = Logits(ModelLoader.Load(hfFolder, hfTokenizer));
+        Assert.Equal(reference.Length, fromGguf.Length);
+        double vsLlama = MaxAbsDiff(reference, fromGguf), vsHf = MaxAbsDiff(fromGguf, fromHf);
+        Assert.True(reference.Max(Math.Abs) > 0.1, "llama.cpp's logits are degenerate");
+        Assert.True(vsLlama <= tolerance, $"GGUF vs llama.cpp: max |Δlogit| {vsLlama:G3} > {tolerance:G3}");
+        Assert.True(vsHf <= 1e-4, $"GGUF vs HF folder: max |Δlogit| {vsHf:G3} > 1e-4");
+    }
+
+    private static float[] Logits(LoadedModel loaded)
+    {
+        using (loaded) return loaded.Model.Forward(Compute.Eager, TokenBatch.Single(Tokens)).ToArray();
+    }
+
+    private static double MaxAbsDiff(float[] a, float[] b) => a.Zip(b, (x, y) => (double)Math.Abs(x - y)).Max();
+}
