@@ -196,7 +196,7 @@ public static unsafe class Gemm
         int pc = t / groups * Kc, kc = Math.Min(Kc, j.K - pc);
         int i0 = t % groups * j.PanelsPerPackTask * mr, rows = Math.Min(j.PanelsPerPackTask * mr, j.M - i0);
         long aOffset = j.TransposeA ? (long)pc * j.Lda + i0 : (long)i0 * j.Lda + pc;
-        GemmPacking.PackA(j.A + aOffset, j.Lda, j.TransposeA, rows, kc, mr, j.PackedA + (long)RoundUp(j.M, mr) * pc + (long)i0 * kc, j.Path != KernelPath.Scalar);
+        GemmPacking.PackA(j.A + aOffset, j.Lda, j.TransposeA, rows, kc, mr, GemmMicroKernels.TailMr(j.Path), j.PackedA + (long)RoundUp(j.M, mr) * pc + (long)i0 * kc, j.Path != KernelPath.Scalar);
     }
 
     private static void RunTask(in Job j, int t)
@@ -247,7 +247,7 @@ public static unsafe class Gemm
                     else
                     {
                         long aOffset = transposeA ? (long)pc * lda + ic : (long)ic * lda + pc;
-                        GemmPacking.PackA(a + aOffset, lda, transposeA, mc, kc, mr, buffers.A, path != KernelPath.Scalar);
+                        GemmPacking.PackA(a + aOffset, lda, transposeA, mc, kc, mr, GemmMicroKernels.TailMr(path), buffers.A, path != KernelPath.Scalar);
                         aBlock = buffers.A;
                     }
                     MacroKernel(path, mc, nc, kc, mr, nr, aBlock, buffers, c + (long)ic * ldc + jc, ldc, sliceBeta);
@@ -259,6 +259,7 @@ public static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MacroKernel(KernelPath path, int mc, int nc, int kc, int mr, int nr, float* aBlock, GemmBuffers buffers, float* c, int ldc, float beta)
     {
+        int tailMr = GemmMicroKernels.TailMr(path);
         for (int jr = 0; jr < nc; jr += nr)
         {
             int cols = Math.Min(nr, nc - jr);
@@ -266,15 +267,16 @@ public static unsafe class Gemm
             for (int ir = 0; ir < mc; ir += mr)
             {
                 int rows = Math.Min(mr, mc - ir);
+                bool tail = rows <= tailMr && tailMr < mr;
                 float* aPanel = aBlock + (long)ir * kc;
                 float* cTile = c + (long)ir * ldc + jr;
-                if (rows == mr && cols == nr)
+                if ((rows == mr || rows == tailMr) && cols == nr)
                 {
-                    GemmMicroKernels.Tile(path, kc, aPanel, bPanel, cTile, ldc, beta);
+                    GemmMicroKernels.Tile(path, tail, kc, aPanel, bPanel, cTile, ldc, beta);
                     continue;
                 }
                 // Edge tile: compute the full tile into scratch, then merge only the valid part.
-                GemmMicroKernels.Tile(path, kc, aPanel, bPanel, buffers.Tile, nr, 0f);
+                GemmMicroKernels.Tile(path, tail, kc, aPanel, bPanel, buffers.Tile, nr, 0f);
                 for (int i = 0; i < rows; i++)
                 {
                     var src = new ReadOnlySpan<float>(buffers.Tile + i * nr, cols);
