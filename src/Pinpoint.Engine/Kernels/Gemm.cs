@@ -138,7 +138,7 @@ public static unsafe class Gemm
 
     private struct Job
     {
-        public int M, N, K, Lda, Ldb, Ldc, RowsPerTask, ColsPerTask, ColTasks, PanelsPerPackTask;
+        public int M, N, K, Lda, Ldb, Ldc, RowsPerTask, ColsPerTask, ColTasks;
         public float* A, C, PackedA;
         public void* B;
         public DType BType;
@@ -170,12 +170,16 @@ public static unsafe class Gemm
         };
         if (n >= m && (long)RoundUp(m, mr) * k <= SharedPackedASize)
         {
-            // A is packed once, in parallel, and shared read-only; column tasks then only pack their own B, so they
-            // can be small enough (a few per thread) for a thread slowed by a busy core to hand work to the other.
+            // A is packed once, on this thread (cheaper than another fork/join), and shared read-only; column tasks
+            // then only pack their own B, so they can be small enough (a few per thread) for a thread slowed by a
+            // busy core to hand work to the other.
             job.PackedA = GemmBuffers.Current.SharedPackedA;
-            int panels = CeilDiv(m, mr), slices = CeilDiv(k, Kc);
-            job.PanelsPerPackTask = CeilDiv(panels, Math.Min(panels, threads));
-            WorkerPool.ParallelFor(slices * CeilDiv(panels, job.PanelsPerPackTask), job, static (j, t) => PackSharedA(j, t));
+            for (int pc = 0; pc < k; pc += Kc)
+            {
+                long aOffset = transposeA ? (long)pc * lda : pc;
+                GemmPacking.PackA(a + aOffset, lda, transposeA, m, Math.Min(Kc, k - pc), mr, GemmMicroKernels.TailMr(path),
+                    job.PackedA + (long)RoundUp(m, mr) * pc, path != KernelPath.Scalar);
+            }
             job.ColsPerTask = Math.Min(RoundUp(Math.Max(CeilDiv(n, 4 * threads), 4 * nr), nr), Nc);
             job.ColTasks = CeilDiv(n, job.ColsPerTask);
             WorkerPool.ParallelFor(job.ColTasks, job, static (j, t) => RunTask(j, t));
@@ -186,17 +190,6 @@ public static unsafe class Gemm
         else job.RowsPerTask = Math.Min(RoundUp(CeilDiv(m, threads), mr), 2 * Mc);
         job.ColTasks = CeilDiv(n, job.ColsPerTask);
         WorkerPool.ParallelFor(CeilDiv(m, job.RowsPerTask) * job.ColTasks, job, static (j, t) => RunTask(j, t));
-    }
-
-    /// <summary>Packs a range of MR-row panels of one KC slice of A into the shared buffer (layout as in <see cref="RunSerial"/>).</summary>
-    private static void PackSharedA(in Job j, int t)
-    {
-        int mr = GemmMicroKernels.Mr(j.Path);
-        int groups = CeilDiv(CeilDiv(j.M, mr), j.PanelsPerPackTask);
-        int pc = t / groups * Kc, kc = Math.Min(Kc, j.K - pc);
-        int i0 = t % groups * j.PanelsPerPackTask * mr, rows = Math.Min(j.PanelsPerPackTask * mr, j.M - i0);
-        long aOffset = j.TransposeA ? (long)pc * j.Lda + i0 : (long)i0 * j.Lda + pc;
-        GemmPacking.PackA(j.A + aOffset, j.Lda, j.TransposeA, rows, kc, mr, GemmMicroKernels.TailMr(j.Path), j.PackedA + (long)RoundUp(j.M, mr) * pc + (long)i0 * kc, j.Path != KernelPath.Scalar);
     }
 
     private static void RunTask(in Job j, int t)
