@@ -109,14 +109,15 @@ public static unsafe class GemmBench
     /// <summary>FMA throughput with enough independent accumulator chains to cover latency, on every pool thread.</summary>
     private static double MeasurePeak()
     {
-        const long iterations = 20_000_000;
+        // Many short runs, keeping the best, so a moment when both cores are free is likely to be caught.
+        const long iterations = 2_000_000;
         int threads = WorkerPool.Concurrency;
         double best = 0;
-        var seconds = new double[threads];
-        for (int r = 0; r < 5; r++)
+        var sink = new double[threads]; // keeps the loops' results alive
+        for (int r = 0; r < 100; r++)
         {
             var sw = Stopwatch.StartNew();
-            WorkerPool.ParallelFor(threads, seconds, static (s, t) => s[t] = FmaLoop(iterations));
+            WorkerPool.ParallelFor(threads, sink, static (s, t) => s[t] = FmaLoop(iterations));
             double elapsed = sw.Elapsed.TotalSeconds;
             int lanes = Avx512F.IsSupported ? 16 : 8;
             best = Math.Max(best, threads * iterations * 12.0 * lanes * 2 / elapsed / 1e9);
