@@ -12,14 +12,18 @@ namespace Pinpoint.Engine.Kernels;
 /// <remarks>
 /// BLIS-style: for each KC-deep slice, a KC×NC block of op(B) is packed into NR-column panels and an MC×KC
 /// block of op(A) into MR-row panels; the micro-kernel then sweeps MR×NR tiles of C, so one B panel stays in
-/// L1 while the A block streams from L2. Threads take disjoint column (or row) ranges of C and pack their own
-/// operands, so they never synchronise inside a product. m == 1 goes to <see cref="Gemv"/>.
+/// L1 while the A block streams from L2. Threads take disjoint column (or row) ranges of C, so they never
+/// synchronise inside a product: a small enough op(A) is packed once up front and shared, otherwise every task
+/// packs its own operands. m == 1 goes to <see cref="Gemv"/>.
 /// </remarks>
 public static unsafe class Gemm
 {
+    // KC: a 32-wide B micro-panel (KC·32 floats = 32 KiB) stays in the 48 KiB L1; MC: the MC×KC A block
+    // (240 KiB, a multiple of every MR) sits in L2; NC bounds the packed B block, which streams from L2/L3.
     internal const int Kc = 256;
     internal const int Mc = 240;
     internal const int Nc = 2048;
+    /// <summary>Floats in the largest micro-tile of any path (edge tiles are computed into a scratch tile this big).</summary>
     internal const int MaxTile = 16 * 32;
     /// <summary>Floats of per-thread conversion scratch: eight KC-long rows for 16-bit B packing, row chunks for GEMV.</summary>
     internal const int ScratchSize = 8 * Kc;
