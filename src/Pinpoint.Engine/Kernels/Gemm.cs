@@ -31,6 +31,7 @@ public static unsafe class Gemm
     internal const int PackedBSize = Nc * Kc;
     /// <summary>Largest op(A) (in packed floats) that is packed once and shared by all threads.</summary>
     internal const int SharedPackedASize = 1 << 20;
+    private const int L2Floats = 1 << 18;
 
     public static void Multiply(
         int m, int n, int k,
@@ -221,6 +222,8 @@ public static unsafe class Gemm
         }
         var buffers = GemmBuffers.Current;
         int mr = GemmMicroKernels.Mr(path), nr = GemmMicroKernels.Nr(path);
+        // A prepacked slice that fits in L2 is swept whole, so each B panel is fetched once per slice, not once per MC block.
+        int mcBlock = packedA != null && (long)RoundUp(m, mr) * Kc <= L2Floats ? m : Mc;
         for (int jc = 0; jc < n; jc += Nc)
         {
             int nc = Math.Min(Nc, n - jc);
@@ -233,9 +236,9 @@ public static unsafe class Gemm
                     GemmPacking.PackB((float*)b + bOffset, ldb, transposeB, kc, nc, nr, buffers.B, path != KernelPath.Scalar);
                 else
                     GemmPacking.PackB16((ushort*)b + bOffset, bType, ldb, transposeB, kc, nc, nr, buffers.B, buffers.Scratch, path != KernelPath.Scalar);
-                for (int ic = 0; ic < m; ic += Mc)
+                for (int ic = 0; ic < m; ic += mcBlock)
                 {
-                    int mc = Math.Min(Mc, m - ic);
+                    int mc = Math.Min(mcBlock, m - ic);
                     float* aBlock;
                     if (packedA != null)
                     {
