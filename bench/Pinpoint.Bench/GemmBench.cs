@@ -17,8 +17,8 @@ namespace Pinpoint.Bench;
 public static unsafe class GemmBench
 {
     private static readonly (int M, int K, int N)[] Shapes = [(128, 768, 768), (128, 768, 3072), (128, 3072, 768), (512, 768, 50257), (1, 768, 3072)];
-    private const int Repetitions = 7;
-    private const double SecondsPerRepetition = 0.25;
+    private const int Repetitions = 6;
+    private const double SecondsPerRepetition = 0.2;
 
     public static int Run(bool json)
     {
@@ -78,39 +78,46 @@ public static unsafe class GemmBench
         return x;
     }
 
-    /// <summary>Runs an action repeatedly for about <see cref="SecondsPerRepetition"/> and keeps the best per-call time.</summary>
+    /// <summary>
+    /// Times single calls over about <see cref="SecondsPerRepetition"/> per repetition and keeps the fastest: on a
+    /// shared machine the fastest call is the one least disturbed by other processes, for both libraries alike.
+    /// </summary>
     private sealed class Timer(Action action)
     {
-        private int _calls;
+        private bool _warm;
 
         public double BestSeconds { get; private set; } = double.MaxValue;
 
         public void Repeat()
         {
-            if (_calls == 0)
+            if (!_warm)
             {
                 action();
-                var once = Stopwatch.StartNew();
-                action();
-                _calls = Math.Max(1, (int)(SecondsPerRepetition / once.Elapsed.TotalSeconds));
+                _warm = true;
             }
-            var sw = Stopwatch.StartNew();
-            for (int i = 0; i < _calls; i++) action();
-            BestSeconds = Math.Min(BestSeconds, sw.Elapsed.TotalSeconds / _calls);
+            long end = Stopwatch.GetTimestamp() + (long)(SecondsPerRepetition * Stopwatch.Frequency);
+            do
+            {
+                long start = Stopwatch.GetTimestamp();
+                action();
+                BestSeconds = Math.Min(BestSeconds, Stopwatch.GetElapsedTime(start).TotalSeconds);
+            }
+            while (Stopwatch.GetTimestamp() < end);
         }
     }
 
     /// <summary>FMA throughput with enough independent accumulator chains to cover latency, on every pool thread.</summary>
     private static double MeasurePeak()
     {
-        const long iterations = 20_000_000;
+        // Many short runs, keeping the best, so a moment when both cores are free is likely to be caught.
+        const long iterations = 2_000_000;
         int threads = WorkerPool.Concurrency;
         double best = 0;
-        var seconds = new double[threads];
-        for (int r = 0; r < 5; r++)
+        var sink = new double[threads]; // keeps the loops' results alive
+        for (int r = 0; r < 100; r++)
         {
             var sw = Stopwatch.StartNew();
-            WorkerPool.ParallelFor(threads, seconds, static (s, t) => s[t] = FmaLoop(iterations));
+            WorkerPool.ParallelFor(threads, sink, static (s, t) => s[t] = FmaLoop(iterations));
             double elapsed = sw.Elapsed.TotalSeconds;
             int lanes = Avx512F.IsSupported ? 16 : 8;
             best = Math.Max(best, threads * iterations * 12.0 * lanes * 2 / elapsed / 1e9);

@@ -12,14 +12,18 @@ namespace Pinpoint.Engine.Kernels;
 /// <remarks>
 /// BLIS-style: for each KC-deep slice, a KC×NC block of op(B) is packed into NR-column panels and an MC×KC
 /// block of op(A) into MR-row panels; the micro-kernel then sweeps MR×NR tiles of C, so one B panel stays in
-/// L1 while the A block streams from L2. Threads take disjoint column (or row) ranges of C and pack their own
-/// operands, so they never synchronise inside a product. m == 1 goes to <see cref="Gemv"/>.
+/// L1 while the A block streams from L2. Threads take disjoint column (or row) ranges of C, so they never
+/// synchronise inside a product: a small enough op(A) is packed once up front and shared, otherwise every task
+/// packs its own operands. m == 1 goes to <see cref="Gemv"/>.
 /// </remarks>
 public static unsafe class Gemm
 {
+    // KC: a 32-wide B micro-panel (KC·32 floats = 32 KiB) stays in the 48 KiB L1; MC: the MC×KC A block
+    // (240 KiB, a multiple of every MR) sits in L2; NC bounds the packed B block, which streams from L2/L3.
     internal const int Kc = 256;
     internal const int Mc = 240;
     internal const int Nc = 2048;
+    /// <summary>Floats in the largest micro-tile of any path (edge tiles are computed into a scratch tile this big).</summary>
     internal const int MaxTile = 16 * 32;
     /// <summary>Floats of per-thread conversion scratch: eight KC-long rows for 16-bit B packing, row chunks for GEMV.</summary>
     internal const int ScratchSize = 8 * Kc;
@@ -27,6 +31,7 @@ public static unsafe class Gemm
     internal const int PackedBSize = Nc * Kc;
     /// <summary>Largest op(A) (in packed floats) that is packed once and shared by all threads.</summary>
     internal const int SharedPackedASize = 1 << 20;
+    private const int L2Floats = 1 << 18;
 
     public static void Multiply(
         int m, int n, int k,
@@ -138,7 +143,7 @@ public static unsafe class Gemm
 
     private struct Job
     {
-        public int M, N, K, Lda, Ldb, Ldc, RowsPerTask, ColsPerTask, ColTasks, PanelsPerPackTask;
+        public int M, N, K, Lda, Ldb, Ldc, RowsPerTask, ColsPerTask, ColTasks;
         public float* A, C, PackedA;
         public void* B;
         public DType BType;
@@ -170,12 +175,16 @@ public static unsafe class Gemm
         };
         if (n >= m && (long)RoundUp(m, mr) * k <= SharedPackedASize)
         {
-            // A is packed once, in parallel, and shared read-only; column tasks then only pack their own B, so they
-            // can be small enough (a few per thread) for a thread slowed by a busy core to hand work to the other.
+            // A is packed once, on this thread (cheaper than another fork/join), and shared read-only; column tasks
+            // then only pack their own B, so they can be small enough (a few per thread) for a thread slowed by a
+            // busy core to hand work to the other.
             job.PackedA = GemmBuffers.Current.SharedPackedA;
-            int panels = CeilDiv(m, mr), slices = CeilDiv(k, Kc);
-            job.PanelsPerPackTask = CeilDiv(panels, Math.Min(panels, threads));
-            WorkerPool.ParallelFor(slices * CeilDiv(panels, job.PanelsPerPackTask), job, static (j, t) => PackSharedA(j, t));
+            for (int pc = 0; pc < k; pc += Kc)
+            {
+                long aOffset = transposeA ? (long)pc * lda : pc;
+                GemmPacking.PackA(a + aOffset, lda, transposeA, m, Math.Min(Kc, k - pc), mr, GemmMicroKernels.TailMr(path),
+                    job.PackedA + (long)RoundUp(m, mr) * pc, path != KernelPath.Scalar);
+            }
             job.ColsPerTask = Math.Min(RoundUp(Math.Max(CeilDiv(n, 4 * threads), 4 * nr), nr), Nc);
             job.ColTasks = CeilDiv(n, job.ColsPerTask);
             WorkerPool.ParallelFor(job.ColTasks, job, static (j, t) => RunTask(j, t));
@@ -186,17 +195,6 @@ public static unsafe class Gemm
         else job.RowsPerTask = Math.Min(RoundUp(CeilDiv(m, threads), mr), 2 * Mc);
         job.ColTasks = CeilDiv(n, job.ColsPerTask);
         WorkerPool.ParallelFor(CeilDiv(m, job.RowsPerTask) * job.ColTasks, job, static (j, t) => RunTask(j, t));
-    }
-
-    /// <summary>Packs a range of MR-row panels of one KC slice of A into the shared buffer (layout as in <see cref="RunSerial"/>).</summary>
-    private static void PackSharedA(in Job j, int t)
-    {
-        int mr = GemmMicroKernels.Mr(j.Path);
-        int groups = CeilDiv(CeilDiv(j.M, mr), j.PanelsPerPackTask);
-        int pc = t / groups * Kc, kc = Math.Min(Kc, j.K - pc);
-        int i0 = t % groups * j.PanelsPerPackTask * mr, rows = Math.Min(j.PanelsPerPackTask * mr, j.M - i0);
-        long aOffset = j.TransposeA ? (long)pc * j.Lda + i0 : (long)i0 * j.Lda + pc;
-        GemmPacking.PackA(j.A + aOffset, j.Lda, j.TransposeA, rows, kc, mr, j.PackedA + (long)RoundUp(j.M, mr) * pc + (long)i0 * kc, j.Path != KernelPath.Scalar);
     }
 
     private static void RunTask(in Job j, int t)
@@ -224,6 +222,8 @@ public static unsafe class Gemm
         }
         var buffers = GemmBuffers.Current;
         int mr = GemmMicroKernels.Mr(path), nr = GemmMicroKernels.Nr(path);
+        // A prepacked slice that fits in L2 is swept whole, so each B panel is fetched once per slice, not once per MC block.
+        int mcBlock = packedA != null && (long)RoundUp(m, mr) * Kc <= L2Floats ? m : Mc;
         for (int jc = 0; jc < n; jc += Nc)
         {
             int nc = Math.Min(Nc, n - jc);
@@ -236,9 +236,9 @@ public static unsafe class Gemm
                     GemmPacking.PackB((float*)b + bOffset, ldb, transposeB, kc, nc, nr, buffers.B, path != KernelPath.Scalar);
                 else
                     GemmPacking.PackB16((ushort*)b + bOffset, bType, ldb, transposeB, kc, nc, nr, buffers.B, buffers.Scratch, path != KernelPath.Scalar);
-                for (int ic = 0; ic < m; ic += Mc)
+                for (int ic = 0; ic < m; ic += mcBlock)
                 {
-                    int mc = Math.Min(Mc, m - ic);
+                    int mc = Math.Min(mcBlock, m - ic);
                     float* aBlock;
                     if (packedA != null)
                     {
@@ -247,7 +247,7 @@ public static unsafe class Gemm
                     else
                     {
                         long aOffset = transposeA ? (long)pc * lda + ic : (long)ic * lda + pc;
-                        GemmPacking.PackA(a + aOffset, lda, transposeA, mc, kc, mr, buffers.A, path != KernelPath.Scalar);
+                        GemmPacking.PackA(a + aOffset, lda, transposeA, mc, kc, mr, GemmMicroKernels.TailMr(path), buffers.A, path != KernelPath.Scalar);
                         aBlock = buffers.A;
                     }
                     MacroKernel(path, mc, nc, kc, mr, nr, aBlock, buffers, c + (long)ic * ldc + jc, ldc, sliceBeta);
@@ -259,6 +259,7 @@ public static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MacroKernel(KernelPath path, int mc, int nc, int kc, int mr, int nr, float* aBlock, GemmBuffers buffers, float* c, int ldc, float beta)
     {
+        int tailMr = GemmMicroKernels.TailMr(path);
         for (int jr = 0; jr < nc; jr += nr)
         {
             int cols = Math.Min(nr, nc - jr);
@@ -266,15 +267,16 @@ public static unsafe class Gemm
             for (int ir = 0; ir < mc; ir += mr)
             {
                 int rows = Math.Min(mr, mc - ir);
+                bool tail = rows <= tailMr && tailMr < mr;
                 float* aPanel = aBlock + (long)ir * kc;
                 float* cTile = c + (long)ir * ldc + jr;
-                if (rows == mr && cols == nr)
+                if ((rows == mr || rows == tailMr) && cols == nr)
                 {
-                    GemmMicroKernels.Tile(path, kc, aPanel, bPanel, cTile, ldc, beta);
+                    GemmMicroKernels.Tile(path, tail, kc, aPanel, bPanel, cTile, ldc, beta);
                     continue;
                 }
                 // Edge tile: compute the full tile into scratch, then merge only the valid part.
-                GemmMicroKernels.Tile(path, kc, aPanel, bPanel, buffers.Tile, nr, 0f);
+                GemmMicroKernels.Tile(path, tail, kc, aPanel, bPanel, buffers.Tile, nr, 0f);
                 for (int i = 0; i < rows; i++)
                 {
                     var src = new ReadOnlySpan<float>(buffers.Tile + i * nr, cols);

@@ -12,18 +12,23 @@ namespace Pinpoint.Engine.Kernels;
 /// </summary>
 internal static unsafe class GemmMicroKernels
 {
-    public const int Avx512Mr = 12, Avx512Nr = 32;
+    public const int Avx512Mr = 12, Avx512Nr = 32, Avx512TailMr = 8;
     public const int Avx2Mr = 6, Avx2Nr = 16;
     public const int ScalarMr = 4, ScalarNr = 4;
 
     public static int Mr(KernelPath path) => path switch { KernelPath.Avx512 => Avx512Mr, KernelPath.Avx2 => Avx2Mr, _ => ScalarMr };
 
+    /// <summary>Height of a last, short row panel: packed and computed at this height when its rows fit.</summary>
+    public static int TailMr(KernelPath path) => path == KernelPath.Avx512 ? Avx512TailMr : Mr(path);
+
     public static int Nr(KernelPath path) => path switch { KernelPath.Avx512 => Avx512Nr, KernelPath.Avx2 => Avx2Nr, _ => ScalarNr };
 
-    public static void Tile(KernelPath path, int kc, float* a, float* b, float* c, int ldc, float beta)
+    /// <summary>One tile; <paramref name="tail"/> selects the short-panel kernel where the path has one.</summary>
+    public static void Tile(KernelPath path, bool tail, int kc, float* a, float* b, float* c, int ldc, float beta)
     {
         switch (path)
         {
+            case KernelPath.Avx512 when tail: Avx512TailTile(kc, a, b, c, ldc, beta); break;
             case KernelPath.Avx512: Avx512Tile(kc, a, b, c, ldc, beta); break;
             case KernelPath.Avx2: Avx2Tile(kc, a, b, c, ldc, beta); break;
             default: ScalarTile(kc, a, b, c, ldc, beta); break;
@@ -46,6 +51,19 @@ internal static unsafe class GemmMicroKernels
         Vector512<float> c90 = Vector512<float>.Zero, c91 = Vector512<float>.Zero;
         Vector512<float> c100 = Vector512<float>.Zero, c101 = Vector512<float>.Zero;
         Vector512<float> c110 = Vector512<float>.Zero, c111 = Vector512<float>.Zero;
+        // C rows are far apart (ldc can be tens of thousands); fetch them now so the update at the end does not stall.
+        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + 16); Sse.Prefetch0(c + 0 * ldc + 31);
+        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + 16); Sse.Prefetch0(c + 1 * ldc + 31);
+        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + 16); Sse.Prefetch0(c + 2 * ldc + 31);
+        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + 16); Sse.Prefetch0(c + 3 * ldc + 31);
+        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + 16); Sse.Prefetch0(c + 4 * ldc + 31);
+        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + 16); Sse.Prefetch0(c + 5 * ldc + 31);
+        Sse.Prefetch0(c + 6 * ldc); Sse.Prefetch0(c + 6 * ldc + 16); Sse.Prefetch0(c + 6 * ldc + 31);
+        Sse.Prefetch0(c + 7 * ldc); Sse.Prefetch0(c + 7 * ldc + 16); Sse.Prefetch0(c + 7 * ldc + 31);
+        Sse.Prefetch0(c + 8 * ldc); Sse.Prefetch0(c + 8 * ldc + 16); Sse.Prefetch0(c + 8 * ldc + 31);
+        Sse.Prefetch0(c + 9 * ldc); Sse.Prefetch0(c + 9 * ldc + 16); Sse.Prefetch0(c + 9 * ldc + 31);
+        Sse.Prefetch0(c + 10 * ldc); Sse.Prefetch0(c + 10 * ldc + 16); Sse.Prefetch0(c + 10 * ldc + 31);
+        Sse.Prefetch0(c + 11 * ldc); Sse.Prefetch0(c + 11 * ldc + 16); Sse.Prefetch0(c + 11 * ldc + 31);
         for (int p = 0; p < kc; p++)
         {
             var b0 = Avx512F.LoadAlignedVector512(b);
@@ -132,6 +150,89 @@ internal static unsafe class GemmMicroKernels
         Avx512F.Store(c + 11 * ldc + 16, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 11 * ldc + 16), vb, c111));
     }
 
+    /// <summary>AVX-512 8×32 tile for the last row panel of A when it has at most 8 rows (packed 8 high).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Avx512TailTile(int kc, float* a, float* b, float* c, int ldc, float beta)
+    {
+        Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero;
+        Vector512<float> c10 = Vector512<float>.Zero, c11 = Vector512<float>.Zero;
+        Vector512<float> c20 = Vector512<float>.Zero, c21 = Vector512<float>.Zero;
+        Vector512<float> c30 = Vector512<float>.Zero, c31 = Vector512<float>.Zero;
+        Vector512<float> c40 = Vector512<float>.Zero, c41 = Vector512<float>.Zero;
+        Vector512<float> c50 = Vector512<float>.Zero, c51 = Vector512<float>.Zero;
+        Vector512<float> c60 = Vector512<float>.Zero, c61 = Vector512<float>.Zero;
+        Vector512<float> c70 = Vector512<float>.Zero, c71 = Vector512<float>.Zero;
+        // C rows are far apart (ldc can be tens of thousands); fetch them now so the update at the end does not stall.
+        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + 16); Sse.Prefetch0(c + 0 * ldc + 31);
+        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + 16); Sse.Prefetch0(c + 1 * ldc + 31);
+        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + 16); Sse.Prefetch0(c + 2 * ldc + 31);
+        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + 16); Sse.Prefetch0(c + 3 * ldc + 31);
+        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + 16); Sse.Prefetch0(c + 4 * ldc + 31);
+        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + 16); Sse.Prefetch0(c + 5 * ldc + 31);
+        Sse.Prefetch0(c + 6 * ldc); Sse.Prefetch0(c + 6 * ldc + 16); Sse.Prefetch0(c + 6 * ldc + 31);
+        Sse.Prefetch0(c + 7 * ldc); Sse.Prefetch0(c + 7 * ldc + 16); Sse.Prefetch0(c + 7 * ldc + 31);
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Avx512F.LoadAlignedVector512(b);
+            var b1 = Avx512F.LoadAlignedVector512(b + 16);
+            var a0 = Vector512.Create(a[0]);
+            c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00);
+            c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector512.Create(a[1]);
+            c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10);
+            c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector512.Create(a[2]);
+            c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20);
+            c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector512.Create(a[3]);
+            c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30);
+            c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31);
+            var a4 = Vector512.Create(a[4]);
+            c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40);
+            c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41);
+            var a5 = Vector512.Create(a[5]);
+            c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50);
+            c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51);
+            var a6 = Vector512.Create(a[6]);
+            c60 = Avx512F.FusedMultiplyAdd(a6, b0, c60);
+            c61 = Avx512F.FusedMultiplyAdd(a6, b1, c61);
+            var a7 = Vector512.Create(a[7]);
+            c70 = Avx512F.FusedMultiplyAdd(a7, b0, c70);
+            c71 = Avx512F.FusedMultiplyAdd(a7, b1, c71);
+            a += 8;
+            b += 32;
+        }
+        if (beta == 0f)
+        {
+            Avx512F.Store(c + 0 * ldc, c00); Avx512F.Store(c + 0 * ldc + 16, c01);
+            Avx512F.Store(c + 1 * ldc, c10); Avx512F.Store(c + 1 * ldc + 16, c11);
+            Avx512F.Store(c + 2 * ldc, c20); Avx512F.Store(c + 2 * ldc + 16, c21);
+            Avx512F.Store(c + 3 * ldc, c30); Avx512F.Store(c + 3 * ldc + 16, c31);
+            Avx512F.Store(c + 4 * ldc, c40); Avx512F.Store(c + 4 * ldc + 16, c41);
+            Avx512F.Store(c + 5 * ldc, c50); Avx512F.Store(c + 5 * ldc + 16, c51);
+            Avx512F.Store(c + 6 * ldc, c60); Avx512F.Store(c + 6 * ldc + 16, c61);
+            Avx512F.Store(c + 7 * ldc, c70); Avx512F.Store(c + 7 * ldc + 16, c71);
+            return;
+        }
+        var vb = Vector512.Create(beta);
+        Avx512F.Store(c + 0 * ldc, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 0 * ldc), vb, c00));
+        Avx512F.Store(c + 0 * ldc + 16, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 0 * ldc + 16), vb, c01));
+        Avx512F.Store(c + 1 * ldc, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 1 * ldc), vb, c10));
+        Avx512F.Store(c + 1 * ldc + 16, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 1 * ldc + 16), vb, c11));
+        Avx512F.Store(c + 2 * ldc, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 2 * ldc), vb, c20));
+        Avx512F.Store(c + 2 * ldc + 16, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 2 * ldc + 16), vb, c21));
+        Avx512F.Store(c + 3 * ldc, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 3 * ldc), vb, c30));
+        Avx512F.Store(c + 3 * ldc + 16, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 3 * ldc + 16), vb, c31));
+        Avx512F.Store(c + 4 * ldc, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 4 * ldc), vb, c40));
+        Avx512F.Store(c + 4 * ldc + 16, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 4 * ldc + 16), vb, c41));
+        Avx512F.Store(c + 5 * ldc, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 5 * ldc), vb, c50));
+        Avx512F.Store(c + 5 * ldc + 16, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 5 * ldc + 16), vb, c51));
+        Avx512F.Store(c + 6 * ldc, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 6 * ldc), vb, c60));
+        Avx512F.Store(c + 6 * ldc + 16, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 6 * ldc + 16), vb, c61));
+        Avx512F.Store(c + 7 * ldc, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 7 * ldc), vb, c70));
+        Avx512F.Store(c + 7 * ldc + 16, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(c + 7 * ldc + 16), vb, c71));
+    }
+
     /// <summary>AVX2 6×16 tile: 12 ymm accumulators, two B vectors and one broadcast of A per row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Avx2Tile(int kc, float* a, float* b, float* c, int ldc, float beta)
@@ -142,6 +243,12 @@ internal static unsafe class GemmMicroKernels
         Vector256<float> c30 = Vector256<float>.Zero, c31 = Vector256<float>.Zero;
         Vector256<float> c40 = Vector256<float>.Zero, c41 = Vector256<float>.Zero;
         Vector256<float> c50 = Vector256<float>.Zero, c51 = Vector256<float>.Zero;
+        Sse.Prefetch0(c + 0 * ldc); Sse.Prefetch0(c + 0 * ldc + 15);
+        Sse.Prefetch0(c + 1 * ldc); Sse.Prefetch0(c + 1 * ldc + 15);
+        Sse.Prefetch0(c + 2 * ldc); Sse.Prefetch0(c + 2 * ldc + 15);
+        Sse.Prefetch0(c + 3 * ldc); Sse.Prefetch0(c + 3 * ldc + 15);
+        Sse.Prefetch0(c + 4 * ldc); Sse.Prefetch0(c + 4 * ldc + 15);
+        Sse.Prefetch0(c + 5 * ldc); Sse.Prefetch0(c + 5 * ldc + 15);
         for (int p = 0; p < kc; p++)
         {
             var b0 = Avx.LoadAlignedVector256(b);

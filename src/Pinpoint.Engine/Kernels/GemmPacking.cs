@@ -13,13 +13,17 @@ namespace Pinpoint.Engine.Kernels;
 /// </summary>
 internal static unsafe class GemmPacking
 {
-    /// <summary>Packs op(A)[0..mc, 0..kc) where <paramref name="a"/> points at op(A)[0, 0].</summary>
+    /// <summary>
+    /// Packs op(A)[0..mc, 0..kc) where <paramref name="a"/> points at op(A)[0, 0]. A last panel with at most
+    /// <paramref name="tailMr"/> rows is packed that high (for a smaller tail kernel) at the same offset.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PackA(float* a, int lda, bool transposeA, int mc, int kc, int mr, float* dst, bool vector)
+    public static void PackA(float* a, int lda, bool transposeA, int mc, int kc, int fullMr, int tailMr, float* dst, bool vector)
     {
-        for (int i0 = 0; i0 < mc; i0 += mr, dst += kc * mr)
+        for (int i0 = 0; i0 < mc; i0 += fullMr, dst += kc * fullMr)
         {
-            int rows = Math.Min(mr, mc - i0);
+            int rows = Math.Min(fullMr, mc - i0);
+            int mr = rows <= tailMr ? tailMr : fullMr;
             if (rows < mr) new Span<float>(dst, kc * mr).Clear();
             if (transposeA)
             {

@@ -13,6 +13,7 @@ namespace Pinpoint.Engine.Threading;
 public static class WorkerPool
 {
     private static readonly object Gate = new();
+    private static readonly object StateLock = new();
     private static readonly SemaphoreSlim Start = new(0);
     private static readonly ManualResetEventSlim Done = new(false);
     private static readonly int HelperCount = Math.Max(0, Environment.ProcessorCount - 1);
@@ -20,7 +21,9 @@ public static class WorkerPool
     private static IWorkItem? s_job;
     private static int s_next;
     private static int s_count;
-    private static int s_runningHelpers;
+    private static int s_unstarted;
+    private static int s_active;
+    private static bool s_callerFinished;
     private static ExceptionDispatchInfo? s_error;
 
     [ThreadStatic] private static bool t_insideLoop;
@@ -53,18 +56,32 @@ public static class WorkerPool
         {
             job.State = state;
             job.Body = body;
-            s_job = job;
-            s_error = null;
-            s_count = count;
-            Volatile.Write(ref s_next, 0);
             int helpers = Math.Min(HelperCount, count - 1);
-            s_runningHelpers = helpers;
-            Done.Reset();
+            lock (StateLock)
+            {
+                s_job = job;
+                s_error = null;
+                s_count = count;
+                s_next = 0;
+                s_unstarted = helpers;
+                s_active = 0;
+                s_callerFinished = false;
+                Done.Reset();
+            }
             Start.Release(helpers);
             t_insideLoop = true;
             RunItems(job);
             t_insideLoop = false;
-            Done.Wait();
+            bool wait;
+            lock (StateLock)
+            {
+                // Every item is claimed. Helpers that have not woken yet are withdrawn rather than waited for (waking
+                // a descheduled thread can take longer than a small kernel); only helpers still running items count.
+                s_unstarted = 0;
+                s_callerFinished = true;
+                wait = s_active > 0;
+            }
+            if (wait) Done.Wait();
             s_error?.Throw();
         }
         finally
@@ -83,18 +100,30 @@ public static class WorkerPool
         while (true)
         {
             WaitForWork();
-            RunItems(s_job!);
-            if (Interlocked.Decrement(ref s_runningHelpers) == 0) Done.Set();
+            IWorkItem job;
+            lock (StateLock)
+            {
+                // A wake-up whose loop already finished (or was withdrawn) finds no open slot and goes back to waiting.
+                if (s_unstarted == 0) continue;
+                s_unstarted--;
+                s_active++;
+                job = s_job!;
+            }
+            RunItems(job);
+            lock (StateLock)
+            {
+                if (--s_active == 0 && s_callerFinished) Done.Set();
+            }
         }
     }
 
     /// <summary>
-    /// Kernels often run back to back (one GEMM per layer); waking a blocked thread costs tens of microseconds on a
-    /// VM, so a helper polls briefly before it blocks.
+    /// Kernels often run back to back (one GEMM per layer); waking a blocked thread costs tens of microseconds or
+    /// more, so a helper polls for a short while before it blocks.
     /// </summary>
     private static void WaitForWork()
     {
-        long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 20_000;
+        long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 5_000;
         while (Stopwatch.GetTimestamp() < deadline)
         {
             if (Start.CurrentCount > 0 && Start.Wait(0)) return;

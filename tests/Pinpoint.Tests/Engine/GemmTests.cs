@@ -17,7 +17,7 @@ public class GemmTests
     private static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (1, 7, 3), (3, 1, 5), (2, 3, 1), (5, 5, 5), (13, 33, 17), (12, 32, 64), (25, 65, 257),
-        (37, 70, 300), (1, 100, 50), (1, 1030, 517), (250, 40, 20), (7, 2100, 9), (64, 300, 200), (300, 40, 200),
+        (37, 70, 300), (20, 64, 40), (128, 96, 70), (1, 100, 50), (1, 1030, 517), (250, 40, 20), (7, 2100, 9), (64, 300, 200), (300, 40, 200),
     ];
 
     [Theory]
@@ -69,7 +69,8 @@ public class GemmTests
     public void BatchedMatchesPerItemProducts(KernelPath path)
     {
         var rng = new Random(3);
-        foreach (var (batch, m, n, k) in new[] { (3, 5, 7, 9), (4, 16, 16, 8), (2, 130, 120, 140) })
+        // The last shape is large enough for each product to be split across threads instead of the batch.
+        foreach (var (batch, m, n, k) in new[] { (3, 5, 7, 9), (4, 16, 16, 8), (2, 100, 200, 210) })
         foreach (bool ta in new[] { false, true })
         foreach (bool tb in new[] { false, true })
         foreach (bool shareB in new[] { false, true })

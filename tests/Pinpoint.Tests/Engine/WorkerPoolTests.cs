@@ -32,4 +32,24 @@ public class WorkerPoolTests
         WorkerPool.ParallelFor(hits.Length, hits, static (h, i) => h[i] = 1);
         Assert.All(hits, h => Assert.Equal(1, h));
     }
+
+    [Fact]
+    public void ConcurrentCallersEachGetEveryIndex()
+    {
+        // Loops from several threads at once: one uses the pool, the others run inline; none may lose an index.
+        var failures = 0;
+        var threads = Enumerable.Range(0, 4).Select(_ => new Thread(() =>
+        {
+            var hits = new int[7];
+            for (int round = 0; round < 2000; round++)
+            {
+                Array.Clear(hits);
+                WorkerPool.ParallelFor(hits.Length, hits, static (h, i) => Interlocked.Increment(ref h[i]));
+                if (hits.Any(h => h != 1)) Interlocked.Increment(ref failures);
+            }
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        Assert.Equal(0, failures);
+    }
 }
