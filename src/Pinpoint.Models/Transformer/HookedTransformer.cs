@@ -147,7 +147,8 @@ public sealed class HookedTransformer : IDisposable
         var scale = rstd.Clone();
         var s = scale.Span;
         for (int i = 0; i < s.Length; i++) s[i] = 1f / s[i];
-        hooks.Apply(scaleHook, scale);
+        if (!ReferenceEquals(hooks.Apply(scaleHook, scale), scale))
+            throw new NotSupportedException($"{scaleHook} can be read but not replaced; replace {normalizedHook} instead");
         return hooks.Apply(normalizedHook, y);
     }
 
