@@ -181,11 +181,12 @@ public sealed class Trainer : IDisposable
             }
             _step = step;
             _tokensSeen += (long)_config.BatchSize * _config.Context * _config.GradAccumulation;
-            bool evaluate = step % _config.EvalEvery == 0 || step == _config.Steps;
+            bool checkpointStep = _config.SaveCheckpoints && IsCheckpointStep(step);
+            bool evaluate = checkpointStep || step % _config.EvalEvery == 0 || step == _config.Steps;
             double? valLoss = evaluate ? ValidationLoss() : null;
             double tps = (_tokensSeen - tokensAtStart) / clock.Elapsed.TotalSeconds;
-            string? checkpoint = _config.SaveCheckpoints && IsCheckpointStep(step) ? SaveCheckpoint(loss, valLoss) : null;
-            var dynamics = evaluate || checkpoint is not null ? TrainingDynamics.Measure(_model, _config.Metrics, _tokenizer) : null;
+            string? checkpoint = checkpointStep ? SaveCheckpoint(loss, valLoss) : null;
+            var dynamics = evaluate ? TrainingDynamics.Measure(_model, _config.Metrics, _tokenizer) : null;
             AppendMetrics(new MetricsRecord
             {
                 Step = step, Tokens = _tokensSeen, TrainLoss = loss, ValLoss = valLoss, LearningRate = lr, GradNorm = gradNorm,
