@@ -28,19 +28,7 @@ public static class GgufReader
     /// <summary>Arrays of arrays deeper than this are refused so a crafted file cannot exhaust the stack.</summary>
     private const int MaxArrayDepth = 8;
 
-    public static TensorFile Open(string path)
-    {
-        var file = MappedFile.Open(path);
-        try
-        {
-            return Read(file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
+    public static TensorFile Open(string path) => MappedFile.Parse(path, Read);
 
     private sealed record Info(string Name, long[] Ne, uint TypeId, ulong Offset);
 

@@ -28,19 +28,7 @@ public static class Llama2cReader
     public const uint Magic = 0x616b3432; // "ak42"
     public const int VersionedHeaderBytes = 256;
 
-    public static TensorFile Open(string path)
-    {
-        var file = MappedFile.Open(path);
-        try
-        {
-            return Read(file);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
+    public static TensorFile Open(string path) => MappedFile.Parse(path, Read);
 
     /// <summary>One run of same-shaped tensors (one per layer, or a single global one) in file order.</summary>
     private sealed record Run(string Name, int[] Shape, int Count, bool Quantized, bool Skipped = false)

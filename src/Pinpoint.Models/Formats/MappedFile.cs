@@ -31,6 +31,21 @@ internal sealed unsafe class MappedFile : IDisposable
     }
 
     /// <summary>Maps <paramref name="path"/>; I/O problems (missing, unreadable, empty) become <see cref="ModelFormatException"/>.</summary>
+    /// <summary>Maps <paramref name="path"/> and parses it; the map is released if parsing fails.</summary>
+    public static TensorFile Parse(string path, Func<MappedFile, TensorFile> parse)
+    {
+        var file = Open(path);
+        try
+        {
+            return parse(file);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
     public static MappedFile Open(string path)
     {
         MemoryMappedFile? map = null;

@@ -29,20 +29,11 @@ public static class SafetensorsReader
     public static TensorFile Open(string path) =>
         path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? OpenIndex(path) : OpenSingle(path);
 
-    private static TensorFile OpenSingle(string path)
+    private static TensorFile OpenSingle(string path) => MappedFile.Parse(path, file =>
     {
-        var file = MappedFile.Open(path);
-        try
-        {
-            var (tensors, metadata) = ReadShard(file);
-            return new TensorFile(path, TensorFileFormat.Safetensors, tensors, metadata, [file]);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
-    }
+        var (tensors, metadata) = ReadShard(file);
+        return new TensorFile(path, TensorFileFormat.Safetensors, tensors, metadata, [file]);
+    });
 
     private static TensorFile OpenIndex(string indexPath)
     {
