@@ -1,0 +1,108 @@
+using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Tensors;
+using Pinpoint.Models.Transformer;
+
+namespace Pinpoint.Interpretability.Explain;
+
+/// <summary>Which way activations are copied between the two runs.</summary>
+public enum PatchDirection
+{
+    /// <summary>Counterfactual run, clean activation patched in: share of the clean difference restored.</summary>
+    Denoise,
+    /// <summary>Clean run, counterfactual activation patched in: share of the clean difference destroyed.</summary>
+    Noise,
+}
+
+/// <summary>Patching effects, each as the share of (clean − counterfactual) logit difference it moves.</summary>
+/// <param name="ResidualByLayerPosition">[layer][position]: resid_pre of each block at one position (layer = NLayers is the final residual).</param>
+/// <param name="AttentionOut">Per layer, hook_attn_out at every position.</param>
+/// <param name="MlpOut">Per layer, hook_mlp_out at every position (empty for attention-only models).</param>
+/// <param name="Heads">[layer][head]: that head's hook_z at every position.</param>
+public sealed record PatchingResult(
+    PatchDirection Direction, double CleanDiff, double CounterfactualDiff,
+    double[][] ResidualByLayerPosition, double[] AttentionOut, double[] MlpOut, double[][] Heads);
+
+/// <summary>
+/// Activation patching: runs one input with one activation taken from the other input's run, for every residual
+/// stream position and layer, every attention and MLP output, and every head. Exact but one forward pass per cell.
+/// </summary>
+public static class ActivationPatching
+{
+    public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, LogitDiffReadout readout, PatchDirection direction)
+    {
+        if (clean.Length != counterfactual.Length)
+            throw new ArgumentException($"the clean prompt has {clean.Length} tokens and the counterfactual {counterfactual.Length}; position-wise patching needs equal lengths");
+        var c = model.Config;
+        var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), Needed(c).Contains);
+        var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), Needed(c).Contains);
+        double cleanDiff = readout.FromLogits(cleanLogits), cfDiff = readout.FromLogits(cfLogits);
+        var (target, source) = direction == PatchDirection.Denoise ? (counterfactual, cleanCache) : (clean, cfCache);
+        double baseline = direction == PatchDirection.Denoise ? cfDiff : cleanDiff;
+        double span = cleanDiff - cfDiff;
+        double Effect(string hook, Func<Tensor, Tensor, Tensor> patch)
+        {
+            var logits = model.RunWithHooks(TokenBatch.Single(target), [(hook, (act, name) => patch(act, source[name]))]);
+            double moved = readout.FromLogits(logits) - baseline;
+            return Math.Abs(span) < 1e-12 ? 0 : (direction == PatchDirection.Denoise ? moved : -moved) / span;
+        }
+
+        int len = clean.Length;
+        var residual = new double[c.NLayers + 1][];
+        for (int l = 0; l <= c.NLayers; l++)
+        {
+            string hook = l < c.NLayers ? HookNames.ResidPre(l) : HookNames.ResidPost(c.NLayers - 1);
+            residual[l] = new double[len];
+            for (int p = 0; p < len; p++)
+            {
+                int position = p;
+                residual[l][p] = Effect(hook, (act, src) => CopyPositions(act, src, position, 1));
+            }
+        }
+        var attn = Enumerable.Range(0, c.NLayers).Select(l => Effect(HookNames.AttnOut(l), (_, src) => src.Clone())).ToArray();
+        var mlp = c.AttentionOnly ? [] : Enumerable.Range(0, c.NLayers).Select(l => Effect(HookNames.MlpOut(l), (_, src) => src.Clone())).ToArray();
+        var heads = new double[c.NLayers][];
+        for (int l = 0; l < c.NLayers; l++)
+        {
+            heads[l] = new double[c.NHeads];
+            for (int h = 0; h < c.NHeads; h++)
+            {
+                int head = h;
+                heads[l][h] = Effect(HookNames.Z(l), (act, src) => CopyHead(act, src, head));
+            }
+        }
+        return new PatchingResult(direction, cleanDiff, cfDiff, residual, attn, mlp, heads);
+    }
+
+    private static HashSet<string> Needed(TransformerConfig c)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal) { HookNames.ResidPost(c.NLayers - 1) };
+        for (int l = 0; l < c.NLayers; l++)
+        {
+            names.Add(HookNames.ResidPre(l));
+            names.Add(HookNames.AttnOut(l));
+            names.Add(HookNames.Z(l));
+            if (!c.AttentionOnly) names.Add(HookNames.MlpOut(l));
+        }
+        return names;
+    }
+
+    /// <summary>A copy of <paramref name="activation"/> [1, T, ...] with positions [start, start+count) taken from <paramref name="source"/>.</summary>
+    public static Tensor CopyPositions(Tensor activation, Tensor source, int start, int count)
+    {
+        var patched = activation.Clone();
+        int width = activation.Size / activation.Dim(1);
+        source.Contiguous().Span.Slice(start * width, count * width).CopyTo(patched.Span.Slice(start * width, count * width));
+        return patched;
+    }
+
+    /// <summary>A copy of hook_z [1, T, H, D] with head <paramref name="head"/> taken from <paramref name="source"/> at every position.</summary>
+    public static Tensor CopyHead(Tensor z, Tensor source, int head)
+    {
+        var patched = z.Clone();
+        int t = z.Dim(1), h = z.Dim(2), d = z.Dim(3);
+        var src = source.Contiguous().Span;
+        var dst = patched.Span;
+        for (int p = 0; p < t; p++) src.Slice((p * h + head) * d, d).CopyTo(dst.Slice((p * h + head) * d, d));
+        return patched;
+    }
+}
