@@ -68,6 +68,9 @@ public sealed class ScoreCommand : Command
             output.Write(byGroup);
         }
         output.Text.WriteLine($"accuracy: {Percent(result.Accuracy)} ({result.Items.Count(i => i.Correct)}/{result.Items.Length})");
+        int same = report.Items.Count(s => s.TargetId == s.FoilId);
+        if (same > 0)
+            output.Text.WriteLine($"note: for {same} item(s) the target and foil begin with the same token under this tokenizer, so their difference is 0 and they count as wrong");
         return 0;
     }
 

@@ -126,6 +126,27 @@ public class ScoreCommandTests
     }
 
     [Fact]
+    public void SameFirstTokenIsPointedOut()
+    {
+        // gpt2-random has no " an" token: " an" and " a" both begin with " a".
+        var path = ScoreTests.TempFile("{\"prompt\":\"He ate\",\"target\":\" an\",\"foil\":\" a\"}\n");
+        try
+        {
+            var r = Cli.RunOn("score", "gpt2-hf", "--dataset", path);
+            Assert.Equal(0, r.Code);
+            Assert.Contains("note: for 1 item(s) the target and foil begin with the same token", r.Out);
+            var item = Cli.RunOn("score", "gpt2-hf", "--dataset", path, "--json").Json().GetProperty("items")[0];
+            Assert.Equal(0f, item.GetProperty("logit_diff").GetSingle());
+            Assert.False(item.GetProperty("correct").GetBoolean());
+            Assert.Equal(2, item.GetProperty("target_tokens").GetInt32());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void MalformedLineFailsNamingFileAndLine()
     {
         var path = ScoreTests.TempFile(Dataset + "\n{\"prompt\":\"x\",\"target\":\" y\"}\n");
