@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
-using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Pinpoint.Engine.Autograd;
@@ -218,15 +217,18 @@ public static class TrainBench
         private static List<(string, double, int)> Sorted(Dictionary<string, (double Seconds, int Count)> d, int steps) =>
             d.OrderByDescending(e => e.Value.Seconds).Select(e => (e.Key, e.Value.Seconds, e.Value.Count / steps)).ToList();
 
-        /// <summary>The op class that recorded a backward closure (closures live in compiler-generated nested types).</summary>
-        private static string OpName(Action action)
-        {
-            var type = action.Method.DeclaringType;
-            while (type is not null && type.IsDefined(typeof(CompilerGeneratedAttribute), false)) type = type.DeclaringType;
-            return type?.Name ?? action.Method.Name;
-        }
+        /// <summary>
+    /// The op that recorded a backward closure: the ops are extension methods of one class, so the closure's
+    /// compiler-generated name ("&lt;MatMul&gt;b__0") carries the method it was written in.
+    /// </summary>
+    private static string OpName(Action action)
+    {
+        var name = action.Method.Name;
+        int close = name.IndexOf('>');
+        return name.StartsWith('<') && close > 1 ? name[1..close] : action.Method.DeclaringType?.Name ?? name;
+    }
 
-        /// <summary>Shapes of the tensors a closure captured, to tell apart e.g. the unembedding matmul from the MLP's.</summary>
+    /// <summary>Shapes of the tensors a closure captured, to tell apart e.g. the unembedding matmul from the MLP's.</summary>
         private static string Shapes(Action action)
         {
             if (action.Target is null) return "";
