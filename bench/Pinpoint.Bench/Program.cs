@@ -5,6 +5,7 @@ var suites = new Dictionary<string, Func<bool, int>>(StringComparer.OrdinalIgnor
 {
     ["gemm"] = GemmBench.Run,
     ["forward"] = ForwardBench.Run,
+    ["train"] = TrainBench.Run,
 };
 
 var names = string.Join(", ", suites.Keys);

@@ -1,0 +1,384 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using System.Text.Json;
+using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Kernels;
+using Pinpoint.Engine.Ops;
+using Pinpoint.Engine.Tensors;
+using Pinpoint.Engine.Threading;
+using Pinpoint.Interpretability.Training;
+using Pinpoint.Models.Architectures;
+using Pinpoint.Models.Transformer;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace Pinpoint.Bench;
+
+/// <summary>
+/// Tokens/s of one training step (forward, backward, global-norm gradient clipping, AdamW) of the default model
+/// recipe (models/recipe.json) on random token batches, against the same model and batch in PyTorch on CPU
+/// (bench/train_pytorch.py, kept alive over stdin so the two alternate round by round).
+/// </summary>
+/// <remarks>
+/// The step replicates <see cref="Trainer"/>'s own (TrainMicroBatch, ClipGradients, the AdamW loop) with public
+/// APIs: <see cref="Trainer.Run"/> also checkpoints on a log-spaced schedule, evaluates and writes metrics, none of
+/// which belongs in a step time, and it has no hook for timing the phases separately.
+/// </remarks>
+public static class TrainBench
+{
+    private const int WarmupSteps = 2;
+    private const int Rounds = 5;
+    private const int ProfiledSteps = 2;
+
+    public static int Run(bool json)
+    {
+        var root = RepoRoot();
+        var recipePath = Path.Combine(root, "models", "recipe.json");
+        var recipe = TrainConfig.Load(recipePath);
+        var config = Trainer.ModelConfig(recipe, recipe.VocabSize, endOfText: null);
+
+        var ours = new PinpointStep(recipe, config);
+        using var torch = PyTorchStep.Start(root, recipePath, recipe, config);
+
+        for (int i = 0; i < WarmupSteps; i++) ours.Step();
+        Phases bestOurs = Phases.Worst, bestTorch = Phases.Worst;
+        for (int round = 0; round < Rounds; round++)
+        {
+            // Alternate so background load on the shared machine hits both alike.
+            var o = ours.Step();
+            if (o.Total < bestOurs.Total) bestOurs = o;
+            var t = torch.Round();
+            if (t.Total < bestTorch.Total) bestTorch = t;
+        }
+
+        int tokensPerStep = recipe.BatchSize * recipe.Context * recipe.GradAccumulation;
+        double oursTps = tokensPerStep / bestOurs.Total, torchTps = tokensPerStep / bestTorch.Total;
+        if (json)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{{\"pinpoint_tokens_per_s\":{oursTps:F1},\"pytorch_tokens_per_s\":{torchTps:F1},\"ratio\":{oursTps / torchTps:F3}}}"));
+            return 0;
+        }
+
+        var profile = ours.ProfileBackward(ProfiledSteps);
+        var sb = new StringBuilder();
+        sb.AppendLine(CultureInfo.InvariantCulture,
+            $"Training step of {Path.GetRelativePath(root, recipePath)}: {config.Architecture} d_model {config.DModel}, {config.NLayers} layers, {config.NHeads} heads, d_mlp {config.DMlp}, context {config.ContextLength}, vocab {config.VocabSize}, batch {recipe.BatchSize}×{recipe.GradAccumulation} ({tokensPerStep} tokens/step), {ours.ParameterCount / 1e6:F2}M parameters");
+        sb.AppendLine(CultureInfo.InvariantCulture,
+            $"Pinpoint {WorkerPool.Concurrency} threads; PyTorch {torch.Version} CPU {torch.Threads} threads ({torch.Attention}); best of {Rounds} alternating rounds after {WarmupSteps} warm-up steps");
+        sb.AppendLine("              tokens/s    step s   forward  backward  clip+AdamW");
+        sb.AppendLine(Row("Pinpoint", oursTps, bestOurs));
+        sb.AppendLine(Row("PyTorch", torchTps, bestTorch));
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  ratio     {oursTps / torchTps,10:F3}   (phase ratios Pinpoint/PyTorch: forward {bestOurs.Forward / bestTorch.Forward:F2}x, backward {bestOurs.Backward / bestTorch.Backward:F2}x, clip+AdamW {bestOurs.Optimizer / bestTorch.Optimizer:F2}x time)");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Pinpoint backward by op (each recorded backward closure timed alone, mean of {ProfiledSteps} steps, {profile.Total:F3} s):");
+        foreach (var (op, seconds, count) in profile.ByOp.Take(10))
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  {op,-26} {seconds,8:F3} s {100 * seconds / profile.Total,5:F1}%  ({count} per step)");
+        sb.AppendLine("Largest backward ops by shape:");
+        foreach (var (op, seconds, count) in profile.ByShape.Take(8))
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  {op,-60} {seconds,8:F3} s {100 * seconds / profile.Total,5:F1}%  ({count} per step)");
+        Console.Write(sb.ToString());
+        return 0;
+    }
+
+    private static string Row(string name, double tps, Phases p) => string.Create(CultureInfo.InvariantCulture,
+        $"  {name,-10}{tps,10:F1} {p.Total,9:F3} {p.Forward,9:F3} {p.Backward,9:F3} {p.Optimizer,11:F3}");
+
+    /// <summary>Seconds of one step by phase; forward includes the loss, the optimizer phase includes clipping.</summary>
+    private readonly record struct Phases(double Forward, double Backward, double Optimizer)
+    {
+        public static readonly Phases Worst = new(double.MaxValue, 0, 0);
+        public double Total => Forward + Backward + Optimizer;
+    }
+
+    /// <summary>Trainer's step with public APIs: same model construction, parameters, loss, clipping and AdamW.</summary>
+    private sealed class PinpointStep
+    {
+        private readonly TrainConfig _recipe;
+        private readonly TransformerConfig _config;
+        private readonly HookedTransformer _model;
+        private readonly (Tensor Param, Tensor M, Tensor V, bool Decay)[] _params;
+        private readonly RandomTokens _data;
+        private readonly TensorArena _arena = new();
+        private readonly Tape _tape = new();
+        private readonly int[] _inputs, _targets;
+        private int _step;
+
+        public long ParameterCount => _params.Sum(p => (long)p.Param.Size);
+
+        public PinpointStep(TrainConfig recipe, TransformerConfig config)
+        {
+            _recipe = recipe;
+            _config = config;
+            var architecture = (ITrainableArchitecture)ArchitectureRegistry.ByName(recipe.Architecture, "models/recipe.json");
+            var weights = architecture.CreateRandom(config, recipe.Seed);
+            _model = new HookedTransformer(config, weights);
+            _params = weights.Parameters()
+                .DistinctBy(p => p.Tensor, ReferenceEqualityComparer.Instance)
+                .Select(p => (p.Tensor, Tensor.Zeros(p.Tensor.Shape.ToArray()), Tensor.Zeros(p.Tensor.Shape.ToArray()), p.Tensor.Rank >= 2))
+                .ToArray();
+            _data = new RandomTokens(config.VocabSize);
+            _inputs = new int[recipe.BatchSize * recipe.Context];
+            _targets = new int[recipe.BatchSize * recipe.Context];
+        }
+
+        public Phases Step()
+        {
+            int step = ++_step;
+            double forward = 0, backward = 0;
+            for (int micro = 0; micro < _recipe.GradAccumulation; micro++)
+            {
+                var loss = Forward(step, micro, out double f);
+                forward += f;
+                var sw = Stopwatch.StartNew();
+                _tape.Backward(loss, Tensor.Full(1f / _recipe.GradAccumulation, loss.Shape.ToArray()));
+                backward += sw.Elapsed.TotalSeconds;
+            }
+            var clock = Stopwatch.StartNew();
+            ClipGradients();
+            float lr = _recipe.LearningRateAt(step);
+            foreach (var (param, m, v, decay) in _params)
+            {
+                AdamW.Step(param.Span, param.Grad!.Span, m.Span, v.Span, lr, _recipe.Beta1, _recipe.Beta2, _recipe.AdamEps, decay ? _recipe.WeightDecay : 0f, step);
+                param.Grad.Span.Clear();
+            }
+            return new Phases(forward, backward, clock.Elapsed.TotalSeconds);
+        }
+
+        private Tensor Forward(int step, int micro, out double seconds)
+        {
+            _data.FillTrainBatch(_recipe.Seed, step, micro, _recipe.BatchSize, _recipe.Context, _inputs, _targets);
+            var sw = Stopwatch.StartNew();
+            _tape.Clear();
+            _arena.Reset();
+            var cx = new Compute(_tape, _arena);
+            var logits = _model.Forward(cx, new TokenBatch(_recipe.BatchSize, _recipe.Context, _inputs));
+            var loss = cx.CrossEntropy(cx.Reshape(logits, _inputs.Length, _config.VocabSize), _targets);
+            double value = loss.ToScalar();
+            if (!double.IsFinite(value)) throw new InvalidOperationException($"bench: loss became {value} at step {step}");
+            seconds = sw.Elapsed.TotalSeconds;
+            return loss;
+        }
+
+        private void ClipGradients()
+        {
+            double sumSquares = 0;
+            foreach (var p in _params)
+            {
+                p.Param.Grad ??= Tensor.Zeros(p.Param.Shape.ToArray());
+                sumSquares += TensorPrimitives.SumOfSquares<float>(p.Param.Grad.Span);
+            }
+            double norm = Math.Sqrt(sumSquares);
+            if (_recipe.GradClip > 0 && norm > _recipe.GradClip)
+            {
+                float scale = (float)(_recipe.GradClip / norm);
+                foreach (var p in _params) TensorPrimitives.Multiply(p.Param.Grad!.Span, scale, p.Param.Grad.Span);
+            }
+        }
+
+        /// <summary>
+        /// Replays the tape's recorded backward closures one by one (read by reflection: the tape has no timing
+        /// hook, and this bench does not change src), timing each and grouping by the op that recorded it.
+        /// The parameter gradients are discarded afterwards.
+        /// </summary>
+        public (double Total, List<(string Op, double Seconds, int Count)> ByOp, List<(string Op, double Seconds, int Count)> ByShape) ProfileBackward(int steps)
+        {
+            var field = typeof(Tape).GetField("_backward", BindingFlags.NonPublic | BindingFlags.Instance)
+                        ?? throw new BenchSetupException("Tape no longer keeps its backward steps in '_backward'; update TrainBench's profiler");
+            var byOp = new Dictionary<string, (double Seconds, int Count)>();
+            var byShape = new Dictionary<string, (double Seconds, int Count)>();
+            double total = 0;
+            for (int s = 0; s < steps; s++)
+            {
+                var loss = Forward(_step + 1 + s, 0, out _);
+                var actions = (List<Action>)field.GetValue(_tape)!;
+                _tape.GradOf(loss)[0] += 1f;
+                for (int i = actions.Count - 1; i >= 0; i--)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    actions[i]();
+                    double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds / steps;
+                    total += seconds;
+                    string op = OpName(actions[i]);
+                    Accumulate(byOp, op, seconds);
+                    Accumulate(byShape, op + " " + Shapes(actions[i]), seconds);
+                }
+            }
+            foreach (var p in _params) p.Param.Grad?.Span.Clear();
+            return (total, Sorted(byOp, steps), Sorted(byShape, steps));
+        }
+
+        private static void Accumulate(Dictionary<string, (double Seconds, int Count)> d, string key, double seconds)
+        {
+            d.TryGetValue(key, out var e);
+            d[key] = (e.Seconds + seconds, e.Count + 1);
+        }
+
+        private static List<(string, double, int)> Sorted(Dictionary<string, (double Seconds, int Count)> d, int steps) =>
+            d.OrderByDescending(e => e.Value.Seconds).Select(e => (e.Key, e.Value.Seconds, e.Value.Count / steps)).ToList();
+
+        /// <summary>
+    /// The op that recorded a backward closure: the ops are extension methods of one class, so the closure's
+    /// compiler-generated name ("&lt;MatMul&gt;b__0") carries the method it was written in.
+    /// </summary>
+    private static string OpName(Action action)
+    {
+        var name = action.Method.Name;
+        int close = name.IndexOf('>');
+        return name.StartsWith('<') && close > 1 ? name[1..close] : action.Method.DeclaringType?.Name ?? name;
+    }
+
+    /// <summary>Shapes of the tensors a closure captured, to tell apart e.g. the unembedding matmul from the MLP's.</summary>
+        private static string Shapes(Action action)
+        {
+            if (action.Target is null) return "";
+            var shapes = action.Target.GetType().GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
+                .Where(f => f.FieldType == typeof(Tensor))
+                .Select(f => (f.GetValue(action.Target) as Tensor)?.ShapeString)
+                .Where(s => s is not null);
+            return string.Join("·", shapes);
+        }
+    }
+
+    /// <summary>Uniform random tokens: the step time does not depend on the text.</summary>
+    private sealed class RandomTokens(int vocabSize) : ITrainingData
+    {
+        public void FillTrainBatch(int seed, int step, int micro, int batch, int context, int[] inputs, int[] targets)
+        {
+            var random = new Random(HashCode.Combine(seed, step, micro));
+            for (int r = 0; r < batch; r++)
+            {
+                int previous = random.Next(vocabSize);
+                for (int i = 0; i < context; i++)
+                {
+                    int next = random.Next(vocabSize);
+                    inputs[r * context + i] = previous;
+                    targets[r * context + i] = next;
+                    previous = next;
+                }
+            }
+        }
+
+        public void FillValidationBatch(int index, int batches, int batch, int context, int[] inputs, int[] targets) =>
+            FillTrainBatch(-1, index, 0, batch, context, inputs, targets);
+
+        public void Dispose() { }
+    }
+
+    /// <summary>bench/train_pytorch.py in --serve mode: one "round" line runs one timed step and answers one JSON line.</summary>
+    private sealed class PyTorchStep : IDisposable
+    {
+        private readonly Process _process;
+        public string Version { get; }
+        public int Threads { get; }
+        public string Attention { get; }
+
+        private PyTorchStep(Process process, JsonElement ready)
+        {
+            _process = process;
+            Version = ready.GetProperty("torch").GetString()!;
+            Threads = ready.GetProperty("threads").GetInt32();
+            Attention = ready.GetProperty("attention").GetString()!;
+        }
+
+        public static PyTorchStep Start(string root, string recipePath, TrainConfig recipe, TransformerConfig c)
+        {
+            var python = FindPython();
+            var script = Path.Combine(root, "bench", "train_pytorch.py");
+            var psi = new ProcessStartInfo(python)
+            {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                UseShellExecute = false,
+            };
+            foreach (var a in new[]
+                     {
+                         script, "--serve", "--recipe", recipePath, "--d-model", $"{c.DModel}", "--layers", $"{c.NLayers}", "--heads", $"{c.NHeads}",
+                         "--d-mlp", $"{c.DMlp}", "--context", $"{recipe.Context}", "--vocab", $"{c.VocabSize}", "--batch", $"{recipe.BatchSize * recipe.GradAccumulation}",
+                         "--threads", $"{WorkerPool.Concurrency}", "--warmup", $"{WarmupSteps}", "--steps", "1", "--seed", $"{recipe.Seed}",
+                     })
+                psi.ArgumentList.Add(a);
+            var process = Process.Start(psi) ?? throw new BenchSetupException($"could not start {python}");
+            var ready = ReadJson(process, "start");
+            return new PyTorchStep(process, ready);
+        }
+
+        public Phases Round()
+        {
+            _process.StandardInput.WriteLine("round");
+            _process.StandardInput.Flush();
+            var r = ReadJson(_process, "round");
+            return new Phases(r.GetProperty("forward_s").GetDouble(), r.GetProperty("backward_s").GetDouble(), r.GetProperty("optimizer_s").GetDouble());
+        }
+
+        private static JsonElement ReadJson(Process process, string what)
+        {
+            var line = process.StandardOutput.ReadLine();
+            if (line is null)
+            {
+                process.WaitForExit();
+                throw new BenchSetupException($"bench/train_pytorch.py exited with code {process.ExitCode} during {what} (its error is above)");
+            }
+            return JsonDocument.Parse(line).RootElement.Clone();
+        }
+
+        /// <summary>
+        /// An interpreter that imports torch: $PINPOINT_BENCH_PYTHON, Debian's /usr/bin/python3 (python3-torch), then
+        /// python3 and python on PATH (a pyenv python3 there usually lacks torch).
+        /// </summary>
+        private static string FindPython()
+        {
+            var candidates = new List<string>();
+            if (Environment.GetEnvironmentVariable("PINPOINT_BENCH_PYTHON") is { Length: > 0 } env) candidates.Add(env);
+            candidates.AddRange(["/usr/bin/python3", "python3", "python"]);
+            var tried = new List<string>();
+            foreach (var candidate in candidates.Distinct())
+            {
+                string outcome;
+                try
+                {
+                    var psi = new ProcessStartInfo(candidate) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+                    psi.ArgumentList.Add("-c");
+                    psi.ArgumentList.Add("import torch; print(torch.__version__)");
+                    using var p = Process.Start(psi)!;
+                    var stderr = p.StandardError.ReadToEndAsync();
+                    p.StandardOutput.ReadToEnd();
+                    p.WaitForExit();
+                    if (p.ExitCode == 0) return candidate;
+                    var last = stderr.Result.Trim().Split('\n').LastOrDefault() ?? "";
+                    outcome = last.Length > 0 ? last : $"exit code {p.ExitCode}";
+                }
+                catch (System.ComponentModel.Win32Exception)
+                {
+                    outcome = "not found";
+                }
+                tried.Add($"{candidate} ({outcome})");
+            }
+            throw new BenchSetupException($"no Python with torch for the PyTorch anchor; tried {string.Join(", ", tried)}. Install it (apt-get install python3-torch) or set PINPOINT_BENCH_PYTHON");
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                if (!_process.HasExited)
+                {
+                    _process.StandardInput.WriteLine("quit");
+                    _process.StandardInput.Flush();
+                    if (!_process.WaitForExit(10_000)) _process.Kill();
+                }
+            }
+            finally
+            {
+                _process.Dispose();
+            }
+        }
+    }
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Pinpoint.slnx"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new BenchSetupException($"no Pinpoint.slnx above {AppContext.BaseDirectory}; run the bench through bench/run");
+    }
+}
