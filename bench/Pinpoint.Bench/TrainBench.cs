@@ -177,33 +177,28 @@ public static class TrainBench
         }
 
         /// <summary>
-        /// Replays the tape's recorded backward closures one by one (read by reflection: the tape has no timing
-        /// hook, and this bench does not change src), timing each and grouping by the op that recorded it.
+        /// Times each backward step the tape runs (through its step observer), grouping by the op that recorded it.
         /// The parameter gradients are discarded afterwards.
         /// </summary>
         public (double Total, List<(string Op, double Seconds, int Count)> ByOp, List<(string Op, double Seconds, int Count)> ByShape) ProfileBackward(int steps)
         {
-            var field = typeof(Tape).GetField("_backward", BindingFlags.NonPublic | BindingFlags.Instance)
-                        ?? throw new BenchSetupException("Tape no longer keeps its backward steps in '_backward'; update TrainBench's profiler");
             var byOp = new Dictionary<string, (double Seconds, int Count)>();
             var byShape = new Dictionary<string, (double Seconds, int Count)>();
             double total = 0;
+            _tape.StepObserver = (action, elapsed) =>
+            {
+                double seconds = elapsed.TotalSeconds / steps;
+                total += seconds;
+                string op = OpName(action);
+                Accumulate(byOp, op, seconds);
+                Accumulate(byShape, op + " " + Shapes(action), seconds);
+            };
             for (int s = 0; s < steps; s++)
             {
                 var loss = Forward(_step + 1 + s, 0, out _);
-                var actions = (List<Action>)field.GetValue(_tape)!;
-                _tape.GradOf(loss)[0] += 1f;
-                for (int i = actions.Count - 1; i >= 0; i--)
-                {
-                    long start = Stopwatch.GetTimestamp();
-                    actions[i]();
-                    double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds / steps;
-                    total += seconds;
-                    string op = OpName(actions[i]);
-                    Accumulate(byOp, op, seconds);
-                    Accumulate(byShape, op + " " + Shapes(actions[i]), seconds);
-                }
+                _tape.Backward(loss);
             }
+            _tape.StepObserver = null;
             foreach (var p in _params) p.Param.Grad?.Span.Clear();
             return (total, Sorted(byOp, steps), Sorted(byShape, steps));
         }

@@ -55,8 +55,21 @@ public sealed class Tape
         var g = GradOf(output);
         var seed = outputGrad.Contiguous().Span;
         for (int i = 0; i < g.Length; i++) g[i] += seed[i];
-        for (int i = _backward.Count - 1; i >= 0; i--) _backward[i]();
+        for (int i = _backward.Count - 1; i >= 0; i--)
+        {
+            if (StepObserver is null)
+            {
+                _backward[i]();
+                continue;
+            }
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            _backward[i]();
+            StepObserver(_backward[i], System.Diagnostics.Stopwatch.GetElapsedTime(start));
+        }
     }
+
+    /// <summary>When set, called after each backward step with the step and its duration (profilers use it).</summary>
+    public Action<Action, TimeSpan>? StepObserver { get; set; }
 
     /// <summary>Forgets recorded ops and releases intermediate gradients; leaf gradients are kept.</summary>
     public void Clear()
