@@ -44,13 +44,13 @@ public sealed class RunCommand : Command
             return 0;
         }
         var tokens = CommandOutput.NewTable("position", "id", "token");
-        for (int i = 0; i < ids.Length; i++) CommandOutput.AddRow(tokens, Str(i), Str(ids[i]), Quote(result.Tokens[i]));
+        for (int i = 0; i < ids.Length; i++) CommandOutput.AddRow(tokens, CommandOutput.Int(i), CommandOutput.Int(ids[i]), CommandOutput.Quote(result.Tokens[i]));
         output.Write(tokens);
         var top = CommandOutput.NewTable("rank", "id", "token", "logit", "prob");
         for (int i = 0; i < result.Top.Length; i++)
         {
             var p = result.Top[i];
-            CommandOutput.AddRow(top, Str(i + 1), Str(p.Id), Quote(p.Token), p.Logit.ToString("F4", CultureInfo.InvariantCulture), p.Prob.ToString("P2", CultureInfo.InvariantCulture));
+            CommandOutput.AddRow(top, CommandOutput.Int(i + 1), CommandOutput.Int(p.Id), CommandOutput.Quote(p.Token), p.Logit.ToString("F4", CultureInfo.InvariantCulture), p.Prob.ToString("P2", CultureInfo.InvariantCulture));
         }
         output.Write(top);
         if (withLogits) output.Text.WriteLine("logits: " + string.Join(" ", logits.Select(l => l.ToString("R", CultureInfo.InvariantCulture))));
@@ -79,16 +79,4 @@ public sealed class RunCommand : Command
             .Take(k)
             .Select(i => (i, Math.Exp(logits[i] - max) / sum));
     }
-
-    private static string Str(int v) => v.ToString(CultureInfo.InvariantCulture);
-
-    /// <summary>A token for a table cell, quoted, with control characters (newlines, tabs, ...) escaped.</summary>
-    private static string Quote(string token) =>
-        "\"" + string.Concat(token.Select(ch => ch switch
-        {
-            '\n' => "\\n",
-            '\t' => "\\t",
-            _ when char.IsControl(ch) => $"\\u{(int)ch:x4}",
-            _ => ch.ToString(),
-        })) + "\"";
 }

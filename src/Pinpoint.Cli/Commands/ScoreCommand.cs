@@ -57,14 +57,14 @@ public sealed class ScoreCommand : Command
         for (int i = 0; i < result.Items.Length; i++)
         {
             var it = result.Items[i];
-            CommandOutput.AddRow(table, Str(i + 1), Shorten(it.Prompt), Quote(it.Target) + Tokens(it.TargetTokens), Quote(it.Foil) + Tokens(it.FoilTokens),
+            CommandOutput.AddRow(table, CommandOutput.Int(i + 1), Shorten(it.Prompt), CommandOutput.Quote(it.Target) + Tokens(it.TargetTokens), CommandOutput.Quote(it.Foil) + Tokens(it.FoilTokens),
                 it.LogitDiff.ToString("+0.000;-0.000;0.000", CultureInfo.InvariantCulture), it.Correct ? "yes" : "no");
         }
         output.Write(table);
         if (result.Groups is not null)
         {
             var byGroup = CommandOutput.NewTable("group", "items", "accuracy");
-            foreach (var g in result.Groups) CommandOutput.AddRow(byGroup, g.Group, Str(g.Count), Percent(g.Accuracy));
+            foreach (var g in result.Groups) CommandOutput.AddRow(byGroup, g.Group, CommandOutput.Int(g.Count), Percent(g.Accuracy));
             output.Write(byGroup);
         }
         output.Text.WriteLine($"accuracy: {Percent(result.Accuracy)} ({result.Items.Count(i => i.Correct)}/{result.Items.Length})");
@@ -92,14 +92,12 @@ public sealed class ScoreCommand : Command
         for (int i = 0; i < result.Items.Length; i++)
         {
             var it = result.Items[i];
-            CommandOutput.AddRow(table, Str(i + 1), Shorten(it.Prompt), string.Join(" ", it.Answers.Select(Quote)), Str(it.Rank), it.Hit ? "yes" : "no");
+            CommandOutput.AddRow(table, CommandOutput.Int(i + 1), Shorten(it.Prompt), string.Join(" ", it.Answers.Select(CommandOutput.Quote)), CommandOutput.Int(it.Rank), it.Hit ? "yes" : "no");
         }
         output.Write(table);
         output.Text.WriteLine($"top-{topK} hit rate: {Percent(result.HitRate)} ({result.Items.Count(i => i.Hit)}/{result.Items.Length})");
         return 0;
     }
-
-    private static string Str(int v) => v.ToString(CultureInfo.InvariantCulture);
 
     private static string Percent(double v) => v.ToString("P1", CultureInfo.InvariantCulture);
 
@@ -111,6 +109,4 @@ public sealed class ScoreCommand : Command
         var s = prompt.Replace("\n", "\\n").Replace("\t", "\\t");
         return s.Length <= 70 ? s : "…" + s[^69..];
     }
-
-    private static string Quote(string s) => "\"" + s.Replace("\n", "\\n").Replace("\t", "\\t") + "\"";
 }

@@ -1,0 +1,101 @@
+using Pinpoint.Interpretability.Evaluation;
+using Pinpoint.Models.Loading;
+using Pinpoint.Models.Transformer;
+
+namespace Pinpoint.Interpretability.Explain;
+
+/// <summary>One prediction to explain: the prompt, the token it should predict (target) and the alternative (foil).</summary>
+/// <param name="Counterfactual">A prompt of the same token length where the answer changes; built automatically when null.</param>
+public sealed record ExplainRequest(string Prompt, string Target, string Foil, string? Counterfactual = null);
+
+public sealed record ExplainOptions
+{
+    public int TopK { get; init; } = 10;
+    /// <summary>Components ablated together in the causal check (and the length of the faithfulness curve).</summary>
+    public int VerifyK { get; init; } = 5;
+    /// <summary>Prompts whose mean activations replace ablated components; the clean and counterfactual prompts when empty.</summary>
+    public IReadOnlyList<string> ReferencePrompts { get; init; } = [];
+}
+
+/// <summary>A target or foil as the model sees it: the first token of its continuation, and how many tokens it has.</summary>
+public sealed record TokenChoice(string Text, int Id, string Token, int TokenCount);
+
+public sealed record ExplainReport(
+    string Prompt, int[] Ids, string[] Tokens, TokenChoice Target, TokenChoice Foil,
+    string Counterfactual, string CounterfactualOrigin, string[] CounterfactualTokens,
+    double LogitDiff, double CounterfactualLogitDiff,
+    IReadOnlyList<LensPoint> LogitLens,
+    IReadOnlyList<Attribution> DirectAttribution, IReadOnlyList<Attribution> TopNeurons, double DirectAttributionConstant,
+    PatchingResult Denoising, PatchingResult Noising, PatchingResult AttributionDenoising, double AttributionSpearman,
+    IReadOnlyList<Attribution> PatchingRanking, VerificationResult MeanAblation, VerificationResult ResampleAblation);
+
+/// <summary>Runs every method on one prediction: logit lens, direct logit attribution, activation and attribution patching, and the causal check.</summary>
+public static class Explainer
+{
+    public static ExplainReport Explain(LoadedModel loaded, ExplainRequest request, ExplainOptions? options = null)
+    {
+        options ??= new ExplainOptions();
+        var model = loaded.Model;
+        var ids = Continuations.EncodePrompt(loaded, request.Prompt, "--prompt");
+        var target = Choice(loaded, request.Prompt, ids, request.Target, "--target");
+        var foil = Choice(loaded, request.Prompt, ids, request.Foil, "--foil");
+        if (target.Id == foil.Id)
+            throw new ArgumentException($"target \"{request.Target}\" and foil \"{request.Foil}\" both start with token {target.Id} ({target.Token}); the difference would be 0");
+        var readout = new LogitDiffReadout(model, target.Id, foil.Id);
+
+        var (cfIds, cfText, origin) = request.Counterfactual is { } given
+            ? (Continuations.EncodePrompt(loaded, given, "--counterfactual"), given, "given")
+            : CounterfactualSearch.Build(loaded, ids, readout);
+        if (cfIds.Length != ids.Length)
+            throw new ArgumentException($"the counterfactual has {cfIds.Length} tokens and the prompt {ids.Length}; patching needs equal lengths (change words that tokenize alike)");
+
+        var needed = LogitLens.HookNamesNeeded(model.Config).Concat(DirectLogitAttribution.HookNamesNeeded(model.Config)).ToHashSet();
+        var (logits, cache) = model.RunWithCache(TokenBatch.Single(ids), needed.Contains);
+        double diff = readout.FromLogits(logits);
+        var lens = LogitLens.Run(model.Config, cache, readout);
+        var dla = DirectLogitAttribution.Run(model, cache, readout, diff);
+
+        var denoise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
+        var noise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise);
+        var estimate = AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
+        double spearman = Statistics.Spearman(Cells(denoise), Cells(estimate));
+
+        var ranking = Ranking(model.Config, denoise);
+        var reference = options.ReferencePrompts.Count > 0
+            ? options.ReferencePrompts.Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList()
+            : [ids, cfIds];
+        var ranked = ranking.Select(a => a.Component).ToList();
+        var mean = Verification.Run(model, ids, cfIds, reference, readout, ranked, options.VerifyK, AblationKind.Mean);
+        var resample = Verification.Run(model, ids, cfIds, reference, readout, ranked, options.VerifyK, AblationKind.Resample);
+
+        return new ExplainReport(
+            request.Prompt, ids, ids.Select(loaded.Tokenizer.TokenText).ToArray(), target, foil,
+            cfText, origin, cfIds.Select(loaded.Tokenizer.TokenText).ToArray(),
+            diff, denoise.CounterfactualDiff, lens,
+            dla.Components.OrderByDescending(a => Math.Abs(a.Value)).ToList(),
+            dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).Take(options.TopK).ToList(), dla.Constant,
+            denoise, noise, estimate, spearman, ranking, mean, resample);
+    }
+
+    private static TokenChoice Choice(LoadedModel loaded, string prompt, int[] ids, string text, string option)
+    {
+        var tokens = Continuations.Encode(loaded, prompt, ids, text, option);
+        return new TokenChoice(text, tokens[0], loaded.Tokenizer.TokenText(tokens[0]), tokens.Length);
+    }
+
+    /// <summary>Heads and MLPs ordered by how much of the clean difference patching each one in restores.</summary>
+    public static List<Attribution> Ranking(TransformerConfig c, PatchingResult patching)
+    {
+        var list = new List<Attribution>();
+        for (int l = 0; l < c.NLayers; l++)
+        {
+            for (int h = 0; h < c.NHeads; h++) list.Add(new Attribution(new Component(ComponentKind.Head, l, h), patching.Heads[l][h]));
+            if (!c.AttentionOnly) list.Add(new Attribution(new Component(ComponentKind.Mlp, l, 0), patching.MlpOut[l]));
+        }
+        return list.OrderByDescending(a => a.Value).ToList();
+    }
+
+    /// <summary>Every patching cell in a fixed order, for comparing two patching results.</summary>
+    public static List<double> Cells(PatchingResult r) =>
+        r.ResidualByLayerPosition.SelectMany(x => x).Concat(r.AttentionOut).Concat(r.MlpOut).Concat(r.Heads.SelectMany(x => x)).ToList();
+}
