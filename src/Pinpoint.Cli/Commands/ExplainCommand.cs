@@ -1,0 +1,116 @@
+using Pinpoint.Interpretability.Explain;
+
+namespace Pinpoint.Cli.Commands;
+
+/// <summary><c>pinpoint explain</c>: which components, neurons and positions decide target vs foil, checked by ablation.</summary>
+public sealed class ExplainCommand : Command
+{
+    /// <summary>The built-in article example: the ball was already mentioned, so " the" should beat " a".</summary>
+    public static readonly ExplainRequest DefaultExample = new(
+        "Lily had a red ball and a blue kite. She threw the ball to Tom. Tom caught", " the", " a");
+
+    private static readonly CliOption Prompt = new("prompt", "TEXT", "the text whose next token is explained (default: a built-in article example)");
+    private static readonly CliOption Target = new("target", "TOKEN", "the expected continuation, e.g. \" the\" (its first token is used)");
+    private static readonly CliOption Foil = new("foil", "TOKEN", "the alternative, e.g. \" a\"");
+    private static readonly CliOption Counterfactual = new("counterfactual", "TEXT", "a prompt of equal token length where the answer changes (default: found by swapping one token)");
+    private static readonly CliOption Top = new("top", "K", "rows per ranking (default 10)");
+    private static readonly CliOption VerifyK = new("verify-k", "K", "components ablated together in the causal check (default 5)");
+
+    public override string Name => "explain";
+    public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check";
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Target, Foil, Counterfactual, Top, VerifyK];
+    public override Type ResultType => typeof(Result);
+
+    public sealed record Choice(string Text, int Id, string Token, int TokenCount);
+    public sealed record CounterfactualInfo(string Text, string Origin, string[] Tokens, double LogitDiff);
+    public sealed record LensRow(string Stage, double LogitDiff);
+    public sealed record Share(string Component, double Value);
+    public sealed record Patching(double[][] ResidualDenoise, double[][] ResidualNoise, double[] AttnOut, double[] MlpOut, double[][] Heads, double[][] HeadsNoise);
+    public sealed record AttributionPatchingInfo(double[][] Residual, double[] AttnOut, double[] MlpOut, double[][] Heads, double SpearmanVsActivation);
+    public sealed record Ablation(int K, double TopKFractionRemoved, double RandomKFractionRemoved, double[] Curve, double[] RandomCurve);
+    public sealed record VerificationInfo(int K, double TopKFractionRemoved, double RandomKFractionRemoved, double[] Curve, double[] RandomCurve, string[] Components, Ablation Resample);
+
+    /// <param name="LogitDiff">Target − foil logit at the last position of the prompt.</param>
+    public sealed record Result(
+        string Prompt, string[] Tokens, Choice Target, Choice Foil, double LogitDiff, CounterfactualInfo Counterfactual,
+        LensRow[] LogitLens, Share[] DirectAttribution, double DirectAttributionConstant, Share[] TopNeurons,
+        Patching Patching, AttributionPatchingInfo AttributionPatching, Share[] PatchingRanking, VerificationInfo Verification);
+
+    public override int Execute(CliArgs args, CommandOutput output)
+    {
+        var prompt = args.String(Prompt);
+        var request = prompt is null
+            ? DefaultExample with { Counterfactual = args.String(Counterfactual) }
+            : new ExplainRequest(prompt,
+                args.String(Target) ?? throw new CliException("--target is required with --prompt"),
+                args.String(Foil) ?? throw new CliException("--foil is required with --prompt"),
+                args.String(Counterfactual));
+        if (prompt is null && (args.String(Target) is not null || args.String(Foil) is not null))
+            throw new CliException("--target and --foil need --prompt");
+        int top = args.Int(Top, 10, min: 1);
+        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1) };
+        using var loaded = ModelOptions.Open(args);
+        var report = Explainer.Explain(loaded, request, options);
+        var result = ToResult(report, top);
+        if (output.Json) output.WriteJson(result);
+        else Render(result, output);
+        return 0;
+    }
+
+    private static Result ToResult(ExplainReport r, int top)
+    {
+        static Share S(Attribution a) => new(a.Component.Name, a.Value);
+        static Ablation A(VerificationResult v) => new(v.K, v.TopKFractionRemoved, v.RandomKFractionRemoved, [.. v.Curve], [.. v.RandomCurve]);
+        return new Result(
+            r.Prompt, r.Tokens,
+            new Choice(r.Target.Text, r.Target.Id, r.Target.Token, r.Target.TokenCount),
+            new Choice(r.Foil.Text, r.Foil.Id, r.Foil.Token, r.Foil.TokenCount),
+            r.LogitDiff,
+            new CounterfactualInfo(r.Counterfactual, r.CounterfactualOrigin, r.CounterfactualTokens, r.CounterfactualLogitDiff),
+            r.LogitLens.Select(p => new LensRow(p.Stage, p.LogitDiff)).ToArray(),
+            r.DirectAttribution.Take(top).Select(S).ToArray(), r.DirectAttributionConstant,
+            r.TopNeurons.Select(S).ToArray(),
+            new Patching(r.Denoising.ResidualByLayerPosition, r.Noising.ResidualByLayerPosition, r.Denoising.AttentionOut, r.Denoising.MlpOut, r.Denoising.Heads, r.Noising.Heads),
+            new AttributionPatchingInfo(r.AttributionDenoising.ResidualByLayerPosition, r.AttributionDenoising.AttentionOut, r.AttributionDenoising.MlpOut,
+                r.AttributionDenoising.Heads, r.AttributionSpearman),
+            r.PatchingRanking.Take(top).Select(S).ToArray(),
+            new VerificationInfo(r.MeanAblation.K, r.MeanAblation.TopKFractionRemoved, r.MeanAblation.RandomKFractionRemoved,
+                [.. r.MeanAblation.Curve], [.. r.MeanAblation.RandomCurve], r.PatchingRanking.Take(r.MeanAblation.K).Select(a => a.Component.Name).ToArray(),
+                A(r.ResampleAblation)));
+    }
+
+    private static void Render(Result r, CommandOutput output)
+    {
+        string N(double v) => CommandOutput.Number(v);
+        string P(double v) => CommandOutput.Number(v, "P1");
+        output.WriteProperties([
+            ("prompt", CommandOutput.Quote(r.Prompt)),
+            ("target vs foil", $"{CommandOutput.Quote(r.Target.Token)} (id {r.Target.Id}) vs {CommandOutput.Quote(r.Foil.Token)} (id {r.Foil.Id})"),
+            ("logit difference", N(r.LogitDiff)),
+            ("counterfactual", $"{CommandOutput.Quote(r.Counterfactual.Text)} → difference {N(r.Counterfactual.LogitDiff)}"),
+            ("counterfactual origin", r.Counterfactual.Origin),
+            ("attribution vs activation patching", $"Spearman {N(r.AttributionPatching.SpearmanVsActivation)}"),
+            ("ablating top-" + r.Verification.K, $"mean: {P(r.Verification.TopKFractionRemoved)} removed (random {r.Verification.K}: {P(r.Verification.RandomKFractionRemoved)}); " +
+                $"resample: {P(r.Verification.Resample.TopKFractionRemoved)} (random: {P(r.Verification.Resample.RandomKFractionRemoved)})"),
+        ]);
+        var lens = CommandOutput.NewTable("logit lens", "target − foil");
+        foreach (var p in r.LogitLens) CommandOutput.AddRow(lens, p.Stage, N(p.LogitDiff));
+        output.Write(lens);
+        WriteShares(output, "direct logit attribution", r.DirectAttribution);
+        WriteShares(output, "top neurons (direct)", r.TopNeurons);
+        WriteShares(output, "activation patching (share restored)", r.PatchingRanking);
+        // Positions as rows, layers as columns: prompts are longer than models are deep.
+        int layers = r.Patching.ResidualDenoise.Length;
+        var residual = CommandOutput.NewTable(["position", "token", .. Enumerable.Range(0, layers).Select(l => l < layers - 1 ? $"resid_pre L{l}" : "final")]);
+        for (int p = 0; p < r.Tokens.Length; p++)
+            CommandOutput.AddRow(residual, [CommandOutput.Int(p), CommandOutput.Quote(r.Tokens[p]), .. Enumerable.Range(0, layers).Select(l => CommandOutput.Number(r.Patching.ResidualDenoise[l][p], "F2"))]);
+        output.Write(residual);
+    }
+
+    private static void WriteShares(CommandOutput output, string title, IEnumerable<Share> shares)
+    {
+        var table = CommandOutput.NewTable(title, "value");
+        foreach (var s in shares) CommandOutput.AddRow(table, s.Component, CommandOutput.Number(s.Value));
+        output.Write(table);
+    }
+}
