@@ -18,6 +18,11 @@ internal interface ISimd<T> where T : struct, ISimd<T>
     static abstract T Create(float value);
     static abstract T CreateBits(int bits);
     static abstract T Load(ReadOnlySpan<float> s, int i);
+    /// <summary>
+    /// Load from a writable span. Not left to the implicit Span→ReadOnlySpan conversion: in a large kernel body the
+    /// JIT can run out of inlining budget and leave that conversion as a call inside the loop (spilling every vector).
+    /// </summary>
+    static abstract T Load(Span<float> s, int i);
     static abstract void Store(T v, Span<float> s, int i);
     /// <summary>Count 16-bit patterns from <paramref name="s"/>[i..], zero-extended into int32 lanes.</summary>
     static abstract T LoadWidened(ReadOnlySpan<ushort> s, int i);
@@ -68,6 +73,8 @@ internal readonly struct V512(Vector512<float> v) : ISimd<V512>
     public static V512 CreateBits(int bits) => new(Vector512.Create(bits).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Load(ReadOnlySpan<float> s, int i) => new(Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 Load(Span<float> s, int i) => new(Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(V512 v, Span<float> s, int i) => v._v.StoreUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -132,6 +139,8 @@ internal readonly struct V256(Vector256<float> v) : ISimd<V256>
     public static V256 CreateBits(int bits) => new(Vector256.Create(bits).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Load(ReadOnlySpan<float> s, int i) => new(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Load(Span<float> s, int i) => new(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(V256 v, Span<float> s, int i) => v._v.StoreUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -202,6 +211,8 @@ internal readonly struct V1(float v) : ISimd<V1>
     public static V1 CreateBits(int bits) => new(BitConverter.Int32BitsToSingle(bits));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 Load(ReadOnlySpan<float> s, int i) => new(s[i]);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V1 Load(Span<float> s, int i) => new(s[i]);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(V1 v, Span<float> s, int i) => s[i] = v._v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
