@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics;
-
 namespace Pinpoint.Engine.Kernels;
 
 /// <summary>
@@ -89,9 +87,7 @@ public static class Attention
             throw new ArgumentException($"Attention: key mask has {keyMask.Length} entries, expected batch·keys = {shape.Batch * shape.Keys}");
         if (scratch.Length < ScratchLength(shape))
             throw new ArgumentException($"Attention: scratch of {scratch.Length} floats is smaller than ScratchLength = {ScratchLength(shape)}");
-        var p = path ?? KernelPaths.Best;
-        if (!KernelPaths.IsSupported(p)) throw new PlatformNotSupportedException($"Attention: kernel path {p} is not supported on this CPU");
-        return p;
+        return Simd.Resolve(path, nameof(Attention));
     }
 
     private interface IHeadWork
@@ -213,9 +209,9 @@ public static class Attention
             var logitRow = logits.IsEmpty ? default : logits.Slice(r * keys, visible);
             switch (path)
             {
-                case KernelPath.Avx512: SoftmaxRow<FloatLanes512, Vector512<float>>(row, bias, causal, s.Scale, logitRow); break;
-                case KernelPath.Avx2: SoftmaxRow<FloatLanes256, Vector256<float>>(row, bias, causal, s.Scale, logitRow); break;
-                default: SoftmaxRow<ScalarLanes, float>(row, bias, causal, s.Scale, logitRow); break;
+                case KernelPath.Avx512: SoftmaxRow<V512>(row, bias, causal, s.Scale, logitRow); break;
+                case KernelPath.Avx2: SoftmaxRow<V256>(row, bias, causal, s.Scale, logitRow); break;
+                default: SoftmaxRow<V1>(row, bias, causal, s.Scale, logitRow); break;
             }
         }
         return visible;
@@ -226,19 +222,19 @@ public static class Attention
     /// max subtracted before exponentiating. Entries past <paramref name="causal"/> become 0 (logits −∞); a row with
     /// every key masked becomes all zeros rather than 0/0.
     /// </summary>
-    private static void SoftmaxRow<TOps, TVec>(Span<float> row, ReadOnlySpan<float> bias, int causal, float scale, Span<float> logits)
-        where TOps : IFloatLanes<TVec> where TVec : struct
+    private static void SoftmaxRow<T>(Span<float> row, ReadOnlySpan<float> bias, int causal, float scale, Span<float> logits)
+        where T : struct, ISimd<T>
     {
-        int w = TOps.Count, i = 0;
-        var vscale = TOps.Broadcast(scale);
-        var vmax = TOps.Broadcast(float.NegativeInfinity);
+        int w = Simd.Step<T>(), i = 0;
+        var vscale = T.Create(scale);
+        var vmax = T.Create(float.NegativeInfinity);
         for (; i <= causal - w; i += w)
         {
-            var x = TOps.MultiplyAdd(TOps.Load(row, i), vscale, TOps.Load(bias, i));
-            TOps.Store(row, i, x);
-            vmax = TOps.Max(vmax, x);
+            var x = T.Fma(T.Load(row, i), vscale, T.Load(bias, i));
+            T.Store(x, row, i);
+            vmax = T.Max(vmax, x);
         }
-        float max = TOps.MaxAcross(vmax);
+        float max = T.MaxAcross(vmax);
         for (; i < causal; i++)
         {
             row[i] = MathF.FusedMultiplyAdd(row[i], scale, bias[i]);
@@ -256,15 +252,15 @@ public static class Attention
             return;
         }
 
-        var vshift = TOps.Broadcast(max);
-        var vsum = TOps.Broadcast(0f);
+        var vshift = T.Create(max);
+        var vsum = T.Create(0f);
         for (i = 0; i <= causal - w; i += w)
         {
-            var e = TOps.Exp(TOps.Subtract(TOps.Load(row, i), vshift));
-            TOps.Store(row, i, e);
-            vsum = TOps.Add(vsum, e);
+            var e = T.RuntimeExp(T.Load(row, i) - vshift);
+            T.Store(e, row, i);
+            vsum += e;
         }
-        float sum = TOps.Sum(vsum);
+        float sum = T.Sum(vsum);
         for (; i < causal; i++)
         {
             row[i] = MathF.Exp(row[i] - max);
@@ -272,8 +268,8 @@ public static class Attention
         }
 
         // sum ≥ 1: the max element contributes exp(0).
-        var vinv = TOps.Broadcast(1f / sum);
-        for (i = 0; i <= causal - w; i += w) TOps.Store(row, i, TOps.Multiply(TOps.Load(row, i), vinv));
+        var vinv = T.Create(1f / sum);
+        for (i = 0; i <= causal - w; i += w) T.Store(T.Load(row, i) * vinv, row, i);
         for (; i < causal; i++) row[i] /= sum;
     }
 
@@ -281,26 +277,26 @@ public static class Attention
     {
         switch (path)
         {
-            case KernelPath.Avx512: SoftmaxBackwardRow<FloatLanes512, Vector512<float>>(p, dp, scale); break;
-            case KernelPath.Avx2: SoftmaxBackwardRow<FloatLanes256, Vector256<float>>(p, dp, scale); break;
-            default: SoftmaxBackwardRow<ScalarLanes, float>(p, dp, scale); break;
+            case KernelPath.Avx512: SoftmaxBackwardRow<V512>(p, dp, scale); break;
+            case KernelPath.Avx2: SoftmaxBackwardRow<V256>(p, dp, scale); break;
+            default: SoftmaxBackwardRow<V1>(p, dp, scale); break;
         }
     }
 
     /// <summary>dp ← scale · p ∘ (dp − Σ dp∘p): the softmax backward with the logit scale folded in.</summary>
-    private static void SoftmaxBackwardRow<TOps, TVec>(ReadOnlySpan<float> p, Span<float> dp, float scale)
-        where TOps : IFloatLanes<TVec> where TVec : struct
+    private static void SoftmaxBackwardRow<T>(ReadOnlySpan<float> p, Span<float> dp, float scale)
+        where T : struct, ISimd<T>
     {
-        int w = TOps.Count, n = p.Length, i = 0;
-        var vdot = TOps.Broadcast(0f);
-        for (; i <= n - w; i += w) vdot = TOps.MultiplyAdd(TOps.Load(p, i), TOps.Load(dp, i), vdot);
-        float dot = TOps.Sum(vdot);
+        int w = Simd.Step<T>(), n = p.Length, i = 0;
+        var vdot = T.Create(0f);
+        for (; i <= n - w; i += w) vdot = T.Fma(T.Load(p, i), T.Load(dp, i), vdot);
+        float dot = T.Sum(vdot);
         for (; i < n; i++) dot += p[i] * dp[i];
 
-        var vdotb = TOps.Broadcast(dot);
-        var vscale = TOps.Broadcast(scale);
+        var vdotb = T.Create(dot);
+        var vscale = T.Create(scale);
         for (i = 0; i <= n - w; i += w)
-            TOps.Store(dp, i, TOps.Multiply(TOps.Multiply(TOps.Load(p, i), vscale), TOps.Subtract(TOps.Load(dp, i), vdotb)));
+            T.Store(T.Load(p, i) * vscale * (T.Load(dp, i) - vdotb), dp, i);
         for (; i < n; i++) dp[i] = p[i] * scale * (dp[i] - dot);
     }
 }

@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics;
-
 namespace Pinpoint.Engine.Kernels;
 
 /// <summary>Rotary position embedding over [batch, seq, heads, headDim] rows, using a precomputed <see cref="RopeTable"/>.</summary>
@@ -24,21 +22,20 @@ public static class Rope
             throw new ArgumentException($"Rope: rotary dimension {table.RotaryDim} exceeds head dimension {headDim}");
         if (!positions.IsEmpty && positions.Length != seq && positions.Length != batch * seq)
             throw new ArgumentException($"Rope: {positions.Length} positions fit neither seq {seq} nor batch·seq {batch * seq}");
-        var p = path ?? KernelPaths.Best;
-        if (!KernelPaths.IsSupported(p)) throw new PlatformNotSupportedException($"Rope: kernel path {p} is not supported on this CPU");
+        var p = Simd.Resolve(path, nameof(Rope));
         var shape = new RopeShape(batch, seq, heads, headDim, positionOffset, inverse ? -1f : 1f);
         switch (p)
         {
-            case KernelPath.Avx512: Run<FloatLanes512, Vector512<float>>(x, y, shape, table, positions); break;
-            case KernelPath.Avx2: Run<FloatLanes256, Vector256<float>>(x, y, shape, table, positions); break;
-            default: Run<ScalarLanes, float>(x, y, shape, table, positions); break;
+            case KernelPath.Avx512: Run<V512>(x, y, shape, table, positions); break;
+            case KernelPath.Avx2: Run<V256>(x, y, shape, table, positions); break;
+            default: Run<V1>(x, y, shape, table, positions); break;
         }
     }
 
     private readonly record struct RopeShape(int Batch, int Seq, int Heads, int HeadDim, int Offset, float Sign);
 
-    private static void Run<TOps, TVec>(ReadOnlySpan<float> x, Span<float> y, in RopeShape s, RopeTable table, ReadOnlySpan<int> positions)
-        where TOps : IFloatLanes<TVec> where TVec : struct
+    private static void Run<T>(ReadOnlySpan<float> x, Span<float> y, in RopeShape s, RopeTable table, ReadOnlySpan<int> positions)
+        where T : struct, ISimd<T>
     {
         int rot = table.RotaryDim;
         for (int b = 0; b < s.Batch; b++)
@@ -54,25 +51,25 @@ public static class Rope
                 int o = ((b * s.Seq + t) * s.Heads + h) * s.HeadDim;
                 var xs = x.Slice(o, s.HeadDim);
                 var ys = y.Slice(o, s.HeadDim);
-                if (table.Layout == RopeLayout.Half) RotateHalf<TOps, TVec>(xs, ys, cos, sin, s.Sign);
-                else RotateInterleaved<TOps, TVec>(xs, ys, cos, sin, s.Sign);
+                if (table.Layout == RopeLayout.Half) RotateHalf<T>(xs, ys, cos, sin, s.Sign);
+                else RotateInterleaved<T>(xs, ys, cos, sin, s.Sign);
                 xs[rot..].CopyTo(ys[rot..]);
             }
         }
     }
 
     // Each pair's two inputs are read before either output is written, so x and y may alias.
-    private static void RotateHalf<TOps, TVec>(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, float sign)
-        where TOps : IFloatLanes<TVec> where TVec : struct
+    private static void RotateHalf<T>(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, float sign)
+        where T : struct, ISimd<T>
     {
-        int half = cos.Length / 2, j = 0;
-        var vsign = TOps.Broadcast(sign);
-        for (; j <= half - TOps.Count; j += TOps.Count)
+        int half = cos.Length / 2, w = Simd.Step<T>(), j = 0;
+        var vsign = T.Create(sign);
+        for (; j <= half - w; j += w)
         {
-            var lo = TOps.Load(x, j);
-            var hi = TOps.Load(x, j + half);
-            TOps.Store(y, j, TOps.MultiplyAdd(hi, TOps.Multiply(TOps.Load(sin, j), vsign), TOps.Multiply(lo, TOps.Load(cos, j))));
-            TOps.Store(y, j + half, TOps.MultiplyAdd(lo, TOps.Multiply(TOps.Load(sin, j + half), vsign), TOps.Multiply(hi, TOps.Load(cos, j + half))));
+            var lo = T.Load(x, j);
+            var hi = T.Load(x, j + half);
+            T.Store(T.Fma(hi, T.Load(sin, j) * vsign, lo * T.Load(cos, j)), y, j);
+            T.Store(T.Fma(lo, T.Load(sin, j + half) * vsign, hi * T.Load(cos, j + half)), y, j + half);
         }
         for (; j < half; j++)
         {
@@ -82,15 +79,15 @@ public static class Rope
         }
     }
 
-    private static void RotateInterleaved<TOps, TVec>(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, float sign)
-        where TOps : IFloatLanes<TVec> where TVec : struct
+    private static void RotateInterleaved<T>(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, float sign)
+        where T : struct, ISimd<T>
     {
-        int rot = cos.Length, j = 0;
-        var vsign = TOps.Broadcast(sign);
-        for (; j <= rot - TOps.Count; j += TOps.Count)
+        int rot = cos.Length, w = Simd.Step<T>(), j = 0;
+        var vsign = T.Create(sign);
+        for (; j <= rot - w; j += w)
         {
-            var v = TOps.Load(x, j);
-            TOps.Store(y, j, TOps.MultiplyAdd(TOps.SwapPairs(v), TOps.Multiply(TOps.Load(sin, j), vsign), TOps.Multiply(v, TOps.Load(cos, j))));
+            var v = T.Load(x, j);
+            T.Store(T.Fma(T.SwapPairs(v), T.Load(sin, j) * vsign, v * T.Load(cos, j)), y, j);
         }
         for (; j < rot; j += 2)
         {

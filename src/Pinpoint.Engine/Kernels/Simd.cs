@@ -18,6 +18,11 @@ internal interface ISimd<T> where T : struct, ISimd<T>
     static abstract T Create(float value);
     static abstract T CreateBits(int bits);
     static abstract T Load(ReadOnlySpan<float> s, int i);
+    /// <summary>
+    /// Load from a writable span. Not left to the implicit Span→ReadOnlySpan conversion: in a large kernel body the
+    /// JIT can run out of inlining budget and leave that conversion as a call inside the loop (spilling every vector).
+    /// </summary>
+    static abstract T Load(Span<float> s, int i);
     static abstract void Store(T v, Span<float> s, int i);
     /// <summary>Count 16-bit patterns from <paramref name="s"/>[i..], zero-extended into int32 lanes.</summary>
     static abstract T LoadWidened(ReadOnlySpan<ushort> s, int i);
@@ -32,6 +37,8 @@ internal interface ISimd<T> where T : struct, ISimd<T>
     static abstract T Sqrt(T a);
     /// <summary>All-ones lanes where a &lt; b.</summary>
     static abstract T LessThan(T a, T b);
+    /// <summary>All-ones lanes where a &lt;= b.</summary>
+    static abstract T LessOrEqual(T a, T b);
     /// <summary>Lanes of a where mask is set, else b.</summary>
     static abstract T Select(T mask, T a, T b);
     static abstract T And(T a, T b);
@@ -44,6 +51,13 @@ internal interface ISimd<T> where T : struct, ISimd<T>
     static abstract T ShiftRightArithmeticBits(T a, int n);
     /// <summary>All-ones lanes where int(a) &gt;= int(b).</summary>
     static abstract T GreaterOrEqualBits(T a, T b);
+    /// <summary>
+    /// The runtime's exp (Vector512.Exp, Vector256.Exp, MathF.Exp), used by attention's softmax. The pointwise kernels
+    /// use <see cref="VectorMath.Exp{T}"/> instead, which evaluates one formula on every path.
+    /// </summary>
+    static abstract T RuntimeExp(T a);
+    /// <summary>Swaps neighbouring elements: (x0, x1, x2, x3, ...) → (x1, x0, x3, x2, ...). One lane has no pair.</summary>
+    static abstract T SwapPairs(T v);
     static abstract float Sum(T v);
     static abstract float MaxAcross(T v);
 }
@@ -59,6 +73,8 @@ internal readonly struct V512(Vector512<float> v) : ISimd<V512>
     public static V512 CreateBits(int bits) => new(Vector512.Create(bits).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Load(ReadOnlySpan<float> s, int i) => new(Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 Load(Span<float> s, int i) => new(Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(V512 v, Span<float> s, int i) => v._v.StoreUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -83,6 +99,8 @@ internal readonly struct V512(Vector512<float> v) : ISimd<V512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 LessThan(V512 a, V512 b) => new(Vector512.LessThan(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 LessOrEqual(V512 a, V512 b) => new(Vector512.LessThanOrEqual(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 Select(V512 mask, V512 a, V512 b) => new(Vector512.ConditionalSelect(mask._v, a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 And(V512 a, V512 b) => new(a._v & b._v);
@@ -101,6 +119,10 @@ internal readonly struct V512(Vector512<float> v) : ISimd<V512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V512 GreaterOrEqualBits(V512 a, V512 b) => new(Vector512.GreaterThanOrEqual(a._v.AsInt32(), b._v.AsInt32()).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 RuntimeExp(V512 a) => new(Vector512.Exp(a._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V512 SwapPairs(V512 v) => new(Avx512F.Permute4x32(v._v, 0b10_11_00_01));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(V512 v) => Vector512.Sum(v._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(V512 v) => V256.MaxAcross(new V256(Avx.Max(v._v.GetLower(), v._v.GetUpper())));
@@ -117,6 +139,8 @@ internal readonly struct V256(Vector256<float> v) : ISimd<V256>
     public static V256 CreateBits(int bits) => new(Vector256.Create(bits).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Load(ReadOnlySpan<float> s, int i) => new(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 Load(Span<float> s, int i) => new(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(V256 v, Span<float> s, int i) => v._v.StoreUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -141,6 +165,8 @@ internal readonly struct V256(Vector256<float> v) : ISimd<V256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 LessThan(V256 a, V256 b) => new(Vector256.LessThan(a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 LessOrEqual(V256 a, V256 b) => new(Vector256.LessThanOrEqual(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 Select(V256 mask, V256 a, V256 b) => new(Vector256.ConditionalSelect(mask._v, a._v, b._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 And(V256 a, V256 b) => new(a._v & b._v);
@@ -158,6 +184,10 @@ internal readonly struct V256(Vector256<float> v) : ISimd<V256>
     public static V256 ShiftRightArithmeticBits(V256 a, int n) => new(Vector256.ShiftRightArithmetic(a._v.AsInt32(), n).AsSingle());
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 GreaterOrEqualBits(V256 a, V256 b) => new(Vector256.GreaterThanOrEqual(a._v.AsInt32(), b._v.AsInt32()).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 RuntimeExp(V256 a) => new(Vector256.Exp(a._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 SwapPairs(V256 v) => new(Avx.Permute(v._v, 0b10_11_00_01));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(V256 v) => Vector256.Sum(v._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -182,6 +212,8 @@ internal readonly struct V1(float v) : ISimd<V1>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 Load(ReadOnlySpan<float> s, int i) => new(s[i]);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V1 Load(Span<float> s, int i) => new(s[i]);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(V1 v, Span<float> s, int i) => s[i] = v._v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 LoadWidened(ReadOnlySpan<ushort> s, int i) => new(BitConverter.Int32BitsToSingle(s[i]));
@@ -204,6 +236,8 @@ internal readonly struct V1(float v) : ISimd<V1>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 LessThan(V1 a, V1 b) => FromBits(a._v < b._v ? -1 : 0);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V1 LessOrEqual(V1 a, V1 b) => FromBits(a._v <= b._v ? -1 : 0);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 Select(V1 mask, V1 a, V1 b) => FromBits((Bits(mask) & Bits(a)) | (~Bits(mask) & Bits(b)));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 And(V1 a, V1 b) => FromBits(Bits(a) & Bits(b));
@@ -221,6 +255,9 @@ internal readonly struct V1(float v) : ISimd<V1>
     public static V1 ShiftRightArithmeticBits(V1 a, int n) => FromBits(Bits(a) >> n);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V1 GreaterOrEqualBits(V1 a, V1 b) => FromBits(Bits(a) >= Bits(b) ? -1 : 0);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V1 RuntimeExp(V1 a) => new(MathF.Exp(a._v));
+    public static V1 SwapPairs(V1 v) => throw new NotSupportedException("a single lane has no pair to swap");
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(V1 v) => v._v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -246,12 +283,23 @@ internal interface ITerm
 /// <summary>Runs generic kernel bodies on a <see cref="KernelPath"/>: full vectors first, then one lane at a time.</summary>
 internal static class Simd
 {
-    public static KernelPath Resolve(KernelPath? path)
+    /// <summary>The requested path, or the best one; throws (naming <paramref name="kernel"/> if given) when the CPU lacks it.</summary>
+    public static KernelPath Resolve(KernelPath? path, string? kernel = null)
     {
         var p = path ?? KernelPaths.Best;
-        if (!KernelPaths.IsSupported(p)) throw new PlatformNotSupportedException($"kernel path {p} is not supported on this CPU");
+        if (!KernelPaths.IsSupported(p))
+            throw new PlatformNotSupportedException(kernel is null ? $"kernel path {p} is not supported on this CPU" : $"{kernel}: kernel path {p} is not supported on this CPU");
         return p;
     }
+
+    /// <summary>
+    /// The step of the vector loops in a body that finishes with its own scalar tail: <typeparamref name="T"/>'s
+    /// width, except for <see cref="V1"/>, whose step no loop bound reaches (<c>n - step</c> is negative for any real
+    /// length), so on the scalar path the vector loops are skipped and the tail does all the work. Reductions then run
+    /// on the accumulators' initial values, so Sum gives 0 and MaxAcross −∞.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Step<T>() where T : struct, ISimd<T> => T.Count == 1 ? int.MaxValue : T.Count;
 
     public static void CheckLength(string kernel, string what, int actual, int expected)
     {

@@ -11,9 +11,19 @@ public static partial class TensorOps
     {
         x = cx.Contiguous(x);
         var y = cx.Output(x.Shape.ToArray(), zeroed: false, x);
-        Activations.Forward(f, x.Span, y.Span);
+        RowParallel.ForElements(x.Size, (f, x, y), static (s, i, end) =>
+            Activations.Forward(s.f, s.x.Span[i..end], s.y.Span[i..end]));
         if (y.RequiresGrad)
-            cx.Tape!.Record(() => Activations.Backward(f, x.Span, cx.GradOf(y), cx.GradOf(x)));
+        {
+            cx.Tape!.Record(() =>
+            {
+                // Gradient buffers are created here, on the recording thread; the workers only use them.
+                cx.GradOf(y);
+                cx.GradOf(x);
+                RowParallel.ForElements(x.Size, (f, x, y), static (s, i, end) =>
+                    Activations.Backward(s.f, s.x.Span[i..end], s.y.Grad!.Span[i..end], s.x.Grad!.Span[i..end]));
+            });
+        }
         return y;
     }
 

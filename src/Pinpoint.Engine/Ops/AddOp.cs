@@ -8,12 +8,7 @@ public static partial class TensorOps
     /// <summary>Elementwise a + b, or a + b broadcast over leading axes when b's shape is a suffix of a's (biases).</summary>
     public static Tensor Add(this Compute cx, Tensor a, Tensor b)
     {
-        a = cx.Contiguous(a);
-        b = cx.Contiguous(b);
-        int inner = b.Size;
-        if (!IsSuffixShape(a, b))
-            throw new ArgumentException($"Add: shape mismatch between {a.Describe()} and {b.Describe()} (b must equal a or a suffix of it)");
-        var y = cx.Output(a.Shape.ToArray(), zeroed: false, a, b);
+        var y = SuffixBroadcastOutput(cx, nameof(Add), ref a, ref b, out int inner);
         var ys = y.Span;
         var asp = a.Span;
         var bs = b.Span;
@@ -35,9 +30,18 @@ public static partial class TensorOps
         return y;
     }
 
-    private static bool IsSuffixShape(Tensor a, Tensor b)
+    /// <summary>
+    /// Shared by the binary ops that broadcast b over a's leading axes: makes both operands contiguous, checks that
+    /// b's shape equals a's or a suffix of it, and allocates the output shaped like a. <paramref name="inner"/> is
+    /// b's size, the length of each block of a that b lines up with.
+    /// </summary>
+    private static Tensor SuffixBroadcastOutput(Compute cx, string op, ref Tensor a, ref Tensor b, out int inner)
     {
-        if (b.Rank > a.Rank) return false;
-        return a.Shape[(a.Rank - b.Rank)..].SequenceEqual(b.Shape);
+        a = cx.Contiguous(a);
+        b = cx.Contiguous(b);
+        if (b.Rank > a.Rank || !a.Shape[(a.Rank - b.Rank)..].SequenceEqual(b.Shape))
+            throw new ArgumentException($"{op}: shape mismatch between {a.Describe()} and {b.Describe()} (b must equal a or a suffix of it)");
+        inner = b.Size;
+        return cx.Output(a.Shape.ToArray(), zeroed: false, a, b);
     }
 }

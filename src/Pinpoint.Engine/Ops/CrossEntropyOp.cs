@@ -22,18 +22,31 @@ public static partial class TensorOps
         var rows = (int[])targets.Clone();
         var maxes = new float[n];
         var logSums = new float[n];
+        for (int r = 0; r < n; r++)
+        {
+            int t = rows[r];
+            if (t != ignoreIndex && (uint)t >= (uint)vocab)
+                throw new ArgumentException($"CrossEntropy: target {t} of row {r} is outside the vocabulary of size {vocab} ({logits.Describe()})", nameof(targets));
+        }
+        // Rows are independent and may run on several threads; the loss sums them afterwards, in row order.
+        RowParallel.For(n, vocab, (logits, rows, maxes, logSums, ignoreIndex, vocab), static (s, r0, r1) =>
+        {
+            ReadOnlySpan<float> all = s.logits.Span;
+            for (int r = r0; r < r1; r++)
+            {
+                if (s.rows[r] == s.ignoreIndex) continue;
+                (s.maxes[r], s.logSums[r]) = Kernels.Softmax.LogSumExpParts(all.Slice(r * s.vocab, s.vocab));
+            }
+        });
+        ReadOnlySpan<float> values = logits.Span;
         double total = 0;
         int count = 0;
         for (int r = 0; r < n; r++)
         {
             int t = rows[r];
             if (t == ignoreIndex) continue;
-            if ((uint)t >= (uint)vocab)
-                throw new ArgumentException($"CrossEntropy: target {t} of row {r} is outside the vocabulary of size {vocab} ({logits.Describe()})", nameof(targets));
-            var row = logits.Span.Slice(r * vocab, vocab);
-            (maxes[r], logSums[r]) = Kernels.Softmax.LogSumExpParts(row);
             // In double: max - logit can exceed float's range when logits span it.
-            total += (double)maxes[r] - row[t] + logSums[r];
+            total += (double)maxes[r] - values[r * vocab + t] + logSums[r];
             count++;
         }
         var loss = cx.Output([], zeroed: false, logits);
@@ -43,14 +56,19 @@ public static partial class TensorOps
             cx.Tape!.Record(() =>
             {
                 float scale = cx.GradOf(loss)[0] / count;
-                var gx = cx.GradOf(logits);
-                for (int r = 0; r < n; r++)
+                cx.GradOf(logits); // created here, on the recording thread; the workers only use it
+                RowParallel.For(n, vocab, (logits, rows, maxes, logSums, ignoreIndex, vocab, scale), static (s, r0, r1) =>
                 {
-                    if (rows[r] == ignoreIndex) continue;
-                    var g = gx.Slice(r * vocab, vocab);
-                    Kernels.Softmax.AccumulateExp(logits.Span.Slice(r * vocab, vocab), maxes[r], logSums[r], scale, g);
-                    g[rows[r]] -= scale;
-                }
+                    ReadOnlySpan<float> all = s.logits.Span;
+                    var gx = s.logits.Grad!.Span;
+                    for (int r = r0; r < r1; r++)
+                    {
+                        if (s.rows[r] == s.ignoreIndex) continue;
+                        var g = gx.Slice(r * s.vocab, s.vocab);
+                        Kernels.Softmax.AccumulateExp(all.Slice(r * s.vocab, s.vocab), s.maxes[r], s.logSums[r], s.scale, g);
+                        g[s.rows[r]] -= s.scale;
+                    }
+                });
             });
         }
         return loss;

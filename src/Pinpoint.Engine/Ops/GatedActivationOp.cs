@@ -13,12 +13,23 @@ public static partial class TensorOps
         up = cx.Contiguous(up);
         ShapeCheck.Same($"{f}-gated", gate, up);
         var y = cx.Output(gate.Shape.ToArray(), zeroed: false, gate, up);
-        Activations.GatedForward(f, gate.Span, up.Span, y.Span);
+        RowParallel.ForElements(gate.Size, (f, gate, up, y), static (s, i, end) =>
+            Activations.GatedForward(s.f, s.gate.Span[i..end], s.up.Span[i..end], s.y.Span[i..end]));
         if (y.RequiresGrad)
         {
-            cx.Tape!.Record(() => Activations.GatedBackward(f, gate.Span, up.Span, cx.GradOf(y),
-                cx.NeedsGrad(gate) ? cx.GradOf(gate) : default,
-                cx.NeedsGrad(up) ? cx.GradOf(up) : default));
+            cx.Tape!.Record(() =>
+            {
+                // Gradient buffers are created here, on the recording thread; the workers only use them.
+                cx.GradOf(y);
+                var gGate = cx.NeedsGrad(gate) ? gate : null;
+                var gUp = cx.NeedsGrad(up) ? up : null;
+                if (gGate is not null) cx.GradOf(gGate);
+                if (gUp is not null) cx.GradOf(gUp);
+                RowParallel.ForElements(gate.Size, (f, gate, up, y, gGate, gUp), static (s, i, end) =>
+                    Activations.GatedBackward(s.f, s.gate.Span[i..end], s.up.Span[i..end], s.y.Grad!.Span[i..end],
+                        s.gGate is null ? default : s.gGate.Grad!.Span[i..end],
+                        s.gUp is null ? default : s.gUp.Grad!.Span[i..end]));
+            });
         }
         return y;
     }

@@ -44,25 +44,54 @@ public static partial class TensorOps
         var stats = cx.Allocate(rowShape);
         var means = cx.Allocate(rowShape);
         var y = bias is null ? cx.Output(x.Shape.ToArray(), zeroed: false, x, weight) : cx.Output(x.Shape.ToArray(), zeroed: false, x, weight, bias);
-        ForEachRow(x.Size, d, o =>
+        int rows = x.Size / d;
+        var norm = new NormRows(x, weight, bias, weightOffset, eps, center, y, means, stats);
+        RowParallel.For(rows, d, norm, static (s, r0, r1) =>
         {
-            var b = bias is null ? default : bias.Span;
-            stats.Span[o / d] = Normalization.Forward(x.Span.Slice(o, d), weight.Span, weightOffset, b, eps, center,
-                y.Span.Slice(o, d), out means.Span[o / d]);
+            var b = s.Bias is null ? default : s.Bias.Span;
+            ReadOnlySpan<float> xs = s.X.Span, w = s.Weight.Span;
+            Span<float> ys = s.Y.Span, means = s.Means.Span, stats = s.Stats.Span;
+            int d = w.Length;
+            for (int r = r0; r < r1; r++)
+                stats[r] = Normalization.Forward(xs.Slice(r * d, d), w, s.WeightOffset, b, s.Eps, s.Center, ys.Slice(r * d, d), out means[r]);
         });
         if (y.RequiresGrad)
         {
-            cx.Tape!.Record(() => ForEachRow(x.Size, d, o =>
+            cx.Tape!.Record(() =>
             {
-                int r = o / d;
-                Normalization.Backward(x.Span.Slice(o, d), cx.GradOf(y).Slice(o, d), weight.Span, weightOffset, center,
-                    means.Span[r], stats.Span[r],
-                    cx.NeedsGrad(x) ? cx.GradOf(x).Slice(o, d) : default,
-                    cx.NeedsGrad(weight) ? cx.GradOf(weight) : default,
-                    bias is not null && cx.NeedsGrad(bias) ? cx.GradOf(bias) : default);
-            }));
+                // Gradient buffers are created here, on the recording thread; the workers only use them.
+                cx.GradOf(y);
+                var gx = cx.NeedsGrad(x) ? cx.GradOf(x) : default;
+                var gw = cx.NeedsGrad(weight) ? cx.GradOf(weight) : default;
+                var gb = bias is not null && cx.NeedsGrad(bias) ? cx.GradOf(bias) : default;
+                bool parallel = RowParallel.IsParallel(rows, d);
+                // dx rows are independent and may be split across threads; dw and db sum over rows, so they are
+                // accumulated on this thread in row order, exactly as in a single pass.
+                if (parallel && !gx.IsEmpty)
+                    RowParallel.For(rows, d, norm, static (s, r0, r1) => s.Backward(r0, r1, dx: true, dw: default, db: default));
+                if (!parallel || !gw.IsEmpty || !gb.IsEmpty)
+                    norm.Backward(0, rows, dx: !parallel && !gx.IsEmpty, gw, gb);
+            });
         }
         rstd = stats;
         return y;
+    }
+
+    /// <summary>The tensors and settings of one normalization, for row ranges run on any thread.</summary>
+    private sealed record NormRows(Tensor X, Tensor Weight, Tensor? Bias, float WeightOffset, float Eps, bool Center,
+        Tensor Y, Tensor Means, Tensor Stats)
+    {
+        /// <summary>Backward over rows [r0, r1): into X's gradient when <paramref name="dx"/>, and into dw/db when non-empty.</summary>
+        public void Backward(int r0, int r1, bool dx, Span<float> dw, Span<float> db)
+        {
+            ReadOnlySpan<float> xs = X.Span, gy = Y.Grad!.Span, w = Weight.Span, means = Means.Span, stats = Stats.Span;
+            var gx = dx ? X.Grad!.Span : default;
+            int d = w.Length;
+            for (int r = r0; r < r1; r++)
+            {
+                Normalization.Backward(xs.Slice(r * d, d), gy.Slice(r * d, d), w, WeightOffset, Center, means[r], stats[r],
+                    dx ? gx.Slice(r * d, d) : default, dw, db);
+            }
+        }
     }
 }

@@ -9,12 +9,7 @@ public static partial class TensorOps
     /// <summary>Elementwise a·b, or b broadcast over leading axes when b's shape is a suffix of a's (gains, masks).</summary>
     public static Tensor Mul(this Compute cx, Tensor a, Tensor b)
     {
-        a = cx.Contiguous(a);
-        b = cx.Contiguous(b);
-        if (!IsSuffixShape(a, b))
-            throw new ArgumentException($"Mul: shape mismatch between {a.Describe()} and {b.Describe()} (b must equal a or a suffix of it)");
-        int inner = b.Size;
-        var y = cx.Output(a.Shape.ToArray(), zeroed: false, a, b);
+        var y = SuffixBroadcastOutput(cx, nameof(Mul), ref a, ref b, out int inner);
         var ys = y.Span;
         var asp = a.Span;
         var bs = b.Span;

@@ -1,6 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using Pinpoint.Engine.Autograd;
 using Pinpoint.Engine.Kernels;
 using Pinpoint.Engine.Tensors;
@@ -31,31 +29,8 @@ public static partial class TensorOps
     internal static void ReluForward(ReadOnlySpan<float> x, Span<float> y, KernelPath? path = null)
     {
         if (y.Length != x.Length) throw new ArgumentException($"Relu: output has {y.Length} elements, input {x.Length}");
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float yr = ref MemoryMarshal.GetReference(y);
-        int n = x.Length, i = 0;
-        switch (ReluPath(path))
-        {
-            case KernelPath.Avx512:
-                for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-                {
-                    var v = Vector512.LoadUnsafe(ref xr, (nuint)i);
-                    Vector512.AndNot(v, Vector512.LessThanOrEqual(v, Vector512<float>.Zero)).StoreUnsafe(ref yr, (nuint)i);
-                }
-                break;
-            case KernelPath.Avx2:
-                for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-                {
-                    var v = Vector256.LoadUnsafe(ref xr, (nuint)i);
-                    Vector256.AndNot(v, Vector256.LessThanOrEqual(v, Vector256<float>.Zero)).StoreUnsafe(ref yr, (nuint)i);
-                }
-                break;
-        }
-        for (; i < n; i++)
-        {
-            float v = Unsafe.Add(ref xr, i);
-            Unsafe.Add(ref yr, i) = v <= 0f ? 0f : v;
-        }
+        var map = new ReluForwardMap(x, y);
+        Simd.For(x.Length, ref map, Simd.Resolve(path, "Relu"));
     }
 
     /// <summary>gx += x &gt; 0 ? gy : 0.</summary>
@@ -63,37 +38,34 @@ public static partial class TensorOps
     {
         if (gy.Length != x.Length || gx.Length != x.Length)
             throw new ArgumentException($"Relu: gradients have {gy.Length} and {gx.Length} elements, input {x.Length}");
-        ref float xr = ref MemoryMarshal.GetReference(x);
-        ref float gyr = ref MemoryMarshal.GetReference(gy);
-        ref float gxr = ref MemoryMarshal.GetReference(gx);
-        int n = x.Length, i = 0;
-        switch (ReluPath(path))
-        {
-            case KernelPath.Avx512:
-                for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-                {
-                    var pass = Vector512.GreaterThan(Vector512.LoadUnsafe(ref xr, (nuint)i), Vector512<float>.Zero);
-                    var g = Vector512.LoadUnsafe(ref gxr, (nuint)i) + (Vector512.LoadUnsafe(ref gyr, (nuint)i) & pass);
-                    g.StoreUnsafe(ref gxr, (nuint)i);
-                }
-                break;
-            case KernelPath.Avx2:
-                for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-                {
-                    var pass = Vector256.GreaterThan(Vector256.LoadUnsafe(ref xr, (nuint)i), Vector256<float>.Zero);
-                    var g = Vector256.LoadUnsafe(ref gxr, (nuint)i) + (Vector256.LoadUnsafe(ref gyr, (nuint)i) & pass);
-                    g.StoreUnsafe(ref gxr, (nuint)i);
-                }
-                break;
-        }
-        for (; i < n; i++)
-            if (Unsafe.Add(ref xr, i) > 0f) Unsafe.Add(ref gxr, i) += Unsafe.Add(ref gyr, i);
+        var map = new ReluBackwardMap(x, gy, gx);
+        Simd.For(x.Length, ref map, Simd.Resolve(path, "Relu"));
     }
 
-    private static KernelPath ReluPath(KernelPath? path)
+    private readonly ref struct ReluForwardMap(ReadOnlySpan<float> x, Span<float> y) : IMap
     {
-        var p = path ?? KernelPaths.Best;
-        if (!KernelPaths.IsSupported(p)) throw new PlatformNotSupportedException($"Relu: kernel path {p} is not supported on this CPU");
-        return p;
+        private readonly ReadOnlySpan<float> _x = x;
+        private readonly Span<float> _y = y;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Apply<T>(int i) where T : struct, ISimd<T>
+        {
+            var v = T.Load(_x, i);
+            T.Store(T.AndNot(v, T.LessOrEqual(v, T.Create(0f))), _y, i);
+        }
+    }
+
+    private readonly ref struct ReluBackwardMap(ReadOnlySpan<float> x, ReadOnlySpan<float> gy, Span<float> gx) : IMap
+    {
+        private readonly ReadOnlySpan<float> _x = x;
+        private readonly ReadOnlySpan<float> _gy = gy;
+        private readonly Span<float> _gx = gx;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Apply<T>(int i) where T : struct, ISimd<T>
+        {
+            var pass = T.LessThan(T.Create(0f), T.Load(_x, i));
+            T.Store(T.Load(_gx, i) + T.And(T.Load(_gy, i), pass), _gx, i);
+        }
     }
 }

@@ -43,20 +43,12 @@ public static partial class TensorOps
             for (int i = 0; i < t.Length; i++) t[i] += source[i];
             return;
         }
-        var index = new int[target.Rank];
         var data = target.Storage.AsFloat32();
-        var strides = target.Strides;
-        var shape = target.Shape;
-        for (int n = 0; n < source.Length; n++)
+        int n = 0;
+        var runs = new StridedRuns(target);
+        while (runs.MoveNext(out int o))
         {
-            int o = target.Offset;
-            for (int i = 0; i < index.Length; i++) o += index[i] * strides[i];
-            data[o] += source[n];
-            for (int i = index.Length - 1; i >= 0; i--)
-            {
-                if (++index[i] < shape[i]) break;
-                index[i] = 0;
-            }
+            for (int j = 0; j < runs.Length; j++, o += runs.Stride) data[o] += source[n++];
         }
     }
 }

@@ -306,24 +306,15 @@ public sealed class Tensor
 
     private void CopyStrided(Span<float> destination)
     {
-        // Walk the index space with an odometer; the innermost axis is copied as a strided run.
-        var index = new int[Rank];
-        int inner = Rank - 1, innerLen = _shape[inner], innerStride = _strides[inner];
         int written = 0;
         bool f32 = DType == DType.F32;
         var floats = f32 ? Storage.AsFloat32() : default;
         var halves = f32 ? default : Storage.AsHalfBits();
-        while (written < destination.Length)
+        var runs = new StridedRuns(this);
+        while (runs.MoveNext(out int o))
         {
-            int o = Offset;
-            for (int i = 0; i < inner; i++) o += index[i] * _strides[i];
-            for (int j = 0; j < innerLen; j++, o += innerStride)
+            for (int j = 0; j < runs.Length; j++, o += runs.Stride)
                 destination[written++] = f32 ? floats[o] : HalfConversion.ToSingle(halves[o], DType);
-            for (int i = inner - 1; i >= 0; i--)
-            {
-                if (++index[i] < _shape[i]) break;
-                index[i] = 0;
-            }
         }
     }
 }

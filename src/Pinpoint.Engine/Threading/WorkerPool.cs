@@ -46,12 +46,15 @@ public static class WorkerPool
     {
         ArgumentNullException.ThrowIfNull(body);
         if (count <= 0) return;
+        // Taken before choosing inline or parallel, so this thread's one-time holder is created on its first call
+        // whichever way that call runs: a warm-up call that ran inline (the pool busy with another caller's loop)
+        // must not leave the allocation to a later, parallel call.
+        var job = WorkItem<TState>.ForCurrentThread;
         if (count == 1 || HelperCount == 0 || t_insideLoop || !Monitor.TryEnter(Gate))
         {
             for (int i = 0; i < count; i++) body(state, i);
             return;
         }
-        var job = WorkItem<TState>.ForCurrentThread;
         try
         {
             job.State = state;

@@ -2,6 +2,7 @@ using Pinpoint.Engine.Autograd;
 using Pinpoint.Engine.Kernels;
 using Pinpoint.Engine.Ops;
 using Pinpoint.Engine.Tensors;
+using Pinpoint.Tests.Engine.Kernels;
 
 namespace Pinpoint.Tests.Engine;
 
@@ -272,12 +273,7 @@ public class AttentionTests
         var dv = new float[s.KeyLength];
         var scratch = new float[Attention.ScratchLength(s)];
         foreach (var path in KernelPaths.Supported)
-        {
-            Run(path);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 3; i++) Run(path);
-            Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
-        }
+            KernelTesting.AssertSteadyStateDoesNotAllocate(() => Run(path), what: $"attention on {path}");
 
         void Run(KernelPath path)
         {

@@ -15,6 +15,28 @@ public static class KernelTesting
         }
     }
 
+    /// <summary>
+    /// Asserts that <paramref name="run"/> allocates nothing once warm: after one warm-up call, it is measured over
+    /// windows of <paramref name="callsPerWindow"/> calls, and at least one of a few windows must allocate exactly 0
+    /// bytes. An allocation on the hot path recurs in every window and fails; one-time work the runtime may do on the
+    /// calling thread at a moment that depends on machine load (tiered or on-stack-replacement JIT compiles finishing
+    /// late) lands in one window only. The warm-up call itself must take every code path the measured calls take.
+    /// </summary>
+    public static void AssertSteadyStateDoesNotAllocate(Action run, int callsPerWindow = 3, string what = "")
+    {
+        const int Windows = 4;
+        run();
+        var allocated = new long[Windows];
+        for (int w = 0; w < Windows; w++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < callsPerWindow; i++) run();
+            allocated[w] = GC.GetAllocatedBytesForCurrentThread() - before;
+            if (allocated[w] == 0) return;
+        }
+        Assert.Fail($"{what}: every window of {callsPerWindow} warm calls allocated (bytes per window: {string.Join(", ", allocated)})");
+    }
+
     /// <summary>Lengths that leave every possible tail after 16- and 8-wide vectors.</summary>
     public static readonly int[] Lengths = [1, 7, 8, 15, 16, 17, 33, 100];
 
