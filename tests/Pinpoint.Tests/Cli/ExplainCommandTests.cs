@@ -1,0 +1,57 @@
+using System.Text.Json;
+
+namespace Pinpoint.Tests.Cli;
+
+/// <summary><c>pinpoint explain</c> on stories260K: the JSON has the documented fields and its numbers agree with each other.</summary>
+public class ExplainCommandTests
+{
+    private const string Prompt = "Lily had a ball. She gave the ball to";
+    private const string Counterfactual = "Lily had a cat. She gave the ball to";
+
+    [Fact]
+    public void JsonFieldsAndIdentities()
+    {
+        var json = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " her", "--foil", " the",
+            "--counterfactual", Counterfactual, "--top", "5", "--verify-k", "3", "--json").Json();
+        Assert.Equal(
+            ["prompt", "tokens", "target", "foil", "logit_diff", "counterfactual", "logit_lens", "direct_attribution",
+             "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "patching_ranking", "verification"],
+            json.EnumerateObject().Select(p => p.Name));
+        double diff = json.GetProperty("logit_diff").GetDouble();
+        var lens = json.GetProperty("logit_lens").EnumerateArray().ToArray();
+        Assert.Equal(6, lens.Length); // embed + 5 layers
+        Assert.Equal(diff, lens[^1].GetProperty("logit_diff").GetDouble(), 3);
+        Assert.Equal("given", json.GetProperty("counterfactual").GetProperty("origin").GetString());
+
+        var residual = json.GetProperty("patching").GetProperty("residual_denoise").EnumerateArray().ToArray();
+        Assert.Equal(1.0, residual[^1].EnumerateArray().Last().GetDouble(), 4);
+
+        var verification = json.GetProperty("verification");
+        Assert.Equal(3, verification.GetProperty("k").GetInt32());
+        Assert.Equal(3, verification.GetProperty("curve").GetArrayLength());
+        Assert.Equal(verification.GetProperty("top_k_fraction_removed").GetDouble(), verification.GetProperty("curve")[2].GetDouble(), 9);
+        Assert.True(verification.TryGetProperty("random_k_fraction_removed", out _));
+        var spearman = json.GetProperty("attribution_patching").GetProperty("spearman_vs_activation").GetDouble();
+        Assert.InRange(spearman, -1, 1);
+    }
+
+    [Fact]
+    public void CounterfactualIsFoundWhenNotGiven()
+    {
+        var json = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " her", "--foil", " the", "--verify-k", "2", "--json").Json();
+        var cf = json.GetProperty("counterfactual");
+        Assert.StartsWith("swapped token", cf.GetProperty("origin").GetString());
+        Assert.True(cf.GetProperty("logit_diff").GetDouble() < json.GetProperty("logit_diff").GetDouble());
+    }
+
+    [Fact]
+    public void UnequalCounterfactualLengthIsAClearError()
+    {
+        var result = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " her", "--foil", " the", "--counterfactual", "A cat.", "--json");
+        result.AssertFailed(1, "equal lengths");
+    }
+
+    [Fact]
+    public void TargetWithoutPromptIsAUsageError() =>
+        Cli.RunOn("explain", "stories-bin", "--target", " the").AssertFailed(2, "--prompt");
+}
