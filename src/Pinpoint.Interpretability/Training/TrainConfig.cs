@@ -41,7 +41,7 @@ public sealed record TrainConfig
     public string[] Corpus { get; init; } = [];
     /// <summary>An existing tokenizer.json; when null a byte-level BPE of <see cref="VocabSize"/> is trained on the corpus.</summary>
     public string? Tokenizer { get; init; }
-    /// <summary>Training-dynamics metrics recorded at each checkpoint: induction, prev_token, and a score dataset path.</summary>
+    /// <summary>Training-dynamics metrics recorded at each evaluation and checkpoint: "induction", "prev_token", and paths of score datasets (*.jsonl).</summary>
     public string[] Metrics { get; init; } = ["induction", "prev_token"];
 
     public int EffectiveDMlp => DMlp > 0 ? DMlp : 4 * DModel;

@@ -1,3 +1,6 @@
+using Pinpoint.Interpretability.Evaluation;
+using Pinpoint.Models.Formats;
+using Pinpoint.Models.Loading;
 using Pinpoint.Models.Tokenizers;
 using Pinpoint.Models.Transformer;
 
@@ -7,6 +10,7 @@ namespace Pinpoint.Interpretability.Training;
 /// Mechanism metrics recorded during training, measured on repeated random token sequences (the standard
 /// induction-head probe): attention from each token in the second copy to the token after its earlier occurrence
 /// (induction) or to the immediately preceding token (previous-token), and the loss drop on the repeated half.
+/// A metric naming a score dataset (<c>*.jsonl</c>, target/foil items) records its accuracy, overall and per group.
 /// </summary>
 public static class TrainingDynamics
 {
@@ -27,6 +31,16 @@ public static class TrainingDynamics
                 result["repeated_half_loss"] = scores.RepeatedHalfLoss;
             }
             if (wanted.Contains("prev_token")) result["prev_token_score"] = scores.PreviousToken.Max();
+        }
+        foreach (var dataset in wanted.Where(m => m.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)))
+        {
+            if (tokenizer is null) throw new InvalidOperationException($"metric {dataset} needs a tokenizer");
+            // Not disposed: the trainer owns the model and the tokenizer.
+            var loaded = new LoadedModel(model, tokenizer, dataset, TensorFileFormat.Safetensors);
+            var report = Scorer.Score(loaded, EvalDataset.ReadScoreItems(dataset));
+            string key = Path.GetFileNameWithoutExtension(dataset);
+            result[key + "_accuracy"] = report.Accuracy;
+            foreach (var (group, _, accuracy) in report.Groups) result[$"{key}_{group}_accuracy"] = accuracy;
         }
         return result;
     }

@@ -85,4 +85,19 @@ public class TrainerTests
         var e = Assert.Throws<InvalidDataException>(() => Trainer.Open(TinyCorpusConfig(empty), Path.Combine(dir, "run"), resume: false));
         Assert.Contains("empty", e.Message);
     }
+
+    [Fact]
+    public void ScoreDatasetAccuracyIsRecordedAsADynamicsMetric()
+    {
+        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
+        var dir = TempDir();
+        var dataset = Path.Combine(dir, "probe.jsonl");
+        File.WriteAllText(dataset, "{\"prompt\":\"I pray you, tell\",\"target\":\" me\",\"foil\":\" the\",\"group\":\"g\"}\n");
+        var config = TinyCorpusConfig(corpus) with { Steps = 4, WarmupSteps = 0, Metrics = [dataset] };
+        var reports = new List<StepReport>();
+        using (var t = Trainer.Open(config, Path.Combine(dir, "run"), resume: false)) t.Run(reports.Add, TestContext.Current.CancellationToken);
+        var dynamics = reports.First(r => r.Dynamics is not null).Dynamics!;
+        Assert.InRange(dynamics["probe_accuracy"], 0, 1);
+        Assert.True(dynamics.ContainsKey("probe_g_accuracy"));
+    }
 }
