@@ -34,7 +34,7 @@ public sealed class ExplainCommand : Command
     public sealed record Result(
         string Prompt, string[] Tokens, Choice Target, Choice Foil, double LogitDiff, CounterfactualInfo Counterfactual,
         LensRow[] LogitLens, Share[] DirectAttribution, double DirectAttributionConstant, Share[] TopNeurons,
-        Patching Patching, AttributionPatchingInfo AttributionPatching, Share[] PatchingRanking, VerificationInfo Verification);
+        Patching Patching, AttributionPatchingInfo AttributionPatching, Share[] PatchingRanking, Share[] NeuronPatching, VerificationInfo Verification);
 
     public override int Execute(CliArgs args, CommandOutput output)
     {
@@ -74,8 +74,9 @@ public sealed class ExplainCommand : Command
             new AttributionPatchingInfo(r.AttributionDenoising.ResidualByLayerPosition, r.AttributionDenoising.AttentionOut, r.AttributionDenoising.MlpOut,
                 r.AttributionDenoising.Heads, r.AttributionSpearman),
             r.PatchingRanking.Take(top).Select(S).ToArray(),
+            r.NeuronRanking.Select(S).ToArray(),
             new VerificationInfo(r.MeanAblation.K, r.MeanAblation.TopKFractionRemoved, r.MeanAblation.RandomKFractionRemoved,
-                [.. r.MeanAblation.Curve], [.. r.MeanAblation.RandomCurve], r.PatchingRanking.Take(r.MeanAblation.K).Select(a => a.Component.Name).ToArray(),
+                [.. r.MeanAblation.Curve], [.. r.MeanAblation.RandomCurve], r.Verified.Select(c => c.Name).ToArray(),
                 A(r.ResampleAblation)));
     }
 
@@ -90,6 +91,7 @@ public sealed class ExplainCommand : Command
             ("counterfactual", $"{CommandOutput.Quote(r.Counterfactual.Text)} → difference {N(r.Counterfactual.LogitDiff)}"),
             ("counterfactual origin", r.Counterfactual.Origin),
             ("attribution vs activation patching", $"Spearman {N(r.AttributionPatching.SpearmanVsActivation)}"),
+            ("ablated together", string.Join(", ", r.Verification.Components)),
             ("ablating top-" + r.Verification.K, $"mean: {P(r.Verification.TopKFractionRemoved)} removed (random {r.Verification.K}: {P(r.Verification.RandomKFractionRemoved)}); " +
                 $"resample: {P(r.Verification.Resample.TopKFractionRemoved)} (random: {P(r.Verification.Resample.RandomKFractionRemoved)})"),
         ]);
@@ -99,6 +101,7 @@ public sealed class ExplainCommand : Command
         WriteShares(output, "direct logit attribution", r.DirectAttribution);
         WriteShares(output, "top neurons (direct)", r.TopNeurons);
         WriteShares(output, "activation patching (share restored)", r.PatchingRanking);
+        WriteShares(output, "neurons, attribution patching (estimated share)", r.NeuronPatching);
         // Positions as rows, layers as columns: prompts are longer than models are deep.
         int layers = r.Patching.ResidualDenoise.Length;
         var residual = CommandOutput.NewTable(["position", "token", .. Enumerable.Range(0, layers).Select(l => l < layers - 1 ? $"resid_pre L{l}" : "final")]);

@@ -18,9 +18,10 @@ public enum PatchDirection
 /// <param name="AttentionOut">Per layer, hook_attn_out at every position.</param>
 /// <param name="MlpOut">Per layer, hook_mlp_out at every position (empty for attention-only models).</param>
 /// <param name="Heads">[layer][head]: that head's hook_z at every position.</param>
+/// <param name="Neurons">[layer][neuron]: that neuron's hook_post at every position (attribution patching only; null otherwise).</param>
 public sealed record PatchingResult(
     PatchDirection Direction, double CleanDiff, double CounterfactualDiff,
-    double[][] ResidualByLayerPosition, double[] AttentionOut, double[] MlpOut, double[][] Heads);
+    double[][] ResidualByLayerPosition, double[] AttentionOut, double[] MlpOut, double[][] Heads, double[][]? Neurons = null);
 
 /// <summary>
 /// Activation patching: runs one input with one activation taken from the other input's run, for every residual

@@ -26,46 +26,31 @@ public static class AttributionPatching
         double span = cleanDiff - cfDiff;
         double Normalise(double moved) => Math.Abs(span) < 1e-12 ? 0 : (direction == PatchDirection.Denoise ? moved : -moved) / span;
 
-        int len = clean.Length;
-        // (source − base) · grad, summed over the cells that the selector keeps.
-        double Estimate(string hook, Func<int, bool> keep, int width)
+        // (source − base) · grad summed per group: element i belongs to group (i / width) % groups.
+        double[] Estimate(string hook, int groups, int width)
         {
             var act = activations[hook];
-            // An activation the metric does not depend on receives no gradient at all.
-            var grad = act.Grad is { } g ? g.Span : new float[act.Size];
             var a = act.Contiguous().Span;
             var s = source[hook].Contiguous().Span;
-            double sum = 0;
-            for (int i = 0; i < a.Length; i++)
-                if (keep(i / width)) sum += (s[i] - a[i]) * (double)grad[i];
-            return Normalise(sum);
+            var sums = new double[groups];
+            // An activation the metric does not depend on receives no gradient at all.
+            if (act.Grad is not { } grad) return sums;
+            var g = grad.Span;
+            for (int i = 0; i < a.Length; i++) sums[i / width % groups] += (s[i] - a[i]) * (double)g[i];
+            for (int k = 0; k < groups; k++) sums[k] = Normalise(sums[k]);
+            return sums;
         }
 
+        int len = clean.Length;
         var residual = new double[c.NLayers + 1][];
         for (int l = 0; l <= c.NLayers; l++)
-        {
-            string hook = l < c.NLayers ? HookNames.ResidPre(l) : HookNames.ResidPost(c.NLayers - 1);
-            residual[l] = new double[len];
-            for (int p = 0; p < len; p++)
-            {
-                int position = p;
-                residual[l][p] = Estimate(hook, cell => cell == position, c.DModel);
-            }
-        }
-        var attn = Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.AttnOut(l), _ => true, 1)).ToArray();
-        var mlp = c.AttentionOnly ? [] : Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.MlpOut(l), _ => true, 1)).ToArray();
-        var heads = new double[c.NLayers][];
-        for (int l = 0; l < c.NLayers; l++)
-        {
-            heads[l] = new double[c.NHeads];
-            for (int h = 0; h < c.NHeads; h++)
-            {
-                int head = h;
-                // hook_z is [1, T, H, D]: cell index i / D runs over (position, head) pairs.
-                heads[l][h] = Estimate(HookNames.Z(l), cell => cell % c.NHeads == head, c.DHead);
-            }
-        }
-        return new PatchingResult(direction, cleanDiff, cfDiff, residual, attn, mlp, heads);
+            residual[l] = Estimate(l < c.NLayers ? HookNames.ResidPre(l) : HookNames.ResidPost(c.NLayers - 1), len, c.DModel);
+        var attn = Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.AttnOut(l), 1, 1)[0]).ToArray();
+        var mlp = c.AttentionOnly ? [] : Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.MlpOut(l), 1, 1)[0]).ToArray();
+        // hook_z is [1, T, H, D] and hook_post [1, T, d_mlp]: group by head / by neuron across positions.
+        var heads = Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.Z(l), c.NHeads, c.DHead)).ToArray();
+        var neurons = c.AttentionOnly ? [] : Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.MlpPost(l), c.DMlp, 1)).ToArray();
+        return new PatchingResult(direction, cleanDiff, cfDiff, residual, attn, mlp, heads, neurons);
     }
 
     /// <summary>The hook points whose activations are patched (and so need gradients).</summary>
@@ -77,7 +62,9 @@ public static class AttributionPatching
             names.Add(HookNames.ResidPre(l));
             names.Add(HookNames.AttnOut(l));
             names.Add(HookNames.Z(l));
-            if (!c.AttentionOnly) names.Add(HookNames.MlpOut(l));
+            if (c.AttentionOnly) continue;
+            names.Add(HookNames.MlpOut(l));
+            names.Add(HookNames.MlpPost(l));
         }
         return names;
     }

@@ -13,8 +13,21 @@ public sealed record ExplainOptions
     public int TopK { get; init; } = 10;
     /// <summary>Components ablated together in the causal check (and the length of the faithfulness curve).</summary>
     public int VerifyK { get; init; } = 5;
-    /// <summary>Prompts whose mean activations replace ablated components; the clean and counterfactual prompts when empty.</summary>
-    public IReadOnlyList<string> ReferencePrompts { get; init; } = [];
+    /// <summary>Prompts whose mean activations replace ablated components (mean ablation).</summary>
+    public IReadOnlyList<string> ReferencePrompts { get; init; } = DefaultReferencePrompts;
+
+    /// <summary>Plain sentences in the style of the default model's corpora, for mean ablation.</summary>
+    public static readonly IReadOnlyList<string> DefaultReferencePrompts =
+    [
+        "Once upon a time there was a little girl who loved to play in the garden.",
+        "The dog ran to the park and found a big stick under a tree.",
+        "Tom and his mother went to the store to buy some bread and milk.",
+        "In the beginning God created the heaven and the earth.",
+        "The Congress shall have power to lay and collect taxes for the common defense.",
+        "She looked at the sky and saw a bird flying over the house.",
+        "My lord, I pray you, hear me speak of this matter.",
+        "The cat sat on the mat and watched the rain fall outside the window.",
+    ];
 }
 
 /// <summary>A target or foil as the model sees it: the first token of its continuation, and how many tokens it has.</summary>
@@ -27,7 +40,8 @@ public sealed record ExplainReport(
     IReadOnlyList<LensPoint> LogitLens,
     IReadOnlyList<Attribution> DirectAttribution, IReadOnlyList<Attribution> TopNeurons, double DirectAttributionConstant,
     PatchingResult Denoising, PatchingResult Noising, PatchingResult AttributionDenoising, double AttributionSpearman,
-    IReadOnlyList<Attribution> PatchingRanking, VerificationResult MeanAblation, VerificationResult ResampleAblation);
+    IReadOnlyList<Attribution> PatchingRanking, IReadOnlyList<Attribution> NeuronRanking,
+    IReadOnlyList<Component> Verified, VerificationResult MeanAblation, VerificationResult ResampleAblation);
 
 /// <summary>Runs every method on one prediction: logit lens, direct logit attribution, activation and attribution patching, and the causal check.</summary>
 public static class Explainer
@@ -58,15 +72,16 @@ public static class Explainer
         var denoise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
         var noise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise);
         var estimate = AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
-        double spearman = Statistics.Spearman(Cells(denoise), Cells(estimate));
+        double spearman = Agreement(denoise, estimate);
 
         var ranking = Ranking(model.Config, denoise);
-        var reference = options.ReferencePrompts.Count > 0
-            ? options.ReferencePrompts.Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList()
-            : [ids, cfIds];
-        var ranked = ranking.Select(a => a.Component).ToList();
-        var mean = Verification.Run(model, ids, cfIds, reference, readout, ranked, options.VerifyK, AblationKind.Mean);
-        var resample = Verification.Run(model, ids, cfIds, reference, readout, ranked, options.VerifyK, AblationKind.Resample);
+        var neurons = NeuronRanking(estimate);
+        // The causal check works at the finest grain found: heads by exact patching, single neurons by their estimate.
+        var verified = ranking.Where(a => a.Component.Kind == ComponentKind.Head).Concat(neurons)
+            .OrderByDescending(a => a.Value).Take(options.VerifyK).Select(a => a.Component).ToList();
+        var reference = options.ReferencePrompts.Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList();
+        var mean = Verification.Run(model, ids, cfIds, reference, readout, verified, options.VerifyK, AblationKind.Mean);
+        var resample = Verification.Run(model, ids, cfIds, reference, readout, verified, options.VerifyK, AblationKind.Resample);
 
         return new ExplainReport(
             request.Prompt, ids, ids.Select(loaded.Tokenizer.TokenText).ToArray(), target, foil,
@@ -74,7 +89,7 @@ public static class Explainer
             diff, denoise.CounterfactualDiff, lens,
             dla.Components.OrderByDescending(a => Math.Abs(a.Value)).ToList(),
             dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).Take(options.TopK).ToList(), dla.Constant,
-            denoise, noise, estimate, spearman, ranking, mean, resample);
+            denoise, noise, estimate, spearman, ranking, neurons.Take(options.TopK).ToList(), verified, mean, resample);
     }
 
     private static TokenChoice Choice(LoadedModel loaded, string prompt, int[] ids, string text, string option)
@@ -95,7 +110,22 @@ public static class Explainer
         return list.OrderByDescending(a => a.Value).ToList();
     }
 
+    /// <summary>Neurons ordered by their estimated (attribution-patching) share of the difference restored.</summary>
+    public static List<Attribution> NeuronRanking(PatchingResult estimate) =>
+        (estimate.Neurons ?? []).SelectMany((layer, l) => layer.Select((v, n) => new Attribution(new Component(ComponentKind.Neuron, l, n), v)))
+            .OrderByDescending(a => a.Value).ToList();
+
     /// <summary>Every patching cell in a fixed order, for comparing two patching results.</summary>
     public static List<double> Cells(PatchingResult r) =>
         r.ResidualByLayerPosition.SelectMany(x => x).Concat(r.AttentionOut).Concat(r.MlpOut).Concat(r.Heads.SelectMany(x => x)).ToList();
+
+    /// <summary>
+    /// Spearman correlation of two patching results over the cells where either is non-zero (cells that no method
+    /// can move — positions before the changed token — would otherwise inflate the agreement with ties).
+    /// </summary>
+    public static double Agreement(PatchingResult exact, PatchingResult estimate)
+    {
+        var pairs = Cells(exact).Zip(Cells(estimate)).Where(p => p.First != 0 || p.Second != 0).ToList();
+        return Statistics.Spearman(pairs.Select(p => p.First).ToList(), pairs.Select(p => p.Second).ToList());
+    }
 }

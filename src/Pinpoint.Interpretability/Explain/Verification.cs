@@ -17,8 +17,9 @@ public sealed record VerificationResult(
     AblationKind Kind, int K, double TopKFractionRemoved, double RandomKFractionRemoved, IReadOnlyList<double> Curve, IReadOnlyList<double> RandomCurve);
 
 /// <summary>
-/// Causal check of a ranking: ablate the top-k heads and MLPs together and measure how much of the clean logit
-/// difference disappears, beside the average over random sets of k components of the same kinds.
+/// Causal check of a ranking: ablate the top-k components (heads, MLP layers or single neurons) together and
+/// measure how much of the clean logit difference disappears, beside the average over random sets of k components
+/// with the same mix of kinds.
 /// </summary>
 public static class Verification
 {
@@ -28,15 +29,18 @@ public static class Verification
         LogitDiffReadout readout, IReadOnlyList<Component> ranked, int k, AblationKind kind, int seed = 0)
     {
         var c = model.Config;
-        var candidates = ranked.Where(x => x.Kind is ComponentKind.Head or ComponentKind.Mlp).ToList();
+        var candidates = ranked.Where(x => x.Kind is ComponentKind.Head or ComponentKind.Mlp or ComponentKind.Neuron).ToList();
         k = Math.Min(k, candidates.Count);
         var replacement = kind == AblationKind.Mean ? MeanOutputs(model, reference) : CounterfactualOutputs(model, counterfactual);
         double cleanDiff = readout.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), []));
         double Removed(IEnumerable<Component> set)
         {
-            var hooks = set.Select(x => x.Kind == ComponentKind.Head
-                ? (HookNames.Z(x.Layer), (HookFunction)((z, _) => ReplaceHead(z, replacement[HookNames.Z(x.Layer)], x.Index, c.NHeads)))
-                : (HookNames.MlpOut(x.Layer), (HookFunction)((o, _) => ReplaceAll(o, replacement[HookNames.MlpOut(x.Layer)]))));
+            var hooks = set.Select(x => x.Kind switch
+            {
+                ComponentKind.Head => (HookNames.Z(x.Layer), (HookFunction)((z, _) => ReplaceColumns(z, replacement[HookNames.Z(x.Layer)], x.Index * c.DHead, c.DHead))),
+                ComponentKind.Neuron => (HookNames.MlpPost(x.Layer), (HookFunction)((p, _) => ReplaceColumns(p, replacement[HookNames.MlpPost(x.Layer)], x.Index, 1))),
+                _ => (HookNames.MlpOut(x.Layer), (HookFunction)((o, _) => ReplaceColumns(o, replacement[HookNames.MlpOut(x.Layer)], 0, c.DModel))),
+            });
             double ablated = readout.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), hooks.ToList()));
             return Math.Abs(cleanDiff) < 1e-12 ? 0 : (cleanDiff - ablated) / cleanDiff;
         }
@@ -48,15 +52,11 @@ public static class Verification
         for (int n = 1; n <= k; n++)
         {
             curve.Add(Removed(candidates.Take(n)));
-            // Random sets keep the top set's mix of kinds, so heads are compared with heads and MLPs with MLPs.
-            var heads = candidates.Take(n).Count(x => x.Kind == ComponentKind.Head);
+            // Random sets keep the top set's mix of kinds, so heads are compared with heads, neurons with neurons.
+            var mix = candidates.Take(n).GroupBy(x => x.Kind).ToList();
             double sum = 0;
             for (int draw = 0; draw < RandomDraws; draw++)
-            {
-                var set = pool.Where(x => x.Kind == ComponentKind.Head).OrderBy(_ => random.Next()).Take(heads)
-                    .Concat(pool.Where(x => x.Kind == ComponentKind.Mlp).OrderBy(_ => random.Next()).Take(n - heads));
-                sum += Removed(set);
-            }
+                sum += Removed(mix.SelectMany(g => pool.Where(x => x.Kind == g.Key).OrderBy(_ => random.Next()).Take(g.Count())));
             randomCurve.Add(sum / RandomDraws);
         }
         return new VerificationResult(kind, k, k > 0 ? curve[^1] : 0, k > 0 ? randomCurve[^1] : 0, curve, randomCurve);
@@ -68,13 +68,15 @@ public static class Verification
         for (int l = 0; l < c.NLayers; l++)
         {
             for (int h = 0; h < c.NHeads; h++) all.Add(new Component(ComponentKind.Head, l, h));
-            if (!c.AttentionOnly) all.Add(new Component(ComponentKind.Mlp, l, 0));
+            if (c.AttentionOnly) continue;
+            all.Add(new Component(ComponentKind.Mlp, l, 0));
+            for (int n = 0; n < c.DMlp; n++) all.Add(new Component(ComponentKind.Neuron, l, n));
         }
         return all;
     }
 
     private static IEnumerable<string> Points(TransformerConfig c) =>
-        Enumerable.Range(0, c.NLayers).SelectMany(l => c.AttentionOnly ? new[] { HookNames.Z(l) } : [HookNames.Z(l), HookNames.MlpOut(l)]);
+        Enumerable.Range(0, c.NLayers).SelectMany(l => c.AttentionOnly ? new[] { HookNames.Z(l) } : [HookNames.Z(l), HookNames.MlpOut(l), HookNames.MlpPost(l)]);
 
     /// <summary>Mean of each hook_z / hook_mlp_out row over every position of every reference prompt.</summary>
     private static Dictionary<string, float[]> MeanOutputs(HookedTransformer model, IReadOnlyList<int[]> reference)
@@ -106,32 +108,18 @@ public static class Verification
         return names.ToDictionary(n => n, n => cache[n].ToArray());
     }
 
-    /// <summary>Rows of <paramref name="activation"/> replaced by <paramref name="values"/> (one row broadcast, or a full tensor).</summary>
-    private static Tensor ReplaceAll(Tensor activation, float[] values)
+    /// <summary>
+    /// Columns [start, start+width) of every position of <paramref name="activation"/> [1, T, ...] replaced by
+    /// <paramref name="values"/>: either one row (a mean, broadcast over positions) or a whole tensor of the same shape.
+    /// </summary>
+    private static Tensor ReplaceColumns(Tensor activation, float[] values, int start, int width)
     {
         var result = activation.Clone();
         var span = result.Span;
-        if (values.Length == span.Length)
-        {
-            values.CopyTo(span);
-            return result;
-        }
-        for (int o = 0; o < span.Length; o += values.Length) values.CopyTo(span.Slice(o, values.Length));
-        return result;
-    }
-
-    /// <summary>Head <paramref name="head"/> of hook_z [1, T, H, D] replaced at every position.</summary>
-    private static Tensor ReplaceHead(Tensor z, float[] values, int head, int heads)
-    {
-        var result = z.Clone();
-        var span = result.Span;
-        int d = z.Dim(3), row = heads * d;
+        int row = activation.Size / activation.Dim(1);
         bool perPosition = values.Length == span.Length;
-        for (int p = 0; p < z.Dim(1); p++)
-        {
-            var source = perPosition ? values.AsSpan(p * row + head * d, d) : values.AsSpan(head * d, d);
-            source.CopyTo(span.Slice(p * row + head * d, d));
-        }
+        for (int o = 0; o < span.Length; o += row)
+            values.AsSpan((perPosition ? o : 0) + start, width).CopyTo(span.Slice(o + start, width));
         return result;
     }
 }

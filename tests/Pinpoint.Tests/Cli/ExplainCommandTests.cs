@@ -15,7 +15,7 @@ public class ExplainCommandTests
             "--counterfactual", Counterfactual, "--top", "5", "--verify-k", "3", "--json").Json();
         Assert.Equal(
             ["prompt", "tokens", "target", "foil", "logit_diff", "counterfactual", "logit_lens", "direct_attribution",
-             "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "patching_ranking", "verification"],
+             "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "patching_ranking", "neuron_patching", "verification"],
             json.EnumerateObject().Select(p => p.Name));
         double diff = json.GetProperty("logit_diff").GetDouble();
         var lens = json.GetProperty("logit_lens").EnumerateArray().ToArray();
