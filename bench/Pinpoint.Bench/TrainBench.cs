@@ -135,7 +135,7 @@ public static class TrainBench
                 backward += sw.Elapsed.TotalSeconds;
             }
             var clock = Stopwatch.StartNew();
-            ClipGradients();
+            GradientClipping.ClipGlobalNorm(_params.Select(p => p.Param), _recipe.GradClip);
             float lr = _recipe.LearningRateAt(step);
             foreach (var (param, m, v, decay) in _params)
             {
@@ -158,22 +158,6 @@ public static class TrainBench
             if (!double.IsFinite(value)) throw new InvalidOperationException($"bench: loss became {value} at step {step}");
             seconds = sw.Elapsed.TotalSeconds;
             return loss;
-        }
-
-        private void ClipGradients()
-        {
-            double sumSquares = 0;
-            foreach (var p in _params)
-            {
-                p.Param.Grad ??= Tensor.Zeros(p.Param.Shape.ToArray());
-                sumSquares += TensorPrimitives.SumOfSquares<float>(p.Param.Grad.Span);
-            }
-            double norm = Math.Sqrt(sumSquares);
-            if (_recipe.GradClip > 0 && norm > _recipe.GradClip)
-            {
-                float scale = (float)(_recipe.GradClip / norm);
-                foreach (var p in _params) TensorPrimitives.Multiply(p.Param.Grad!.Span, scale, p.Param.Grad.Span);
-            }
         }
 
         /// <summary>

@@ -172,7 +172,7 @@ public sealed class Trainer : IDisposable
                 loss += TrainMicroBatch(step, micro) / _config.GradAccumulation;
             if (!double.IsFinite(loss))
                 throw new InvalidOperationException($"loss became {loss} at step {step}; the last good checkpoint in {Path.Combine(_outDir, CheckpointsFolder)} is kept");
-            double gradNorm = ClipGradients();
+            double gradNorm = GradientClipping.ClipGlobalNorm(_params.Select(p => p.Param), _config.GradClip);
             float lr = _config.LearningRateAt(step);
             foreach (var (_, param, m, v, decay) in _params)
             {
@@ -230,24 +230,6 @@ public sealed class Trainer : IDisposable
             total += Loss(new Compute(null, _arena)).ToScalar();
         }
         return total / _config.EvalBatches;
-    }
-
-    /// <summary>Scales all gradients so their global L2 norm is at most the clip value; returns the norm before clipping.</summary>
-    private double ClipGradients()
-    {
-        double sumSquares = 0;
-        foreach (var p in _params)
-        {
-            p.Param.Grad ??= Tensor.Zeros(p.Param.Shape.ToArray());
-            sumSquares += TensorPrimitives.SumOfSquares<float>(p.Param.Grad.Span);
-        }
-        double norm = Math.Sqrt(sumSquares);
-        if (_config.GradClip > 0 && norm > _config.GradClip)
-        {
-            float scale = (float)(_config.GradClip / norm);
-            foreach (var p in _params) TensorPrimitives.Multiply(p.Param.Grad!.Span, scale, p.Param.Grad.Span);
-        }
-        return norm;
     }
 
     private string SaveCheckpoint(double trainLoss, double? valLoss)
