@@ -5,9 +5,12 @@ namespace Pinpoint.Cli.Commands;
 /// <summary><c>pinpoint explain</c>: which components, neurons and positions decide target vs foil, checked by ablation.</summary>
 public sealed class ExplainCommand : Command
 {
-    /// <summary>The built-in article example: the ball was already mentioned, so " the" should beat " a".</summary>
+    /// <summary>
+    /// The built-in article example: Tom's ball is already known, so after "lost" the model should say " the";
+    /// after "bought" (the counterfactual) a new object is coming and " a" should win.
+    /// </summary>
     public static readonly ExplainRequest DefaultExample = new(
-        "Lily had a red ball and a blue kite. She threw the ball to Tom. Tom caught", " the", " a");
+        "Tom had a big red ball. One day he lost", " the", " a", "Tom had a big red ball. One day he bought");
 
     private static readonly CliOption Prompt = new("prompt", "TEXT", "the text whose next token is explained (default: a built-in article example)");
     private static readonly CliOption Target = new("target", "TOKEN", "the expected continuation, e.g. \" the\" (its first token is used)");
@@ -40,7 +43,7 @@ public sealed class ExplainCommand : Command
     {
         var prompt = args.String(Prompt);
         var request = prompt is null
-            ? DefaultExample with { Counterfactual = args.String(Counterfactual) }
+            ? DefaultExample with { Counterfactual = args.String(Counterfactual) ?? DefaultExample.Counterfactual }
             : new ExplainRequest(prompt,
                 args.String(Target) ?? throw new CliException("--target is required with --prompt"),
                 args.String(Foil) ?? throw new CliException("--foil is required with --prompt"),
