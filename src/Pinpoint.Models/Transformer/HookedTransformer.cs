@@ -147,9 +147,27 @@ public sealed class HookedTransformer : IDisposable
         var scale = rstd.Clone();
         var s = scale.Span;
         for (int i = 0; i < s.Length; i++) s[i] = 1f / s[i];
-        if (!ReferenceEquals(hooks.Apply(scaleHook, scale), scale))
-            throw new NotSupportedException($"{scaleHook} can be read but not replaced; replace {normalizedHook} instead");
+        var replaced = hooks.Apply(scaleHook, scale);
+        if (!ReferenceEquals(replaced, scale) && !replaced.Contiguous().Span.SequenceEqual(scale.Span))
+            y = Rescale(cx, y, weights.Bias, scale, replaced);
         return hooks.Apply(normalizedHook, y);
+    }
+
+    /// <summary>
+    /// The norm's output recomputed with a hook's replacement divisor: y' = (y − b)·(old / new) + b per row. The
+    /// replaced scale is treated as a constant, so gradients still flow to the input through y.
+    /// </summary>
+    private static Tensor Rescale(Compute cx, Tensor y, Tensor? bias, Tensor oldScale, Tensor newScale)
+    {
+        int d = y.Dim(-1);
+        var ratio = Tensor.Zeros(y.Shape.ToArray());
+        var r = ratio.Span;
+        var oldS = oldScale.Span;
+        var newS = newScale.Contiguous().Span;
+        for (int row = 0; row < oldS.Length; row++) r.Slice(row * d, d).Fill(oldS[row] / newS[row]);
+        var centred = bias is null ? y : cx.Sub(y, bias);
+        var scaled = cx.Mul(centred, ratio);
+        return bias is null ? scaled : cx.Add(scaled, bias);
     }
 
     private static Tensor Project(Compute cx, Tensor x, Linear linear)

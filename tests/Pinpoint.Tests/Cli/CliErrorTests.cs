@@ -49,7 +49,6 @@ public sealed class CliErrorTests : IDisposable
         Cli.RunOn("run", "stories-gguf", "--prompt", "hi", "--bogus", "--json").AssertFailed(2, "--bogus");
         Cli.RunOn("generate", "stories-gguf", "--prompt", "hi", "-x", "3").AssertFailed(2, "-x");
         Cli.Run("explode").AssertFailed(2, "'explode'");
-        Cli.Run("info", "--json").AssertFailed(2, "--model");
         Cli.RunOn("run", "stories-gguf", "--json").AssertFailed(2, "--prompt");
         Cli.RunOn("run", "stories-gguf", "--prompt", "hi", "--ids", "1", "--json").AssertFailed(2, "--ids");
         Cli.RunOn("run", "stories-gguf", "--prompt", "hi", "--top", "0").AssertFailed(2, "--top");

@@ -54,4 +54,24 @@ public class ExplainCommandTests
     [Fact]
     public void TargetWithoutPromptIsAUsageError() =>
         Cli.RunOn("explain", "stories-bin", "--target", " the").AssertFailed(2, "--prompt");
+
+    /// <summary>Without --model every command uses the embedded default model (models/default, copied beside the CLI).</summary>
+    [Fact]
+    public void EmbeddedDefaultModelIsUsedWithoutModelOption()
+    {
+        var info = Cli.Run("info", "--json").Json();
+        Assert.Equal("gpt2", info.GetProperty("architecture").GetString());
+        Assert.Equal(8192, info.GetProperty("vocab_size").GetInt32());
+        Assert.Contains("bf16", info.GetProperty("dtypes").EnumerateArray().Select(d => d.GetString()!.ToLowerInvariant()));
+    }
+
+    [Fact]
+    public void DefaultExplainRunsOnTheEmbeddedModel()
+    {
+        var json = Cli.Run("explain", "--json").Json();
+        Assert.Equal(" the", json.GetProperty("target").GetProperty("token").GetString());
+        Assert.True(json.GetProperty("logit_diff").GetDouble() > 0, "the embedded model should prefer \" the\" on the built-in example");
+        Assert.True(json.GetProperty("counterfactual").GetProperty("logit_diff").GetDouble() < 0);
+        Assert.Equal(5, json.GetProperty("verification").GetProperty("k").GetInt32());
+    }
 }
