@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Pinpoint.Models.Architectures;
 using System.Text.Json.Serialization;
 
 namespace Pinpoint.Interpretability.Training;
@@ -71,7 +72,8 @@ public sealed record TrainConfig
     public void Validate()
     {
         var problems = new List<string>();
-        if (Architecture is not ("gpt2" or "llama")) problems.Add($"architecture '{Architecture}' cannot be trained (gpt2, llama)");
+        var trainable = ArchitectureRegistry.All.OfType<ITrainableArchitecture>().Select(a => a.Name).ToList();
+        if (!trainable.Contains(Architecture)) problems.Add($"architecture '{Architecture}' cannot be trained (trainable: {string.Join(", ", trainable)})");
         if (DModel <= 0 || NLayers <= 0 || NHeads <= 0 || Context <= 1 || VocabSize < 2) problems.Add("sizes must be positive, context > 1 and vocab_size > 1");
         if (NHeads > 0 && DModel % NHeads != 0) problems.Add($"n_heads {NHeads} does not divide d_model {DModel}");
         if (VocabSize > 65536) problems.Add($"vocab_size {VocabSize} exceeds the uint16 token files (65536)");

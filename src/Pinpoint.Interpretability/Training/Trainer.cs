@@ -137,6 +137,7 @@ public sealed class Trainer : IDisposable
         return new Trainer(config, new CorpusTrainingData(train, validation), tokenizer.VocabSize, tokenizer, outDir, resumeFrom);
     }
 
+    /// <summary>The model a recipe describes (GPT-2 conventions, the one trainable architecture so far).</summary>
     public static TransformerConfig ModelConfig(TrainConfig c, int vocabSize, int? endOfText) => new()
     {
         Architecture = c.Architecture,
@@ -148,11 +149,9 @@ public sealed class Trainer : IDisposable
         DMlp = c.EffectiveDMlp,
         VocabSize = vocabSize,
         ContextLength = c.Context,
-        Norm = c.Architecture == "gpt2" ? NormKind.LayerNorm : NormKind.RmsNorm,
-        Positions = c.Architecture == "gpt2" ? PositionKind.Learned : PositionKind.Rotary,
-        RotaryDim = c.DModel / c.NHeads,
-        Activation = c.Architecture == "gpt2" ? Pinpoint.Engine.Kernels.Activation.GeluTanh : Pinpoint.Engine.Kernels.Activation.Silu,
-        GatedMlp = c.Architecture != "gpt2",
+        Norm = NormKind.LayerNorm,
+        Positions = PositionKind.Learned,
+        Activation = Pinpoint.Engine.Kernels.Activation.GeluTanh,
         BosTokenId = endOfText,
         EosTokenId = endOfText,
         AddBos = false,

@@ -59,9 +59,11 @@ public class TrainerTests
         using (var t = Trainer.Open(config, dir, resume: false)) t.Run(cancel: TestContext.Current.CancellationToken);
         var e = Assert.Throws<InvalidOperationException>(() => Trainer.Open(config, dir, resume: false));
         Assert.Contains("--resume", e.Message);
-        var other = config with { Architecture = "llama" };
+        var other = config with { DModel = 64 };
         var mismatch = Assert.Throws<InvalidDataException>(() => Trainer.Open(other, dir, resume: true));
-        Assert.Contains("gpt2", mismatch.Message);
+        Assert.Contains("d32", mismatch.Message);
+        var untrainable = Assert.Throws<ArgumentException>(() => Trainer.Open(config with { Architecture = "llama" }, dir, resume: true));
+        Assert.Contains("cannot be trained", untrainable.Message);
     }
 
     [Theory]
