@@ -31,11 +31,11 @@ public static class ActivationPatching
 {
     public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, LogitDiffReadout readout, PatchDirection direction)
     {
-        if (clean.Length != counterfactual.Length)
-            throw new ArgumentException($"the clean prompt has {clean.Length} tokens and the counterfactual {counterfactual.Length}; position-wise patching needs equal lengths");
+        CheckLengths(clean, counterfactual);
         var c = model.Config;
-        var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), Needed(c).Contains);
-        var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), Needed(c).Contains);
+        var names = AttributionPatching.HookPoints(c);
+        var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), names.Contains);
+        var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains);
         double cleanDiff = readout.FromLogits(cleanLogits), cfDiff = readout.FromLogits(cfLogits);
         var (target, source) = direction == PatchDirection.Denoise ? (counterfactual, cleanCache) : (clean, cfCache);
         double baseline = direction == PatchDirection.Denoise ? cfDiff : cleanDiff;
@@ -74,17 +74,11 @@ public static class ActivationPatching
         return new PatchingResult(direction, cleanDiff, cfDiff, residual, attn, mlp, heads);
     }
 
-    private static HashSet<string> Needed(TransformerConfig c)
+    /// <summary>Position-wise patching pairs the two prompts token by token.</summary>
+    public static void CheckLengths(int[] clean, int[] counterfactual)
     {
-        var names = new HashSet<string>(StringComparer.Ordinal) { HookNames.ResidPost(c.NLayers - 1) };
-        for (int l = 0; l < c.NLayers; l++)
-        {
-            names.Add(HookNames.ResidPre(l));
-            names.Add(HookNames.AttnOut(l));
-            names.Add(HookNames.Z(l));
-            if (!c.AttentionOnly) names.Add(HookNames.MlpOut(l));
-        }
-        return names;
+        if (clean.Length != counterfactual.Length)
+            throw new ArgumentException($"the clean prompt has {clean.Length} tokens and the counterfactual {counterfactual.Length}; position-wise patching needs equal lengths");
     }
 
     /// <summary>A copy of <paramref name="activation"/> [1, T, ...] with positions [start, start+count) taken from <paramref name="source"/>.</summary>

@@ -13,8 +13,7 @@ public static class AttributionPatching
 {
     public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, LogitDiffReadout readout, PatchDirection direction)
     {
-        if (clean.Length != counterfactual.Length)
-            throw new ArgumentException($"the clean prompt has {clean.Length} tokens and the counterfactual {counterfactual.Length}; position-wise patching needs equal lengths");
+        ActivationPatching.CheckLengths(clean, counterfactual);
         var c = model.Config;
         var names = HookPoints(c);
         var (sourceIds, baseIds) = direction == PatchDirection.Denoise ? (clean, counterfactual) : (counterfactual, clean);
