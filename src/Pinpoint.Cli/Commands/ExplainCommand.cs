@@ -37,7 +37,13 @@ public sealed class ExplainCommand : Command
     public sealed record Result(
         string Prompt, string[] Tokens, Choice Target, Choice Foil, double LogitDiff, CounterfactualInfo Counterfactual,
         LensRow[] LogitLens, Share[] DirectAttribution, double DirectAttributionConstant, Share[] TopNeurons,
-        Patching Patching, AttributionPatchingInfo AttributionPatching, Share[] PatchingRanking, Share[] NeuronPatching, VerificationInfo Verification);
+        Patching Patching, AttributionPatchingInfo AttributionPatching, Share[] PatchingRanking, Share[] NeuronPatching, VerificationInfo Verification,
+        HeadInfo[] HeadMechanisms, NeuronInfo[] NeuronMechanisms);
+
+    public sealed record Attended(int Position, string Token, double Weight);
+    public sealed record TokenValue(string Token, double Score);
+    public sealed record HeadInfo(string Component, Attended[] AttendsTo, TokenValue[] Promotes);
+    public sealed record NeuronInfo(string Component, double Activation, TokenValue[] ReadsFrom, TokenValue[] Promotes, TokenValue[] Suppresses);
 
     public override int Execute(CliArgs args, CommandOutput output)
     {
@@ -80,7 +86,10 @@ public sealed class ExplainCommand : Command
             r.NeuronRanking.Select(S).ToArray(),
             new VerificationInfo(r.MeanAblation.K, r.MeanAblation.TopKFractionRemoved, r.MeanAblation.RandomKFractionRemoved,
                 [.. r.MeanAblation.Curve], [.. r.MeanAblation.RandomCurve], r.Verified.Select(c => c.Name).ToArray(),
-                A(r.ResampleAblation)));
+                A(r.ResampleAblation)),
+            r.HeadMechanisms.Select(h => new HeadInfo(h.Head.Name, h.AttendsTo.Select(a => new Attended(a.Position, a.Token, a.Weight)).ToArray(), T(h.Promotes))).ToArray(),
+            r.NeuronMechanisms.Select(n => new NeuronInfo(n.Neuron.Name, n.Activation, T(n.ReadsFrom), T(n.Promotes), T(n.Suppresses))).ToArray());
+        static TokenValue[] T(IEnumerable<TokenScore> s) => s.Select(x => new TokenValue(x.Token, x.Score)).ToArray();
     }
 
     private static void Render(Result r, CommandOutput output)
@@ -111,6 +120,15 @@ public sealed class ExplainCommand : Command
         for (int p = 0; p < r.Tokens.Length; p++)
             CommandOutput.AddRow(residual, [CommandOutput.Int(p), CommandOutput.Quote(r.Tokens[p]), .. Enumerable.Range(0, layers).Select(l => CommandOutput.Number(r.Patching.ResidualDenoise[l][p], "F2"))]);
         output.Write(residual);
+        string Tokens(IEnumerable<TokenValue> t) => string.Join(" ", t.Select(x => CommandOutput.Quote(x.Token)));
+        var heads = CommandOutput.NewTable("head", "attends to (from the last position)", "output promotes");
+        foreach (var h in r.HeadMechanisms)
+            CommandOutput.AddRow(heads, h.Component, string.Join(" ", h.AttendsTo.Select(a => $"{CommandOutput.Quote(a.Token)}@{a.Position} {a.Weight:F2}")), Tokens(h.Promotes));
+        output.Write(heads);
+        var neurons = CommandOutput.NewTable("neuron", "activation", "reads (input weights)", "promotes", "suppresses");
+        foreach (var n in r.NeuronMechanisms)
+            CommandOutput.AddRow(neurons, n.Component, CommandOutput.Number(n.Activation), Tokens(n.ReadsFrom), Tokens(n.Promotes), Tokens(n.Suppresses));
+        output.Write(neurons);
     }
 
     private static void WriteShares(CommandOutput output, string title, IEnumerable<Share> shares)

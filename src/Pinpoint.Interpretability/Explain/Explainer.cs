@@ -41,11 +41,15 @@ public sealed record ExplainReport(
     IReadOnlyList<Attribution> DirectAttribution, IReadOnlyList<Attribution> TopNeurons, double DirectAttributionConstant,
     PatchingResult Denoising, PatchingResult Noising, PatchingResult AttributionDenoising, double AttributionSpearman,
     IReadOnlyList<Attribution> PatchingRanking, IReadOnlyList<Attribution> NeuronRanking,
-    IReadOnlyList<Component> Verified, VerificationResult MeanAblation, VerificationResult ResampleAblation);
+    IReadOnlyList<Component> Verified, VerificationResult MeanAblation, VerificationResult ResampleAblation,
+    IReadOnlyList<HeadMechanism> HeadMechanisms, IReadOnlyList<NeuronMechanism> NeuronMechanisms);
 
 /// <summary>Runs every method on one prediction: logit lens, direct logit attribution, activation and attribution patching, and the causal check.</summary>
 public static class Explainer
 {
+    /// <summary>Heads and neurons whose mechanism is read back in tokens, and tokens shown for each.</summary>
+    public const int MechanismCount = 3, MechanismTokens = 5;
+
     public static ExplainReport Explain(LoadedModel loaded, ExplainRequest request, ExplainOptions? options = null)
     {
         options ??= new ExplainOptions();
@@ -63,7 +67,8 @@ public static class Explainer
         if (cfIds.Length != ids.Length)
             throw new ArgumentException($"the counterfactual has {cfIds.Length} tokens and the prompt {ids.Length}; patching needs equal lengths (change words that tokenize alike)");
 
-        var needed = LogitLens.HookNamesNeeded(model.Config).Concat(DirectLogitAttribution.HookNamesNeeded(model.Config)).ToHashSet();
+        var needed = LogitLens.HookNamesNeeded(model.Config).Concat(DirectLogitAttribution.HookNamesNeeded(model.Config))
+            .Concat(Mechanisms.HookNamesNeeded(model.Config)).ToHashSet();
         var (logits, cache) = model.RunWithCache(TokenBatch.Single(ids), needed.Contains);
         double diff = readout.FromLogits(logits);
         var lens = LogitLens.Run(model.Config, cache, readout);
@@ -89,7 +94,12 @@ public static class Explainer
             diff, denoise.CounterfactualDiff, lens,
             dla.Components.OrderByDescending(a => Math.Abs(a.Value)).ToList(),
             dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).Take(options.TopK).ToList(), dla.Constant,
-            denoise, noise, estimate, spearman, ranking, neurons.Take(options.TopK).ToList(), verified, mean, resample);
+            denoise, noise, estimate, spearman, ranking, neurons.Take(options.TopK).ToList(), verified, mean, resample,
+            ranking.Where(a => a.Component.Kind == ComponentKind.Head).Take(MechanismCount)
+                .Select(a => Mechanisms.Head(model, loaded.Tokenizer, cache, ids, a.Component, MechanismTokens)).ToList(),
+            verified.Where(x => x.Kind == ComponentKind.Neuron).Concat(dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).Select(a => a.Component))
+                .Distinct().Take(MechanismCount)
+                .Select(x => Mechanisms.Neuron(model, loaded.Tokenizer, cache, x, MechanismTokens)).ToList());
     }
 
     private static TokenChoice Choice(LoadedModel loaded, string prompt, int[] ids, string text, string option)

@@ -15,7 +15,7 @@ public class ExplainCommandTests
             "--counterfactual", Counterfactual, "--top", "5", "--verify-k", "3", "--json").Json();
         Assert.Equal(
             ["prompt", "tokens", "target", "foil", "logit_diff", "counterfactual", "logit_lens", "direct_attribution",
-             "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "patching_ranking", "neuron_patching", "verification"],
+             "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "patching_ranking", "neuron_patching", "verification", "head_mechanisms", "neuron_mechanisms"],
             json.EnumerateObject().Select(p => p.Name));
         double diff = json.GetProperty("logit_diff").GetDouble();
         var lens = json.GetProperty("logit_lens").EnumerateArray().ToArray();
@@ -31,6 +31,15 @@ public class ExplainCommandTests
         Assert.Equal(3, verification.GetProperty("curve").GetArrayLength());
         Assert.Equal(verification.GetProperty("top_k_fraction_removed").GetDouble(), verification.GetProperty("curve")[2].GetDouble(), 9);
         Assert.True(verification.TryGetProperty("random_k_fraction_removed", out _));
+        var heads = json.GetProperty("head_mechanisms").EnumerateArray().ToArray();
+        Assert.Equal(3, heads.Length);
+        foreach (var head in heads)
+        {
+            var weights = head.GetProperty("attends_to").EnumerateArray().Select(a => a.GetProperty("weight").GetDouble()).ToArray();
+            Assert.True(weights.Sum() <= 1 + 1e-5 && weights.SequenceEqual(weights.OrderByDescending(w => w)), "attention weights: a sorted part of a softmax row");
+            Assert.Equal(5, head.GetProperty("promotes").GetArrayLength());
+        }
+        Assert.All(json.GetProperty("neuron_mechanisms").EnumerateArray(), n => Assert.Equal(5, n.GetProperty("reads_from").GetArrayLength()));
         var spearman = json.GetProperty("attribution_patching").GetProperty("spearman_vs_activation").GetDouble();
         Assert.InRange(spearman, -1, 1);
     }
