@@ -91,13 +91,21 @@ public static class ActivationPatching
     }
 
     /// <summary>A copy of hook_z [1, T, H, D] with head <paramref name="head"/> taken from <paramref name="source"/> at every position.</summary>
-    public static Tensor CopyHead(Tensor z, Tensor source, int head)
+    public static Tensor CopyHead(Tensor z, Tensor source, int head) =>
+        ReplaceColumns(z, source.ToArray(), head * z.Dim(3), z.Dim(3));
+
+    /// <summary>
+    /// Columns [start, start+width) of every position of <paramref name="activation"/> [1, T, ...] replaced by
+    /// <paramref name="values"/>: either one row (a mean, broadcast over positions) or a whole tensor of the same shape.
+    /// </summary>
+    public static Tensor ReplaceColumns(Tensor activation, float[] values, int start, int width)
     {
-        var patched = z.Clone();
-        int t = z.Dim(1), h = z.Dim(2), d = z.Dim(3);
-        var src = source.Contiguous().Span;
-        var dst = patched.Span;
-        for (int p = 0; p < t; p++) src.Slice((p * h + head) * d, d).CopyTo(dst.Slice((p * h + head) * d, d));
-        return patched;
+        var result = activation.Clone();
+        var span = result.Span;
+        int row = activation.Size / activation.Dim(1);
+        bool perPosition = values.Length == span.Length;
+        for (int o = 0; o < span.Length; o += row)
+            values.AsSpan((perPosition ? o : 0) + start, width).CopyTo(span.Slice(o + start, width));
+        return result;
     }
 }

@@ -37,9 +37,9 @@ public static class Verification
         {
             var hooks = set.Select(x => x.Kind switch
             {
-                ComponentKind.Head => (HookNames.Z(x.Layer), (HookFunction)((z, _) => ReplaceColumns(z, replacement[HookNames.Z(x.Layer)], x.Index * c.DHead, c.DHead))),
-                ComponentKind.Neuron => (HookNames.MlpPost(x.Layer), (HookFunction)((p, _) => ReplaceColumns(p, replacement[HookNames.MlpPost(x.Layer)], x.Index, 1))),
-                _ => (HookNames.MlpOut(x.Layer), (HookFunction)((o, _) => ReplaceColumns(o, replacement[HookNames.MlpOut(x.Layer)], 0, c.DModel))),
+                ComponentKind.Head => (HookNames.Z(x.Layer), (HookFunction)((z, _) => ActivationPatching.ReplaceColumns(z, replacement[HookNames.Z(x.Layer)], x.Index * c.DHead, c.DHead))),
+                ComponentKind.Neuron => (HookNames.MlpPost(x.Layer), (HookFunction)((p, _) => ActivationPatching.ReplaceColumns(p, replacement[HookNames.MlpPost(x.Layer)], x.Index, 1))),
+                _ => (HookNames.MlpOut(x.Layer), (HookFunction)((o, _) => ActivationPatching.ReplaceColumns(o, replacement[HookNames.MlpOut(x.Layer)], 0, c.DModel))),
             });
             double ablated = readout.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), hooks.ToList()));
             return Math.Abs(cleanDiff) < 1e-12 ? 0 : (cleanDiff - ablated) / cleanDiff;
@@ -106,20 +106,5 @@ public static class Verification
         var names = Points(model.Config).ToHashSet();
         var (_, cache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains);
         return names.ToDictionary(n => n, n => cache[n].ToArray());
-    }
-
-    /// <summary>
-    /// Columns [start, start+width) of every position of <paramref name="activation"/> [1, T, ...] replaced by
-    /// <paramref name="values"/>: either one row (a mean, broadcast over positions) or a whole tensor of the same shape.
-    /// </summary>
-    private static Tensor ReplaceColumns(Tensor activation, float[] values, int start, int width)
-    {
-        var result = activation.Clone();
-        var span = result.Span;
-        int row = activation.Size / activation.Dim(1);
-        bool perPosition = values.Length == span.Length;
-        for (int o = 0; o < span.Length; o += row)
-            values.AsSpan((perPosition ? o : 0) + start, width).CopyTo(span.Slice(o + start, width));
-        return result;
     }
 }
