@@ -13,7 +13,7 @@ public sealed record TrainConfig
     public int NHeads { get; init; } = 4;
     /// <summary>Blocks without MLPs (the classic induction-head setting).</summary>
     public bool AttentionOnly { get; init; }
-    /// <summary>0 means 4 × d_model.</summary>
+    /// <summary>0 picks the architecture's usual width (4·d_model for GPT-2, about 8/3·d_model for Llama's gated MLP).</summary>
     public int DMlp { get; init; }
     public int Context { get; init; } = 256;
     public int VocabSize { get; init; } = 8192;
@@ -44,8 +44,6 @@ public sealed record TrainConfig
     public string? Tokenizer { get; init; }
     /// <summary>Training-dynamics metrics recorded at each evaluation and checkpoint: "induction", "prev_token", and paths of score datasets (*.jsonl).</summary>
     public string[] Metrics { get; init; } = ["induction", "prev_token"];
-
-    public int EffectiveDMlp => DMlp > 0 ? DMlp : 4 * DModel;
 
     public static readonly JsonSerializerOptions Json = new()
     {

@@ -56,8 +56,7 @@ public sealed class Trainer : IDisposable
         _outDir = outDir;
         _tokenizer = tokenizer;
         _data = data;
-        _architecture = (ArchitectureRegistry.ByName(config.Architecture, outDir) as ITrainableArchitecture)
-                        ?? throw new ArgumentException($"architecture '{config.Architecture}' cannot be trained");
+        _architecture = TrainableArchitecture(config.Architecture, outDir);
         _modelConfig = ModelConfig(config, vocabSize, tokenizer?.Eos);
         Directory.CreateDirectory(outDir);
         if (resumeFrom is null)
@@ -137,26 +136,14 @@ public sealed class Trainer : IDisposable
         return new Trainer(config, new CorpusTrainingData(train, validation), tokenizer.VocabSize, tokenizer, outDir, resumeFrom);
     }
 
-    /// <summary>The model a recipe describes (GPT-2 conventions, the one trainable architecture so far).</summary>
-    public static TransformerConfig ModelConfig(TrainConfig c, int vocabSize, int? endOfText) => new()
-    {
-        Architecture = c.Architecture,
-        DModel = c.DModel,
-        NLayers = c.NLayers,
-        NHeads = c.NHeads,
-        NKvHeads = c.NHeads,
-        DHead = c.DModel / c.NHeads,
-        DMlp = c.EffectiveDMlp,
-        VocabSize = vocabSize,
-        ContextLength = c.Context,
-        Norm = NormKind.LayerNorm,
-        Positions = PositionKind.Learned,
-        Activation = Pinpoint.Engine.Kernels.Activation.GeluTanh,
-        BosTokenId = endOfText,
-        EosTokenId = endOfText,
-        AddBos = false,
-        AttentionOnly = c.AttentionOnly,
-    };
+    /// <summary>The model a recipe describes, with its architecture's conventions.</summary>
+    public static TransformerConfig ModelConfig(TrainConfig c, int vocabSize, int? endOfText) =>
+        TrainableArchitecture(c.Architecture, "training config").ConfigForTraining(
+            new TrainingShape(c.DModel, c.NLayers, c.NHeads, c.DMlp, vocabSize, c.Context, c.AttentionOnly, endOfText));
+
+    private static ITrainableArchitecture TrainableArchitecture(string name, string source) =>
+        ArchitectureRegistry.ByName(name, source) as ITrainableArchitecture
+        ?? throw new ArgumentException($"architecture '{name}' cannot be trained");
 
     /// <summary>Runs optimizer steps until the configured total (or cancellation), checkpointing on schedule.</summary>
     public void Run(Action<StepReport>? report = null, CancellationToken cancel = default)
@@ -169,9 +156,10 @@ public sealed class Trainer : IDisposable
             double loss = 0;
             for (int micro = 0; micro < _config.GradAccumulation; micro++)
                 loss += TrainMicroBatch(step, micro) / _config.GradAccumulation;
-            if (!double.IsFinite(loss))
-                throw new InvalidOperationException($"loss became {loss} at step {step}; the last good checkpoint in {Path.Combine(_outDir, CheckpointsFolder)} is kept");
+            if (!double.IsFinite(loss)) throw NotFinite("loss", loss, step);
             double gradNorm = GradientClipping.ClipGlobalNorm(_params.Select(p => p.Param), _config.GradClip);
+            // A finite loss can still give infinite gradients; one such update would poison every weight.
+            if (!double.IsFinite(gradNorm)) throw NotFinite("gradient norm", gradNorm, step);
             float lr = _config.LearningRateAt(step);
             foreach (var (_, param, m, v, decay) in _params)
             {
@@ -195,6 +183,9 @@ public sealed class Trainer : IDisposable
         }
         LossCurve.Write(Path.Combine(_outDir, MetricsFile), Path.Combine(_outDir, "loss.svg"));
     }
+
+    private InvalidOperationException NotFinite(string what, double value, int step) =>
+        new($"{what} became {value} at step {step}; stopped without updating the weights — the last good checkpoint in {Path.Combine(_outDir, CheckpointsFolder)} is kept");
 
     private bool IsCheckpointStep(int step) =>
         step == _config.Steps || (step & (step - 1)) == 0 || (_config.CheckpointEvery > 0 && step % _config.CheckpointEvery == 0);

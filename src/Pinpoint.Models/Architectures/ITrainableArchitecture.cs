@@ -6,6 +6,9 @@ namespace Pinpoint.Models.Architectures;
 /// <summary>An architecture Pinpoint can create from scratch and write back as a standard Hugging Face checkpoint.</summary>
 public interface ITrainableArchitecture : IArchitectureAdapter
 {
+    /// <summary>The full model configuration for a recipe's sizes, with this architecture's own conventions.</summary>
+    TransformerConfig ConfigForTraining(TrainingShape shape);
+
     /// <summary>Fresh weights in this architecture's native layout, initialised GPT-2 style (seeded).</summary>
     TransformerWeights CreateRandom(TransformerConfig config, int seed);
 
@@ -15,6 +18,11 @@ public interface ITrainableArchitecture : IArchitectureAdapter
     /// <summary>Tensors under their Hugging Face names (tied weights written once).</summary>
     IEnumerable<(string Name, Tensor Tensor)> HfTensors(TransformerConfig config, TransformerWeights weights);
 }
+
+/// <summary>The sizes a training recipe chooses; everything else follows from the architecture.</summary>
+/// <param name="DMlp">0 picks the architecture's usual width (4·d_model for GPT-2, about 8/3·d_model for a gated MLP).</param>
+/// <param name="EndOfText">The document separator token, used as BOS/EOS in the written config.</param>
+public sealed record TrainingShape(int DModel, int NLayers, int NHeads, int DMlp, int VocabSize, int Context, bool AttentionOnly, int? EndOfText);
 
 /// <summary>GPT-2-style initialisation: N(0, 0.02), residual output projections scaled by 1/√(2·layers), norms at 1.</summary>
 public sealed class WeightInitializer(int seed, int layers)

@@ -1,69 +1,122 @@
 using Pinpoint.Engine.Kernels;
-using Pinpoint.Models.Formats;
+using Pinpoint.Engine.Tensors;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Models.Architectures;
 
 /// <summary>
-/// Llama family (Llama-2/3, TinyLlama, SmolLM, Mistral): RMSNorm, rotary positions in HF's rotate-half layout,
-/// grouped-query attention, SwiGLU MLP. Qwen2 and Gemma reuse its tensor names with their own config rules.
+/// Llama family (Llama-2/3, TinyLlama, SmolLM, Mistral) — and the Llama-style architecture Pinpoint trains:
+/// RMSNorm, rotate-half rotary positions, SwiGLU, no biases, unembedding tied to the embedding (as small Llamas do).
 /// </summary>
-public class LlamaAdapter : IArchitectureAdapter
+public sealed class LlamaAdapter : LlamaLayoutAdapter, ITrainableArchitecture
 {
-    public virtual string Name => "llama";
-    public virtual IReadOnlyList<string> HfModelTypes { get; } = ["llama", "mistral"];
+    public override string Name => "llama";
+    public override IReadOnlyList<string> HfModelTypes { get; } = ["llama", "mistral"];
 
-    public virtual TransformerConfig ConfigFromHf(HfConfig c)
-    {
-        int d = c.Required(c.HiddenSize, "hidden_size"), heads = c.Required(c.NumAttentionHeads, "num_attention_heads");
-        int dHead = c.HeadDim ?? (d % heads == 0 ? d / heads : throw new ModelConfigException($"{c.Path}: hidden_size {d} is not divisible by num_attention_heads {heads}"));
-        if (c.RopeScaling is { } scaling)
-            throw new ModelConfigException($"{c.Path}: rope_scaling {scaling.GetRawText()} is not supported yet");
-        return new TransformerConfig
-        {
-            Architecture = Name,
-            DModel = d,
-            NLayers = c.Required(c.NumHiddenLayers, "num_hidden_layers"),
-            NHeads = heads,
-            NKvHeads = c.NumKeyValueHeads ?? heads,
-            DHead = dHead,
-            DMlp = c.Required(c.IntermediateSize, "intermediate_size"),
-            VocabSize = c.Required(c.VocabSize, "vocab_size"),
-            ContextLength = c.Required(c.MaxPositionEmbeddings, "max_position_embeddings"),
-            Norm = NormKind.RmsNorm,
-            NormEps = (float)(c.RmsNormEps ?? 1e-6),
-            Positions = PositionKind.Rotary,
-            RopeLayout = RopeLayout.Half,
-            RopeTheta = (float)(c.RopeTheta ?? 10000),
-            RotaryDim = dHead,
-            Activation = ActivationNames.Parse(c.HiddenAct ?? "silu", c.Path),
-            GatedMlp = true,
-            BosTokenId = c.BosTokenId,
-            EosTokenId = c.EosTokenId(),
-            AddBos = true,
-        };
-    }
+    private const float RmsNormEps = 1e-5f, RopeTheta = 10000f;
 
-    public TransformerWeights WeightsFromHf(TransformerConfig config, ITensorSource t)
+    public TransformerConfig ConfigForTraining(TrainingShape s) => new()
     {
-        var embed = t.Get("model.embed_tokens.weight");
-        var blocks = new BlockWeights[config.NLayers];
-        for (int l = 0; l < config.NLayers; l++)
+        Architecture = Name,
+        DModel = s.DModel,
+        NLayers = s.NLayers,
+        NHeads = s.NHeads,
+        NKvHeads = s.NHeads,
+        DHead = s.DModel / s.NHeads,
+        // A gated MLP has three matrices, so ~8/3·d keeps the parameter count of a 4·d ungated one; rounded for the GEMM tiles.
+        DMlp = s.DMlp > 0 ? s.DMlp : (8 * s.DModel / 3 + 63) / 64 * 64,
+        VocabSize = s.VocabSize,
+        ContextLength = s.Context,
+        Norm = NormKind.RmsNorm,
+        NormEps = RmsNormEps,
+        Positions = PositionKind.Rotary,
+        RopeLayout = RopeLayout.Half,
+        RopeTheta = RopeTheta,
+        RotaryDim = s.DModel / s.NHeads,
+        Activation = Activation.Silu,
+        GatedMlp = true,
+        BosTokenId = s.EndOfText,
+        EosTokenId = s.EndOfText,
+        AddBos = false,
+        AttentionOnly = s.AttentionOnly,
+    };
+
+    public TransformerWeights CreateRandom(TransformerConfig c, int seed)
+    {
+        var init = new WeightInitializer(seed, c.NLayers);
+        int q = c.NHeads * c.DHead, kv = c.NKvHeads * c.DHead;
+        var blocks = new BlockWeights[c.NLayers];
+        for (int l = 0; l < c.NLayers; l++)
         {
-            string p = $"model.layers.{l}.";
-            Linear Proj(string name) => new(t.Get(p + name + ".weight"), OutIn: true, t.TryGet(p + name + ".bias"));
             blocks[l] = new BlockWeights(
-                new NormWeights(t.Get(p + "input_layernorm.weight"), null),
-                new AttentionWeights { Q = Proj("self_attn.q_proj"), K = Proj("self_attn.k_proj"), V = Proj("self_attn.v_proj"), O = Proj("self_attn.o_proj") },
-                new NormWeights(t.Get(p + "post_attention_layernorm.weight"), null),
-                new MlpWeights { In = Proj("mlp.gate_proj"), Up = Proj("mlp.up_proj"), Out = Proj("mlp.down_proj") });
+                new NormWeights(WeightInitializer.Ones(c.DModel), null),
+                new AttentionWeights
+                {
+                    Q = new Linear(init.Weight(q, c.DModel), OutIn: true),
+                    K = new Linear(init.Weight(kv, c.DModel), OutIn: true),
+                    V = new Linear(init.Weight(kv, c.DModel), OutIn: true),
+                    O = new Linear(init.ResidualWeight(c.DModel, q), OutIn: true),
+                },
+                c.AttentionOnly ? null : new NormWeights(WeightInitializer.Ones(c.DModel), null),
+                c.AttentionOnly ? null : new MlpWeights
+                {
+                    In = new Linear(init.Weight(c.DMlp, c.DModel), OutIn: true),
+                    Up = new Linear(init.Weight(c.DMlp, c.DModel), OutIn: true),
+                    Out = new Linear(init.ResidualWeight(c.DModel, c.DMlp), OutIn: true),
+                });
         }
+        var embed = init.Weight(c.VocabSize, c.DModel);
         return new TransformerWeights
         {
             Embedding = embed,
             Blocks = blocks,
-            FinalNorm = new NormWeights(t.Get("model.norm.weight"), null),
-            Unembed = new Linear(t.TryGet("lm_head.weight") ?? embed, OutIn: true),
+            FinalNorm = new NormWeights(WeightInitializer.Ones(c.DModel), null),
+            Unembed = new Linear(embed, OutIn: true),
         };
+    }
+
+    public Dictionary<string, object> HfConfigFields(TransformerConfig c) => new()
+    {
+        ["architectures"] = new[] { "LlamaForCausalLM" },
+        ["model_type"] = "llama",
+        ["hidden_size"] = c.DModel,
+        ["intermediate_size"] = c.DMlp,
+        ["num_hidden_layers"] = c.NLayers,
+        ["num_attention_heads"] = c.NHeads,
+        ["num_key_value_heads"] = c.NKvHeads,
+        ["head_dim"] = c.DHead,
+        ["max_position_embeddings"] = c.ContextLength,
+        ["vocab_size"] = c.VocabSize,
+        ["rms_norm_eps"] = c.NormEps,
+        ["rope_theta"] = c.RopeTheta,
+        ["hidden_act"] = "silu",
+        ["attention_bias"] = false,
+        ["mlp_bias"] = false,
+        ["tie_word_embeddings"] = true,
+        ["bos_token_id"] = c.BosTokenId ?? c.VocabSize - 1,
+        ["eos_token_id"] = c.EosTokenId ?? c.VocabSize - 1,
+    };
+
+    public IEnumerable<(string Name, Tensor Tensor)> HfTensors(TransformerConfig c, TransformerWeights w)
+    {
+        if (c.AttentionOnly || c.RopeLayout != RopeLayout.Half || !ReferenceEquals(w.Unembed.Weight, w.Embedding)
+            || w.Blocks.Any(b => b.Attention.Q is not { OutIn: true, Bias: null } || b.Mlp?.Up is null))
+            throw new ModelConfigException("llama export needs MLP blocks, separate bias-free [out, in] q/k/v weights, rotate-half rotary and a tied unembedding");
+        yield return ("model.embed_tokens.weight", w.Embedding);
+        for (int l = 0; l < c.NLayers; l++)
+        {
+            var b = w.Blocks[l];
+            string p = $"model.layers.{l}.";
+            yield return (p + "input_layernorm.weight", b.Ln1.Weight);
+            yield return (p + "self_attn.q_proj.weight", b.Attention.Q!.Weight);
+            yield return (p + "self_attn.k_proj.weight", b.Attention.K!.Weight);
+            yield return (p + "self_attn.v_proj.weight", b.Attention.V!.Weight);
+            yield return (p + "self_attn.o_proj.weight", b.Attention.O.Weight);
+            yield return (p + "post_attention_layernorm.weight", b.Ln2!.Weight);
+            yield return (p + "mlp.gate_proj.weight", b.Mlp!.In.Weight);
+            yield return (p + "mlp.up_proj.weight", b.Mlp.Up!.Weight);
+            yield return (p + "mlp.down_proj.weight", b.Mlp.Out.Weight);
+        }
+        yield return ("model.norm.weight", w.FinalNorm.Weight);
     }
 }

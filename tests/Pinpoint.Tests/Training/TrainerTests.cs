@@ -1,5 +1,8 @@
 using System.Text.Json;
+using Pinpoint.Engine.Tensors;
 using Pinpoint.Interpretability.Training;
+using Pinpoint.Models.Loading;
+using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Tests.Training;
 
@@ -22,11 +25,13 @@ public class TrainerTests
     private static List<double> Losses(string run) => File.ReadLines(Path.Combine(run, Trainer.MetricsFile))
         .Select(l => JsonSerializer.Deserialize<MetricsRecord>(l, Trainer.MetricsJson)!.TrainLoss!.Value).ToList();
 
-    [Fact]
-    public void KilledAndResumedRunMatchesUninterruptedRun()
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama")]
+    public void KilledAndResumedRunMatchesUninterruptedRun(string architecture)
     {
         var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
-        var config = TinyCorpusConfig(corpus);
+        var config = TinyCorpusConfig(corpus) with { Architecture = architecture };
         string straight = TempDir(), resumed = TempDir();
         using (var t = Trainer.Open(config, straight, resume: false)) t.Run(cancel: TestContext.Current.CancellationToken);
 
@@ -62,8 +67,61 @@ public class TrainerTests
         var other = config with { DModel = 64 };
         var mismatch = Assert.Throws<InvalidDataException>(() => Trainer.Open(other, dir, resume: true));
         Assert.Contains("d32", mismatch.Message);
-        var untrainable = Assert.Throws<ArgumentException>(() => Trainer.Open(config with { Architecture = "llama" }, dir, resume: true));
+        var otherArchitecture = Assert.Throws<InvalidDataException>(() => Trainer.Open(config with { Architecture = "llama" }, dir, resume: true));
+        Assert.Contains("trains a gpt2", otherArchitecture.Message);
+        var untrainable = Assert.Throws<ArgumentException>(() => Trainer.Open(config with { Architecture = "gemma" }, dir, resume: true));
         Assert.Contains("cannot be trained", untrainable.Message);
+    }
+
+    /// <summary>A checkpoint is a standard HF folder: loading it back through the ordinary loader gives the trainer's own logits.</summary>
+    [Theory]
+    [InlineData("gpt2", "GPT2LMHeadModel")]
+    [InlineData("llama", "LlamaForCausalLM")]
+    public void CheckpointLoadsBackWithTheTrainersLogits(string architecture, string hfClass)
+    {
+        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
+        var dir = TempDir();
+        var config = TinyCorpusConfig(corpus) with { Architecture = architecture, Steps = 4, WarmupSteps = 1 };
+        using var trainer = Trainer.Open(config, dir, resume: false);
+        trainer.Run(cancel: TestContext.Current.CancellationToken);
+        var checkpoint = Path.Combine(dir, Trainer.CheckpointsFolder, "step-0000004");
+        Assert.Contains(hfClass, File.ReadAllText(Path.Combine(checkpoint, "config.json")));
+
+        using var loaded = ModelLoader.Load(checkpoint);
+        Assert.Equal(architecture, loaded.Model.Config.Architecture);
+        var ids = loaded.Encode("Now is the winter of our discontent");
+        var expected = trainer.Model.RunWithCache(TokenBatch.Single(ids), _ => false).Logits.Span.ToArray();
+        var actual = loaded.Model.RunWithCache(TokenBatch.Single(ids), _ => false).Logits.Span.ToArray();
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.All(expected.Zip(actual), p => Assert.Equal(p.First, p.Second, 1e-4f));
+    }
+
+    [Fact]
+    public void NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint()
+    {
+        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
+        var dir = TempDir();
+        var config = TinyCorpusConfig(corpus) with { Steps = 8, WarmupSteps = 1 };
+        using (var cancel = new CancellationTokenSource())
+        using (var t = Trainer.Open(config, dir, resume: false))
+            t.Run(r => { if (r.Step == 4) cancel.Cancel(); }, cancel.Token);
+        var good = File.ReadAllBytes(Path.Combine(dir, Trainer.CheckpointsFolder, "step-0000004", "model.safetensors"));
+
+        using (var t = Trainer.Open(config, dir, resume: true))
+        {
+            // Diverged weights, as a too-high learning rate would leave them.
+            t.Model.Weights.Embedding.Span.Fill(float.NaN);
+            var e = Assert.Throws<InvalidOperationException>(() => t.Run(cancel: TestContext.Current.CancellationToken));
+            Assert.Contains("loss became NaN at step 5", e.Message);
+            Assert.Contains("last good checkpoint", e.Message);
+            Assert.Equal(4, t.Step);
+        }
+        Assert.Equal("\"step-0000004\"", File.ReadAllText(Path.Combine(dir, Trainer.LatestFile)));
+        Assert.Equal(good, File.ReadAllBytes(Path.Combine(dir, Trainer.CheckpointsFolder, "step-0000004", "model.safetensors")));
+        Assert.False(Directory.Exists(Path.Combine(dir, Trainer.CheckpointsFolder, "step-0000008")));
+        using var resumed = Trainer.Open(config, dir, resume: true);
+        Assert.Equal(4, resumed.Step);
+        Assert.All(resumed.Model.Weights.Embedding.Span.ToArray(), x => Assert.True(float.IsFinite(x)));
     }
 
     [Theory]
