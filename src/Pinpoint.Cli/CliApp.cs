@@ -82,6 +82,8 @@ public static class CliApp
         int width = options.Max(o => o.Usage.Length);
         foreach (var o in options) text.Append($"  {o.Usage.PadRight(width)}  {o.Description}\n");
         text.Append($"\nwith --json, stdout holds one object (a field marked ? is left out when it has no value):\n  {CommandOutput.JsonShape(command.ResultType)}\n");
+        foreach (var (option, type) in command.OtherResultTypes)
+            text.Append($"\nwith --json and {option}:\n  {CommandOutput.JsonShape(type)}\n");
         return text.ToString();
     }
 }

@@ -11,6 +11,9 @@ public abstract class Command
     /// <summary>The record written with <c>--json</c>; its shape is shown in the command's help.</summary>
     public abstract Type ResultType { get; }
 
+    /// <summary>Other shapes <c>--json</c> writes, each with the option that selects it (e.g. explain --dataset).</summary>
+    public virtual IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [];
+
     /// <summary>Runs the command and returns its exit code. Throws <see cref="CliException"/> for usage errors.</summary>
     public abstract int Execute(CliArgs args, CommandOutput output);
 }

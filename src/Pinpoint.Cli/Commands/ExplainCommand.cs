@@ -1,3 +1,4 @@
+using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
 
 namespace Pinpoint.Cli.Commands;
@@ -18,11 +19,14 @@ public sealed class ExplainCommand : Command
     private static readonly CliOption Counterfactual = new("counterfactual", "TEXT", "a prompt of equal token length where the answer changes (default: found by swapping one token)");
     private static readonly CliOption Top = new("top", "K", "rows per ranking (default 10)");
     private static readonly CliOption VerifyK = new("verify-k", "K", "components ablated together in the causal check (default 5)");
+    private static readonly CliOption Dataset = new("dataset", "FILE", "explain every {\"prompt\",\"target\",\"foil\",\"counterfactual\"?} line of a JSONL file: means ± 95% CI, consistent vs item-specific components, one top-k ablation across all items");
+    private static readonly CliOption Limit = new("limit", "N", "with --dataset: only the first N items");
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Target, Foil, Counterfactual, Top, VerifyK];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK];
     public override Type ResultType => typeof(Result);
+    public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(ExplainDatasetView.Result))];
 
     public sealed record Choice(string Text, int Id, string Token, int TokenCount);
     public sealed record CounterfactualInfo(string Text, string Origin, string[] Tokens, double LogitDiff);
@@ -47,6 +51,7 @@ public sealed class ExplainCommand : Command
 
     public override int Execute(CliArgs args, CommandOutput output)
     {
+        if (args.String(Dataset) is { } dataset) return ExplainDataset(args, output, dataset);
         var prompt = args.String(Prompt);
         var request = prompt is null
             ? DefaultExample with { Counterfactual = args.String(Counterfactual) ?? DefaultExample.Counterfactual }
@@ -63,6 +68,21 @@ public sealed class ExplainCommand : Command
         var result = ToResult(report, top);
         if (output.Json) output.WriteJson(result);
         else Render(result, output);
+        return 0;
+    }
+
+    private static int ExplainDataset(CliArgs args, CommandOutput output, string dataset)
+    {
+        if (args.String(Prompt) is not null || args.String(Target) is not null || args.String(Foil) is not null || args.String(Counterfactual) is not null)
+            throw new CliException("--dataset takes the prompts, targets and foils from the file; drop --prompt/--target/--foil/--counterfactual");
+        var items = EvalDataset.ReadScoreItems(dataset);
+        int limit = args.Int(Limit, items.Count, min: 1);
+        var options = new ExplainOptions { TopK = args.Int(Top, 10, min: 1), VerifyK = args.Int(VerifyK, 5, min: 1) };
+        using var loaded = ModelOptions.Open(args);
+        var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items.Take(limit).ToList(), options, progress), output);
+        var result = ExplainDatasetView.ToResult(dataset, report);
+        if (output.Json) output.WriteJson(result);
+        else ExplainDatasetView.Render(result, output);
         return 0;
     }
 

@@ -5,7 +5,8 @@ namespace Pinpoint.Interpretability.Evaluation;
 /// <summary>A two-way choice: does the model prefer <see cref="Target"/> over <see cref="Foil"/> right after <see cref="Prompt"/>?</summary>
 /// <param name="Group">Optional "group" field, for per-group accuracy.</param>
 /// <param name="Source">Where the item came from, "FILE:LINE" for a JSONL line; used in error messages.</param>
-public sealed record ScoreItem(string Prompt, string Target, string Foil, string? Group = null, string? Source = null);
+/// <param name="Counterfactual">Optional "counterfactual" field: a prompt where the answer changes (used by explain, ignored by score).</param>
+public sealed record ScoreItem(string Prompt, string Target, string Foil, string? Group = null, string? Source = null, string? Counterfactual = null);
 
 /// <summary>A knowledge probe: is any of <see cref="Answers"/> (by its first token) among the model's top predictions after <see cref="Prompt"/>?</summary>
 public sealed record KnowledgeItem(string Prompt, string[] Answers, string? Group = null, string? Source = null);
@@ -43,7 +44,8 @@ public static class EvalDataset
                 RequiredString(item, "target", path, line),
                 RequiredString(item, "foil", path, line),
                 OptionalString(item, "group", path, line),
-                $"{path}:{line}"));
+                $"{path}:{line}",
+                OptionalString(item, "counterfactual", path, line)));
         return items.Count > 0 ? items : throw new InvalidDataException($"{path}: no items");
     }
 

@@ -54,18 +54,8 @@ public static class Explainer
     {
         options ??= new ExplainOptions();
         var model = loaded.Model;
-        var ids = Continuations.EncodePrompt(loaded, request.Prompt, "--prompt");
-        var target = Choice(loaded, request.Prompt, ids, request.Target, "--target");
-        var foil = Choice(loaded, request.Prompt, ids, request.Foil, "--foil");
-        if (target.Id == foil.Id)
-            throw new ArgumentException($"target \"{request.Target}\" and foil \"{request.Foil}\" both start with token {target.Id} ({target.Token}); the difference would be 0");
-        var readout = new LogitDiffReadout(model, target.Id, foil.Id);
-
-        var (cfIds, cfText, origin) = request.Counterfactual is { } given
-            ? (Continuations.EncodePrompt(loaded, given, "--counterfactual"), given, "given")
-            : CounterfactualSearch.Build(loaded, ids, readout);
-        if (cfIds.Length != ids.Length)
-            throw new ArgumentException($"the counterfactual has {cfIds.Length} tokens and the prompt {ids.Length}; patching needs equal lengths (change words that tokenize alike)");
+        var prediction = Prediction.Prepare(loaded, request);
+        var (ids, target, foil, readout, cfIds, cfText, origin) = prediction;
 
         var needed = LogitLens.HookNamesNeeded(model.Config).Concat(DirectLogitAttribution.HookNamesNeeded(model.Config))
             .Concat(Mechanisms.HookNamesNeeded(model.Config)).ToHashSet();
@@ -82,8 +72,7 @@ public static class Explainer
         var ranking = Ranking(model.Config, denoise);
         var neurons = NeuronRanking(estimate);
         // The causal check works at the finest grain found: heads by exact patching, single neurons by their estimate.
-        var verified = ranking.Where(a => a.Component.Kind == ComponentKind.Head).Concat(neurons)
-            .OrderByDescending(a => a.Value).Take(options.VerifyK).Select(a => a.Component).ToList();
+        var verified = VerificationSet(ranking, neurons, options.VerifyK);
         var reference = options.ReferencePrompts.Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList();
         var mean = Verification.Run(model, ids, cfIds, reference, readout, verified, options.VerifyK, AblationKind.Mean);
         var resample = Verification.Run(model, ids, cfIds, reference, readout, verified, options.VerifyK, AblationKind.Resample);
@@ -102,11 +91,10 @@ public static class Explainer
                 .Select(x => Mechanisms.Neuron(model, loaded.Tokenizer, cache, x, MechanismTokens)).ToList());
     }
 
-    private static TokenChoice Choice(LoadedModel loaded, string prompt, int[] ids, string text, string option)
-    {
-        var tokens = Continuations.Encode(loaded, prompt, ids, text, option);
-        return new TokenChoice(text, tokens[0], loaded.Tokenizer.TokenText(tokens[0]), tokens.Length);
-    }
+    /// <summary>The k heads and single neurons that move the difference most towards the target (MLP layers are too coarse to name a mechanism).</summary>
+    public static List<Component> VerificationSet(IEnumerable<Attribution> components, IEnumerable<Attribution> neurons, int k) =>
+        components.Where(a => a.Component.Kind == ComponentKind.Head).Concat(neurons)
+            .OrderByDescending(a => a.Value).Take(k).Select(a => a.Component).ToList();
 
     /// <summary>Heads and MLPs ordered by how much of the clean difference patching each one in restores.</summary>
     public static List<Attribution> Ranking(TransformerConfig c, PatchingResult patching)

@@ -83,4 +83,45 @@ public class ExplainCommandTests
         Assert.True(json.GetProperty("counterfactual").GetProperty("logit_diff").GetDouble() < 0);
         Assert.Equal(5, json.GetProperty("verification").GetProperty("k").GetInt32());
     }
+
+    [Fact]
+    public void DatasetAggregatesEveryItemWithIntervals()
+    {
+        var dataset = Path.Combine(Path.GetTempPath(), $"explain-{Guid.NewGuid():N}.jsonl");
+        File.WriteAllLines(dataset, [
+            $"{{\"prompt\":\"{Prompt}\",\"target\":\" her\",\"foil\":\" the\",\"counterfactual\":\"{Counterfactual}\"}}",
+            "",
+            "{\"prompt\":\"Tom saw a dog. He gave the dog to\",\"target\":\" his\",\"foil\":\" the\"}",
+            "{\"prompt\":\"Sue had a hat. She put the hat on\",\"target\":\" her\",\"foil\":\" the\"}",
+        ]);
+        var json = Cli.RunOn("explain", "stories-bin", "--dataset", dataset, "--verify-k", "2", "--json").Json();
+        Assert.Equal(["dataset", "items", "correct", "logit_diff", "effect", "spearman", "verification", "logit_lens", "components", "neurons", "item_results"],
+            json.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(3, json.GetProperty("items").GetInt32());
+        var items = json.GetProperty("item_results").EnumerateArray().ToArray();
+        Assert.Equal(3, items.Length);
+        Assert.Equal("given", items[0].GetProperty("counterfactual_origin").GetString());
+        Assert.StartsWith("swapped token", items[1].GetProperty("counterfactual_origin").GetString());
+        Assert.EndsWith(":3", items[1].GetProperty("source").GetString());
+        double meanDiff = items.Average(i => i.GetProperty("logit_diff").GetDouble());
+        Assert.Equal(meanDiff, json.GetProperty("logit_diff").GetProperty("mean").GetDouble(), 6);
+        Assert.True(json.GetProperty("logit_diff").GetProperty("ci95").GetDouble() > 0);
+        var verification = json.GetProperty("verification");
+        Assert.Equal(2, verification.GetProperty("components").GetArrayLength());
+        Assert.Equal(verification.GetProperty("top_k_fraction_removed").GetDouble(), verification.GetProperty("resample").GetProperty("top_k_fraction_removed").GetDouble());
+        var components = json.GetProperty("components").EnumerateArray().ToArray();
+        Assert.Equal(5 * 8 + 5, components.Length); // stories260K: 5 layers × 8 heads, 5 MLPs
+        Assert.All(components, c => Assert.Contains(c.GetProperty("consistency").GetString(), new[] { "consistent", "item_specific", "negligible" }));
+        var means = components.Select(c => c.GetProperty("effect").GetProperty("mean").GetDouble()).ToArray();
+        Assert.Equal(means.OrderByDescending(m => m), means);
+    }
+
+    [Fact]
+    public void DatasetLineThatIsNotJsonIsReportedWithItsLineNumber()
+    {
+        var dataset = Path.Combine(Path.GetTempPath(), $"explain-{Guid.NewGuid():N}.jsonl");
+        File.WriteAllLines(dataset, [$"{{\"prompt\":\"{Prompt}\",\"target\":\" her\",\"foil\":\" the\"}}", "{\"prompt\": oops"]);
+        Cli.RunOn("explain", "stories-bin", "--dataset", dataset, "--json").AssertFailed(1, ":2:");
+        Cli.RunOn("explain", "stories-bin", "--dataset", dataset, "--prompt", "x").AssertFailed(2, "--dataset");
+    }
 }

@@ -11,11 +11,11 @@ namespace Pinpoint.Tests.Explain;
 /// </summary>
 public class PlantedMechanismTests
 {
-    private const int LiveLayer = 1, LiveHead = 0, LiveNeuron = 5;
+    internal const int LiveLayer = 1, LiveHead = 0, LiveNeuron = 5;
     private static readonly int[] Clean = [1, 2, 3, 4, 5, 6];
     private static readonly int[] Counterfactual = [1, 9, 3, 4, 5, 6];
 
-    private static HookedTransformer Planted()
+    internal static HookedTransformer Planted()
     {
         var config = new TransformerConfig
         {

@@ -1,0 +1,211 @@
+using Pinpoint.Interpretability.Evaluation;
+using Pinpoint.Models.Loading;
+using Pinpoint.Models.Transformer;
+
+namespace Pinpoint.Interpretability.Explain;
+
+/// <summary>A mean and the half-width of its 95% confidence interval.</summary>
+public readonly record struct Interval(double Mean, double HalfWidth95)
+{
+    public static Interval Of(IReadOnlyList<double> values)
+    {
+        var (mean, half) = Statistics.MeanWithInterval(values);
+        return new Interval(mean, half);
+    }
+
+    public bool ExcludesZero => Math.Abs(Mean) > HalfWidth95;
+}
+
+/// <summary>How a component behaves across a dataset.</summary>
+public enum Consistency
+{
+    /// <summary>Moves the difference the same way on average: the 95% interval excludes 0 and the mean is a visible share of the effect.</summary>
+    Consistent,
+    /// <summary>Not consistent, but alone carries a large share of the effect in some items (listed).</summary>
+    ItemSpecific,
+    /// <summary>Neither.</summary>
+    Negligible,
+}
+
+/// <summary>One item's value for a component, in logit-difference units and as a share of that item's clean − counterfactual effect.</summary>
+public sealed record ItemValue(int Item, double Value, double Share);
+
+/// <summary>
+/// A component across the dataset, all in logit-difference units: its effect (activation patching, clean into
+/// counterfactual, for heads and MLPs; the attribution-patching estimate for single neurons, which are too many to
+/// patch one by one), direct logit attribution, and the attribution-patching estimate.
+/// </summary>
+/// <param name="Share">Mean effect over the mean clean − counterfactual effect.</param>
+/// <param name="StrongIn">Items where the component alone moves at least <see cref="DatasetExplainer.StrongShare"/> of that item's effect.</param>
+public sealed record ComponentSummary(
+    Component Component, Interval Effect, double Share, Interval? DirectAttribution, Interval Estimate, Consistency Consistency, IReadOnlyList<ItemValue> StrongIn);
+
+/// <param name="MeanAblationRemoved">Share of this item's difference removed by mean-ablating the verified set (resample beside it).</param>
+public sealed record DatasetItemResult(
+    int Index, string Source, string Prompt, string Target, string Foil, string Counterfactual, string CounterfactualOrigin,
+    double LogitDiff, double CounterfactualLogitDiff, double Spearman, string TopComponent, double MeanAblationRemoved, double ResampleAblationRemoved);
+
+
+/// <summary>
+/// The dataset-level causal check: the same top-k components ablated in every item. Fractions are of the clean
+/// difference summed over the items the model gets right (total removed / total difference), so items with a
+/// difference near 0 cannot dominate; the mean of per-item fractions is given beside it.
+/// </summary>
+public sealed record DatasetVerification(
+    AblationKind Kind, int K, int Items, double TopKFractionRemoved, double RandomKFractionRemoved,
+    IReadOnlyList<double> Curve, IReadOnlyList<double> RandomCurve, double MeanItemFraction, double MeanItemRandomFraction);
+
+public sealed record LensSummary(string Stage, Interval LogitDiff);
+
+/// <param name="Verified">The top-k heads and single neurons (heads by patching effect, neurons by their estimate), ablated in every item.</param>
+public sealed record DatasetExplainReport(
+    int ItemCount, int Correct, Interval LogitDiff, Interval Effect,
+    IReadOnlyList<LensSummary> LogitLens,
+    IReadOnlyList<ComponentSummary> Components, IReadOnlyList<ComponentSummary> Neurons,
+    Interval ItemSpearman, double PooledSpearman,
+    IReadOnlyList<Component> Verified, DatasetVerification MeanAblation, DatasetVerification ResampleAblation,
+    IReadOnlyList<DatasetItemResult> Items);
+
+/// <summary>
+/// Every method over a dataset of predictions: per-component means with 95% intervals, which components matter
+/// consistently and which only in some items, and the causal check of one top-k set across all items.
+/// </summary>
+public static class DatasetExplainer
+{
+    /// <summary>Share of an item's effect that makes a single component "strong" in that item.</summary>
+    public const double StrongShare = 0.25;
+    /// <summary>Items whose clean − counterfactual effect is smaller than this (logits) cannot make a component strong: shares of nothing are noise.</summary>
+    public const double MinItemEffect = 0.1;
+    /// <summary>Mean share of the effect above which a significant component counts as consistent.</summary>
+    public const double ConsistentShare = 0.05;
+
+    /// <summary>Reported neurons (ranked by |mean estimate|).</summary>
+    public const int NeuronCount = 20;
+
+    public static IReadOnlyList<ExplainRequest> Requests(IEnumerable<ScoreItem> items) =>
+        items.Select(i => new ExplainRequest(i.Prompt, i.Target, i.Foil, i.Counterfactual)).ToList();
+
+    /// <param name="progress">Called with (phase, items done, items in all).</param>
+    public static DatasetExplainReport Explain(LoadedModel loaded, IReadOnlyList<ScoreItem> items, ExplainOptions? options = null,
+        Action<string, int, int>? progress = null)
+    {
+        if (items.Count == 0) throw new ArgumentException("the dataset has no items");
+        options ??= new ExplainOptions();
+        var model = loaded.Model;
+        var analyses = new List<ItemAnalysis>();
+        for (int i = 0; i < items.Count; i++)
+        {
+            analyses.Add(Analyze(loaded, items[i], i));
+            progress?.Invoke("patching", i + 1, items.Count);
+        }
+
+        var components = Summaries(analyses, a => a.Patching, a => a.Estimate, a => a.Direct, Explainer.Ranking(model.Config, analyses[0].Denoise).Select(x => x.Component));
+        var neuronIds = analyses[0].Neurons.Keys
+            .OrderByDescending(n => Math.Abs(analyses.Average(a => a.Neurons[n]))).Take(NeuronCount).ToList();
+        var neurons = Summaries(analyses, a => a.Neurons, a => a.Neurons, _ => null, neuronIds);
+        // Heads and single neurons, as for one prediction: with a handful of MLP layers, a "random" set of MLPs is nearly
+        // the top set itself, and MLP0 at the changed token mostly re-encodes the input.
+        var verified = Explainer.VerificationSet(
+            components.Select(c => new Attribution(c.Component, c.Effect.Mean)),
+            analyses[0].Neurons.Keys.Select(n => new Attribution(n, analyses.Average(a => a.Neurons[n]))), options.VerifyK);
+        var reference = options.ReferencePrompts.Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList();
+        var mean = new List<VerificationResult>();
+        var resample = new List<VerificationResult>();
+        for (int i = 0; i < analyses.Count; i++)
+        {
+            var p = analyses[i].Prediction;
+            mean.Add(Verification.Run(model, p.Ids, p.CounterfactualIds, reference, p.Readout, verified, options.VerifyK, AblationKind.Mean, seed: i));
+            resample.Add(Verification.Run(model, p.Ids, p.CounterfactualIds, reference, p.Readout, verified, options.VerifyK, AblationKind.Resample, seed: i));
+            progress?.Invoke("ablation", i + 1, analyses.Count);
+        }
+
+        var spearmans = analyses.Select(a => a.Spearman).Where(double.IsFinite).ToList();
+        var pooledExact = components.Select(c => c.Effect.Mean).ToList();
+        var pooledEstimate = components.Select(c => c.Estimate.Mean).ToList();
+        var lens = analyses[0].Lens.Select((point, l) => new LensSummary(point.Stage, Interval.Of(analyses.Select(a => a.Lens[l].LogitDiff).ToList()))).ToList();
+        var itemResults = analyses.Select((a, i) => new DatasetItemResult(
+            i, a.Source, items[i].Prompt, items[i].Target, items[i].Foil, a.Prediction.Counterfactual, a.Prediction.CounterfactualOrigin,
+            a.Clean, a.CounterfactualDiff, a.Spearman, a.Patching.MaxBy(kv => kv.Value).Key.Name,
+            mean[i].TopKFractionRemoved, resample[i].TopKFractionRemoved)).ToList();
+
+        return new DatasetExplainReport(
+            items.Count, analyses.Count(a => a.Clean > 0), Interval.Of(analyses.Select(a => a.Clean).ToList()),
+            Interval.Of(analyses.Select(a => a.Effect).ToList()), lens, components, neurons,
+            spearmans.Count > 0 ? Interval.Of(spearmans) : new Interval(double.NaN, 0), Statistics.Spearman(pooledExact, pooledEstimate),
+            verified, Aggregate(AblationKind.Mean, analyses, mean), Aggregate(AblationKind.Resample, analyses, resample), itemResults);
+    }
+
+    /// <summary>One item's values, every component in logit-difference units.</summary>
+    private sealed record ItemAnalysis(
+        string Source, Prediction Prediction, double Clean, double CounterfactualDiff, IReadOnlyList<LensPoint> Lens, PatchingResult Denoise,
+        Dictionary<Component, double> Patching, Dictionary<Component, double> Estimate, Dictionary<Component, double> Direct,
+        Dictionary<Component, double> Neurons, double Spearman)
+    {
+        public double Effect => Clean - CounterfactualDiff;
+    }
+
+    private static ItemAnalysis Analyze(LoadedModel loaded, ScoreItem item, int index)
+    {
+        var model = loaded.Model;
+        string source = item.Source ?? $"item {index}";
+        Prediction prediction;
+        try
+        {
+            prediction = Prediction.Prepare(loaded, new ExplainRequest(item.Prompt, item.Target, item.Foil, item.Counterfactual));
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{source}: {e.Message}", e);
+        }
+        var (ids, _, _, readout, cfIds, _, _) = prediction;
+        var needed = LogitLens.HookNamesNeeded(model.Config).Concat(DirectLogitAttribution.HookNamesNeeded(model.Config)).ToHashSet();
+        var (logits, cache) = model.RunWithCache(TokenBatch.Single(ids), needed.Contains);
+        double clean = readout.FromLogits(logits);
+        var lens = LogitLens.Run(model.Config, cache, readout);
+        var dla = DirectLogitAttribution.Run(model, cache, readout, clean);
+        var denoise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
+        var estimate = AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
+        // Shares of this item's effect back to logit units, so items with tiny effects do not dominate the means.
+        double effect = denoise.CleanDiff - denoise.CounterfactualDiff;
+        Dictionary<Component, double> Units(IEnumerable<Attribution> shares) => shares.ToDictionary(a => a.Component, a => a.Value * effect);
+        return new ItemAnalysis(source, prediction, clean, denoise.CounterfactualDiff, lens, denoise,
+            Units(Explainer.Ranking(model.Config, denoise)), Units(Explainer.Ranking(model.Config, estimate)),
+            dla.Components.ToDictionary(a => a.Component, a => a.Value),
+            Units(Explainer.NeuronRanking(estimate)), Explainer.Agreement(denoise, estimate));
+    }
+
+    private static List<ComponentSummary> Summaries(List<ItemAnalysis> analyses, Func<ItemAnalysis, Dictionary<Component, double>> exact,
+        Func<ItemAnalysis, Dictionary<Component, double>> estimate, Func<ItemAnalysis, Dictionary<Component, double>?> direct,
+        IEnumerable<Component> components)
+    {
+        double meanEffect = analyses.Average(a => a.Effect);
+        return components.Select(c =>
+        {
+            var values = analyses.Select(a => exact(a)[c]).ToList();
+            var effect = Interval.Of(values);
+            double share = Math.Abs(meanEffect) < 1e-12 ? 0 : effect.Mean / meanEffect;
+            var strong = analyses.Select((a, i) => new ItemValue(i, values[i], Math.Abs(a.Effect) < 1e-12 ? 0 : values[i] / a.Effect))
+                .Where(v => Math.Abs(analyses[v.Item].Effect) >= MinItemEffect && Math.Abs(v.Share) >= StrongShare)
+                .OrderByDescending(v => Math.Abs(v.Share)).ToList();
+            var consistency = effect.ExcludesZero && Math.Abs(share) >= ConsistentShare ? Consistency.Consistent
+                : strong.Count > 0 ? Consistency.ItemSpecific : Consistency.Negligible;
+            var dla = direct(analyses[0]) is null ? (Interval?)null : Interval.Of(analyses.Select(a => direct(a)![c]).ToList());
+            return new ComponentSummary(c, effect, share, dla, Interval.Of(analyses.Select(a => estimate(a)[c]).ToList()), consistency, strong);
+        }).OrderByDescending(s => s.Effect.Mean).ToList();
+    }
+
+    private static DatasetVerification Aggregate(AblationKind kind, List<ItemAnalysis> analyses, List<VerificationResult> results)
+    {
+        int k = results[0].K;
+        // Only items the model gets right have a difference to remove; their clean differences weight the totals.
+        var right = Enumerable.Range(0, analyses.Count).Where(i => analyses[i].Clean > 0).ToList();
+        double total = right.Sum(i => analyses[i].Clean);
+        double Pooled(Func<VerificationResult, IReadOnlyList<double>> curve, int n) =>
+            total <= 0 ? 0 : right.Sum(i => curve(results[i])[n] * analyses[i].Clean) / total;
+        var curve = Enumerable.Range(0, k).Select(n => Pooled(r => r.Curve, n)).ToList();
+        var randomCurve = Enumerable.Range(0, k).Select(n => Pooled(r => r.RandomCurve, n)).ToList();
+        return new DatasetVerification(kind, k, right.Count, k > 0 ? curve[^1] : 0, k > 0 ? randomCurve[^1] : 0, curve, randomCurve,
+            right.Count > 0 ? right.Average(i => results[i].TopKFractionRemoved) : 0,
+            right.Count > 0 ? right.Average(i => results[i].RandomKFractionRemoved) : 0);
+    }
+}
