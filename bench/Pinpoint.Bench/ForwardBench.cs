@@ -24,7 +24,7 @@ public static class ForwardBench
 
     public static int Run(bool json)
     {
-        var hfTokenizer = SharedFile("models/gpt2-random/tokenizer.json");
+        var hfTokenizer = BenchPaths.SharedFile("models/gpt2-random/tokenizer.json", "the HF load needs a tokenizer.json");
         var dir = Directory.CreateTempSubdirectory("pinpoint-bench-forward-").FullName;
         try
         {
@@ -138,13 +138,5 @@ public static class ForwardBench
             new("tokenizer.ggml.eos_token_id", MetadataValue.From((uint)(vocab - 1))),
             new("tokenizer.ggml.add_bos_token", false),
         ];
-    }
-
-    private static string SharedFile(string relative)
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Pinpoint.slnx"))) dir = dir.Parent;
-        var path = dir is null ? relative : Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", relative));
-        return File.Exists(path) ? path : throw new BenchSetupException($"shared file missing: {path} (the HF load needs a tokenizer.json)");
     }
 }

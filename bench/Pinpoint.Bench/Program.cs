@@ -6,6 +6,7 @@ var suites = new Dictionary<string, Func<bool, int>>(StringComparer.OrdinalIgnor
     ["gemm"] = GemmBench.Run,
     ["forward"] = ForwardBench.Run,
     ["train"] = TrainBench.Run,
+    ["explain"] = ExplainBench.Run,
 };
 
 var names = string.Join(", ", suites.Keys);

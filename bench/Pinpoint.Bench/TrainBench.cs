@@ -33,7 +33,7 @@ public static class TrainBench
 
     public static int Run(bool json)
     {
-        var root = RepoRoot();
+        var root = BenchPaths.RepoRoot();
         var recipePath = Path.Combine(root, "models", "recipe.json");
         var recipe = TrainConfig.Load(recipePath);
         var config = Trainer.ModelConfig(recipe, recipe.VocabSize, endOfText: null);
@@ -352,12 +352,5 @@ public static class TrainBench
                 _process.Dispose();
             }
         }
-    }
-
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Pinpoint.slnx"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new BenchSetupException($"no Pinpoint.slnx above {AppContext.BaseDirectory}; run the bench through bench/run");
     }
 }

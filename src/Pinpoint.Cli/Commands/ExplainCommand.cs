@@ -6,13 +6,6 @@ namespace Pinpoint.Cli.Commands;
 /// <summary><c>pinpoint explain</c>: which components, neurons and positions decide target vs foil, checked by ablation.</summary>
 public sealed class ExplainCommand : Command
 {
-    /// <summary>
-    /// The built-in article example: Tom's ball is already known, so after "lost" the model should say " the";
-    /// after "bought" (the counterfactual) a new object is coming and " a" should win.
-    /// </summary>
-    public static readonly ExplainRequest DefaultExample = new(
-        "Tom had a big red ball. One day he lost", " the", " a", "Tom had a big red ball. One day he bought");
-
     private static readonly CliOption Prompt = new("prompt", "TEXT", "the text whose next token is explained (default: a built-in article example)");
     private static readonly CliOption Target = new("target", "TOKEN", "the expected continuation, e.g. \" the\" (its first token is used)");
     private static readonly CliOption Foil = new("foil", "TOKEN", "the alternative, e.g. \" a\"");
@@ -54,7 +47,7 @@ public sealed class ExplainCommand : Command
         if (args.String(Dataset) is { } dataset) return ExplainDataset(args, output, dataset);
         var prompt = args.String(Prompt);
         var request = prompt is null
-            ? DefaultExample with { Counterfactual = args.String(Counterfactual) ?? DefaultExample.Counterfactual }
+            ? ExplainRequest.ArticleExample with { Counterfactual = args.String(Counterfactual) ?? ExplainRequest.ArticleExample.Counterfactual }
             : new ExplainRequest(prompt,
                 args.String(Target) ?? throw new CliException("--target is required with --prompt"),
                 args.String(Foil) ?? throw new CliException("--foil is required with --prompt"),

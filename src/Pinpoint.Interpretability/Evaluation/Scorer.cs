@@ -102,12 +102,9 @@ public static class Continuations
         {
             var chunk = prompts.Skip(start).Take(batchSize).ToList();
             var batch = TokenBatch.LeftPadded(chunk.Cast<IReadOnlyList<int>>().ToList(), pad);
-            var logits = model.Model.Forward(Compute.Eager, batch).ToArray();
-            for (int b = 0; b < chunk.Count; b++)
-            {
-                long offset = ((long)b * batch.Length + batch.Length - 1) * vocab;
-                result[start + b] = logits.AsSpan((int)offset, vocab).ToArray();
-            }
+            // Left padding puts every prompt's last token at the last position.
+            var logits = model.Model.Forward(Compute.Eager, batch, lastPositionOnly: true).ToArray();
+            for (int b = 0; b < chunk.Count; b++) result[start + b] = logits.AsSpan(b * vocab, vocab).ToArray();
         }
         return result;
     }

@@ -34,15 +34,15 @@ public static class ActivationPatching
         CheckLengths(clean, counterfactual);
         var c = model.Config;
         var names = AttributionPatching.HookPoints(c);
-        var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), names.Contains);
-        var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains);
+        var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), names.Contains, lastPositionOnly: true);
+        var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains, lastPositionOnly: true);
         double cleanDiff = readout.FromLogits(cleanLogits), cfDiff = readout.FromLogits(cfLogits);
         var (target, source) = direction == PatchDirection.Denoise ? (counterfactual, cleanCache) : (clean, cfCache);
         double baseline = direction == PatchDirection.Denoise ? cfDiff : cleanDiff;
         double span = cleanDiff - cfDiff;
         double Effect(string hook, Func<Tensor, Tensor, Tensor> patch)
         {
-            var logits = model.RunWithHooks(TokenBatch.Single(target), [(hook, (act, name) => patch(act, source[name]))]);
+            var logits = model.RunWithHooks(TokenBatch.Single(target), [(hook, (act, name) => patch(act, source[name]))], lastPositionOnly: true);
             double moved = readout.FromLogits(logits) - baseline;
             return Math.Abs(span) < 1e-12 ? 0 : (direction == PatchDirection.Denoise ? moved : -moved) / span;
         }

@@ -159,7 +159,7 @@ public static class DatasetExplainer
         }
         var (ids, _, _, readout, cfIds, _, _) = prediction;
         var needed = LogitLens.HookNamesNeeded(model.Config).Concat(DirectLogitAttribution.HookNamesNeeded(model.Config)).ToHashSet();
-        var (logits, cache) = model.RunWithCache(TokenBatch.Single(ids), needed.Contains);
+        var (logits, cache) = model.RunWithCache(TokenBatch.Single(ids), needed.Contains, lastPositionOnly: true);
         double clean = readout.FromLogits(logits);
         var lens = LogitLens.Run(model.Config, cache, readout);
         var dla = DirectLogitAttribution.Run(model, cache, readout, clean);

@@ -6,7 +6,15 @@ namespace Pinpoint.Interpretability.Explain;
 
 /// <summary>One prediction to explain: the prompt, the token it should predict (target) and the alternative (foil).</summary>
 /// <param name="Counterfactual">A prompt of the same token length where the answer changes; built automatically when null.</param>
-public sealed record ExplainRequest(string Prompt, string Target, string Foil, string? Counterfactual = null);
+public sealed record ExplainRequest(string Prompt, string Target, string Foil, string? Counterfactual = null)
+{
+    /// <summary>
+    /// The built-in article example: Tom's ball is already known, so after "lost" the model should say " the";
+    /// after "bought" (the counterfactual) a new object is coming and " a" should win.
+    /// </summary>
+    public static readonly ExplainRequest ArticleExample = new(
+        "Tom had a big red ball. One day he lost", " the", " a", "Tom had a big red ball. One day he bought");
+}
 
 public sealed record ExplainOptions
 {

@@ -32,7 +32,7 @@ public static class Verification
         var candidates = ranked.Where(x => x.Kind is ComponentKind.Head or ComponentKind.Mlp or ComponentKind.Neuron).ToList();
         k = Math.Min(k, candidates.Count);
         var replacement = kind == AblationKind.Mean ? MeanOutputs(model, reference) : CounterfactualOutputs(model, counterfactual);
-        double cleanDiff = readout.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), []));
+        double cleanDiff = readout.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), [], lastPositionOnly: true));
         double Removed(IEnumerable<Component> set)
         {
             var hooks = set.Select(x => x.Kind switch
@@ -41,7 +41,7 @@ public static class Verification
                 ComponentKind.Neuron => (HookNames.MlpPost(x.Layer), (HookFunction)((p, _) => ActivationPatching.ReplaceColumns(p, replacement[HookNames.MlpPost(x.Layer)], x.Index, 1))),
                 _ => (HookNames.MlpOut(x.Layer), (HookFunction)((o, _) => ActivationPatching.ReplaceColumns(o, replacement[HookNames.MlpOut(x.Layer)], 0, c.DModel))),
             });
-            double ablated = readout.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), hooks.ToList()));
+            double ablated = readout.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), hooks.ToList(), lastPositionOnly: true));
             return Math.Abs(cleanDiff) < 1e-12 ? 0 : (cleanDiff - ablated) / cleanDiff;
         }
 
@@ -87,7 +87,7 @@ public static class Verification
         long rows = 0;
         foreach (var ids in reference)
         {
-            var (_, cache) = model.RunWithCache(TokenBatch.Single(ids), names.Contains);
+            var (_, cache) = model.RunWithCache(TokenBatch.Single(ids), names.Contains, lastPositionOnly: true);
             rows += ids.Length;
             foreach (var name in names)
             {
@@ -104,7 +104,7 @@ public static class Verification
     private static Dictionary<string, float[]> CounterfactualOutputs(HookedTransformer model, int[] counterfactual)
     {
         var names = Points(model.Config).ToHashSet();
-        var (_, cache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains);
+        var (_, cache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains, lastPositionOnly: true);
         return names.ToDictionary(n => n, n => cache[n].ToArray());
     }
 }

@@ -30,8 +30,12 @@ public sealed class HookedTransformer : IDisposable
             _rope = new RopeTable(config.ContextLength, config.RotaryDim, config.RopeTheta, config.RopeLayout);
     }
 
-    /// <summary>Logits [batch, length, vocab] for a batch of token ids.</summary>
-    public Tensor Forward(Compute cx, TokenBatch batch, HookSet? hooks = null, KvCache? kvCache = null)
+    /// <summary>
+    /// Logits [batch, length, vocab] for a batch of token ids — or [batch, 1, vocab] for the last position only
+    /// when <paramref name="lastPositionOnly"/>, which saves the unembedding of every other position (most of a
+    /// small model's forward and backward when only the next token matters).
+    /// </summary>
+    public Tensor Forward(Compute cx, TokenBatch batch, HookSet? hooks = null, KvCache? kvCache = null, bool lastPositionOnly = false)
     {
         var c = Config;
         int past = kvCache?.Length ?? 0;
@@ -82,23 +86,28 @@ public sealed class HookedTransformer : IDisposable
         kvCache?.Advance(len);
 
         var final = Norm(cx, x, Weights.FinalNorm, HookNames.FinalScale, HookNames.FinalNormalized, hooks);
+        if (lastPositionOnly && len > 1)
+        {
+            var lastRows = Enumerable.Range(1, bsz).Select(b => b * len - 1).ToArray();
+            final = cx.Reshape(cx.SelectRows(cx.Reshape(final, rows, c.DModel), lastRows), bsz, 1, c.DModel);
+        }
         return Project(cx, final, Weights.Unembed);
     }
 
     /// <summary>Logits plus the activations whose hook names pass <paramref name="filter"/> (all of them when null).</summary>
-    public (Tensor Logits, ActivationCache Cache) RunWithCache(TokenBatch batch, Func<string, bool>? filter = null, Compute? cx = null)
+    public (Tensor Logits, ActivationCache Cache) RunWithCache(TokenBatch batch, Func<string, bool>? filter = null, Compute? cx = null, bool lastPositionOnly = false)
     {
         var hooks = new HookSet(filter ?? (_ => true));
-        var logits = Forward(cx ?? Compute.Eager, batch, hooks);
+        var logits = Forward(cx ?? Compute.Eager, batch, hooks, lastPositionOnly: lastPositionOnly);
         return (logits, hooks.Cache);
     }
 
     /// <summary>Logits with functions run (reading, replacing or adding) at hook points.</summary>
-    public Tensor RunWithHooks(TokenBatch batch, IEnumerable<(string HookName, HookFunction Function)> functions, Compute? cx = null)
+    public Tensor RunWithHooks(TokenBatch batch, IEnumerable<(string HookName, HookFunction Function)> functions, Compute? cx = null, bool lastPositionOnly = false)
     {
         var hooks = new HookSet();
         foreach (var (name, f) in functions) hooks.Add(name, f);
-        return Forward(cx ?? Compute.Eager, batch, hooks);
+        return Forward(cx ?? Compute.Eager, batch, hooks, lastPositionOnly: lastPositionOnly);
     }
 
     /// <summary>

@@ -34,6 +34,36 @@ public class HookTests
         Assert.True(fused <= 1e-4, $"hooked vs plain forward: max |Δlogit| {fused:G3}");
     }
 
+    /// <summary>Last-position logits equal the last row of the full logits, for every sequence of a padded batch, and carry the same gradients.</summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void LastPositionLogitsAreTheLastRowOfTheFullLogits(string model)
+    {
+        using var loaded = Open(model);
+        var m = loaded.Model;
+        var prompt = Prompt(model);
+        var batch = TokenBatch.LeftPadded([prompt, prompt[..5]], 0);
+        int v = m.Config.VocabSize, len = batch.Length;
+        var full = m.Forward(Compute.Eager, batch).ToArray();
+        var last = m.Forward(Compute.Eager, batch, lastPositionOnly: true);
+        Assert.Equal([2, 1, v], last.Shape.ToArray());
+        for (int b = 0; b < 2; b++)
+            Assert.Equal(full.AsSpan(((b * len) + len - 1) * v, v).ToArray(), last.Span.Slice(b * v, v).ToArray());
+
+        float[] GradientAtEmbed(bool lastOnly)
+        {
+            var tape = new Tape();
+            var hooks = new HookSet(n => n == HookNames.Embed);
+            hooks.Add(HookNames.Embed, (act, _) => { act.RequiresGrad = true; return null; });
+            var logits = m.Forward(new Compute(tape), TokenBatch.Single(prompt), hooks, lastPositionOnly: lastOnly);
+            var seed = Tensor.Zeros(logits.Shape.ToArray());
+            seed.Span[seed.Size - v + 3] = 1f;
+            tape.Backward(logits, seed);
+            return hooks.Cache[HookNames.Embed].Grad!.ToArray();
+        }
+        Assert.True(MaxAbsDiff(GradientAtEmbed(false), GradientAtEmbed(true)) <= 1e-6);
+    }
+
     [Theory]
     [MemberData(nameof(Models))]
     public void ZeroingOneHeadRemovesExactlyItsResult(string model)

@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Pinpoint.Engine.Autograd;
+using Pinpoint.Interpretability.Explain;
+using Pinpoint.Models.Loading;
+using Pinpoint.Models.Transformer;
+
+namespace Pinpoint.Bench;
+
+/// <summary>
+/// Cost of explain on the embedded model (models/default) and its built-in article example, in plain forward passes
+/// of the same prompt measured in the same run: attribution patching (every head, layer and position from one
+/// forward with cache plus one forward and backward) against activation patching (one forward per cell), and the
+/// whole default explanation (load included, as <c>./pinpoint explain</c> does it).
+/// </summary>
+public static class ExplainBench
+{
+    private const int Repetitions = 7;
+
+    public static int Run(bool json)
+    {
+        var modelDir = Path.Combine(BenchPaths.RepoRoot(), "models", "default");
+        var clock = Stopwatch.StartNew();
+        ExplainReport report;
+        using (var cold = ModelLoader.Load(modelDir)) report = Explainer.Explain(cold, ExplainRequest.ArticleExample);
+        double explainSeconds = clock.Elapsed.TotalSeconds;
+
+        using var loaded = ModelLoader.Load(modelDir);
+        var model = loaded.Model;
+        var prediction = Prediction.Prepare(loaded, ExplainRequest.ArticleExample);
+        var batch = TokenBatch.Single(prediction.Ids);
+        double forward = BestSeconds(() => model.Forward(Compute.Eager, batch));
+        double attribution = BestSeconds(() => AttributionPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Readout, PatchDirection.Denoise));
+        double activation = BestSeconds(() => ActivationPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Readout, PatchDirection.Denoise));
+        int cells = Explainer.Cells(report.Denoising).Count;
+
+        var r = new Result(prediction.Ids.Length, cells, forward, attribution, activation, explainSeconds);
+        Console.WriteLine(json ? r.Json() : r.Table());
+        return 0;
+    }
+
+    private sealed record Result(int Tokens, int Cells, double Forward, double Attribution, double Activation, double Explain)
+    {
+        public string Json() => string.Create(CultureInfo.InvariantCulture,
+            $"{{\"tokens\":{Tokens},\"cells\":{Cells},\"forward_ms\":{Forward * 1e3:F3},\"attribution_patching_ms\":{Attribution * 1e3:F3},\"attribution_patching_forward_equivalents\":{Attribution / Forward:F2},\"activation_patching_ms\":{Activation * 1e3:F3},\"activation_patching_forward_equivalents\":{Activation / Forward:F2},\"default_explain_s\":{Explain:F2}}}");
+
+        public string Table()
+        {
+            var sb = new StringBuilder();
+            sb.AppendLine(CultureInfo.InvariantCulture, $"explain on models/default, built-in example ({Tokens} tokens, {Cells} patching cells)");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  plain forward           {Forward * 1e3,10:F2} ms");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  attribution patching    {Attribution * 1e3,10:F2} ms  = {Attribution / Forward:F2} forward passes");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  activation patching     {Activation * 1e3,10:F2} ms  = {Activation / Forward:F2} forward passes");
+            sb.Append(CultureInfo.InvariantCulture, $"  whole default explain   {Explain,10:F2} s (load, JIT and every method)");
+            return sb.ToString();
+        }
+    }
+
+    private static double BestSeconds(Action action)
+    {
+        action();
+        double best = double.MaxValue;
+        for (int i = 0; i < Repetitions; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            action();
+            best = Math.Min(best, clock.Elapsed.TotalSeconds);
+        }
+        return best;
+    }
+}
