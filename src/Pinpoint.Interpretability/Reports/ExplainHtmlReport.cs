@@ -62,7 +62,7 @@ public static class ExplainHtmlReport
         return Html.Section("residual-patching", "Activation patching: residual stream by layer and position",
             "Denoise: the counterfactual run with one clean residual patched in, as the share of the clean difference it restores. " +
             "Noise: the clean run with one counterfactual residual patched in, as the share it destroys. Red is positive, blue negative.",
-            Html.Row(
+            Html.Figures(
             [
                 Svg.Render(new Heatmap("residual-denoise", "Denoise (share restored)", rows, columns, r.Denoising.ResidualByLayerPosition, scale, "share restored")),
                 Svg.Render(new Heatmap("residual-noise", "Noise (share destroyed)", rows, columns, r.Noising.ResidualByLayerPosition, scale, "share destroyed")),
@@ -86,7 +86,7 @@ public static class ExplainHtmlReport
         return Html.Section("heads", "Heads and layers",
             "Patching one head's output (hook_z at every position) or one layer's attention or MLP output; direct logit attribution is the head's " +
             "own contribution to the final target − foil difference, in logits.",
-            Html.Row(
+            Html.Figures(
             [
                 Svg.Render(new Heatmap("heads-denoise", "Heads, denoise (share restored)", rows, columns, r.Denoising.Heads, shares, "share restored")),
                 Svg.Render(new Heatmap("heads-noise", "Heads, noise (share destroyed)", rows, columns, r.Noising.Heads, shares, "share destroyed")),
@@ -112,15 +112,15 @@ public static class ExplainHtmlReport
         });
         return Html.Section("attention", "Attention patterns of the top heads",
             "Each row is a query position, each column a key position it can attend to; the last row is the answer position.",
-            Html.Row(figures));
+            Html.Figures(figures));
     }
 
     public static HtmlFragment Rankings(ExplainReport r, int rows = DefaultRankingRows) =>
         Html.Section("rankings", "Rankings", "Components and neurons ordered by each method; hover a number for its exact value.",
-            Html.Row(
+            Html.Figures(
             [
                 Html.Table("Activation patching", ["#", "component", "share restored", "share destroyed (noise)"],
-                    r.PatchingRanking.Take(rows).Select((a, i) => Row(i, a, Html.Number(PatchingShare(r.Noising, a.Component))))),
+                    r.PatchingRanking.Take(rows).Select((a, i) => RankingRow(i, a, Html.Number(PatchingShare(r.Noising, a.Component))))),
                 RankingTable("Direct logit attribution", "logits", r.DirectAttribution.Take(rows)),
                 RankingTable("Neurons, attribution patching", "estimated share", r.NeuronRanking.Take(rows)),
                 RankingTable("Neurons, direct logit attribution", "logits", r.TopNeurons.Take(rows)),
@@ -129,7 +129,7 @@ public static class ExplainHtmlReport
     public static HtmlFragment MechanismTables(ExplainReport r) =>
         Html.Section("mechanisms", "Mechanisms",
             "What the top heads read and write, and what the top neurons read from the embeddings and write to the logits (through the final norm's weights).",
-            Html.Row(
+            Html.Figures(
             [
                 Html.Table("Heads", ["head", "attends to (from the answer position)", "output promotes"],
                     r.HeadMechanisms.Select(h => (IReadOnlyList<HtmlFragment>)
@@ -158,14 +158,14 @@ public static class ExplainHtmlReport
         return Html.Section("faithfulness", "Faithfulness: ablating the top k",
             "Fraction of the clean logit difference removed when the top k components are ablated together, against random sets of the same kinds. " +
             "Mean ablation replaces outputs by their mean over reference prompts; resample ablation by the counterfactual run's.",
-            Html.Row([Chart("faithfulness-mean", r.MeanAblation, "Mean ablation"), Chart("faithfulness-resample", r.ResampleAblation, "Resample ablation")]));
+            Html.Figures([Chart("faithfulness-mean", r.MeanAblation, "Mean ablation"), Chart("faithfulness-resample", r.ResampleAblation, "Resample ablation")]));
     }
 
-    private static IReadOnlyList<HtmlFragment> Row(int index, Attribution a, params HtmlFragment[] extra) =>
+    private static IReadOnlyList<HtmlFragment> RankingRow(int index, Attribution a, params HtmlFragment[] extra) =>
         [Html.Format(index + 1, "F0"), Html.Element("code", a.Component.Name), Html.Number(a.Value), .. extra];
 
     private static HtmlFragment RankingTable(string caption, string valueName, IEnumerable<Attribution> ranking) =>
-        Html.Table(caption, ["#", "component", valueName], ranking.Select((a, i) => Row(i, a)));
+        Html.Table(caption, ["#", "component", valueName], ranking.Select((a, i) => RankingRow(i, a)));
 
     /// <summary>A head's or MLP's patching share (0 for kinds patching does not measure).</summary>
     private static double PatchingShare(PatchingResult p, Component c) => c.Kind switch

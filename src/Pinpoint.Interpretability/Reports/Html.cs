@@ -102,7 +102,7 @@ public static class Html
         Element("section", Element("h2", title) + Element("p", note, ("class", "note")) + content, ("id", id));
 
     /// <summary>Figures laid out side by side, wrapping on narrow pages.</summary>
-    public static HtmlFragment Row(IEnumerable<HtmlFragment> items) =>
+    public static HtmlFragment Figures(IEnumerable<HtmlFragment> items) =>
         Element("div", HtmlFragment.Concat(items.Select(i => Element("div", i, ("class", "figure")))), ("class", "figures"));
 
     public static string Document(string title, string css, IEnumerable<HtmlFragment> body) =>

@@ -12,8 +12,6 @@ public readonly record struct HtmlFragment
 
     public string Markup => _markup ?? "";
 
-    public static HtmlFragment Empty => default;
-
     public static HtmlFragment Text(string text) => new(Html.Escape(text));
 
     /// <summary>Markup written by this library itself; every piece of outside text in it must already be escaped.</summary>

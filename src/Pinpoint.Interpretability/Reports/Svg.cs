@@ -51,7 +51,7 @@ public static class Svg
                 double v = map.Values[r][c], x = left + c * cellW;
                 bool missing = double.IsNaN(v);
                 string tip = $"{map.RowLabels[r]} · {map.ColumnLabels[c]}: " + (missing ? map.MissingNote : $"{map.ValueName} {Html.Exact(v)}");
-                svg.Append($"<rect class=\"cell\" x=\"{F(x)}\" y=\"{F(y)}\" width=\"{F(cellW)}\" height=\"{F(cellH)}\" fill=\"{(missing ? "#e6e6e6" : map.Scale.Colour(v))}\">")
+                svg.Append($"<rect class=\"cell\" x=\"{F(x)}\" y=\"{F(y)}\" width=\"{F(cellW)}\" height=\"{F(cellH)}\" fill=\"{(missing ? "#efefef" : map.Scale.Colour(v))}\">")
                    .Append(Title(tip)).Append("</rect>");
                 if (printValues && !missing)
                     svg.Append($"<text class=\"value\" x=\"{F(x + cellW / 2)}\" y=\"{F(y + cellH / 2 + 4)}\" fill=\"{map.Scale.TextColour(v)}\">{Short(v)}</text>");
