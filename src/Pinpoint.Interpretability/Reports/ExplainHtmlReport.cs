@@ -40,7 +40,7 @@ public static class ExplainHtmlReport
             ("counterfactual origin", r.CounterfactualOrigin),
             ("counterfactual logit difference", Html.Number(r.CounterfactualLogitDiff)),
             ("attribution vs activation patching", "Spearman " + Html.Number(r.AttributionSpearman)),
-            ("ablated together (causal check)", Html.Tokens(r.Verified.Select(c => Html.Element("code", c.Name)))),
+            ("ablated together (causal check)", Html.SpaceSeparated(r.Verified.Select(c => Html.Element("code", c.Name)))),
             ("mean ablation", Ablation(r.MeanAblation)),
             ("resample ablation", Ablation(r.ResampleAblation)),
         ]);
@@ -135,7 +135,7 @@ public static class ExplainHtmlReport
                     r.HeadMechanisms.Select(h => (IReadOnlyList<HtmlFragment>)
                     [
                         Html.Element("code", h.Head.Name),
-                        Html.Tokens(h.AttendsTo.Select(a => Html.Token(a.Token, $"position {a.Position}, weight {Html.Exact(a.Weight)}") + $" @{a.Position} {Html.Format(a.Weight, "F2")}")),
+                        Html.SpaceSeparated(h.AttendsTo.Select(a => Html.Token(a.Token, $"position {a.Position}, weight {Html.Exact(a.Weight)}") + $" @{a.Position} {Html.Format(a.Weight, "F2")}")),
                         ScoredChips(h.Promotes),
                     ])),
                 Html.Table("Neurons", ["neuron", "activation", "reads (input weights)", "promotes", "suppresses"],
@@ -177,11 +177,11 @@ public static class ExplainHtmlReport
 
     private static List<string> PositionLabels(IReadOnlyList<string> tokens) => tokens.Select((t, p) => $"{p} {Html.VisibleToken(t)}").ToList();
 
-    private static HtmlFragment ScoredChips(IEnumerable<TokenScore> tokens) => Html.Tokens(tokens.Select(t => Html.Token(t.Token, $"score {Html.Exact(t.Score)}")));
+    private static HtmlFragment ScoredChips(IEnumerable<TokenScore> tokens) => Html.SpaceSeparated(tokens.Select(t => Html.Token(t.Token, $"score {Html.Exact(t.Score)}")));
 
     /// <summary>Token chips with their positions; tokens that differ between prompt and counterfactual are highlighted.</summary>
     private static HtmlFragment TokenChips(IReadOnlyList<string> tokens, IReadOnlyList<string>? notes, IReadOnlyList<bool> changed) =>
-        Html.Tokens(tokens.Select((t, p) =>
+        Html.SpaceSeparated(tokens.Select((t, p) =>
         {
             var tooltip = $"position {p}" + (notes is null ? "" : $", {notes[p]}");
             var chip = Html.Token(t, tooltip);

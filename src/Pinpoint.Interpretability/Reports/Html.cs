@@ -74,7 +74,7 @@ public static class Html
     public static HtmlFragment Token(string token, string? tooltip = null) =>
         Element("span", VisibleToken(token), tooltip is null ? [("class", "tok")] : [("class", "tok"), ("title", tooltip)]);
 
-    public static HtmlFragment Tokens(IEnumerable<HtmlFragment> chips) => HtmlFragment.Concat(chips.Select((c, i) => i == 0 ? c : " " + c));
+    public static HtmlFragment SpaceSeparated(IEnumerable<HtmlFragment> items) => HtmlFragment.Concat(items.Select((x, i) => i == 0 ? x : " " + x));
 
     public static string Format(double value, string format = "F3") => value.ToString(format, CultureInfo.InvariantCulture);
 
