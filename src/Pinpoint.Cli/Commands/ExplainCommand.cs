@@ -1,5 +1,8 @@
+using System.Text;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
+using Pinpoint.Interpretability.Reports;
+using Pinpoint.Models.Formats;
 
 namespace Pinpoint.Cli.Commands;
 
@@ -14,10 +17,11 @@ public sealed class ExplainCommand : Command
     private static readonly CliOption VerifyK = new("verify-k", "K", "components ablated together in the causal check (default 5)");
     private static readonly CliOption Dataset = new("dataset", "FILE", "explain every {\"prompt\",\"target\",\"foil\",\"counterfactual\"?} line of a JSONL file: means ± 95% CI, consistent vs item-specific components, one top-k ablation across all items");
     private static readonly CliOption Limit = new("limit", "N", "with --dataset: only the first N items");
+    private static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK, HtmlFile];
     public override Type ResultType => typeof(Result);
     public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(ExplainDatasetView.Result))];
 
@@ -31,11 +35,12 @@ public sealed class ExplainCommand : Command
     public sealed record VerificationInfo(int K, double TopKFractionRemoved, double RandomKFractionRemoved, double[] Curve, double[] RandomCurve, string[] Components, Ablation Resample);
 
     /// <param name="LogitDiff">Target − foil logit at the last position of the prompt.</param>
+    /// <param name="Html">Full path of the HTML report, when <c>--html</c> asked for one.</param>
     public sealed record Result(
         string Prompt, string[] Tokens, Choice Target, Choice Foil, double LogitDiff, CounterfactualInfo Counterfactual,
         LensRow[] LogitLens, Share[] DirectAttribution, double DirectAttributionConstant, Share[] TopNeurons,
         Patching Patching, AttributionPatchingInfo AttributionPatching, Share[] PatchingRanking, Share[] NeuronPatching, VerificationInfo Verification,
-        HeadInfo[] HeadMechanisms, NeuronInfo[] NeuronMechanisms);
+        HeadInfo[] HeadMechanisms, NeuronInfo[] NeuronMechanisms, string? Html = null);
 
     public sealed record Attended(int Position, string Token, double Weight);
     public sealed record TokenValue(string Token, double Score);
@@ -56,11 +61,17 @@ public sealed class ExplainCommand : Command
             throw new CliException("--target and --foil need --prompt");
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1) };
+        var htmlPath = args.String(HtmlFile) is { } file ? HtmlReportPath(file) : null;
         using var loaded = ModelOptions.Open(args);
         var report = Explainer.Explain(loaded, request, options);
-        var result = ToResult(report, top);
+        if (htmlPath is not null) WriteHtml(htmlPath, ExplainHtmlReport.Render(report, top));
+        var result = ToResult(report, top) with { Html = htmlPath };
         if (output.Json) output.WriteJson(result);
-        else Render(result, output);
+        else
+        {
+            Render(result, output);
+            if (htmlPath is not null) output.Text.WriteLine($"HTML report written to {htmlPath}");
+        }
         return 0;
     }
 
@@ -77,6 +88,28 @@ public sealed class ExplainCommand : Command
         if (output.Json) output.WriteJson(result);
         else ExplainDatasetView.Render(result, output);
         return 0;
+    }
+
+    /// <summary>The report's full path, checked before the (slow) explanation so a typo fails at once.</summary>
+    private static string HtmlReportPath(string file)
+    {
+        var full = Path.GetFullPath(file);
+        if (Directory.Exists(full)) throw new IOException($"cannot write the HTML report to {full}: it is a folder");
+        var folder = Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(folder)) throw new IOException($"cannot write the HTML report to {full}: folder {folder} does not exist");
+        return full;
+    }
+
+    private static void WriteHtml(string path, string html)
+    {
+        try
+        {
+            AtomicFile.Write(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(html)));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot write the HTML report to {path}: {e.Message}", e);
+        }
     }
 
     private static Result ToResult(ExplainReport r, int top)

@@ -11,7 +11,8 @@ public sealed record AttendedToken(int Position, string Token, double Weight);
 public sealed record TokenScore(string Token, double Score);
 
 /// <summary>How a head acts at the answer position: where it looks, and which tokens its output pushes up.</summary>
-public sealed record HeadMechanism(Component Head, IReadOnlyList<AttendedToken> AttendsTo, IReadOnlyList<TokenScore> Promotes);
+/// <param name="Pattern">[query][key]: the head's whole attention pattern over the prompt, for drawing it (the last row is where <paramref name="AttendsTo"/> comes from).</param>
+public sealed record HeadMechanism(Component Head, IReadOnlyList<AttendedToken> AttendsTo, IReadOnlyList<TokenScore> Promotes, double[][] Pattern);
 
 /// <summary>How a neuron acts: the tokens whose embeddings excite it most, and the tokens its output pushes up and down.</summary>
 public sealed record NeuronMechanism(Component Neuron, double Activation, IReadOnlyList<TokenScore> ReadsFrom, IReadOnlyList<TokenScore> Promotes, IReadOnlyList<TokenScore> Suppresses);
@@ -28,12 +29,19 @@ public static class Mechanisms
     {
         var c = model.Config;
         int t = ids.Length;
-        // hook_pattern [1, H, T, S]: the answer position's row for this head.
-        var pattern = cache[HookNames.Pattern(head.Layer)].Contiguous().Span.Slice((head.Index * t + t - 1) * t, t).ToArray();
-        var attends = Enumerable.Range(0, t).OrderByDescending(p => pattern[p]).Take(top)
-            .Select(p => new AttendedToken(p, tokenizer.TokenText(ids[p]), pattern[p])).ToList();
+        // hook_pattern [1, H, T, S]: this head's T×T block.
+        var block = cache[HookNames.Pattern(head.Layer)].Contiguous().Span.Slice(head.Index * t * t, t * t);
+        var pattern = new double[t][];
+        for (int q = 0; q < t; q++)
+        {
+            pattern[q] = new double[t];
+            for (int k = 0; k < t; k++) pattern[q][k] = block[q * t + k];
+        }
+        var answerRow = pattern[t - 1];
+        var attends = Enumerable.Range(0, t).OrderByDescending(p => answerRow[p]).Take(top)
+            .Select(p => new AttendedToken(p, tokenizer.TokenText(ids[p]), answerRow[p])).ToList();
         var output = LogitLens.LastRow(cache[HookNames.Result(head.Layer)]).AsSpan(head.Index * c.DModel, c.DModel).ToArray();
-        return new HeadMechanism(head, attends, TopTokens(model, tokenizer, output, top, descending: true));
+        return new HeadMechanism(head, attends, TopTokens(model, tokenizer, output, top, descending: true), pattern);
     }
 
     public static NeuronMechanism Neuron(HookedTransformer model, ITokenizer tokenizer, ActivationCache cache, Component neuron, int top)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Pinpoint.Tests.Reports;
 
 namespace Pinpoint.Tests.Cli;
 
@@ -124,4 +125,30 @@ public class ExplainCommandTests
         Cli.RunOn("explain", "stories-bin", "--dataset", dataset, "--json").AssertFailed(1, ":2:");
         Cli.RunOn("explain", "stories-bin", "--dataset", dataset, "--prompt", "x").AssertFailed(2, "--dataset");
     }
+
+    [Fact]
+    public void HtmlReportIsWrittenAndNamedInTheJson()
+    {
+        var dir = Directory.CreateTempSubdirectory("pinpoint-html-");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "report.html");
+            var json = Cli.Run("explain", "--html", path, "--json").Json();
+            Assert.Equal(path, json.GetProperty("html").GetString());
+            var page = ExplainHtmlReportTests.Parse(File.ReadAllText(path));
+            int positions = json.GetProperty("tokens").GetArrayLength(), stages = json.GetProperty("logit_lens").GetArrayLength();
+            var residual = page.Descendants("svg").Single(s => (string?)s.Attribute("data-chart") == "residual-denoise");
+            Assert.Equal(stages * positions, residual.Elements("rect").Count(r => (string?)r.Attribute("class") == "cell"));
+            Assert.Equal([path], Directory.GetFiles(dir.FullName)); // the temporary file was renamed, not left behind
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void HtmlReportIntoAMissingFolderFailsBeforeExplaining() =>
+        Cli.Run("explain", "--html", Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"), "report.html"), "--json")
+            .AssertFailed(1, "does not exist");
 }
