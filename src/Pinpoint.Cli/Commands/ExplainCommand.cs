@@ -18,10 +18,11 @@ public sealed class ExplainCommand : Command
     private static readonly CliOption Counterfactual = new("counterfactual", "TEXT", "a prompt of equal token length where the answer changes (default: found by swapping one token)");
     private static readonly CliOption Top = new("top", "K", "rows per ranking (default 10)");
     private static readonly CliOption VerifyK = new("verify-k", "K", "components ablated together in the causal check (default 5)");
+    private static readonly CliOption IgSteps = new("ig-steps", "S", $"gradients averaged along the counterfactual→clean path by integrated gradients (default {IntegratedGradients.DefaultSteps})");
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Target, Foil, Counterfactual, Top, VerifyK];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Target, Foil, Counterfactual, Top, VerifyK, IgSteps];
     public override Type ResultType => typeof(Result);
 
     public sealed record Choice(string Text, int Id, string Token, int TokenCount);
@@ -30,6 +31,7 @@ public sealed class ExplainCommand : Command
     public sealed record Share(string Component, double Value);
     public sealed record Patching(double[][] ResidualDenoise, double[][] ResidualNoise, double[] AttnOut, double[] MlpOut, double[][] Heads, double[][] HeadsNoise);
     public sealed record AttributionPatchingInfo(double[][] Residual, double[] AttnOut, double[] MlpOut, double[][] Heads, double SpearmanVsActivation);
+    public sealed record IntegratedGradientsInfo(int Steps, double[][] Residual, double[] AttnOut, double[] MlpOut, double[][] Heads, double SpearmanVsActivation);
     public sealed record Ablation(int K, double TopKFractionRemoved, double RandomKFractionRemoved, double[] Curve, double[] RandomCurve);
     public sealed record VerificationInfo(int K, double TopKFractionRemoved, double RandomKFractionRemoved, double[] Curve, double[] RandomCurve, string[] Components, Ablation Resample);
 
@@ -37,7 +39,7 @@ public sealed class ExplainCommand : Command
     public sealed record Result(
         string Prompt, string[] Tokens, Choice Target, Choice Foil, double LogitDiff, CounterfactualInfo Counterfactual,
         LensRow[] LogitLens, Share[] DirectAttribution, double DirectAttributionConstant, Share[] TopNeurons,
-        Patching Patching, AttributionPatchingInfo AttributionPatching, Share[] PatchingRanking, Share[] NeuronPatching, VerificationInfo Verification,
+        Patching Patching, AttributionPatchingInfo AttributionPatching, IntegratedGradientsInfo IntegratedGradients, Share[] PatchingRanking, Share[] NeuronPatching, VerificationInfo Verification,
         HeadInfo[] HeadMechanisms, NeuronInfo[] NeuronMechanisms);
 
     public sealed record Attended(int Position, string Token, double Weight);
@@ -57,16 +59,16 @@ public sealed class ExplainCommand : Command
         if (prompt is null && (args.String(Target) is not null || args.String(Foil) is not null))
             throw new CliException("--target and --foil need --prompt");
         int top = args.Int(Top, 10, min: 1);
-        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1) };
+        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1) };
         using var loaded = ModelOptions.Open(args);
         var report = Explainer.Explain(loaded, request, options);
-        var result = ToResult(report, top);
+        var result = ToResult(report, top, options.IgSteps);
         if (output.Json) output.WriteJson(result);
         else Render(result, output);
         return 0;
     }
 
-    private static Result ToResult(ExplainReport r, int top)
+    private static Result ToResult(ExplainReport r, int top, int igSteps)
     {
         static Share S(Attribution a) => new(a.Component.Name, a.Value);
         static Ablation A(VerificationResult v) => new(v.K, v.TopKFractionRemoved, v.RandomKFractionRemoved, [.. v.Curve], [.. v.RandomCurve]);
@@ -82,6 +84,8 @@ public sealed class ExplainCommand : Command
             new Patching(r.Denoising.ResidualByLayerPosition, r.Noising.ResidualByLayerPosition, r.Denoising.AttentionOut, r.Denoising.MlpOut, r.Denoising.Heads, r.Noising.Heads),
             new AttributionPatchingInfo(r.AttributionDenoising.ResidualByLayerPosition, r.AttributionDenoising.AttentionOut, r.AttributionDenoising.MlpOut,
                 r.AttributionDenoising.Heads, r.AttributionSpearman),
+            new IntegratedGradientsInfo(igSteps, r.IntegratedGradients.ResidualByLayerPosition, r.IntegratedGradients.AttentionOut, r.IntegratedGradients.MlpOut,
+                r.IntegratedGradients.Heads, r.IntegratedGradientsSpearman),
             r.PatchingRanking.Take(top).Select(S).ToArray(),
             r.NeuronRanking.Select(S).ToArray(),
             new VerificationInfo(r.MeanAblation.K, r.MeanAblation.TopKFractionRemoved, r.MeanAblation.RandomKFractionRemoved,
@@ -103,6 +107,7 @@ public sealed class ExplainCommand : Command
             ("counterfactual", $"{CommandOutput.Quote(r.Counterfactual.Text)} → difference {N(r.Counterfactual.LogitDiff)}"),
             ("counterfactual origin", r.Counterfactual.Origin),
             ("attribution vs activation patching", $"Spearman {N(r.AttributionPatching.SpearmanVsActivation)}"),
+            ($"integrated gradients ({r.IntegratedGradients.Steps} steps) vs activation patching", $"Spearman {N(r.IntegratedGradients.SpearmanVsActivation)}"),
             ("ablated together", string.Join(", ", r.Verification.Components)),
             ("ablating top-" + r.Verification.K, $"mean: {P(r.Verification.TopKFractionRemoved)} removed (random {r.Verification.K}: {P(r.Verification.RandomKFractionRemoved)}); " +
                 $"resample: {P(r.Verification.Resample.TopKFractionRemoved)} (random: {P(r.Verification.Resample.RandomKFractionRemoved)})"),

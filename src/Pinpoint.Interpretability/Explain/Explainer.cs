@@ -13,6 +13,8 @@ public sealed record ExplainOptions
     public int TopK { get; init; } = 10;
     /// <summary>Components ablated together in the causal check (and the length of the faithfulness curve).</summary>
     public int VerifyK { get; init; } = 5;
+    /// <summary>Points on the counterfactual→clean path where integrated gradients take a gradient.</summary>
+    public int IgSteps { get; init; } = IntegratedGradients.DefaultSteps;
     /// <summary>Prompts whose mean activations replace ablated components (mean ablation).</summary>
     public IReadOnlyList<string> ReferencePrompts { get; init; } = DefaultReferencePrompts;
 
@@ -40,11 +42,12 @@ public sealed record ExplainReport(
     IReadOnlyList<LensPoint> LogitLens,
     IReadOnlyList<Attribution> DirectAttribution, IReadOnlyList<Attribution> TopNeurons, double DirectAttributionConstant,
     PatchingResult Denoising, PatchingResult Noising, PatchingResult AttributionDenoising, double AttributionSpearman,
+    PatchingResult IntegratedGradients, double IntegratedGradientsSpearman,
     IReadOnlyList<Attribution> PatchingRanking, IReadOnlyList<Attribution> NeuronRanking,
     IReadOnlyList<Component> Verified, VerificationResult MeanAblation, VerificationResult ResampleAblation,
     IReadOnlyList<HeadMechanism> HeadMechanisms, IReadOnlyList<NeuronMechanism> NeuronMechanisms);
 
-/// <summary>Runs every method on one prediction: logit lens, direct logit attribution, activation and attribution patching, and the causal check.</summary>
+/// <summary>Runs every method on one prediction: logit lens, direct logit attribution, activation and attribution patching (plain and integrated gradients), and the causal check.</summary>
 public static class Explainer
 {
     /// <summary>Heads and neurons whose mechanism is read back in tokens, and tokens shown for each.</summary>
@@ -78,6 +81,7 @@ public static class Explainer
         var noise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise);
         var estimate = AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
         double spearman = Agreement(denoise, estimate);
+        var integrated = IntegratedGradients.Run(model, ids, cfIds, readout, options.IgSteps);
 
         var ranking = Ranking(model.Config, denoise);
         var neurons = NeuronRanking(estimate);
@@ -94,7 +98,7 @@ public static class Explainer
             diff, denoise.CounterfactualDiff, lens,
             dla.Components.OrderByDescending(a => Math.Abs(a.Value)).ToList(),
             dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).Take(options.TopK).ToList(), dla.Constant,
-            denoise, noise, estimate, spearman, ranking, neurons.Take(options.TopK).ToList(), verified, mean, resample,
+            denoise, noise, estimate, spearman, integrated, Agreement(denoise, integrated), ranking, neurons.Take(options.TopK).ToList(), verified, mean, resample,
             ranking.Where(a => a.Component.Kind == ComponentKind.Head).Take(MechanismCount)
                 .Select(a => Mechanisms.Head(model, loaded.Tokenizer, cache, ids, a.Component, MechanismTokens)).ToList(),
             verified.Where(x => x.Kind == ComponentKind.Neuron).Concat(dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).Select(a => a.Component))

@@ -12,10 +12,10 @@ public class ExplainCommandTests
     public void JsonFieldsAndIdentities()
     {
         var json = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " her", "--foil", " the",
-            "--counterfactual", Counterfactual, "--top", "5", "--verify-k", "3", "--json").Json();
+            "--counterfactual", Counterfactual, "--top", "5", "--verify-k", "3", "--ig-steps", "3", "--json").Json();
         Assert.Equal(
             ["prompt", "tokens", "target", "foil", "logit_diff", "counterfactual", "logit_lens", "direct_attribution",
-             "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "patching_ranking", "neuron_patching", "verification", "head_mechanisms", "neuron_mechanisms"],
+             "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "integrated_gradients", "patching_ranking", "neuron_patching", "verification", "head_mechanisms", "neuron_mechanisms"],
             json.EnumerateObject().Select(p => p.Name));
         double diff = json.GetProperty("logit_diff").GetDouble();
         var lens = json.GetProperty("logit_lens").EnumerateArray().ToArray();
@@ -42,6 +42,12 @@ public class ExplainCommandTests
         Assert.All(json.GetProperty("neuron_mechanisms").EnumerateArray(), n => Assert.Equal(5, n.GetProperty("reads_from").GetArrayLength()));
         var spearman = json.GetProperty("attribution_patching").GetProperty("spearman_vs_activation").GetDouble();
         Assert.InRange(spearman, -1, 1);
+        var integrated = json.GetProperty("integrated_gradients");
+        Assert.Equal(3, integrated.GetProperty("steps").GetInt32());
+        Assert.InRange(integrated.GetProperty("spearman_vs_activation").GetDouble(), -1, 1);
+        Assert.Equal(residual.Length, integrated.GetProperty("residual").GetArrayLength());
+        // Positions before the changed token are identical along the whole path, so no gradient step can move them.
+        Assert.Equal(0.0, integrated.GetProperty("residual")[0][0].GetDouble(), 9);
     }
 
     [Fact]
