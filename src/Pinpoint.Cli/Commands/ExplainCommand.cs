@@ -44,7 +44,8 @@ public sealed class ExplainCommand : Command
 
     public sealed record Attended(int Position, string Token, double Weight);
     public sealed record TokenValue(string Token, double Score);
-    public sealed record HeadInfo(string Component, Attended[] AttendsTo, TokenValue[] Promotes);
+    public sealed record OvInfo(int SourcePosition, string SourceToken, TokenValue[] Promotes, double CopyingScore);
+    public sealed record HeadInfo(string Component, Attended[] AttendsTo, TokenValue[] Promotes, OvInfo OvCircuit);
     public sealed record NeuronInfo(string Component, double Activation, TokenValue[] ReadsFrom, TokenValue[] Promotes, TokenValue[] Suppresses);
 
     public override int Execute(CliArgs args, CommandOutput output)
@@ -91,7 +92,8 @@ public sealed class ExplainCommand : Command
             new VerificationInfo(r.MeanAblation.K, r.MeanAblation.TopKFractionRemoved, r.MeanAblation.RandomKFractionRemoved,
                 [.. r.MeanAblation.Curve], [.. r.MeanAblation.RandomCurve], r.Verified.Select(c => c.Name).ToArray(),
                 A(r.ResampleAblation)),
-            r.HeadMechanisms.Select(h => new HeadInfo(h.Head.Name, h.AttendsTo.Select(a => new Attended(a.Position, a.Token, a.Weight)).ToArray(), T(h.Promotes))).ToArray(),
+            r.HeadMechanisms.Select(h => new HeadInfo(h.Head.Name, h.AttendsTo.Select(a => new Attended(a.Position, a.Token, a.Weight)).ToArray(), T(h.Promotes),
+                new OvInfo(h.Ov.SourcePosition, h.Ov.SourceToken, T(h.Ov.Promotes), h.Ov.CopyingScore))).ToArray(),
             r.NeuronMechanisms.Select(n => new NeuronInfo(n.Neuron.Name, n.Activation, T(n.ReadsFrom), T(n.Promotes), T(n.Suppresses))).ToArray());
         static TokenValue[] T(IEnumerable<TokenScore> s) => s.Select(x => new TokenValue(x.Token, x.Score)).ToArray();
     }
@@ -130,6 +132,10 @@ public sealed class ExplainCommand : Command
         foreach (var h in r.HeadMechanisms)
             CommandOutput.AddRow(heads, h.Component, string.Join(" ", h.AttendsTo.Select(a => $"{CommandOutput.Quote(a.Token)}@{a.Position} {a.Weight:F2}")), Tokens(h.Promotes));
         output.Write(heads);
+        var ov = CommandOutput.NewTable("head", "OV circuit (weights): most-attended token", "promotes", $"copying score (top-{OvCircuits.CopyingTopK})");
+        foreach (var h in r.HeadMechanisms)
+            CommandOutput.AddRow(ov, h.Component, $"{CommandOutput.Quote(h.OvCircuit.SourceToken)}@{h.OvCircuit.SourcePosition}", Tokens(h.OvCircuit.Promotes), P(h.OvCircuit.CopyingScore));
+        output.Write(ov);
         var neurons = CommandOutput.NewTable("neuron", "activation", "reads (input weights)", "promotes", "suppresses");
         foreach (var n in r.NeuronMechanisms)
             CommandOutput.AddRow(neurons, n.Component, CommandOutput.Number(n.Activation), Tokens(n.ReadsFrom), Tokens(n.Promotes), Tokens(n.Suppresses));

@@ -38,6 +38,12 @@ public class ExplainCommandTests
             var weights = head.GetProperty("attends_to").EnumerateArray().Select(a => a.GetProperty("weight").GetDouble()).ToArray();
             Assert.True(weights.Sum() <= 1 + 1e-5 && weights.SequenceEqual(weights.OrderByDescending(w => w)), "attention weights: a sorted part of a softmax row");
             Assert.Equal(5, head.GetProperty("promotes").GetArrayLength());
+            // The OV circuit reads the token the head attends to most.
+            var ov = head.GetProperty("ov_circuit");
+            Assert.Equal(head.GetProperty("attends_to")[0].GetProperty("position").GetInt32(), ov.GetProperty("source_position").GetInt32());
+            Assert.Equal(head.GetProperty("attends_to")[0].GetProperty("token").GetString(), ov.GetProperty("source_token").GetString());
+            Assert.Equal(5, ov.GetProperty("promotes").GetArrayLength());
+            Assert.InRange(ov.GetProperty("copying_score").GetDouble(), 0, 1);
         }
         Assert.All(json.GetProperty("neuron_mechanisms").EnumerateArray(), n => Assert.Equal(5, n.GetProperty("reads_from").GetArrayLength()));
         var spearman = json.GetProperty("attribution_patching").GetProperty("spearman_vs_activation").GetDouble();
