@@ -40,12 +40,15 @@ public sealed class ExplainCommand : Command
         string Prompt, string[] Tokens, Choice Target, Choice Foil, double LogitDiff, CounterfactualInfo Counterfactual,
         LensRow[] LogitLens, Share[] DirectAttribution, double DirectAttributionConstant, Share[] TopNeurons,
         Patching Patching, AttributionPatchingInfo AttributionPatching, IntegratedGradientsInfo IntegratedGradients, Share[] PatchingRanking, Share[] NeuronPatching, VerificationInfo Verification,
-        HeadInfo[] HeadMechanisms, NeuronInfo[] NeuronMechanisms);
+        HeadInfo[] HeadMechanisms, NeuronInfo[] NeuronMechanisms, WeightInfo[] Weights, double WeightsSpearman, WeightInfo[] BlockWeights, double BlockWeightsSpearman, int WeightsScored);
 
     public sealed record Attended(int Position, string Token, double Weight);
     public sealed record TokenValue(string Token, double Score);
     public sealed record OvInfo(int SourcePosition, string SourceToken, TokenValue[] Promotes, double CopyingScore);
     public sealed record HeadInfo(string Component, Attended[] AttendsTo, TokenValue[] Promotes, OvInfo OvCircuit);
+    /// <param name="Estimate">First-order change in the logit difference when the vector is zeroed (−Σ grad·weight).</param>
+    /// <param name="Actual">The change measured by zeroing it and running the model again.</param>
+    public sealed record WeightInfo(string Name, string Matrix, string Kind, int Index, string? Note, double Estimate, double Actual);
     public sealed record NeuronInfo(string Component, double Activation, TokenValue[] ReadsFrom, TokenValue[] Promotes, TokenValue[] Suppresses);
 
     public override int Execute(CliArgs args, CommandOutput output)
@@ -94,8 +97,11 @@ public sealed class ExplainCommand : Command
                 A(r.ResampleAblation)),
             r.HeadMechanisms.Select(h => new HeadInfo(h.Head.Name, h.AttendsTo.Select(a => new Attended(a.Position, a.Token, a.Weight)).ToArray(), T(h.Promotes),
                 new OvInfo(h.Ov.SourcePosition, h.Ov.SourceToken, T(h.Ov.Promotes), h.Ov.CopyingScore))).ToArray(),
-            r.NeuronMechanisms.Select(n => new NeuronInfo(n.Neuron.Name, n.Activation, T(n.ReadsFrom), T(n.Promotes), T(n.Suppresses))).ToArray());
+            r.NeuronMechanisms.Select(n => new NeuronInfo(n.Neuron.Name, n.Activation, T(n.ReadsFrom), T(n.Promotes), T(n.Suppresses))).ToArray(),
+            W(r.Weights.All), r.Weights.All.Spearman, W(r.Weights.InBlocks), r.Weights.InBlocks.Spearman, r.Weights.Scored);
         static TokenValue[] T(IEnumerable<TokenScore> s) => s.Select(x => new TokenValue(x.Token, x.Score)).ToArray();
+        static WeightInfo[] W(WeightRanking ranking) => ranking.Verified
+            .Select(e => new WeightInfo(e.Vector.Name, e.Vector.Matrix, CommandOutput.Name(e.Vector.Kind), e.Vector.Index, e.Vector.Note, e.Estimate, e.Actual)).ToArray();
     }
 
     private static void Render(Result r, CommandOutput output)
@@ -110,6 +116,8 @@ public sealed class ExplainCommand : Command
             ("counterfactual origin", r.Counterfactual.Origin),
             ("attribution vs activation patching", $"Spearman {N(r.AttributionPatching.SpearmanVsActivation)}"),
             ($"integrated gradients ({r.IntegratedGradients.Steps} steps) vs activation patching", $"Spearman {N(r.IntegratedGradients.SpearmanVsActivation)}"),
+            ("weight vectors: estimate vs zeroing", $"Spearman {N(r.WeightsSpearman)} over the top {r.Weights.Length} of {r.WeightsScored} rows and columns; " +
+                $"{N(r.BlockWeightsSpearman)} over the top {r.BlockWeights.Length} inside blocks"),
             ("ablated together", string.Join(", ", r.Verification.Components)),
             ("ablating top-" + r.Verification.K, $"mean: {P(r.Verification.TopKFractionRemoved)} removed (random {r.Verification.K}: {P(r.Verification.RandomKFractionRemoved)}); " +
                 $"resample: {P(r.Verification.Resample.TopKFractionRemoved)} (random: {P(r.Verification.Resample.RandomKFractionRemoved)})"),
@@ -140,6 +148,15 @@ public sealed class ExplainCommand : Command
         foreach (var n in r.NeuronMechanisms)
             CommandOutput.AddRow(neurons, n.Component, CommandOutput.Number(n.Activation), Tokens(n.ReadsFrom), Tokens(n.Promotes), Tokens(n.Suppresses));
         output.Write(neurons);
+        WriteWeights(output, "weight vector (TransformerLens orientation)", r.Weights);
+        WriteWeights(output, "weight vector inside blocks", r.BlockWeights);
+    }
+
+    private static void WriteWeights(CommandOutput output, string title, IEnumerable<WeightInfo> weights)
+    {
+        var table = CommandOutput.NewTable(title, "estimated Δ diff", "Δ diff when zeroed");
+        foreach (var w in weights) CommandOutput.AddRow(table, w.Name, CommandOutput.Number(w.Estimate), CommandOutput.Number(w.Actual));
+        output.Write(table);
     }
 
     private static void WriteShares(CommandOutput output, string title, IEnumerable<Share> shares)

@@ -1,5 +1,6 @@
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Models.Loading;
+using Pinpoint.Models.Tokenizers;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Interpretability.Explain;
@@ -45,9 +46,13 @@ public sealed record ExplainReport(
     PatchingResult IntegratedGradients, double IntegratedGradientsSpearman,
     IReadOnlyList<Attribution> PatchingRanking, IReadOnlyList<Attribution> NeuronRanking,
     IReadOnlyList<Component> Verified, VerificationResult MeanAblation, VerificationResult ResampleAblation,
-    IReadOnlyList<HeadMechanism> HeadMechanisms, IReadOnlyList<NeuronMechanism> NeuronMechanisms);
+    IReadOnlyList<HeadMechanism> HeadMechanisms, IReadOnlyList<NeuronMechanism> NeuronMechanisms,
+    WeightAttributionResult Weights);
 
-/// <summary>Runs every method on one prediction: logit lens, direct logit attribution, activation and attribution patching (plain and integrated gradients), and the causal check.</summary>
+/// <summary>
+/// Runs every method on one prediction: logit lens, direct logit attribution, activation and attribution patching
+/// (plain and integrated gradients), the causal check, mechanisms of the top heads and neurons, and which weights matter.
+/// </summary>
 public static class Explainer
 {
     /// <summary>Heads and neurons whose mechanism is read back in tokens, and tokens shown for each.</summary>
@@ -103,7 +108,8 @@ public static class Explainer
                 .Select(a => Mechanisms.Head(model, loaded.Tokenizer, cache, ids, a.Component, MechanismTokens)).ToList(),
             verified.Where(x => x.Kind == ComponentKind.Neuron).Concat(dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).Select(a => a.Component))
                 .Distinct().Take(MechanismCount)
-                .Select(x => Mechanisms.Neuron(model, loaded.Tokenizer, cache, x, MechanismTokens)).ToList());
+                .Select(x => Mechanisms.Neuron(model, loaded.Tokenizer, cache, x, MechanismTokens)).ToList(),
+            WeightAttribution.Run(model, ids, readout, options.TopK, id => TokenDisplay.Quote(loaded.Tokenizer.TokenText(id))));
     }
 
     private static TokenChoice Choice(LoadedModel loaded, string prompt, int[] ids, string text, string option)

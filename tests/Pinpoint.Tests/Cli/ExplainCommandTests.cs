@@ -15,7 +15,8 @@ public class ExplainCommandTests
             "--counterfactual", Counterfactual, "--top", "5", "--verify-k", "3", "--ig-steps", "3", "--json").Json();
         Assert.Equal(
             ["prompt", "tokens", "target", "foil", "logit_diff", "counterfactual", "logit_lens", "direct_attribution",
-             "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "integrated_gradients", "patching_ranking", "neuron_patching", "verification", "head_mechanisms", "neuron_mechanisms"],
+             "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "integrated_gradients", "patching_ranking", "neuron_patching", "verification", "head_mechanisms", "neuron_mechanisms",
+             "weights", "weights_spearman", "block_weights", "block_weights_spearman", "weights_scored"],
             json.EnumerateObject().Select(p => p.Name));
         double diff = json.GetProperty("logit_diff").GetDouble();
         var lens = json.GetProperty("logit_lens").EnumerateArray().ToArray();
@@ -48,6 +49,20 @@ public class ExplainCommandTests
         Assert.All(json.GetProperty("neuron_mechanisms").EnumerateArray(), n => Assert.Equal(5, n.GetProperty("reads_from").GetArrayLength()));
         var spearman = json.GetProperty("attribution_patching").GetProperty("spearman_vs_activation").GetDouble();
         Assert.InRange(spearman, -1, 1);
+        // --top 5 weight vectors, ordered by |estimate|, each measured by zeroing it.
+        foreach (var key in new[] { "weights", "block_weights" })
+        {
+            var weights = json.GetProperty(key).EnumerateArray().ToArray();
+            Assert.Equal(5, weights.Length);
+            var estimates = weights.Select(w => Math.Abs(w.GetProperty("estimate").GetDouble())).ToArray();
+            Assert.Equal(estimates.OrderByDescending(e => e), estimates);
+            Assert.All(weights, w => Assert.Contains(w.GetProperty("kind").GetString(), new[] { "row", "column" }));
+            Assert.All(weights, w => Assert.True(double.IsFinite(w.GetProperty("actual").GetDouble())));
+            Assert.All(weights, w => Assert.StartsWith($"{w.GetProperty("matrix").GetString()} {w.GetProperty("kind").GetString()} {w.GetProperty("index").GetInt32()}", w.GetProperty("name").GetString()));
+        }
+        Assert.All(json.GetProperty("block_weights").EnumerateArray(), w => Assert.StartsWith("blocks.", w.GetProperty("matrix").GetString()));
+        Assert.InRange(json.GetProperty("weights_spearman").GetDouble(), -1, 1);
+        Assert.True(json.GetProperty("weights_scored").GetInt32() > 5);
         var integrated = json.GetProperty("integrated_gradients");
         Assert.Equal(3, integrated.GetProperty("steps").GetInt32());
         Assert.InRange(integrated.GetProperty("spearman_vs_activation").GetDouble(), -1, 1);
