@@ -2,7 +2,7 @@ using Pinpoint.Interpretability.Explain;
 
 namespace Pinpoint.Cli.Commands;
 
-/// <summary><c>pinpoint explain</c>: which components, neurons and positions decide target vs foil, checked by ablation.</summary>
+/// <summary><c>pinpoint explain</c>: which components, neurons, positions and weights decide target vs foil, checked by ablation and zeroing.</summary>
 public sealed class ExplainCommand : Command
 {
     /// <summary>
@@ -21,7 +21,7 @@ public sealed class ExplainCommand : Command
     private static readonly CliOption IgSteps = new("ig-steps", "S", $"gradients averaged along the counterfactual→clean path by integrated gradients (default {IntegratedGradients.DefaultSteps})");
 
     public override string Name => "explain";
-    public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check";
+    public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
     public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Target, Foil, Counterfactual, Top, VerifyK, IgSteps];
     public override Type ResultType => typeof(Result);
 
