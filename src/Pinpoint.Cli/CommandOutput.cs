@@ -95,12 +95,5 @@ public sealed class CommandOutput(TextWriter stdout, bool json)
     public static string Number(double v, string format = "F3") => v.ToString(format, System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>A token or text for a table cell, quoted, with control characters (newlines, tabs, ...) escaped.</summary>
-    public static string Quote(string token) =>
-        "\"" + string.Concat(token.Select(ch => ch switch
-        {
-            '\n' => "\\n",
-            '\t' => "\\t",
-            _ when char.IsControl(ch) => $"\\u{(int)ch:x4}",
-            _ => ch.ToString(),
-        })) + "\"";
+    public static string Quote(string token) => Pinpoint.Models.Tokenizers.TokenDisplay.Quote(token);
 }

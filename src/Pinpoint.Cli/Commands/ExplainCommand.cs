@@ -6,7 +6,7 @@ using Pinpoint.Models.Formats;
 
 namespace Pinpoint.Cli.Commands;
 
-/// <summary><c>pinpoint explain</c>: which components, neurons and positions decide target vs foil, checked by ablation.</summary>
+/// <summary><c>pinpoint explain</c>: which components, neurons, positions and weights decide target vs foil, checked by ablation and zeroing.</summary>
 public sealed class ExplainCommand : Command
 {
     private static readonly CliOption Prompt = new("prompt", "TEXT", "the text whose next token is explained (default: a built-in article example)");
@@ -17,11 +17,12 @@ public sealed class ExplainCommand : Command
     private static readonly CliOption VerifyK = new("verify-k", "K", "components ablated together in the causal check (default 5)");
     private static readonly CliOption Dataset = new("dataset", "FILE", "explain every {\"prompt\",\"target\",\"foil\",\"counterfactual\"?} line of a JSONL file: means ± 95% CI, consistent vs item-specific components, one top-k ablation across all items");
     private static readonly CliOption Limit = new("limit", "N", "with --dataset: only the first N items");
+    private static readonly CliOption IgSteps = new("ig-steps", "S", $"gradients averaged along the counterfactual→clean path by integrated gradients (default {IntegratedGradients.DefaultSteps})");
     private static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
 
     public override string Name => "explain";
-    public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK, HtmlFile];
+    public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile];
     public override Type ResultType => typeof(Result);
     public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(ExplainDatasetView.Result))];
 
@@ -31,6 +32,7 @@ public sealed class ExplainCommand : Command
     public sealed record Share(string Component, double Value);
     public sealed record Patching(double[][] ResidualDenoise, double[][] ResidualNoise, double[] AttnOut, double[] MlpOut, double[][] Heads, double[][] HeadsNoise);
     public sealed record AttributionPatchingInfo(double[][] Residual, double[] AttnOut, double[] MlpOut, double[][] Heads, double SpearmanVsActivation);
+    public sealed record IntegratedGradientsInfo(int Steps, double[][] Residual, double[] AttnOut, double[] MlpOut, double[][] Heads, double SpearmanVsActivation);
     public sealed record Ablation(int K, double TopKFractionRemoved, double RandomKFractionRemoved, double[] Curve, double[] RandomCurve);
     public sealed record VerificationInfo(int K, double TopKFractionRemoved, double RandomKFractionRemoved, double[] Curve, double[] RandomCurve, string[] Components, Ablation Resample);
 
@@ -39,12 +41,16 @@ public sealed class ExplainCommand : Command
     public sealed record Result(
         string Prompt, string[] Tokens, Choice Target, Choice Foil, double LogitDiff, CounterfactualInfo Counterfactual,
         LensRow[] LogitLens, Share[] DirectAttribution, double DirectAttributionConstant, Share[] TopNeurons,
-        Patching Patching, AttributionPatchingInfo AttributionPatching, Share[] PatchingRanking, Share[] NeuronPatching, VerificationInfo Verification,
-        HeadInfo[] HeadMechanisms, NeuronInfo[] NeuronMechanisms, string? Html = null);
+        Patching Patching, AttributionPatchingInfo AttributionPatching, IntegratedGradientsInfo IntegratedGradients, Share[] PatchingRanking, Share[] NeuronPatching, VerificationInfo Verification,
+        HeadInfo[] HeadMechanisms, NeuronInfo[] NeuronMechanisms, WeightInfo[] Weights, double WeightsSpearman, WeightInfo[] BlockWeights, double BlockWeightsSpearman, int WeightsScored, string? Html = null);
 
     public sealed record Attended(int Position, string Token, double Weight);
     public sealed record TokenValue(string Token, double Score);
-    public sealed record HeadInfo(string Component, Attended[] AttendsTo, TokenValue[] Promotes);
+    public sealed record OvInfo(int SourcePosition, string SourceToken, TokenValue[] Promotes, double CopyingScore);
+    public sealed record HeadInfo(string Component, Attended[] AttendsTo, TokenValue[] Promotes, OvInfo OvCircuit);
+    /// <param name="Estimate">First-order change in the logit difference when the vector is zeroed (−Σ grad·weight).</param>
+    /// <param name="Actual">The change measured by zeroing it and running the model again.</param>
+    public sealed record WeightInfo(string Name, string Matrix, string Kind, int Index, string? Note, double Estimate, double Actual);
     public sealed record NeuronInfo(string Component, double Activation, TokenValue[] ReadsFrom, TokenValue[] Promotes, TokenValue[] Suppresses);
 
     public override int Execute(CliArgs args, CommandOutput output)
@@ -60,12 +66,12 @@ public sealed class ExplainCommand : Command
         if (prompt is null && (args.String(Target) is not null || args.String(Foil) is not null))
             throw new CliException("--target and --foil need --prompt");
         int top = args.Int(Top, 10, min: 1);
-        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1) };
+        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1) };
         var htmlPath = args.String(HtmlFile) is { } file ? HtmlReportPath(file) : null;
         using var loaded = ModelOptions.Open(args);
         var report = Explainer.Explain(loaded, request, options);
         if (htmlPath is not null) WriteHtml(htmlPath, ExplainHtmlReport.Render(report, top));
-        var result = ToResult(report, top) with { Html = htmlPath };
+        var result = ToResult(report, top, options.IgSteps) with { Html = htmlPath };
         if (output.Json) output.WriteJson(result);
         else
         {
@@ -112,7 +118,7 @@ public sealed class ExplainCommand : Command
         }
     }
 
-    private static Result ToResult(ExplainReport r, int top)
+    private static Result ToResult(ExplainReport r, int top, int igSteps)
     {
         static Share S(Attribution a) => new(a.Component.Name, a.Value);
         static Ablation A(VerificationResult v) => new(v.K, v.TopKFractionRemoved, v.RandomKFractionRemoved, [.. v.Curve], [.. v.RandomCurve]);
@@ -128,14 +134,20 @@ public sealed class ExplainCommand : Command
             new Patching(r.Denoising.ResidualByLayerPosition, r.Noising.ResidualByLayerPosition, r.Denoising.AttentionOut, r.Denoising.MlpOut, r.Denoising.Heads, r.Noising.Heads),
             new AttributionPatchingInfo(r.AttributionDenoising.ResidualByLayerPosition, r.AttributionDenoising.AttentionOut, r.AttributionDenoising.MlpOut,
                 r.AttributionDenoising.Heads, r.AttributionSpearman),
+            new IntegratedGradientsInfo(igSteps, r.IntegratedGradients.ResidualByLayerPosition, r.IntegratedGradients.AttentionOut, r.IntegratedGradients.MlpOut,
+                r.IntegratedGradients.Heads, r.IntegratedGradientsSpearman),
             r.PatchingRanking.Take(top).Select(S).ToArray(),
             r.NeuronRanking.Select(S).ToArray(),
             new VerificationInfo(r.MeanAblation.K, r.MeanAblation.TopKFractionRemoved, r.MeanAblation.RandomKFractionRemoved,
                 [.. r.MeanAblation.Curve], [.. r.MeanAblation.RandomCurve], r.Verified.Select(c => c.Name).ToArray(),
                 A(r.ResampleAblation)),
-            r.HeadMechanisms.Select(h => new HeadInfo(h.Head.Name, h.AttendsTo.Select(a => new Attended(a.Position, a.Token, a.Weight)).ToArray(), T(h.Promotes))).ToArray(),
-            r.NeuronMechanisms.Select(n => new NeuronInfo(n.Neuron.Name, n.Activation, T(n.ReadsFrom), T(n.Promotes), T(n.Suppresses))).ToArray());
+            r.HeadMechanisms.Select(h => new HeadInfo(h.Head.Name, h.AttendsTo.Select(a => new Attended(a.Position, a.Token, a.Weight)).ToArray(), T(h.Promotes),
+                new OvInfo(h.Ov.SourcePosition, h.Ov.SourceToken, T(h.Ov.Promotes), h.Ov.CopyingScore))).ToArray(),
+            r.NeuronMechanisms.Select(n => new NeuronInfo(n.Neuron.Name, n.Activation, T(n.ReadsFrom), T(n.Promotes), T(n.Suppresses))).ToArray(),
+            W(r.Weights.All), r.Weights.All.Spearman, W(r.Weights.InBlocks), r.Weights.InBlocks.Spearman, r.Weights.Scored);
         static TokenValue[] T(IEnumerable<TokenScore> s) => s.Select(x => new TokenValue(x.Token, x.Score)).ToArray();
+        static WeightInfo[] W(WeightRanking ranking) => ranking.Verified
+            .Select(e => new WeightInfo(e.Vector.Name, e.Vector.Matrix, CommandOutput.Name(e.Vector.Kind), e.Vector.Index, e.Vector.Note, e.Estimate, e.Actual)).ToArray();
     }
 
     private static void Render(Result r, CommandOutput output)
@@ -149,6 +161,9 @@ public sealed class ExplainCommand : Command
             ("counterfactual", $"{CommandOutput.Quote(r.Counterfactual.Text)} → difference {N(r.Counterfactual.LogitDiff)}"),
             ("counterfactual origin", r.Counterfactual.Origin),
             ("attribution vs activation patching", $"Spearman {N(r.AttributionPatching.SpearmanVsActivation)}"),
+            ($"integrated gradients ({r.IntegratedGradients.Steps} steps) vs activation patching", $"Spearman {N(r.IntegratedGradients.SpearmanVsActivation)}"),
+            ("weight vectors: estimate vs zeroing", $"Spearman {N(r.WeightsSpearman)} over the top {r.Weights.Length} of {r.WeightsScored} rows and columns; " +
+                $"{N(r.BlockWeightsSpearman)} over the top {r.BlockWeights.Length} inside blocks"),
             ("ablated together", string.Join(", ", r.Verification.Components)),
             ("ablating top-" + r.Verification.K, $"mean: {P(r.Verification.TopKFractionRemoved)} removed (random {r.Verification.K}: {P(r.Verification.RandomKFractionRemoved)}); " +
                 $"resample: {P(r.Verification.Resample.TopKFractionRemoved)} (random: {P(r.Verification.Resample.RandomKFractionRemoved)})"),
@@ -171,10 +186,23 @@ public sealed class ExplainCommand : Command
         foreach (var h in r.HeadMechanisms)
             CommandOutput.AddRow(heads, h.Component, string.Join(" ", h.AttendsTo.Select(a => $"{CommandOutput.Quote(a.Token)}@{a.Position} {a.Weight:F2}")), Tokens(h.Promotes));
         output.Write(heads);
+        var ov = CommandOutput.NewTable("head", "OV circuit (weights): most-attended token", "promotes", $"copying score (top-{OvCircuits.CopyingTopK})");
+        foreach (var h in r.HeadMechanisms)
+            CommandOutput.AddRow(ov, h.Component, $"{CommandOutput.Quote(h.OvCircuit.SourceToken)}@{h.OvCircuit.SourcePosition}", Tokens(h.OvCircuit.Promotes), P(h.OvCircuit.CopyingScore));
+        output.Write(ov);
         var neurons = CommandOutput.NewTable("neuron", "activation", "reads (input weights)", "promotes", "suppresses");
         foreach (var n in r.NeuronMechanisms)
             CommandOutput.AddRow(neurons, n.Component, CommandOutput.Number(n.Activation), Tokens(n.ReadsFrom), Tokens(n.Promotes), Tokens(n.Suppresses));
         output.Write(neurons);
+        WriteWeights(output, "weight vector (TransformerLens orientation)", r.Weights);
+        WriteWeights(output, "weight vector inside blocks", r.BlockWeights);
+    }
+
+    private static void WriteWeights(CommandOutput output, string title, IEnumerable<WeightInfo> weights)
+    {
+        var table = CommandOutput.NewTable(title, "estimated Δ diff", "Δ diff when zeroed");
+        foreach (var w in weights) CommandOutput.AddRow(table, w.Name, CommandOutput.Number(w.Estimate), CommandOutput.Number(w.Actual));
+        output.Write(table);
     }
 
     private static void WriteShares(CommandOutput output, string title, IEnumerable<Share> shares)

@@ -22,28 +22,35 @@ public static class AttributionPatching
         double sourceDiff = readout.FromLogits(sourceLogits);
         double cleanDiff = direction == PatchDirection.Denoise ? sourceDiff : baseDiff;
         double cfDiff = direction == PatchDirection.Denoise ? baseDiff : sourceDiff;
+        return FromGradients(c, clean.Length, direction, cleanDiff, cfDiff, source, activations, hook => activations[hook].Grad?.ToArray());
+    }
+
+    /// <summary>
+    /// Fills every patching cell with (source − base) · gradient, summed over the cell's elements and normalised by
+    /// the clean − counterfactual span. <paramref name="gradient"/> gives ∂diff/∂activation per hook (null where the
+    /// metric does not depend on it): the gradient at the base run, or one averaged along a path.
+    /// </summary>
+    public static PatchingResult FromGradients(TransformerConfig c, int length, PatchDirection direction, double cleanDiff, double cfDiff,
+        ActivationCache source, ActivationCache baseline, Func<string, float[]?> gradient)
+    {
         double span = cleanDiff - cfDiff;
         double Normalise(double moved) => Math.Abs(span) < 1e-12 ? 0 : (direction == PatchDirection.Denoise ? moved : -moved) / span;
 
         // (source − base) · grad summed per group: element i belongs to group (i / width) % groups.
         double[] Estimate(string hook, int groups, int width)
         {
-            var act = activations[hook];
-            var a = act.Contiguous().Span;
-            var s = source[hook].Contiguous().Span;
             var sums = new double[groups];
-            // An activation the metric does not depend on receives no gradient at all.
-            if (act.Grad is not { } grad) return sums;
-            var g = grad.Span;
+            if (gradient(hook) is not { } g) return sums;
+            var a = baseline[hook].Contiguous().Span;
+            var s = source[hook].Contiguous().Span;
             for (int i = 0; i < a.Length; i++) sums[i / width % groups] += (s[i] - a[i]) * (double)g[i];
             for (int k = 0; k < groups; k++) sums[k] = Normalise(sums[k]);
             return sums;
         }
 
-        int len = clean.Length;
         var residual = new double[c.NLayers + 1][];
         for (int l = 0; l <= c.NLayers; l++)
-            residual[l] = Estimate(l < c.NLayers ? HookNames.ResidPre(l) : HookNames.ResidPost(c.NLayers - 1), len, c.DModel);
+            residual[l] = Estimate(l < c.NLayers ? HookNames.ResidPre(l) : HookNames.ResidPost(c.NLayers - 1), length, c.DModel);
         var attn = Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.AttnOut(l), 1, 1)[0]).ToArray();
         var mlp = c.AttentionOnly ? [] : Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.MlpOut(l), 1, 1)[0]).ToArray();
         // hook_z is [1, T, H, D] and hook_post [1, T, d_mlp]: group by head / by neuron across positions.
@@ -73,10 +80,13 @@ public static class AttributionPatching
     /// and one backward of the logit difference at the last position. Returns the difference and the activations,
     /// whose Grad holds ∂diff/∂activation.
     /// </summary>
-    public static (double LogitDiff, ActivationCache Activations) Gradients(HookedTransformer model, int[] ids, IReadOnlySet<string> names, LogitDiffReadout readout)
+    /// <param name="replacements">Hook functions run before the activations are marked (so a replaced activation is the one differentiated).</param>
+    public static (double LogitDiff, ActivationCache Activations) Gradients(HookedTransformer model, int[] ids, IReadOnlySet<string> names, LogitDiffReadout readout,
+        IEnumerable<(string HookName, HookFunction Function)>? replacements = null)
     {
         var tape = new Tape();
         var hooks = new HookSet(names.Contains);
+        foreach (var (name, f) in replacements ?? []) hooks.Add(name, f);
         foreach (var name in names)
             hooks.Add(name, (act, _) =>
             {
@@ -84,11 +94,17 @@ public static class AttributionPatching
                 return null;
             });
         var logits = model.Forward(new Compute(tape), TokenBatch.Single(ids), hooks);
+        BackwardLogitDiff(tape, logits, readout);
+        return (readout.FromLogits(logits), hooks.Cache);
+    }
+
+    /// <summary>Back-propagates the target−foil logit difference at the last position of taped <paramref name="logits"/> [1, T, V].</summary>
+    public static void BackwardLogitDiff(Tape tape, Tensor logits, LogitDiffReadout readout)
+    {
         var seed = Tensor.Zeros(logits.Shape.ToArray());
         int v = logits.Dim(-1), last = logits.Dim(-2) - 1;
         seed.Span[last * v + readout.Target] = 1f;
         seed.Span[last * v + readout.Foil] = -1f;
         tape.Backward(logits, seed);
-        return (readout.FromLogits(logits), hooks.Cache);
     }
 }

@@ -1,5 +1,6 @@
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Models.Loading;
+using Pinpoint.Models.Tokenizers;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Interpretability.Explain;
@@ -21,6 +22,8 @@ public sealed record ExplainOptions
     public int TopK { get; init; } = 10;
     /// <summary>Components ablated together in the causal check (and the length of the faithfulness curve).</summary>
     public int VerifyK { get; init; } = 5;
+    /// <summary>Points on the counterfactual→clean path where integrated gradients take a gradient.</summary>
+    public int IgSteps { get; init; } = IntegratedGradients.DefaultSteps;
     /// <summary>Prompts whose mean activations replace ablated components (mean ablation).</summary>
     public IReadOnlyList<string> ReferencePrompts { get; init; } = DefaultReferencePrompts;
 
@@ -48,11 +51,16 @@ public sealed record ExplainReport(
     IReadOnlyList<LensPoint> LogitLens,
     IReadOnlyList<Attribution> DirectAttribution, IReadOnlyList<Attribution> TopNeurons, double DirectAttributionConstant,
     PatchingResult Denoising, PatchingResult Noising, PatchingResult AttributionDenoising, double AttributionSpearman,
+    PatchingResult IntegratedGradients, double IntegratedGradientsSpearman,
     IReadOnlyList<Attribution> PatchingRanking, IReadOnlyList<Attribution> NeuronRanking,
     IReadOnlyList<Component> Verified, VerificationResult MeanAblation, VerificationResult ResampleAblation,
-    IReadOnlyList<HeadMechanism> HeadMechanisms, IReadOnlyList<NeuronMechanism> NeuronMechanisms);
+    IReadOnlyList<HeadMechanism> HeadMechanisms, IReadOnlyList<NeuronMechanism> NeuronMechanisms,
+    WeightAttributionResult Weights);
 
-/// <summary>Runs every method on one prediction: logit lens, direct logit attribution, activation and attribution patching, and the causal check.</summary>
+/// <summary>
+/// Runs every method on one prediction: logit lens, direct logit attribution, activation and attribution patching
+/// (plain and integrated gradients), the causal check, mechanisms of the top heads and neurons, and which weights matter.
+/// </summary>
 public static class Explainer
 {
     /// <summary>Heads and neurons whose mechanism is read back in tokens, and tokens shown for each.</summary>
@@ -76,6 +84,7 @@ public static class Explainer
         var noise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise);
         var estimate = AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
         double spearman = Agreement(denoise, estimate);
+        var integrated = IntegratedGradients.Run(model, ids, cfIds, readout, options.IgSteps);
 
         var ranking = Ranking(model.Config, denoise);
         var neurons = NeuronRanking(estimate);
@@ -91,12 +100,13 @@ public static class Explainer
             diff, denoise.CounterfactualDiff, lens,
             dla.Components.OrderByDescending(a => Math.Abs(a.Value)).ToList(),
             dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).Take(options.TopK).ToList(), dla.Constant,
-            denoise, noise, estimate, spearman, ranking, neurons.Take(options.TopK).ToList(), verified, mean, resample,
+            denoise, noise, estimate, spearman, integrated, Agreement(denoise, integrated), ranking, neurons.Take(options.TopK).ToList(), verified, mean, resample,
             ranking.Where(a => a.Component.Kind == ComponentKind.Head).Take(MechanismCount)
                 .Select(a => Mechanisms.Head(model, loaded.Tokenizer, cache, ids, a.Component, MechanismTokens)).ToList(),
             verified.Where(x => x.Kind == ComponentKind.Neuron).Concat(dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).Select(a => a.Component))
                 .Distinct().Take(MechanismCount)
-                .Select(x => Mechanisms.Neuron(model, loaded.Tokenizer, cache, x, MechanismTokens)).ToList());
+                .Select(x => Mechanisms.Neuron(model, loaded.Tokenizer, cache, x, MechanismTokens)).ToList(),
+            WeightAttribution.Run(model, ids, readout, options.TopK, id => TokenDisplay.Quote(loaded.Tokenizer.TokenText(id))));
     }
 
     /// <summary>The k heads and single neurons that move the difference most towards the target (MLP layers are too coarse to name a mechanism).</summary>

@@ -10,9 +10,12 @@ public sealed record AttendedToken(int Position, string Token, double Weight);
 
 public sealed record TokenScore(string Token, double Score);
 
-/// <summary>How a head acts at the answer position: where it looks, and which tokens its output pushes up.</summary>
+/// <summary>
+/// How a head acts at the answer position: where it looks, which tokens its actual output pushes up, and what its
+/// weights alone (the OV circuit) do with the token it attends to most.
+/// </summary>
 /// <param name="Pattern">[query][key]: the head's whole attention pattern over the prompt, for drawing it (the last row is where <paramref name="AttendsTo"/> comes from).</param>
-public sealed record HeadMechanism(Component Head, IReadOnlyList<AttendedToken> AttendsTo, IReadOnlyList<TokenScore> Promotes, double[][] Pattern);
+public sealed record HeadMechanism(Component Head, IReadOnlyList<AttendedToken> AttendsTo, IReadOnlyList<TokenScore> Promotes, OvCircuit Ov, double[][] Pattern);
 
 /// <summary>How a neuron acts: the tokens whose embeddings excite it most, and the tokens its output pushes up and down.</summary>
 public sealed record NeuronMechanism(Component Neuron, double Activation, IReadOnlyList<TokenScore> ReadsFrom, IReadOnlyList<TokenScore> Promotes, IReadOnlyList<TokenScore> Suppresses);
@@ -41,7 +44,8 @@ public static class Mechanisms
         var attends = Enumerable.Range(0, t).OrderByDescending(p => answerRow[p]).Take(top)
             .Select(p => new AttendedToken(p, tokenizer.TokenText(ids[p]), answerRow[p])).ToList();
         var output = LogitLens.LastRow(cache[HookNames.Result(head.Layer)]).AsSpan(head.Index * c.DModel, c.DModel).ToArray();
-        return new HeadMechanism(head, attends, TopTokens(model, tokenizer, output, top, descending: true), pattern);
+        var ov = OvCircuits.Read(model, tokenizer, head.Layer, head.Index, attends[0].Position, ids[attends[0].Position], top);
+        return new HeadMechanism(head, attends, TopTokens(model, tokenizer, output, top, descending: true), ov, pattern);
     }
 
     public static NeuronMechanism Neuron(HookedTransformer model, ITokenizer tokenizer, ActivationCache cache, Component neuron, int top)
@@ -57,23 +61,51 @@ public static class Mechanisms
             TopTokens(model, tokenizer, output, top, descending: true), TopTokens(model, tokenizer, output, top, descending: false));
     }
 
-    private static readonly Compute Cx = Compute.Eager;
+    internal static readonly Compute Cx = Compute.Eager;
 
     /// <summary>Tokens whose logits a residual-stream vector raises (or lowers) most, read through the final norm's weights.</summary>
-    private static List<TokenScore> TopTokens(HookedTransformer model, ITokenizer tokenizer, float[] vector, int top, bool descending)
+    private static List<TokenScore> TopTokens(HookedTransformer model, ITokenizer tokenizer, float[] vector, int top, bool descending) =>
+        Rank(tokenizer, Unembed(model, vector, 1), top, descending);
+
+    /// <summary>
+    /// Logits [count, vocab] that <paramref name="count"/> residual-stream rows add, read through the final norm with
+    /// its scale left out (one positive factor per row, which reorders nothing): centred for LayerNorm, times its weight.
+    /// </summary>
+    internal static float[] Unembed(HookedTransformer model, float[] rows, int count)
     {
         var w = model.Weights;
-        var normWeight = w.FinalNorm.Weight.ToArray();
-        float offset = model.Config.NormAddsOne ? 1f : 0f;
-        var scaled = vector.Select((v, i) => v * (normWeight[i] + offset)).ToArray();
-        var logits = Cx.MatMul(Tensor.FromArray(scaled, 1, scaled.Length), w.Unembed.Weight, transposeB: w.Unembed.OutIn).ToArray();
-        return Rank(tokenizer, logits, top, descending);
+        var folded = FoldNorm(model.Config, w.FinalNorm, rows);
+        return Cx.MatMul(Tensor.FromArray(folded, count, model.Config.DModel), w.Unembed.Weight, transposeB: w.Unembed.OutIn).ToArray();
     }
 
-    private static List<TokenScore> Rank(ITokenizer tokenizer, float[] scores, int top, bool descending)
+    /// <summary>
+    /// Rows of d_model values as a norm's weights see them (TransformerLens's folded layer norm): centred when the norm
+    /// is a LayerNorm, times its weight (plus one where the model adds it). The norm's bias is left out.
+    /// </summary>
+    internal static float[] FoldNorm(TransformerConfig c, NormWeights norm, float[] rows)
     {
-        var order = Enumerable.Range(0, Math.Min(scores.Length, tokenizer.VocabSize));
-        order = descending ? order.OrderByDescending(i => scores[i]) : order.OrderBy(i => scores[i]);
-        return order.Take(top).Select(i => new TokenScore(tokenizer.TokenText(i), scores[i])).ToList();
+        var weight = norm.Weight.ToArray();
+        float offset = c.NormAddsOne ? 1f : 0f;
+        var result = new float[rows.Length];
+        for (int r = 0; r < rows.Length; r += c.DModel)
+        {
+            var row = rows.AsSpan(r, c.DModel);
+            float mean = 0;
+            if (c.Norm == NormKind.LayerNorm)
+            {
+                foreach (var v in row) mean += v;
+                mean /= c.DModel;
+            }
+            for (int i = 0; i < c.DModel; i++) result[r + i] = (row[i] - mean) * (weight[i] + offset);
+        }
+        return result;
+    }
+
+    internal static List<TokenScore> Rank(ITokenizer tokenizer, ReadOnlySpan<float> scores, int top, bool descending)
+    {
+        var values = scores[..Math.Min(scores.Length, tokenizer.VocabSize)].ToArray();
+        var order = Enumerable.Range(0, values.Length);
+        order = descending ? order.OrderByDescending(i => values[i]) : order.OrderBy(i => values[i]);
+        return order.Take(top).Select(i => new TokenScore(tokenizer.TokenText(i), values[i])).ToList();
     }
 }

@@ -13,10 +13,11 @@ public class ExplainCommandTests
     public void JsonFieldsAndIdentities()
     {
         var json = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " her", "--foil", " the",
-            "--counterfactual", Counterfactual, "--top", "5", "--verify-k", "3", "--json").Json();
+            "--counterfactual", Counterfactual, "--top", "5", "--verify-k", "3", "--ig-steps", "3", "--json").Json();
         Assert.Equal(
             ["prompt", "tokens", "target", "foil", "logit_diff", "counterfactual", "logit_lens", "direct_attribution",
-             "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "patching_ranking", "neuron_patching", "verification", "head_mechanisms", "neuron_mechanisms"],
+             "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "integrated_gradients", "patching_ranking", "neuron_patching", "verification", "head_mechanisms", "neuron_mechanisms",
+             "weights", "weights_spearman", "block_weights", "block_weights_spearman", "weights_scored"],
             json.EnumerateObject().Select(p => p.Name));
         double diff = json.GetProperty("logit_diff").GetDouble();
         var lens = json.GetProperty("logit_lens").EnumerateArray().ToArray();
@@ -39,10 +40,36 @@ public class ExplainCommandTests
             var weights = head.GetProperty("attends_to").EnumerateArray().Select(a => a.GetProperty("weight").GetDouble()).ToArray();
             Assert.True(weights.Sum() <= 1 + 1e-5 && weights.SequenceEqual(weights.OrderByDescending(w => w)), "attention weights: a sorted part of a softmax row");
             Assert.Equal(5, head.GetProperty("promotes").GetArrayLength());
+            // The OV circuit reads the token the head attends to most.
+            var ov = head.GetProperty("ov_circuit");
+            Assert.Equal(head.GetProperty("attends_to")[0].GetProperty("position").GetInt32(), ov.GetProperty("source_position").GetInt32());
+            Assert.Equal(head.GetProperty("attends_to")[0].GetProperty("token").GetString(), ov.GetProperty("source_token").GetString());
+            Assert.Equal(5, ov.GetProperty("promotes").GetArrayLength());
+            Assert.InRange(ov.GetProperty("copying_score").GetDouble(), 0, 1);
         }
         Assert.All(json.GetProperty("neuron_mechanisms").EnumerateArray(), n => Assert.Equal(5, n.GetProperty("reads_from").GetArrayLength()));
         var spearman = json.GetProperty("attribution_patching").GetProperty("spearman_vs_activation").GetDouble();
         Assert.InRange(spearman, -1, 1);
+        // --top 5 weight vectors, ordered by |estimate|, each measured by zeroing it.
+        foreach (var key in new[] { "weights", "block_weights" })
+        {
+            var weights = json.GetProperty(key).EnumerateArray().ToArray();
+            Assert.Equal(5, weights.Length);
+            var estimates = weights.Select(w => Math.Abs(w.GetProperty("estimate").GetDouble())).ToArray();
+            Assert.Equal(estimates.OrderByDescending(e => e), estimates);
+            Assert.All(weights, w => Assert.Contains(w.GetProperty("kind").GetString(), new[] { "row", "column" }));
+            Assert.All(weights, w => Assert.True(double.IsFinite(w.GetProperty("actual").GetDouble())));
+            Assert.All(weights, w => Assert.StartsWith($"{w.GetProperty("matrix").GetString()} {w.GetProperty("kind").GetString()} {w.GetProperty("index").GetInt32()}", w.GetProperty("name").GetString()));
+        }
+        Assert.All(json.GetProperty("block_weights").EnumerateArray(), w => Assert.StartsWith("blocks.", w.GetProperty("matrix").GetString()));
+        Assert.InRange(json.GetProperty("weights_spearman").GetDouble(), -1, 1);
+        Assert.True(json.GetProperty("weights_scored").GetInt32() > 5);
+        var integrated = json.GetProperty("integrated_gradients");
+        Assert.Equal(3, integrated.GetProperty("steps").GetInt32());
+        Assert.InRange(integrated.GetProperty("spearman_vs_activation").GetDouble(), -1, 1);
+        Assert.Equal(residual.Length, integrated.GetProperty("residual").GetArrayLength());
+        // Positions before the changed token are identical along the whole path, so no gradient step can move them.
+        Assert.Equal(0.0, integrated.GetProperty("residual")[0][0].GetDouble(), 9);
     }
 
     [Fact]

@@ -30,7 +30,7 @@ public class DatasetExplainerTests
     [Fact]
     public void ThePlantedHeadIsConsistentAndAblatingItRemovesEveryItemsEffect()
     {
-        using var loaded = new LoadedModel(PlantedMechanismTests.Planted(), new LetterTokenizer(), "planted", TensorFileFormat.Safetensors);
+        using var loaded = new LoadedModel(PlantedModel.Build(), new LetterTokenizer(), "planted", TensorFileFormat.Safetensors);
         // The changed early token reaches the last position only through the planted head.
         ScoreItem[] items =
         [
@@ -41,7 +41,7 @@ public class DatasetExplainerTests
         ];
         var report = DatasetExplainer.Explain(loaded, items, new ExplainOptions { VerifyK = 1, ReferencePrompts = ["abcdefgh", "lkjihgfe", "cacbdbed"] });
 
-        var planted = new Component(ComponentKind.Head, PlantedMechanismTests.LiveLayer, PlantedMechanismTests.LiveHead);
+        var planted = new Component(ComponentKind.Head, PlantedModel.LiveLayer, PlantedModel.LiveHead);
         // Patching the planted head restores each item's whole effect (MLP0 may restore as much: the head reads its output).
         var top = report.Components.First(c => c.Component.Kind == ComponentKind.Head);
         Assert.Equal(planted, top.Component);
@@ -65,7 +65,7 @@ public class DatasetExplainerTests
     [Fact]
     public void AnItemThatCannotBePatchedNamesItsLine()
     {
-        using var loaded = new LoadedModel(PlantedMechanismTests.Planted(), new LetterTokenizer(), "planted", TensorFileFormat.Safetensors);
+        using var loaded = new LoadedModel(PlantedModel.Build(), new LetterTokenizer(), "planted", TensorFileFormat.Safetensors);
         ScoreItem[] items = [new("bcdefg", "h", "i", Source: "set.jsonl:7", Counterfactual: "bcdef")];
         var e = Assert.Throws<ArgumentException>(() => DatasetExplainer.Explain(loaded, items));
         Assert.StartsWith("set.jsonl:7: the counterfactual has 5 tokens", e.Message);

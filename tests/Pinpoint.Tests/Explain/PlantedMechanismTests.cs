@@ -1,48 +1,16 @@
-using Pinpoint.Engine.Tensors;
 using Pinpoint.Interpretability.Explain;
-using Pinpoint.Models.Architectures;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Tests.Explain;
 
-/// <summary>
-/// A random model pruned so that one head (L1H0) carries the only path from an earlier token to the last position,
-/// and one neuron (L0N5) is the only live MLP neuron. Every method must single them out.
-/// </summary>
+/// <summary>On the <see cref="PlantedModel"/>, every method must single out the live head and neuron.</summary>
 public class PlantedMechanismTests
 {
-    internal const int LiveLayer = 1, LiveHead = 0, LiveNeuron = 5;
-    private static readonly int[] Clean = [1, 2, 3, 4, 5, 6];
-    private static readonly int[] Counterfactual = [1, 9, 3, 4, 5, 6];
+    private const int LiveLayer = PlantedModel.LiveLayer, LiveHead = PlantedModel.LiveHead, LiveNeuron = PlantedModel.LiveNeuron;
+    private static readonly int[] Clean = PlantedModel.Clean;
+    private static readonly int[] Counterfactual = PlantedModel.Counterfactual;
 
-    internal static HookedTransformer Planted()
-    {
-        var config = new TransformerConfig
-        {
-            Architecture = "gpt2", DModel = 16, NLayers = 2, NHeads = 2, NKvHeads = 2, DHead = 8, DMlp = 32,
-            VocabSize = 12, ContextLength = 16,
-        };
-        var w = new Gpt2Adapter().CreateRandom(config, seed: 11);
-        var rng = new Random(3);
-        foreach (var (_, t) in w.Parameters())
-        {
-            var s = t.Span;
-            for (int i = 0; i < s.Length; i++) s[i] += (float)((rng.NextDouble() - 0.5) * 0.8);
-        }
-        for (int l = 0; l < config.NLayers; l++)
-        {
-            var b = w.Blocks[l];
-            var o = b.Attention.O.Weight.Span; // Conv1D [H·d_head, d_model]: rows h·d_head.. belong to head h
-            for (int h = 0; h < config.NHeads; h++)
-                if (l != LiveLayer || h != LiveHead) o.Slice(h * config.DHead * config.DModel, config.DHead * config.DModel).Clear();
-            b.Attention.O.Bias!.Span.Clear();
-            var mlpOut = b.Mlp!.Out.Weight.Span; // [d_mlp, d_model]
-            for (int n = 0; n < config.DMlp; n++)
-                if (l != 0 || n != LiveNeuron) mlpOut.Slice(n * config.DModel, config.DModel).Clear();
-            b.Mlp.Out.Bias!.Span.Clear();
-        }
-        return new HookedTransformer(config, w);
-    }
+    private static HookedTransformer Planted() => PlantedModel.Build();
 
     [Fact]
     public void EveryMethodSinglesOutThePlantedComponents()
