@@ -17,7 +17,7 @@ public static class AttributionPatching
         var c = model.Config;
         var names = HookPoints(c);
         var (sourceIds, baseIds) = direction == PatchDirection.Denoise ? (clean, counterfactual) : (counterfactual, clean);
-        var (sourceLogits, source) = model.RunWithCache(TokenBatch.Single(sourceIds), names.Contains);
+        var (sourceLogits, source) = model.RunWithCache(TokenBatch.Single(sourceIds), names.Contains, lastPositionOnly: true);
         var (baseDiff, activations) = Gradients(model, baseIds, names, readout);
         double sourceDiff = readout.FromLogits(sourceLogits);
         double cleanDiff = direction == PatchDirection.Denoise ? sourceDiff : baseDiff;
@@ -93,12 +93,12 @@ public static class AttributionPatching
                 act.RequiresGrad = true;
                 return null;
             });
-        var logits = model.Forward(new Compute(tape), TokenBatch.Single(ids), hooks);
+        var logits = model.Forward(new Compute(tape), TokenBatch.Single(ids), hooks, lastPositionOnly: true);
         BackwardLogitDiff(tape, logits, readout);
         return (readout.FromLogits(logits), hooks.Cache);
     }
 
-    /// <summary>Back-propagates the target−foil logit difference at the last position of taped <paramref name="logits"/> [1, T, V].</summary>
+    /// <summary>Back-propagates the target−foil logit difference at the last position of taped <paramref name="logits"/> [1, T, V] (T may be 1).</summary>
     public static void BackwardLogitDiff(Tape tape, Tensor logits, LogitDiffReadout readout)
     {
         var seed = Tensor.Zeros(logits.Shape.ToArray());

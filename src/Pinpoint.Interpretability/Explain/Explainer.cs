@@ -75,7 +75,7 @@ public static class Explainer
 
         var needed = LogitLens.HookNamesNeeded(model.Config).Concat(DirectLogitAttribution.HookNamesNeeded(model.Config))
             .Concat(Mechanisms.HookNamesNeeded(model.Config)).ToHashSet();
-        var (logits, cache) = model.RunWithCache(TokenBatch.Single(ids), needed.Contains);
+        var (logits, cache) = model.RunWithCache(TokenBatch.Single(ids), needed.Contains, lastPositionOnly: true);
         double diff = readout.FromLogits(logits);
         var lens = LogitLens.Run(model.Config, cache, readout);
         var dla = DirectLogitAttribution.Run(model, cache, readout, diff);

@@ -21,8 +21,8 @@ public static class IntegratedGradients
         ActivationPatching.CheckLengths(clean, counterfactual);
         var c = model.Config;
         var names = AttributionPatching.HookPoints(c);
-        var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), names.Contains);
-        var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains);
+        var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), names.Contains, lastPositionOnly: true);
+        var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains, lastPositionOnly: true);
         string input = HookNames.ResidPre(0);
         var from = cfCache[input].ToArray();
         var to = cleanCache[input].ToArray();

@@ -45,7 +45,7 @@ public static class WeightAttribution
         // F32 copies that can take gradients (loaded weights may be memory-mapped bf16) and can be zeroed without touching the model.
         var copy = new HookedTransformer(model.Config, Copy(model.Weights));
         var tape = new Tape();
-        var logits = copy.Forward(new Compute(tape), TokenBatch.Single(ids));
+        var logits = copy.Forward(new Compute(tape), TokenBatch.Single(ids), lastPositionOnly: true);
         AttributionPatching.BackwardLogitDiff(tape, logits, readout);
         double diff = readout.FromLogits(logits);
 
@@ -121,7 +121,7 @@ public static class WeightAttribution
         Fill(view, new float[saved.Length]);
         try
         {
-            return readout.FromLogits(model.Forward(Compute.Eager, TokenBatch.Single(ids)));
+            return readout.FromLogits(model.Forward(Compute.Eager, TokenBatch.Single(ids), lastPositionOnly: true));
         }
         finally
         {
