@@ -31,10 +31,12 @@ public static class ExplainBench
         var model = loaded.Model;
         var prediction = Prediction.Prepare(loaded, ExplainRequest.ArticleExample);
         var batch = TokenBatch.Single(prediction.Ids);
-        double forward = BestSeconds(() => model.Forward(Compute.Eager, batch));
-        double lastOnly = BestSeconds(() => model.Forward(Compute.Eager, batch, lastPositionOnly: true));
-        double attribution = BestSeconds(() => AttributionPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Readout, PatchDirection.Denoise));
-        double activation = BestSeconds(() => ActivationPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Readout, PatchDirection.Denoise));
+        var best = BenchTiming.BestSeconds(Repetitions,
+            () => model.Forward(Compute.Eager, batch),
+            () => model.Forward(Compute.Eager, batch, lastPositionOnly: true),
+            () => AttributionPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Readout, PatchDirection.Denoise),
+            () => ActivationPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Readout, PatchDirection.Denoise));
+        var (forward, lastOnly, attribution, activation) = (best[0], best[1], best[2], best[3]);
         int cells = Explainer.Cells(report.Denoising).Count;
 
         var r = new Result(prediction.Ids.Length, cells, forward, lastOnly, attribution, activation, explainSeconds);
@@ -58,18 +60,5 @@ public static class ExplainBench
             sb.Append(CultureInfo.InvariantCulture, $"  whole default explain   {Explain,10:F2} s (load, JIT and every method)");
             return sb.ToString();
         }
-    }
-
-    private static double BestSeconds(Action action)
-    {
-        action();
-        double best = double.MaxValue;
-        for (int i = 0; i < Repetitions; i++)
-        {
-            var clock = Stopwatch.StartNew();
-            action();
-            best = Math.Min(best, clock.Elapsed.TotalSeconds);
-        }
-        return best;
     }
 }

@@ -38,10 +38,11 @@ public static class ForwardBench
             using (var llama = new LlamaCppModel(gguf, Tokens, LlamaCppThreads))
             {
                 var model = loaded.Model;
-                (plain, cacheAll, llamaCpp) = BestSeconds(
+                var best = BenchTiming.BestSeconds(Repetitions,
                     () => model.Forward(Compute.Eager, batch),
                     () => model.RunWithCache(batch),
                     () => llama.Evaluate(ids));
+                (plain, cacheAll, llamaCpp) = (best[0], best[1], best[2]);
             }
             double heapRatio = LoadHeapRatio(hfFolder, hfTokenizer);
 
@@ -71,27 +72,6 @@ public static class ForwardBench
             sb.Append(CultureInfo.InvariantCulture, $"  load heap / file size {LoadHeapRatio,10:F4}");
             return sb.ToString();
         }
-    }
-
-    /// <summary>
-    /// Best wall time of each action over <see cref="Repetitions"/> rounds after one warm-up round; the actions
-    /// alternate within a round so background load on the shared machine hits them alike.
-    /// </summary>
-    private static (double, double, double) BestSeconds(Action a, Action b, Action c)
-    {
-        Action[] actions = [a, b, c];
-        var best = new double[actions.Length];
-        Array.Fill(best, double.MaxValue);
-        for (int round = 0; round <= Repetitions; round++)
-        {
-            for (int i = 0; i < actions.Length; i++)
-            {
-                var sw = Stopwatch.StartNew();
-                actions[i]();
-                if (round > 0) best[i] = Math.Min(best[i], sw.Elapsed.TotalSeconds);
-            }
-        }
-        return (best[0], best[1], best[2]);
     }
 
     /// <summary>Managed heap growth while a loaded HF folder is held, relative to its safetensors size.</summary>

@@ -158,11 +158,7 @@ public static class DatasetExplainer
             throw new ArgumentException($"{source}: {e.Message}", e);
         }
         var (ids, _, _, readout, cfIds, _, _) = prediction;
-        var needed = LogitLens.HookNamesNeeded(model.Config).Concat(DirectLogitAttribution.HookNamesNeeded(model.Config)).ToHashSet();
-        var (logits, cache) = model.RunWithCache(TokenBatch.Single(ids), needed.Contains, lastPositionOnly: true);
-        double clean = readout.FromLogits(logits);
-        var lens = LogitLens.Run(model.Config, cache, readout);
-        var dla = DirectLogitAttribution.Run(model, cache, readout, clean);
+        var (clean, lens, dla, _) = Explainer.CleanRun(model, ids, readout, []);
         var denoise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
         var estimate = AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
         // Shares of this item's effect back to logit units, so items with tiny effects do not dominate the means.

@@ -73,12 +73,7 @@ public static class Explainer
         var prediction = Prediction.Prepare(loaded, request);
         var (ids, target, foil, readout, cfIds, cfText, origin) = prediction;
 
-        var needed = LogitLens.HookNamesNeeded(model.Config).Concat(DirectLogitAttribution.HookNamesNeeded(model.Config))
-            .Concat(Mechanisms.HookNamesNeeded(model.Config)).ToHashSet();
-        var (logits, cache) = model.RunWithCache(TokenBatch.Single(ids), needed.Contains, lastPositionOnly: true);
-        double diff = readout.FromLogits(logits);
-        var lens = LogitLens.Run(model.Config, cache, readout);
-        var dla = DirectLogitAttribution.Run(model, cache, readout, diff);
+        var (diff, lens, dla, cache) = CleanRun(model, ids, readout, Mechanisms.HookNamesNeeded(model.Config));
 
         var denoise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
         var noise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise);
@@ -107,6 +102,19 @@ public static class Explainer
                 .Distinct().Take(MechanismCount)
                 .Select(x => Mechanisms.Neuron(model, loaded.Tokenizer, cache, x, MechanismTokens)).ToList(),
             WeightAttribution.Run(model, ids, readout, options.TopK, id => TokenDisplay.Quote(loaded.Tokenizer.TokenText(id))));
+    }
+
+    /// <summary>
+    /// One cached forward of the clean prompt: its logit difference, the logit lens and direct logit attribution, and
+    /// the cache (which also holds <paramref name="extraHooks"/>).
+    /// </summary>
+    public static (double LogitDiff, IReadOnlyList<LensPoint> Lens, DlaResult Direct, ActivationCache Cache) CleanRun(
+        HookedTransformer model, int[] ids, LogitDiffReadout readout, IEnumerable<string> extraHooks)
+    {
+        var needed = LogitLens.HookNamesNeeded(model.Config).Concat(DirectLogitAttribution.HookNamesNeeded(model.Config)).Concat(extraHooks).ToHashSet();
+        var (logits, cache) = model.RunWithCache(TokenBatch.Single(ids), needed.Contains, lastPositionOnly: true);
+        double diff = readout.FromLogits(logits);
+        return (diff, LogitLens.Run(model.Config, cache, readout), DirectLogitAttribution.Run(model, cache, readout, diff), cache);
     }
 
     /// <summary>The k heads and single neurons that move the difference most towards the target (MLP layers are too coarse to name a mechanism).</summary>

@@ -68,24 +68,11 @@ public sealed class Gpt2Adapter : ITrainableArchitecture
         };
     }
 
-    public TransformerConfig ConfigForTraining(TrainingShape s) => new()
+    public TransformerConfig ConfigForTraining(TrainingShape s) => s.Config(Name, usualDMlp: 4 * s.DModel) with
     {
-        Architecture = Name,
-        DModel = s.DModel,
-        NLayers = s.NLayers,
-        NHeads = s.NHeads,
-        NKvHeads = s.NHeads,
-        DHead = s.DModel / s.NHeads,
-        DMlp = s.DMlp > 0 ? s.DMlp : 4 * s.DModel,
-        VocabSize = s.VocabSize,
-        ContextLength = s.Context,
         Norm = NormKind.LayerNorm,
         Positions = PositionKind.Learned,
         Activation = Activation.GeluTanh,
-        BosTokenId = s.EndOfText,
-        EosTokenId = s.EndOfText,
-        AddBos = false,
-        AttentionOnly = s.AttentionOnly,
     };
 
     public TransformerWeights CreateRandom(TransformerConfig c, int seed)

@@ -22,7 +22,26 @@ public interface ITrainableArchitecture : IArchitectureAdapter
 /// <summary>The sizes a training recipe chooses; everything else follows from the architecture.</summary>
 /// <param name="DMlp">0 picks the architecture's usual width (4·d_model for GPT-2, about 8/3·d_model for a gated MLP).</param>
 /// <param name="EndOfText">The document separator token, used as BOS/EOS in the written config.</param>
-public sealed record TrainingShape(int DModel, int NLayers, int NHeads, int DMlp, int VocabSize, int Context, bool AttentionOnly, int? EndOfText);
+public sealed record TrainingShape(int DModel, int NLayers, int NHeads, int DMlp, int VocabSize, int Context, bool AttentionOnly, int? EndOfText)
+{
+    /// <summary>The sizes as a configuration (full multi-head attention, no BOS added: documents are separated by end-of-text); architectures add their conventions.</summary>
+    public TransformerConfig Config(string architecture, int usualDMlp) => new()
+    {
+        Architecture = architecture,
+        DModel = DModel,
+        NLayers = NLayers,
+        NHeads = NHeads,
+        NKvHeads = NHeads,
+        DHead = DModel / NHeads,
+        DMlp = DMlp > 0 ? DMlp : usualDMlp,
+        VocabSize = VocabSize,
+        ContextLength = Context,
+        BosTokenId = EndOfText,
+        EosTokenId = EndOfText,
+        AddBos = false,
+        AttentionOnly = AttentionOnly,
+    };
+}
 
 /// <summary>GPT-2-style initialisation: N(0, 0.02), residual output projections scaled by 1/√(2·layers), norms at 1.</summary>
 public sealed class WeightInitializer(int seed, int layers)

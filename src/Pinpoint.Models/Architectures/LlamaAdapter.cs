@@ -15,18 +15,9 @@ public sealed class LlamaAdapter : LlamaLayoutAdapter, ITrainableArchitecture
 
     private const float RmsNormEps = 1e-5f, RopeTheta = 10000f;
 
-    public TransformerConfig ConfigForTraining(TrainingShape s) => new()
+    // A gated MLP has three matrices, so ~8/3·d keeps the parameter count of a 4·d ungated one; rounded for the GEMM tiles.
+    public TransformerConfig ConfigForTraining(TrainingShape s) => s.Config(Name, usualDMlp: (8 * s.DModel / 3 + 63) / 64 * 64) with
     {
-        Architecture = Name,
-        DModel = s.DModel,
-        NLayers = s.NLayers,
-        NHeads = s.NHeads,
-        NKvHeads = s.NHeads,
-        DHead = s.DModel / s.NHeads,
-        // A gated MLP has three matrices, so ~8/3·d keeps the parameter count of a 4·d ungated one; rounded for the GEMM tiles.
-        DMlp = s.DMlp > 0 ? s.DMlp : (8 * s.DModel / 3 + 63) / 64 * 64,
-        VocabSize = s.VocabSize,
-        ContextLength = s.Context,
         Norm = NormKind.RmsNorm,
         NormEps = RmsNormEps,
         Positions = PositionKind.Rotary,
@@ -35,10 +26,6 @@ public sealed class LlamaAdapter : LlamaLayoutAdapter, ITrainableArchitecture
         RotaryDim = s.DModel / s.NHeads,
         Activation = Activation.Silu,
         GatedMlp = true,
-        BosTokenId = s.EndOfText,
-        EosTokenId = s.EndOfText,
-        AddBos = false,
-        AttentionOnly = s.AttentionOnly,
     };
 
     public TransformerWeights CreateRandom(TransformerConfig c, int seed)
