@@ -26,7 +26,8 @@ public sealed class ExplainCommand : Command
     public override Type ResultType => typeof(Result);
     public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(ExplainDatasetView.Result))];
 
-    public sealed record Choice(string Text, int Id, string Token, int TokenCount);
+    /// <param name="Pieces">How the text tokenizes after the prompt; only the first token (<paramref name="Token"/>) is compared.</param>
+    public sealed record Choice(string Text, int Id, string Token, int TokenCount, string[] Pieces);
     public sealed record CounterfactualInfo(string Text, string Origin, string[] Tokens, double LogitDiff);
     public sealed record LensRow(string Stage, double LogitDiff);
     public sealed record Share(string Component, double Value);
@@ -124,8 +125,8 @@ public sealed class ExplainCommand : Command
         static Ablation A(VerificationResult v) => new(v.K, v.TopKFractionRemoved, v.RandomKFractionRemoved, [.. v.Curve], [.. v.RandomCurve]);
         return new Result(
             r.Prompt, r.Tokens,
-            new Choice(r.Target.Text, r.Target.Id, r.Target.Token, r.Target.TokenCount),
-            new Choice(r.Foil.Text, r.Foil.Id, r.Foil.Token, r.Foil.TokenCount),
+            new Choice(r.Target.Text, r.Target.Id, r.Target.Token, r.Target.TokenCount, [.. r.Target.Pieces]),
+            new Choice(r.Foil.Text, r.Foil.Id, r.Foil.Token, r.Foil.TokenCount, [.. r.Foil.Pieces]),
             r.LogitDiff,
             new CounterfactualInfo(r.Counterfactual, r.CounterfactualOrigin, r.CounterfactualTokens, r.CounterfactualLogitDiff),
             r.LogitLens.Select(p => new LensRow(p.Stage, p.LogitDiff)).ToArray(),
@@ -157,6 +158,8 @@ public sealed class ExplainCommand : Command
         output.WriteProperties([
             ("prompt", CommandOutput.Quote(r.Prompt)),
             ("target vs foil", $"{CommandOutput.Quote(r.Target.Token)} (id {r.Target.Id}) vs {CommandOutput.Quote(r.Foil.Token)} (id {r.Foil.Id})"),
+            .. new[] { ("target", r.Target), ("foil", r.Foil) }.Where(c => c.Item2.TokenCount > 1).Select(c => (c.Item1,
+                $"{CommandOutput.Quote(c.Item2.Text)} is {c.Item2.TokenCount} tokens ({string.Join(" ", c.Item2.Pieces.Select(CommandOutput.Quote))}); only the first is compared")),
             ("logit difference", N(r.LogitDiff)),
             ("counterfactual", $"{CommandOutput.Quote(r.Counterfactual.Text)} → difference {N(r.Counterfactual.LogitDiff)}"),
             ("counterfactual origin", r.Counterfactual.Origin),

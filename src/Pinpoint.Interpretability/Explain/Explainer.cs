@@ -41,8 +41,8 @@ public sealed record ExplainOptions
     ];
 }
 
-/// <summary>A target or foil as the model sees it: the first token of its continuation, and how many tokens it has.</summary>
-public sealed record TokenChoice(string Text, int Id, string Token, int TokenCount);
+/// <summary>A target or foil as the model sees it: the first token of its continuation (the one compared), and all of its tokens.</summary>
+public sealed record TokenChoice(string Text, int Id, string Token, int TokenCount, IReadOnlyList<string> Pieces);
 
 public sealed record ExplainReport(
     string Prompt, int[] Ids, string[] Tokens, TokenChoice Target, TokenChoice Foil,

@@ -30,6 +30,6 @@ public sealed record Prediction(
     private static TokenChoice Choice(LoadedModel loaded, string prompt, int[] ids, string text, string option)
     {
         var tokens = Continuations.Encode(loaded, prompt, ids, text, option);
-        return new TokenChoice(text, tokens[0], loaded.Tokenizer.TokenText(tokens[0]), tokens.Length);
+        return new TokenChoice(text, tokens[0], loaded.Tokenizer.TokenText(tokens[0]), tokens.Length, tokens.Select(loaded.Tokenizer.TokenText).ToArray());
     }
 }

@@ -89,6 +89,20 @@ public class ExplainCommandTests
     }
 
     [Fact]
+    public void MultiTokenTargetShowsItsTokenizationAndWhichTokenIsCompared()
+    {
+        var json = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " zzzz", "--foil", " the", "--verify-k", "1", "--json").Json();
+        var target = json.GetProperty("target");
+        var pieces = target.GetProperty("pieces").EnumerateArray().Select(p => p.GetString()).ToArray();
+        Assert.True(pieces.Length > 1);
+        Assert.Equal(pieces.Length, target.GetProperty("token_count").GetInt32());
+        Assert.Equal(pieces[0], target.GetProperty("token").GetString());
+        Assert.Equal(" zzzz", string.Concat(pieces));
+        var text = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " zzzz", "--foil", " the", "--verify-k", "1");
+        Assert.Contains("only the first is compared", text.Out);
+    }
+
+    [Fact]
     public void TargetWithoutPromptIsAUsageError() =>
         Cli.RunOn("explain", "stories-bin", "--target", " the").AssertFailed(2, "--prompt");
 
