@@ -93,16 +93,20 @@ public static class DatasetHtmlReport
             ]));
     }
 
-    private static HtmlFragment ComponentTable(string caption, IReadOnlyList<ComponentSummary> rows, IReadOnlyList<DatasetItemResult> items) =>
-        Html.Table(caption, ["component", "effect", "share", "direct attribution", "estimate", "consistency", "strong in"],
+    /// <summary>One row per component; the direct attribution column only where it was measured (not for single neurons).</summary>
+    private static HtmlFragment ComponentTable(string caption, IReadOnlyList<ComponentSummary> rows, IReadOnlyList<DatasetItemResult> items)
+    {
+        bool direct = rows.Any(c => c.DirectAttribution is not null);
+        return Html.Table(caption, ["component", "effect", "share", .. direct ? ["direct attribution"] : Array.Empty<string>(), "estimate", "consistency", "strong in"],
             rows.Select(c => (IReadOnlyList<HtmlFragment>)
             [
                 Html.Element("code", c.Component.Name), ReportParts.PlusMinus(c.Effect), ReportParts.Percent(c.Share),
-                c.DirectAttribution is { } direct ? ReportParts.PlusMinus(direct) : "",
+                .. direct ? [c.DirectAttribution is { } d ? ReportParts.PlusMinus(d) : ""] : Array.Empty<HtmlFragment>(),
                 ReportParts.PlusMinus(c.Estimate),
                 Html.Element("span", ConsistencyName(c.Consistency), ("class", ConsistencyName(c.Consistency))),
                 StrongItems(c.StrongIn, items),
             ]));
+    }
 
     /// <summary>"#3 42% …end of the prompt" per item, the whole prompt on hover.</summary>
     private static HtmlFragment StrongItems(IReadOnlyList<ItemValue> strong, IReadOnlyList<DatasetItemResult> items) =>
@@ -124,7 +128,7 @@ public static class DatasetHtmlReport
         Html.Section("items", "Items",
             "Each item on its own: its logit differences, its counterfactual and where it came from, how well attribution patching ranks its components " +
             "(Spearman vs activation patching), the component whose patching restores most, and the share of its difference the common top k remove.",
-            Html.Table("Per item", ["#", "prompt", "target vs foil", "difference", "counterfactual", "its difference", "Spearman", "top component", "mean ablation removes", "resample removes"],
+            Html.Table("Per item", ["#", "prompt", "target vs foil", "difference", "counterfactual", "counterfactual difference", "Spearman", "top component", "mean ablation removes", "resample removes"],
                 r.Items.Select(i => (IReadOnlyList<HtmlFragment>)
                 [
                     Html.Format(i.Index, "F0"),

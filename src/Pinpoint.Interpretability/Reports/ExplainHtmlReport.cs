@@ -91,9 +91,9 @@ public static class ExplainHtmlReport
             [
                 ReportParts.HeadHeatmap("heads-denoise", "Heads, denoise (share restored)", r.Denoising.Heads, shares, "share restored"),
                 ReportParts.HeadHeatmap("heads-noise", "Heads, noise (share destroyed)", r.Noising.Heads, shares, "share destroyed"),
-                ReportParts.HeadHeatmap("heads-attribution", $"Heads, attribution patching (Spearman {Html.Format(r.AttributionSpearman, "F2")})",
+                ReportParts.HeadHeatmap("heads-attribution", $"Heads, attribution patching (Spearman {Html.Format(r.AttributionSpearman)})",
                     r.AttributionDenoising.Heads, shares, "estimated share"),
-                ReportParts.HeadHeatmap("heads-integrated-gradients", $"Heads, integrated gradients (Spearman {Html.Format(r.IntegratedGradientsSpearman, "F2")})",
+                ReportParts.HeadHeatmap("heads-integrated-gradients", $"Heads, integrated gradients (Spearman {Html.Format(r.IntegratedGradientsSpearman)})",
                     r.IntegratedGradients.Heads, shares, "estimated share"),
                 ReportParts.HeadHeatmap("heads-direct", "Heads, direct logit attribution", direct, ColourScale.DivergingFor(direct.SelectMany(x => x)), "logits"),
                 Svg.Render(new Heatmap("layer-outputs", "Layer outputs (share)", outputRows.Select(x => x.Label).ToList(), ReportParts.LayerLabels(layers), outputs,
@@ -159,7 +159,7 @@ public static class ExplainHtmlReport
     {
         HtmlFragment Ranking(string id, string caption, WeightRanking ranking) => Html.Figures(
         [
-            Html.Table($"{caption} (Spearman {Html.Format(ranking.Spearman, "F2")})", ["#", "weight vector", "estimated Δ diff", "Δ diff when zeroed"],
+            Html.Table($"{caption} (Spearman {Html.Format(ranking.Spearman)})", ["#", "weight vector", "estimated Δ diff", "Δ diff when zeroed"],
                 ranking.Verified.Select((w, i) => (IReadOnlyList<HtmlFragment>)
                     [Html.Format(i + 1, "F0"), Html.Element("code", w.Vector.Name), Html.Number(w.Estimate), Html.Number(w.Actual)])),
             Svg.Render(new ScatterChart(id, $"{caption}: estimate vs zeroing", "estimated Δ diff", "Δ diff when zeroed",

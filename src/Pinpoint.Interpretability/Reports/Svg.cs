@@ -73,8 +73,10 @@ public static class Svg
 
     public static HtmlFragment Render(LineChart chart)
     {
-        const double height = 300, left = 64, right = 24, top = TitleHeight + 28, bottom = 44;
+        const double height = 300, left = 64, top = TitleHeight + 28, bottom = 44;
         int points = chart.XLabels.Count;
+        // The last x label is centred on the plot's right edge: half of it must fit in the margin.
+        double right = Math.Max(24, Shorten(chart.XLabels.LastOrDefault() ?? "").Length * CharWidth / 2 + 8);
         double width = Math.Max(440, left + right + points * 56);
         var finite = chart.Series.SelectMany(s => s.Values.SelectMany((_, i) => new[] { s.Low(i), s.High(i) })).Where(double.IsFinite).ToList();
         // Always show 0, so the sign of every value reads at a glance.

@@ -75,12 +75,15 @@ public class DatasetHtmlReportTests
         var shown = Report.Components.Where(c => c.Consistency != Consistency.Negligible).Take(shownRows).Concat(Report.Neurons.Take(shownRows)).ToList();
         Assert.Equal(shown.Select(c => c.Component.Name).Order(), rows.Keys.Order());
         Assert.Contains(shown, c => c.Consistency == Consistency.ItemSpecific);
+        // Single neurons have no direct attribution of their own in the dataset report: no empty column for it.
+        Assert.Equal(7, Table("Heads and MLPs (activation patching effect)")[0].Count);
+        Assert.Equal(6, Table("Neurons (attribution patching estimate)")[0].Count);
         // The whole prompt is in a tooltip (an attribute), where an XML parser reads a newline as a space; HTML keeps it.
         foreach (var c in shown)
         {
             var cells = rows[c.Component.Name];
-            Assert.Equal(c.Consistency == Consistency.ItemSpecific ? "item-specific" : c.Consistency == Consistency.Consistent ? "consistent" : "negligible", cells[5].Value);
-            var strong = cells[6].Elements("div").Where(d => d.Attribute("class") is null).ToList();
+            Assert.Equal(c.Consistency == Consistency.ItemSpecific ? "item-specific" : c.Consistency == Consistency.Consistent ? "consistent" : "negligible", cells[^2].Value);
+            var strong = cells[^1].Elements("div").Where(d => d.Attribute("class") is null).ToList();
             Assert.Equal(c.StrongIn.Take(DatasetHtmlReport.StrongItemsShown).Select(v => $"#{v.Item} "), strong.Select(d => d.Value[..(d.Value.IndexOf(' ') + 1)]));
             Assert.Equal(c.StrongIn.Take(DatasetHtmlReport.StrongItemsShown).Select(v => Visible(Report.Items[v.Item].Prompt).Replace('\n', ' ')),
                 strong.Select(d => d.Elements("span").Single(s => (string?)s.Attribute("class") == "prompt").Attribute("title")!.Value));

@@ -64,7 +64,7 @@ public class ExplainHtmlReportTests
             Assert.Equal(NastyTokenReport.Layers * NastyTokenReport.Heads, Cells(id).Count);
         Assert.Equal(Report.IntegratedGradients.Heads.SelectMany(row => row).Select(Html.Exact),
             Cells("heads-integrated-gradients").Select(c => c.Element("title")!.Value.Split(' ')[^1]));
-        Assert.Contains($"Spearman {Html.Format(Report.IntegratedGradientsSpearman, "F2")}", Chart("heads-integrated-gradients").Element("text")!.Value);
+        Assert.Contains($"Spearman {Html.Format(Report.IntegratedGradientsSpearman)}", Chart("heads-integrated-gradients").Element("text")!.Value);
         var direct = Report.DirectAttribution.Where(a => a.Component.Kind == ComponentKind.Head).ToDictionary(a => (a.Component.Layer, a.Component.Index), a => a.Value);
         var directCells = Cells("heads-direct");
         for (int l = 0; l < NastyTokenReport.Layers; l++)
@@ -100,7 +100,7 @@ public class ExplainHtmlReportTests
     public void TablesListRankingsAndMechanisms()
     {
         var captions = Document.Descendants("caption").Select(c => c.Value).ToList();
-        string Weights(string name, WeightRanking ranking) => $"{name} (Spearman {Html.Format(ranking.Spearman, "F2")})";
+        string Weights(string name, WeightRanking ranking) => $"{name} (Spearman {Html.Format(ranking.Spearman)})";
         Assert.Equal(["Activation patching", "Direct logit attribution", "Neurons, attribution patching", "Neurons, direct logit attribution", "Heads", "Neurons",
             Weights("All weights", Report.Weights.All), Weights("Inside blocks", Report.Weights.InBlocks)], captions);
         var patching = Table("Activation patching");
