@@ -68,17 +68,14 @@ public sealed class ExplainCommand : Command
             throw new CliException("--target and --foil need --prompt");
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1) };
-        var htmlPath = args.String(HtmlFile) is { } file ? HtmlReportPath(file) : null;
+        var htmlPath = HtmlReportPath(args);
         using var loaded = ModelOptions.Open(args);
         var report = Explainer.Explain(loaded, request, options);
         if (htmlPath is not null) WriteHtml(htmlPath, ExplainHtmlReport.Render(report, top));
         var result = ToResult(report, top, options.IgSteps) with { Html = htmlPath };
         if (output.Json) output.WriteJson(result);
-        else
-        {
-            Render(result, output);
-            if (htmlPath is not null) output.Text.WriteLine($"HTML report written to {htmlPath}");
-        }
+        else Render(result, output);
+        WroteHtml(htmlPath, output);
         return 0;
     }
 
@@ -88,18 +85,23 @@ public sealed class ExplainCommand : Command
             throw new CliException("--dataset takes the prompts, targets and foils from the file; drop --prompt/--target/--foil/--counterfactual");
         var items = EvalDataset.ReadScoreItems(dataset);
         int limit = args.Int(Limit, items.Count, min: 1);
-        var options = new ExplainOptions { TopK = args.Int(Top, 10, min: 1), VerifyK = args.Int(VerifyK, 5, min: 1) };
+        int top = args.Int(Top, 10, min: 1);
+        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1) };
+        var htmlPath = HtmlReportPath(args);
         using var loaded = ModelOptions.Open(args);
         var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items.Take(limit).ToList(), options, progress), output);
-        var result = ExplainDatasetView.ToResult(dataset, report);
+        if (htmlPath is not null) WriteHtml(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
+        var result = ExplainDatasetView.ToResult(dataset, report) with { Html = htmlPath };
         if (output.Json) output.WriteJson(result);
         else ExplainDatasetView.Render(result, output);
+        WroteHtml(htmlPath, output);
         return 0;
     }
 
-    /// <summary>The report's full path, checked before the (slow) explanation so a typo fails at once.</summary>
-    private static string HtmlReportPath(string file)
+    /// <summary>The full path <c>--html</c> names (null without it), checked before the (slow) explanation so a typo fails at once.</summary>
+    private static string? HtmlReportPath(CliArgs args)
     {
+        if (args.String(HtmlFile) is not { } file) return null;
         var full = Path.GetFullPath(file);
         if (Directory.Exists(full)) throw new IOException($"cannot write the HTML report to {full}: it is a folder");
         var folder = Path.GetDirectoryName(full)!;
@@ -117,6 +119,12 @@ public sealed class ExplainCommand : Command
         {
             throw new IOException($"cannot write the HTML report to {path}: {e.Message}", e);
         }
+    }
+
+    /// <summary>Says where the report went, in text mode (the JSON has it in its "html" field).</summary>
+    private static void WroteHtml(string? path, CommandOutput output)
+    {
+        if (path is not null && !output.Json) output.Text.WriteLine($"HTML report written to {path}");
     }
 
     private static Result ToResult(ExplainReport r, int top, int igSteps)

@@ -22,8 +22,9 @@ public static class ExplainDatasetView
         double LogitDiff, double CounterfactualLogitDiff, double Spearman, string TopComponent, double MeanAblationRemoved, double ResampleAblationRemoved);
 
     /// <param name="Verification">The top-k heads and single neurons ablated in every item; top-level fractions are resample ablation's (the counterfactual's own activations), mean ablation beside it.</param>
+    /// <param name="Html">Full path of the HTML report, when <c>--html</c> asked for one.</param>
     public sealed record Result(string Dataset, int Items, int Correct, Range LogitDiff, Range Effect, SpearmanInfo Spearman, VerificationInfo Verification,
-        LensRow[] LogitLens, ComponentRow[] Components, ComponentRow[] Neurons, ItemRow[] ItemResults);
+        LensRow[] LogitLens, ComponentRow[] Components, ComponentRow[] Neurons, ItemRow[] ItemResults, string? Html = null);
 
     public static DatasetExplainReport Run(Func<Action<string, int, int>?, DatasetExplainReport> explain, CommandOutput output)
     {

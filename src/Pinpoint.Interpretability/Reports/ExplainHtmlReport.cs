@@ -11,18 +11,17 @@ public static class ExplainHtmlReport
 {
     public const int DefaultRankingRows = 10;
 
-    private const string Red = "#c0392b", Grey = "#7f8c8d";
-
     public static string Render(ExplainReport report, int rankingRows = DefaultRankingRows) =>
-        Html.Document($"pinpoint explain: {Html.VisibleToken(report.Target.Token)} vs {Html.VisibleToken(report.Foil.Token)}", Css,
+        Html.Document($"pinpoint explain: {Html.VisibleToken(report.Target.Token)} vs {Html.VisibleToken(report.Foil.Token)}", ReportParts.Css,
         [
             Summary(report), LogitLensSection(report), ResidualPatching(report), HeadsAndLayers(report),
-            AttentionPatterns(report), Rankings(report, rankingRows), MechanismTables(report), Faithfulness(report),
+            AttentionPatterns(report), Rankings(report, rankingRows), MechanismTables(report), Weights(report), Faithfulness(report),
         ]);
 
     public static HtmlFragment Summary(ExplainReport r)
     {
         string Percent(double v) => Html.Format(v, "P1");
+        string WeightAgreement(WeightRanking w) => $"Spearman {Html.Format(w.Spearman)} over the top {w.Verified.Count}";
         HtmlFragment Choice(TokenChoice c) =>
             Html.Token(c.Token, $"id {c.Id}") + $" id {c.Id}" + (c.TokenCount > 1 ? $", first of {c.TokenCount} tokens of \"{c.Text}\"" : "");
         HtmlFragment Ablation(VerificationResult v) =>
@@ -30,16 +29,18 @@ public static class ExplainHtmlReport
         var title = Html.Element("h1", "Why " + Html.Token(r.Target.Token) + " and not " + Html.Token(r.Foil.Token) + "?");
         return title + Html.Properties(
         [
-            ("prompt", Html.Element("span", r.Prompt, ("class", "prompt"))),
+            ("prompt", ReportParts.Prompt(r.Prompt)),
             ("tokens", TokenChips(r.Tokens, r.Ids.Select(id => $"id {id}").ToList(), changed: r.Tokens.Select((t, p) => t != r.CounterfactualTokens[p]).ToList())),
             ("target", Choice(r.Target)),
             ("foil", Choice(r.Foil)),
             ("logit difference (target − foil)", Html.Number(r.LogitDiff)),
-            ("counterfactual", Html.Element("span", r.Counterfactual, ("class", "prompt"))),
+            ("counterfactual", ReportParts.Prompt(r.Counterfactual)),
             ("counterfactual tokens", TokenChips(r.CounterfactualTokens, null, changed: r.CounterfactualTokens.Select((t, p) => t != r.Tokens[p]).ToList())),
             ("counterfactual origin", r.CounterfactualOrigin),
             ("counterfactual logit difference", Html.Number(r.CounterfactualLogitDiff)),
             ("attribution vs activation patching", "Spearman " + Html.Number(r.AttributionSpearman)),
+            ("integrated gradients vs activation patching", "Spearman " + Html.Number(r.IntegratedGradientsSpearman)),
+            ("weight vectors: estimate vs zeroing", $"{WeightAgreement(r.Weights.All)} of {r.Weights.Scored} rows and columns; {WeightAgreement(r.Weights.InBlocks)} inside blocks"),
             ("ablated together (causal check)", Html.SpaceSeparated(r.Verified.Select(c => Html.Element("code", c.Name)))),
             ("mean ablation", Ablation(r.MeanAblation)),
             ("resample ablation", Ablation(r.ResampleAblation)),
@@ -50,7 +51,7 @@ public static class ExplainHtmlReport
         Html.Section("logit-lens", "Logit lens",
             "Target − foil logit difference read from the residual stream at the last position after each layer, through the final norm.",
             Svg.Render(new LineChart("logit-lens", "Logit lens: target − foil by layer", "logit difference",
-                r.LogitLens.Select(p => p.Stage).ToList(), [new LineSeries("target − foil", r.LogitLens.Select(p => p.LogitDiff).ToList(), Red)])));
+                r.LogitLens.Select(p => p.Stage).ToList(), [new LineSeries("target − foil", r.LogitLens.Select(p => p.LogitDiff).ToList(), ReportParts.Red)])));
 
     public static HtmlFragment ResidualPatching(ExplainReport r)
     {
@@ -72,9 +73,7 @@ public static class ExplainHtmlReport
     public static HtmlFragment HeadsAndLayers(ExplainReport r)
     {
         int layers = r.Denoising.Heads.Length, heads = layers > 0 ? r.Denoising.Heads[0].Length : 0;
-        var rows = Enumerable.Range(0, layers).Select(l => $"L{l}").ToList();
-        var columns = Enumerable.Range(0, heads).Select(h => $"H{h}").ToList();
-        var shares = ColourScale.DivergingFor(new[] { r.Denoising, r.Noising, r.AttributionDenoising }.SelectMany(p => p.Heads.SelectMany(x => x)));
+        var shares = ColourScale.DivergingFor(new[] { r.Denoising, r.Noising, r.AttributionDenoising, r.IntegratedGradients }.SelectMany(p => p.Heads.SelectMany(x => x)));
         var direct = new double[layers][];
         for (int l = 0; l < layers; l++) direct[l] = Enumerable.Repeat(double.NaN, heads).ToArray();
         foreach (var a in r.DirectAttribution.Where(a => a.Component.Kind == ComponentKind.Head))
@@ -85,14 +84,19 @@ public static class ExplainHtmlReport
         var outputs = outputRows.Select(x => x.Values).ToArray();
         return Html.Section("heads", "Heads and layers",
             "Patching one head's output (hook_z at every position) or one layer's attention or MLP output; direct logit attribution is the head's " +
-            "own contribution to the final target − foil difference, in logits.",
+            "own contribution to the final target − foil difference, in logits. Attribution patching estimates denoising from one gradient; " +
+            $"integrated gradients average the gradient along the counterfactual → clean path (Spearman vs activation patching: attribution {Html.Format(r.AttributionSpearman)}, " +
+            $"integrated gradients {Html.Format(r.IntegratedGradientsSpearman)}).",
             Html.Figures(
             [
-                Svg.Render(new Heatmap("heads-denoise", "Heads, denoise (share restored)", rows, columns, r.Denoising.Heads, shares, "share restored")),
-                Svg.Render(new Heatmap("heads-noise", "Heads, noise (share destroyed)", rows, columns, r.Noising.Heads, shares, "share destroyed")),
-                Svg.Render(new Heatmap("heads-attribution", "Heads, attribution patching estimate", rows, columns, r.AttributionDenoising.Heads, shares, "estimated share")),
-                Svg.Render(new Heatmap("heads-direct", "Heads, direct logit attribution", rows, columns, direct, ColourScale.DivergingFor(direct.SelectMany(x => x)), "logits")),
-                Svg.Render(new Heatmap("layer-outputs", "Layer outputs (share)", outputRows.Select(x => x.Label).ToList(), rows, outputs,
+                ReportParts.HeadHeatmap("heads-denoise", "Heads, denoise (share restored)", r.Denoising.Heads, shares, "share restored"),
+                ReportParts.HeadHeatmap("heads-noise", "Heads, noise (share destroyed)", r.Noising.Heads, shares, "share destroyed"),
+                ReportParts.HeadHeatmap("heads-attribution", $"Heads, attribution patching (Spearman {Html.Format(r.AttributionSpearman)})",
+                    r.AttributionDenoising.Heads, shares, "estimated share"),
+                ReportParts.HeadHeatmap("heads-integrated-gradients", $"Heads, integrated gradients (Spearman {Html.Format(r.IntegratedGradientsSpearman)})",
+                    r.IntegratedGradients.Heads, shares, "estimated share"),
+                ReportParts.HeadHeatmap("heads-direct", "Heads, direct logit attribution", direct, ColourScale.DivergingFor(direct.SelectMany(x => x)), "logits"),
+                Svg.Render(new Heatmap("layer-outputs", "Layer outputs (share)", outputRows.Select(x => x.Label).ToList(), ReportParts.LayerLabels(layers), outputs,
                     ColourScale.DivergingFor(outputs.SelectMany(x => x)), "share")),
             ]));
     }
@@ -107,7 +111,7 @@ public static class ExplainHtmlReport
             var map = new Heatmap($"attention-{h.Head.Name}", $"{h.Head.Name} attention (rows: query, columns: key)", labels, labels, pattern,
                 ColourScale.Sequential(1), "weight", "masked: a query cannot attend to later positions");
             var caption = Html.Element("p",
-                $"share restored {Html.Format(PatchingShare(r.Denoising, h.Head))}; output promotes " + ScoredChips(h.Promotes), ("class", "caption"));
+                $"share restored {Html.Format(PatchingShare(r.Denoising, h.Head))}; output promotes " + ReportParts.ScoredChips(h.Promotes), ("class", "caption"));
             return Svg.Render(map) + caption;
         });
         return Html.Section("attention", "Attention patterns of the top heads",
@@ -128,33 +132,49 @@ public static class ExplainHtmlReport
 
     public static HtmlFragment MechanismTables(ExplainReport r) =>
         Html.Section("mechanisms", "Mechanisms",
-            "What the top heads read and write, and what the top neurons read from the embeddings and write to the logits (through the final norm's weights).",
+            "What the top heads read and write, and what the top neurons read from the embeddings and write to the logits (through the final norm's weights). " +
+            "The OV circuit is the head's weights alone (W_E · W_V · W_O · W_U) applied to the token it attends to most; its copying score is the share of " +
+            $"{OvCircuits.CopyingSample} tokens that the full circuit puts among their own top {OvCircuits.CopyingTopK} (a random head scores about {OvCircuits.CopyingTopK}/vocabulary).",
             Html.Figures(
             [
-                Html.Table("Heads", ["head", "attends to (from the answer position)", "output promotes"],
+                Html.Table("Heads", ["head", "attends to (from the answer position)", "output promotes", "OV circuit: source", "OV circuit promotes", "copying score"],
                     r.HeadMechanisms.Select(h => (IReadOnlyList<HtmlFragment>)
                     [
                         Html.Element("code", h.Head.Name),
                         Html.SpaceSeparated(h.AttendsTo.Select(a => Html.Token(a.Token, $"position {a.Position}, weight {Html.Exact(a.Weight)}") + $" @{a.Position} {Html.Format(a.Weight, "F2")}")),
-                        ScoredChips(h.Promotes),
+                        ReportParts.ScoredChips(h.Promotes),
+                        Html.Token(h.Ov.SourceToken, $"position {h.Ov.SourcePosition}") + $" @{h.Ov.SourcePosition}",
+                        ReportParts.ScoredChips(h.Ov.Promotes),
+                        ReportParts.Percent(h.Ov.CopyingScore),
                     ])),
                 Html.Table("Neurons", ["neuron", "activation", "reads (input weights)", "promotes", "suppresses"],
                     r.NeuronMechanisms.Select(n => (IReadOnlyList<HtmlFragment>)
-                        [Html.Element("code", n.Neuron.Name), Html.Number(n.Activation), ScoredChips(n.ReadsFrom), ScoredChips(n.Promotes), ScoredChips(n.Suppresses)])),
+                    [
+                        Html.Element("code", n.Neuron.Name), Html.Number(n.Activation),
+                        ReportParts.ScoredChips(n.ReadsFrom), ReportParts.ScoredChips(n.Promotes), ReportParts.ScoredChips(n.Suppresses),
+                    ])),
             ]));
+
+    public static HtmlFragment Weights(ExplainReport r)
+    {
+        HtmlFragment Ranking(string id, string caption, WeightRanking ranking) => Html.Figures(
+        [
+            Html.Table($"{caption} (Spearman {Html.Format(ranking.Spearman)})", ["#", "weight vector", "estimated Δ diff", "Δ diff when zeroed"],
+                ranking.Verified.Select((w, i) => (IReadOnlyList<HtmlFragment>)
+                    [Html.Format(i + 1, "F0"), Html.Element("code", w.Vector.Name), Html.Number(w.Estimate), Html.Number(w.Actual)])),
+            Svg.Render(new ScatterChart(id, $"{caption}: estimate vs zeroing", "estimated Δ diff", "Δ diff when zeroed",
+                ranking.Verified.Select(w => new ScatterPoint(w.Vector.Name, w.Estimate, w.Actual)).ToList(), ReportParts.Blue)),
+        ]);
+        return Html.Section("weights", "Which weights",
+            $"Every row and column of every weight matrix ({r.Weights.Scored} in all, TransformerLens orientation) scored by gradient × weight: the first-order " +
+            "change in the target − foil difference if it were zeroed. The largest are verified by zeroing each one and running the model again; points on the " +
+            "dashed line were estimated exactly. Inside blocks leaves out the embeddings and unembeddings, whose target and foil vectors lead any prompt.",
+            Ranking("weights-all", "All weights", r.Weights.All) + Ranking("weights-blocks", "Inside blocks", r.Weights.InBlocks));
+    }
 
     public static HtmlFragment Faithfulness(ExplainReport r)
     {
-        HtmlFragment Chart(string id, VerificationResult v, string title)
-        {
-            // The x axis grows the ablated set one component at a time, in ranking order.
-            var steps = v.Curve.Select((_, i) => i < r.Verified.Count ? $"+{r.Verified[i].Name}" : $"{i + 1}").ToList();
-            return Svg.Render(new LineChart(id, title, "fraction of difference removed", steps,
-            [
-                new LineSeries("top k", v.Curve, Red),
-                new LineSeries($"random k (mean of {Verification.RandomDraws})", v.RandomCurve, Grey, Dashed: true),
-            ]));
-        }
+        HtmlFragment Chart(string id, VerificationResult v, string title) => ReportParts.FaithfulnessChart(id, title, v.Curve, v.RandomCurve, r.Verified);
         return Html.Section("faithfulness", "Faithfulness: ablating the top k",
             "Fraction of the clean logit difference removed when the top k components are ablated together, against random sets of the same kinds. " +
             "Mean ablation replaces outputs by their mean over reference prompts; resample ablation by the counterfactual run's.",
@@ -177,8 +197,6 @@ public static class ExplainHtmlReport
 
     private static List<string> PositionLabels(IReadOnlyList<string> tokens) => tokens.Select((t, p) => $"{p} {Html.VisibleToken(t)}").ToList();
 
-    private static HtmlFragment ScoredChips(IEnumerable<TokenScore> tokens) => Html.SpaceSeparated(tokens.Select(t => Html.Token(t.Token, $"score {Html.Exact(t.Score)}")));
-
     /// <summary>Token chips with their positions; tokens that differ between prompt and counterfactual are highlighted.</summary>
     private static HtmlFragment TokenChips(IReadOnlyList<string> tokens, IReadOnlyList<string>? notes, IReadOnlyList<bool> changed) =>
         Html.SpaceSeparated(tokens.Select((t, p) =>
@@ -187,28 +205,4 @@ public static class ExplainHtmlReport
             var chip = Html.Token(t, tooltip);
             return changed[p] ? Html.Element("mark", chip) : chip;
         }));
-
-    // No '<' or '&' here: the page must stay well-formed XML.
-    private const string Css = """
-        body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #222; background: #fff; margin: 24px auto; max-width: 1360px; padding: 0 16px; }
-        h1 { font-size: 22px; }
-        h2 { font-size: 18px; border-bottom: 1px solid #ddd; padding-bottom: 4px; margin-top: 36px; }
-        .note { color: #555; margin: 4px 0 14px; max-width: 960px; }
-        .caption { max-width: 520px; font-size: 13px; color: #444; }
-        .figures { display: flex; flex-wrap: wrap; gap: 28px; align-items: flex-start; }
-        .tok { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; background: #f1f1f4; border: 1px solid #ddd; border-radius: 3px; padding: 0 3px; white-space: pre; }
-        mark { background: none; }
-        mark .tok { background: #fde7c8; border-color: #e8a33d; }
-        .prompt { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; white-space: pre-wrap; }
-        table { border-collapse: collapse; font-size: 13px; }
-        caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0; }
-        th, td { border-bottom: 1px solid #eee; padding: 3px 8px; text-align: left; vertical-align: top; }
-        thead th, .properties th { background: #fafafa; font-weight: 600; }
-        .properties th { white-space: nowrap; }
-        .num { font-variant-numeric: tabular-nums; }
-        thead ~ tbody td > .num { display: block; text-align: right; }
-        svg.chart text { font-size: 12px; font-family: inherit; }
-        svg.chart .chart-title { font-size: 14px; font-weight: 600; }
-        svg.chart .value { font-size: 11px; text-anchor: middle; }
-        """;
 }

@@ -11,10 +11,20 @@ public sealed record Heatmap(
     string Id, string Title, IReadOnlyList<string> RowLabels, IReadOnlyList<string> ColumnLabels, double[][] Values,
     ColourScale Scale, string ValueName, string MissingNote = "no value");
 
-public sealed record LineSeries(string Name, IReadOnlyList<double> Values, string Colour, bool Dashed = false);
+/// <param name="HalfWidths">Half-widths of each value's 95% confidence interval, drawn as a shaded band; null for exact values.</param>
+public sealed record LineSeries(string Name, IReadOnlyList<double> Values, string Colour, bool Dashed = false, IReadOnlyList<double>? HalfWidths = null)
+{
+    public double Low(int i) => Values[i] - (HalfWidths?[i] ?? 0);
+    public double High(int i) => Values[i] + (HalfWidths?[i] ?? 0);
+}
 
 /// <summary>Lines over shared x positions (layers, k), each point with a tooltip.</summary>
 public sealed record LineChart(string Id, string Title, string YAxis, IReadOnlyList<string> XLabels, IReadOnlyList<LineSeries> Series);
+
+public sealed record ScatterPoint(string Label, double X, double Y);
+
+/// <summary>Points on equal x and y scales with the line y = x, for comparing an estimate (x) with what was measured (y).</summary>
+public sealed record ScatterChart(string Id, string Title, string XAxis, string YAxis, IReadOnlyList<ScatterPoint> Points, string Colour);
 
 /// <summary>Inline SVG charts (no scripts, no external resources); every label passes through <see cref="Html.Escape"/>.</summary>
 public static class Svg
@@ -63,10 +73,12 @@ public static class Svg
 
     public static HtmlFragment Render(LineChart chart)
     {
-        const double height = 300, left = 64, right = 24, top = TitleHeight + 28, bottom = 44;
+        const double height = 300, left = 64, top = TitleHeight + 28, bottom = 44;
         int points = chart.XLabels.Count;
+        // The last x label is centred on the plot's right edge: half of it must fit in the margin.
+        double right = Math.Max(24, Shorten(chart.XLabels.LastOrDefault() ?? "").Length * CharWidth / 2 + 8);
         double width = Math.Max(440, left + right + points * 56);
-        var finite = chart.Series.SelectMany(s => s.Values).Where(double.IsFinite).ToList();
+        var finite = chart.Series.SelectMany(s => s.Values.SelectMany((_, i) => new[] { s.Low(i), s.High(i) })).Where(double.IsFinite).ToList();
         // Always show 0, so the sign of every value reads at a glance.
         var (yMin, yMax, step, decimals) = Ticks(Math.Min(0, finite.DefaultIfEmpty(0).Min()), Math.Max(0, finite.DefaultIfEmpty(0).Max()));
         double plotW = width - left - right, plotH = height - top - bottom;
@@ -87,16 +99,48 @@ public static class Svg
         foreach (var s in chart.Series)
         {
             string dash = s.Dashed ? " stroke-dasharray=\"6 4\"" : "";
+            if (s.HalfWidths is not null)
+            {
+                var inside = Enumerable.Range(0, s.Values.Count).Where(i => double.IsFinite(s.Low(i)) && double.IsFinite(s.High(i))).ToList();
+                var band = inside.Select(i => $"{F(Px(i))},{F(Py(s.High(i)))}").Concat(Enumerable.Reverse(inside).Select(i => $"{F(Px(i))},{F(Py(s.Low(i)))}"));
+                svg.Append($"<polygon class=\"band\" fill=\"{s.Colour}\" fill-opacity=\"0.15\" stroke=\"none\" points=\"{string.Join(' ', band)}\"/>");
+            }
             var line = string.Join(' ', s.Values.Select((v, i) => (v, i)).Where(p => double.IsFinite(p.v)).Select(p => $"{F(Px(p.i))},{F(Py(p.v))}"));
             svg.Append($"<polyline fill=\"none\" stroke=\"{s.Colour}\" stroke-width=\"2\"{dash} points=\"{line}\"/>");
             for (int i = 0; i < s.Values.Count; i++)
                 if (double.IsFinite(s.Values[i]))
                     svg.Append($"<circle cx=\"{F(Px(i))}\" cy=\"{F(Py(s.Values[i]))}\" r=\"4\" fill=\"{s.Colour}\">")
-                       .Append(Title($"{s.Name}, {chart.XLabels[i]}: {Html.Exact(s.Values[i])}")).Append("</circle>");
+                       .Append(Title($"{s.Name}, {chart.XLabels[i]}: {Html.Exact(s.Values[i])}" + (s.HalfWidths is null ? "" : $" ± {Html.Exact(s.HalfWidths[i])} (95% CI)")))
+                       .Append("</circle>");
             svg.Append($"<line x1=\"{F(legendX)}\" x2=\"{F(legendX + 22)}\" y1=\"{F(TitleHeight + 8)}\" y2=\"{F(TitleHeight + 8)}\" stroke=\"{s.Colour}\" stroke-width=\"2\"{dash}/>")
                .Append($"<text class=\"label\" x=\"{F(legendX + 28)}\" y=\"{F(TitleHeight + 12)}\">{Html.Escape(s.Name)}</text>");
             legendX += 40 + s.Name.Length * CharWidth;
         }
+        return Close(svg);
+    }
+
+    public static HtmlFragment Render(ScatterChart chart)
+    {
+        const double plot = 240, left = 64, top = TitleHeight + 12, bottom = 44, right = 24;
+        var finite = chart.Points.SelectMany(p => new[] { p.X, p.Y }).Where(double.IsFinite).ToList();
+        // One range for both axes, so the y = x line is the diagonal and distance from it reads as error.
+        var (min, max, step, decimals) = Ticks(Math.Min(0, finite.DefaultIfEmpty(0).Min()), Math.Max(0, finite.DefaultIfEmpty(0).Max()));
+        double width = left + plot + right, height = top + plot + bottom;
+        double Px(double x) => left + plot * (x - min) / (max - min);
+        double Py(double y) => top + plot * (1 - (y - min) / (max - min));
+
+        var svg = Open(chart.Id, chart.Title, width, height);
+        for (double v = min; v <= max + step / 2; v += step)
+            svg.Append($"<line x1=\"{F(left)}\" x2=\"{F(left + plot)}\" y1=\"{F(Py(v))}\" y2=\"{F(Py(v))}\" stroke=\"#eeeeee\"/>")
+               .Append($"<line x1=\"{F(Px(v))}\" x2=\"{F(Px(v))}\" y1=\"{F(top)}\" y2=\"{F(top + plot)}\" stroke=\"#eeeeee\"/>")
+               .Append($"<text class=\"label\" x=\"{F(left - 6)}\" y=\"{F(Py(v) + 4)}\" text-anchor=\"end\">{Fixed(v, decimals)}</text>")
+               .Append($"<text class=\"label\" x=\"{F(Px(v))}\" y=\"{F(top + plot + 16)}\" text-anchor=\"middle\">{Fixed(v, decimals)}</text>");
+        svg.Append($"<line class=\"identity\" x1=\"{F(Px(min))}\" y1=\"{F(Py(min))}\" x2=\"{F(Px(max))}\" y2=\"{F(Py(max))}\" stroke=\"#888888\" stroke-dasharray=\"4 4\"><title>y = x</title></line>");
+        svg.Append($"<text class=\"label\" x=\"{F(left + plot / 2)}\" y=\"{F(height - 8)}\" text-anchor=\"middle\">{Html.Escape(chart.XAxis)}</text>")
+           .Append($"<text class=\"label\" transform=\"translate(14,{F(top + plot / 2)}) rotate(-90)\" text-anchor=\"middle\">{Html.Escape(chart.YAxis)}</text>");
+        foreach (var p in chart.Points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)))
+            svg.Append($"<circle cx=\"{F(Px(p.X))}\" cy=\"{F(Py(p.Y))}\" r=\"4\" fill=\"{chart.Colour}\" fill-opacity=\"0.75\">")
+               .Append(Title($"{p.Label}: {chart.XAxis} {Html.Exact(p.X)}, {chart.YAxis} {Html.Exact(p.Y)}")).Append("</circle>");
         return Close(svg);
     }
 

@@ -189,6 +189,33 @@ public class ExplainCommandTests
     }
 
     [Fact]
+    public void DatasetHtmlReportIsWrittenAndNamedInTheJson()
+    {
+        var dir = Directory.CreateTempSubdirectory("pinpoint-html-");
+        try
+        {
+            var dataset = Path.Combine(dir.FullName, "items.jsonl");
+            File.WriteAllLines(dataset, [
+                "{\"prompt\":\"Tom had a big red ball. One day he lost\",\"target\":\" the\",\"foil\":\" a\",\"counterfactual\":\"Tom had a big red ball. One day he bought\"}",
+                "{\"prompt\":\"Sue had <b>a</b> hat & a cat. She put the hat on\",\"target\":\" her\",\"foil\":\" the\"}",
+            ]);
+            var path = Path.Combine(dir.FullName, "dataset.html");
+            var json = Cli.Run("explain", "--dataset", dataset, "--html", path, "--verify-k", "2", "--json").Json();
+            Assert.Equal(path, json.GetProperty("html").GetString());
+            var html = File.ReadAllText(path);
+            Assert.DoesNotContain("<b>", html);
+            var page = ExplainHtmlReportTests.Parse(html);
+            var items = page.Descendants("table").Single(t => t.Element("caption")?.Value == "Per item").Element("tbody")!.Elements("tr").ToList();
+            Assert.Equal(json.GetProperty("item_results").EnumerateArray().Select(i => i.GetProperty("prompt").GetString()), items.Select(tr => tr.Elements("td").ElementAt(1).Value));
+            Assert.Equal(new[] { dataset, path }.Order(), Directory.GetFiles(dir.FullName).Order()); // no temporary file left behind
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void HtmlReportIntoAMissingFolderFailsBeforeExplaining() =>
         Cli.Run("explain", "--html", Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"), "report.html"), "--json")
             .AssertFailed(1, "does not exist");

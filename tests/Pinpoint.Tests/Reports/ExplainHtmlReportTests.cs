@@ -19,17 +19,20 @@ public class ExplainHtmlReportTests
         return XDocument.Load(reader);
     }
 
-    [Fact]
-    public void PageIsWellFormedAndFetchesNothing()
+    /// <summary>Nothing in the page can make the browser fetch anything or run anything.</summary>
+    public static void AssertSelfContained(string page, XDocument document)
     {
-        Assert.Equal("html", Document.Root!.Name.LocalName);
-        Assert.DoesNotContain("http://", Page);
-        Assert.DoesNotContain("https://", Page);
-        Assert.DoesNotContain("url(", Page);
-        Assert.DoesNotContain("@import", Page);
-        Assert.DoesNotContain(Document.Descendants(), e => e.Name.LocalName is "script" or "link" or "img" or "iframe" or "object" or "embed");
-        Assert.DoesNotContain(Document.Descendants().Attributes(), a => a.Name.LocalName is "src" or "href");
+        Assert.Equal("html", document.Root!.Name.LocalName);
+        Assert.DoesNotContain("http://", page);
+        Assert.DoesNotContain("https://", page);
+        Assert.DoesNotContain("url(", page);
+        Assert.DoesNotContain("@import", page);
+        Assert.DoesNotContain(document.Descendants(), e => e.Name.LocalName is "script" or "link" or "img" or "iframe" or "object" or "embed");
+        Assert.DoesNotContain(document.Descendants().Attributes(), a => a.Name.LocalName is "src" or "href");
     }
+
+    [Fact]
+    public void PageIsWellFormedAndFetchesNothing() => AssertSelfContained(Page, Document);
 
     [Fact]
     public void TokensFromTheModelAreEscapedAndVisible()
@@ -57,8 +60,11 @@ public class ExplainHtmlReportTests
         var columnLabels = Chart("residual-denoise").Elements("text").Where(e => e.Attribute("transform") is not null).Select(e => e.Element("title")!.Value);
         Assert.Equal(Report.Tokens.Select((tok, p) => $"{p} {Html.VisibleToken(tok)}"), columnLabels);
 
-        foreach (var id in new[] { "heads-denoise", "heads-noise", "heads-attribution", "heads-direct" })
+        foreach (var id in new[] { "heads-denoise", "heads-noise", "heads-attribution", "heads-integrated-gradients", "heads-direct" })
             Assert.Equal(NastyTokenReport.Layers * NastyTokenReport.Heads, Cells(id).Count);
+        Assert.Equal(Report.IntegratedGradients.Heads.SelectMany(row => row).Select(Html.Exact),
+            Cells("heads-integrated-gradients").Select(c => c.Element("title")!.Value.Split(' ')[^1]));
+        Assert.Contains($"Spearman {Html.Format(Report.IntegratedGradientsSpearman)}", Chart("heads-integrated-gradients").Element("text")!.Value);
         var direct = Report.DirectAttribution.Where(a => a.Component.Kind == ComponentKind.Head).ToDictionary(a => (a.Component.Layer, a.Component.Index), a => a.Value);
         var directCells = Cells("heads-direct");
         for (int l = 0; l < NastyTokenReport.Layers; l++)
@@ -94,19 +100,56 @@ public class ExplainHtmlReportTests
     public void TablesListRankingsAndMechanisms()
     {
         var captions = Document.Descendants("caption").Select(c => c.Value).ToList();
-        Assert.Equal(["Activation patching", "Direct logit attribution", "Neurons, attribution patching", "Neurons, direct logit attribution", "Heads", "Neurons"], captions);
+        string Weights(string name, WeightRanking ranking) => $"{name} (Spearman {Html.Format(ranking.Spearman)})";
+        Assert.Equal(["Activation patching", "Direct logit attribution", "Neurons, attribution patching", "Neurons, direct logit attribution", "Heads", "Neurons",
+            Weights("All weights", Report.Weights.All), Weights("Inside blocks", Report.Weights.InBlocks)], captions);
         var patching = Table("Activation patching");
         Assert.Equal(Report.PatchingRanking.Take(ExplainHtmlReport.DefaultRankingRows).Select(a => a.Component.Name),
             patching.Element("tbody")!.Elements("tr").Select(tr => tr.Elements("td").ElementAt(1).Value));
         Assert.Equal(Report.NeuronMechanisms.Count, Table("Neurons").Element("tbody")!.Elements("tr").Count());
     }
 
-    private static XElement Chart(string id) => Document.Descendants("svg").Single(s => (string?)s.Attribute("data-chart") == id);
+    [Fact]
+    public void HeadTableShowsEachHeadsOvCircuit()
+    {
+        var rows = Table("Heads").Element("tbody")!.Elements("tr").Select(tr => tr.Elements("td").ToList()).ToList();
+        Assert.Equal(Report.HeadMechanisms.Count, rows.Count);
+        foreach (var (head, cells) in Report.HeadMechanisms.Zip(rows))
+        {
+            Assert.Equal(head.Head.Name, cells[0].Value);
+            Assert.Equal([Html.VisibleToken(head.Ov.SourceToken)], Chips(cells[3]));
+            Assert.EndsWith($"@{head.Ov.SourcePosition}", cells[3].Value);
+            Assert.Equal(head.Ov.Promotes.Select(t => Html.VisibleToken(t.Token)), Chips(cells[4]));
+            Assert.Equal(Html.Exact(head.Ov.CopyingScore), cells[5].Element("span")!.Attribute("title")!.Value);
+        }
+    }
 
-    private static List<XElement> Cells(string id) => Chart(id).Elements("rect").Where(r => (string?)r.Attribute("class") == "cell").ToList();
+    [Fact]
+    public void WeightTablesAndScattersHaveARowAndAPointPerVerifiedVector()
+    {
+        foreach (var (caption, chart, ranking) in new[] { ("All weights", "weights-all", Report.Weights.All), ("Inside blocks", "weights-blocks", Report.Weights.InBlocks) })
+        {
+            Assert.NotEmpty(ranking.Verified);
+            var rows = Document.Descendants("table").Single(t => t.Element("caption")?.Value.StartsWith(caption) == true).Element("tbody")!.Elements("tr")
+                .Select(tr => tr.Elements("td").ToList()).ToList();
+            Assert.Equal(ranking.Verified.Select(w => w.Vector.Name), rows.Select(r => r[1].Value));
+            Assert.Equal(ranking.Verified.Select(w => Html.Exact(w.Actual)), rows.Select(r => r[3].Element("span")!.Attribute("title")!.Value));
+            var points = Chart(chart).Elements("circle").Select(c => c.Element("title")!.Value).ToList();
+            Assert.Equal(ranking.Verified.Select(w => $"{w.Vector.Name}: estimated Δ diff {Html.Exact(w.Estimate)}, Δ diff when zeroed {Html.Exact(w.Actual)}"), points);
+        }
+    }
+
+    public static XElement Chart(XDocument document, string id) => document.Descendants("svg").Single(s => (string?)s.Attribute("data-chart") == id);
+
+    private static XElement Chart(string id) => Chart(Document, id);
+
+    public static List<XElement> Cells(XDocument document, string id) =>
+        Chart(document, id).Elements("rect").Where(r => (string?)r.Attribute("class") == "cell").ToList();
+
+    private static List<XElement> Cells(string id) => Cells(Document, id);
 
     private static XElement Table(string caption) => Document.Descendants("table").Single(t => t.Element("caption")?.Value == caption);
 
-    private static IEnumerable<string> Chips(XElement parent) =>
+    public static IEnumerable<string> Chips(XElement parent) =>
         parent.Descendants("span").Where(s => (string?)s.Attribute("class") == "tok").Select(s => s.Value);
 }

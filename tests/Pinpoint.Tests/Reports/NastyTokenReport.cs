@@ -1,3 +1,4 @@
+using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Models.Architectures;
 using Pinpoint.Models.Formats;
@@ -20,12 +21,26 @@ public static class NastyTokenReport
 
     public const int Layers = 2, Heads = 2;
 
+    private static readonly ExplainOptions Options = new() { TopK = 5, VerifyK = 3, ReferencePrompts = ["xyz", "zyx the a"] };
+
     private static readonly Lazy<ExplainReport> Cached = new(Build);
+    private static readonly Lazy<DatasetExplainReport> CachedDataset = new(BuildDataset);
 
     /// <summary>Prompt tokens 0..6 then "x"; the counterfactual swaps " &amp;" for "y".</summary>
     public static ExplainReport Report => Cached.Value;
 
-    private static ExplainReport Build()
+    /// <summary>Items whose prompts hold the nasty tokens in different orders, each with a counterfactual that swaps one of them.</summary>
+    public static readonly ScoreItem[] Items =
+    [
+        new(string.Concat(Vocabulary[..7]) + "x", " the", " a", Counterfactual: Vocabulary[0] + "y" + string.Concat(Vocabulary[2..7]) + "x"),
+        new("x" + Vocabulary[0] + Vocabulary[4] + "\u0007 lead", " a", " the", Counterfactual: "xz\n\u0007 lead"),
+        new(" \"q\" &amp;\uD83Dzy", " the", " a", Counterfactual: " \"q\"y\uD83Dzy"),
+        new("zz" + Vocabulary[0], " a", " the", Counterfactual: "zzx"),
+    ];
+
+    public static DatasetExplainReport DatasetReport => CachedDataset.Value;
+
+    private static LoadedModel Load()
     {
         var config = new TransformerConfig
         {
@@ -33,11 +48,20 @@ public static class NastyTokenReport
             VocabSize = Vocabulary.Length, ContextLength = 16,
         };
         var model = new HookedTransformer(config, new Gpt2Adapter().CreateRandom(config, seed: 5));
-        using var loaded = new LoadedModel(model, new WordListTokenizer(Vocabulary), "nasty-tokens", TensorFileFormat.Safetensors);
-        string prompt = string.Concat(Vocabulary[..7]) + "x";
-        string counterfactual = Vocabulary[0] + "y" + string.Concat(Vocabulary[2..7]) + "x";
-        return Explainer.Explain(loaded, new ExplainRequest(prompt, " the", " a", counterfactual),
-            new ExplainOptions { TopK = 5, VerifyK = 3, ReferencePrompts = ["xyz", "zyx the a"] });
+        return new LoadedModel(model, new WordListTokenizer(Vocabulary), "nasty-tokens", TensorFileFormat.Safetensors);
+    }
+
+    private static ExplainReport Build()
+    {
+        using var loaded = Load();
+        var item = Items[0];
+        return Explainer.Explain(loaded, new ExplainRequest(item.Prompt, item.Target, item.Foil, item.Counterfactual), Options);
+    }
+
+    private static DatasetExplainReport BuildDataset()
+    {
+        using var loaded = Load();
+        return DatasetExplainer.Explain(loaded, Items, Options);
     }
 
     /// <summary>Greedy longest-match over a fixed list of token strings.</summary>
