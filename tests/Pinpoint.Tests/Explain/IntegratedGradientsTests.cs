@@ -33,10 +33,11 @@ public class IntegratedGradientsTests
     }
 
     [Fact]
-    public void WhereThePathIsLinearIntegratedGradientsEqualAttributionPatching()
+    public void WhereThePathIsLinearBothEstimatesEqualActivationPatching()
     {
         var (exact, plain, integrated) = Run(PlantedModel.Build(linear: true));
         Assert.True(Math.Abs(exact.CleanDiff - exact.CounterfactualDiff) > 1e-3, "the linear planted pair must still change the metric");
+        Assert.True(Distance(exact, plain) < 1e-4, $"attribution patching misses activation patching by {Distance(exact, plain):G3}");
         Assert.True(Distance(plain, integrated) < 1e-4, $"estimates differ by {Distance(plain, integrated):G3}");
         Assert.True(Distance(exact, integrated) < 1e-4, $"integrated gradients miss activation patching by {Distance(exact, integrated):G3}");
     }
