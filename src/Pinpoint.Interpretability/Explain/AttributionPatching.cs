@@ -17,21 +17,30 @@ public static class AttributionPatching
         var c = model.Config;
         var names = HookPoints(c);
         var (sourceIds, baseIds) = direction == PatchDirection.Denoise ? (clean, counterfactual) : (counterfactual, clean);
-        var (sourceLogits, source) = model.RunWithCache(TokenBatch.Single(sourceIds), names.Contains, lastPositionOnly: true);
-        var (baseDiff, activations) = Gradients(model, baseIds, names, readout);
-        double sourceDiff = readout.FromLogits(sourceLogits);
-        double cleanDiff = direction == PatchDirection.Denoise ? sourceDiff : baseDiff;
-        double cfDiff = direction == PatchDirection.Denoise ? baseDiff : sourceDiff;
-        return FromGradients(c, clean.Length, direction, cleanDiff, cfDiff, source, activations, hook => activations[hook].Grad?.ToArray());
+        // Both runs in one taped batch (the source as row 0, the base as row 1), so the weights are read once for both;
+        // only the base row's difference is differentiated.
+        var (diffs, activations) = Gradients(model, new TokenBatch(2, clean.Length, [.. sourceIds, .. baseIds]), names, readout, row: 1);
+        double cleanDiff = direction == PatchDirection.Denoise ? diffs[0] : diffs[1];
+        double cfDiff = direction == PatchDirection.Denoise ? diffs[1] : diffs[0];
+        return FromGradients(c, clean.Length, direction, cleanDiff, cfDiff,
+            hook => Row(activations[hook], 0), hook => Row(activations[hook], 1), hook => activations[hook].Grad is { } g ? Row(g, 1) : null);
+    }
+
+    /// <summary>One sequence's slice of a batched activation (or gradient), flattened.</summary>
+    public static float[] Row(Tensor batched, int row)
+    {
+        int width = batched.Size / batched.Dim(0);
+        return batched.Contiguous().Span.Slice(row * width, width).ToArray();
     }
 
     /// <summary>
     /// Fills every patching cell with (source − base) · gradient, summed over the cell's elements and normalised by
-    /// the clean − counterfactual span. <paramref name="gradient"/> gives ∂diff/∂activation per hook (null where the
+    /// the clean − counterfactual span. <paramref name="source"/> and <paramref name="baseline"/> give one sequence's
+    /// activation per hook, <paramref name="gradient"/> ∂diff/∂activation (null where the
     /// metric does not depend on it): the gradient at the base run, or one averaged along a path.
     /// </summary>
     public static PatchingResult FromGradients(TransformerConfig c, int length, PatchDirection direction, double cleanDiff, double cfDiff,
-        ActivationCache source, ActivationCache baseline, Func<string, float[]?> gradient)
+        Func<string, float[]> source, Func<string, float[]> baseline, Func<string, float[]?> gradient)
     {
         double span = cleanDiff - cfDiff;
         double Normalise(double moved) => Math.Abs(span) < 1e-12 ? 0 : (direction == PatchDirection.Denoise ? moved : -moved) / span;
@@ -41,8 +50,8 @@ public static class AttributionPatching
         {
             var sums = new double[groups];
             if (gradient(hook) is not { } g) return sums;
-            var a = baseline[hook].Contiguous().Span;
-            var s = source[hook].Contiguous().Span;
+            var a = baseline(hook);
+            var s = source(hook);
             for (int i = 0; i < a.Length; i++) sums[i / width % groups] += (s[i] - a[i]) * (double)g[i];
             for (int k = 0; k < groups; k++) sums[k] = Normalise(sums[k]);
             return sums;
@@ -76,13 +85,13 @@ public static class AttributionPatching
     }
 
     /// <summary>
-    /// One taped forward of <paramref name="ids"/> in which every named activation is marked as needing a gradient,
-    /// and one backward of the logit difference at the last position. Returns the difference and the activations,
-    /// whose Grad holds ∂diff/∂activation.
+    /// One taped forward of <paramref name="batch"/> in which every named activation is marked as needing a gradient,
+    /// and one backward of the logit difference at the last position of sequence <paramref name="row"/>. Returns every
+    /// sequence's difference and the activations, whose Grad holds ∂diff/∂activation.
     /// </summary>
     /// <param name="replacements">Hook functions run before the activations are marked (so a replaced activation is the one differentiated).</param>
-    public static (double LogitDiff, ActivationCache Activations) Gradients(HookedTransformer model, int[] ids, IReadOnlySet<string> names, LogitDiffReadout readout,
-        IEnumerable<(string HookName, HookFunction Function)>? replacements = null)
+    public static (double[] LogitDiffs, ActivationCache Activations) Gradients(HookedTransformer model, TokenBatch batch, IReadOnlySet<string> names,
+        LogitDiffReadout readout, int row, IEnumerable<(string HookName, HookFunction Function)>? replacements = null)
     {
         var tape = new Tape();
         var hooks = new HookSet(names.Contains);
@@ -93,18 +102,19 @@ public static class AttributionPatching
                 act.RequiresGrad = true;
                 return null;
             });
-        var logits = model.Forward(new Compute(tape), TokenBatch.Single(ids), hooks, lastPositionOnly: true);
-        BackwardLogitDiff(tape, logits, readout);
-        return (readout.FromLogits(logits), hooks.Cache);
+        var logits = model.Forward(new Compute(tape), batch, hooks, lastPositionOnly: true);
+        BackwardLogitDiff(tape, logits, readout, row);
+        return (Enumerable.Range(0, batch.BatchSize).Select(b => readout.FromLogits(logits.Select(0, b))).ToArray(), hooks.Cache);
     }
 
-    /// <summary>Back-propagates the target−foil logit difference at the last position of taped <paramref name="logits"/> [1, T, V] (T may be 1).</summary>
-    public static void BackwardLogitDiff(Tape tape, Tensor logits, LogitDiffReadout readout)
+    /// <summary>Back-propagates the target−foil logit difference at the last position of sequence <paramref name="row"/> of taped <paramref name="logits"/> [B, T, V] (T may be 1).</summary>
+    public static void BackwardLogitDiff(Tape tape, Tensor logits, LogitDiffReadout readout, int row = 0)
     {
         var seed = Tensor.Zeros(logits.Shape.ToArray());
-        int v = logits.Dim(-1), last = logits.Dim(-2) - 1;
-        seed.Span[last * v + readout.Target] = 1f;
-        seed.Span[last * v + readout.Foil] = -1f;
+        int v = logits.Dim(-1), t = logits.Dim(-2);
+        int last = (row * t + t - 1) * v;
+        seed.Span[last + readout.Target] = 1f;
+        seed.Span[last + readout.Foil] = -1f;
         tape.Backward(logits, seed);
     }
 }

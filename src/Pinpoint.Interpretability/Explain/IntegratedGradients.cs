@@ -31,7 +31,7 @@ public static class IntegratedGradients
         for (int k = 0; k < steps; k++)
         {
             float alpha = (k + 0.5f) / steps;
-            var (_, activations) = AttributionPatching.Gradients(model, counterfactual, names, readout,
+            var (_, activations) = AttributionPatching.Gradients(model, TokenBatch.Single(counterfactual), names, readout, row: 0,
                 [(input, (act, _) => Interpolate(from, to, alpha, act.Shape.ToArray()))]);
             foreach (var name in names)
             {
@@ -43,7 +43,7 @@ public static class IntegratedGradients
             }
         }
         return AttributionPatching.FromGradients(c, clean.Length, PatchDirection.Denoise, readout.FromLogits(cleanLogits), readout.FromLogits(cfLogits),
-            cleanCache, cfCache, name => mean.GetValueOrDefault(name));
+            name => cleanCache[name].ToArray(), name => cfCache[name].ToArray(), name => mean.GetValueOrDefault(name));
     }
 
     /// <summary>from + α·(to − from), as a fresh tensor of <paramref name="shape"/>.</summary>
