@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO.Compression;
 using Pinpoint.Cli;
 using Pinpoint.Cli.Commands;
+using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Interpretability.Reports;
 using Pinpoint.Models.Loading;
@@ -10,24 +11,39 @@ using Pinpoint.Models.Loading;
 namespace Pinpoint.Tests.Reports;
 
 /// <summary>
-/// Renders the embedded model's report in headless Chromium (as scripts/screenshot-report does) and checks that a
-/// real picture came out. Skipped where Chromium is not installed.
+/// Renders the embedded model's reports (one prediction, and a small dataset) in headless Chromium (as
+/// scripts/screenshot-report does) and checks that a real picture came out. Skipped where Chromium is not installed.
 /// </summary>
 public class ScreenshotTests
 {
     private const string Chromium = "/usr/bin/chromium";
     private const int Width = 1400, Height = 3000;
 
-    [Fact]
-    public async Task ChromiumDrawsTheReport()
+    /// <summary>The page for the built-in example, or for three article items.</summary>
+    private static string Page(string kind)
+    {
+        using var loaded = ModelLoader.Load(ModelOptions.DefaultModelPath);
+        if (kind == "single") return ExplainHtmlReport.Render(Explainer.Explain(loaded, ExplainRequest.ArticleExample));
+        ScoreItem[] items =
+        [
+            new("Tom had a big red ball. One day he lost", " the", " a"),
+            new("Once upon a time there was", " a", " the"),
+            new("Sue found a shell on the beach. She gave", " the", " a"),
+        ];
+        return DatasetHtmlReport.Render(DatasetExplainer.Explain(loaded, items), "three article items");
+    }
+
+    [Theory]
+    [InlineData("single")]
+    [InlineData("dataset")]
+    public async Task ChromiumDrawsTheReport(string kind)
     {
         if (!File.Exists(Chromium)) Assert.Skip($"{Chromium} not installed (apt-get install chromium)");
         var dir = Directory.CreateTempSubdirectory("pinpoint-report-");
         try
         {
             var html = Path.Combine(dir.FullName, "report.html");
-            using (var loaded = ModelLoader.Load(ModelOptions.DefaultModelPath))
-                File.WriteAllText(html, ExplainHtmlReport.Render(Explainer.Explain(loaded, ExplainRequest.ArticleExample)));
+            File.WriteAllText(html, Page(kind));
             var png = Path.Combine(dir.FullName, "report.png");
             var (exitCode, stderr) = await Screenshot(html, png, Path.Combine(dir.FullName, "profile"));
             Assert.True(File.Exists(png), $"no screenshot; chromium exit {exitCode}: {stderr}");
