@@ -100,14 +100,14 @@ public static class DatasetExplainer
         }
 
         var components = Summaries(analyses, a => a.Patching, a => a.Estimate, a => a.Direct, Explainer.Ranking(model.Config, analyses[0].Denoise).Select(x => x.Component));
-        var neuronIds = analyses[0].Neurons.Keys
-            .OrderByDescending(n => Math.Abs(analyses.Average(a => a.Neurons[n]))).Take(NeuronCount).ToList();
+        var neuronMeans = analyses[0].Neurons.Keys.Select(n => new Attribution(n, analyses.Average(a => a.Neurons[n]))).ToList();
+        var neuronIds = neuronMeans.OrderByDescending(n => Math.Abs(n.Value)).Take(NeuronCount).Select(n => n.Component).ToList();
         var neurons = Summaries(analyses, a => a.Neurons, a => a.Neurons, _ => null, neuronIds);
         // Heads and single neurons, as for one prediction: with a handful of MLP layers, a "random" set of MLPs is nearly
         // the top set itself, and MLP0 at the changed token mostly re-encodes the input.
         var verified = Explainer.VerificationSet(
             components.Select(c => new Attribution(c.Component, c.Effect.Mean)),
-            analyses[0].Neurons.Keys.Select(n => new Attribution(n, analyses.Average(a => a.Neurons[n]))), options.VerifyK);
+            neuronMeans, options.VerifyK);
         var reference = options.ReferencePrompts.Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList();
         var mean = new List<VerificationResult>();
         var resample = new List<VerificationResult>();

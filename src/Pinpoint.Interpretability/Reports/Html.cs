@@ -13,22 +13,15 @@ public static class Html
     /// Escapes text for element content and for quoted attribute values. Code units no HTML or XML document may hold
     /// (see <see cref="IsUnwritable"/>) become a visible \uXXXX.
     /// </summary>
-    public static string Escape(string text)
+    public static string Escape(string text) => Translate(text, ch => ch switch
     {
-        var sb = new StringBuilder(text.Length);
-        for (int i = 0; i < text.Length; i++)
-            sb.Append(text[i] switch
-            {
-                '&' => "&amp;",
-                '<' => "&lt;",
-                '>' => "&gt;",
-                '"' => "&quot;",
-                '\'' => "&#39;",
-                _ when IsUnwritable(text, i) => UnicodeEscape(text[i]),
-                var ch => ch.ToString(),
-            });
-        return sb.ToString();
-    }
+        '&' => "&amp;",
+        '<' => "&lt;",
+        '>' => "&gt;",
+        '"' => "&quot;",
+        '\'' => "&#39;",
+        _ => null,
+    });
 
     /// <summary>
     /// A token as plain text that shows what it really is: spaces become "·" (a leading space matters, and HTML and
@@ -36,18 +29,28 @@ public static class Html
     /// </summary>
     public static string VisibleToken(string token)
     {
-        var sb = new StringBuilder(token.Length);
-        for (int i = 0; i < token.Length; i++)
-            sb.Append(token[i] switch
-            {
-                ' ' => "·",
-                '\n' => "\\n",
-                '\t' => "\\t",
-                '\r' => "\\r",
-                _ when IsUnwritable(token, i) => UnicodeEscape(token[i]),
-                var ch => ch.ToString(),
-            });
-        return sb.Length == 0 ? "∅" : sb.ToString();
+        var visible = Translate(token, ch => ch switch
+        {
+            ' ' => "·",
+            '\n' => "\\n",
+            '\t' => "\\t",
+            '\r' => "\\r",
+            _ => null,
+        });
+        return visible.Length == 0 ? "∅" : visible;
+    }
+
+    /// <summary>Each code unit as <paramref name="special"/> maps it, else as \uXXXX when no page may hold it, else as itself.</summary>
+    private static string Translate(string text, Func<char, string?> special)
+    {
+        var sb = new StringBuilder(text.Length);
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (special(text[i]) is { } mapped) sb.Append(mapped);
+            else if (IsUnwritable(text, i)) sb.Append(UnicodeEscape(text[i]));
+            else sb.Append(text[i]);
+        }
+        return sb.ToString();
     }
 
     /// <summary>
