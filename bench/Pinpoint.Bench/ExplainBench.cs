@@ -17,7 +17,8 @@ namespace Pinpoint.Bench;
 /// </summary>
 public static class ExplainBench
 {
-    private const int Repetitions = 7;
+    private const int Repetitions = 15;
+    private const int WarmUpRounds = 40;
 
     public static int Run(bool json)
     {
@@ -31,7 +32,7 @@ public static class ExplainBench
         var model = loaded.Model;
         var prediction = Prediction.Prepare(loaded, ExplainRequest.ArticleExample);
         var batch = TokenBatch.Single(prediction.Ids);
-        var best = BenchTiming.BestSeconds(Repetitions,
+        var best = BenchTiming.BestSeconds(Repetitions, WarmUpRounds,
             () => model.Forward(Compute.Eager, batch),
             () => model.Forward(Compute.Eager, batch, lastPositionOnly: true),
             () => AttributionPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Readout, PatchDirection.Denoise),

@@ -9,6 +9,8 @@ namespace Pinpoint.Engine.Kernels;
 /// y = beta·y + x·op(B) for a single row x (the m == 1 case of <see cref="Gemm"/>), which is bound by reading B
 /// once: non-transposed B (k×n) streams four rows at a time with FMA into a block of y kept in L1;
 /// transposed B (n×k) takes four dot products at a time. Threads split the outputs.
+/// Rows of B met by a zero in x are skipped, as reference BLAS does, so a one-hot x (the gradient of a single
+/// logit) reads one row of the unembedding instead of all of it; a NaN or infinity in a skipped row is not propagated.
 /// </summary>
 internal static unsafe class Gemv
 {
@@ -59,15 +61,19 @@ internal static unsafe class Gemv
             {
                 float* b = (float*)j.B + jb;
                 for (; p + 4 <= j.K; p += 4)
+                {
+                    if (j.X[p] == 0f && j.X[p + 1] == 0f && j.X[p + 2] == 0f && j.X[p + 3] == 0f) continue;
                     Axpy4(j.Path, j.X + p, b + p * j.Ldb, j.Ldb, j.Y + jb, w);
+                }
                 for (; p < j.K; p++)
-                    Axpy(j.Path, j.X[p], b + p * j.Ldb, j.Y + jb, w);
+                    if (j.X[p] != 0f) Axpy(j.Path, j.X[p], b + p * j.Ldb, j.Y + jb, w);
             }
             else
             {
                 ushort* b = (ushort*)j.B + jb;
                 for (; p < j.K; p++)
                 {
+                    if (j.X[p] == 0f) continue;
                     GemmPacking.Widen(b + p * j.Ldb, j.BType, scratch, w);
                     Axpy(j.Path, j.X[p], scratch, j.Y + jb, w);
                 }

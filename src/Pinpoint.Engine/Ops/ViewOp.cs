@@ -39,8 +39,7 @@ public static partial class TensorOps
     {
         if (target.IsContiguous)
         {
-            var t = target.Span;
-            for (int i = 0; i < t.Length; i++) t[i] += source[i];
+            TensorPrimitives.Add(target.Span, source, target.Span);
             return;
         }
         var data = target.Storage.AsFloat32();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Pinpoint.Engine.Autograd;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Models.Transformer;
@@ -17,55 +18,61 @@ public static class AttributionPatching
         var c = model.Config;
         var names = HookPoints(c);
         var (sourceIds, baseIds) = direction == PatchDirection.Denoise ? (clean, counterfactual) : (counterfactual, clean);
-        // Both runs in one taped batch (the source as row 0, the base as row 1), so the weights are read once for both;
-        // only the base row's difference is differentiated.
-        var (diffs, activations) = Gradients(model, new TokenBatch(2, clean.Length, [.. sourceIds, .. baseIds]), names, readout, row: 1);
-        double cleanDiff = direction == PatchDirection.Denoise ? diffs[0] : diffs[1];
-        double cfDiff = direction == PatchDirection.Denoise ? diffs[1] : diffs[0];
-        return FromGradients(c, clean.Length, direction, cleanDiff, cfDiff,
-            hook => Row(activations[hook], 0), hook => Row(activations[hook], 1), hook => activations[hook].Grad is { } g ? Row(g, 1) : null);
-    }
-
-    /// <summary>One sequence's slice of a batched activation (or gradient), flattened.</summary>
-    public static float[] Row(Tensor batched, int row)
-    {
-        int width = batched.Size / batched.Dim(0);
-        return batched.Contiguous().Span.Slice(row * width, width).ToArray();
+        // The source run only supplies activations, so it runs untaped; only the base run is differentiated (a taped
+        // batch of both would back-propagate zeros through the source row at the same cost).
+        var (sourceLogits, source) = model.RunWithCache(TokenBatch.Single(sourceIds), names.Contains, lastPositionOnly: true);
+        var (baseDiff, baseline) = Gradients(model, baseIds, names, readout);
+        double sourceDiff = readout.FromLogits(sourceLogits);
+        var (cleanDiff, cfDiff) = direction == PatchDirection.Denoise ? (sourceDiff, baseDiff) : (baseDiff, sourceDiff);
+        return FromGradients(c, clean.Length, direction, cleanDiff, cfDiff, source, baseline, hook => baseline[hook].Grad);
     }
 
     /// <summary>
     /// Fills every patching cell with (source − base) · gradient, summed over the cell's elements and normalised by
-    /// the clean − counterfactual span. <paramref name="source"/> and <paramref name="baseline"/> give one sequence's
-    /// activation per hook, <paramref name="gradient"/> ∂diff/∂activation (null where the
-    /// metric does not depend on it): the gradient at the base run, or one averaged along a path.
+    /// the clean − counterfactual span. <paramref name="source"/> and <paramref name="baseline"/> hold one sequence's
+    /// activation per hook, <paramref name="gradient"/> ∂diff/∂activation (null where the metric does not depend on
+    /// it): the gradient at the base run, or one averaged along a path.
     /// </summary>
     public static PatchingResult FromGradients(TransformerConfig c, int length, PatchDirection direction, double cleanDiff, double cfDiff,
-        Func<string, float[]> source, Func<string, float[]> baseline, Func<string, float[]?> gradient)
+        ActivationCache source, ActivationCache baseline, Func<string, Tensor?> gradient)
     {
         double span = cleanDiff - cfDiff;
         double Normalise(double moved) => Math.Abs(span) < 1e-12 ? 0 : (direction == PatchDirection.Denoise ? moved : -moved) / span;
 
-        // (source − base) · grad summed per group: element i belongs to group (i / width) % groups.
+        // (source − base) · grad summed per group, for activations laid out [..., groups, width].
         double[] Estimate(string hook, int groups, int width)
         {
             var sums = new double[groups];
-            if (gradient(hook) is not { } g) return sums;
-            var a = baseline(hook);
-            var s = source(hook);
-            for (int i = 0; i < a.Length; i++) sums[i / width % groups] += (s[i] - a[i]) * (double)g[i];
-            for (int k = 0; k < groups; k++) sums[k] = Normalise(sums[k]);
+            if (gradient(hook) is not { } gradTensor) return sums;
+            AccumulateMoved(source[hook].Contiguous().Span, baseline[hook].Contiguous().Span, gradTensor.Contiguous().Span, sums, width);
+            for (int k = 0; k < sums.Length; k++) sums[k] = Normalise(sums[k]);
             return sums;
         }
 
         var residual = new double[c.NLayers + 1][];
         for (int l = 0; l <= c.NLayers; l++)
             residual[l] = Estimate(l < c.NLayers ? HookNames.ResidPre(l) : HookNames.ResidPost(c.NLayers - 1), length, c.DModel);
-        var attn = Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.AttnOut(l), 1, 1)[0]).ToArray();
-        var mlp = c.AttentionOnly ? [] : Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.MlpOut(l), 1, 1)[0]).ToArray();
+        var attn = Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.AttnOut(l), 1, c.DModel)[0]).ToArray();
+        var mlp = c.AttentionOnly ? [] : Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.MlpOut(l), 1, c.DModel)[0]).ToArray();
         // hook_z is [1, T, H, D] and hook_post [1, T, d_mlp]: group by head / by neuron across positions.
         var heads = Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.Z(l), c.NHeads, c.DHead)).ToArray();
         var neurons = c.AttentionOnly ? [] : Enumerable.Range(0, c.NLayers).Select(l => Estimate(HookNames.MlpPost(l), c.DMlp, 1)).ToArray();
         return new PatchingResult(direction, cleanDiff, cfDiff, residual, attn, mlp, heads, neurons);
+    }
+
+    /// <summary>sums[k] += Σ (source − base)·grad over every element of group k, for activations laid out [..., groups, width].</summary>
+    // Runs once per hook per explanation, so it is compiled optimised from the first call rather than after tiering.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateMoved(ReadOnlySpan<float> source, ReadOnlySpan<float> baseline, ReadOnlySpan<float> gradient, double[] sums, int width)
+    {
+        int groups = sums.Length;
+        for (int block = 0; block < baseline.Length; block += groups * width)
+        for (int k = 0, i = block; k < groups; k++)
+        {
+            double sum = 0;
+            for (int e = 0; e < width; e++, i++) sum += (source[i] - baseline[i]) * (double)gradient[i];
+            sums[k] += sum;
+        }
     }
 
     /// <summary>The hook points whose activations are patched (and so need gradients).</summary>
@@ -85,13 +92,13 @@ public static class AttributionPatching
     }
 
     /// <summary>
-    /// One taped forward of <paramref name="batch"/> in which every named activation is marked as needing a gradient,
-    /// and one backward of the logit difference at the last position of sequence <paramref name="row"/>. Returns every
-    /// sequence's difference and the activations, whose Grad holds ∂diff/∂activation.
+    /// One taped forward of <paramref name="ids"/> in which every named activation is marked as needing a gradient,
+    /// and one backward of the logit difference at the last position. Returns the difference and the activations,
+    /// whose Grad holds ∂diff/∂activation.
     /// </summary>
     /// <param name="replacements">Hook functions run before the activations are marked (so a replaced activation is the one differentiated).</param>
-    public static (double[] LogitDiffs, ActivationCache Activations) Gradients(HookedTransformer model, TokenBatch batch, IReadOnlySet<string> names,
-        LogitDiffReadout readout, int row, IEnumerable<(string HookName, HookFunction Function)>? replacements = null)
+    public static (double LogitDiff, ActivationCache Activations) Gradients(HookedTransformer model, int[] ids, IReadOnlySet<string> names,
+        LogitDiffReadout readout, IEnumerable<(string HookName, HookFunction Function)>? replacements = null)
     {
         var tape = new Tape();
         var hooks = new HookSet(names.Contains);
@@ -102,17 +109,17 @@ public static class AttributionPatching
                 act.RequiresGrad = true;
                 return null;
             });
-        var logits = model.Forward(new Compute(tape), batch, hooks, lastPositionOnly: true);
-        BackwardLogitDiff(tape, logits, readout, row);
-        return (Enumerable.Range(0, batch.BatchSize).Select(b => readout.FromLogits(logits.Select(0, b))).ToArray(), hooks.Cache);
+        var logits = model.Forward(new Compute(tape), TokenBatch.Single(ids), hooks, lastPositionOnly: true);
+        BackwardLogitDiff(tape, logits, readout);
+        return (readout.FromLogits(logits), hooks.Cache);
     }
 
-    /// <summary>Back-propagates the target−foil logit difference at the last position of sequence <paramref name="row"/> of taped <paramref name="logits"/> [B, T, V] (T may be 1).</summary>
-    public static void BackwardLogitDiff(Tape tape, Tensor logits, LogitDiffReadout readout, int row = 0)
+    /// <summary>Back-propagates the target−foil logit difference at the last position of a taped single sequence's logits [1, T, V] (T may be 1).</summary>
+    public static void BackwardLogitDiff(Tape tape, Tensor logits, LogitDiffReadout readout)
     {
         var seed = Tensor.Zeros(logits.Shape.ToArray());
-        int v = logits.Dim(-1), t = logits.Dim(-2);
-        int last = (row * t + t - 1) * v;
+        int v = logits.Dim(-1);
+        int last = logits.Size - v;
         seed.Span[last + readout.Target] = 1f;
         seed.Span[last + readout.Foil] = -1f;
         tape.Backward(logits, seed);

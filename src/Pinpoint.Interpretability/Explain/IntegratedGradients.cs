@@ -27,23 +27,23 @@ public static class IntegratedGradients
         var from = cfCache[input].ToArray();
         var to = cleanCache[input].ToArray();
 
-        var mean = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        var mean = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         for (int k = 0; k < steps; k++)
         {
             float alpha = (k + 0.5f) / steps;
-            var (_, activations) = AttributionPatching.Gradients(model, TokenBatch.Single(counterfactual), names, readout, row: 0,
+            var (_, activations) = AttributionPatching.Gradients(model, counterfactual, names, readout,
                 [(input, (act, _) => Interpolate(from, to, alpha, act.Shape.ToArray()))]);
             foreach (var name in names)
             {
                 // An activation the metric does not depend on receives no gradient at any step.
                 if (activations[name].Grad is not { } grad) continue;
-                var sum = mean.TryGetValue(name, out var m) ? m : mean[name] = new float[grad.Size];
-                var g = grad.Span;
+                var sum = (mean.TryGetValue(name, out var m) ? m : mean[name] = Tensor.Zeros(grad.Shape.ToArray())).Span;
+                var g = grad.Contiguous().Span;
                 for (int i = 0; i < sum.Length; i++) sum[i] += g[i] / steps;
             }
         }
         return AttributionPatching.FromGradients(c, clean.Length, PatchDirection.Denoise, readout.FromLogits(cleanLogits), readout.FromLogits(cfLogits),
-            name => cleanCache[name].ToArray(), name => cfCache[name].ToArray(), name => mean.GetValueOrDefault(name));
+            cleanCache, cfCache, name => mean.GetValueOrDefault(name));
     }
 
     /// <summary>from + α·(to − from), as a fresh tensor of <paramref name="shape"/>.</summary>

@@ -18,7 +18,7 @@ public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validati
 {
     public void FillTrainBatch(int seed, int step, int micro, int batch, int context, int[] inputs, int[] targets)
     {
-        var random = new Random(HashCode.Combine(seed, step, micro));
+        var random = new Random(BatchSeed.Of(seed, step, micro));
         for (int r = 0; r < batch; r++)
             CopyWindow(train.Slice(random.NextInt64(train.Count - context - 1), context + 1), r, context, inputs, targets);
     }
@@ -55,10 +55,10 @@ public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validati
 public sealed class RepeatedRandomTokens(int vocabSize) : ITrainingData
 {
     public void FillTrainBatch(int seed, int step, int micro, int batch, int context, int[] inputs, int[] targets) =>
-        Fill(new Random(HashCode.Combine(seed, step, micro)), batch, context, inputs, targets);
+        Fill(new Random(BatchSeed.Of(seed, step, micro)), batch, context, inputs, targets);
 
     public void FillValidationBatch(int index, int batches, int batch, int context, int[] inputs, int[] targets) =>
-        Fill(new Random(HashCode.Combine(-1, index)), batch, context, inputs, targets);
+        Fill(new Random(BatchSeed.Of(-1, index, 0)), batch, context, inputs, targets);
 
     private void Fill(Random random, int batch, int context, int[] inputs, int[] targets)
     {
@@ -77,4 +77,25 @@ public sealed class RepeatedRandomTokens(int vocabSize) : ITrainingData
     }
 
     public void Dispose() { }
+}
+
+/// <summary>
+/// The seed of one batch's random generator, mixed from its coordinates with SplitMix64. HashCode.Combine would be
+/// shorter but is randomised per process, so a run killed and resumed in a new process would draw other batches.
+/// </summary>
+public static class BatchSeed
+{
+    public static int Of(int seed, int step, int micro)
+    {
+        ulong z = Mix(Mix(Mix(0x9E3779B97F4A7C15UL ^ (uint)seed) ^ (uint)step) ^ (uint)micro);
+        return (int)(z >> 33);
+    }
+
+    private static ulong Mix(ulong z)
+    {
+        z += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
 }

@@ -88,6 +88,32 @@ public class GemmTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void GemvWithMostlyZeroXMatchesReference(KernelPath path)
+    {
+        // A one-hot or sparse x (a logit-difference gradient) skips B's rows; groups of four that are partly zero must not.
+        var rng = new Random(5);
+        foreach (var (n, k) in new[] { (37, 19), (1030, 300) })
+        foreach (bool tb in new[] { false, true })
+        foreach (bool half in new[] { false, true })
+        {
+            var x = new Problem(rng, 1, n, k, false, tb, 0);
+            for (int p = 0; p < k; p++) if (p % 7 != 3 && p != k - 1) x.A[p] = 0f;
+            var bits = new ushort[x.B.Length];
+            for (int i = 0; i < bits.Length; i++)
+            {
+                bits[i] = (ushort)(BitConverter.SingleToInt32Bits(x.B[i]) >> 16);
+                if (half) x.B[i] = HalfConversion.ToSingle(bits[i], DType.BF16);
+            }
+            var c = x.InitialC(rng, 1f);
+            var expected = x.Reference(c, 1f);
+            if (half) Gemm.Multiply(1, n, k, x.A, x.Lda, false, bits, DType.BF16, x.Ldb, tb, c, x.Ldc, 1f, path);
+            else Gemm.Multiply(1, n, k, x.A, x.Lda, false, x.B, x.Ldb, tb, c, x.Ldc, 1f, path);
+            x.AssertClose(expected, c, $"{path} n={n} k={k} tb={tb} bf16={half}");
+        }
+    }
+
     [Fact]
     public void ZeroDepthScalesC()
     {
