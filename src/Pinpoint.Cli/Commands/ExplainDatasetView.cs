@@ -15,16 +15,19 @@ public static class ExplainDatasetView
     public sealed record VerificationInfo(int K, string[] Components, double TopKFractionRemoved, double RandomKFractionRemoved, double[] Curve,
         double[] RandomCurve, Ablation Mean, Ablation Resample);
     /// <param name="Components">The ablated set (top-level fractions are resample ablation's).</param>
+    /// <summary>Each item's own top-k (as <c>explain</c> finds it for that prediction alone) ablated in that item.</summary>
+    public sealed record OwnVerificationInfo(int K, Ablation Mean, Ablation Resample);
 
     public sealed record SpearmanInfo(Range ItemMean, double Pooled);
     public sealed record LensRow(string Stage, Range LogitDiff);
     public sealed record ItemRow(int Index, string Source, string Prompt, string Target, string Foil, string Counterfactual, string CounterfactualOrigin,
-        double LogitDiff, double CounterfactualLogitDiff, double Spearman, string TopComponent, double MeanAblationRemoved, double ResampleAblationRemoved);
+        double LogitDiff, double CounterfactualLogitDiff, double Spearman, string TopComponent, double MeanAblationRemoved, double ResampleAblationRemoved,
+        string[] OwnTopK, double OwnResampleRemoved);
 
     /// <param name="Verification">The top-k heads and single neurons ablated in every item; top-level fractions are resample ablation's (the counterfactual's own activations), mean ablation beside it.</param>
     /// <param name="Html">Full path of the HTML report, when <c>--html</c> asked for one.</param>
     public sealed record Result(string Dataset, int Items, int Correct, Range LogitDiff, Range Effect, SpearmanInfo Spearman, VerificationInfo Verification,
-        LensRow[] LogitLens, ComponentRow[] Components, ComponentRow[] Neurons, ItemRow[] ItemResults, string? Html = null);
+        OwnVerificationInfo OwnTopK, LensRow[] LogitLens, ComponentRow[] Components, ComponentRow[] Neurons, ItemRow[] ItemResults, string? Html = null);
 
     public static DatasetExplainReport Run(Func<Action<string, int, int>?, DatasetExplainReport> explain, CommandOutput output)
     {
@@ -55,10 +58,12 @@ public static class ExplainDatasetView
         return new Result(dataset, r.ItemCount, r.Correct, R(r.LogitDiff), R(r.Effect), new SpearmanInfo(R(r.ItemSpearman), r.PooledSpearman),
             new VerificationInfo(resample.K, r.Verified.Select(c => c.Name).ToArray(), resample.TopKFractionRemoved, resample.RandomKFractionRemoved,
                 [.. resample.Curve], [.. resample.RandomCurve], A(r.MeanAblation), A(resample)),
+            new OwnVerificationInfo(r.OwnResampleAblation.K, A(r.OwnMeanAblation), A(r.OwnResampleAblation)),
             r.LogitLens.Select(l => new LensRow(l.Stage, R(l.LogitDiff))).ToArray(),
             r.Components.Select(C).ToArray(), r.Neurons.Select(C).ToArray(),
             r.Items.Select(i => new ItemRow(i.Index, i.Source, i.Prompt, i.Target, i.Foil, i.Counterfactual, i.CounterfactualOrigin, i.LogitDiff,
-                i.CounterfactualLogitDiff, i.Spearman, i.TopComponent, i.MeanAblationRemoved, i.ResampleAblationRemoved)).ToArray());
+                i.CounterfactualLogitDiff, i.Spearman, i.TopComponent, i.MeanAblationRemoved, i.ResampleAblationRemoved,
+                i.OwnTopK.Select(c => c.Name).ToArray(), i.OwnResampleRemoved)).ToArray());
     }
 
     public static void Render(Result r, CommandOutput output)
@@ -76,6 +81,9 @@ public static class ExplainDatasetView
             ("attribution vs activation patching", $"Spearman per item {Pm(r.Spearman.ItemMean)}; on the dataset means {N(r.Spearman.Pooled)}"),
             ($"ablating the top-{r.Verification.K} in every item", Check(r.Verification)),
             ("fractions", $"of the total difference over the {CommandOutput.Int(r.Verification.Resample.Items)} items where the target wins"),
+            ($"ablating each item's own top-{r.OwnTopK.K}", $"resample: {P(r.OwnTopK.Resample.MeanItemFraction)} removed on average per item (random {r.OwnTopK.K}: " +
+                $"{P(r.OwnTopK.Resample.MeanItemRandomFraction)}), {P(r.OwnTopK.Resample.TopKFractionRemoved)} of the total; mean: " +
+                $"{P(r.OwnTopK.Mean.MeanItemFraction)} per item (random: {P(r.OwnTopK.Mean.MeanItemRandomFraction)})"),
         ]);
         var lens = CommandOutput.NewTable("logit lens", "target − foil (mean ± 95% CI)");
         foreach (var l in r.LogitLens) CommandOutput.AddRow(lens, l.Stage, Pm(l.LogitDiff));
@@ -86,10 +94,12 @@ public static class ExplainDatasetView
         foreach (var c in r.Components.Concat(r.Neurons).Where(c => c.Consistency == "item_specific").Take(10))
             CommandOutput.AddRow(specific, c.Component, string.Join(", ", c.StrongIn.Take(8).Select(s => $"#{s.Item} ({P(s.Share)})")) + (c.StrongIn.Length > 8 ? $" … {c.StrongIn.Length} in all" : ""));
         output.Write(specific);
-        var items = CommandOutput.NewTable("#", "prompt", "target vs foil", "difference", "counterfactual", "Spearman", "top component", "resample top-k removed");
+        var items = CommandOutput.NewTable("#", "prompt", "target vs foil", "difference", "counterfactual", "Spearman", "top component", "resample top-k removed",
+            "own top-k", "removed");
         foreach (var i in r.ItemResults.Take(20))
             CommandOutput.AddRow(items, CommandOutput.Int(i.Index), CommandOutput.Quote(Shorten(i.Prompt)), $"{CommandOutput.Quote(i.Target)} vs {CommandOutput.Quote(i.Foil)}",
-                N(i.LogitDiff), N(i.CounterfactualLogitDiff), N(i.Spearman), i.TopComponent, P(i.ResampleAblationRemoved));
+                N(i.LogitDiff), N(i.CounterfactualLogitDiff), N(i.Spearman), i.TopComponent, P(i.ResampleAblationRemoved),
+                string.Join(", ", i.OwnTopK), P(i.OwnResampleRemoved));
         output.Write(items);
         if (r.ItemResults.Length > 20) output.Text.WriteLine($"({r.ItemResults.Length - 20} more items in --json)");
     }

@@ -41,9 +41,12 @@ public sealed record ComponentSummary(
     Component Component, Interval Effect, double Share, Interval? DirectAttribution, Interval Estimate, Consistency Consistency, IReadOnlyList<ItemValue> StrongIn);
 
 /// <param name="MeanAblationRemoved">Share of this item's difference removed by mean-ablating the verified set (resample beside it).</param>
+/// <param name="OwnTopK">This item's own top-k heads and neurons, found as for a single prediction.</param>
+/// <param name="OwnResampleRemoved">Share of this item's difference removed by resample-ablating its own top-k.</param>
 public sealed record DatasetItemResult(
     int Index, string Source, string Prompt, string Target, string Foil, string Counterfactual, string CounterfactualOrigin,
-    double LogitDiff, double CounterfactualLogitDiff, double Spearman, string TopComponent, double MeanAblationRemoved, double ResampleAblationRemoved);
+    double LogitDiff, double CounterfactualLogitDiff, double Spearman, string TopComponent, double MeanAblationRemoved, double ResampleAblationRemoved,
+    IReadOnlyList<Component> OwnTopK, double OwnResampleRemoved);
 
 
 /// <summary>
@@ -58,12 +61,14 @@ public sealed record DatasetVerification(
 public sealed record LensSummary(string Stage, Interval LogitDiff);
 
 /// <param name="Verified">The top-k heads and single neurons (heads by patching effect, neurons by their estimate), ablated in every item.</param>
+/// <param name="OwnMeanAblation">Each item's own top-k (as a single explanation finds it) ablated in that item; resample beside it.</param>
 public sealed record DatasetExplainReport(
     int ItemCount, int Correct, Interval LogitDiff, Interval Effect,
     IReadOnlyList<LensSummary> LogitLens,
     IReadOnlyList<ComponentSummary> Components, IReadOnlyList<ComponentSummary> Neurons,
     Interval ItemSpearman, double PooledSpearman,
     IReadOnlyList<Component> Verified, DatasetVerification MeanAblation, DatasetVerification ResampleAblation,
+    DatasetVerification OwnMeanAblation, DatasetVerification OwnResampleAblation,
     IReadOnlyList<DatasetItemResult> Items);
 
 /// <summary>
@@ -95,7 +100,7 @@ public static class DatasetExplainer
         var analyses = new List<ItemAnalysis>();
         for (int i = 0; i < items.Count; i++)
         {
-            analyses.Add(Analyze(loaded, items[i], i));
+            analyses.Add(Analyze(loaded, items[i], i, options.VerifyK));
             progress?.Invoke("patching", i + 1, items.Count);
         }
 
@@ -109,13 +114,16 @@ public static class DatasetExplainer
             components.Select(c => new Attribution(c.Component, c.Effect.Mean)),
             neuronMeans, options.VerifyK);
         var reference = options.ReferencePrompts.Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList();
-        var mean = new List<VerificationResult>();
-        var resample = new List<VerificationResult>();
+        var (mean, resample, ownMean, ownResample) = (new List<VerificationResult>(), new List<VerificationResult>(), new List<VerificationResult>(), new List<VerificationResult>());
         for (int i = 0; i < analyses.Count; i++)
         {
             var p = analyses[i].Prediction;
-            mean.Add(Verification.Run(model, p.Ids, p.CounterfactualIds, reference, p.Readout, verified, options.VerifyK, AblationKind.Mean, seed: i));
-            resample.Add(Verification.Run(model, p.Ids, p.CounterfactualIds, reference, p.Readout, verified, options.VerifyK, AblationKind.Resample, seed: i));
+            VerificationResult Check(IReadOnlyList<Component> set, AblationKind kind) =>
+                Verification.Run(model, p.Ids, p.CounterfactualIds, reference, p.Readout, set, options.VerifyK, kind, seed: i);
+            mean.Add(Check(verified, AblationKind.Mean));
+            resample.Add(Check(verified, AblationKind.Resample));
+            ownMean.Add(Check(analyses[i].OwnTopK, AblationKind.Mean));
+            ownResample.Add(Check(analyses[i].OwnTopK, AblationKind.Resample));
             progress?.Invoke("ablation", i + 1, analyses.Count);
         }
 
@@ -126,25 +134,26 @@ public static class DatasetExplainer
         var itemResults = analyses.Select((a, i) => new DatasetItemResult(
             i, a.Source, items[i].Prompt, items[i].Target, items[i].Foil, a.Prediction.Counterfactual, a.Prediction.CounterfactualOrigin,
             a.Clean, a.CounterfactualDiff, a.Spearman, a.Patching.MaxBy(kv => kv.Value).Key.Name,
-            mean[i].TopKFractionRemoved, resample[i].TopKFractionRemoved)).ToList();
+            mean[i].TopKFractionRemoved, resample[i].TopKFractionRemoved, a.OwnTopK, ownResample[i].TopKFractionRemoved)).ToList();
 
         return new DatasetExplainReport(
             items.Count, analyses.Count(a => a.Clean > 0), Interval.Of(analyses.Select(a => a.Clean).ToList()),
             Interval.Of(analyses.Select(a => a.Effect).ToList()), lens, components, neurons,
             spearmans.Count > 0 ? Interval.Of(spearmans) : new Interval(double.NaN, 0), Statistics.Spearman(pooledExact, pooledEstimate),
-            verified, Aggregate(AblationKind.Mean, analyses, mean), Aggregate(AblationKind.Resample, analyses, resample), itemResults);
+            verified, Aggregate(AblationKind.Mean, analyses, mean), Aggregate(AblationKind.Resample, analyses, resample),
+            Aggregate(AblationKind.Mean, analyses, ownMean), Aggregate(AblationKind.Resample, analyses, ownResample), itemResults);
     }
 
     /// <summary>One item's values, every component in logit-difference units.</summary>
     private sealed record ItemAnalysis(
         string Source, Prediction Prediction, double Clean, double CounterfactualDiff, IReadOnlyList<LensPoint> Lens, PatchingResult Denoise,
         Dictionary<Component, double> Patching, Dictionary<Component, double> Estimate, Dictionary<Component, double> Direct,
-        Dictionary<Component, double> Neurons, double Spearman)
+        Dictionary<Component, double> Neurons, double Spearman, IReadOnlyList<Component> OwnTopK)
     {
         public double Effect => Clean - CounterfactualDiff;
     }
 
-    private static ItemAnalysis Analyze(LoadedModel loaded, ScoreItem item, int index)
+    private static ItemAnalysis Analyze(LoadedModel loaded, ScoreItem item, int index, int verifyK)
     {
         var model = loaded.Model;
         string source = item.Source ?? $"item {index}";
@@ -164,10 +173,12 @@ public static class DatasetExplainer
         // Shares of this item's effect back to logit units, so items with tiny effects do not dominate the means.
         double effect = denoise.CleanDiff - denoise.CounterfactualDiff;
         Dictionary<Component, double> Units(IEnumerable<Attribution> shares) => shares.ToDictionary(a => a.Component, a => a.Value * effect);
+        var ranking = Explainer.Ranking(model.Config, denoise);
+        var neurons = Explainer.NeuronRanking(estimate);
         return new ItemAnalysis(source, prediction, clean, denoise.CounterfactualDiff, lens, denoise,
-            Units(Explainer.Ranking(model.Config, denoise)), Units(Explainer.Ranking(model.Config, estimate)),
+            Units(ranking), Units(Explainer.Ranking(model.Config, estimate)),
             dla.Components.ToDictionary(a => a.Component, a => a.Value),
-            Units(Explainer.NeuronRanking(estimate)), Explainer.Agreement(denoise, estimate));
+            Units(neurons), Explainer.Agreement(denoise, estimate), Explainer.VerificationSet(ranking, neurons, verifyK));
     }
 
     private static List<ComponentSummary> Summaries(List<ItemAnalysis> analyses, Func<ItemAnalysis, Dictionary<Component, double>> exact,

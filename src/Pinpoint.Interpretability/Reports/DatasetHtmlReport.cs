@@ -39,6 +39,8 @@ public static class DatasetHtmlReport
             ("mean ablation", Ablation(r.MeanAblation)),
             ("resample ablation", Ablation(r.ResampleAblation)),
             ("fractions", $"of the clean difference summed over the {r.ResampleAblation.Items} items where the target wins"),
+            ("each item's own top k, mean ablation", Ablation(r.OwnMeanAblation)),
+            ("each item's own top k, resample ablation", Ablation(r.OwnResampleAblation)),
         ]);
     }
 
@@ -116,19 +118,27 @@ public static class DatasetHtmlReport
 
     public static HtmlFragment Faithfulness(DatasetExplainReport r)
     {
-        HtmlFragment Chart(string id, DatasetVerification v, string title) => ReportParts.FaithfulnessChart(id, title, v.Curve, v.RandomCurve, r.Verified);
-        return Html.Section("faithfulness", "Faithfulness: ablating the same top k in every item",
+        HtmlFragment Chart(string id, DatasetVerification v, string title, IReadOnlyList<Component> ablated) =>
+            ReportParts.FaithfulnessChart(id, title, v.Curve, v.RandomCurve, ablated);
+        return Html.Section("faithfulness", "Faithfulness: ablating the top k",
             $"Fraction of the clean difference removed, summed over the {r.ResampleAblation.Items} items where the target wins, as the top k components " +
-            "are ablated together, against random sets of the same kinds. Mean ablation replaces outputs by their mean over reference prompts; " +
-            "resample ablation by each item's counterfactual run.",
-            Html.Figures([Chart("faithfulness-mean", r.MeanAblation, "Mean ablation"), Chart("faithfulness-resample", r.ResampleAblation, "Resample ablation")]));
+            "are ablated together, against random sets of the same kinds: the same set in every item, then each item's own set (as explaining that " +
+            "prediction alone finds it). Mean ablation replaces outputs by their mean over reference prompts; resample ablation by each item's counterfactual run.",
+            Html.Figures([
+                Chart("faithfulness-mean", r.MeanAblation, "Same set, mean ablation", r.Verified),
+                Chart("faithfulness-resample", r.ResampleAblation, "Same set, resample ablation", r.Verified),
+                Chart("faithfulness-own-mean", r.OwnMeanAblation, "Each item's own set, mean ablation", []),
+                Chart("faithfulness-own-resample", r.OwnResampleAblation, "Each item's own set, resample ablation", []),
+            ]));
     }
 
     public static HtmlFragment ItemTable(DatasetExplainReport r) =>
         Html.Section("items", "Items",
             "Each item on its own: its logit differences, its counterfactual and where it came from, how well attribution patching ranks its components " +
-            "(Spearman vs activation patching), the component whose patching restores most, and the share of its difference the common top k remove.",
-            Html.Table("Per item", ["#", "prompt", "target vs foil", "difference", "counterfactual", "counterfactual difference", "Spearman", "top component", "mean ablation removes", "resample removes"],
+            "(Spearman vs activation patching), the component whose patching restores most, the share of its difference the common top k remove, " +
+            "and its own top k with the share resample-ablating them removes.",
+            Html.Table("Per item", ["#", "prompt", "target vs foil", "difference", "counterfactual", "counterfactual difference", "Spearman", "top component",
+                    "mean ablation removes", "resample removes", "own top k", "own top k resample removes"],
                 r.Items.Select(i => (IReadOnlyList<HtmlFragment>)
                 [
                     Html.Format(i.Index, "F0"),
@@ -141,6 +151,8 @@ public static class DatasetHtmlReport
                     Html.Element("code", i.TopComponent),
                     ReportParts.Percent(i.MeanAblationRemoved),
                     ReportParts.Percent(i.ResampleAblationRemoved),
+                    Html.SpaceSeparated(i.OwnTopK.Select(c => Html.Element("code", c.Name))),
+                    ReportParts.Percent(i.OwnResampleRemoved),
                 ])));
 
     private static string ConsistencyName(Consistency c) => c switch

@@ -137,7 +137,7 @@ public class ExplainCommandTests
             "{\"prompt\":\"Sue had a hat. She put the hat on\",\"target\":\" her\",\"foil\":\" the\"}",
         ]);
         var json = Cli.RunOn("explain", "stories-bin", "--dataset", dataset, "--verify-k", "2", "--json").Json();
-        Assert.Equal(["dataset", "items", "correct", "logit_diff", "effect", "spearman", "verification", "logit_lens", "components", "neurons", "item_results"],
+        Assert.Equal(["dataset", "items", "correct", "logit_diff", "effect", "spearman", "verification", "own_top_k", "logit_lens", "components", "neurons", "item_results"],
             json.EnumerateObject().Select(p => p.Name));
         Assert.Equal(3, json.GetProperty("items").GetInt32());
         var items = json.GetProperty("item_results").EnumerateArray().ToArray();
@@ -151,6 +151,11 @@ public class ExplainCommandTests
         var verification = json.GetProperty("verification");
         Assert.Equal(2, verification.GetProperty("components").GetArrayLength());
         Assert.Equal(verification.GetProperty("top_k_fraction_removed").GetDouble(), verification.GetProperty("resample").GetProperty("top_k_fraction_removed").GetDouble());
+        var own = json.GetProperty("own_top_k");
+        Assert.Equal(2, own.GetProperty("k").GetInt32());
+        Assert.All(items, i => Assert.Equal(2, i.GetProperty("own_top_k").GetArrayLength()));
+        Assert.Equal(items.Where(i => i.GetProperty("logit_diff").GetDouble() > 0).Average(i => i.GetProperty("own_resample_removed").GetDouble()),
+            own.GetProperty("resample").GetProperty("mean_item_fraction").GetDouble(), 9);
         var components = json.GetProperty("components").EnumerateArray().ToArray();
         Assert.Equal(5 * 8 + 5, components.Length); // stories260K: 5 layers × 8 heads, 5 MLPs
         Assert.All(components, c => Assert.Contains(c.GetProperty("consistency").GetString(), new[] { "consistent", "item_specific", "negligible" }));

@@ -60,6 +60,10 @@ public class DatasetExplainerTests
         Assert.Equal(expected, report.ResampleAblation.TopKFractionRemoved, 4);
         Assert.Equal(right.Count, report.ResampleAblation.Items);
         Assert.All(report.Items, i => Assert.True(double.IsFinite(i.Spearman) || i.LogitDiff == i.CounterfactualLogitDiff));
+        // Each item on its own finds the same head, so its own top-1 removes the same.
+        Assert.All(report.Items, i => Assert.Equal([planted], i.OwnTopK));
+        Assert.Equal(expected, report.OwnResampleAblation.TopKFractionRemoved, 4);
+        Assert.Equal(right.Average(i => (i.LogitDiff - i.CounterfactualLogitDiff) / i.LogitDiff), report.OwnResampleAblation.MeanItemFraction, 4);
     }
 
     [Fact]
