@@ -60,7 +60,7 @@ public sealed record DatasetVerification(
 
 public sealed record LensSummary(string Stage, Interval LogitDiff);
 
-/// <param name="Verified">The top-k heads and single neurons (heads by patching effect, neurons by their estimate), ablated in every item.</param>
+/// <param name="Verified">The top-k heads and single neurons by mean removal (noising patching for heads, its estimate for neurons), ablated in every item.</param>
 /// <param name="OwnMeanAblation">Each item's own top-k (as a single explanation finds it) ablated in that item; resample beside it.</param>
 public sealed record DatasetExplainReport(
     int ItemCount, int Correct, Interval LogitDiff, Interval Effect,
@@ -108,11 +108,12 @@ public static class DatasetExplainer
         var neuronMeans = analyses[0].Neurons.Keys.Select(n => new Attribution(n, analyses.Average(a => a.Neurons[n]))).ToList();
         var neuronIds = neuronMeans.OrderByDescending(n => Math.Abs(n.Value)).Take(NeuronCount).Select(n => n.Component).ToList();
         var neurons = Summaries(analyses, a => a.Neurons, a => a.Neurons, _ => null, neuronIds);
-        // Heads and single neurons, as for one prediction: with a handful of MLP layers, a "random" set of MLPs is nearly
-        // the top set itself, and MLP0 at the changed token mostly re-encodes the input.
+        // Heads and single neurons, as for one prediction (with a handful of MLP layers, a "random" set of MLPs is nearly
+        // the top set itself), ranked by what knocking each out removes on average.
+        Attribution MeanRemoval(Component c, Func<ItemAnalysis, Dictionary<Component, double>> removal) => new(c, analyses.Average(a => removal(a)[c]));
         var verified = Explainer.VerificationSet(
-            components.Select(c => new Attribution(c.Component, c.Effect.Mean)),
-            neuronMeans, options.VerifyK);
+            analyses[0].Removal.Keys.Select(c => MeanRemoval(c, a => a.Removal)),
+            analyses[0].NeuronRemoval.Keys.Select(n => MeanRemoval(n, a => a.NeuronRemoval)), options.VerifyK);
         var reference = options.ReferencePrompts.Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList();
         var (mean, resample, ownMean, ownResample) = (new List<VerificationResult>(), new List<VerificationResult>(), new List<VerificationResult>(), new List<VerificationResult>());
         for (int i = 0; i < analyses.Count; i++)
@@ -148,7 +149,8 @@ public static class DatasetExplainer
     private sealed record ItemAnalysis(
         string Source, Prediction Prediction, double Clean, double CounterfactualDiff, IReadOnlyList<LensPoint> Lens, PatchingResult Denoise,
         Dictionary<Component, double> Patching, Dictionary<Component, double> Estimate, Dictionary<Component, double> Direct,
-        Dictionary<Component, double> Neurons, double Spearman, IReadOnlyList<Component> OwnTopK)
+        Dictionary<Component, double> Neurons, double Spearman,
+        Dictionary<Component, double> Removal, Dictionary<Component, double> NeuronRemoval, IReadOnlyList<Component> OwnTopK)
     {
         public double Effect => Clean - CounterfactualDiff;
     }
@@ -173,12 +175,14 @@ public static class DatasetExplainer
         // Shares of this item's effect back to logit units, so items with tiny effects do not dominate the means.
         double effect = denoise.CleanDiff - denoise.CounterfactualDiff;
         Dictionary<Component, double> Units(IEnumerable<Attribution> shares) => shares.ToDictionary(a => a.Component, a => a.Value * effect);
-        var ranking = Explainer.Ranking(model.Config, denoise);
-        var neurons = Explainer.NeuronRanking(estimate);
+        // What knocking each component out of the clean run removes (noising direction): the ranking the causal check uses.
+        var removal = Explainer.Ranking(model.Config, ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise));
+        var neuronRemoval = Explainer.NeuronRanking(AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise));
         return new ItemAnalysis(source, prediction, clean, denoise.CounterfactualDiff, lens, denoise,
-            Units(ranking), Units(Explainer.Ranking(model.Config, estimate)),
+            Units(Explainer.Ranking(model.Config, denoise)), Units(Explainer.Ranking(model.Config, estimate)),
             dla.Components.ToDictionary(a => a.Component, a => a.Value),
-            Units(neurons), Explainer.Agreement(denoise, estimate), Explainer.VerificationSet(ranking, neurons, verifyK));
+            Units(Explainer.NeuronRanking(estimate)), Explainer.Agreement(denoise, estimate),
+            Units(removal), Units(neuronRemoval), Explainer.VerificationSet(removal, neuronRemoval, verifyK));
     }
 
     private static List<ComponentSummary> Summaries(List<ItemAnalysis> analyses, Func<ItemAnalysis, Dictionary<Component, double>> exact,

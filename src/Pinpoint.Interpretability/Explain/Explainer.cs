@@ -83,8 +83,7 @@ public static class Explainer
 
         var ranking = Ranking(model.Config, denoise);
         var neurons = NeuronRanking(estimate);
-        // The causal check works at the finest grain found: heads by exact patching, single neurons by their estimate.
-        var verified = VerificationSet(ranking, neurons, options.VerifyK);
+        var verified = VerificationSet(Ranking(model.Config, noise), NeuronRanking(AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise)), options.VerifyK);
         var reference = options.ReferencePrompts.Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList();
         var mean = Verification.Run(model, ids, cfIds, reference, readout, verified, options.VerifyK, AblationKind.Mean);
         var resample = Verification.Run(model, ids, cfIds, reference, readout, verified, options.VerifyK, AblationKind.Resample);
@@ -117,7 +116,11 @@ public static class Explainer
         return (diff, LogitLens.Run(model.Config, cache, readout), DirectLogitAttribution.Run(model, cache, readout, diff), cache);
     }
 
-    /// <summary>The k heads and single neurons that move the difference most towards the target (MLP layers are too coarse to name a mechanism).</summary>
+    /// <summary>
+    /// The set the causal check ablates: the k heads and single neurons with the largest values (MLP layers are too coarse
+    /// to name a mechanism). Given noising-direction rankings — how much knocking each one out alone removes, heads by
+    /// activation patching and neurons by its attribution estimate — since necessity is what ablation tests.
+    /// </summary>
     public static List<Component> VerificationSet(IEnumerable<Attribution> components, IEnumerable<Attribution> neurons, int k) =>
         components.Where(a => a.Component.Kind == ComponentKind.Head).Concat(neurons)
             .OrderByDescending(a => a.Value).Take(k).Select(a => a.Component).ToList();
