@@ -47,6 +47,14 @@ public static partial class TensorOps
         var runs = new StridedRuns(target);
         while (runs.MoveNext(out int o))
         {
+            if (runs.Stride == 1)
+            {
+                // Column slices (q, k, v of a fused projection) have unit-stride rows: add them a vector at a time.
+                var run = data.Slice(o, runs.Length);
+                TensorPrimitives.Add(run, source.Slice(n, runs.Length), run);
+                n += runs.Length;
+                continue;
+            }
             for (int j = 0; j < runs.Length; j++, o += runs.Stride) data[o] += source[n++];
         }
     }
