@@ -7,6 +7,7 @@ var suites = new Dictionary<string, Func<bool, int>>(StringComparer.OrdinalIgnor
     ["forward"] = ForwardBench.Run,
     ["train"] = TrainBench.Run,
     ["explain"] = ExplainBench.Run,
+    ["hf-reference"] = HfReferenceFixtures.Run,
 };
 
 var names = string.Join(", ", suites.Keys);

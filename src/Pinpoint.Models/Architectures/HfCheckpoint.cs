@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Models.Formats;
@@ -5,7 +6,7 @@ using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Models.Architectures;
 
-/// <summary>Writes a model as a standard Hugging Face folder: config.json, model.safetensors and tokenizer.json.</summary>
+/// <summary>Writes a model as a standard Hugging Face folder: config.json, model.safetensors, tokenizer.json and tokenizer_config.json.</summary>
 public static class HfCheckpoint
 {
     public static void Write(string directory, ITrainableArchitecture architecture, TransformerConfig config, TransformerWeights weights,
@@ -19,7 +20,47 @@ public static class HfCheckpoint
         fields["torch_dtype"] = storeAs switch { DType.BF16 => "bfloat16", DType.F16 => "float16", _ => "float32" };
         AtomicFile.Write(Path.Combine(directory, "config.json"),
             s => JsonSerializer.Serialize(s, fields, new JsonSerializerOptions { WriteIndented = true }));
-        if (tokenizerJson is not null && Path.GetFullPath(tokenizerJson) != Path.GetFullPath(Path.Combine(directory, "tokenizer.json")))
-            AtomicFile.Write(Path.Combine(directory, "tokenizer.json"), s => { using var f = File.OpenRead(tokenizerJson); f.CopyTo(s); });
+        if (tokenizerJson is null) return;
+        CopyUnlessSame(tokenizerJson, Path.Combine(directory, "tokenizer.json"));
+        // A source folder's own tokenizer_config.json keeps its BOS rules; a bare tokenizer.json gets one of ours.
+        var sourceConfig = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tokenizerJson))!, "tokenizer_config.json");
+        if (File.Exists(sourceConfig)) CopyUnlessSame(sourceConfig, Path.Combine(directory, "tokenizer_config.json"));
+        else WriteTokenizerConfig(directory, tokenizerJson, config);
+    }
+
+    private static void CopyUnlessSame(string source, string destination)
+    {
+        if (Path.GetFullPath(source) != Path.GetFullPath(destination))
+            AtomicFile.Write(destination, s => { using var f = File.OpenRead(source); f.CopyTo(s); });
+    }
+
+    /// <summary>
+    /// Lets AutoTokenizer load tokenizer.json as it is (PreTrainedTokenizerFast) instead of picking the model type's
+    /// own tokenizer class, which would add tokens of its own (LlamaTokenizerFast prepends a BOS the model never saw).
+    /// </summary>
+    private static void WriteTokenizerConfig(string directory, string tokenizerJson, TransformerConfig config)
+    {
+        string? Special(int? id) => id is null ? null : SpecialTokenContent(tokenizerJson, id.Value);
+        var fields = new Dictionary<string, object?>
+        {
+            ["tokenizer_class"] = "PreTrainedTokenizerFast",
+            ["model_max_length"] = config.ContextLength,
+            ["bos_token"] = Special(config.BosTokenId),
+            ["eos_token"] = Special(config.EosTokenId),
+            ["clean_up_tokenization_spaces"] = false,
+        };
+        AtomicFile.Write(Path.Combine(directory, "tokenizer_config.json"),
+            s => JsonSerializer.Serialize(s, fields, new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+    }
+
+    private static string? SpecialTokenContent(string tokenizerJson, int id)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(tokenizerJson));
+        if (!doc.RootElement.TryGetProperty("added_tokens", out var added) || added.ValueKind != JsonValueKind.Array) return null;
+        foreach (var token in added.EnumerateArray())
+            if (token.TryGetProperty("id", out var tokenId) && tokenId.TryGetInt32(out int value) && value == id
+                && token.TryGetProperty("content", out var content))
+                return content.GetString();
+        return null;
     }
 }

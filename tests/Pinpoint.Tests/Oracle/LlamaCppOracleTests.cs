@@ -24,16 +24,6 @@ public class LlamaCppOracleTests
         { "gptneox", 1e-2 },
     };
 
-    private static RandomModelSpec Spec(string arch) => arch switch
-    {
-        "llama" => new(arch, DModel: 64, NLayers: 2, NHeads: 4, NKvHeads: 2, DMlp: 128, VocabSize: 512, ContextLength: 64),
-        "qwen2" => new(arch, 64, 2, 4, 2, 128, 401, 64),
-        "gpt2" => new(arch, 64, 2, 4, 4, 256, 401, 64),
-        "gemma" => new(arch, 64, 2, 4, 1, 128, 512, 64),
-        "gptneox" => new(arch, 64, 2, 4, 4, 256, 401, 64),
-        _ => throw new ArgumentOutOfRangeException(nameof(arch), arch, null),
-    };
-
     /// <summary>The shared tokenizer whose size the spec's vocabulary matches: (GGUF to copy tokenizer.* from, HF tokenizer file).</summary>
     private static (string Gguf, string HfTokenizer) Tokenizer(RandomModelSpec spec) => spec.VocabSize == 512
         ? (SharedData.Require("models/stories260K/stories260K.gguf"), SharedData.Require("models/stories260K/tok512.model"))
@@ -43,7 +33,7 @@ public class LlamaCppOracleTests
     [MemberData(nameof(Architectures))]
     public void RandomModelMatchesLlamaCppInBothFormats(string arch, double tolerance)
     {
-        var spec = Spec(arch);
+        var spec = RandomModels.SmallSpec(arch);
         var (tokenizerGguf, hfTokenizer) = Tokenizer(spec);
         var dir = Directory.CreateTempSubdirectory($"pinpoint-oracle-{arch}-").FullName;
         try

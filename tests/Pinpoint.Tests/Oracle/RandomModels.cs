@@ -24,6 +24,17 @@ public sealed record RandomModelSpec(string Architecture, int DModel, int NLayer
 /// </summary>
 public static class RandomModels
 {
+    /// <summary>Small sizes per architecture that still exercise grouped-query attention (llama, qwen2, gemma) and partial rotary (gptneox).</summary>
+    public static RandomModelSpec SmallSpec(string arch) => arch switch
+    {
+        "llama" => new(arch, DModel: 64, NLayers: 2, NHeads: 4, NKvHeads: 2, DMlp: 128, VocabSize: 512, ContextLength: 64),
+        "qwen2" => new(arch, 64, 2, 4, 2, 128, 401, 64),
+        "gpt2" => new(arch, 64, 2, 4, 4, 256, 401, 64),
+        "gemma" => new(arch, 64, 2, 4, 1, 128, 512, 64),
+        "gptneox" => new(arch, 64, 2, 4, 4, 256, 401, 64),
+        _ => throw new ArgumentOutOfRangeException(nameof(arch), arch, null),
+    };
+
     /// <summary>Writes <c>model.gguf</c> and <c>hf/</c> under <paramref name="directory"/>; returns (gguf path, HF folder).</summary>
     public static (string Gguf, string HfFolder) Write(RandomModelSpec spec, string directory,
         IEnumerable<KeyValuePair<string, MetadataValue>> tokenizerMetadata, int seed)

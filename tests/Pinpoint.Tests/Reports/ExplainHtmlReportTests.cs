@@ -20,7 +20,7 @@ public class ExplainHtmlReportTests
     }
 
     /// <summary>Nothing in the page can make the browser fetch anything or run anything.</summary>
-    public static void AssertSelfContained(string page, XDocument document)
+    internal static void AssertSelfContained(string page, XDocument document)
     {
         Assert.Equal("html", document.Root!.Name.LocalName);
         Assert.DoesNotContain("http://", page);

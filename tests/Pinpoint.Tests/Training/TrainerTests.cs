@@ -86,9 +86,15 @@ public class TrainerTests
         trainer.Run(cancel: TestContext.Current.CancellationToken);
         var checkpoint = Path.Combine(dir, Trainer.CheckpointsFolder, "step-0000004");
         Assert.Contains(hfClass, File.ReadAllText(Path.Combine(checkpoint, "config.json")));
+        using (var tokenizerConfig = JsonDocument.Parse(File.ReadAllText(Path.Combine(checkpoint, "tokenizer_config.json"))))
+        {
+            Assert.Equal("PreTrainedTokenizerFast", tokenizerConfig.RootElement.GetProperty("tokenizer_class").GetString());
+            Assert.Equal("<|endoftext|>", tokenizerConfig.RootElement.GetProperty("eos_token").GetString());
+        }
 
         using var loaded = ModelLoader.Load(checkpoint);
         Assert.Equal(architecture, loaded.Model.Config.Architecture);
+        Assert.False(loaded.Model.Config.AddBos, "documents were separated by end-of-text, never preceded by a BOS");
         var ids = loaded.Encode("Now is the winter of our discontent");
         var expected = trainer.Model.RunWithCache(TokenBatch.Single(ids), _ => false).Logits.Span.ToArray();
         var actual = loaded.Model.RunWithCache(TokenBatch.Single(ids), _ => false).Logits.Span.ToArray();
