@@ -31,21 +31,9 @@ public static class ActivationPatching
 {
     public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, LogitDiffReadout readout, PatchDirection direction)
     {
-        CheckLengths(clean, counterfactual);
         var c = model.Config;
-        var names = AttributionPatching.HookPoints(c);
-        var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), names.Contains, lastPositionOnly: true);
-        var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains, lastPositionOnly: true);
-        double cleanDiff = readout.FromLogits(cleanLogits), cfDiff = readout.FromLogits(cfLogits);
-        var (target, source) = direction == PatchDirection.Denoise ? (counterfactual, cleanCache) : (clean, cfCache);
-        double baseline = direction == PatchDirection.Denoise ? cfDiff : cleanDiff;
-        double span = cleanDiff - cfDiff;
-        double Effect(string hook, Func<Tensor, Tensor, Tensor> patch)
-        {
-            var logits = model.RunWithHooks(TokenBatch.Single(target), [(hook, (act, name) => patch(act, source[name]))], lastPositionOnly: true);
-            double moved = readout.FromLogits(logits) - baseline;
-            return Math.Abs(span) < 1e-12 ? 0 : (direction == PatchDirection.Denoise ? moved : -moved) / span;
-        }
+        var patcher = new Patcher(model, clean, counterfactual, readout, direction, AttributionPatching.HookPoints(c));
+        var Effect = patcher.Effect;
 
         int len = clean.Length;
         var residual = new double[c.NLayers + 1][];
@@ -71,7 +59,54 @@ public static class ActivationPatching
                 heads[l][h] = Effect(HookNames.Z(l), (act, src) => CopyHead(act, src, head));
             }
         }
-        return new PatchingResult(direction, cleanDiff, cfDiff, residual, attn, mlp, heads);
+        return new PatchingResult(direction, patcher.CleanDiff, patcher.CounterfactualDiff, residual, attn, mlp, heads);
+    }
+
+    /// <summary>
+    /// Exact patching of single neurons (their hook_post column at every position): one forward each, so meant for the
+    /// few that attribution patching ranks highest. Values are shares of (clean − counterfactual), as in <see cref="Run"/>.
+    /// </summary>
+    public static List<Attribution> Neurons(HookedTransformer model, int[] clean, int[] counterfactual, LogitDiffReadout readout,
+        PatchDirection direction, IEnumerable<Component> neurons)
+    {
+        var list = neurons.ToList();
+        if (list.Any(n => n.Kind != ComponentKind.Neuron)) throw new ArgumentException("only neurons can be patched one by one here");
+        var patcher = new Patcher(model, clean, counterfactual, readout, direction, list.Select(n => HookNames.MlpPost(n.Layer)).ToHashSet());
+        return list.Select(n => new Attribution(n, patcher.Effect(HookNames.MlpPost(n.Layer), (act, src) => ReplaceColumns(act, src.ToArray(), n.Index, 1)))).ToList();
+    }
+
+    /// <summary>Both runs cached at the hooks to patch; one more forward per patched activation.</summary>
+    private sealed class Patcher
+    {
+        private readonly HookedTransformer _model;
+        private readonly LogitDiffReadout _readout;
+        private readonly PatchDirection _direction;
+        private readonly int[] _target;
+        private readonly ActivationCache _source;
+        private readonly double _baseline, _span;
+
+        public Patcher(HookedTransformer model, int[] clean, int[] counterfactual, LogitDiffReadout readout, PatchDirection direction, ISet<string> hooks)
+        {
+            CheckLengths(clean, counterfactual);
+            (_model, _readout, _direction) = (model, readout, direction);
+            var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), hooks.Contains, lastPositionOnly: true);
+            var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), hooks.Contains, lastPositionOnly: true);
+            (CleanDiff, CounterfactualDiff) = (readout.FromLogits(cleanLogits), readout.FromLogits(cfLogits));
+            (_target, _source) = direction == PatchDirection.Denoise ? (counterfactual, cleanCache) : (clean, cfCache);
+            _baseline = direction == PatchDirection.Denoise ? CounterfactualDiff : CleanDiff;
+            _span = CleanDiff - CounterfactualDiff;
+        }
+
+        public double CleanDiff { get; }
+        public double CounterfactualDiff { get; }
+
+        /// <summary>Share of (clean − counterfactual) that patching <paramref name="hook"/> moves in the patching direction.</summary>
+        public double Effect(string hook, Func<Tensor, Tensor, Tensor> patch)
+        {
+            var logits = _model.RunWithHooks(TokenBatch.Single(_target), [(hook, (act, name) => patch(act, _source[name]))], lastPositionOnly: true);
+            double moved = _readout.FromLogits(logits) - _baseline;
+            return Math.Abs(_span) < 1e-12 ? 0 : (_direction == PatchDirection.Denoise ? moved : -moved) / _span;
+        }
     }
 
     /// <summary>Position-wise patching pairs the two prompts token by token.</summary>

@@ -177,12 +177,13 @@ public static class DatasetExplainer
         Dictionary<Component, double> Units(IEnumerable<Attribution> shares) => shares.ToDictionary(a => a.Component, a => a.Value * effect);
         // What knocking each component out of the clean run removes (noising direction): the ranking the causal check uses.
         var removal = Explainer.Ranking(model.Config, ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise));
-        var neuronRemoval = Explainer.NeuronRanking(AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise));
+        var noiseEstimate = AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise);
+        var neuronRemoval = Explainer.NeuronRanking(noiseEstimate);
         return new ItemAnalysis(source, prediction, clean, denoise.CounterfactualDiff, lens, denoise,
             Units(Explainer.Ranking(model.Config, denoise)), Units(Explainer.Ranking(model.Config, estimate)),
             dla.Components.ToDictionary(a => a.Component, a => a.Value),
             Units(Explainer.NeuronRanking(estimate)), Explainer.Agreement(denoise, estimate),
-            Units(removal), Units(neuronRemoval), Explainer.VerificationSet(removal, neuronRemoval, verifyK));
+            Units(removal), Units(neuronRemoval), Explainer.VerificationSet(removal, Explainer.NeuronRemovalRanking(model, ids, cfIds, readout, noiseEstimate, verifyK), verifyK));
     }
 
     private static List<ComponentSummary> Summaries(List<ItemAnalysis> analyses, Func<ItemAnalysis, Dictionary<Component, double>> exact,

@@ -83,7 +83,7 @@ public static class Explainer
 
         var ranking = Ranking(model.Config, denoise);
         var neurons = NeuronRanking(estimate);
-        var verified = VerificationSet(Ranking(model.Config, noise), NeuronRanking(AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise)), options.VerifyK);
+        var verified = VerificationSet(Ranking(model.Config, noise), NeuronRemovalRanking(model, ids, cfIds, readout, AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise), options.VerifyK), options.VerifyK);
         var reference = options.ReferencePrompts.Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList();
         var mean = Verification.Run(model, ids, cfIds, reference, readout, verified, options.VerifyK, AblationKind.Mean);
         var resample = Verification.Run(model, ids, cfIds, reference, readout, verified, options.VerifyK, AblationKind.Resample);
@@ -118,12 +118,28 @@ public static class Explainer
 
     /// <summary>
     /// The set the causal check ablates: the k heads and single neurons with the largest values (MLP layers are too coarse
-    /// to name a mechanism). Given noising-direction rankings — how much knocking each one out alone removes, heads by
-    /// activation patching and neurons by its attribution estimate — since necessity is what ablation tests.
+    /// to name a mechanism). Given noising-direction rankings — how much knocking each one out alone removes — since
+    /// necessity is what ablation tests.
     /// </summary>
     public static List<Component> VerificationSet(IEnumerable<Attribution> components, IEnumerable<Attribution> neurons, int k) =>
         components.Where(a => a.Component.Kind == ComponentKind.Head).Concat(neurons)
             .OrderByDescending(a => a.Value).Take(k).Select(a => a.Component).ToList();
+
+    /// <summary>Neurons attribution patching shortlists per place in the verified set, for activation patching to measure exactly.</summary>
+    public const int NeuronShortlistPerSlot = 5;
+
+    /// <summary>
+    /// Neurons ranked by what knocking each one out alone removes (noising): attribution patching estimates every neuron
+    /// in one backward pass, then activation patching measures the shortlist exactly, since the estimate is linear and
+    /// a neuron past a GELU knee can be far off.
+    /// </summary>
+    /// <param name="noiseEstimate">Attribution patching of the prediction in the noising direction.</param>
+    public static List<Attribution> NeuronRemovalRanking(HookedTransformer model, int[] ids, int[] cfIds, LogitDiffReadout readout, PatchingResult noiseEstimate, int k)
+    {
+        var shortlist = NeuronRanking(noiseEstimate).Take(NeuronShortlistPerSlot * k).Select(a => a.Component);
+        return ActivationPatching.Neurons(model, ids, cfIds, readout, PatchDirection.Noise, shortlist)
+            .OrderByDescending(a => a.Value).ToList();
+    }
 
     /// <summary>Heads and MLPs ordered by how much of the clean difference patching each one in restores.</summary>
     public static List<Attribution> Ranking(TransformerConfig c, PatchingResult patching)

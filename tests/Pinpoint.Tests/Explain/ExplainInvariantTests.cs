@@ -83,4 +83,31 @@ public class ExplainInvariantTests
             for (int l = 0; l <= m.Config.NLayers; l++) Assert.Equal(0.0, estimate.ResidualByLayerPosition[l][0], 6);
         }
     }
+
+    /// <summary>
+    /// Exact neuron patching (noising) and resample-ablating the same single neuron are two code paths to one number,
+    /// and the shortlist ranking is ordered by it.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void NeuronPatchingMatchesResamplingThatNeuron(string name)
+    {
+        using var loaded = Open(name);
+        var m = loaded.Model;
+        var (clean, cf, target, foil) = Pair(name);
+        var readout = new LogitDiffReadout(m, target, foil);
+        var estimate = AttributionPatching.Run(m, clean, cf, readout, PatchDirection.Noise);
+        var ranked = Explainer.NeuronRemovalRanking(m, clean, cf, readout, estimate, k: 2);
+        Assert.Equal(2 * Explainer.NeuronShortlistPerSlot, ranked.Count);
+        Assert.True(ranked.Zip(ranked.Skip(1)).All(p => p.First.Value >= p.Second.Value), "ranking is not ordered");
+        Assert.True(Math.Abs(ranked[0].Value) > 1e-3, "the top neuron must move the difference for the check to mean anything");
+        double cleanDiff = readout.FromLogits(m.RunWithHooks(TokenBatch.Single(clean), [], lastPositionOnly: true));
+        double cfDiff = readout.FromLogits(m.RunWithHooks(TokenBatch.Single(cf), [], lastPositionOnly: true));
+        foreach (var neuron in ranked.Take(3))
+        {
+            var resample = Verification.Run(m, clean, cf, [clean], readout, [neuron.Component], 1, AblationKind.Resample);
+            // Verification reports a share of the clean difference, patching a share of clean − counterfactual.
+            Assert.Equal(resample.TopKFractionRemoved * cleanDiff, neuron.Value * (cleanDiff - cfDiff), 4);
+        }
+    }
 }
