@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Interpretability.Training;
+using Pinpoint.Models.Architectures;
 using Pinpoint.Models.Loading;
 using Pinpoint.Models.Transformer;
 
@@ -100,6 +101,42 @@ public class TrainerTests
         var actual = loaded.Model.RunWithCache(TokenBatch.Single(ids), _ => false).Logits.Span.ToArray();
         Assert.Equal(expected.Length, actual.Length);
         Assert.All(expected.Zip(actual), p => Assert.Equal(p.First, p.Second, 1e-4f));
+    }
+
+    /// <summary>
+    /// BOS follows Hugging Face: the generic PreTrainedTokenizerFast (what checkpoints are written with) or an explicit
+    /// add_bos_token lets tokenizer.json decide; a model-specific class keeps the architecture's convention. Export keeps
+    /// a folder's own tokenizer_config.json.
+    /// </summary>
+    [Fact]
+    public void BosFollowsTheTokenizerConfigAndExportKeepsIt()
+    {
+        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
+        var dir = TempDir();
+        var config = TinyCorpusConfig(corpus) with { Architecture = "llama", Steps = 2, WarmupSteps = 1 };
+        using (var trainer = Trainer.Open(config, dir, resume: false)) trainer.Run(cancel: TestContext.Current.CancellationToken);
+        var checkpoint = Path.Combine(dir, Trainer.CheckpointsFolder, "step-0000002");
+        var tokenizerConfig = Path.Combine(checkpoint, "tokenizer_config.json");
+        bool AddsBos()
+        {
+            using var loaded = ModelLoader.Load(checkpoint);
+            return loaded.Model.Config.AddBos;
+        }
+        Assert.False(AddsBos());
+
+        var exported = Path.Combine(TempDir(), "exported");
+        using (var loaded = ModelLoader.Load(checkpoint))
+            HfCheckpoint.Write(exported, (ITrainableArchitecture)ArchitectureRegistry.ByName("llama", "test"), loaded.Model.Config, loaded.Model.Weights,
+                Path.Combine(checkpoint, "tokenizer.json"), DType.BF16);
+        Assert.Equal(File.ReadAllBytes(tokenizerConfig), File.ReadAllBytes(Path.Combine(exported, "tokenizer_config.json")));
+
+        File.WriteAllText(tokenizerConfig, """{"tokenizer_class": "LlamaTokenizerFast"}""");
+        Assert.True(AddsBos());
+        File.WriteAllText(tokenizerConfig, """{"tokenizer_class": "LlamaTokenizerFast", "add_bos_token": false}""");
+        Assert.False(AddsBos());
+        File.WriteAllText(tokenizerConfig, "{not json");
+        var error = Assert.Throws<InvalidDataException>(() => AddsBos());
+        Assert.Contains("tokenizer_config.json", error.Message);
     }
 
     [Fact]
