@@ -33,8 +33,6 @@ public static class ActivationPatching
     {
         var c = model.Config;
         var patcher = new Patcher(model, clean, counterfactual, readout, direction, AttributionPatching.HookPoints(c));
-        var Effect = patcher.Effect;
-
         int len = clean.Length;
         var residual = new double[c.NLayers + 1][];
         for (int l = 0; l <= c.NLayers; l++)
@@ -44,11 +42,11 @@ public static class ActivationPatching
             for (int p = 0; p < len; p++)
             {
                 int position = p;
-                residual[l][p] = Effect(hook, (act, src) => CopyPositions(act, src, position, 1));
+                residual[l][p] = patcher.Effect(hook, (act, src) => CopyPositions(act, src, position, 1));
             }
         }
-        var attn = Enumerable.Range(0, c.NLayers).Select(l => Effect(HookNames.AttnOut(l), (_, src) => src.Clone())).ToArray();
-        var mlp = c.AttentionOnly ? [] : Enumerable.Range(0, c.NLayers).Select(l => Effect(HookNames.MlpOut(l), (_, src) => src.Clone())).ToArray();
+        var attn = Enumerable.Range(0, c.NLayers).Select(l => patcher.Effect(HookNames.AttnOut(l), (_, src) => src.Clone())).ToArray();
+        var mlp = c.AttentionOnly ? [] : Enumerable.Range(0, c.NLayers).Select(l => patcher.Effect(HookNames.MlpOut(l), (_, src) => src.Clone())).ToArray();
         var heads = new double[c.NLayers][];
         for (int l = 0; l < c.NLayers; l++)
         {
@@ -56,7 +54,7 @@ public static class ActivationPatching
             for (int h = 0; h < c.NHeads; h++)
             {
                 int head = h;
-                heads[l][h] = Effect(HookNames.Z(l), (act, src) => CopyHead(act, src, head));
+                heads[l][h] = patcher.Effect(HookNames.Z(l), (act, src) => CopyHead(act, src, head));
             }
         }
         return new PatchingResult(direction, patcher.CleanDiff, patcher.CounterfactualDiff, residual, attn, mlp, heads);
