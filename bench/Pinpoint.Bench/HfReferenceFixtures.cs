@@ -27,9 +27,7 @@ public static class HfReferenceFixtures
             var dir = Path.Combine(root, arch);
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             var (_, hfFolder) = RandomModels.Write(spec, dir, [], seed: 1234);
-            var tokenizer = spec.VocabSize == 512
-                ? BenchPaths.SharedFile("models/stories260K/tok512.model", "our loader needs a tokenizer beside the HF folder")
-                : BenchPaths.SharedFile("models/gpt2-random/tokenizer.json", "our loader needs a tokenizer beside the HF folder");
+            var tokenizer = BenchPaths.SharedFile(RandomModels.SharedTokenizer(spec).HfTokenizer, "our loader needs a tokenizer beside the HF folder");
             var rng = new Random(5);
             var ids = Enumerable.Range(0, Tokens).Select(_ => rng.Next(spec.VocabSize)).ToArray();
             float[] logits;

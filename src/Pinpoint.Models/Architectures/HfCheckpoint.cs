@@ -40,7 +40,8 @@ public static class HfCheckpoint
     /// </summary>
     private static void WriteTokenizerConfig(string directory, string tokenizerJson, TransformerConfig config)
     {
-        string? Special(int? id) => id is null ? null : SpecialTokenContent(tokenizerJson, id.Value);
+        var added = AddedTokens(tokenizerJson);
+        string? Special(int? id) => id is { } i && added.TryGetValue(i, out var content) ? content : null;
         var fields = new Dictionary<string, object?>
         {
             ["tokenizer_class"] = "PreTrainedTokenizerFast",
@@ -53,14 +54,16 @@ public static class HfCheckpoint
             s => JsonSerializer.Serialize(s, fields, new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
     }
 
-    private static string? SpecialTokenContent(string tokenizerJson, int id)
+    /// <summary>The added tokens of a tokenizer.json by id (special tokens are among them).</summary>
+    private static Dictionary<int, string> AddedTokens(string tokenizerJson)
     {
+        var byId = new Dictionary<int, string>();
         using var doc = JsonDocument.Parse(File.ReadAllBytes(tokenizerJson));
-        if (!doc.RootElement.TryGetProperty("added_tokens", out var added) || added.ValueKind != JsonValueKind.Array) return null;
+        if (!doc.RootElement.TryGetProperty("added_tokens", out var added) || added.ValueKind != JsonValueKind.Array) return byId;
         foreach (var token in added.EnumerateArray())
-            if (token.TryGetProperty("id", out var tokenId) && tokenId.TryGetInt32(out int value) && value == id
-                && token.TryGetProperty("content", out var content))
-                return content.GetString();
-        return null;
+            if (token.TryGetProperty("id", out var id) && id.TryGetInt32(out int value)
+                && token.TryGetProperty("content", out var content) && content.GetString() is { } text)
+                byId[value] = text;
+        return byId;
     }
 }

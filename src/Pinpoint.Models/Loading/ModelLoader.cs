@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Pinpoint.Models.Architectures;
 using Pinpoint.Models.Formats;
 using Pinpoint.Models.Tokenizers;
@@ -71,7 +70,7 @@ public static class ModelLoader
         {
             var weights = adapter.WeightsFromHf(config, new TensorFileSource(file));
             var tokenizer = TokenizerDiscovery.Open(tokenizerPath ?? TokenizerDiscovery.Find(folder));
-            if (tokenizer is HfTokenizer && TokenizerDecidesBos(System.IO.Path.Combine(folder, "tokenizer_config.json")))
+            if (tokenizer is HfTokenizer { DecidesBos: true })
                 config = config with { AddBos = tokenizer.AddsBosByDefault };
             return Assemble(config, weights, tokenizer, file, folder);
         }
@@ -79,28 +78,6 @@ public static class ModelLoader
         {
             file.Dispose();
             throw;
-        }
-    }
-
-    /// <summary>
-    /// Whether tokenizer.json (its template, or an explicit add_bos_token) decides BOS, as in Hugging Face: true without
-    /// tokenizer_config.json or with the generic PreTrainedTokenizerFast; model-specific classes (LlamaTokenizer...) add
-    /// BOS by the architecture's convention, which the adapter's config already holds.
-    /// </summary>
-    private static bool TokenizerDecidesBos(string tokenizerConfigPath)
-    {
-        if (!File.Exists(tokenizerConfigPath)) return true;
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(tokenizerConfigPath));
-            var root = doc.RootElement;
-            return root.ValueKind == JsonValueKind.Object
-                   && (root.TryGetProperty("add_bos_token", out _)
-                       || (root.TryGetProperty("tokenizer_class", out var cls) && cls.ValueKind == JsonValueKind.String && cls.GetString() == "PreTrainedTokenizerFast"));
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{tokenizerConfigPath}: not valid JSON ({e.Message})", e);
         }
     }
 

@@ -16,10 +16,11 @@ public sealed class HfTokenizer : TokenizerBase
     private readonly int[] templatePrefix;
     private readonly int[] templateSuffix;
 
-    private HfTokenizer(string source, NativeTokenizer native, Layout layout, int? bos, int? eos, bool addsBos)
+    private HfTokenizer(string source, NativeTokenizer native, Layout layout, int? bos, int? eos, bool addsBos, bool decidesBos)
         : base(source, layout.Pieces, bos, eos, addsBos, layout.StripsDummyPrefix)
     {
         this.native = native;
+        DecidesBos = decidesBos;
         templatePrefix = layout.TemplatePrefix;
         templateSuffix = layout.TemplateSuffix;
     }
@@ -36,6 +37,13 @@ public sealed class HfTokenizer : TokenizerBase
         var config = tokenizerConfigPath is not null || File.Exists(configPath) ? ReadJson(configPath) : (JsonElement?)null;
         return Create(tokenizerJsonPath, tokenizerJsonPath, json, config, overrides: null);
     }
+
+    /// <summary>
+    /// Whether this file settles BOS for the model, as in Hugging Face: true without tokenizer_config.json, with an
+    /// explicit add_bos_token, or with the generic PreTrainedTokenizerFast; a model-specific class (LlamaTokenizer...)
+    /// adds BOS by its architecture's convention instead, and so does a caller's override.
+    /// </summary>
+    public bool DecidesBos { get; }
 
     /// <summary>BOS/EOS/add-BOS given by the caller instead of tokenizer_config.json (GGUF metadata).</summary>
     internal readonly record struct SpecialOverrides(int? Bos, int? Eos, bool AddBos);
@@ -55,10 +63,10 @@ public sealed class HfTokenizer : TokenizerBase
         }
 
         int? bos, eos;
-        bool addsBos;
+        bool addsBos, decidesBos;
         if (overrides is { } o)
         {
-            (bos, eos, addsBos) = (o.Bos, o.Eos, o.AddBos);
+            (bos, eos, addsBos, decidesBos) = (o.Bos, o.Eos, o.AddBos, false);
         }
         else
         {
@@ -70,6 +78,9 @@ public sealed class HfTokenizer : TokenizerBase
                   ?? (layout.TemplateSuffix.Length > 0 ? layout.TemplateSuffix[^1] : (int?)null)
                   ?? layout.FirstAdded("</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>");
             addsBos = ConfigBool(config, "add_bos_token") ?? layout.TemplatePrefix.Length > 0;
+            decidesBos = config is not { } c
+                         || ConfigBool(c, "add_bos_token") is not null
+                         || (c.TryGetProperty("tokenizer_class", out var cls) && cls.ValueKind == JsonValueKind.String && cls.GetString() == "PreTrainedTokenizerFast");
         }
 
         NativeTokenizer native;
@@ -81,7 +92,7 @@ public sealed class HfTokenizer : TokenizerBase
         {
             throw new InvalidDataException($"{source}: Hugging Face tokenizers rejected the file ({e.Message})", e);
         }
-        return new HfTokenizer(source, native, layout, bos, eos, addsBos);
+        return new HfTokenizer(source, native, layout, bos, eos, addsBos, decidesBos);
     }
 
     public override int[] Encode(string text, bool addBos)

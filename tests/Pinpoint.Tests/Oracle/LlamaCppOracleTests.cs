@@ -24,10 +24,11 @@ public class LlamaCppOracleTests
         { "gptneox", 1e-2 },
     };
 
-    /// <summary>The shared tokenizer whose size the spec's vocabulary matches: (GGUF to copy tokenizer.* from, HF tokenizer file).</summary>
-    private static (string Gguf, string HfTokenizer) Tokenizer(RandomModelSpec spec) => spec.VocabSize == 512
-        ? (SharedData.Require("models/stories260K/stories260K.gguf"), SharedData.Require("models/stories260K/tok512.model"))
-        : (SharedData.Require("models/gpt2-random/model.gguf"), SharedData.Require("models/gpt2-random/tokenizer.json"));
+    private static (string Gguf, string HfTokenizer) Tokenizer(RandomModelSpec spec)
+    {
+        var (gguf, hf) = RandomModels.SharedTokenizer(spec);
+        return (SharedData.Require(gguf), SharedData.Require(hf));
+    }
 
     [Theory]
     [MemberData(nameof(Architectures))]

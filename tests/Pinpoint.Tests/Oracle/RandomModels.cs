@@ -35,6 +35,14 @@ public static class RandomModels
         _ => throw new ArgumentOutOfRangeException(nameof(arch), arch, null),
     };
 
+    /// <summary>
+    /// The shared files (relative to ../shared) whose tokenizer matches the spec's vocabulary: a GGUF to copy tokenizer.*
+    /// metadata from, and the tokenizer our loader reads beside the HF folder.
+    /// </summary>
+    public static (string Gguf, string HfTokenizer) SharedTokenizer(RandomModelSpec spec) => spec.VocabSize == 512
+        ? ("models/stories260K/stories260K.gguf", "models/stories260K/tok512.model")
+        : ("models/gpt2-random/model.gguf", "models/gpt2-random/tokenizer.json");
+
     /// <summary>Writes <c>model.gguf</c> and <c>hf/</c> under <paramref name="directory"/>; returns (gguf path, HF folder).</summary>
     public static (string Gguf, string HfFolder) Write(RandomModelSpec spec, string directory,
         IEnumerable<KeyValuePair<string, MetadataValue>> tokenizerMetadata, int seed)
