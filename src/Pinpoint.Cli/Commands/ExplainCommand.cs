@@ -71,7 +71,8 @@ public sealed class ExplainCommand : Command
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1) };
         var htmlPath = HtmlReportPath(args);
-        using var loaded = ModelOptions.Open(args);
+        using var loaded = ModelOptions.Open(args, output);
+        CheckVerifyK(options.VerifyK, loaded);
         var report = Explainer.Explain(loaded, request, options);
         if (htmlPath is not null) WriteHtml(htmlPath, ExplainHtmlReport.Render(report, top));
         var result = ToResult(report, top, options.IgSteps) with { Html = htmlPath };
@@ -90,7 +91,8 @@ public sealed class ExplainCommand : Command
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1) };
         var htmlPath = HtmlReportPath(args);
-        using var loaded = ModelOptions.Open(args);
+        using var loaded = ModelOptions.Open(args, output);
+        CheckVerifyK(options.VerifyK, loaded);
         var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items.Take(limit).ToList(), options, progress), output);
         if (htmlPath is not null) WriteHtml(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
         var result = ExplainDatasetView.ToResult(dataset, report) with { Html = htmlPath };
@@ -104,23 +106,24 @@ public sealed class ExplainCommand : Command
     private static string? HtmlReportPath(CliArgs args)
     {
         if (args.String(HtmlFile) is not { } file) return null;
-        var full = Path.GetFullPath(file);
-        if (Directory.Exists(full)) throw new IOException($"cannot write the HTML report to {full}: it is a folder");
-        var folder = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(folder)) throw new IOException($"cannot write the HTML report to {full}: folder {folder} does not exist");
-        return full;
-    }
-
-    private static void WriteHtml(string path, string html)
-    {
         try
         {
-            AtomicFile.Write(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(html)));
+            AtomicFile.CheckWritable(file);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (IOException e)
         {
-            throw new IOException($"cannot write the HTML report to {path}: {e.Message}", e);
+            throw new IOException($"--{HtmlFile.Name}: {e.Message}", e);
         }
+        return Path.GetFullPath(file);
+    }
+
+    private static void WriteHtml(string path, string html) => AtomicFile.Write(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(html)));
+
+    /// <summary>--verify-k against what the model has to ablate, before any work (a silent clamp would run for hours).</summary>
+    private static void CheckVerifyK(int k, Pinpoint.Models.Loading.LoadedModel loaded)
+    {
+        int max = Explainer.MaxVerifyK(loaded.Model.Config);
+        if (k > max) throw new CliException($"--{VerifyK.Name} {k} exceeds the {max} heads and neurons of the model ({loaded.Path}); give at most {max}");
     }
 
     /// <summary>Says where the report went, in text mode (the JSON has it in its "html" field).</summary>

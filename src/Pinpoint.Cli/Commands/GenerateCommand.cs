@@ -19,7 +19,8 @@ public sealed class GenerateCommand : Command
     public override Type ResultType => typeof(Result);
 
     /// <param name="Text">The continuation as it reads after the prompt (special tokens left out).</param>
-    public sealed record Result(int[] PromptIds, int[] Ids, string Text);
+    /// <param name="Stop">Why generation ended: "max_new_tokens", "end_of_text", or "context_full" (the model's context ran out first).</param>
+    public sealed record Result(int[] PromptIds, int[] Ids, string Text, string Stop);
 
     public override int Execute(CliArgs args, CommandOutput output)
     {
@@ -28,12 +29,16 @@ public sealed class GenerateCommand : Command
         var defaults = new SamplingOptions();
         var sampling = new SamplingOptions(
             args.Float(Temperature, defaults.Temperature), args.Int(TopK, defaults.TopK), args.Float(TopP, defaults.TopP), args.Int(Seed, defaults.Seed));
-        using var loaded = ModelOptions.Open(args);
+        using var loaded = ModelOptions.Open(args, output);
         var promptIds = loaded.Encode(prompt);
         var ids = loaded.Model.Generate(promptIds, maxNewTokens, sampling, loaded.Tokenizer.Eos).ToArray();
-        var result = new Result(promptIds, ids, Continuation(loaded.Tokenizer, promptIds, ids));
+        var stop = ids.Length > 0 && ids[^1] == loaded.Tokenizer.Eos ? "end_of_text" : ids.Length == maxNewTokens ? "max_new_tokens" : "context_full";
+        var result = new Result(promptIds, ids, Continuation(loaded.Tokenizer, promptIds, ids), stop);
         if (output.Json) output.WriteJson(result);
         else output.Text.WriteLine(prompt + result.Text);
+        if (stop == "context_full")
+            output.Note($"stopped after {ids.Length} of the {maxNewTokens} new tokens asked for (--{MaxNewTokens.Name}): " +
+                $"the prompt's {promptIds.Length} tokens and the continuation fill the model's context of {loaded.Model.Config.ContextLength}");
         return 0;
     }
 

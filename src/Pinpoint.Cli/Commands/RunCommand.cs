@@ -29,7 +29,7 @@ public sealed class RunCommand : Command
         var prompt = args.String(Prompt);
         var givenIds = args.IntList(Ids);
         if ((prompt is null) == (givenIds is null)) throw new CliException($"give exactly one of --{Prompt.Name} and --{Ids.Name}");
-        using var loaded = ModelOptions.Open(args);
+        using var loaded = ModelOptions.Open(args, output);
         var ids = givenIds is null ? loaded.Encode(prompt!) : CheckIds(givenIds, loaded);
         var vocab = loaded.Model.Config.VocabSize;
         var logits = loaded.Model.Forward(Compute.Eager, TokenBatch.Single(ids)).Span[^vocab..].ToArray();
