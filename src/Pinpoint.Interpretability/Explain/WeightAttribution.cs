@@ -136,30 +136,10 @@ public static class WeightAttribution
     }
 
     /// <summary>Independent F32 copies of every weight, marked to receive gradients; a tied unembedding stays tied.</summary>
-    private static TransformerWeights Copy(TransformerWeights w)
+    private static TransformerWeights Copy(TransformerWeights w) => w.Map(t =>
     {
-        var copies = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
-        Tensor T(Tensor t)
-        {
-            if (copies.TryGetValue(t, out var existing)) return existing;
-            var fresh = t.Clone();
-            fresh.RequiresGrad = true;
-            return copies[t] = fresh;
-        }
-        Tensor? Opt(Tensor? t) => t is null ? null : T(t);
-        Linear? L(Linear? l) => l is null ? null : l with { Weight = T(l.Weight), Bias = Opt(l.Bias) };
-        NormWeights N(NormWeights n) => new(T(n.Weight), Opt(n.Bias));
-        return w with
-        {
-            Embedding = T(w.Embedding),
-            PositionEmbedding = Opt(w.PositionEmbedding),
-            Blocks = w.Blocks.Select(b => new BlockWeights(
-                N(b.Ln1),
-                b.Attention with { Q = L(b.Attention.Q), K = L(b.Attention.K), V = L(b.Attention.V), Qkv = L(b.Attention.Qkv), O = L(b.Attention.O)! },
-                b.Ln2 is null ? null : N(b.Ln2),
-                b.Mlp is null ? null : b.Mlp with { In = L(b.Mlp.In)!, Up = L(b.Mlp.Up), Out = L(b.Mlp.Out)! })).ToList(),
-            FinalNorm = N(w.FinalNorm),
-            Unembed = L(w.Unembed)!,
-        };
-    }
+        var fresh = t.Clone();
+        fresh.RequiresGrad = true;
+        return fresh;
+    });
 }

@@ -19,6 +19,9 @@ public sealed class HookSet
 
     public ActivationCache Cache { get; } = new();
 
+    /// <summary>Hook names that have functions (the model checks them before it runs).</summary>
+    public IEnumerable<string> Names => _functions.Keys;
+
     public HookSet Add(string hookName, HookFunction function)
     {
         if (!_functions.TryGetValue(hookName, out var list)) _functions[hookName] = list = [];
@@ -63,7 +66,14 @@ public sealed class ActivationCache
 
     public Tensor this[string hookName] => _entries.TryGetValue(hookName, out var t)
         ? t
-        : throw new KeyNotFoundException($"activation '{hookName}' was not cached (cached: {string.Join(", ", _entries.Keys.Take(8))}{(_entries.Count > 8 ? ", ..." : "")})");
+        : throw new KeyNotFoundException($"activation '{hookName}' was not cached ({Closest(hookName)})");
+
+    private string Closest(string hookName)
+    {
+        if (_entries.Count == 0) return "nothing was cached";
+        var closest = _entries.Keys.OrderBy(k => UnknownNameException.EditDistance(hookName, k)).ThenBy(k => k, StringComparer.Ordinal).Take(3);
+        return $"closest cached: {string.Join(", ", closest)}";
+    }
 
     internal void Store(string hookName, Tensor activation) => _entries[hookName] = activation;
 
