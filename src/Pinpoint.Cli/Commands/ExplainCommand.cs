@@ -70,15 +70,15 @@ public sealed class ExplainCommand : Command
             throw new CliException("--target and --foil need --prompt");
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1) };
-        var htmlPath = HtmlReportPath(args);
+        var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
         using var loaded = ModelOptions.Open(args, output);
         CheckVerifyK(options.VerifyK, loaded);
         var report = Explainer.Explain(loaded, request, options);
-        if (htmlPath is not null) WriteHtml(htmlPath, ExplainHtmlReport.Render(report, top));
+        if (htmlPath is not null) HtmlOutput.Write(htmlPath, ExplainHtmlReport.Render(report, top));
         var result = ToResult(report, top, options.IgSteps) with { Html = htmlPath };
         if (output.Json) output.WriteJson(result);
         else Render(result, output);
-        WroteHtml(htmlPath, output);
+        HtmlOutput.Wrote(htmlPath, output);
         return 0;
     }
 
@@ -90,46 +90,23 @@ public sealed class ExplainCommand : Command
         int limit = args.Int(Limit, items.Count, min: 1);
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1) };
-        var htmlPath = HtmlReportPath(args);
+        var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
         using var loaded = ModelOptions.Open(args, output);
         CheckVerifyK(options.VerifyK, loaded);
         var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items.Take(limit).ToList(), options, progress), output);
-        if (htmlPath is not null) WriteHtml(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
+        if (htmlPath is not null) HtmlOutput.Write(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
         var result = ExplainDatasetView.ToResult(dataset, report) with { Html = htmlPath };
         if (output.Json) output.WriteJson(result);
         else ExplainDatasetView.Render(result, output);
-        WroteHtml(htmlPath, output);
+        HtmlOutput.Wrote(htmlPath, output);
         return 0;
     }
-
-    /// <summary>The full path <c>--html</c> names (null without it), checked before the (slow) explanation so a typo fails at once.</summary>
-    private static string? HtmlReportPath(CliArgs args)
-    {
-        if (args.String(HtmlFile) is not { } file) return null;
-        try
-        {
-            AtomicFile.CheckWritable(file);
-        }
-        catch (IOException e)
-        {
-            throw new IOException($"--{HtmlFile.Name}: {e.Message}", e);
-        }
-        return Path.GetFullPath(file);
-    }
-
-    private static void WriteHtml(string path, string html) => AtomicFile.Write(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(html)));
 
     /// <summary>--verify-k against what the model has to ablate, before any work (a silent clamp would run for hours).</summary>
     private static void CheckVerifyK(int k, Pinpoint.Models.Loading.LoadedModel loaded)
     {
         int max = Explainer.MaxVerifyK(loaded.Model.Config);
         if (k > max) throw new CliException($"--{VerifyK.Name} {k} exceeds the {max} heads and neurons of the model ({loaded.Path}); give at most {max}");
-    }
-
-    /// <summary>Says where the report went, in text mode (the JSON has it in its "html" field).</summary>
-    private static void WroteHtml(string? path, CommandOutput output)
-    {
-        if (path is not null && !output.Json) output.Text.WriteLine($"HTML report written to {path}");
     }
 
     private static Result ToResult(ExplainReport r, int top, int igSteps)
