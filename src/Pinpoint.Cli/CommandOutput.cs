@@ -1,6 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using Pinpoint.Interpretability.Reports;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -12,12 +12,7 @@ namespace Pinpoint.Cli;
 /// </summary>
 public sealed class CommandOutput(TextWriter stdout, bool json)
 {
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    private static readonly JsonSerializerOptions JsonOptions = ReportJson.Options;
 
     private IAnsiConsole? _console;
 
