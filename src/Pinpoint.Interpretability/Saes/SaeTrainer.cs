@@ -4,7 +4,7 @@ using System.Text.Json;
 using Pinpoint.Engine.Kernels;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Engine.Threading;
-using Pinpoint.Interpretability.Training;
+using Pinpoint.Training;
 using Pinpoint.Models.Formats;
 
 namespace Pinpoint.Interpretability.Saes;
