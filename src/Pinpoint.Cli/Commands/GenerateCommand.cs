@@ -15,7 +15,7 @@ public sealed class GenerateCommand : Command
 
     public override string Name => "generate";
     public override string Summary => "continue a prompt (greedy by default, or sampled with a seed)";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, MaxNewTokens, Temperature, TopK, TopP, Seed];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, MaxNewTokens, Temperature, TopK, TopP, Seed];
     public override Type ResultType => typeof(Result);
 
     /// <param name="Text">The continuation as it reads after the prompt (special tokens left out).</param>
