@@ -68,14 +68,14 @@ public sealed class ExplainCommand : Command
             throw new CliException("--target and --foil need --prompt");
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1) };
-        var htmlPath = HtmlReportPath(args);
+        var htmlPath = HtmlReportFile.PathFrom(args, HtmlFile);
         using var loaded = ModelOptions.Open(args);
         var report = Explainer.Explain(loaded, request, options);
-        if (htmlPath is not null) WriteHtml(htmlPath, ExplainHtmlReport.Render(report, top));
+        if (htmlPath is not null) HtmlReportFile.Write(htmlPath, ExplainHtmlReport.Render(report, top));
         var result = ToResult(report, top, options.IgSteps) with { Html = htmlPath };
         if (output.Json) output.WriteJson(result);
         else Render(result, output);
-        WroteHtml(htmlPath, output);
+        HtmlReportFile.Announce(htmlPath, output);
         return 0;
     }
 
@@ -87,44 +87,15 @@ public sealed class ExplainCommand : Command
         int limit = args.Int(Limit, items.Count, min: 1);
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1) };
-        var htmlPath = HtmlReportPath(args);
+        var htmlPath = HtmlReportFile.PathFrom(args, HtmlFile);
         using var loaded = ModelOptions.Open(args);
         var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items.Take(limit).ToList(), options, progress), output);
-        if (htmlPath is not null) WriteHtml(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
+        if (htmlPath is not null) HtmlReportFile.Write(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
         var result = ExplainDatasetView.ToResult(dataset, report) with { Html = htmlPath };
         if (output.Json) output.WriteJson(result);
         else ExplainDatasetView.Render(result, output);
-        WroteHtml(htmlPath, output);
+        HtmlReportFile.Announce(htmlPath, output);
         return 0;
-    }
-
-    /// <summary>The full path <c>--html</c> names (null without it), checked before the (slow) explanation so a typo fails at once.</summary>
-    private static string? HtmlReportPath(CliArgs args)
-    {
-        if (args.String(HtmlFile) is not { } file) return null;
-        var full = Path.GetFullPath(file);
-        if (Directory.Exists(full)) throw new IOException($"cannot write the HTML report to {full}: it is a folder");
-        var folder = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(folder)) throw new IOException($"cannot write the HTML report to {full}: folder {folder} does not exist");
-        return full;
-    }
-
-    private static void WriteHtml(string path, string html)
-    {
-        try
-        {
-            AtomicFile.Write(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(html)));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new IOException($"cannot write the HTML report to {path}: {e.Message}", e);
-        }
-    }
-
-    /// <summary>Says where the report went, in text mode (the JSON has it in its "html" field).</summary>
-    private static void WroteHtml(string? path, CommandOutput output)
-    {
-        if (path is not null && !output.Json) output.Text.WriteLine($"HTML report written to {path}");
     }
 
     private static Result ToResult(ExplainReport r, int top, int igSteps)

@@ -31,20 +31,9 @@ public sealed class GenerateCommand : Command
         using var loaded = ModelOptions.Open(args);
         var promptIds = loaded.Encode(prompt);
         var ids = loaded.Model.Generate(promptIds, maxNewTokens, sampling, loaded.Tokenizer.Eos).ToArray();
-        var result = new Result(promptIds, ids, Continuation(loaded.Tokenizer, promptIds, ids));
+        var result = new Result(promptIds, ids, loaded.Tokenizer.DecodeContinuation(promptIds, ids));
         if (output.Json) output.WriteJson(result);
         else output.Text.WriteLine(prompt + result.Text);
         return 0;
-    }
-
-    /// <summary>
-    /// Decodes the continuation in context: decoding the generated ids alone would drop a SentencePiece word's
-    /// leading space, so the whole sequence is decoded and the prompt's text cut off.
-    /// </summary>
-    private static string Continuation(ITokenizer tokenizer, int[] promptIds, int[] ids)
-    {
-        var head = tokenizer.Decode(promptIds, skipSpecial: true);
-        var full = tokenizer.Decode([.. promptIds, .. ids], skipSpecial: true);
-        return full.StartsWith(head, StringComparison.Ordinal) ? full[head.Length..] : tokenizer.Decode(ids, skipSpecial: true);
     }
 }
