@@ -15,7 +15,7 @@ public sealed class RunCommand : Command
 
     public override string Name => "run";
     public override string Summary => "run a prompt (or token ids) and show the top next-token predictions";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Ids, Top, Logits];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Ids, Top, Logits];
     public override Type ResultType => typeof(Result);
 
     public sealed record Prediction(int Id, string Token, float Logit, double Prob);

@@ -43,7 +43,7 @@ public static class WeightAttribution
     public static WeightAttributionResult Run(HookedTransformer model, int[] ids, LogitDiffReadout readout, int top, Func<int, string> tokenLabel)
     {
         // F32 copies that can take gradients (loaded weights may be memory-mapped bf16) and can be zeroed without touching the model.
-        var copy = new HookedTransformer(model.Config, Copy(model.Weights));
+        var copy = new HookedTransformer(model.Config, model.Weights.Copy(requiresGrad: true));
         var tape = new Tape();
         var logits = copy.Forward(new Compute(tape), TokenBatch.Single(ids), lastPositionOnly: true);
         AttributionPatching.BackwardLogitDiff(tape, logits, readout);
@@ -134,12 +134,4 @@ public static class WeightAttribution
     {
         for (int i = 0; i < values.Length; i++) view[i] = values[i];
     }
-
-    /// <summary>Independent F32 copies of every weight, marked to receive gradients; a tied unembedding stays tied.</summary>
-    private static TransformerWeights Copy(TransformerWeights w) => w.Map(t =>
-    {
-        var fresh = t.Clone();
-        fresh.RequiresGrad = true;
-        return fresh;
-    });
 }

@@ -20,6 +20,12 @@ public sealed class HookedTransformer : IDisposable
     public TransformerConfig Config { get; }
     public TransformerWeights Weights { get; }
 
+    /// <summary>
+    /// Changes applied in every forward pass before the call's own hooks (like TransformerLens's permanent hooks):
+    /// steering vectors and directional ablation, so that every command and analysis sees the intervened model.
+    /// </summary>
+    public IList<IHookIntervention> Interventions { get; } = new List<IHookIntervention>();
+
     /// <param name="owner">Keeps memory-mapped weights alive; disposed with the model.</param>
     public HookedTransformer(TransformerConfig config, TransformerWeights weights, IDisposable? owner = null)
     {
@@ -50,6 +56,13 @@ public sealed class HookedTransformer : IDisposable
         if (hooks is not null) foreach (var name in hooks.Names) CheckHookName(name);
         int bsz = batch.BatchSize, len = batch.Length, rows = bsz * len;
         var positions = past == 0 ? batch.Positions : batch.Positions.Select(p => p + past).ToArray();
+        if (Interventions.Count > 0)
+        {
+            var own = HookSet.Before(hooks);
+            foreach (var intervention in Interventions) intervention.Register(own, Config);
+            hooks = own;
+        }
+        hooks?.BeginForward(cx, positions);
 
         Tensor Hook(string name, Tensor t) => hooks is null ? t : hooks.Apply(name, t);
 
