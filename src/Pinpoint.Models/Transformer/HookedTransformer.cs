@@ -179,13 +179,16 @@ public sealed class HookedTransformer : IDisposable
 
     public void Dispose() => _owner?.Dispose();
 
+    /// <summary>The model's norm (LayerNorm or RMSNorm, as configured) with <paramref name="weights"/>, without hooks: for callers that recompute a block's input.</summary>
+    public Tensor ApplyNorm(Compute cx, Tensor x, NormWeights weights) => Config.Norm == NormKind.LayerNorm
+        ? cx.LayerNorm(x, weights.Weight, weights.Bias, Config.NormEps)
+        : cx.RmsNorm(x, weights.Weight, Config.NormEps, Config.NormAddsOne);
+
     private Tensor Norm(Compute cx, Tensor x, NormWeights weights, string scaleHook, string normalizedHook, HookSet? hooks)
     {
         if (hooks is null || !hooks.Wants(scaleHook))
         {
-            var plain = Config.Norm == NormKind.LayerNorm
-                ? cx.LayerNorm(x, weights.Weight, weights.Bias, Config.NormEps)
-                : cx.RmsNorm(x, weights.Weight, Config.NormEps, Config.NormAddsOne);
+            var plain = ApplyNorm(cx, x, weights);
             return hooks is null ? plain : hooks.Apply(normalizedHook, plain);
         }
         var y = Config.Norm == NormKind.LayerNorm
