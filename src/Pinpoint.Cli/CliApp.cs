@@ -13,7 +13,7 @@ namespace Pinpoint.Cli;
 public static class CliApp
 {
     private static readonly Command[] Commands =
-        [new ExplainCommand(), new InfoCommand(), new RunCommand(), new GenerateCommand(), new ScoreCommand(), new TrainCommand(), new ExportCommand(), new SelfCheckCommand()];
+        [new ExplainCommand(), new InfoCommand(), new RunCommand(), new GenerateCommand(), new ScoreCommand(), new TrainCommand(), new ExportCommand(), new SelfCheckCommand(), new ServeCommand()];
 
     private static readonly CliOption Json = new("json", null, "print one JSON object on stdout instead of tables");
     private static readonly CliOption Help = new("help", null, "show this command's options", 'h');
@@ -64,7 +64,7 @@ public static class CliApp
     }
 
     /// <summary>Errors caused by what the user passed (files, ids, settings), as opposed to bugs.</summary>
-    private static bool IsBadInput(Exception e) =>
+    public static bool IsBadInput(Exception e) =>
         e is IOException or ModelFormatException or ModelConfigException or ArgumentException or InvalidDataException or NotSupportedException;
 
     private static string Usage()

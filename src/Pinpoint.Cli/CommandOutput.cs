@@ -12,7 +12,8 @@ namespace Pinpoint.Cli;
 /// </summary>
 public sealed class CommandOutput(TextWriter stdout, bool json)
 {
-    private static readonly JsonSerializerOptions JsonOptions = new()
+    /// <summary>The one JSON serializer of results (CLI and web API).</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,

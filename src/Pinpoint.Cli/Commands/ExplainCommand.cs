@@ -127,7 +127,7 @@ public sealed class ExplainCommand : Command
         if (path is not null && !output.Json) output.Text.WriteLine($"HTML report written to {path}");
     }
 
-    private static Result ToResult(ExplainReport r, int top, int igSteps)
+    public static Result ToResult(ExplainReport r, int top, int igSteps)
     {
         static Share S(Attribution a) => new(a.Component.Name, a.Value);
         static Ablation A(VerificationResult v) => new(v.K, v.TopKFractionRemoved, v.RandomKFractionRemoved, [.. v.Curve], [.. v.RandomCurve]);

@@ -29,12 +29,17 @@ public sealed class GenerateCommand : Command
         var sampling = new SamplingOptions(
             args.Float(Temperature, defaults.Temperature), args.Int(TopK, defaults.TopK), args.Float(TopP, defaults.TopP), args.Int(Seed, defaults.Seed));
         using var loaded = ModelOptions.Open(args);
-        var promptIds = loaded.Encode(prompt);
-        var ids = loaded.Model.Generate(promptIds, maxNewTokens, sampling, loaded.Tokenizer.Eos).ToArray();
-        var result = new Result(promptIds, ids, Continuation(loaded.Tokenizer, promptIds, ids));
+        var result = Continue(loaded, prompt, maxNewTokens, sampling);
         if (output.Json) output.WriteJson(result);
         else output.Text.WriteLine(prompt + result.Text);
         return 0;
+    }
+
+    public static Result Continue(Pinpoint.Models.Loading.LoadedModel loaded, string prompt, int maxNewTokens, SamplingOptions sampling)
+    {
+        var promptIds = loaded.Encode(prompt);
+        var ids = loaded.Model.Generate(promptIds, maxNewTokens, sampling, loaded.Tokenizer.Eos).ToArray();
+        return new Result(promptIds, ids, Continuation(loaded.Tokenizer, promptIds, ids));
     }
 
     /// <summary>
