@@ -17,7 +17,7 @@ public static class CliApp
 {
     /// <summary>Every command, in the order the usage text lists them.</summary>
     public static IReadOnlyList<Command> Commands { get; } =
-        [new ExplainCommand(), new ProbeCommand(), new InfoCommand(), new RunCommand(), new GenerateCommand(), new ScoreCommand(), new TrainCommand(), new ExportCommand(), new SteerCommand(), new SelfCheckCommand()];
+        [new ExplainCommand(), new ProbeCommand(), new InfoCommand(), new RunCommand(), new GenerateCommand(), new ScoreCommand(), new TrainCommand(), new ExportCommand(), new SteerCommand(), new SelfCheckCommand(), new ServeCommand()];
 
     private static readonly CliOption Json = new("json", null, "print one JSON object on stdout instead of tables");
     private static readonly CliOption Verbose = new("verbose", null, "on an error, also print its stack trace (as does PINPOINT_DEBUG=1)");
@@ -100,7 +100,7 @@ public static class CliApp
         string.Join(" ", message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 
     /// <summary>Errors caused by what the user passed (files, ids, settings), as opposed to bugs.</summary>
-    private static bool IsBadInput(Exception e) =>
+    public static bool IsBadInput(Exception e) =>
         e is IOException or UnauthorizedAccessException or ModelFormatException or ModelConfigException or ArgumentException
             or InvalidDataException or NotSupportedException or System.Text.Json.JsonException;
 

@@ -13,7 +13,8 @@ namespace Pinpoint.Cli;
 /// </summary>
 public sealed class CommandOutput(TextWriter stdout, bool json, TextWriter? stderr = null)
 {
-    private static readonly JsonSerializerOptions JsonOptions = ReportJson.Options;
+    /// <summary>The one JSON serializer of results (CLI and web API).</summary>
+    public static readonly JsonSerializerOptions JsonOptions = ReportJson.Options;
 
     private IAnsiConsole? _console;
 

@@ -109,7 +109,7 @@ public sealed class ExplainCommand : Command
         if (k > max) throw new CliException($"--{VerifyK.Name} {k} exceeds the {max} heads and neurons of the model ({loaded.Path}); give at most {max}");
     }
 
-    private static Result ToResult(ExplainReport r, int top, int igSteps)
+    public static Result ToResult(ExplainReport r, int top, int igSteps)
     {
         static Share S(Attribution a) => new(a.Component.Name, a.Value);
         static Ablation A(VerificationResult v) => new(v.K, v.TopKFractionRemoved, v.RandomKFractionRemoved, [.. v.Curve], [.. v.RandomCurve]);

@@ -30,15 +30,20 @@ public sealed class GenerateCommand : Command
         var sampling = new SamplingOptions(
             args.Float(Temperature, defaults.Temperature), args.Int(TopK, defaults.TopK), args.Float(TopP, defaults.TopP), args.Int(Seed, defaults.Seed));
         using var loaded = ModelOptions.Open(args, output);
+        var result = Continue(loaded, prompt, maxNewTokens, sampling);
+        if (output.Json) output.WriteJson(result);
+        else output.Text.WriteLine(prompt + result.Text);
+        if (result.Stop == "context_full")
+            output.Note($"stopped after {result.Ids.Length} of the {maxNewTokens} new tokens asked for (--{MaxNewTokens.Name}): " +
+                $"the prompt's {result.PromptIds.Length} tokens and the continuation fill the model's context of {loaded.Model.Config.ContextLength}");
+        return 0;
+    }
+
+    public static Result Continue(Pinpoint.Models.Loading.LoadedModel loaded, string prompt, int maxNewTokens, SamplingOptions sampling)
+    {
         var promptIds = loaded.Encode(prompt);
         var ids = loaded.Model.Generate(promptIds, maxNewTokens, sampling, loaded.Tokenizer.Eos).ToArray();
         var stop = ids.Length > 0 && ids[^1] == loaded.Tokenizer.Eos ? "end_of_text" : ids.Length == maxNewTokens ? "max_new_tokens" : "context_full";
-        var result = new Result(promptIds, ids, loaded.Tokenizer.DecodeContinuation(promptIds, ids), stop);
-        if (output.Json) output.WriteJson(result);
-        else output.Text.WriteLine(prompt + result.Text);
-        if (stop == "context_full")
-            output.Note($"stopped after {ids.Length} of the {maxNewTokens} new tokens asked for (--{MaxNewTokens.Name}): " +
-                $"the prompt's {promptIds.Length} tokens and the continuation fill the model's context of {loaded.Model.Config.ContextLength}");
-        return 0;
+        return new Result(promptIds, ids, loaded.Tokenizer.DecodeContinuation(promptIds, ids), stop);
     }
 }
