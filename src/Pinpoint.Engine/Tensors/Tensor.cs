@@ -82,9 +82,7 @@ public sealed class Tensor
 
     public float this[params int[] index]
     {
-        get => Storage.DType == DType.F32
-            ? Storage.AsFloat32()[ElementOffset(index)]
-            : HalfConversion.ToSingle(Storage.AsHalfBits()[ElementOffset(index)], Storage.DType);
+        get => ElementAt(ElementOffset(index));
         set
         {
             CheckWritable();
@@ -247,6 +245,7 @@ public sealed class Tensor
         if (IsContiguous)
         {
             if (DType == DType.F32) Storage.AsFloat32().Slice(Offset, Size).CopyTo(destination);
+            else if (DType.IsQuantized()) Dequantize(Offset, destination[..Size]);
             else HalfConversion.ToSingle(Storage.AsHalfBits().Slice(Offset, Size), DType, destination);
             return;
         }
@@ -423,14 +422,42 @@ public sealed class Tensor
     private void CopyStrided(Span<float> destination)
     {
         int written = 0;
+        var runs = new StridedRuns(this);
+        if (DType.IsQuantized())
+        {
+            // Unit-stride runs (rows of a column slice) decode their blocks once; other strides go value by value.
+            while (runs.MoveNext(out int o))
+            {
+                if (runs.Stride == 1) Dequantize(o, destination.Slice(written, runs.Length));
+                else for (int j = 0; j < runs.Length; j++) destination[written + j] = ElementAt(o + j * runs.Stride);
+                written += runs.Length;
+            }
+            return;
+        }
         bool f32 = DType == DType.F32;
         var floats = f32 ? Storage.AsFloat32() : default;
         var halves = f32 ? default : Storage.AsHalfBits();
-        var runs = new StridedRuns(this);
         while (runs.MoveNext(out int o))
         {
             for (int j = 0; j < runs.Length; j++, o += runs.Stride)
                 destination[written++] = f32 ? floats[o] : HalfConversion.ToSingle(halves[o], DType);
         }
+    }
+
+    private float ElementAt(int offset)
+    {
+        if (DType == DType.F32) return Storage.AsFloat32()[offset];
+        if (!DType.IsQuantized()) return HalfConversion.ToSingle(Storage.AsHalfBits()[offset], DType);
+        float value = 0f;
+        Dequantize(offset, new Span<float>(ref value));
+        return value;
+    }
+
+    /// <summary>Storage elements [start, start + destination.Length) of quantized storage, decoded.</summary>
+    private unsafe void Dequantize(int start, Span<float> destination)
+    {
+        fixed (byte* blocks = Storage.AsBytes())
+        fixed (float* y = destination)
+            BlockQuantization.DequantizeRange(DType, blocks, start, destination.Length, y);
     }
 }
