@@ -74,9 +74,6 @@ public sealed class CliArgs
 
     public string? String(CliOption option) => _values.GetValueOrDefault(option.Name);
 
-    /// <summary>Every value of a repeatable option, in the order given.</summary>
-    public IReadOnlyList<string> Strings(CliOption option) => _repeated.GetValueOrDefault(option.Name) ?? [];
-
     public string RequiredString(CliOption option) => String(option) ?? throw new CliException($"option --{option.Name} is required");
 
     public int Int(CliOption option, int fallback, int min = int.MinValue)
