@@ -30,6 +30,7 @@ public static class CliApp
         new SelfCheckCommand(),
         new ServeCommand(),
         new TraceCommand(),
+        new CircuitCommand(),
     ];
 
     private static readonly CliOption Json = new("json", null, "print one JSON object on stdout instead of tables");
