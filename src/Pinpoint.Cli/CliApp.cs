@@ -81,7 +81,7 @@ public static class CliApp
         var text = new StringBuilder($"usage: pinpoint {command.Name} [options]\n{command.Summary}\n\noptions:\n");
         int width = options.Max(o => o.Usage.Length);
         foreach (var o in options) text.Append($"  {o.Usage.PadRight(width)}  {o.Description}\n");
-        text.Append($"\nwith --json, stdout holds one object (a field marked ? is left out when it has no value):\n  {CommandOutput.JsonShape(command.ResultType)}\n");
+        text.Append($"\nwith --json, stdout holds one object (a field marked ? is left out when it has no value; a number is null where it is undefined):\n  {CommandOutput.JsonShape(command.ResultType)}\n");
         foreach (var (option, type) in command.OtherResultTypes)
             text.Append($"\nwith --json and {option}:\n  {CommandOutput.JsonShape(type)}\n");
         return text.ToString();

@@ -1,6 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using Pinpoint.Interpretability.Reports;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -12,13 +12,7 @@ namespace Pinpoint.Cli;
 /// </summary>
 public sealed class CommandOutput(TextWriter stdout, bool json)
 {
-    /// <summary>The one JSON serializer of results (CLI and web API).</summary>
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    private static readonly JsonSerializerOptions JsonOptions = ReportJson.Options;
 
     private IAnsiConsole? _console;
 

@@ -39,12 +39,14 @@ public sealed class ExplainCommand : Command
 
     /// <param name="LogitDiff">Target − foil logit at the last position of the prompt.</param>
     /// <param name="Html">Full path of the HTML report, when <c>--html</c> asked for one.</param>
+    /// <param name="Summary">The answer first: sentences built from the numbers below, and the caveats that qualify them.</param>
     public sealed record Result(
-        string Prompt, string[] Tokens, Choice Target, Choice Foil, double LogitDiff, CounterfactualInfo Counterfactual,
+        SummaryInfo Summary, string Prompt, string[] Tokens, Choice Target, Choice Foil, double LogitDiff, CounterfactualInfo Counterfactual,
         LensRow[] LogitLens, Share[] DirectAttribution, double DirectAttributionConstant, Share[] TopNeurons,
         Patching Patching, AttributionPatchingInfo AttributionPatching, IntegratedGradientsInfo IntegratedGradients, Share[] PatchingRanking, Share[] NeuronPatching, VerificationInfo Verification,
         HeadInfo[] HeadMechanisms, NeuronInfo[] NeuronMechanisms, WeightInfo[] Weights, double WeightsSpearman, WeightInfo[] BlockWeights, double BlockWeightsSpearman, int WeightsScored, string? Html = null);
 
+    public sealed record SummaryInfo(string[] Sentences, string[] Caveats);
     public sealed record Attended(int Position, string Token, double Weight);
     public sealed record TokenValue(string Token, double Score);
     public sealed record OvInfo(int SourcePosition, string SourceToken, TokenValue[] Promotes, double CopyingScore);
@@ -131,8 +133,9 @@ public sealed class ExplainCommand : Command
     {
         static Share S(Attribution a) => new(a.Component.Name, a.Value);
         static Ablation A(VerificationResult v) => new(v.K, v.TopKFractionRemoved, v.RandomKFractionRemoved, [.. v.Curve], [.. v.RandomCurve]);
+        var summary = r.Summary;
         return new Result(
-            r.Prompt, r.Tokens,
+            new SummaryInfo([.. summary.Sentences], [.. summary.Caveats]), r.Prompt, r.Tokens,
             new Choice(r.Target.Text, r.Target.Id, r.Target.Token, r.Target.TokenCount, [.. r.Target.Pieces]),
             new Choice(r.Foil.Text, r.Foil.Id, r.Foil.Token, r.Foil.TokenCount, [.. r.Foil.Pieces]),
             r.LogitDiff,
@@ -162,7 +165,11 @@ public sealed class ExplainCommand : Command
     private static void Render(Result r, CommandOutput output)
     {
         string N(double v) => CommandOutput.Number(v);
-        string P(double v) => CommandOutput.Number(v, "P1");
+        string P(double v) => ExplainSummary.Share(v, r.LogitDiff);
+        foreach (var sentence in r.Summary.Sentences) output.Text.WriteLine(sentence);
+        foreach (var caveat in r.Summary.Caveats) output.Text.WriteLine("Caveat: " + caveat);
+        output.Text.WriteLine();
+        double effect = r.LogitDiff - r.Counterfactual.LogitDiff;
         output.WriteProperties([
             ("prompt", CommandOutput.Quote(r.Prompt)),
             ("target vs foil", $"{CommandOutput.Quote(r.Target.Token)} (id {r.Target.Id}) vs {CommandOutput.Quote(r.Foil.Token)} (id {r.Foil.Id})"),
@@ -176,16 +183,17 @@ public sealed class ExplainCommand : Command
             ("weight vectors: estimate vs zeroing", $"Spearman {N(r.WeightsSpearman)} over the top {r.Weights.Length} of {r.WeightsScored} rows and columns; " +
                 $"{N(r.BlockWeightsSpearman)} over the top {r.BlockWeights.Length} inside blocks"),
             ("ablated together", string.Join(", ", r.Verification.Components)),
-            ("ablating top-" + r.Verification.K, $"mean: {P(r.Verification.TopKFractionRemoved)} removed (random {r.Verification.K}: {P(r.Verification.RandomKFractionRemoved)}); " +
+            ("ablating top-" + r.Verification.K + $" (share of the clean difference, {N(r.LogitDiff)} logits)", $"mean: {P(r.Verification.TopKFractionRemoved)} removed (random {r.Verification.K}: {P(r.Verification.RandomKFractionRemoved)}); " +
                 $"resample: {P(r.Verification.Resample.TopKFractionRemoved)} (random: {P(r.Verification.Resample.RandomKFractionRemoved)})"),
         ]);
         var lens = CommandOutput.NewTable("logit lens", "target − foil");
         foreach (var p in r.LogitLens) CommandOutput.AddRow(lens, p.Stage, N(p.LogitDiff));
         output.Write(lens);
-        WriteShares(output, "direct logit attribution", r.DirectAttribution);
-        WriteShares(output, "top neurons (direct)", r.TopNeurons);
-        WriteShares(output, "activation patching (share restored)", r.PatchingRanking);
-        WriteShares(output, "neurons, attribution patching (estimated share)", r.NeuronPatching);
+        WriteShares(output, "direct logit attribution (logits)", r.DirectAttribution, N);
+        WriteShares(output, "top neurons, direct (logits)", r.TopNeurons, N);
+        string OfEffect(double share) => ExplainSummary.Share(share, effect);
+        WriteShares(output, $"activation patching: share of the effect ({N(effect)} logits) restored", r.PatchingRanking, OfEffect);
+        WriteShares(output, $"neurons, attribution patching: estimated share of the effect ({N(effect)} logits)", r.NeuronPatching, OfEffect);
         // Positions as rows, layers as columns: prompts are longer than models are deep.
         int layers = r.Patching.ResidualDenoise.Length;
         var residual = CommandOutput.NewTable(["position", "token", .. Enumerable.Range(0, layers).Select(l => l < layers - 1 ? $"resid_pre L{l}" : "final")]);
@@ -199,7 +207,7 @@ public sealed class ExplainCommand : Command
         output.Write(heads);
         var ov = CommandOutput.NewTable("head", "OV circuit (weights): most-attended token", "promotes", $"copying score (top-{OvCircuits.CopyingTopK})");
         foreach (var h in r.HeadMechanisms)
-            CommandOutput.AddRow(ov, h.Component, $"{CommandOutput.Quote(h.OvCircuit.SourceToken)}@{h.OvCircuit.SourcePosition}", Tokens(h.OvCircuit.Promotes), P(h.OvCircuit.CopyingScore));
+            CommandOutput.AddRow(ov, h.Component, $"{CommandOutput.Quote(h.OvCircuit.SourceToken)}@{h.OvCircuit.SourcePosition}", Tokens(h.OvCircuit.Promotes), CommandOutput.Number(h.OvCircuit.CopyingScore, "P1"));
         output.Write(ov);
         var neurons = CommandOutput.NewTable("neuron", "activation", "reads (input weights)", "promotes", "suppresses");
         foreach (var n in r.NeuronMechanisms)
@@ -216,10 +224,10 @@ public sealed class ExplainCommand : Command
         output.Write(table);
     }
 
-    private static void WriteShares(CommandOutput output, string title, IEnumerable<Share> shares)
+    private static void WriteShares(CommandOutput output, string title, IEnumerable<Share> shares, Func<double, string> format)
     {
         var table = CommandOutput.NewTable(title, "value");
-        foreach (var s in shares) CommandOutput.AddRow(table, s.Component, CommandOutput.Number(s.Value));
+        foreach (var s in shares) CommandOutput.AddRow(table, s.Component, format(s.Value));
         output.Write(table);
     }
 }

@@ -1,4 +1,4 @@
-namespace Pinpoint.Interpretability.Training;
+namespace Pinpoint.Training;
 
 /// <summary>Presents a stream of documents as one text, separated by the end-of-text marker (read lazily).</summary>
 public sealed class DocumentTextReader(IEnumerable<string> documents) : TextReader

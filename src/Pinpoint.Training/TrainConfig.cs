@@ -2,7 +2,7 @@ using System.Text.Json;
 using Pinpoint.Models.Architectures;
 using System.Text.Json.Serialization;
 
-namespace Pinpoint.Interpretability.Training;
+namespace Pinpoint.Training;
 
 /// <summary>Everything that determines a training run. Stored beside its checkpoints so a resume uses the same recipe.</summary>
 public sealed record TrainConfig

@@ -1,7 +1,7 @@
 using System.IO.MemoryMappedFiles;
 using Pinpoint.Models.Tokenizers;
 
-namespace Pinpoint.Interpretability.Training;
+namespace Pinpoint.Training;
 
 /// <summary>
 /// Token ids of a corpus stored as little-endian uint16 on disk and memory-mapped, so corpora larger than memory

@@ -1,6 +1,6 @@
 using Pinpoint.Engine.Tensors;
 
-namespace Pinpoint.Interpretability.Training;
+namespace Pinpoint.Training;
 
 public static class GradientClipping
 {

@@ -1,47 +1,48 @@
-using Pinpoint.Interpretability.Evaluation;
-using Pinpoint.Models.Formats;
-using Pinpoint.Models.Loading;
 using Pinpoint.Models.Tokenizers;
 using Pinpoint.Models.Transformer;
 
-namespace Pinpoint.Interpretability.Training;
+namespace Pinpoint.Training;
+
+/// <summary>
+/// Measures the model during training; the trainer records every named value in metrics.jsonl at each evaluation
+/// and checkpoint. <paramref name="tokenizer"/> is the run's tokenizer (null for token-level data).
+/// </summary>
+public delegate IReadOnlyDictionary<string, double> TrainingProbe(HookedTransformer model, ITokenizer? tokenizer);
 
 /// <summary>
 /// Mechanism metrics recorded during training, measured on repeated random token sequences (the standard
 /// induction-head probe): attention from each token in the second copy to the token after its earlier occurrence
 /// (induction) or to the immediately preceding token (previous-token), and the loss drop on the repeated half.
-/// A metric naming a score dataset (<c>*.jsonl</c>, target/foil items) records its accuracy, overall and per group.
+/// Other metrics (e.g. accuracy on a score dataset) come from a caller's own <see cref="TrainingProbe"/>.
 /// </summary>
 public static class TrainingDynamics
 {
     public const int SequenceLength = 48;
     public const int Sequences = 4;
+    public const string InductionMetric = "induction";
+    public const string PreviousTokenMetric = "prev_token";
 
-    public static Dictionary<string, double> Measure(HookedTransformer model, IEnumerable<string> metrics, ITokenizer? tokenizer)
+    /// <summary>A probe for <paramref name="metrics"/>, each of which must be <see cref="InductionMetric"/> or <see cref="PreviousTokenMetric"/>.</summary>
+    public static TrainingProbe Probe(IEnumerable<string> metrics)
+    {
+        var wanted = metrics.ToHashSet();
+        if (wanted.FirstOrDefault(m => m is not (InductionMetric or PreviousTokenMetric)) is { } unknown)
+            throw new ArgumentException($"invalid training config: metric '{unknown}' is not a training-dynamics metric ({InductionMetric}, {PreviousTokenMetric}); score datasets are measured by a probe such as Pinpoint.Interpretability's TrainingMetrics.Probe");
+        return (model, _) => Measure(model, wanted);
+    }
+
+    private static Dictionary<string, double> Measure(HookedTransformer model, HashSet<string> wanted)
     {
         var result = new Dictionary<string, double>();
-        var wanted = metrics.ToHashSet();
-        if (wanted.Contains("induction") || wanted.Contains("prev_token"))
+        if (wanted.Count == 0) return result;
+        var scores = RepeatedSequenceScores(model, seed: 12345);
+        if (wanted.Contains(InductionMetric))
         {
-            var scores = RepeatedSequenceScores(model, seed: 12345);
-            if (wanted.Contains("induction"))
-            {
-                result["induction_score"] = scores.Induction.Max();
-                result["first_half_loss"] = scores.FirstHalfLoss;
-                result["repeated_half_loss"] = scores.RepeatedHalfLoss;
-            }
-            if (wanted.Contains("prev_token")) result["prev_token_score"] = scores.PreviousToken.Max();
+            result["induction_score"] = scores.Induction.Max();
+            result["first_half_loss"] = scores.FirstHalfLoss;
+            result["repeated_half_loss"] = scores.RepeatedHalfLoss;
         }
-        foreach (var dataset in wanted.Where(m => m.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)))
-        {
-            if (tokenizer is null) throw new InvalidOperationException($"metric {dataset} needs a tokenizer");
-            // Not disposed: the trainer owns the model and the tokenizer.
-            var loaded = new LoadedModel(model, tokenizer, dataset, TensorFileFormat.Safetensors);
-            var report = Scorer.Score(loaded, EvalDataset.ReadScoreItems(dataset));
-            string key = Path.GetFileNameWithoutExtension(dataset);
-            result[key + "_accuracy"] = report.Accuracy;
-            foreach (var (group, _, accuracy) in report.Groups) result[$"{key}_{group}_accuracy"] = accuracy;
-        }
+        if (wanted.Contains(PreviousTokenMetric)) result["prev_token_score"] = scores.PreviousToken.Max();
         return result;
     }
 

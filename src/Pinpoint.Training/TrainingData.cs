@@ -1,4 +1,4 @@
-namespace Pinpoint.Interpretability.Training;
+namespace Pinpoint.Training;
 
 /// <summary>
 /// Where training windows come from. Every batch is a pure function of its arguments, so a resumed run sees exactly

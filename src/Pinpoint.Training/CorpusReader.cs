@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
-namespace Pinpoint.Interpretability.Training;
+namespace Pinpoint.Training;
 
 /// <summary>
 /// Streams documents from corpus files without loading them whole: plain text (documents separated by

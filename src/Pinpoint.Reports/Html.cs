@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Pinpoint.Interpretability.Reports;
+namespace Pinpoint.Reports;
 
 /// <summary>
 /// Small builders for self-contained HTML pages: escaping, elements, token chips, numbers and tables. The output is

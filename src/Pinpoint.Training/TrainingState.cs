@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Pinpoint.Interpretability.Training;
+namespace Pinpoint.Training;
 
 /// <summary>Where a run stands: written last into each checkpoint folder, so its presence marks the checkpoint complete.</summary>
 public sealed record TrainingState

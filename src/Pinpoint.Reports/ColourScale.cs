@@ -1,4 +1,4 @@
-namespace Pinpoint.Interpretability.Reports;
+namespace Pinpoint.Reports;
 
 /// <summary>Maps values to fill colours, from <see cref="Min"/> to <see cref="Max"/> (values outside are clamped).</summary>
 public sealed record ColourScale(double Min, double Max, bool Diverging)

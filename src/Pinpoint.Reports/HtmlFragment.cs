@@ -1,4 +1,4 @@
-namespace Pinpoint.Interpretability.Reports;
+namespace Pinpoint.Reports;
 
 /// <summary>
 /// Markup that is safe to insert as is. A plain string converts to a fragment by being escaped, so text from the

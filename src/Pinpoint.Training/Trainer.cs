@@ -9,11 +9,17 @@ using Pinpoint.Models.Formats;
 using Pinpoint.Models.Tokenizers;
 using Pinpoint.Models.Transformer;
 
-namespace Pinpoint.Interpretability.Training;
+namespace Pinpoint.Training;
 
 /// <summary>What the trainer reports after each optimizer step.</summary>
 public sealed record StepReport(int Step, int TotalSteps, double TrainLoss, double? ValidationLoss, float LearningRate, double GradNorm,
     double TokensPerSecond, string? Checkpoint, IReadOnlyDictionary<string, double>? Dynamics);
+
+/// <summary>One optimizer step: its mean loss, gradient norm before clipping, learning rate and seconds by phase (forward includes the loss, optimizer includes clipping).</summary>
+public readonly record struct StepTiming(double Loss, double GradNorm, float LearningRate, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds)
+{
+    public double TotalSeconds => ForwardSeconds + BackwardSeconds + OptimizerSeconds;
+}
 
 /// <summary>
 /// Trains a transformer from scratch with AdamW, checkpointing in Hugging Face format. The batch of every step is a
@@ -31,6 +37,7 @@ public sealed class Trainer : IDisposable
     private readonly (string Name, Tensor Param, Tensor M, Tensor V, bool Decay)[] _params;
     private readonly ITrainingData _data;
     private readonly ITokenizer? _tokenizer;
+    private readonly TrainingProbe _probe;
     private readonly TensorArena _arena = new();
     private readonly Tape _tape = new();
     private readonly int[] _inputs;
@@ -44,15 +51,26 @@ public sealed class Trainer : IDisposable
 
     public int Step => _step;
     public HookedTransformer Model => _model;
+    public long ParameterCount => _params.Sum(p => (long)p.Param.Size);
+
+    /// <summary>Called after each backward closure the tape runs, with its time (for profiling the backward pass).</summary>
+    public Action<Action, TimeSpan>? BackwardStepObserver
+    {
+        get => _tape.StepObserver;
+        set => _tape.StepObserver = value;
+    }
 
     /// <summary>
     /// A trainer over any data source. <paramref name="tokenizer"/> (when given) is copied into checkpoints;
-    /// <paramref name="resumeFrom"/> is a checkpoint folder to continue from.
+    /// <paramref name="resumeFrom"/> is a checkpoint folder to continue from. <paramref name="probe"/> measures the
+    /// model at each evaluation; by default <see cref="TrainingDynamics.Probe"/> of the config's metrics.
     /// </summary>
-    public Trainer(TrainConfig config, ITrainingData data, int vocabSize, ITokenizer? tokenizer, string outDir, string? resumeFrom = null)
+    public Trainer(TrainConfig config, ITrainingData data, int vocabSize, ITokenizer? tokenizer, string outDir, string? resumeFrom = null,
+        TrainingProbe? probe = null)
     {
         config.Validate();
         _config = config;
+        _probe = probe ?? TrainingDynamics.Probe(config.Metrics);
         _outDir = outDir;
         _tokenizer = tokenizer;
         _data = data;
@@ -87,9 +105,10 @@ public sealed class Trainer : IDisposable
     /// Prepares (or reopens) a run in <paramref name="outDir"/>: the tokenizer, the tokenized corpus and the latest
     /// checkpoint when <paramref name="resume"/> is set.
     /// </summary>
-    public static Trainer Open(TrainConfig config, string outDir, bool resume, Action<string>? log = null)
+    public static Trainer Open(TrainConfig config, string outDir, bool resume, Action<string>? log = null, TrainingProbe? probe = null)
     {
         config.Validate();
+        probe ??= TrainingDynamics.Probe(config.Metrics);
         if (config.Corpus.Length == 0) throw new ArgumentException("invalid training config: no corpus files");
         Directory.CreateDirectory(outDir);
         var configPath = Path.Combine(outDir, "train_config.json");
@@ -133,7 +152,7 @@ public sealed class Trainer : IDisposable
         var validation = TokenDataset.Open(Path.Combine(dataDir, "val.bin"));
         if (train.Count <= config.Context + 1 || validation.Count <= config.Context + 1)
             throw new InvalidDataException($"{dataDir}: too few tokens ({train.Count} train, {validation.Count} validation) for context {config.Context}");
-        return new Trainer(config, new CorpusTrainingData(train, validation), tokenizer.VocabSize, tokenizer, outDir, resumeFrom);
+        return new Trainer(config, new CorpusTrainingData(train, validation), tokenizer.VocabSize, tokenizer, outDir, resumeFrom, probe);
     }
 
     /// <summary>The model a recipe describes, with its architecture's conventions.</summary>
@@ -152,28 +171,15 @@ public sealed class Trainer : IDisposable
         long tokensAtStart = _tokensSeen;
         while (_step < _config.Steps && !cancel.IsCancellationRequested)
         {
-            int step = _step + 1;
-            double loss = 0;
-            for (int micro = 0; micro < _config.GradAccumulation; micro++)
-                loss += TrainMicroBatch(step, micro) / _config.GradAccumulation;
-            if (!double.IsFinite(loss)) throw NotFinite("loss", loss, step);
-            double gradNorm = GradientClipping.ClipGlobalNorm(_params.Select(p => p.Param), _config.GradClip);
-            // A finite loss can still give infinite gradients; one such update would poison every weight.
-            if (!double.IsFinite(gradNorm)) throw NotFinite("gradient norm", gradNorm, step);
-            float lr = _config.LearningRateAt(step);
-            foreach (var (_, param, m, v, decay) in _params)
-            {
-                AdamW.Step(param.Span, param.Grad!.Span, m.Span, v.Span, lr, _config.Beta1, _config.Beta2, _config.AdamEps, decay ? _config.WeightDecay : 0f, step);
-                param.Grad.Span.Clear();
-            }
-            _step = step;
+            var (loss, gradNorm, lr, _, _, _) = TrainStep();
+            int step = _step;
             _tokensSeen += (long)_config.BatchSize * _config.Context * _config.GradAccumulation;
             bool checkpointStep = _config.SaveCheckpoints && IsCheckpointStep(step);
             bool evaluate = checkpointStep || step % _config.EvalEvery == 0 || step == _config.Steps;
             double? valLoss = evaluate ? ValidationLoss() : null;
             double tps = (_tokensSeen - tokensAtStart) / clock.Elapsed.TotalSeconds;
             string? checkpoint = checkpointStep ? SaveCheckpoint(loss, valLoss) : null;
-            var dynamics = evaluate ? TrainingDynamics.Measure(_model, _config.Metrics, _tokenizer) : null;
+            var dynamics = evaluate ? new Dictionary<string, double>(_probe(_model, _tokenizer)) : null;
             AppendMetrics(new MetricsRecord
             {
                 Step = step, Tokens = _tokensSeen, TrainLoss = loss, ValLoss = valLoss, LearningRate = lr, GradNorm = gradNorm,
@@ -184,21 +190,52 @@ public sealed class Trainer : IDisposable
         LossCurve.Write(Path.Combine(_outDir, MetricsFile), Path.Combine(_outDir, "loss.svg"));
     }
 
+    /// <summary>
+    /// One optimizer step (forward, backward over the micro-batches, global-norm clipping, AdamW), without the
+    /// evaluation, checkpoints and metrics of <see cref="Run"/>.
+    /// </summary>
+    public StepTiming TrainStep()
+    {
+        int step = _step + 1;
+        double loss = 0, forward = 0, backward = 0;
+        for (int micro = 0; micro < _config.GradAccumulation; micro++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            var microLoss = MicroBatchLoss(step, micro);
+            double value = microLoss.ToScalar();
+            long forwardDone = Stopwatch.GetTimestamp();
+            _tape.Backward(microLoss, Tensor.Full(1f / _config.GradAccumulation, microLoss.Shape.ToArray()));
+            forward += Stopwatch.GetElapsedTime(start, forwardDone).TotalSeconds;
+            backward += Stopwatch.GetElapsedTime(forwardDone).TotalSeconds;
+            loss += value / _config.GradAccumulation;
+        }
+        if (!double.IsFinite(loss)) throw NotFinite("loss", loss, step);
+        long optimizerStart = Stopwatch.GetTimestamp();
+        double gradNorm = GradientClipping.ClipGlobalNorm(_params.Select(p => p.Param), _config.GradClip);
+        // A finite loss can still give infinite gradients; one such update would poison every weight.
+        if (!double.IsFinite(gradNorm)) throw NotFinite("gradient norm", gradNorm, step);
+        float lr = _config.LearningRateAt(step);
+        foreach (var (_, param, m, v, decay) in _params)
+        {
+            AdamW.Step(param.Span, param.Grad!.Span, m.Span, v.Span, lr, _config.Beta1, _config.Beta2, _config.AdamEps, decay ? _config.WeightDecay : 0f, step);
+            param.Grad.Span.Clear();
+        }
+        _step = step;
+        return new StepTiming(loss, gradNorm, lr, forward, backward, Stopwatch.GetElapsedTime(optimizerStart).TotalSeconds);
+    }
+
     private InvalidOperationException NotFinite(string what, double value, int step) =>
         new($"{what} became {value} at step {step}; stopped without updating the weights — the last good checkpoint in {Path.Combine(_outDir, CheckpointsFolder)} is kept");
 
     private bool IsCheckpointStep(int step) =>
         step == _config.Steps || (step & (step - 1)) == 0 || (_config.CheckpointEvery > 0 && step % _config.CheckpointEvery == 0);
 
-    private double TrainMicroBatch(int step, int micro)
+    private Tensor MicroBatchLoss(int step, int micro)
     {
         _data.FillTrainBatch(_config.Seed, step, micro, _config.BatchSize, _config.Context, _inputs, _targets);
         _tape.Clear();
         _arena.Reset();
-        var cx = new Compute(_tape, _arena);
-        var loss = Loss(cx);
-        _tape.Backward(loss, Tensor.Full(1f / _config.GradAccumulation, loss.Shape.ToArray()));
-        return loss.ToScalar();
+        return Loss(new Compute(_tape, _arena));
     }
 
     private Tensor Loss(Compute cx)

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Pinpoint.Interpretability.Reports;
+namespace Pinpoint.Reports;
 
 /// <summary>A grid of coloured cells. NaN cells have no value and are drawn grey (e.g. attention to later positions).</summary>
 /// <param name="Id">Names the chart in the page (<c>data-chart</c>), for links and tests.</param>
@@ -25,6 +25,12 @@ public sealed record ScatterPoint(string Label, double X, double Y);
 
 /// <summary>Points on equal x and y scales with the line y = x, for comparing an estimate (x) with what was measured (y).</summary>
 public sealed record ScatterChart(string Id, string Title, string XAxis, string YAxis, IReadOnlyList<ScatterPoint> Points, string Colour);
+
+/// <summary>Points at numeric x, drawn as a thin line or, with <paramref name="Dots"/>, as dots.</summary>
+public sealed record XySeries(string Name, IReadOnlyList<(double X, double Y)> Points, string Colour, bool Dots = false);
+
+/// <summary>Series over a numeric x axis (loss against tokens seen); <paramref name="FormatX"/> writes the x tick labels.</summary>
+public sealed record XyChart(string Id, string Title, string XAxis, string YAxis, IReadOnlyList<XySeries> Series, Func<double, string> FormatX);
 
 /// <summary>Inline SVG charts (no scripts, no external resources); every label passes through <see cref="Html.Escape"/>.</summary>
 public static class Svg
@@ -143,6 +149,65 @@ public static class Svg
                .Append(Title($"{p.Label}: {chart.XAxis} {Html.Exact(p.X)}, {chart.YAxis} {Html.Exact(p.Y)}")).Append("</circle>");
         return Close(svg);
     }
+
+    public static HtmlFragment Render(XyChart chart)
+    {
+        const double width = 720, height = 420, left = 64, right = 24, top = TitleHeight + 28, bottom = 50;
+        var points = chart.Series.SelectMany(s => s.Points).Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).ToList();
+        // y spans the data (losses sit far from 0); x starts at 0.
+        var (yMin, yMax, yStep, yDecimals) = Ticks(points.Select(p => p.Y).DefaultIfEmpty(0).Min(), points.Select(p => p.Y).DefaultIfEmpty(1).Max());
+        var (_, xMax, xStep, _) = Ticks(0, points.Select(p => p.X).DefaultIfEmpty(1).Max());
+        double plotW = width - left - right, plotH = height - top - bottom;
+        double Px(double x) => left + plotW * x / xMax;
+        double Py(double y) => top + plotH * (1 - (y - yMin) / (yMax - yMin));
+
+        var svg = Open(chart.Id, chart.Title, width, height);
+        for (double y = yMin; y <= yMax + yStep / 2; y += yStep)
+            svg.Append($"<line x1=\"{F(left)}\" x2=\"{F(width - right)}\" y1=\"{F(Py(y))}\" y2=\"{F(Py(y))}\" stroke=\"#eeeeee\"/>")
+               .Append($"<text class=\"label\" x=\"{F(left - 6)}\" y=\"{F(Py(y) + 4)}\" text-anchor=\"end\">{Fixed(y, yDecimals)}</text>");
+        for (double x = 0; x <= xMax + xStep / 2; x += xStep)
+            svg.Append($"<text class=\"label\" x=\"{F(Px(x))}\" y=\"{F(height - bottom + 18)}\" text-anchor=\"middle\">{Html.Escape(chart.FormatX(x))}</text>");
+        svg.Append($"<text class=\"label\" x=\"{F(left + plotW / 2)}\" y=\"{F(height - 10)}\" text-anchor=\"middle\">{Html.Escape(chart.XAxis)}</text>")
+           .Append($"<text class=\"label\" transform=\"translate(14,{F(top + plotH / 2)}) rotate(-90)\" text-anchor=\"middle\">{Html.Escape(chart.YAxis)}</text>");
+
+        double legendX = left;
+        foreach (var s in chart.Series)
+        {
+            var finite = s.Points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).ToList();
+            if (s.Dots)
+            {
+                foreach (var p in finite)
+                    svg.Append($"<circle cx=\"{F(Px(p.X))}\" cy=\"{F(Py(p.Y))}\" r=\"3\" fill=\"{s.Colour}\">")
+                       .Append(Title($"{s.Name} at {chart.FormatX(p.X)}: {Html.Exact(p.Y)}")).Append("</circle>");
+                svg.Append($"<circle cx=\"{F(legendX + 11)}\" cy=\"{F(TitleHeight + 8)}\" r=\"3\" fill=\"{s.Colour}\"/>");
+            }
+            else
+            {
+                svg.Append($"<polyline fill=\"none\" stroke=\"{s.Colour}\" stroke-width=\"1\" points=\"{string.Join(' ', finite.Select(p => $"{F(Px(p.X))},{F(Py(p.Y))}"))}\"/>");
+                svg.Append($"<line x1=\"{F(legendX)}\" x2=\"{F(legendX + 22)}\" y1=\"{F(TitleHeight + 8)}\" y2=\"{F(TitleHeight + 8)}\" stroke=\"{s.Colour}\" stroke-width=\"2\"/>");
+            }
+            svg.Append($"<text class=\"label\" x=\"{F(legendX + 28)}\" y=\"{F(TitleHeight + 12)}\">{Html.Escape(s.Name)}</text>");
+            legendX += 40 + s.Name.Length * CharWidth;
+        }
+        return Close(svg);
+    }
+
+    /// <summary>A chart as a self-contained .svg file: the namespace and the chart styles a report page would supply.</summary>
+    public static string Document(HtmlFragment chart)
+    {
+        const string open = "<svg class=\"chart\"";
+        if (!chart.Markup.StartsWith(open, StringComparison.Ordinal)) throw new ArgumentException("not a chart from Svg.Render", nameof(chart));
+        return "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\"" + chart.Markup[open.Length..].Replace("</svg>", Style + "</svg>") + "\n";
+    }
+
+    /// <summary>The chart styles, for pages that show charts and for standalone files.</summary>
+    public const string Css = """
+        svg.chart text { font-size: 12px; font-family: inherit; }
+        svg.chart .chart-title { font-size: 14px; font-weight: 600; }
+        svg.chart .value { font-size: 11px; text-anchor: middle; }
+        """;
+
+    private const string Style = "<style>svg.chart { font-family: sans-serif; background: white; } " + Css + "</style>";
 
     /// <summary>A vertical colour bar from the scale's maximum (top) to its minimum, with 0 marked on diverging scales.</summary>
     private static void AppendLegend(StringBuilder svg, ColourScale scale, double x, double y, double height)
