@@ -1,4 +1,4 @@
-using Pinpoint.Interpretability.Training;
+using Pinpoint.Training;
 using Pinpoint.Models.Loading;
 
 namespace Pinpoint.Web;
