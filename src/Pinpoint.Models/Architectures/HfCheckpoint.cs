@@ -13,10 +13,12 @@ public static class HfCheckpoint
         string? tokenizerJson, DType storeAs)
     {
         Directory.CreateDirectory(directory);
+        var tensors = architecture.HfTensors(config, weights).ToList();
         SafetensorsWriter.Write(Path.Combine(directory, "model.safetensors"),
-            architecture.HfTensors(config, weights).Select(p => KeyValuePair.Create(p.Name, p.Tensor)),
-            new Dictionary<string, string> { ["format"] = "pt" }, storeAs);
+            tensors.Select(p => KeyValuePair.Create(p.Name, p.Tensor)), new Dictionary<string, string> { ["format"] = "pt" }, storeAs);
         var fields = architecture.HfConfigFields(config);
+        // Hugging Face's name for an unembedding of its own, in every architecture.
+        if (tensors.Any(p => p.Name == "lm_head.weight")) fields["tie_word_embeddings"] = false;
         fields["torch_dtype"] = storeAs switch { DType.BF16 => "bfloat16", DType.F16 => "float16", _ => "float32" };
         AtomicFile.Write(Path.Combine(directory, "config.json"),
             s => JsonSerializer.Serialize(s, fields, new JsonSerializerOptions { WriteIndented = true }));

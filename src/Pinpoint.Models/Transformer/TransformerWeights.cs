@@ -57,6 +57,11 @@ public sealed record TransformerWeights
     public required Linear Unembed { get; init; }
 
     /// <summary>Every distinct tensor, with a stable name (the names checkpoints are written with).</summary>
+    /// <summary>Whether the unembedding is the embedding itself or an equal copy (GGUF files store output.weight even when tied).</summary>
+    public bool UnembedIsTied =>
+        ReferenceEquals(Unembed.Weight, Embedding)
+        || (Unembed.OutIn && Unembed.Weight.SameShape(Embedding) && Unembed.Weight.ToArray().AsSpan().SequenceEqual(Embedding.ToArray()));
+
     public IEnumerable<(string Name, Tensor Tensor)> Parameters()
     {
         yield return ("embed.W_E", Embedding);
