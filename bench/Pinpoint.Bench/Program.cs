@@ -8,6 +8,7 @@ var suites = new Dictionary<string, Func<bool, int>>(StringComparer.OrdinalIgnor
     ["train"] = TrainBench.Run,
     ["explain"] = ExplainBench.Run,
     ["hf-reference"] = HfReferenceFixtures.Run,
+    ["harvest"] = HarvestBench.Run,
 };
 
 var names = string.Join(", ", suites.Keys);

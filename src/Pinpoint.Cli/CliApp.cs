@@ -17,7 +17,7 @@ public static class CliApp
 {
     /// <summary>Every command, in the order the usage text lists them.</summary>
     public static IReadOnlyList<Command> Commands { get; } =
-        [new ExplainCommand(), new InfoCommand(), new RunCommand(), new GenerateCommand(), new ScoreCommand(), new TrainCommand(), new ExportCommand(), new SelfCheckCommand()];
+        [new ExplainCommand(), new ProbeCommand(), new InfoCommand(), new RunCommand(), new GenerateCommand(), new ScoreCommand(), new TrainCommand(), new ExportCommand(), new SteerCommand(), new SelfCheckCommand(), new ServeCommand()];
 
     private static readonly CliOption Json = new("json", null, "print one JSON object on stdout instead of tables");
     private static readonly CliOption Verbose = new("verbose", null, "on an error, also print its stack trace (as does PINPOINT_DEBUG=1)");
@@ -100,7 +100,7 @@ public static class CliApp
         string.Join(" ", message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 
     /// <summary>Errors caused by what the user passed (files, ids, settings), as opposed to bugs.</summary>
-    private static bool IsBadInput(Exception e) =>
+    public static bool IsBadInput(Exception e) =>
         e is IOException or UnauthorizedAccessException or ModelFormatException or ModelConfigException or ArgumentException
             or InvalidDataException or NotSupportedException or System.Text.Json.JsonException;
 
@@ -118,7 +118,7 @@ public static class CliApp
         var text = new StringBuilder($"usage: pinpoint {command.Name} [options]\n{command.Summary}\n\noptions:\n");
         int width = options.Max(o => o.Usage.Length);
         foreach (var o in options) text.Append($"  {o.Usage.PadRight(width)}  {o.Description}\n");
-        text.Append($"\nwith --json, stdout holds one object (a field marked ? is left out when it has no value):\n  {CommandOutput.JsonShape(command.ResultType)}\n");
+        text.Append($"\nwith --json, stdout holds one object (a field marked ? is left out when it has no value; a number is null where it is undefined):\n  {CommandOutput.JsonShape(command.ResultType)}\n");
         foreach (var (option, type) in command.OtherResultTypes)
             text.Append($"\nwith --json and {option}:\n  {CommandOutput.JsonShape(type)}\n");
         return text.ToString();

@@ -1,6 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using Pinpoint.Interpretability.Reports;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -13,12 +13,8 @@ namespace Pinpoint.Cli;
 /// </summary>
 public sealed class CommandOutput(TextWriter stdout, bool json, TextWriter? stderr = null)
 {
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    /// <summary>The one JSON serializer of results (CLI and web API).</summary>
+    public static readonly JsonSerializerOptions JsonOptions = ReportJson.Options;
 
     private IAnsiConsole? _console;
 

@@ -33,7 +33,7 @@ public sealed partial class InfoCommand : Command
         return 0;
     }
 
-    private static Result Describe(LoadedModel loaded)
+    public static Result Describe(LoadedModel loaded)
     {
         var model = loaded.Model;
         var c = model.Config;

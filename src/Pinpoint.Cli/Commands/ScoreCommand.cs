@@ -17,7 +17,7 @@ public sealed class ScoreCommand : Command
 
     public override string Name => "score";
     public override string Summary => "score a JSONL dataset: target-vs-foil logit differences and accuracy (or top-k hits)";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Dataset, TopK, BatchSize];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Dataset, TopK, BatchSize];
     public override Type ResultType => typeof(Result);
 
     public sealed record Item(string Prompt, string Target, string Foil, float LogitDiff, bool Correct, int TargetTokens, int FoilTokens, string? Group);

@@ -65,7 +65,11 @@ public sealed record ExplainReport(
     IReadOnlyList<Attribution> PatchingRanking, IReadOnlyList<Attribution> NeuronRanking,
     IReadOnlyList<Component> Verified, VerificationResult MeanAblation, VerificationResult ResampleAblation,
     IReadOnlyList<HeadMechanism> HeadMechanisms, IReadOnlyList<NeuronMechanism> NeuronMechanisms,
-    WeightAttributionResult Weights);
+    WeightAttributionResult Weights)
+{
+    /// <summary>The answer first: sentences from the numbers above, with their caveats.</summary>
+    public ExplainSummary Summary => ExplainSummary.For(this);
+}
 
 /// <summary>
 /// Runs every method on one prediction: logit lens, direct logit attribution, activation and attribution patching

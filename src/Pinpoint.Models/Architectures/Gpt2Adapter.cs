@@ -154,6 +154,6 @@ public sealed class Gpt2Adapter : ITrainableArchitecture
         }
         yield return ("transformer.ln_f.weight", w.FinalNorm.Weight);
         yield return ("transformer.ln_f.bias", w.FinalNorm.Bias!);
-        if (!w.UnembedIsTied) yield return ("lm_head.weight", w.Unembed.Weight);
+        foreach (var p in HfCheckpoint.UntiedUnembedding(w, Name)) yield return p;
     }
 }

@@ -112,7 +112,7 @@ public sealed class LlamaAdapter : LlamaLayoutAdapter, ITrainableArchitecture
             yield return (p + "mlp.down_proj.weight", b.Mlp.Out.Weight);
         }
         yield return ("model.norm.weight", w.FinalNorm.Weight);
-        if (!w.UnembedIsTied) yield return ("lm_head.weight", w.Unembed.Weight);
+        foreach (var p in HfCheckpoint.UntiedUnembedding(w, Name)) yield return p;
     }
 
     /// <summary>

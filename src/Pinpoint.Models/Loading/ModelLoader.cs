@@ -1,3 +1,4 @@
+using Pinpoint.Engine.Tensors;
 using Pinpoint.Models.Architectures;
 using Pinpoint.Models.Formats;
 using Pinpoint.Models.Tokenizers;
@@ -22,6 +23,25 @@ public sealed class LoadedModel(HookedTransformer model, ITokenizer tokenizer, s
             throw new ArgumentException($"the prompt is {ids.Length} tokens long; the model's context is {Model.Config.ContextLength}");
         return ids;
     }
+
+    /// <summary>The id of <paramref name="text"/> when it is exactly one token (" Paris"), else an error naming it.</summary>
+    public int TokenId(string text)
+    {
+        var ids = Tokenizer.Encode(text, addBos: false);
+        if (ids.Length != 1) throw new ArgumentException($"\"{text}\" is {ids.Length} tokens, not one");
+        return ids[0];
+    }
+
+    /// <summary>A trace of one forward pass over a prompt (see <see cref="Transformer.Trace"/>).</summary>
+    public Trace Trace(string prompt) => Model.Trace(Encode(prompt));
+
+    /// <summary>Logits of a prompt plus the activations whose hook names pass <paramref name="filter"/> (all when null).</summary>
+    public (Tensor Logits, ActivationCache Cache) RunWithCache(string prompt, Func<string, bool>? filter = null) =>
+        Model.RunWithCache(TokenBatch.Single(Encode(prompt)), filter);
+
+    /// <summary>Logits of a prompt with functions run at hook points.</summary>
+    public Tensor RunWithHooks(string prompt, IEnumerable<(string HookName, HookFunction Function)> functions) =>
+        Model.RunWithHooks(TokenBatch.Single(Encode(prompt)), functions);
 
     public void Dispose()
     {

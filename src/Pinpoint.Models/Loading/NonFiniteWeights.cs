@@ -18,13 +18,15 @@ public sealed record NonFiniteWeight(string Tensor, long Index, float Value, int
 /// </summary>
 public static class NonFiniteWeights
 {
-    /// <summary>Every tensor of <paramref name="file"/> that holds a non-finite value, in file order.</summary>
+    /// <summary>Every unquantized tensor of <paramref name="file"/> that holds a non-finite value, in file order.</summary>
+    /// <remarks>Quantized blocks are integers with per-block scales; llama.cpp's quantizer refuses non-finite input, so they are not scanned.</remarks>
     public static List<NonFiniteWeight> Find(TensorFile file)
     {
         var found = new List<NonFiniteWeight>();
         foreach (var name in file.Names)
         {
             var t = file.Tensors[name];
+            if (t.DType.IsQuantized()) continue;
             if (!t.IsContiguous) t = t.Contiguous();
             var (first, count) = t.DType == DType.F32
                 ? Scan(MemoryMarshal.Cast<float, uint>(t.Span), 0x7F80_0000u)
