@@ -17,7 +17,21 @@ public static class CliApp
 {
     /// <summary>Every command, in the order the usage text lists them.</summary>
     public static IReadOnlyList<Command> Commands { get; } =
-        [new ExplainCommand(), new ProbeCommand(), new InfoCommand(), new RunCommand(), new GenerateCommand(), new ScoreCommand(), new TrainCommand(), new ExportCommand(), new SteerCommand(), new SelfCheckCommand(), new ServeCommand()];
+    [
+        new ExplainCommand(),
+        new ProbeCommand(),
+        new InfoCommand(),
+        new RunCommand(),
+        new GenerateCommand(),
+        new ScoreCommand(),
+        new TrainCommand(),
+        new ExportCommand(),
+        new SteerCommand(),
+        new SelfCheckCommand(),
+        new ServeCommand(),
+        new TraceCommand(),
+        new CircuitCommand(),
+    ];
 
     private static readonly CliOption Json = new("json", null, "print one JSON object on stdout instead of tables");
     private static readonly CliOption Verbose = new("verbose", null, "on an error, also print its stack trace (as does PINPOINT_DEBUG=1)");

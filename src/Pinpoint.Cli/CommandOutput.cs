@@ -73,6 +73,7 @@ public sealed class CommandOutput(TextWriter stdout, bool json, TextWriter? stde
         _ when type == typeof(int) || type == typeof(long) => "int",
         _ when type == typeof(float) || type == typeof(double) => "number",
         { IsArray: true } => $"[{ValueShape(type.GetElementType()!)}]",
+        { IsGenericType: true } when type.GetGenericTypeDefinition() == typeof(IReadOnlyList<>) => $"[{ValueShape(type.GetGenericArguments()[0])}]",
         _ => JsonShape(type),
     };
 

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Models.Loading;
@@ -8,13 +7,11 @@ namespace Pinpoint.Web;
 
 /// <summary>
 /// The seam to the CLI: the objects its commands print with <c>--json</c>, built by the CLI itself, so the API
-/// returns exactly those (one schema, one serializer) while this project stays below the CLI.
+/// returns exactly those (one schema, and the one serializer <see cref="Pinpoint.Interpretability.Reports.ReportJson"/>)
+/// while this project stays below the CLI.
 /// </summary>
 public interface ICommandResults
 {
-    /// <summary>The CLI's JSON settings (snake_case, nulls left out, NaN as a named literal).</summary>
-    JsonSerializerOptions Json { get; }
-
     /// <summary>Whether an exception was caused by what the user passed (answered 400) rather than a bug.</summary>
     bool IsBadInput(Exception e);
 

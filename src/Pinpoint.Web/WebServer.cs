@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Interpretability.Inspect;
+using Pinpoint.Interpretability.Reports;
 using Pinpoint.Training;
 
 namespace Pinpoint.Web;
@@ -39,7 +40,7 @@ public static class WebServer
             k.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
             k.AddServerHeader = false;
         });
-        builder.Services.ConfigureHttpJsonOptions(o => CopyJson(commands.Json, o.SerializerOptions));
+        builder.Services.ConfigureHttpJsonOptions(o => CopyJson(ReportJson.Options, o.SerializerOptions));
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddOpenApi();
         builder.Services.AddRateLimiter(limiter =>
@@ -63,6 +64,20 @@ public static class WebServer
         return app;
     }
 
+    /// <summary>
+    /// Loads the default model and runs it once in the background, so that the first page a user opens does not wait
+    /// for the load and the JIT; a model that fails to load is reported by the first request instead.
+    /// </summary>
+    public static Task WarmUp(WebApplication app, ICommandResults commands) =>
+        Task.Run(async () =>
+        {
+            try
+            {
+                await app.Services.GetRequiredService<ModelCatalog>().WithModel(null, m => commands.Run(m, "Once upon a time", 1), CancellationToken.None);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException) { /* the same error reaches the first request that names the model */ }
+        });
+
     /// <summary>The address to open, with the token: the bound port (when 0 asked for a free one) on the bound host.</summary>
     public static string PrintedUrl(WebApplication app, ServeOptions options)
     {
@@ -78,13 +93,14 @@ public static class WebServer
         to.PropertyNamingPolicy = from.PropertyNamingPolicy;
         to.DefaultIgnoreCondition = from.DefaultIgnoreCondition;
         to.NumberHandling = from.NumberHandling;
+        foreach (var converter in from.Converters) to.Converters.Add(converter);
         to.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
     }
 
     private static void MapApi(RouteGroupBuilder api, ICommandResults commands)
     {
         var types = commands.Types;
-        IResult Json(object value) => Results.Json(value, commands.Json);
+        IResult Json(object value) => Results.Json(value, ReportJson.Options);
 
         api.MapGet("/models", (ModelCatalog catalog) => Json(new CatalogResult(
                 catalog.Roots.ToArray(), catalog.DefaultModelName, [.. catalog.Models()], [.. catalog.Runs()])))
@@ -130,7 +146,7 @@ public static class WebServer
                         return await Task.Run(() => commands.ExplainDataset(model, name, items, options,
                             (stage, done, total) => report(new JobProgress(stage, done, total))), cancel);
                 });
-                return Results.Json(job.Status, commands.Json, statusCode: StatusCodes.Status202Accepted);
+                return Results.Json(job.Status, ReportJson.Options, statusCode: StatusCodes.Status202Accepted);
             })
             .Produces<JobStatus>(StatusCodes.Status202Accepted)
             .WithSummary("start explain --dataset in the background; follow /api/jobs/{id}/events, cancel with DELETE /api/jobs/{id}");
@@ -149,7 +165,7 @@ public static class WebServer
             context.Response.ContentType = "text/event-stream";
             await foreach (var (name, data) in job.Listen().ReadAllAsync(context.RequestAborted))
             {
-                await context.Response.WriteAsync($"event: {name}\ndata: {JsonSerializer.Serialize(data, commands.Json)}\n\n", context.RequestAborted);
+                await context.Response.WriteAsync($"event: {name}\ndata: {JsonSerializer.Serialize(data, ReportJson.Options)}\n\n", context.RequestAborted);
                 await context.Response.Body.FlushAsync(context.RequestAborted);
             }
         }).DisableRateLimiting().WithSummary("server-sent events: progress {stage,done,total}, then done (the explain --dataset result), failed or cancelled (the job status)");

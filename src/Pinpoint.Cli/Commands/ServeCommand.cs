@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Models.Loading;
@@ -30,8 +29,10 @@ public sealed class ServeCommand : Command
         if (token.Length < 8) throw new CliException("--token must be at least 8 characters");
         var options = new ServeOptions(args.String(Host) ?? ServeOptions.DefaultHost, args.Int(Port, ServeOptions.DefaultPort, min: 0), token,
             [DefaultRoot(), .. args.Strings(Models)]);
-        using var app = WebServer.Build(options, new CliCommandResults());
+        var commands = new CliCommandResults();
+        using var app = WebServer.Build(options, commands);
         app.StartAsync().GetAwaiter().GetResult();
+        _ = WebServer.WarmUp(app, commands);
         var result = new Result(WebServer.PrintedUrl(app, options), [.. options.Roots.Select(Path.GetFullPath)]);
         if (output.Json) output.WriteJson(result);
         else output.Text.WriteLine($"pinpoint serve: open {result.Url}\n(serving models from {string.Join(", ", result.Roots)}; Ctrl+C stops)");
@@ -53,8 +54,6 @@ public sealed class ServeCommand : Command
 /// <summary>The web API's view of the CLI commands: the same result records and serializer as <c>--json</c>.</summary>
 public sealed class CliCommandResults : ICommandResults
 {
-    public JsonSerializerOptions Json => CommandOutput.JsonOptions;
-
     public bool IsBadInput(Exception e) => CliApp.IsBadInput(e);
 
     public CommandResultTypes Types { get; } = new(typeof(InfoCommand.Result), typeof(RunCommand.Result), typeof(GenerateCommand.Result),

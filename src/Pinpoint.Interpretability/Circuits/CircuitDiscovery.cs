@@ -21,6 +21,8 @@ public sealed record CircuitOptions
     /// <summary>Top edges, and as many random ones, checked by exact path patching (on up to <see cref="PatchItems"/> items).</summary>
     public int PatchEdges { get; init; } = 10;
     public int PatchItems { get; init; } = 3;
+    /// <summary>Edges ("SENDER->PORT") to check by path patching instead of the top and random ones.</summary>
+    public IReadOnlyList<string>? CheckEdges { get; init; }
     public int Seed { get; init; }
 
     public void Validate()
@@ -65,12 +67,15 @@ public static class CircuitDiscovery
         options.Validate();
         if (items.Count == 0) throw new ArgumentException("circuit discovery needs at least one item");
         var graph = forward.Graph;
+        var checkEdges = options.CheckEdges?.Select(graph.Find).ToList();
         var sums = new double[graph.Edges.Count];
+        var itemScores = new List<double[]>(); // of the items path patching checks
         for (int i = 0; i < items.Count; i++)
         {
             cancel.ThrowIfCancellationRequested();
             var s = EdgeAttribution.Scores(forward, items[i].Ids, items[i].CounterfactualIds, items[i].Readout, options.IgSteps);
             for (int e = 0; e < sums.Length; e++) sums[e] += s[e];
+            if (i < options.PatchItems) itemScores.Add(s);
             progress?.Invoke("edge attribution", i + 1, items.Count);
         }
         var ranked = graph.Edges.Select((e, i) => new EdgeScore(e, sums[i] / items.Count)).OrderByDescending(x => Math.Abs(x.Score)).ToList();
@@ -119,25 +124,26 @@ public static class CircuitDiscovery
             progress?.Invoke("random circuits", d + 1, options.RandomDraws);
         }
 
-        var (spearman, patched) = PatchCheck(forward, items, ranked, options, random, cancel);
+        var chosen = checkEdges ?? ranked.Take(options.PatchEdges).Select(x => x.Edge)
+            .Concat(ranked.Skip(options.PatchEdges).OrderBy(_ => random.Next()).Take(options.PatchEdges).Select(x => x.Edge)).ToList();
+        var (spearman, patched) = PatchCheck(forward, items, itemScores, chosen, cancel);
         var scoreOf = ranked.ToDictionary(x => x.Edge, x => x);
         return new CircuitResult(ranked, circuit.Select(e => scoreOf[e]).OrderByDescending(x => Math.Abs(x.Score)).ToList(), requested, reached,
             faithfulness, new Faithfulness(randomMean, randomResample), curve, spearman, patched, items.Count, measure.CountedItems, measure.FullMetric);
     }
 
-    /// <summary>Exact path patching of the top edges and as many random ones, against their scores on the same items.</summary>
+    /// <summary>Exact path patching of the chosen edges, against their scores on the same items.</summary>
     private static (double Spearman, List<(Edge, double, double)> Patched) PatchCheck(EdgeForward forward, IReadOnlyList<CircuitItem> items,
-        List<EdgeScore> ranked, CircuitOptions options, Random random, CancellationToken cancel)
+        List<double[]> itemScores, List<Edge> chosen, CancellationToken cancel)
     {
-        var chosen = ranked.Take(options.PatchEdges).Concat(ranked.Skip(options.PatchEdges).OrderBy(_ => random.Next()).Take(options.PatchEdges)).ToList();
         var patched = new List<(Edge, double, double)>();
-        foreach (var item in items.Take(options.PatchItems))
+        var index = forward.Graph.Edges.Select((e, k) => (e, k)).ToDictionary(x => x.e, x => x.k);
+        for (int i = 0; i < itemScores.Count; i++)
         {
             cancel.ThrowIfCancellationRequested();
-            var estimates = EdgeAttribution.Scores(forward, item.Ids, item.CounterfactualIds, item.Readout, options.IgSteps);
-            var index = forward.Graph.Edges.Select((e, i) => (e, i)).ToDictionary(x => x.e, x => x.i);
-            var exact = EdgeAttribution.Patch(forward, item.Ids, item.CounterfactualIds, item.Readout, chosen.Select(x => x.Edge).ToList());
-            patched.AddRange(chosen.Select((x, k) => (x.Edge, estimates[index[x.Edge]], exact[k])));
+            var (item, estimates) = (items[i], itemScores[i]);
+            var exact = EdgeAttribution.Patch(forward, item.Ids, item.CounterfactualIds, item.Readout, chosen);
+            patched.AddRange(chosen.Select((e, k) => (e, estimates[index[e]], exact[k])));
         }
         double spearman = patched.Count < 2 ? double.NaN : Statistics.Spearman(patched.Select(p => p.Item2).ToList(), patched.Select(p => p.Item3).ToList());
         return (spearman, patched);

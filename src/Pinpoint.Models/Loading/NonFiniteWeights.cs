@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using Pinpoint.Engine.Kernels;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Models.Formats;
 
@@ -18,15 +19,18 @@ public sealed record NonFiniteWeight(string Tensor, long Index, float Value, int
 /// </summary>
 public static class NonFiniteWeights
 {
-    /// <summary>Every unquantized tensor of <paramref name="file"/> that holds a non-finite value, in file order.</summary>
-    /// <remarks>Quantized blocks are integers with per-block scales; llama.cpp's quantizer refuses non-finite input, so they are not scanned.</remarks>
+    /// <summary>Every tensor of <paramref name="file"/> that holds a non-finite value, in file order.</summary>
     public static List<NonFiniteWeight> Find(TensorFile file)
     {
         var found = new List<NonFiniteWeight>();
         foreach (var name in file.Names)
         {
             var t = file.Tensors[name];
-            if (t.DType.IsQuantized()) continue;
+            if (t.DType.IsQuantized())
+            {
+                if (ScanQuantized(t) is { Count: > 0 } bad) found.Add(new NonFiniteWeight(name, bad.First, bad.Value, bad.Count));
+                continue;
+            }
             if (!t.IsContiguous) t = t.Contiguous();
             var (first, count) = t.DType == DType.F32
                 ? Scan(MemoryMarshal.Cast<float, uint>(t.Span), 0x7F80_0000u)
@@ -34,6 +38,30 @@ public static class NonFiniteWeights
             if (count > 0) found.Add(new NonFiniteWeight(name, first, t.ToArray()[first], count));
         }
         return found;
+    }
+
+    /// <summary>
+    /// Quantized blocks hold small integers times f16 scales, so only a scale can be non-finite; dequantizing a chunk
+    /// at a time checks every format alike without holding the whole tensor in f32.
+    /// </summary>
+    private static (long First, float Value, int Count) ScanQuantized(Tensor t)
+    {
+        const int chunk = 1 << 16; // a whole number of blocks of every quantized kind (32 and 256 elements)
+        var bytes = t.Storage.AsBytes();
+        var values = new float[(int)Math.Min(chunk, t.Size)];
+        long first = -1;
+        float value = 0;
+        int count = 0;
+        for (long start = 0; start < t.Size; start += chunk)
+        {
+            int n = (int)Math.Min(chunk, t.Size - start);
+            var block = values.AsSpan(0, n);
+            BlockQuantization.Dequantize(t.DType, bytes.Slice((int)t.DType.ByteCount(start), (int)t.DType.ByteCount(n)), block);
+            var (f, c) = Scan(MemoryMarshal.Cast<float, uint>(block), 0x7F80_0000u);
+            if (c > 0 && first < 0) (first, value) = (start + f, block[f]);
+            count += c;
+        }
+        return (first, value, count);
     }
 
     /// <summary>The first index whose exponent bits (<paramref name="exponent"/>) are all set, and how many are.</summary>

@@ -76,8 +76,12 @@ public sealed class BrowserTests : IAsyncLifetime
         return (page, foreign, errors);
     }
 
-    private static Task Shot(IPage page, string name) =>
-        page.ScreenshotAsync(Path.Combine(ScreenshotFolder, name + ".png"), new ScreenshotOptions { FullPage = true });
+    /// <summary>The whole page from its top (scrolled back first, so the sticky header sits where it belongs).</summary>
+    private static async Task Shot(IPage page, string name)
+    {
+        await page.EvaluateExpressionAsync("window.scrollTo(0, 0)");
+        await page.ScreenshotAsync(Path.Combine(ScreenshotFolder, name + ".png"), new ScreenshotOptions { FullPage = true });
+    }
 
     private static Task<string> Text(IPage page, string selector) =>
         page.EvaluateFunctionAsync<string>("s => document.querySelector(s).textContent", selector);
@@ -123,6 +127,12 @@ public sealed class BrowserTests : IAsyncLifetime
         Assert.True(double.TryParse(await Text(page, "#ablated-diff"), System.Globalization.CultureInfo.InvariantCulture, out _));
         Assert.NotEqual(await Text(page, "#logit-diff"), await Text(page, "#ablated-diff"));
         await Shot(page, "explain");
+
+        // Dataset explain runs as a job: progress arrives over server-sent events, and Cancel stops it.
+        await page.ClickAsync("#dataset-run");
+        await page.WaitForFunctionAsync("() => document.querySelector('#dataset-stage').textContent.includes('/')", new WaitForFunctionOptions { Timeout = 30_000 });
+        await page.ClickAsync("#dataset-cancel");
+        await page.WaitForFunctionAsync("() => document.querySelector('#dataset-stage').textContent === 'cancelled'", new WaitForFunctionOptions { Timeout = 30_000 });
 
         await page.ClickAsync("nav a[data-page=models]");
         await page.WaitForSelectorAsync("pre.hooks");

@@ -82,6 +82,7 @@ function report({ request, result: r, attention }) {
   return el('div', {},
     el('div', { class: 'row' },
       el('div', { class: 'col panel' },
+        el('div', { id: 'explain-summary' }, ...(r.summary?.sentences ?? []).map(t => el('p', {}, t)), ...(r.summary?.caveats ?? []).map(t => el('p', { class: 'muted' }, t))),
         el('div', {}, 'target ', tok(r.target.token), ' vs foil ', tok(r.foil.token), '  difference ', el('span', { class: 'big', id: 'logit-diff' }, num(r.logit_diff))),
         ...[r.target, r.foil].filter(c => c.token_count > 1).map(c => el('div', { class: 'muted' }, `"${c.text}" is ${c.token_count} tokens: `, ...c.pieces.map(p => tok(p)), ' — only the first is compared')),
         el('div', {}, 'counterfactual ', el('span', { class: 'tok' }, r.counterfactual.text), ` → ${num(r.counterfactual.logit_diff)} (${r.counterfactual.origin})`),
