@@ -9,6 +9,7 @@ var suites = new Dictionary<string, Func<bool, int>>(StringComparer.OrdinalIgnor
     ["explain"] = ExplainBench.Run,
     ["hf-reference"] = HfReferenceFixtures.Run,
     ["harvest"] = HarvestBench.Run,
+    ["concepts"] = ConceptsBench.Run,
 };
 
 var names = string.Join(", ", suites.Keys);
