@@ -8,6 +8,8 @@ var suites = new Dictionary<string, Func<bool, int>>(StringComparer.OrdinalIgnor
     ["train"] = TrainBench.Run,
     ["explain"] = ExplainBench.Run,
     ["hf-reference"] = HfReferenceFixtures.Run,
+    ["harvest"] = HarvestBench.Run,
+    ["serve"] = ServeBench.Run,
 };
 
 var names = string.Join(", ", suites.Keys);

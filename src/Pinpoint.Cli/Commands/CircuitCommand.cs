@@ -47,8 +47,8 @@ public sealed class CircuitCommand : Command
             // The library speaks of its options; name the flag.
             throw new ArgumentException($"--{(options.Edges is < 1 ? Edges.Name : TargetFaithfulness.Name)}: {e.Message}", e);
         }
-        var htmlPath = ExplainCommand.HtmlReportPath(args);
-        using var loaded = ModelOptions.Open(args);
+        var htmlPath = HtmlOutput.ReportPath(args, ExplainCommand.HtmlFile);
+        using var loaded = ModelOptions.Open(args, output);
         var graph = new EdgeGraph(loaded.Model.Config);
         foreach (var edge in options.CheckEdges ?? [])
         {
@@ -62,10 +62,10 @@ public sealed class CircuitCommand : Command
             }
         }
         var report = ExplainDatasetView.Run(progress => CircuitExplainer.Explain(loaded, requests, options, progress: progress), output) with { Html = htmlPath };
-        if (htmlPath is not null) ExplainCommand.WriteHtml(htmlPath, CircuitHtmlReport.Render(report, dataset ?? requests[0].Prompt));
+        if (htmlPath is not null) HtmlOutput.Write(htmlPath, CircuitHtmlReport.Render(report, dataset ?? requests[0].Prompt));
         if (output.Json) output.WriteJson(report);
         else Render(report, output);
-        ExplainCommand.WroteHtml(htmlPath, output);
+        HtmlOutput.Wrote(htmlPath, output);
         return 0;
     }
 

@@ -22,7 +22,7 @@ public sealed class ExplainCommand : Command
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile];
     public override Type ResultType => typeof(Result);
     public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(ExplainDatasetView.Result))];
 
@@ -62,14 +62,15 @@ public sealed class ExplainCommand : Command
         var request = Request(args);
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1) };
-        var htmlPath = HtmlReportPath(args);
-        using var loaded = ModelOptions.Open(args);
+        var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
+        using var loaded = ModelOptions.Open(args, output);
+        CheckVerifyK(options.VerifyK, loaded);
         var report = Explainer.Explain(loaded, request, options);
-        if (htmlPath is not null) WriteHtml(htmlPath, ExplainHtmlReport.Render(report, top));
+        if (htmlPath is not null) HtmlOutput.Write(htmlPath, ExplainHtmlReport.Render(report, top));
         var result = ToResult(report, top, options.IgSteps) with { Html = htmlPath };
         if (output.Json) output.WriteJson(result);
         else Render(result, output);
-        WroteHtml(htmlPath, output);
+        HtmlOutput.Wrote(htmlPath, output);
         return 0;
     }
 
@@ -101,47 +102,26 @@ public sealed class ExplainCommand : Command
         var items = DatasetItems(args, dataset);
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1) };
-        var htmlPath = HtmlReportPath(args);
-        using var loaded = ModelOptions.Open(args);
+        var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
+        using var loaded = ModelOptions.Open(args, output);
+        CheckVerifyK(options.VerifyK, loaded);
         var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items, options, progress), output);
-        if (htmlPath is not null) WriteHtml(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
+        if (htmlPath is not null) HtmlOutput.Write(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
         var result = ExplainDatasetView.ToResult(dataset, report) with { Html = htmlPath };
         if (output.Json) output.WriteJson(result);
         else ExplainDatasetView.Render(result, output);
-        WroteHtml(htmlPath, output);
+        HtmlOutput.Wrote(htmlPath, output);
         return 0;
     }
 
-    /// <summary>The full path <c>--html</c> names (null without it), checked before the (slow) explanation so a typo fails at once.</summary>
-    internal static string? HtmlReportPath(CliArgs args)
+    /// <summary>--verify-k against what the model has to ablate, before any work (a silent clamp would run for hours).</summary>
+    private static void CheckVerifyK(int k, Pinpoint.Models.Loading.LoadedModel loaded)
     {
-        if (args.String(HtmlFile) is not { } file) return null;
-        var full = Path.GetFullPath(file);
-        if (Directory.Exists(full)) throw new IOException($"cannot write the HTML report to {full}: it is a folder");
-        var folder = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(folder)) throw new IOException($"cannot write the HTML report to {full}: folder {folder} does not exist");
-        return full;
+        int max = Explainer.MaxVerifyK(loaded.Model.Config);
+        if (k > max) throw new CliException($"--{VerifyK.Name} {k} exceeds the {max} heads and neurons of the model ({loaded.Path}); give at most {max}");
     }
 
-    internal static void WriteHtml(string path, string html)
-    {
-        try
-        {
-            AtomicFile.Write(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(html)));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new IOException($"cannot write the HTML report to {path}: {e.Message}", e);
-        }
-    }
-
-    /// <summary>Says where the report went, in text mode (the JSON has it in its "html" field).</summary>
-    internal static void WroteHtml(string? path, CommandOutput output)
-    {
-        if (path is not null && !output.Json) output.Text.WriteLine($"HTML report written to {path}");
-    }
-
-    private static Result ToResult(ExplainReport r, int top, int igSteps)
+    public static Result ToResult(ExplainReport r, int top, int igSteps)
     {
         static Share S(Attribution a) => new(a.Component.Name, a.Value);
         static Ablation A(VerificationResult v) => new(v.K, v.TopKFractionRemoved, v.RandomKFractionRemoved, [.. v.Curve], [.. v.RandomCurve]);

@@ -71,8 +71,5 @@ internal static class ReportParts
         .consistent { color: #1a7f37; font-weight: 600; }
         .item-specific { color: #9a6700; font-weight: 600; }
         .negligible { color: #777; }
-        svg.chart text { font-size: 12px; font-family: inherit; }
-        svg.chart .chart-title { font-size: 14px; font-weight: 600; }
-        svg.chart .value { font-size: 11px; text-anchor: middle; }
-        """;
+        """ + "\n" + Svg.Css;
 }
