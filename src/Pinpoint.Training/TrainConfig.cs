@@ -51,6 +51,7 @@ public sealed record TrainConfig
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        Converters = { new NonFiniteAsNull() },
     };
 
     public static TrainConfig Load(string path)

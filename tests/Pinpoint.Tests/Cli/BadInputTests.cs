@@ -128,6 +128,34 @@ public sealed class BadInputTests : IDisposable
         yield return new(["export", "--model", stories, "--out", Path.Combine(_temp, "no", "such", "dir"), "--json"], 1, "does not exist");
     }
 
+    /// <summary>Items 1, 2 and 10 of issue 11 for train: folders, resume, config fields and divergence.</summary>
+    [Fact]
+    public void TrainProblemsFailCleanly()
+    {
+        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
+        var run = Directory.CreateDirectory(Path.Combine(_temp, "run")).FullName;
+        Directory.CreateDirectory(Path.Combine(run, "checkpoints", "step-0000001"));
+        var config = WriteText("tiny.json", $$"""
+            {"architecture": "gpt2", "d_model": 16, "n_layers": 1, "n_heads": 2, "context": 16, "vocab_size": 300, "batch_size": 2,
+             "steps": 3, "warmup_steps": 0, "eval_every": 2, "eval_batches": 1, "checkpoint_every": 0, "corpus": ["{{corpus}}"], "metrics": []}
+            """);
+        foreach (var c in new Case[]
+        {
+            new(["train", "--config", config, "--out", run, "--json"], 1, "add --resume"),
+            new(["train", "--config", config, "--out", Path.Combine(_temp, "none"), "--resume", "--json"], 1, "--resume: nothing to resume"),
+            new(["train", "--config", WriteText("typo.json", "{\"stepz\": 3}"), "--out", Path.Combine(_temp, "new"), "--json"], 1, "stepz"),
+            new(["train", "--config", WriteText("metric.json", "{\"metrics\": [\"inductoin\"]}"), "--out", Path.Combine(_temp, "new"), "--json"], 1, "inductoin"),
+        })
+            AssertCleanFailure(c, _temp);
+
+        // A learning rate that makes the loss non-finite stops with one line; what was written stays valid JSON.
+        var diverged = Path.Combine(_temp, "diverged");
+        var r = Cli.Run("train", "--config", config, "--out", diverged, "--lr", "1e30", "--steps", "40", "--json");
+        AssertOneLineFailure(r, "lr 1e30");
+        Assert.Contains("became", r.Err);
+        foreach (var line in File.ReadLines(Path.Combine(diverged, "metrics.jsonl"))) System.Text.Json.JsonDocument.Parse(line).Dispose();
+    }
+
     [Fact]
     public void IssueProblemsFailCleanly()
     {
