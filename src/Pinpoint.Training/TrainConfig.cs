@@ -1,3 +1,4 @@
+using Pinpoint.Models.Formats;
 using System.Text.Json;
 using Pinpoint.Models.Architectures;
 using System.Text.Json.Serialization;

@@ -1,12 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Pinpoint.Training;
+namespace Pinpoint.Models.Formats;
 
 /// <summary>
-/// Writes NaN and ±infinity as JSON <c>null</c>, which JSON allows, and reads <c>null</c> back as NaN. In
-/// metrics.jsonl and trainer_state.json a field that is present and null therefore means "measured, not finite";
-/// an absent field means "not measured at this step".
+/// Writes NaN and ±infinity as JSON <c>null</c>, which JSON allows, and reads <c>null</c> back as NaN (inside
+/// arrays too, where an omitted value would shift the rest). With nulls otherwise left out, a field that is present
+/// and null means "measured, not finite".
 /// </summary>
 public sealed class NonFiniteAsNull : JsonConverter<double>
 {
@@ -21,6 +21,3 @@ public sealed class NonFiniteAsNull : JsonConverter<double>
         else writer.WriteNullValue();
     }
 }
-
-/// <summary>Training stopped because the loss or the gradient stopped being finite (the weights were left as they were).</summary>
-public sealed class TrainingStoppedException(string message) : Exception(message);
