@@ -118,7 +118,7 @@ public static class CliApp
     /// <summary>Errors caused by what the user passed (files, ids, settings), as opposed to bugs.</summary>
     public static bool IsBadInput(Exception e) =>
         e is IOException or UnauthorizedAccessException or ModelFormatException or ModelConfigException or ArgumentException
-            or InvalidDataException or NotSupportedException or System.Text.Json.JsonException;
+            or InvalidDataException or NotSupportedException or System.Text.Json.JsonException or Pinpoint.Training.TrainingStoppedException;
 
     private static string Usage()
     {
