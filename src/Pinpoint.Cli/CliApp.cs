@@ -13,7 +13,7 @@ namespace Pinpoint.Cli;
 public static class CliApp
 {
     private static readonly Command[] Commands =
-        [new ExplainCommand(), new InfoCommand(), new RunCommand(), new GenerateCommand(), new ScoreCommand(), new TrainCommand(), new ExportCommand(), new SelfCheckCommand()];
+        [new ExplainCommand(), new InfoCommand(), new RunCommand(), new GenerateCommand(), new ScoreCommand(), new TrainCommand(), new SaeTrainCommand(), new SaeEvalCommand(), new ExportCommand(), new SelfCheckCommand()];
 
     private static readonly CliOption Json = new("json", null, "print one JSON object on stdout instead of tables");
     private static readonly CliOption Help = new("help", null, "show this command's options", 'h');
@@ -32,7 +32,10 @@ public static class CliApp
             stdout.Write(Usage());
             return 0;
         }
-        var command = Commands.FirstOrDefault(c => c.Name == args[0]);
+        // Two-word commands ("sae train") are matched before one-word ones.
+        var command = args.Count >= 2 ? Commands.FirstOrDefault(c => c.Name == $"{args[0]} {args[1]}") : null;
+        int consumed = command is null ? 1 : 2;
+        command ??= Commands.FirstOrDefault(c => c.Name == args[0]);
         if (command is null)
         {
             stderr.WriteLine($"pinpoint: unknown command '{args[0]}'");
@@ -42,7 +45,7 @@ public static class CliApp
         try
         {
             var options = command.Options.Append(Json).Append(Help).ToList();
-            var parsed = new CliArgs(args.Skip(1), options);
+            var parsed = new CliArgs(args.Skip(consumed), options);
             if (parsed.Flag(Help))
             {
                 stdout.Write(CommandHelp(command, options));
