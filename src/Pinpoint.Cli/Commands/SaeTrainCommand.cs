@@ -143,7 +143,7 @@ public sealed class SaeTrainCommand : Command
         }
         else if (Directory.Exists(Path.Combine(dir, Trainer.CheckpointsFolder)) && Directory.EnumerateDirectories(Path.Combine(dir, Trainer.CheckpointsFolder)).Any())
         {
-            throw new InvalidOperationException($"{dir} already holds checkpoints; pass --resume to continue that run or choose another folder");
+            throw new InvalidDataException($"{dir} already holds checkpoints; pass --resume to continue that run or choose another folder");
         }
         else
         {

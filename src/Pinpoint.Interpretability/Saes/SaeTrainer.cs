@@ -112,6 +112,7 @@ public sealed class SaeTrainer : IDisposable
         _latStart = new int[_dSae + 1];
         _latFill = new int[_dSae];
 
+        if (outDir is not null) Directory.CreateDirectory(outDir);
         if (resumeFrom is null) Initialise();
         else LoadCheckpoint(resumeFrom);
     }
