@@ -11,19 +11,17 @@ public sealed class SaeEvalCommand : Command
     private static readonly CliOption Text = new("text", "FILES", "comma-separated corpus files to evaluate on (required)");
     private static readonly CliOption Context = new("context", "N", "tokens per window (default: the SAE's context_size)");
     private static readonly CliOption MaxTokens = new("max-tokens", "N", "stop after about this many tokens (default: all)");
-    private static readonly CliOption Split = new("split", "S", "documents to use: all (default), train or validation — the trainer's hash split of the files in the order given");
-    private static readonly CliOption ValidationFraction = new("validation-fraction", "F", "validation share of that split (default 0.02)");
 
     public override string Name => "sae eval";
     public override string Summary => "evaluate an SAE: L0, explained variance, CE-loss and KL scores with the SAE spliced in, dead/dense features";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, SaeDir, Text, Context, MaxTokens, Split, ValidationFraction];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, SaeDir, Text, Context, MaxTokens, SaeTrainCommand.Split, SaeTrainCommand.ValidationFraction];
     public override Type ResultType => typeof(SaeEvalResult);
 
     public override int Execute(CliArgs args, CommandOutput output)
     {
         var saePath = args.RequiredString(SaeDir);
         var files = args.RequiredString(Text).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var keep = SaeTrainCommand.DocumentFilter(args.String(Split), args.Float(ValidationFraction, 0.02f));
+        var keep = SaeTrainCommand.DocumentFilter(args.String(SaeTrainCommand.Split), args.Float(SaeTrainCommand.ValidationFraction, 0.02f));
         var sae = SaeLensFormat.Read(saePath);
         using var model = ModelOptions.Open(args);
         SaeSplice.CheckFits(sae, model.Model, saePath);

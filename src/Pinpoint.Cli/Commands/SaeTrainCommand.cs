@@ -25,8 +25,8 @@ public sealed class SaeTrainCommand : Command
     private static readonly CliOption BatchSize = new("batch-size", "N", "tokens per step");
     private static readonly CliOption LearningRate = new("lr", "X", "learning rate");
     private static readonly CliOption Seed = new("seed", "S", "seed for initialisation and data order");
-    private static readonly CliOption Split = new("split", "S", "documents to use: all (default), train or validation — the trainer's hash split of the files in the order given");
-    private static readonly CliOption ValidationFraction = new("validation-fraction", "F", "validation share of that split (default 0.02, as pinpoint train)");
+    internal static readonly CliOption Split = new("split", "S", "documents to use: all (default), train or validation — the trainer's hash split of the files in the order given");
+    internal static readonly CliOption ValidationFraction = new("validation-fraction", "F", "validation share of that split (default 0.02, as pinpoint train)");
     private static readonly CliOption DTypeOption = new("dtype", "T", "weights of the final SAE: f32 (default) or bf16");
 
     public override string Name => "sae train";
