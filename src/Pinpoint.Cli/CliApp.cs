@@ -31,6 +31,8 @@ public static class CliApp
         new ServeCommand(),
         new TraceCommand(),
         new CircuitCommand(),
+        new QuantizeCommand(),
+        new ConceptsCommand(),
     ];
 
     private static readonly CliOption Json = new("json", null, "print one JSON object on stdout instead of tables");

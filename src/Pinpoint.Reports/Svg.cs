@@ -235,9 +235,6 @@ public static class Svg
         Tick(scale.Min, y + height);
     }
 
-    /// <summary>Edge colours of a layered graph: the ends of the diverging scale's red and blue.</summary>
-    public const string PositiveColour = "#c0392b", NegativeColour = "#2166ac";
-
     private static readonly string[] Dashes = ["", " stroke-dasharray=\"7 4\"", " stroke-dasharray=\"2 3\"", " stroke-dasharray=\"10 3 2 3\""];
 
     public static HtmlFragment Render(LayeredGraph graph)
@@ -268,7 +265,7 @@ public static class Svg
             if (!at.TryGetValue(e.From, out var a) || !at.TryGetValue(e.To, out var b)) continue;
             double x1 = a.X + nodeWidth, y1 = a.Y + nodeHeight / 2, x2 = b.X, y2 = b.Y + nodeHeight / 2, bend = Math.Max(30, (x2 - x1) / 2);
             double w = largest > 0 && double.IsFinite(e.Value) ? 0.8 + 6 * Math.Abs(e.Value) / largest : 0.8;
-            string colour = e.Value >= 0 ? PositiveColour : NegativeColour;
+            string colour = e.Value >= 0 ? Palette.Red : Palette.Blue;
             svg.Append($"<path class=\"edge\" d=\"M{F(x1)},{F(y1)} C{F(x1 + bend)},{F(y1)} {F(x2 - bend)},{F(y2)} {F(x2)},{F(y2)}\" fill=\"none\" stroke=\"{colour}\" stroke-opacity=\"0.75\" stroke-width=\"{F(w)}\"{Dashes[e.Style % Dashes.Length]}>")
                .Append(Title(e.Tooltip)).Append("</path>");
         }

@@ -20,6 +20,7 @@ public sealed class PlantedConceptModel : IDisposable
     public const float Strength = 1f;
 
     private readonly LoadedModel _embedded;
+    private readonly List<string> _folders = [];
 
     public PlantedConceptModel()
     {
@@ -64,7 +65,7 @@ public sealed class PlantedConceptModel : IDisposable
         var target = w.Embedding.Span.Slice(PlantedToken * DModel, DModel).ToArray();
         float targetNorm = MathF.Sqrt(target.Sum(v => v * v));
         var wOut = mlp.Out.Weight.Span.Slice(Neuron * DModel, DModel); // Conv1D [d_mlp, d_model]
-        for (int i = 0; i < DModel; i++) wOut[i] = 2 * target[i] / targetNorm;
+        for (int i = 0; i < DModel; i++) wOut[i] = 6 * target[i] / targetNorm;
         Model = new LoadedModel(new HookedTransformer(config, w), tokenizer, "planted-concept", TensorFileFormat.Safetensors);
     }
 
@@ -79,7 +80,9 @@ public sealed class PlantedConceptModel : IDisposable
     /// <summary>Writes the items as a probe dataset ({"text","label"} lines) and returns its path.</summary>
     public string WriteDataset(Func<int, string>? label = null)
     {
-        var path = Path.Combine(Directory.CreateTempSubdirectory("pinpoint-planted-").FullName, "planted.jsonl");
+        var folder = Directory.CreateTempSubdirectory("pinpoint-planted-").FullName;
+        _folders.Add(folder);
+        var path = Path.Combine(folder, "planted.jsonl");
         File.WriteAllLines(path, Items.Select((item, i) => JsonSerializer.Serialize(new { text = item.Text, label = label?.Invoke(i) ?? item.Label })));
         return path;
     }
@@ -96,5 +99,9 @@ public sealed class PlantedConceptModel : IDisposable
         return dot / Math.Sqrt(na * nb);
     }
 
-    public void Dispose() => _embedded.Dispose();
+    public void Dispose()
+    {
+        _embedded.Dispose();
+        foreach (var folder in _folders) Directory.Delete(folder, recursive: true);
+    }
 }

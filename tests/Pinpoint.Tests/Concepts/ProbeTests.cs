@@ -93,9 +93,11 @@ public sealed class ProbeTests
     [InlineData("not json", ":1: not valid JSON")]
     public void BadDatasetsAreOneLineErrorsNamingFileAndLine(string content, string expected)
     {
-        var path = Path.Combine(Directory.CreateTempSubdirectory("pinpoint-probe-").FullName, "bad.jsonl");
+        var folder = Directory.CreateTempSubdirectory("pinpoint-probe-").FullName;
+        var path = Path.Combine(folder, "bad.jsonl");
         File.WriteAllText(path, content);
         var e = Assert.Throws<InvalidDataException>(() => ProbeDataset.Read(path, 5));
+        Directory.Delete(folder, recursive: true);
         Assert.StartsWith(path, e.Message);
         Assert.Contains(expected, e.Message);
         Assert.DoesNotContain('\n', e.Message);
