@@ -57,17 +57,22 @@ public sealed class CliArgs
                 if (i + 1 >= list.Count) throw new CliException($"option --{option.Name} needs a value ({option.Value})");
                 value = list[++i];
             }
-            if (option.Repeatable && value is not null) (_repeated.TryGetValue(option.Name, out var all) ? all : _repeated[option.Name] = []).Add(value);
-            if (!_values.TryAdd(option.Name, value) && !option.Repeatable) throw new CliException($"option --{option.Name} given twice");
+            if (option.Repeatable && value is not null)
+            {
+                if (!_repeated.TryGetValue(option.Name, out var given)) _repeated[option.Name] = given = [];
+                given.Add(value);
+                continue;
+            }
+            if (!_values.TryAdd(option.Name, value)) throw new CliException($"option --{option.Name} given twice");
         }
     }
 
     public bool Flag(CliOption option) => _values.ContainsKey(option.Name);
 
-    public string? String(CliOption option) => _values.GetValueOrDefault(option.Name);
-
-    /// <summary>Every value of a repeatable option, in the order given.</summary>
+    /// <summary>Every value of a repeatable option, in the order given; empty when it is absent.</summary>
     public IReadOnlyList<string> Strings(CliOption option) => _repeated.GetValueOrDefault(option.Name) ?? [];
+
+    public string? String(CliOption option) => _values.GetValueOrDefault(option.Name);
 
     public string RequiredString(CliOption option) => String(option) ?? throw new CliException($"option --{option.Name} is required");
 
@@ -85,6 +90,15 @@ public sealed class CliArgs
         var s = String(option);
         if (s is null) return fallback;
         return float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && float.IsFinite(v)
+            ? v
+            : throw new CliException($"option --{option.Name}: '{s}' is not a number");
+    }
+
+    public double? Double(CliOption option)
+    {
+        var s = String(option);
+        if (s is null) return null;
+        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v)
             ? v
             : throw new CliException($"option --{option.Name}: '{s}' is not a number");
     }

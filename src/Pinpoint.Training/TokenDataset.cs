@@ -68,7 +68,7 @@ public sealed unsafe class TokenDataset : IDisposable
             {
                 foreach (var doc in CorpusReader.Documents(file))
                 {
-                    bool isVal = Hash(docIndex++) < validationFraction;
+                    bool isVal = IsValidationDocument(docIndex++, validationFraction);
                     var writer = isVal ? val : train;
                     var ids = tokenizer.Encode(doc, addBos: false);
                     foreach (var id in ids) writer.Write((ushort)id);
@@ -84,6 +84,9 @@ public sealed unsafe class TokenDataset : IDisposable
         File.Move(valPath + ".tmp", valPath, overwrite: true);
         return (trainCount, valCount);
     }
+
+    /// <summary>Whether document <paramref name="index"/> (counted over the corpus files in order) falls in the validation split.</summary>
+    public static bool IsValidationDocument(long index, double validationFraction) => Hash(index) < validationFraction;
 
     /// <summary>A uniform value in [0, 1) from a document index (splitmix64), stable across runs and platforms.</summary>
     private static double Hash(long index)

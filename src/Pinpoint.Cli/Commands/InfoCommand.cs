@@ -26,7 +26,7 @@ public sealed partial class InfoCommand : Command
 
     public override int Execute(CliArgs args, CommandOutput output)
     {
-        using var loaded = ModelOptions.Open(args);
+        using var loaded = ModelOptions.Open(args, output);
         var result = Describe(loaded);
         if (output.Json) output.WriteJson(result);
         else output.WriteProperties(Rows(result));

@@ -15,7 +15,7 @@ public sealed class RunCommand : Command
 
     public override string Name => "run";
     public override string Summary => "run a prompt (or token ids) and show the top next-token predictions";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Ids, Top, Logits];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Ids, Top, Logits];
     public override Type ResultType => typeof(Result);
 
     public sealed record Prediction(int Id, string Token, float Logit, double Prob);
@@ -29,7 +29,7 @@ public sealed class RunCommand : Command
         var prompt = args.String(Prompt);
         var givenIds = args.IntList(Ids);
         if ((prompt is null) == (givenIds is null)) throw new CliException($"give exactly one of --{Prompt.Name} and --{Ids.Name}");
-        using var loaded = ModelOptions.Open(args);
+        using var loaded = ModelOptions.Open(args, output);
         var result = Predict(loaded, givenIds is null ? loaded.Encode(prompt!) : CheckIds(givenIds, loaded), k, withLogits);
         var ids = result.Ids;
         if (output.Json)

@@ -51,9 +51,12 @@ public static class HarvestSources
     /// Corpus files (the trainer's txt/jsonl/tsv readers) as one token stream, documents separated by the
     /// end-of-text token where the tokenizer has one, cut into windows of <paramref name="windowLength"/> tokens;
     /// a last partial window is kept. Streams: only one document's tokens are held at a time.
+    /// <paramref name="keepDocument"/>, when given, selects documents by their index over all the files (e.g. a
+    /// trainer's validation split, <see cref="TokenDataset.IsValidationDocument"/>).
     /// </summary>
-    public static IEnumerable<HarvestSequence> Corpus(LoadedModel model, IEnumerable<string> files, int windowLength)
+    public static IEnumerable<HarvestSequence> Corpus(LoadedModel model, IEnumerable<string> files, int windowLength, Func<long, bool>? keepDocument = null)
     {
+        long documentIndex = 0;
         if (windowLength < 1 || windowLength > model.Model.Config.ContextLength)
             throw new ArgumentException($"window of {windowLength} tokens: it must be 1..{model.Model.Config.ContextLength} (the model's context)");
         var window = new List<int>(windowLength);
@@ -64,6 +67,7 @@ public static class HarvestSources
             foreach (var document in CorpusReader.Documents(file))
             {
                 any = true;
+                if (keepDocument is not null && !keepDocument(documentIndex++)) continue;
                 foreach (var id in model.Tokenizer.Encode(document, addBos: false))
                 {
                     window.Add(id);

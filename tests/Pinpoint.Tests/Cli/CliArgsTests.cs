@@ -70,3 +70,16 @@ public class CliArgsTests
         Assert.Throws<CliException>(() => new CliArgs(["--name", ","], Options).IntList(Name));
     }
 }
+
+public class RepeatableOptionTests
+{
+    private static readonly CliOption Steer = new("steer", "SPEC", "repeatable", Repeatable: true);
+
+    [Fact]
+    public void RepeatableOptionKeepsEveryValueInOrder()
+    {
+        var args = new CliArgs(["--steer", "a", "--steer=b,c", "--steer", "d"], [Steer]);
+        Assert.Equal(["a", "b,c", "d"], args.Strings(Steer));
+        Assert.Empty(new CliArgs([], [Steer]).Strings(Steer));
+    }
+}
