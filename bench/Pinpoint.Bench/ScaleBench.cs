@@ -35,15 +35,20 @@ public static class ScaleBench
         Tokens/s and ratios (Pinpoint / llama.cpp) are printed; --json prints one object:
           {"models":[{"quant","file_mb","prefill_tokens_per_s","llamacpp_prefill_tokens_per_s","prefill_ratio",
             "prefill_128_tokens_per_s","llamacpp_prefill_128_tokens_per_s","decode_tokens_per_s",
-            "llamacpp_decode_tokens_per_s","decode_ratio","peak_rss_mb","explain_s","explain_peak_rss_mb"}]}
-        (prefill_* without a size is the 512-token prefill; explain_* are null with --no-explain).
+            "llamacpp_decode_tokens_per_s","decode_ratio","peak_rss_mb","explain_s","explain_peak_rss_mb",
+            "decode_vs_prefill_max_abs_dlogit"}]}
+        (prefill_* without a size is the 512-token prefill; explain_* are null with --no-explain;
+        decode_vs_prefill_max_abs_dlogit is the accuracy cost of 8-bit activations: the last decode step's logits
+        against a prefill's of the same 64 tokens).
 
           --quick       2 layers instead of 16 (same widths and vocabulary): checks the whole run in a few minutes
           --rounds N    timed rounds per measurement (default 3)
           --no-explain  skip the explain measurement
           --keep DIR    write the GGUF files to DIR and keep them (default: a temporary folder, deleted)
 
-        Needs ~3 GB of disk for the two files and ~4 GB of memory; takes ~15 minutes on 2 cores (--quick: ~3).
+        Needs ~2.2 GB of disk for the two files. The explain step is by far the longest (its weight attribution
+        copies every matrix to f32, ~5 GB for the 1B shape, and activation patching runs one forward per cell):
+        use --no-explain for the speed figures alone.
         Run it on a quiet machine: the two engines alternate so background load hits both, but it still adds noise.
         """;
 
@@ -91,14 +96,17 @@ public static class ScaleBench
         int[] shortIds = ids[..Short], decodeIds = ids[..DecodeSteps];
 
         ResetPeakRss();
-        double peakRss;
+        double peakRss, activationError;
         using (var loaded = ModelLoader.Load(path))
         {
             Prefill(loaded.Model, ids);
-            Decode(loaded.Model, decodeIds);
+            // The last decode step's logits (8-bit activations) against a prefill's of the same tokens (f32 activations).
+            var decoded = Decode(loaded.Model, decodeIds);
+            var prefilled = Prefill(loaded.Model, decodeIds);
+            activationError = decoded.Zip(prefilled, (a, b) => (double)Math.Abs(a - b)).Max();
             peakRss = PeakRssMb();
         }
-        Console.Error.WriteLine($"scale: {scheme} peak RSS {peakRss:F0} MB");
+        Console.Error.WriteLine($"scale: {scheme} peak RSS {peakRss:F0} MB, 8-bit activations move the last logits by up to {activationError:G3}");
 
         double? explainSeconds = null, explainRss = null;
         if (explain)
@@ -124,16 +132,20 @@ public static class ScaleBench
             () => llama.DecodeOneByOne(decodeIds));
         return new Result(scheme.ToString(), new FileInfo(path).Length / 1e6,
             Short / best[0], Short / best[1], Long / best[2], Long / best[3], DecodeSteps / best[4], DecodeSteps / best[5],
-            peakRss, explainSeconds, explainRss);
+            peakRss, explainSeconds, explainRss, activationError);
     }
 
-    private static void Prefill(HookedTransformer model, int[] ids) =>
-        model.Forward(Compute.Eager, TokenBatch.Single(ids), lastPositionOnly: true);
+    /// <summary>The last position's logits of one prefill.</summary>
+    private static float[] Prefill(HookedTransformer model, int[] ids) =>
+        model.Forward(Compute.Eager, TokenBatch.Single(ids), lastPositionOnly: true).ToArray();
 
-    private static void Decode(HookedTransformer model, int[] ids)
+    /// <summary>The tokens one at a time through the KV cache; the last step's logits.</summary>
+    private static float[] Decode(HookedTransformer model, int[] ids)
     {
         var cache = new KvCache(model.Config, 1, ids.Length);
-        foreach (var id in ids) model.Forward(Compute.Eager, TokenBatch.Single([id]), kvCache: cache);
+        Tensor? logits = null;
+        foreach (var id in ids) logits = model.Forward(Compute.Eager, TokenBatch.Single([id]), kvCache: cache);
+        return logits!.ToArray();
     }
 
     /// <summary>
@@ -221,7 +233,7 @@ public static class ScaleBench
     }
 
     private sealed record Result(string Quant, double FileMb, double Prefill128, double LlamaPrefill128, double Prefill512, double LlamaPrefill512,
-        double Decode, double LlamaDecode, double PeakRssMb, double? ExplainSeconds, double? ExplainRssMb);
+        double Decode, double LlamaDecode, double PeakRssMb, double? ExplainSeconds, double? ExplainRssMb, double ActivationError);
 
     private static string Json(List<Result> results)
     {
@@ -230,7 +242,8 @@ public static class ScaleBench
             $"{{\"quant\":\"{r.Quant}\",\"file_mb\":{Num(r.FileMb, "F1")},\"prefill_tokens_per_s\":{Num(r.Prefill512, "F2")},\"llamacpp_prefill_tokens_per_s\":{Num(r.LlamaPrefill512, "F2")},\"prefill_ratio\":{Num(r.Prefill512 / r.LlamaPrefill512, "F3")},"
             + $"\"prefill_128_tokens_per_s\":{Num(r.Prefill128, "F2")},\"llamacpp_prefill_128_tokens_per_s\":{Num(r.LlamaPrefill128, "F2")},"
             + $"\"decode_tokens_per_s\":{Num(r.Decode, "F2")},\"llamacpp_decode_tokens_per_s\":{Num(r.LlamaDecode, "F2")},\"decode_ratio\":{Num(r.Decode / r.LlamaDecode, "F3")},"
-            + $"\"peak_rss_mb\":{Num(r.PeakRssMb, "F0")},\"explain_s\":{Num(r.ExplainSeconds, "F1")},\"explain_peak_rss_mb\":{Num(r.ExplainRssMb, "F0")}}}");
+            + $"\"peak_rss_mb\":{Num(r.PeakRssMb, "F0")},\"explain_s\":{Num(r.ExplainSeconds, "F1")},\"explain_peak_rss_mb\":{Num(r.ExplainRssMb, "F0")},"
+            + $"\"decode_vs_prefill_max_abs_dlogit\":{Num(r.ActivationError, "G4")}}}");
         return $"{{\"models\":[{string.Join(",", items)}]}}";
     }
 
@@ -242,7 +255,9 @@ public static class ScaleBench
         foreach (var r in results)
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $"{r.Quant,-7} {r.FileMb,8:F0}  {r.Prefill128,8:F1} ({r.LlamaPrefill128,7:F1})  {r.Prefill512,8:F1} ({r.LlamaPrefill512,7:F1}) {r.Prefill512 / r.LlamaPrefill512,5:F2}  {r.Decode,7:F1} ({r.LlamaDecode,7:F1}) {r.Decode / r.LlamaDecode,5:F2}  {r.PeakRssMb,11:F0}  {(r.ExplainSeconds is { } e ? e.ToString("F1", CultureInfo.InvariantCulture) : "-"),9} ({(r.ExplainRssMb is { } m ? m.ToString("F0", CultureInfo.InvariantCulture) : "-")})");
-        sb.Append("tokens/s; ratio = Pinpoint / llama.cpp");
+        sb.AppendLine("tokens/s; ratio = Pinpoint / llama.cpp");
+        sb.Append("8-bit activations (decode) vs f32 (prefill), last position's logits after 64 tokens, max |Δ|: "
+            + string.Join(", ", results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Quant} {r.ActivationError:G3}"))));
         return sb.ToString();
     }
 

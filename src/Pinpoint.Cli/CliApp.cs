@@ -32,6 +32,7 @@ public static class CliApp
         new TraceCommand(),
         new CircuitCommand(),
         new QuantizeCommand(),
+        new ConceptsCommand(),
     ];
 
     private static readonly CliOption Json = new("json", null, "print one JSON object on stdout instead of tables");

@@ -58,7 +58,7 @@ public sealed class CommandOutput(TextWriter stdout, bool json, TextWriter? stde
     public static string JsonShape(Type type)
     {
         var nullability = new NullabilityInfoContext();
-        var fields = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p =>
+        var fields = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetCustomAttribute<JsonIgnoreAttribute>() is null).Select(p =>
         {
             bool optional = nullability.Create(p).ReadState == NullabilityState.Nullable;
             return $"\"{JsonOptions.PropertyNamingPolicy!.ConvertName(p.Name)}{(optional ? "?" : "")}\":{ValueShape(Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType)}";

@@ -15,7 +15,9 @@ public sealed class QuantizeCommand : Command
     public override System.Type ResultType => typeof(Result);
 
     /// <param name="Types">How many tensors are stored as each ggml type.</param>
-    public sealed record Result(string Out, string Scheme, Dictionary<string, int> Types, long SourceBytes, long Bytes);
+    public sealed record Result(string Out, string Scheme, TypeCount[] Types, long SourceBytes, long Bytes);
+
+    public sealed record TypeCount(string Type, int Tensors);
 
     public override int Execute(CliArgs args, CommandOutput output)
     {
@@ -33,12 +35,12 @@ public sealed class QuantizeCommand : Command
             if (file.Format != TensorFileFormat.Gguf) throw new NotSupportedException($"{source}: quantize reads GGUF files only");
             GgufQuantizer.Write(file, outPath, scheme);
         }
-        Dictionary<string, int> types;
+        TypeCount[] types;
         using (var written = TensorFile.Open(outPath))
-            types = written.Names.GroupBy(n => written[n].DType.ToString()).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count());
+            types = written.Names.GroupBy(n => written[n].DType.ToString()).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new TypeCount(g.Key, g.Count())).ToArray();
         var result = new Result(outPath, scheme.ToString(), types, new FileInfo(source).Length, new FileInfo(outPath).Length);
         if (output.Json) output.WriteJson(result);
-        else output.Text.WriteLine($"wrote {outPath}: {scheme}, {string.Join(", ", types.Select(t => $"{t.Value} {t.Key}"))}; {result.Bytes / 1e6:F1} MB (from {result.SourceBytes / 1e6:F1} MB)");
+        else output.Text.WriteLine($"wrote {outPath}: {scheme}, {string.Join(", ", types.Select(t => $"{t.Tensors} {t.Type}"))}; {result.Bytes / 1e6:F1} MB (from {result.SourceBytes / 1e6:F1} MB)");
         return 0;
     }
 }

@@ -50,6 +50,19 @@ public sealed unsafe class Storage
     public static Storage Allocate(int length) => new(new float[length]);
 
     /// <summary>
+    /// F16/BF16 storage holding <paramref name="values"/> rounded to nearest even, in a pinned array (a half-size
+    /// copy, e.g. an activation cache kept in 16 bits).
+    /// </summary>
+    public static Storage FromSingles(ReadOnlySpan<float> values, DType dtype)
+    {
+        if (dtype is not (DType.F16 or DType.BF16)) throw new ArgumentException($"{dtype} is not a 16-bit type", nameof(dtype));
+        // One spare element so even an empty tensor has a non-null address.
+        var pinned = GC.AllocateUninitializedArray<ushort>(values.Length + 1, pinned: true);
+        for (int i = 0; i < values.Length; i++) pinned[i] = Kernels.HalfConversion.FromSingle(values[i], dtype);
+        fixed (ushort* p = pinned) return new Storage((byte*)p, values.Length, dtype, pinned);
+    }
+
+    /// <summary>
     /// Quantized storage of <paramref name="elements"/> values over a copy of <paramref name="blocks"/> in a pinned
     /// array (the kernels address blocks by pointer, like memory-mapped ones).
     /// </summary>

@@ -18,6 +18,7 @@ public static class CircuitExplainer
         IReadOnlyList<string>? referencePrompts = null, Action<string, int, int>? progress = null, CancellationToken cancel = default)
     {
         options.Validate();
+        cancel.ThrowIfCancellationRequested();
         if (requests.Count == 0) throw new ArgumentException("no prompts to find a circuit for");
         var model = loaded.Model;
         var predictions = requests.Select(r => Prediction.Prepare(loaded, r)).ToList();

@@ -1,4 +1,5 @@
 using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Kernels;
 using Pinpoint.Engine.Ops;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Interpretability.Explain;
@@ -113,9 +114,34 @@ public sealed class EdgeForward
         var residMid = new Tensor[c.NLayers];
         var ports = Graph.Ports.ToLookup(p => (p.Layer, p.Kind, p.NodeKind));
 
+        // With edges to cut: each captured sender's (output − ablated output), and their running sum over every sender
+        // so far, so that a port subtracts only what it keeps instead of adding up everything it cuts.
+        var moved = new Dictionary<Node, float[]>();
+        var cutAll = keep is null ? null : new float[length * c.DModel];
+        void Captured(string hookName, Tensor activation)
+        {
+            foreach (var node in Capture(c, hookName, activation, outputs))
+            {
+                if (cutAll is null) continue;
+                var delta = new float[cutAll.Length];
+                Elementwise.AddScaled(outputs[node], ablated![node], -1f, delta);
+                Elementwise.ScaleAccumulate(delta, 1f, cutAll);
+                moved[node] = delta;
+            }
+        }
+
         Tensor Input(Port port, Tensor resid)
         {
-            var x = CutEdges(port, resid, cx, length, keep, ablated, outputs);
+            Tensor x;
+            if (cutAll is null) x = cx.Scale(resid, 1f); // a copy, so that each port's input is its own node on the tape
+            else
+            {
+                // Σ over cut edges = Σ over every sender captured so far − those this port keeps or is not fed by.
+                var correction = (float[])cutAll.Clone();
+                foreach (var (sender, delta) in moved)
+                    if (!EdgeGraph.Feeds(c, sender, port) || keep!(new Edge(sender, port))) Elementwise.ScaleAccumulate(delta, -1f, correction);
+                x = cx.Sub(resid, Tensor.FromArray(correction, resid.Shape.ToArray()));
+            }
             if (tape is not null) x.RequiresGrad = true;
             inputs[port] = x;
             return x;
@@ -142,45 +168,28 @@ public sealed class EdgeForward
             hooks.Add(HookNames.ResidPre(layer), (x, name) =>
             {
                 residPre[layer] = x;
-                if (layer == 0) Capture(c, name, x, outputs);
+                if (layer == 0) Captured(name, x);
                 return null;
             });
             hooks.Add(HookNames.Q(layer), (_, _) => Heads(layer, PortKind.Query, _query, _queryBias, c.NHeads));
             hooks.Add(HookNames.K(layer), (_, _) => Heads(layer, PortKind.Key, _key, _keyBias, c.NKvHeads));
             hooks.Add(HookNames.V(layer), (_, _) => Heads(layer, PortKind.Value, _value, _valueBias, c.NKvHeads));
-            hooks.Add(HookNames.Result(layer), (x, name) => Capture(c, name, x, outputs));
+            hooks.Add(HookNames.Result(layer), (x, name) => { Captured(name, x); return null; });
             if (c.AttentionOnly) continue;
             if (!c.ParallelResidual) hooks.Add(HookNames.ResidMid(layer), (x, _) => { residMid[layer] = x; return null; });
             hooks.Add(HookNames.Ln2Normalized(layer), (_, _) =>
                 _model.ApplyNorm(cx, Input(ports[(layer, PortKind.Input, NodeKind.Mlp)].Single(), c.ParallelResidual ? residPre[layer] : residMid[layer]), _model.Weights.Blocks[layer].Ln2!));
-            hooks.Add(HookNames.MlpOut(layer), (x, name) => Capture(c, name, x, outputs));
+            hooks.Add(HookNames.MlpOut(layer), (x, name) => { Captured(name, x); return null; });
         }
         hooks.Add(HookNames.ResidPost(c.NLayers - 1), (x, _) => Input(ports[(c.NLayers, PortKind.Input, NodeKind.Logits)].Single(), x));
         var logits = _model.Forward(cx, TokenBatch.Single(ids), hooks, lastPositionOnly: true);
         return new EdgeRunResult(logits, inputs, outputs);
     }
 
-    /// <summary>The port's input: the residual stream minus Σ (output − ablated output) over the senders whose edge to it is cut.</summary>
-    private Tensor CutEdges(Port port, Tensor resid, Compute cx, int length, Func<Edge, bool>? keep, IReadOnlyDictionary<Node, float[]>? ablated,
-        Dictionary<Node, float[]> outputs)
-    {
-        float[]? correction = null;
-        if (keep is not null)
-            foreach (var sender in Graph.Senders)
-            {
-                if (!EdgeGraph.Feeds(Graph.Config, sender, port) || keep(new Edge(sender, port))) continue;
-                correction ??= new float[length * Graph.Config.DModel];
-                var now = outputs[sender];
-                var replaced = ablated![sender];
-                for (int i = 0; i < correction.Length; i++) correction[i] += now[i] - replaced[i];
-            }
-        // A copy even when nothing is cut, so that each port's input is its own node on the tape.
-        return correction is null ? cx.Scale(resid, 1f) : cx.Sub(resid, Tensor.FromArray(correction, resid.Shape.ToArray()));
-    }
-
     /// <summary>Stores the senders' outputs found at a hook: the embeddings (resid_pre of block 0), each head's result, an MLP's output.</summary>
-    private static Tensor? Capture(TransformerConfig c, string hookName, Tensor activation, Dictionary<Node, float[]> outputs)
+    private static List<Node> Capture(TransformerConfig c, string hookName, Tensor activation, Dictionary<Node, float[]> outputs)
     {
+        var stored = new List<Node>();
         var values = activation.Contiguous().Span;
         int d = c.DModel;
         for (int l = 0; l < c.NLayers; l++)
@@ -194,16 +203,17 @@ public sealed class EdgeForward
                     var output = new float[length * d];
                     for (int t = 0; t < length; t++) values.Slice((t * c.NHeads + h) * d, d).CopyTo(output.AsSpan(t * d, d));
                     outputs[new Node(NodeKind.Head, l, h)] = output;
+                    stored.Add(new Node(NodeKind.Head, l, h));
                 }
-                return null;
+                return stored;
             }
             if (hookName == HookNames.MlpOut(l))
             {
                 outputs[new Node(NodeKind.Mlp, l, 0)] = values.ToArray();
-                return null;
+                return [new Node(NodeKind.Mlp, l, 0)];
             }
         }
         outputs[Node.Embed] = values.ToArray();
-        return null;
+        return [Node.Embed];
     }
 }

@@ -1,5 +1,6 @@
 using Pinpoint.Interpretability.Activations;
 using Pinpoint.Models.Loading;
+using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Interpretability.Concepts;
 
@@ -99,19 +100,10 @@ public static class Prober
 
     /// <summary>Activations at the last token of every item, one matrix per hook; a text over the context names its FILE:LINE.</summary>
     public static FeatureMatrix[] LastTokenFeatures(LoadedModel model, ProbeDataset dataset, IReadOnlyList<string> hooks, int batchSize,
-        Action<string, int, int>? progress, CancellationToken cancellation)
+        Action<string, int, int>? progress, CancellationToken cancellation, IReadOnlyList<(string HookName, HookFunction Function)>? interventions = null)
     {
-        var sequences = new List<HarvestSequence>(dataset.Items.Count);
-        bool bos = model.Model.Config.AddBos && model.Tokenizer.Bos is not null;
-        foreach (var item in dataset.Items)
-        {
-            var ids = model.Tokenizer.Encode(item.Text, bos);
-            if (ids.Length == 0) throw new InvalidDataException($"{dataset.Path}:{item.Line}: the text encodes to no tokens");
-            if (ids.Length > model.Model.Config.ContextLength)
-                throw new InvalidDataException($"{dataset.Path}:{item.Line}: the text is {ids.Length} tokens long; the model's context is {model.Model.Config.ContextLength}");
-            sequences.Add(new HarvestSequence(ids, sequences.Count));
-        }
-        var harvester = new ActivationHarvester(model.Model, hooks, HarvestPositions.Last, batchSize);
+        var sequences = Encode(model, dataset).Select((ids, i) => new HarvestSequence(ids, i)).ToList();
+        var harvester = new ActivationHarvester(model.Model, hooks, HarvestPositions.Last, batchSize, interventions);
         var values = hooks.Select(_ => new List<float>()).ToArray();
         var widths = new int[hooks.Count];
         harvester.Run(sequences, batch =>
@@ -123,6 +115,22 @@ public static class Prober
             }
         }, new Progress(p => progress?.Invoke("activations", (int)p.Sequences, sequences.Count)), cancellation);
         return Enumerable.Range(0, hooks.Count).Select(h => FeatureMatrix.FromFloats([.. values[h]], sequences.Count, widths[h])).ToArray();
+    }
+
+    /// <summary>Token ids of every item with the model's BOS rule; an empty text or one over the context names its FILE:LINE.</summary>
+    public static List<int[]> Encode(LoadedModel model, ProbeDataset dataset)
+    {
+        bool bos = model.Model.Config.AddBos && model.Tokenizer.Bos is not null;
+        var encoded = new List<int[]>(dataset.Items.Count);
+        foreach (var item in dataset.Items)
+        {
+            var ids = model.Tokenizer.Encode(item.Text, bos);
+            if (ids.Length == 0) throw new InvalidDataException($"{dataset.Path}:{item.Line}: the text encodes to no tokens");
+            if (ids.Length > model.Model.Config.ContextLength)
+                throw new InvalidDataException($"{dataset.Path}:{item.Line}: the text is {ids.Length} tokens long; the model's context is {model.Model.Config.ContextLength}");
+            encoded.Add(ids);
+        }
+        return encoded;
     }
 
     /// <summary>Per class: its mean minus the mean of the other classes' means, on raw features ([classes, width]).</summary>

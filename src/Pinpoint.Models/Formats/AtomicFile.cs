@@ -49,3 +49,39 @@ public static class AtomicFile
         }
     }
 }
+
+/// <summary>
+/// Writes a folder through a temporary sibling and a rename: a failure leaves no folder (or the old one) behind,
+/// and an existing non-empty folder is replaced only when asked.
+/// </summary>
+public static class AtomicFolder
+{
+    /// <param name="write">Fills the temporary folder it is given.</param>
+    /// <param name="replace">Whether a non-empty folder at <paramref name="path"/> may be replaced.</param>
+    /// <exception cref="IOException"><paramref name="path"/> is a file, or a non-empty folder and <paramref name="replace"/> is false.</exception>
+    public static void Write(string path, bool replace, Action<string> write)
+    {
+        var full = System.IO.Path.GetFullPath(path.TrimEnd('/', System.IO.Path.DirectorySeparatorChar));
+        if (File.Exists(full)) throw new IOException($"{full} is a file, not a folder");
+        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any() && !replace)
+            throw new IOException($"{full} is not empty; choose another folder or replace it");
+        var parent = System.IO.Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(parent)) throw new IOException($"cannot write {full}: folder {parent} does not exist");
+        var temp = $"{full}.{Guid.NewGuid():N}.tmp";
+        var old = $"{full}.{Guid.NewGuid():N}.old";
+        try
+        {
+            Directory.CreateDirectory(temp);
+            write(temp);
+            if (Directory.Exists(full)) Directory.Move(full, old);
+            Directory.Move(temp, full);
+        }
+        catch
+        {
+            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+            if (Directory.Exists(old) && !Directory.Exists(full)) Directory.Move(old, full);
+            throw;
+        }
+        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+    }
+}

@@ -112,10 +112,14 @@ public sealed class HookedTransformer : IDisposable
         return Project(cx, final, Weights.Unembed);
     }
 
-    /// <summary>Logits plus the activations whose hook names pass <paramref name="filter"/> (all of them when null).</summary>
-    public (Tensor Logits, ActivationCache Cache) RunWithCache(TokenBatch batch, Func<string, bool>? filter = null, Compute? cx = null, bool lastPositionOnly = false)
+    /// <summary>
+    /// Logits plus the activations whose hook names pass <paramref name="filter"/> (all of them when null), kept as
+    /// they are (F32) or as half-size F16/BF16 copies (<paramref name="cacheDType"/>).
+    /// </summary>
+    public (Tensor Logits, ActivationCache Cache) RunWithCache(TokenBatch batch, Func<string, bool>? filter = null, Compute? cx = null, bool lastPositionOnly = false,
+        DType cacheDType = DType.F32)
     {
-        var hooks = new HookSet(filter ?? (_ => true));
+        var hooks = new HookSet(filter ?? (_ => true), cacheDType);
         var logits = Forward(cx ?? Compute.Eager, batch, hooks, lastPositionOnly: lastPositionOnly);
         return (logits, hooks.Cache);
     }

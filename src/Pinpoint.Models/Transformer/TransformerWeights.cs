@@ -83,7 +83,12 @@ public sealed record TransformerWeights
             Unembed = L(Unembed)!,
         };
     }
-    /// <summary>Every distinct tensor, with a stable name (the names checkpoints are written with).</summary>
+
+    /// <summary>Whether the unembedding is the embedding itself or an equal copy (GGUF files store output.weight even when tied).</summary>
+    public bool UnembedIsTied =>
+        ReferenceEquals(Unembed.Weight, Embedding)
+        || (Unembed.OutIn && Unembed.Weight.SameShape(Embedding) && Unembed.Weight.ToArray().AsSpan().SequenceEqual(Embedding.ToArray()));
+
     /// <summary>
     /// The same weights with every tensor passed through <paramref name="map"/> once: a tensor used twice (a tied
     /// unembedding) maps to one result, so ties survive.
@@ -109,6 +114,7 @@ public sealed record TransformerWeights
         };
     }
 
+    /// <summary>Every distinct tensor, with a stable name (the names checkpoints are written with).</summary>
     public IEnumerable<(string Name, Tensor Tensor)> Parameters()
     {
         yield return ("embed.W_E", Embedding);

@@ -121,6 +121,11 @@ public sealed class BadInputTests : IDisposable
         yield return new(["explain", "--html", "/proc/pinpoint-report.html", "--json"], 1, "/proc/pinpoint-report.html: new files cannot be created");
         yield return new(["explain", "--html", Path.Combine(_temp, "missing", "r.html"), "--json"], 1, "does not exist");
         yield return new(["explain", "--html", _temp, "--json"], 1, "it is a folder");
+        // 6: export refuses a folder that holds files, and a missing parent, before loading anything.
+        var taken = Directory.CreateDirectory(Path.Combine(_temp, "taken")).FullName;
+        File.WriteAllText(Path.Combine(taken, "config.json"), "{}");
+        yield return new(["export", "--model", stories, "--out", taken, "--json"], 1, "add --force");
+        yield return new(["export", "--model", stories, "--out", Path.Combine(_temp, "no", "such", "dir"), "--json"], 1, "does not exist");
     }
 
     [Fact]

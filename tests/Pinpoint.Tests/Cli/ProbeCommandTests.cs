@@ -42,3 +42,27 @@ public sealed class ProbeCommandTests
         Cli.Run("probe", "--dataset", "/nonexistent/d.jsonl").AssertFailed(1, "/nonexistent/d.jsonl");
     }
 }
+
+public sealed class ConceptsCommandTests
+{
+    private static string Nouns => Path.Combine(SharedData.RepoRoot, "evals", "concepts", "nouns.jsonl");
+
+    [Fact]
+    public void UsageAndInputErrorsComeBeforeAnyModelWork()
+    {
+        Cli.Run("concepts", "--dataset", Nouns, "--class-words", "animal=beast,planet=mars").AssertFailed(2, "planet=mars");
+        var values = Path.Combine(Directory.CreateTempSubdirectory("pinpoint-concepts-cli-").FullName, "v.jsonl");
+        File.WriteAllLines(values, Enumerable.Range(0, 6).Select(i => $"{{\"text\":\"x{i}\",\"value\":{i}}}"));
+        Cli.Run("concepts", "--dataset", values).AssertFailed(2, "needs class labels");
+        Cli.Run("concepts", "--dataset", Nouns, "--html", "/nonexistent-folder/r.html").AssertFailed(1, "/nonexistent-folder");
+    }
+
+    [Fact]
+    public void HelpShowsTheJsonShapeWithoutInternalFields()
+    {
+        var help = Cli.Run("probe", "--help");
+        Assert.Contains("\"control_accuracy?\":number", help.Out);
+        Assert.DoesNotContain("fitted", help.Out);
+        Assert.Contains("\"ablation\":{", Cli.Run("concepts", "--help").Out);
+    }
+}

@@ -12,8 +12,9 @@ public class QuantizeCommandTests
         var output = dir.File("q8.gguf");
         var json = Cli.Run("quantize", "--model", SharedData.Require("models/stories260K/stories260K.gguf"), "--out", output, "--json").Json();
         // Every 64-wide matrix is Q8_0; the norms and the 172-wide ffn_down rows (not whole blocks) stay F32.
-        Assert.Equal(32, json.GetProperty("types").GetProperty("Q8_0").GetInt32());
-        Assert.Equal(16, json.GetProperty("types").GetProperty("F32").GetInt32());
+        var types = json.GetProperty("types").EnumerateArray().ToDictionary(t => t.GetProperty("type").GetString()!, t => t.GetProperty("tensors").GetInt32());
+        Assert.Equal(32, types["Q8_0"]);
+        Assert.Equal(16, types["F32"]);
         Assert.True(json.GetProperty("bytes").GetInt64() < json.GetProperty("source_bytes").GetInt64() / 2);
 
         var info = Cli.Run("info", "--model", output, "--json").Json();

@@ -64,7 +64,7 @@ public sealed class PlantedConceptModel : IDisposable
         var target = w.Embedding.Span.Slice(PlantedToken * DModel, DModel).ToArray();
         float targetNorm = MathF.Sqrt(target.Sum(v => v * v));
         var wOut = mlp.Out.Weight.Span.Slice(Neuron * DModel, DModel); // Conv1D [d_mlp, d_model]
-        for (int i = 0; i < DModel; i++) wOut[i] = 2 * target[i] / targetNorm;
+        for (int i = 0; i < DModel; i++) wOut[i] = 6 * target[i] / targetNorm;
         Model = new LoadedModel(new HookedTransformer(config, w), tokenizer, "planted-concept", TensorFileFormat.Safetensors);
     }
 
