@@ -8,6 +8,8 @@ var suites = new Dictionary<string, (Func<string[], int> Run, string[] Flags, st
     ["train"] = (a => TrainBench.Run(a.Contains("--json")), [], []),
     ["explain"] = (a => ExplainBench.Run(a.Contains("--json")), [], []),
     ["hf-reference"] = (a => HfReferenceFixtures.Run(a.Contains("--json")), [], []),
+    ["harvest"] = (a => HarvestBench.Run(a.Contains("--json")), [], []),
+    ["serve"] = (a => ServeBench.Run(a.Contains("--json")), [], []),
     ["scale"] = (ScaleBench.Run, ["--quick", "--no-explain"], ["--rounds", "--keep"]),
 };
 

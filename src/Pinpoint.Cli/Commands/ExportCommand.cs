@@ -28,7 +28,7 @@ public sealed class ExportCommand : Command
             "bf16" => DType.BF16,
             _ => throw new CliException($"--dtype must be f32, f16 or bf16, not '{dtypeName}'"),
         };
-        using var loaded = ModelOptions.Open(args);
+        using var loaded = ModelOptions.Open(args, output);
         var config = loaded.Model.Config;
         if (ArchitectureRegistry.ByName(config.Architecture, loaded.Path) is not ITrainableArchitecture architecture)
             throw new NotSupportedException($"{loaded.Path}: exporting '{config.Architecture}' models is not supported (supported: gpt2)");

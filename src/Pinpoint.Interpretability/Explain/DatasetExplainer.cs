@@ -96,6 +96,7 @@ public static class DatasetExplainer
     {
         if (items.Count == 0) throw new ArgumentException("the dataset has no items");
         options ??= new ExplainOptions();
+        options.Check(loaded.Model.Config);
         var model = loaded.Model;
         var analyses = new List<ItemAnalysis>();
         for (int i = 0; i < items.Count; i++)

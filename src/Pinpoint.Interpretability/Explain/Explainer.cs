@@ -27,6 +27,16 @@ public sealed record ExplainOptions
     /// <summary>Prompts whose mean activations replace ablated components (mean ablation).</summary>
     public IReadOnlyList<string> ReferencePrompts { get; init; } = DefaultReferencePrompts;
 
+    /// <summary>Fails on settings the model cannot honour, before any work: an oversized <see cref="VerifyK"/> would run for hours.</summary>
+    public void Check(TransformerConfig config)
+    {
+        if (TopK < 1) throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "TopK must be at least 1");
+        if (IgSteps < 1) throw new ArgumentOutOfRangeException(nameof(IgSteps), IgSteps, "IgSteps must be at least 1");
+        int max = Explainer.MaxVerifyK(config);
+        if (VerifyK < 1 || VerifyK > max)
+            throw new ArgumentOutOfRangeException(nameof(VerifyK), VerifyK, $"VerifyK must be between 1 and the {max} heads and neurons of the model");
+    }
+
     /// <summary>Plain sentences in the style of the default model's corpora, for mean ablation.</summary>
     public static readonly IReadOnlyList<string> DefaultReferencePrompts =
     [
@@ -55,7 +65,11 @@ public sealed record ExplainReport(
     IReadOnlyList<Attribution> PatchingRanking, IReadOnlyList<Attribution> NeuronRanking,
     IReadOnlyList<Component> Verified, VerificationResult MeanAblation, VerificationResult ResampleAblation,
     IReadOnlyList<HeadMechanism> HeadMechanisms, IReadOnlyList<NeuronMechanism> NeuronMechanisms,
-    WeightAttributionResult Weights);
+    WeightAttributionResult Weights)
+{
+    /// <summary>The answer first: sentences from the numbers above, with their caveats.</summary>
+    public ExplainSummary Summary => ExplainSummary.For(this);
+}
 
 /// <summary>
 /// Runs every method on one prediction: logit lens, direct logit attribution, activation and attribution patching
@@ -66,9 +80,13 @@ public static class Explainer
     /// <summary>Heads and neurons whose mechanism is read back in tokens, and tokens shown for each.</summary>
     public const int MechanismCount = 3, MechanismTokens = 5;
 
+    /// <summary>The most components the causal check can ablate together: every head and every MLP neuron.</summary>
+    public static int MaxVerifyK(TransformerConfig config) => config.NLayers * (config.NHeads + (config.AttentionOnly ? 0 : config.DMlp));
+
     public static ExplainReport Explain(LoadedModel loaded, ExplainRequest request, ExplainOptions? options = null)
     {
         options ??= new ExplainOptions();
+        options.Check(loaded.Model.Config);
         var model = loaded.Model;
         var prediction = Prediction.Prepare(loaded, request);
         var (ids, target, foil, readout, cfIds, cfText, origin) = prediction;

@@ -129,8 +129,8 @@ public sealed class Gpt2Adapter : ITrainableArchitecture
 
     public IEnumerable<(string Name, Tensor Tensor)> HfTensors(TransformerConfig c, TransformerWeights w)
     {
-        if (c.AttentionOnly || w.Blocks.Any(b => b.Attention.Qkv is null || b.Attention.Qkv.OutIn) || !ReferenceEquals(w.Unembed.Weight, w.Embedding))
-            throw new ModelConfigException("gpt2 export needs MLP blocks, fused Conv1D-layout q|k|v weights and a tied unembedding");
+        if (c.AttentionOnly || w.Blocks.Any(b => b.Attention.Qkv is null || b.Attention.Qkv.OutIn))
+            throw new ModelConfigException("gpt2 export needs MLP blocks and fused Conv1D-layout q|k|v weights");
         yield return ("transformer.wte.weight", w.Embedding);
         yield return ("transformer.wpe.weight", w.PositionEmbedding!);
         for (int l = 0; l < c.NLayers; l++)
@@ -152,5 +152,6 @@ public sealed class Gpt2Adapter : ITrainableArchitecture
         }
         yield return ("transformer.ln_f.weight", w.FinalNorm.Weight);
         yield return ("transformer.ln_f.bias", w.FinalNorm.Bias!);
+        foreach (var p in HfCheckpoint.UntiedUnembedding(w, Name)) yield return p;
     }
 }

@@ -86,9 +86,9 @@ public sealed class LlamaAdapter : LlamaLayoutAdapter, ITrainableArchitecture
 
     public IEnumerable<(string Name, Tensor Tensor)> HfTensors(TransformerConfig c, TransformerWeights w)
     {
-        if (c.AttentionOnly || c.RopeLayout != RopeLayout.Half || !ReferenceEquals(w.Unembed.Weight, w.Embedding)
+        if (c.AttentionOnly || c.RopeLayout != RopeLayout.Half
             || w.Blocks.Any(b => b.Attention.Q is not { OutIn: true, Bias: null } || b.Mlp?.Up is null))
-            throw new ModelConfigException("llama export needs MLP blocks, separate bias-free [out, in] q/k/v weights, rotate-half rotary and a tied unembedding");
+            throw new ModelConfigException("llama export needs MLP blocks, separate bias-free [out, in] q/k/v weights and rotate-half rotary");
         yield return ("model.embed_tokens.weight", w.Embedding);
         for (int l = 0; l < c.NLayers; l++)
         {
@@ -105,5 +105,6 @@ public sealed class LlamaAdapter : LlamaLayoutAdapter, ITrainableArchitecture
             yield return (p + "mlp.down_proj.weight", b.Mlp.Out.Weight);
         }
         yield return ("model.norm.weight", w.FinalNorm.Weight);
+        foreach (var p in HfCheckpoint.UntiedUnembedding(w, Name)) yield return p;
     }
 }
