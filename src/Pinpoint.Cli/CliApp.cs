@@ -63,14 +63,10 @@ public static class CliApp
             stdout.Write(Usage());
             return 0;
         }
-<<<<<<< HEAD
-        var command = commands.FirstOrDefault(c => c.Name == args[0]);
-=======
         // Two-word commands ("sae train") are matched before one-word ones.
-        var command = args.Count >= 2 ? Commands.FirstOrDefault(c => c.Name == $"{args[0]} {args[1]}") : null;
+        var command = args.Count >= 2 ? commands.FirstOrDefault(c => c.Name == $"{args[0]} {args[1]}") : null;
         int consumed = command is null ? 1 : 2;
-        command ??= Commands.FirstOrDefault(c => c.Name == args[0]);
->>>>>>> sae
+        command ??= commands.FirstOrDefault(c => c.Name == args[0]);
         if (command is null)
         {
             stderr.WriteLine($"pinpoint: unknown command '{args[0]}' (commands: {string.Join(", ", commands.Select(c => c.Name))})");
@@ -80,14 +76,9 @@ public static class CliApp
         bool verbose = args.Contains("--" + Verbose.Name) || environment("PINPOINT_DEBUG") is "1" or "true";
         try
         {
-<<<<<<< HEAD
             KernelPaths.CheckRequest(environment(KernelPaths.EnvironmentVariable));
             var options = command.Options.Concat(CommonOptions).ToList();
-            var parsed = new CliArgs(args.Skip(1), options);
-=======
-            var options = command.Options.Append(Json).Append(Help).ToList();
             var parsed = new CliArgs(args.Skip(consumed), options);
->>>>>>> sae
             if (parsed.Flag(Help))
             {
                 stdout.Write(CommandHelp(command, options));

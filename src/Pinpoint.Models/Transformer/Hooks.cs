@@ -14,10 +14,10 @@ public sealed class HookSet
 {
     private readonly Dictionary<string, List<HookFunction>> _functions = new(StringComparer.Ordinal);
     private readonly Func<string, bool>? _cacheFilter;
+    private readonly DType _cacheDType;
     private readonly HookSet? _next;
     private int[] _positions = [];
     private Compute _compute = Compute.Eager;
-    private readonly DType _cacheDType;
 
     /// <param name="cacheFilter">Hook names whose activations are stored in <see cref="Cache"/>; null stores none.</param>
     /// <param name="cacheDType">
