@@ -13,7 +13,7 @@ namespace Pinpoint.Cli;
 public static class CliApp
 {
     private static readonly Command[] Commands =
-        [new ExplainCommand(), new InfoCommand(), new RunCommand(), new GenerateCommand(), new ScoreCommand(), new TrainCommand(), new ExportCommand(), new SteerCommand(), new TraceCommand(), new SelfCheckCommand()];
+        [new ExplainCommand(), new InfoCommand(), new RunCommand(), new GenerateCommand(), new ScoreCommand(), new TrainCommand(), new ExportCommand(), new SteerCommand(), new TraceCommand(), new EditCommand(), new SelfCheckCommand()];
 
     private static readonly CliOption Json = new("json", null, "print one JSON object on stdout instead of tables");
     private static readonly CliOption Help = new("help", null, "show this command's options", 'h');
