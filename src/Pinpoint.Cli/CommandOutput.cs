@@ -90,6 +90,12 @@ public sealed class CommandOutput(TextWriter stdout, bool json)
         return console;
     }
 
+    /// <summary>A line of progress on stderr for long work, when stderr is a terminal (never mixed into --json output).</summary>
+    public static void Progress(string command, string step)
+    {
+        if (!Console.IsErrorRedirected) Console.Error.WriteLine($"{command}: {step}");
+    }
+
     public static string Int(int v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public static string Number(double v, string format = "F3") => v.ToString(format, System.Globalization.CultureInfo.InvariantCulture);

@@ -57,11 +57,11 @@ public sealed class EditCommand : Command
         if (corpus is not null)
         {
             var tokens = loaded.Tokenizer.Encode(File.ReadAllText(corpus), false).Take(args.Int(CovarianceTokens, 100_000, min: 1)).ToArray();
-            covariance = KeyCovariance.Cached(loaded, layer, tokens, KeyCovariance.DefaultCacheFolder, (done, total) => Progress($"covariance {done}/{total} tokens"));
+            covariance = KeyCovariance.Cached(loaded, layer, tokens, KeyCovariance.DefaultCacheFolder, (done, total) => CommandOutput.Progress(Name, $"covariance {done}/{total} tokens"));
             covarianceName = $"corpus ({tokens.Length} tokens)";
         }
         var options = new EditEvaluationOptions { Layer = layer, Sequential = sequential, Covariance = covariance, Rome = new RomeOptions { Seed = seed } };
-        var report = EditEvaluation.Run(loaded, items, options, (phase, done, total) => Progress($"{phase} {done}/{total}"));
+        var report = EditEvaluation.Run(loaded, items, options, (phase, done, total) => CommandOutput.Progress(Name, $"{phase} {done}/{total}"));
         if (outDir is not null)
         {
             if (ArchitectureRegistry.ByName(config.Architecture, loaded.Path) is not ITrainableArchitecture architecture)
@@ -95,11 +95,5 @@ public sealed class EditCommand : Command
             ("seconds per edit", CommandOutput.Number(r.SecondsPerEdit, "F2")),
         ]);
         if (r.Out is not null) output.Text.WriteLine($"edited model written to {r.Out}");
-    }
-
-    /// <summary>Long work shows progress on stderr when it is a terminal.</summary>
-    private static void Progress(string step)
-    {
-        if (!Console.IsErrorRedirected) Console.Error.WriteLine($"edit: {step}");
     }
 }

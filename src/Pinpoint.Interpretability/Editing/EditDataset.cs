@@ -13,25 +13,10 @@ public static class EditDataset
 {
     public static IReadOnlyList<EditItem> Read(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"dataset not found: {path}", path);
         var items = new List<EditItem>();
-        int line = 0;
-        foreach (var text in File.ReadLines(path))
+        foreach (var (line, item) in Evaluation.EvalDataset.Objects(path))
         {
-            line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
             string where = $"{path}:{line}";
-            JsonElement item;
-            try
-            {
-                using var doc = JsonDocument.Parse(text);
-                item = doc.RootElement.Clone();
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{where}: not valid JSON ({e.Message})");
-            }
-            if (item.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{where}: expected a JSON object");
             var subject = String(item, "subject", where);
             var prompt = String(item, "prompt", where);
             if (!prompt.Contains("{}", StringComparison.Ordinal)) throw new InvalidDataException($"{where}: \"prompt\" has no {{}} for the subject");
