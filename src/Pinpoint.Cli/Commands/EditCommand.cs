@@ -25,10 +25,12 @@ public sealed class EditCommand : Command
     public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Dataset, Method, Layer, Sequential, Corpus, CovarianceTokens, Limit, Seed, Out, Force];
     public override Type ResultType => typeof(Result);
 
-    public sealed record ItemResult(string Subject, string TargetTrue, string TargetNew, bool Efficacy, double Magnitude, double Paraphrase, double Neighborhood, double Seconds);
+    /// <param name="Paraphrase">Share of paraphrases where the new target wins; null when the item has none.</param>
+    /// <param name="Neighborhood">Share of neighbour prompts left as they were; null when the item has none.</param>
+    public sealed record ItemResult(string Subject, string TargetTrue, string TargetNew, bool Efficacy, double Magnitude, double? Paraphrase, double? Neighborhood, double Seconds);
 
     /// <param name="Covariance">"identity", or "corpus" with the number of tokens it was estimated over.</param>
-    public sealed record Result(string Method, int Layer, int Items, double EfficacyScore, double EfficacyMagnitude, double ParaphraseScore, double NeighborhoodScore, double Score,
+    public sealed record Result(string Method, int Layer, int Items, double EfficacyScore, double EfficacyMagnitude, double? ParaphraseScore, double? NeighborhoodScore, double Score,
         double FluencyBefore, double FluencyAfter, double PerplexityBefore, double PerplexityAfter, double SecondsPerEdit, string Covariance, ItemResult[] ItemResults, string? Out = null);
 
     public override int Execute(CliArgs args, CommandOutput output)
@@ -69,26 +71,31 @@ public sealed class EditCommand : Command
             var tokenizerJson = args.String(ModelOptions.Tokenizer) ?? TokenizerDiscovery.Find(loaded.Path);
             HfCheckpoint.Write(outDir, architecture, config, report.Edited.Weights, tokenizerJson.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? tokenizerJson : null, DType.F32);
         }
-        var result = new Result(report.Method, report.Layer, report.Items, report.EfficacyScore, report.EfficacyMagnitude, report.ParaphraseScore, report.NeighborhoodScore, report.Score,
+        var result = new Result(report.Method, report.Layer, report.Items, report.EfficacyScore, report.EfficacyMagnitude, Known(report.ParaphraseScore), Known(report.NeighborhoodScore), report.Score,
             report.FluencyBefore, report.FluencyAfter, report.PerplexityBefore, report.PerplexityAfter, report.SecondsPerEdit, covarianceName,
-            report.ItemResults.Select(r => new ItemResult(r.Subject, r.TargetTrue, r.TargetNew, r.Efficacy, r.Magnitude, r.Paraphrase, r.Neighborhood, r.Seconds)).ToArray(), outDir);
+            report.ItemResults.Select(r => new ItemResult(r.Subject, r.TargetTrue, r.TargetNew, r.Efficacy, r.Magnitude, Known(r.Paraphrase), Known(r.Neighborhood), r.Seconds)).ToArray(), outDir);
         if (output.Json) output.WriteJson(result);
         else Render(result, output);
         return 0;
     }
+
+    private static string Share(double? value) => value is { } v ? CommandOutput.Number(v, "P1") : "none";
+
+    /// <summary>NaN (nothing to measure) as JSON null.</summary>
+    private static double? Known(double value) => double.IsNaN(value) ? null : value;
 
     private static void Render(Result r, CommandOutput output)
     {
         var table = CommandOutput.NewTable("subject", "target true", "target new", "efficacy", "P(new) − P(true)", "paraphrase", "neighbourhood");
         foreach (var i in r.ItemResults)
             CommandOutput.AddRow(table, i.Subject, CommandOutput.Quote(i.TargetTrue), CommandOutput.Quote(i.TargetNew), i.Efficacy ? "yes" : "no",
-                CommandOutput.Number(i.Magnitude), CommandOutput.Number(i.Paraphrase, "P0"), CommandOutput.Number(i.Neighborhood, "P0"));
+                CommandOutput.Number(i.Magnitude), Share(i.Paraphrase), Share(i.Neighborhood));
         output.Write(table);
         output.WriteProperties(
         [
             ("method", $"{r.Method}, layer {r.Layer}, C = {r.Covariance}"), ("items", CommandOutput.Int(r.Items)),
             ("efficacy score", CommandOutput.Number(r.EfficacyScore, "P1")), ("efficacy magnitude", CommandOutput.Number(r.EfficacyMagnitude)),
-            ("paraphrase score", CommandOutput.Number(r.ParaphraseScore, "P1")), ("neighbourhood score", CommandOutput.Number(r.NeighborhoodScore, "P1")),
+            ("paraphrase score", Share(r.ParaphraseScore)), ("neighbourhood score", Share(r.NeighborhoodScore)),
             ("score (harmonic mean)", CommandOutput.Number(r.Score, "P1")),
             ("fluency (n-gram entropy) before → after", $"{CommandOutput.Number(r.FluencyBefore)} → {CommandOutput.Number(r.FluencyAfter)}"),
             ("perplexity before → after", $"{CommandOutput.Number(r.PerplexityBefore)} → {CommandOutput.Number(r.PerplexityAfter)}"),

@@ -73,7 +73,7 @@ public static class EditEvaluation
             perplexities.Add(LanguageModelling.Perplexity(edited, reference));
             fluencies.AddRange(items.Select(item => Fluency(loaded, edited, item.Request.Filled, options)));
         }
-        double efficacy = results.Average(r => r.Efficacy ? 1.0 : 0), paraphrase = results.Average(r => r.Paraphrase), neighborhood = results.Average(r => r.Neighborhood);
+        double efficacy = results.Average(r => r.Efficacy ? 1.0 : 0), paraphrase = MeanOfKnown(results.Select(r => r.Paraphrase)), neighborhood = MeanOfKnown(results.Select(r => r.Neighborhood));
         return new EditReport(options.Sequential ? "rome-sequential" : "rome", options.Layer, items.Count, efficacy, results.Average(r => r.Magnitude), paraphrase, neighborhood,
             HarmonicMean(efficacy, paraphrase, neighborhood), fluencyBefore, fluencies.Average(), perplexityBefore, perplexities.Average(), results.Average(r => r.Seconds), results, edited);
     }
@@ -139,6 +139,9 @@ public static class EditEvaluation
         double total = counts.Values.Sum();
         return total == 0 ? 0 : -counts.Values.Sum(c => c / total * Math.Log2(c / total));
     }
+
+    /// <summary>The mean of the values that exist (items without paraphrases or neighbours have NaN); NaN when none does.</summary>
+    private static double MeanOfKnown(IEnumerable<double> values) => values.Where(v => !double.IsNaN(v)).DefaultIfEmpty(double.NaN).Average();
 
     public static double HarmonicMean(params double[] values) =>
         values.Any(v => double.IsNaN(v)) ? HarmonicMean(values.Where(v => !double.IsNaN(v)).ToArray())
