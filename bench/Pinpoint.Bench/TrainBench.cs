@@ -3,15 +3,10 @@ using System.Globalization;
 using System.Reflection;
 using System.Text;
 using System.Text.Json;
-using Pinpoint.Engine.Autograd;
-using Pinpoint.Engine.Kernels;
-using Pinpoint.Engine.Ops;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Engine.Threading;
-using Pinpoint.Interpretability.Training;
-using Pinpoint.Models.Architectures;
+using Pinpoint.Training;
 using Pinpoint.Models.Transformer;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Pinpoint.Bench;
 
@@ -21,9 +16,8 @@ namespace Pinpoint.Bench;
 /// (bench/train_pytorch.py, kept alive over stdin so the two alternate round by round).
 /// </summary>
 /// <remarks>
-/// The step replicates <see cref="Trainer"/>'s own (TrainMicroBatch, ClipGradients, the AdamW loop) with public
-/// APIs: <see cref="Trainer.Run"/> also checkpoints on a log-spaced schedule, evaluates and writes metrics, none of
-/// which belongs in a step time, and it has no hook for timing the phases separately.
+/// The step is <see cref="Trainer.TrainStep"/> itself: <see cref="Trainer.Run"/> also evaluates, checkpoints and
+/// writes metrics, none of which belongs in a step time.
 /// </remarks>
 public static class TrainBench
 {
@@ -38,7 +32,7 @@ public static class TrainBench
         var recipe = TrainConfig.Load(recipePath);
         var config = Trainer.ModelConfig(recipe, recipe.VocabSize, endOfText: null);
 
-        var ours = new PinpointStep(recipe, config);
+        using var ours = new PinpointStep(recipe, config);
         using var torch = PyTorchStep.Start(root, recipePath, recipe, config);
 
         for (int i = 0; i < WarmupSteps; i++) ours.Step();
@@ -91,85 +85,42 @@ public static class TrainBench
         public double Total => Forward + Backward + Optimizer;
     }
 
-    /// <summary>Trainer's step with public APIs: same model construction, parameters, loss, clipping and AdamW.</summary>
-    private sealed class PinpointStep
+    /// <summary><see cref="Trainer.TrainStep"/> on random tokens, in a scratch run folder deleted on dispose.</summary>
+    private sealed class PinpointStep : IDisposable
     {
-        private readonly TrainConfig _recipe;
-        private readonly TransformerConfig _config;
-        private readonly HookedTransformer _model;
-        private readonly (Tensor Param, Tensor M, Tensor V, bool Decay)[] _params;
-        private readonly RandomTokens _data;
-        private readonly TensorArena _arena = new();
-        private readonly Tape _tape = new();
-        private readonly int[] _inputs, _targets;
-        private int _step;
+        private readonly Trainer _trainer;
+        private readonly string _runDir = Path.Combine(Path.GetTempPath(), "pinpoint-train-bench-" + Guid.NewGuid().ToString("N"));
 
-        public long ParameterCount => _params.Sum(p => (long)p.Param.Size);
+        public long ParameterCount => _trainer.ParameterCount;
 
         public PinpointStep(TrainConfig recipe, TransformerConfig config)
         {
-            _recipe = recipe;
-            _config = config;
-            var architecture = (ITrainableArchitecture)ArchitectureRegistry.ByName(recipe.Architecture, "models/recipe.json");
-            var weights = architecture.CreateRandom(config, recipe.Seed);
-            _model = new HookedTransformer(config, weights);
-            _params = weights.Parameters()
-                .DistinctBy(p => p.Tensor, ReferenceEqualityComparer.Instance)
-                .Select(p => (p.Tensor, Tensor.Zeros(p.Tensor.Shape.ToArray()), Tensor.Zeros(p.Tensor.Shape.ToArray()), p.Tensor.Rank >= 2))
-                .ToArray();
-            _data = new RandomTokens(config.VocabSize);
-            _inputs = new int[recipe.BatchSize * recipe.Context];
-            _targets = new int[recipe.BatchSize * recipe.Context];
+            // No probe metrics: Step never evaluates, and the recipe's score datasets need not exist here.
+            _trainer = new Trainer(recipe with { Metrics = [] }, new RandomTokens(config.VocabSize), config.VocabSize, null, _runDir);
         }
 
         public Phases Step()
         {
-            int step = ++_step;
-            double forward = 0, backward = 0;
-            for (int micro = 0; micro < _recipe.GradAccumulation; micro++)
-            {
-                var loss = Forward(step, micro, out double f);
-                forward += f;
-                var sw = Stopwatch.StartNew();
-                _tape.Backward(loss, Tensor.Full(1f / _recipe.GradAccumulation, loss.Shape.ToArray()));
-                backward += sw.Elapsed.TotalSeconds;
-            }
-            var clock = Stopwatch.StartNew();
-            GradientClipping.ClipGlobalNorm(_params.Select(p => p.Param), _recipe.GradClip);
-            float lr = _recipe.LearningRateAt(step);
-            foreach (var (param, m, v, decay) in _params)
-            {
-                AdamW.Step(param.Span, param.Grad!.Span, m.Span, v.Span, lr, _recipe.Beta1, _recipe.Beta2, _recipe.AdamEps, decay ? _recipe.WeightDecay : 0f, step);
-                param.Grad.Span.Clear();
-            }
-            return new Phases(forward, backward, clock.Elapsed.TotalSeconds);
+            var step = _trainer.TrainStep();
+            return new Phases(step.ForwardSeconds, step.BackwardSeconds, step.OptimizerSeconds);
         }
 
-        private Tensor Forward(int step, int micro, out double seconds)
+        public void Dispose()
         {
-            _data.FillTrainBatch(_recipe.Seed, step, micro, _recipe.BatchSize, _recipe.Context, _inputs, _targets);
-            var sw = Stopwatch.StartNew();
-            _tape.Clear();
-            _arena.Reset();
-            var cx = new Compute(_tape, _arena);
-            var logits = _model.Forward(cx, new TokenBatch(_recipe.BatchSize, _recipe.Context, _inputs));
-            var loss = cx.CrossEntropy(cx.Reshape(logits, _inputs.Length, _config.VocabSize), _targets);
-            double value = loss.ToScalar();
-            if (!double.IsFinite(value)) throw new InvalidOperationException($"bench: loss became {value} at step {step}");
-            seconds = sw.Elapsed.TotalSeconds;
-            return loss;
+            _trainer.Dispose();
+            Directory.Delete(_runDir, recursive: true);
         }
 
         /// <summary>
-        /// Times each backward step the tape runs (through its step observer), grouping by the op that recorded it.
-        /// The parameter gradients are discarded afterwards.
+        /// Times each backward closure the tape runs (through the trainer's observer) over whole training steps,
+        /// grouping by the op that recorded it.
         /// </summary>
         public (double Total, List<(string Op, double Seconds, int Count)> ByOp, List<(string Op, double Seconds, int Count)> ByShape) ProfileBackward(int steps)
         {
             var byOp = new Dictionary<string, (double Seconds, int Count)>();
             var byShape = new Dictionary<string, (double Seconds, int Count)>();
             double total = 0;
-            _tape.StepObserver = (action, elapsed) =>
+            _trainer.BackwardStepObserver = (action, elapsed) =>
             {
                 double seconds = elapsed.TotalSeconds / steps;
                 total += seconds;
@@ -177,13 +128,8 @@ public static class TrainBench
                 Accumulate(byOp, op, seconds);
                 Accumulate(byShape, op + " " + Shapes(action), seconds);
             };
-            for (int s = 0; s < steps; s++)
-            {
-                var loss = Forward(_step + 1 + s, 0, out _);
-                _tape.Backward(loss);
-            }
-            _tape.StepObserver = null;
-            foreach (var p in _params) p.Param.Grad?.Span.Clear();
+            for (int s = 0; s < steps; s++) _trainer.TrainStep();
+            _trainer.BackwardStepObserver = null;
             return (total, Sorted(byOp, steps), Sorted(byShape, steps));
         }
 

@@ -94,6 +94,15 @@ public sealed class CliArgs
             : throw new CliException($"option --{option.Name}: '{s}' is not a number");
     }
 
+    public double? Double(CliOption option)
+    {
+        var s = String(option);
+        if (s is null) return null;
+        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v)
+            ? v
+            : throw new CliException($"option --{option.Name}: '{s}' is not a number");
+    }
+
     /// <summary>Comma-separated integers, e.g. <c>--ids 1,2,3</c>; null when the option is absent.</summary>
     public int[]? IntList(CliOption option)
     {

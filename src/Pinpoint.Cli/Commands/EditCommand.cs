@@ -48,6 +48,7 @@ public sealed class EditCommand : Command
         if (corpus is not null && !File.Exists(corpus)) throw new FileNotFoundException($"--{Corpus.Name}: {corpus} not found", corpus);
         int seed = args.Int(Seed, 0, min: 0);
 
+        var progress = StderrProgress.Create();
         using var loaded = ModelOptions.Open(args);
         if (outDir is not null && Path.GetFullPath(outDir).TrimEnd('/') == Path.GetFullPath(loaded.Path).TrimEnd('/'))
             throw new IOException($"--{Out.Name} {outDir} is the source model; an edit never overwrites it");
@@ -59,11 +60,11 @@ public sealed class EditCommand : Command
         if (corpus is not null)
         {
             var tokens = loaded.Tokenizer.Encode(File.ReadAllText(corpus), false).Take(args.Int(CovarianceTokens, 100_000, min: 1)).ToArray();
-            covariance = KeyCovariance.Cached(loaded, layer, tokens, KeyCovariance.DefaultCacheFolder, (done, total) => CommandOutput.Progress(Name, $"covariance {done}/{total} tokens"));
+            covariance = KeyCovariance.Cached(loaded, layer, tokens, KeyCovariance.DefaultCacheFolder, progress is null ? null : (done, total) => progress("covariance tokens", done, total));
             covarianceName = $"corpus ({tokens.Length} tokens)";
         }
         var options = new EditEvaluationOptions { Layer = layer, Sequential = sequential, Covariance = covariance, Rome = new RomeOptions { Seed = seed } };
-        var report = EditEvaluation.Run(loaded, items, options, (phase, done, total) => CommandOutput.Progress(Name, $"{phase} {done}/{total}"));
+        var report = EditEvaluation.Run(loaded, items, options, progress);
         if (outDir is not null)
         {
             if (ArchitectureRegistry.ByName(config.Architecture, loaded.Path) is not ITrainableArchitecture architecture)

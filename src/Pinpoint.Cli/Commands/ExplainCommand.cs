@@ -9,16 +9,16 @@ namespace Pinpoint.Cli.Commands;
 /// <summary><c>pinpoint explain</c>: which components, neurons, positions and weights decide target vs foil, checked by ablation and zeroing.</summary>
 public sealed class ExplainCommand : Command
 {
-    private static readonly CliOption Prompt = new("prompt", "TEXT", "the text whose next token is explained (default: a built-in article example)");
-    private static readonly CliOption Target = new("target", "TOKEN", "the expected continuation, e.g. \" the\" (its first token is used)");
-    private static readonly CliOption Foil = new("foil", "TOKEN", "the alternative, e.g. \" a\"");
-    private static readonly CliOption Counterfactual = new("counterfactual", "TEXT", "a prompt of equal token length where the answer changes (default: found by swapping one token)");
+    internal static readonly CliOption Prompt = new("prompt", "TEXT", "the text whose next token is explained (default: a built-in article example)");
+    internal static readonly CliOption Target = new("target", "TOKEN", "the expected continuation, e.g. \" the\" (its first token is used)");
+    internal static readonly CliOption Foil = new("foil", "TOKEN", "the alternative, e.g. \" a\"");
+    internal static readonly CliOption Counterfactual = new("counterfactual", "TEXT", "a prompt of equal token length where the answer changes (default: found by swapping one token)");
     private static readonly CliOption Top = new("top", "K", "rows per ranking (default 10)");
     private static readonly CliOption VerifyK = new("verify-k", "K", "components ablated together in the causal check (default 5)");
-    private static readonly CliOption Dataset = new("dataset", "FILE", "explain every {\"prompt\",\"target\",\"foil\",\"counterfactual\"?} line of a JSONL file: means ± 95% CI, consistent vs item-specific components, one top-k ablation across all items");
-    private static readonly CliOption Limit = new("limit", "N", "with --dataset: only the first N items");
-    private static readonly CliOption IgSteps = new("ig-steps", "S", $"gradients averaged along the counterfactual→clean path by integrated gradients (default {IntegratedGradients.DefaultSteps})");
-    private static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
+    internal static readonly CliOption Dataset = new("dataset", "FILE", "explain every {\"prompt\",\"target\",\"foil\",\"counterfactual\"?} line of a JSONL file: means ± 95% CI, consistent vs item-specific components, one top-k ablation across all items");
+    internal static readonly CliOption Limit = new("limit", "N", "with --dataset: only the first N items");
+    internal static readonly CliOption IgSteps = new("ig-steps", "S", $"gradients averaged along the counterfactual→clean path by integrated gradients (default {IntegratedGradients.DefaultSteps})");
+    internal static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
@@ -39,12 +39,14 @@ public sealed class ExplainCommand : Command
 
     /// <param name="LogitDiff">Target − foil logit at the last position of the prompt.</param>
     /// <param name="Html">Full path of the HTML report, when <c>--html</c> asked for one.</param>
+    /// <param name="Summary">The answer first: sentences built from the numbers below, and the caveats that qualify them.</param>
     public sealed record Result(
-        string Prompt, string[] Tokens, Choice Target, Choice Foil, double LogitDiff, CounterfactualInfo Counterfactual,
+        SummaryInfo Summary, string Prompt, string[] Tokens, Choice Target, Choice Foil, double LogitDiff, CounterfactualInfo Counterfactual,
         LensRow[] LogitLens, Share[] DirectAttribution, double DirectAttributionConstant, Share[] TopNeurons,
         Patching Patching, AttributionPatchingInfo AttributionPatching, IntegratedGradientsInfo IntegratedGradients, Share[] PatchingRanking, Share[] NeuronPatching, VerificationInfo Verification,
         HeadInfo[] HeadMechanisms, NeuronInfo[] NeuronMechanisms, WeightInfo[] Weights, double WeightsSpearman, WeightInfo[] BlockWeights, double BlockWeightsSpearman, int WeightsScored, string? Html = null);
 
+    public sealed record SummaryInfo(string[] Sentences, string[] Caveats);
     public sealed record Attended(int Position, string Token, double Weight);
     public sealed record TokenValue(string Token, double Score);
     public sealed record OvInfo(int SourcePosition, string SourceToken, TokenValue[] Promotes, double CopyingScore);
@@ -57,53 +59,75 @@ public sealed class ExplainCommand : Command
     public override int Execute(CliArgs args, CommandOutput output)
     {
         if (args.String(Dataset) is { } dataset) return ExplainDataset(args, output, dataset);
+        var request = Request(args);
+        int top = args.Int(Top, 10, min: 1);
+        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1) };
+        var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
+        using var loaded = ModelOptions.Open(args, output);
+        CheckVerifyK(options.VerifyK, loaded);
+        var report = Explainer.Explain(loaded, request, options);
+        if (htmlPath is not null) HtmlOutput.Write(htmlPath, ExplainHtmlReport.Render(report, top));
+        var result = ToResult(report, top, options.IgSteps) with { Html = htmlPath };
+        if (output.Json) output.WriteJson(result);
+        else Render(result, output);
+        HtmlOutput.Wrote(htmlPath, output);
+        return 0;
+    }
+
+    /// <summary>The prediction --prompt/--target/--foil/--counterfactual name, or the built-in article example without --prompt.</summary>
+    internal static ExplainRequest Request(CliArgs args)
+    {
         var prompt = args.String(Prompt);
-        var request = prompt is null
+        if (prompt is null && (args.String(Target) is not null || args.String(Foil) is not null))
+            throw new CliException("--target and --foil need --prompt");
+        return prompt is null
             ? ExplainRequest.ArticleExample with { Counterfactual = args.String(Counterfactual) ?? ExplainRequest.ArticleExample.Counterfactual }
             : new ExplainRequest(prompt,
                 args.String(Target) ?? throw new CliException("--target is required with --prompt"),
                 args.String(Foil) ?? throw new CliException("--foil is required with --prompt"),
                 args.String(Counterfactual));
-        if (prompt is null && (args.String(Target) is not null || args.String(Foil) is not null))
-            throw new CliException("--target and --foil need --prompt");
-        int top = args.Int(Top, 10, min: 1);
-        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1) };
-        var htmlPath = HtmlReportFile.PathFrom(args, HtmlFile);
-        using var loaded = ModelOptions.Open(args);
-        var report = Explainer.Explain(loaded, request, options);
-        if (htmlPath is not null) HtmlReportFile.Write(htmlPath, ExplainHtmlReport.Render(report, top));
-        var result = ToResult(report, top, options.IgSteps) with { Html = htmlPath };
-        if (output.Json) output.WriteJson(result);
-        else Render(result, output);
-        HtmlReportFile.Announce(htmlPath, output);
-        return 0;
     }
 
-    private static int ExplainDataset(CliArgs args, CommandOutput output, string dataset)
+    /// <summary>The first --limit items of the --dataset file (the prompt options must be absent).</summary>
+    internal static List<ScoreItem> DatasetItems(CliArgs args, string dataset)
     {
         if (args.String(Prompt) is not null || args.String(Target) is not null || args.String(Foil) is not null || args.String(Counterfactual) is not null)
             throw new CliException("--dataset takes the prompts, targets and foils from the file; drop --prompt/--target/--foil/--counterfactual");
         var items = EvalDataset.ReadScoreItems(dataset);
-        int limit = args.Int(Limit, items.Count, min: 1);
+        return items.Take(args.Int(Limit, items.Count, min: 1)).ToList();
+    }
+
+    private static int ExplainDataset(CliArgs args, CommandOutput output, string dataset)
+    {
+        var items = DatasetItems(args, dataset);
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1) };
-        var htmlPath = HtmlReportFile.PathFrom(args, HtmlFile);
-        using var loaded = ModelOptions.Open(args);
-        var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items.Take(limit).ToList(), options, progress), output);
-        if (htmlPath is not null) HtmlReportFile.Write(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
+        var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
+        using var loaded = ModelOptions.Open(args, output);
+        CheckVerifyK(options.VerifyK, loaded);
+        var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items, options, progress), output);
+        if (htmlPath is not null) HtmlOutput.Write(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
         var result = ExplainDatasetView.ToResult(dataset, report) with { Html = htmlPath };
         if (output.Json) output.WriteJson(result);
         else ExplainDatasetView.Render(result, output);
-        HtmlReportFile.Announce(htmlPath, output);
+        HtmlOutput.Wrote(htmlPath, output);
         return 0;
     }
 
-    private static Result ToResult(ExplainReport r, int top, int igSteps)
+    /// <summary>--verify-k against what the model has to ablate, before any work (a silent clamp would run for hours).</summary>
+    private static void CheckVerifyK(int k, Pinpoint.Models.Loading.LoadedModel loaded)
+    {
+        int max = Explainer.MaxVerifyK(loaded.Model.Config);
+        if (k > max) throw new CliException($"--{VerifyK.Name} {k} exceeds the {max} heads and neurons of the model ({loaded.Path}); give at most {max}");
+    }
+
+    public static Result ToResult(ExplainReport r, int top, int igSteps)
     {
         static Share S(Attribution a) => new(a.Component.Name, a.Value);
         static Ablation A(VerificationResult v) => new(v.K, v.TopKFractionRemoved, v.RandomKFractionRemoved, [.. v.Curve], [.. v.RandomCurve]);
+        var summary = r.Summary;
         return new Result(
-            r.Prompt, r.Tokens,
+            new SummaryInfo([.. summary.Sentences], [.. summary.Caveats]), r.Prompt, r.Tokens,
             new Choice(r.Target.Text, r.Target.Id, r.Target.Token, r.Target.TokenCount, [.. r.Target.Pieces]),
             new Choice(r.Foil.Text, r.Foil.Id, r.Foil.Token, r.Foil.TokenCount, [.. r.Foil.Pieces]),
             r.LogitDiff,
@@ -133,7 +157,11 @@ public sealed class ExplainCommand : Command
     private static void Render(Result r, CommandOutput output)
     {
         string N(double v) => CommandOutput.Number(v);
-        string P(double v) => CommandOutput.Number(v, "P1");
+        string P(double v) => ExplainSummary.Share(v, r.LogitDiff);
+        foreach (var sentence in r.Summary.Sentences) output.Text.WriteLine(sentence);
+        foreach (var caveat in r.Summary.Caveats) output.Text.WriteLine("Caveat: " + caveat);
+        output.Text.WriteLine();
+        double effect = r.LogitDiff - r.Counterfactual.LogitDiff;
         output.WriteProperties([
             ("prompt", CommandOutput.Quote(r.Prompt)),
             ("target vs foil", $"{CommandOutput.Quote(r.Target.Token)} (id {r.Target.Id}) vs {CommandOutput.Quote(r.Foil.Token)} (id {r.Foil.Id})"),
@@ -147,16 +175,17 @@ public sealed class ExplainCommand : Command
             ("weight vectors: estimate vs zeroing", $"Spearman {N(r.WeightsSpearman)} over the top {r.Weights.Length} of {r.WeightsScored} rows and columns; " +
                 $"{N(r.BlockWeightsSpearman)} over the top {r.BlockWeights.Length} inside blocks"),
             ("ablated together", string.Join(", ", r.Verification.Components)),
-            ("ablating top-" + r.Verification.K, $"mean: {P(r.Verification.TopKFractionRemoved)} removed (random {r.Verification.K}: {P(r.Verification.RandomKFractionRemoved)}); " +
+            ("ablating top-" + r.Verification.K + $" (share of the clean difference, {N(r.LogitDiff)} logits)", $"mean: {P(r.Verification.TopKFractionRemoved)} removed (random {r.Verification.K}: {P(r.Verification.RandomKFractionRemoved)}); " +
                 $"resample: {P(r.Verification.Resample.TopKFractionRemoved)} (random: {P(r.Verification.Resample.RandomKFractionRemoved)})"),
         ]);
         var lens = CommandOutput.NewTable("logit lens", "target − foil");
         foreach (var p in r.LogitLens) CommandOutput.AddRow(lens, p.Stage, N(p.LogitDiff));
         output.Write(lens);
-        WriteShares(output, "direct logit attribution", r.DirectAttribution);
-        WriteShares(output, "top neurons (direct)", r.TopNeurons);
-        WriteShares(output, "activation patching (share restored)", r.PatchingRanking);
-        WriteShares(output, "neurons, attribution patching (estimated share)", r.NeuronPatching);
+        WriteShares(output, "direct logit attribution (logits)", r.DirectAttribution, N);
+        WriteShares(output, "top neurons, direct (logits)", r.TopNeurons, N);
+        string OfEffect(double share) => ExplainSummary.Share(share, effect);
+        WriteShares(output, $"activation patching: share of the effect ({N(effect)} logits) restored", r.PatchingRanking, OfEffect);
+        WriteShares(output, $"neurons, attribution patching: estimated share of the effect ({N(effect)} logits)", r.NeuronPatching, OfEffect);
         // Positions as rows, layers as columns: prompts are longer than models are deep.
         int layers = r.Patching.ResidualDenoise.Length;
         var residual = CommandOutput.NewTable(["position", "token", .. Enumerable.Range(0, layers).Select(l => l < layers - 1 ? $"resid_pre L{l}" : "final")]);
@@ -170,7 +199,7 @@ public sealed class ExplainCommand : Command
         output.Write(heads);
         var ov = CommandOutput.NewTable("head", "OV circuit (weights): most-attended token", "promotes", $"copying score (top-{OvCircuits.CopyingTopK})");
         foreach (var h in r.HeadMechanisms)
-            CommandOutput.AddRow(ov, h.Component, $"{CommandOutput.Quote(h.OvCircuit.SourceToken)}@{h.OvCircuit.SourcePosition}", Tokens(h.OvCircuit.Promotes), P(h.OvCircuit.CopyingScore));
+            CommandOutput.AddRow(ov, h.Component, $"{CommandOutput.Quote(h.OvCircuit.SourceToken)}@{h.OvCircuit.SourcePosition}", Tokens(h.OvCircuit.Promotes), CommandOutput.Number(h.OvCircuit.CopyingScore, "P1"));
         output.Write(ov);
         var neurons = CommandOutput.NewTable("neuron", "activation", "reads (input weights)", "promotes", "suppresses");
         foreach (var n in r.NeuronMechanisms)
@@ -187,10 +216,10 @@ public sealed class ExplainCommand : Command
         output.Write(table);
     }
 
-    private static void WriteShares(CommandOutput output, string title, IEnumerable<Share> shares)
+    private static void WriteShares(CommandOutput output, string title, IEnumerable<Share> shares, Func<double, string> format)
     {
         var table = CommandOutput.NewTable(title, "value");
-        foreach (var s in shares) CommandOutput.AddRow(table, s.Component, CommandOutput.Number(s.Value));
+        foreach (var s in shares) CommandOutput.AddRow(table, s.Component, format(s.Value));
         output.Write(table);
     }
 }

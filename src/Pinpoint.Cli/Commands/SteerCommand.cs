@@ -58,16 +58,16 @@ public sealed class SteerCommand : Command
             ReferenceText = args.String(Reference) is { } reference ? ReadText(reference) : defaults.ReferenceText,
             NeutralPrompts = args.String(Neutral) is { } neutral ? ReadLines(neutral) : defaults.NeutralPrompts,
         };
-        var htmlPath = HtmlReportFile.PathFrom(args, HtmlFile);
+        var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
         using var loaded = ModelOptions.Open(args);
-        var report = SteeringSweep.Run(loaded, spec, prompt, options, step => CommandOutput.Progress(Name, step));
-        if (htmlPath is not null) HtmlReportFile.Write(htmlPath, SteeringHtmlReport.Render(report));
+        var report = SteeringSweep.Run(loaded, spec, prompt, options, Progress);
+        if (htmlPath is not null) HtmlOutput.Write(htmlPath, SteeringHtmlReport.Render(report));
         var result = new Result(report.Spec, report.Hook, report.VectorNorm, report.Positions, report.Prompt, report.ConceptTokens, report.BasePerplexity, seed,
             report.Points.Select(p => new Point(p.Coefficient, p.Generation, p.GeneratedIds, p.ConceptLogitShift, p.ConceptLogProbShift, p.Perplexity, p.NeutralKl)).ToArray(),
             htmlPath);
         if (output.Json) output.WriteJson(result);
         else Render(result, output);
-        HtmlReportFile.Announce(htmlPath, output);
+        HtmlOutput.Wrote(htmlPath, output);
         return 0;
     }
 
@@ -133,5 +133,11 @@ public sealed class SteerCommand : Command
         if (!File.Exists(path)) throw new FileNotFoundException($"--{Neutral.Name}: {path} not found", path);
         var lines = File.ReadLines(path).Where(l => l.Trim().Length > 0).ToList();
         return lines.Count > 0 ? lines : throw new InvalidDataException($"--{Neutral.Name}: {path} has no prompts");
+    }
+
+    /// <summary>Long work shows progress on stderr when it is a terminal.</summary>
+    private static void Progress(string step)
+    {
+        if (!Console.IsErrorRedirected) Console.Error.WriteLine($"steer: {step}");
     }
 }

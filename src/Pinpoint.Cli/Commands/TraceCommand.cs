@@ -31,15 +31,15 @@ public sealed class TraceCommand : Command
         {
             Samples = args.Int(Samples, 10, min: 1), Window = args.Int(Window, 0, min: 1), Seed = args.Int(Seed, 0, min: 0), Answer = args.String(Answer),
         };
-        var htmlPath = HtmlReportFile.PathFrom(args, HtmlFile);
+        var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
         using var loaded = ModelOptions.Open(args);
         var r = CausalTrace.Run(loaded, prompt, subject, options);
-        if (htmlPath is not null) HtmlReportFile.Write(htmlPath, CausalTraceHtmlReport.Render(r));
+        if (htmlPath is not null) HtmlOutput.Write(htmlPath, CausalTraceHtmlReport.Render(r));
         var result = new Result(r.Prompt, r.Tokens, r.SubjectStart, r.SubjectEnd, r.Answer, r.AnswerId, r.CleanProbability, r.CorruptedProbability,
             r.NoiseStd, r.Samples, r.Window, r.Residual, r.Mlp, r.Attention, htmlPath);
         if (output.Json) output.WriteJson(result);
         else Render(result, output);
-        HtmlReportFile.Announce(htmlPath, output);
+        HtmlOutput.Wrote(htmlPath, output);
         return 0;
     }
 

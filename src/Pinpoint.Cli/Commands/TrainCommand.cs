@@ -1,5 +1,6 @@
 using System.Globalization;
-using Pinpoint.Interpretability.Training;
+using Pinpoint.Interpretability.Evaluation;
+using Pinpoint.Training;
 using Spectre.Console;
 
 namespace Pinpoint.Cli.Commands;
@@ -36,7 +37,7 @@ public sealed class TrainCommand : Command
         };
         var outDir = args.RequiredString(Out);
         var log = output.Json ? null : (Action<string>)output.Text.WriteLine;
-        using var trainer = Trainer.Open(config, outDir, args.Flag(Resume), log);
+        using var trainer = Trainer.Open(config, outDir, args.Flag(Resume), log, TrainingMetrics.Probe(config.Metrics));
         StepReport? last = null;
         string? lastCheckpoint = null;
         void Record(StepReport r)

@@ -20,14 +20,13 @@ public static class ExplainHtmlReport
 
     public static HtmlFragment Summary(ExplainReport r)
     {
-        string Percent(double v) => Html.Format(v, "P1");
         string WeightAgreement(WeightRanking w) => $"Spearman {Html.Format(w.Spearman)} over the top {w.Verified.Count}";
         HtmlFragment Choice(TokenChoice c) =>
             Html.Token(c.Token, $"id {c.Id}") + $" id {c.Id}" + (c.TokenCount > 1 ? $", first of {c.TokenCount} tokens of \"{c.Text}\"" : "");
         HtmlFragment Ablation(VerificationResult v) =>
-            $"top {v.K} remove {Percent(v.TopKFractionRemoved)} of the difference; random {v.K} (same kinds, mean of {Verification.RandomDraws} draws) remove {Percent(v.RandomKFractionRemoved)}";
+            $"top {v.K} remove {ExplainSummary.Share(v.TopKFractionRemoved, r.LogitDiff)} of the clean difference ({Html.Format(r.LogitDiff)} logits); random {v.K} (same kinds, mean of {Verification.RandomDraws} draws) remove {ExplainSummary.Share(v.RandomKFractionRemoved, r.LogitDiff)}";
         var title = Html.Element("h1", "Why " + Html.Token(r.Target.Token) + " and not " + Html.Token(r.Foil.Token) + "?");
-        return title + Html.Properties(
+        return title + ReportParts.Answer(r.Summary) + Html.Properties(
         [
             ("prompt", ReportParts.Prompt(r.Prompt)),
             ("tokens", TokenChips(r.Tokens, r.Ids.Select(id => $"id {id}").ToList(), changed: r.Tokens.Select((t, p) => t != r.CounterfactualTokens[p]).ToList())),

@@ -5,7 +5,7 @@ namespace Pinpoint.Interpretability.Reports;
 /// <summary>What the single-prediction and the dataset report draw alike: their style sheet, head grids, faithfulness curves, chips and intervals.</summary>
 internal static class ReportParts
 {
-    public const string Red = "#c0392b", Grey = "#7f8c8d", Blue = "#2166ac";
+    public const string Red = Palette.Red, Grey = Palette.Grey, Blue = Palette.Blue;
 
     /// <summary>A layers × heads heatmap, rows L0.., columns H0...</summary>
     public static HtmlFragment HeadHeatmap(string id, string title, double[][] values, ColourScale scale, string valueName) =>
@@ -38,6 +38,12 @@ internal static class ReportParts
 
     public static HtmlFragment Percent(double value) => Html.Number(value, "P1");
 
+    /// <summary>The answer first: the summary's sentences as a paragraph, its caveats as a list beneath.</summary>
+    public static HtmlFragment Answer(ExplainSummary summary) =>
+        Html.Element("p", string.Join(" ", summary.Sentences), ("class", "answer"))
+        + (summary.Caveats.Count == 0 ? HtmlFragment.Concat([])
+            : Html.Element("ul", HtmlFragment.Concat(summary.Caveats.Select(c => Html.Element("li", "Caveat: " + c))), ("class", "caveats")));
+
     /// <summary>A prompt as wrapped monospace text, every character visible as typed.</summary>
     public static HtmlFragment Prompt(string text) => Html.Element("span", text, ("class", "prompt"));
 
@@ -65,8 +71,5 @@ internal static class ReportParts
         .consistent { color: #1a7f37; font-weight: 600; }
         .item-specific { color: #9a6700; font-weight: 600; }
         .negligible { color: #777; }
-        svg.chart text { font-size: 12px; font-family: inherit; }
-        svg.chart .chart-title { font-size: 14px; font-weight: 600; }
-        svg.chart .value { font-size: 11px; text-anchor: middle; }
-        """;
+        """ + "\n" + Svg.Css;
 }

@@ -13,12 +13,13 @@ public static class HfCheckpoint
         string? tokenizerJson, DType storeAs)
     {
         Directory.CreateDirectory(directory);
+        var tensors = architecture.HfTensors(config, weights).ToList();
         SafetensorsWriter.Write(Path.Combine(directory, "model.safetensors"),
-            architecture.HfTensors(config, weights).Select(p => KeyValuePair.Create(p.Name, p.Tensor)),
-            new Dictionary<string, string> { ["format"] = "pt" }, storeAs);
+            tensors.Select(p => KeyValuePair.Create(p.Name, p.Tensor)), new Dictionary<string, string> { ["format"] = "pt" }, storeAs);
         var fields = architecture.HfConfigFields(config);
         fields["torch_dtype"] = storeAs switch { DType.BF16 => "bfloat16", DType.F16 => "float16", _ => "float32" };
-        fields["tie_word_embeddings"] = ReferenceEquals(weights.Unembed.Weight, weights.Embedding);
+        // lm_head.weight is Hugging Face's name for an unembedding of its own, in every architecture.
+        fields["tie_word_embeddings"] = tensors.All(p => p.Name != "lm_head.weight");
         AtomicFile.Write(Path.Combine(directory, "config.json"),
             s => JsonSerializer.Serialize(s, fields, new JsonSerializerOptions { WriteIndented = true }));
         if (tokenizerJson is null) return;
@@ -36,7 +37,7 @@ public static class HfCheckpoint
     public static IEnumerable<(string Name, Tensor Tensor)> UntiedUnembedding(TransformerWeights weights, string architecture)
     {
         var u = weights.Unembed;
-        if (ReferenceEquals(u.Weight, weights.Embedding)) yield break;
+        if (weights.UnembedIsTied) yield break;
         if (!u.OutIn || u.Bias is not null)
             throw new ModelConfigException($"{architecture} export needs a tied unembedding or a bias-free [vocab, d_model] one");
         yield return ("lm_head.weight", u.Weight);

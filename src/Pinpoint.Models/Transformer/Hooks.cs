@@ -17,9 +17,20 @@ public sealed class HookSet
     private readonly HookSet? _next;
     private int[] _positions = [];
     private Compute _compute = Compute.Eager;
+    private readonly DType _cacheDType;
 
     /// <param name="cacheFilter">Hook names whose activations are stored in <see cref="Cache"/>; null stores none.</param>
-    public HookSet(Func<string, bool>? cacheFilter = null) => _cacheFilter = cacheFilter;
+    /// <param name="cacheDType">
+    /// F32 keeps the activations themselves (no copy); F16 or BF16 stores half-size rounded copies instead, for
+    /// caches of large models (read them back with <c>ToArray()</c>/<c>Contiguous()</c>).
+    /// </param>
+    public HookSet(Func<string, bool>? cacheFilter = null, DType cacheDType = DType.F32)
+    {
+        if (cacheDType is not (DType.F32 or DType.F16 or DType.BF16))
+            throw new ArgumentException($"activation caches are F32, F16 or BF16, not {cacheDType}", nameof(cacheDType));
+        _cacheFilter = cacheFilter;
+        _cacheDType = cacheDType;
+    }
 
     private HookSet(HookSet? next) => _next = next;
 
@@ -43,6 +54,9 @@ public sealed class HookSet
     }
 
     public ActivationCache Cache { get; } = new();
+
+    /// <summary>Hook names that have functions (the model checks them before it runs).</summary>
+    public IEnumerable<string> Names => _functions.Keys;
 
     public HookSet Add(string hookName, HookFunction function)
     {
@@ -73,8 +87,14 @@ public sealed class HookSet
                 activation = replacement;
             }
         }
-        if (_cacheFilter?.Invoke(hookName) ?? false) Cache.Store(hookName, activation);
+        if (_cacheFilter?.Invoke(hookName) ?? false) Cache.Store(hookName, _cacheDType == DType.F32 ? activation : Narrowed(activation, hookName));
         return _next is null ? activation : _next.Apply(hookName, activation);
+    }
+
+    private Tensor Narrowed(Tensor activation, string hookName)
+    {
+        var values = activation.Contiguous().Span;
+        return new Tensor(Storage.FromSingles(values, _cacheDType), 0, activation.Shape.ToArray()) { Name = hookName };
     }
 }
 
@@ -89,11 +109,21 @@ public sealed class ActivationCache
 
     public Tensor this[string hookName] => _entries.TryGetValue(hookName, out var t)
         ? t
-        : throw new KeyNotFoundException($"activation '{hookName}' was not cached (cached: {string.Join(", ", _entries.Keys.Take(8))}{(_entries.Count > 8 ? ", ..." : "")})");
+        : throw new KeyNotFoundException($"activation '{hookName}' was not cached ({Closest(hookName)})");
+
+    private string Closest(string hookName)
+    {
+        if (_entries.Count == 0) return "nothing was cached";
+        var closest = _entries.Keys.OrderBy(k => UnknownNameException.EditDistance(hookName, k)).ThenBy(k => k, StringComparer.Ordinal).Take(3);
+        return $"closest cached: {string.Join(", ", closest)}";
+    }
 
     internal void Store(string hookName, Tensor activation) => _entries[hookName] = activation;
 
     public long TotalElements => _entries.Values.Sum(t => (long)t.Size);
+
+    /// <summary>Bytes the cached activations occupy (4 per element in F32, 2 in F16/BF16).</summary>
+    public long TotalBytes => _entries.Values.Sum(t => (long)t.Size * t.DType.SizeInBytes());
 }
 
 /// <summary>A lasting change to a model's forward pass (a steering vector, a directional ablation), registered afresh on each pass's hooks.</summary>

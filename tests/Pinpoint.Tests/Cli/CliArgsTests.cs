@@ -20,6 +20,15 @@ public class CliArgsTests
     }
 
     [Fact]
+    public void RepeatableOptionKeepsEveryValueInOrder()
+    {
+        var folders = new CliOption("models", "DIR", "folders", Repeatable: true);
+        var args = new CliArgs(["--models", "a", "--name", "x", "--models=b"], [folders, Name]);
+        Assert.Equal(["a", "b"], args.Strings(folders));
+        Assert.Empty(new CliArgs([], [folders]).Strings(folders));
+    }
+
+    [Fact]
     public void AbsentOptionsFallBack()
     {
         var args = new CliArgs([], Options);

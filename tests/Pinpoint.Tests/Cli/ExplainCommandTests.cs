@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Pinpoint.Interpretability.Explain;
+using Pinpoint.Interpretability.Reports;
 using Pinpoint.Tests.Reports;
 
 namespace Pinpoint.Tests.Cli;
@@ -15,7 +17,7 @@ public class ExplainCommandTests
         var json = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " her", "--foil", " the",
             "--counterfactual", Counterfactual, "--top", "5", "--verify-k", "3", "--ig-steps", "3", "--json").Json();
         Assert.Equal(
-            ["prompt", "tokens", "target", "foil", "logit_diff", "counterfactual", "logit_lens", "direct_attribution",
+            ["summary", "prompt", "tokens", "target", "foil", "logit_diff", "counterfactual", "logit_lens", "direct_attribution",
              "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "integrated_gradients", "patching_ranking", "neuron_patching", "verification", "head_mechanisms", "neuron_mechanisms",
              "weights", "weights_spearman", "block_weights", "block_weights_spearman", "weights_scored"],
             json.EnumerateObject().Select(p => p.Name));
@@ -70,6 +72,37 @@ public class ExplainCommandTests
         Assert.Equal(residual.Length, integrated.GetProperty("residual").GetArrayLength());
         // Positions before the changed token are identical along the whole path, so no gradient step can move them.
         Assert.Equal(0.0, integrated.GetProperty("residual")[0][0].GetDouble(), 9);
+    }
+
+    [Fact]
+    public void SummaryOpensWithTheMeasuredNumbersAndFlagsALosingTarget()
+    {
+        // The same prediction with target and foil swapped: the "target" loses, so no share of its difference is a percentage.
+        var right = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " her", "--foil", " the",
+            "--counterfactual", Counterfactual, "--verify-k", "2", "--ig-steps", "1", "--json").Json();
+        var wrong = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " the", "--foil", " her",
+            "--counterfactual", Counterfactual, "--verify-k", "2", "--ig-steps", "1", "--json").Json();
+        double diff = right.GetProperty("logit_diff").GetDouble();
+        Assert.True(diff > ExplainSummary.NearZero, $"the test needs a clear preference, got {diff}");
+        Assert.Equal(-diff, wrong.GetProperty("logit_diff").GetDouble(), 4);
+        string[] Sentences(JsonElement j, string key) => j.GetProperty("summary").GetProperty(key).EnumerateArray().Select(s => s.GetString()!).ToArray();
+
+        var sentences = Sentences(right, "sentences");
+        Assert.Contains(ExplainSummary.Logits(diff), sentences[0]);
+        string top = right.GetProperty("patching_ranking")[0].GetProperty("component").GetString()!;
+        Assert.Contains(top, sentences[1]);
+        Assert.Contains("%", sentences[^1]);
+        Assert.DoesNotContain(Sentences(right, "caveats"), c => c.Contains("target loses"));
+
+        Assert.Contains(Sentences(wrong, "caveats"), c => c.Contains("target loses"));
+        Assert.DoesNotContain("%", Sentences(wrong, "sentences")[^1]);
+    }
+
+    [Fact]
+    public void UndefinedNumbersAreJsonNull()
+    {
+        var text = ReportJson.Serialize(new { Spearman = double.NaN, Values = new[] { 1.5, double.PositiveInfinity } });
+        Assert.Equal("{\"spearman\":null,\"values\":[1.5,null]}", text);
     }
 
     [Fact]

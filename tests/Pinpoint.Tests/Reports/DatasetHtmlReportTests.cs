@@ -1,6 +1,7 @@
 using System.Xml.Linq;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Interpretability.Reports;
+using Pinpoint.Reports;
 
 namespace Pinpoint.Tests.Reports;
 

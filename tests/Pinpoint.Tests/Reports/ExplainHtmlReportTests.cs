@@ -2,6 +2,7 @@ using System.Xml;
 using System.Xml.Linq;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Interpretability.Reports;
+using Pinpoint.Reports;
 
 namespace Pinpoint.Tests.Reports;
 

@@ -1,4 +1,5 @@
 using Pinpoint.Interpretability.Reports;
+using Pinpoint.Reports;
 
 namespace Pinpoint.Tests.Reports;
 

@@ -6,6 +6,7 @@ using Pinpoint.Cli.Commands;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Interpretability.Reports;
+using Pinpoint.Reports;
 using Pinpoint.Models.Loading;
 
 namespace Pinpoint.Tests.Reports;

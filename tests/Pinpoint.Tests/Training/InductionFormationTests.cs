@@ -1,4 +1,4 @@
-using Pinpoint.Interpretability.Training;
+using Pinpoint.Training;
 
 namespace Pinpoint.Tests.Training;
 

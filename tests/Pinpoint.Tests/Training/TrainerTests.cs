@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Pinpoint.Engine.Tensors;
-using Pinpoint.Interpretability.Training;
+using Pinpoint.Interpretability.Evaluation;
+using Pinpoint.Training;
 using Pinpoint.Models.Architectures;
 using Pinpoint.Models.Loading;
 using Pinpoint.Models.Transformer;
@@ -198,7 +199,7 @@ public class TrainerTests
         File.WriteAllText(dataset, "{\"prompt\":\"I pray you, tell\",\"target\":\" me\",\"foil\":\" the\",\"group\":\"g\"}\n");
         var config = TinyCorpusConfig(corpus) with { Steps = 4, WarmupSteps = 0, Metrics = [dataset] };
         var reports = new List<StepReport>();
-        using (var t = Trainer.Open(config, Path.Combine(dir, "run"), resume: false)) t.Run(reports.Add, TestContext.Current.CancellationToken);
+        using (var t = Trainer.Open(config, Path.Combine(dir, "run"), resume: false, probe: TrainingMetrics.Probe(config.Metrics))) t.Run(reports.Add, TestContext.Current.CancellationToken);
         var dynamics = reports.First(r => r.Dynamics is not null).Dynamics!;
         Assert.InRange(dynamics["probe_accuracy"], 0, 1);
         Assert.True(dynamics.ContainsKey("probe_g_accuracy"));

@@ -1,0 +1,94 @@
+using System.Text.Json;
+using Pinpoint.Models.Architectures;
+using System.Text.Json.Serialization;
+
+namespace Pinpoint.Training;
+
+/// <summary>Everything that determines a training run. Stored beside its checkpoints so a resume uses the same recipe.</summary>
+public sealed record TrainConfig
+{
+    public string Architecture { get; init; } = "gpt2";
+    public int DModel { get; init; } = 256;
+    public int NLayers { get; init; } = 4;
+    public int NHeads { get; init; } = 4;
+    /// <summary>Blocks without MLPs (the classic induction-head setting).</summary>
+    public bool AttentionOnly { get; init; }
+    /// <summary>0 picks the architecture's usual width (4·d_model for GPT-2, about 8/3·d_model for Llama's gated MLP).</summary>
+    public int DMlp { get; init; }
+    public int Context { get; init; } = 256;
+    public int VocabSize { get; init; } = 8192;
+
+    public int BatchSize { get; init; } = 16;
+    public int GradAccumulation { get; init; } = 1;
+    public int Steps { get; init; } = 1000;
+    public float LearningRate { get; init; } = 1e-3f;
+    public float MinLearningRate { get; init; } = 1e-4f;
+    public int WarmupSteps { get; init; } = 100;
+    public float WeightDecay { get; init; } = 0.1f;
+    public float Beta1 { get; init; } = 0.9f;
+    public float Beta2 { get; init; } = 0.95f;
+    public float AdamEps { get; init; } = 1e-8f;
+    public float GradClip { get; init; } = 1f;
+
+    public int EvalEvery { get; init; } = 100;
+    public int EvalBatches { get; init; } = 8;
+    public double ValidationFraction { get; init; } = 0.02;
+    /// <summary>Besides the log-spaced schedule (1, 2, 4, ...), also checkpoint every this many steps (0: never).</summary>
+    public int CheckpointEvery { get; init; } = 500;
+    public int Seed { get; init; } = 1;
+    /// <summary>Attention-only models have no Hugging Face layout, so their runs may switch checkpoints off.</summary>
+    public bool SaveCheckpoints { get; init; } = true;
+
+    public string[] Corpus { get; init; } = [];
+    /// <summary>An existing tokenizer.json; when null a byte-level BPE of <see cref="VocabSize"/> is trained on the corpus.</summary>
+    public string? Tokenizer { get; init; }
+    /// <summary>Training-dynamics metrics recorded at each evaluation and checkpoint: "induction", "prev_token", and paths of score datasets (*.jsonl).</summary>
+    public string[] Metrics { get; init; } = ["induction", "prev_token"];
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    public static TrainConfig Load(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<TrainConfig>(File.ReadAllText(path), Json)
+                   ?? throw new InvalidDataException($"{path}: empty training config");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: invalid training config ({e.Message})");
+        }
+    }
+
+    /// <summary>Rejects impossible recipes before any work starts.</summary>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        var trainable = ArchitectureRegistry.All.OfType<ITrainableArchitecture>().Select(a => a.Name).ToList();
+        if (!trainable.Contains(Architecture)) problems.Add($"architecture '{Architecture}' cannot be trained (trainable: {string.Join(", ", trainable)})");
+        if (DModel <= 0 || NLayers <= 0 || NHeads <= 0 || Context <= 1 || VocabSize < 2) problems.Add("sizes must be positive, context > 1 and vocab_size > 1");
+        if (NHeads > 0 && DModel % NHeads != 0) problems.Add($"n_heads {NHeads} does not divide d_model {DModel}");
+        if (VocabSize > 65536) problems.Add($"vocab_size {VocabSize} exceeds the uint16 token files (65536)");
+        if (BatchSize <= 0 || GradAccumulation <= 0 || Steps <= 0) problems.Add("batch_size, grad_accumulation and steps must be positive");
+        if (!(LearningRate > 0) || MinLearningRate < 0 || MinLearningRate > LearningRate) problems.Add("need 0 ≤ min_learning_rate ≤ learning_rate and learning_rate > 0");
+        if (WarmupSteps < 0 || WarmupSteps > Steps) problems.Add("warmup_steps must be within [0, steps]");
+        if (!(ValidationFraction > 0 && ValidationFraction < 0.5)) problems.Add("validation_fraction must be in (0, 0.5)");
+        if (EvalEvery <= 0 || EvalBatches <= 0) problems.Add("eval_every and eval_batches must be positive");
+        if (AttentionOnly && SaveCheckpoints) problems.Add("attention-only models cannot be checkpointed in Hugging Face format; set save_checkpoints to false");
+        if (problems.Count > 0) throw new ArgumentException("invalid training config: " + string.Join("; ", problems));
+    }
+
+    /// <summary>Learning rate at optimizer step <paramref name="step"/> (1-based): linear warmup, then cosine to the minimum.</summary>
+    public float LearningRateAt(int step)
+    {
+        if (step <= WarmupSteps) return LearningRate * step / Math.Max(1, WarmupSteps);
+        double progress = (double)(step - WarmupSteps) / Math.Max(1, Steps - WarmupSteps);
+        return (float)(MinLearningRate + 0.5 * (LearningRate - MinLearningRate) * (1 + Math.Cos(Math.PI * Math.Min(1, progress))));
+    }
+}

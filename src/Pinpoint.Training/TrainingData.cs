@@ -1,0 +1,101 @@
+namespace Pinpoint.Training;
+
+/// <summary>
+/// Where training windows come from. Every batch is a pure function of its arguments, so a resumed run sees exactly
+/// the batches an uninterrupted one would.
+/// </summary>
+public interface ITrainingData : IDisposable
+{
+    /// <summary>Fills [batch × context] inputs and next-token targets for one micro-batch of one optimizer step.</summary>
+    void FillTrainBatch(int seed, int step, int micro, int batch, int context, int[] inputs, int[] targets);
+
+    /// <summary>Fills validation batch <paramref name="index"/> of <paramref name="batches"/> (the same windows at every evaluation).</summary>
+    void FillValidationBatch(int index, int batches, int batch, int context, int[] inputs, int[] targets);
+}
+
+/// <summary>Random windows of a tokenized corpus for training; evenly spaced windows of the held-out split for validation.</summary>
+public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validation) : ITrainingData
+{
+    public void FillTrainBatch(int seed, int step, int micro, int batch, int context, int[] inputs, int[] targets)
+    {
+        var random = new Random(BatchSeed.Of(seed, step, micro));
+        for (int r = 0; r < batch; r++)
+            CopyWindow(train.Slice(random.NextInt64(train.Count - context - 1), context + 1), r, context, inputs, targets);
+    }
+
+    public void FillValidationBatch(int index, int batches, int batch, int context, int[] inputs, int[] targets)
+    {
+        long span = validation.Count - context - 1;
+        for (int r = 0; r < batch; r++)
+            CopyWindow(validation.Slice(span * (index * batch + r) / Math.Max(1, batches * batch), context + 1), r, context, inputs, targets);
+    }
+
+    private static void CopyWindow(ReadOnlySpan<ushort> window, int row, int context, int[] inputs, int[] targets)
+    {
+        int o = row * context;
+        for (int i = 0; i < context; i++)
+        {
+            inputs[o + i] = window[i];
+            targets[o + i] = window[i + 1];
+        }
+    }
+
+    public void Dispose()
+    {
+        train.Dispose();
+        validation.Dispose();
+    }
+}
+
+/// <summary>
+/// Synthetic sequences: a random token string repeated (period drawn per row between a quarter and a half of the
+/// context, so no fixed positional offset predicts the repeat). Only in-context copying — an induction head — can
+/// predict the repeats, which makes this the standard induction-formation task.
+/// </summary>
+public sealed class RepeatedRandomTokens(int vocabSize) : ITrainingData
+{
+    public void FillTrainBatch(int seed, int step, int micro, int batch, int context, int[] inputs, int[] targets) =>
+        Fill(new Random(BatchSeed.Of(seed, step, micro)), batch, context, inputs, targets);
+
+    public void FillValidationBatch(int index, int batches, int batch, int context, int[] inputs, int[] targets) =>
+        Fill(new Random(BatchSeed.Of(-1, index, 0)), batch, context, inputs, targets);
+
+    private void Fill(Random random, int batch, int context, int[] inputs, int[] targets)
+    {
+        var window = new int[context + 1];
+        for (int r = 0; r < batch; r++)
+        {
+            int period = random.Next(Math.Max(1, context / 4), Math.Max(2, (context + 1) / 2 + 1));
+            for (int i = 0; i < period; i++) window[i] = random.Next(vocabSize);
+            for (int i = period; i <= context; i++) window[i] = window[i - period];
+            for (int i = 0; i < context; i++)
+            {
+                inputs[r * context + i] = window[i];
+                targets[r * context + i] = window[i + 1];
+            }
+        }
+    }
+
+    public void Dispose() { }
+}
+
+/// <summary>
+/// The seed of one batch's random generator, mixed from its coordinates with SplitMix64. HashCode.Combine would be
+/// shorter but is randomised per process, so a run killed and resumed in a new process would draw other batches.
+/// </summary>
+public static class BatchSeed
+{
+    public static int Of(int seed, int step, int micro)
+    {
+        ulong z = Mix(Mix(Mix(0x9E3779B97F4A7C15UL ^ (uint)seed) ^ (uint)step) ^ (uint)micro);
+        return (int)(z >> 33);
+    }
+
+    private static ulong Mix(ulong z)
+    {
+        z += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

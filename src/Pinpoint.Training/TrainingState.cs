@@ -1,0 +1,43 @@
+using System.Text.Json;
+
+namespace Pinpoint.Training;
+
+/// <summary>Where a run stands: written last into each checkpoint folder, so its presence marks the checkpoint complete.</summary>
+public sealed record TrainingState
+{
+    public int Step { get; init; }
+    public long TokensSeen { get; init; }
+    public string Architecture { get; init; } = "";
+    public double? LastTrainLoss { get; init; }
+    public double? LastValidationLoss { get; init; }
+
+    public const string FileName = "trainer_state.json";
+
+    public static TrainingState Load(string checkpointDir)
+    {
+        var path = Path.Combine(checkpointDir, FileName);
+        try
+        {
+            return JsonSerializer.Deserialize<TrainingState>(File.ReadAllText(path), TrainConfig.Json)
+                   ?? throw new InvalidDataException($"{path}: empty trainer state");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: invalid trainer state ({e.Message})");
+        }
+    }
+}
+
+/// <summary>One line of metrics.jsonl.</summary>
+public sealed record MetricsRecord
+{
+    public int Step { get; init; }
+    public long Tokens { get; init; }
+    public double? TrainLoss { get; init; }
+    public double? ValLoss { get; init; }
+    public double? LearningRate { get; init; }
+    public double? GradNorm { get; init; }
+    public double? TokensPerSecond { get; init; }
+    /// <summary>Training-dynamics metrics recorded at checkpoints (induction score, previous-token score, accuracies).</summary>
+    public Dictionary<string, double>? Dynamics { get; init; }
+}
