@@ -30,6 +30,7 @@ public static class CliApp
         new SelfCheckCommand(),
         new ServeCommand(),
         new TraceCommand(),
+        new EditCommand(),
         new CircuitCommand(),
         new QuantizeCommand(),
         new ConceptsCommand(),
