@@ -89,7 +89,7 @@ public static class ForwardBench
     /// A byte-level BPE vocabulary of <paramref name="vocab"/> tokens for llama.cpp's "gpt2" tokenizer: the 256 byte
     /// symbols, placeholder tokens, and &lt;|endoftext|&gt; last (no merges: the benchmark feeds token ids).
     /// </summary>
-    private static List<KeyValuePair<string, MetadataValue>> ByteLevelTokenizer(int vocab)
+    internal static List<KeyValuePair<string, MetadataValue>> ByteLevelTokenizer(int vocab)
     {
         var tokens = new string[vocab];
         var types = new int[vocab];

@@ -1,32 +1,44 @@
 using Pinpoint.Bench;
 
-// Dispatches `bench/run SUITE [--json]` to one suite; each suite lives in its own file.
-var suites = new Dictionary<string, Func<bool, int>>(StringComparer.OrdinalIgnoreCase)
+// Dispatches `bench/run SUITE [--json] [suite flags]` to one suite; each suite lives in its own file.
+var suites = new Dictionary<string, (Func<string[], int> Run, string[] Flags, string[] Options)>(StringComparer.OrdinalIgnoreCase)
 {
-    ["gemm"] = GemmBench.Run,
-    ["forward"] = ForwardBench.Run,
-    ["train"] = TrainBench.Run,
-    ["explain"] = ExplainBench.Run,
-    ["hf-reference"] = HfReferenceFixtures.Run,
-    ["harvest"] = HarvestBench.Run,
+    ["gemm"] = (a => GemmBench.Run(a.Contains("--json")), [], []),
+    ["forward"] = (a => ForwardBench.Run(a.Contains("--json")), [], []),
+    ["train"] = (a => TrainBench.Run(a.Contains("--json")), [], []),
+    ["explain"] = (a => ExplainBench.Run(a.Contains("--json")), [], []),
+    ["hf-reference"] = (a => HfReferenceFixtures.Run(a.Contains("--json")), [], []),
+    ["harvest"] = (a => HarvestBench.Run(a.Contains("--json")), [], []),
+    ["serve"] = (a => ServeBench.Run(a.Contains("--json")), [], []),
+    ["concepts"] = (a => ConceptsBench.Run(a.Contains("--json")), [], []),
+    ["scale"] = (ScaleBench.Run, ["--quick", "--no-explain"], ["--rounds", "--keep"]),
 };
 
 var names = string.Join(", ", suites.Keys);
-var positional = args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToArray();
-var unknownFlags = args.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a != "--json").ToArray();
-if (positional.Length != 1 || unknownFlags.Length > 0)
+var usage = $"usage: bench/run SUITE [--json] [--help]   (suites: {names}; see README \"Benchmarks\")";
+var suiteName = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));
+if (suiteName is null || !suites.TryGetValue(suiteName, out var suite))
 {
-    Console.Error.WriteLine($"usage: bench/run SUITE [--json]   (suites: {names})");
-    return 2;
+    Console.Error.WriteLine(suiteName is null ? usage : $"bench: unknown suite '{suiteName}' (suites: {names})");
+    return args.Contains("--help") && suiteName is null ? 0 : 2;
 }
-if (!suites.TryGetValue(positional[0], out var suite))
+if (args.Contains("--help"))
 {
-    Console.Error.WriteLine($"bench: unknown suite '{positional[0]}' (suites: {names})");
+    Console.WriteLine(suiteName.Equals("scale", StringComparison.OrdinalIgnoreCase) ? ScaleBench.Help : usage);
+    return 0;
+}
+// Everything after the suite name must be a known flag, or an option followed by its value.
+var rest = args.SkipWhile(a => a != suiteName).Skip(1).ToArray();
+for (int i = 0; i < rest.Length; i++)
+{
+    if (rest[i] == "--json" || suite.Flags.Contains(rest[i])) continue;
+    if (suite.Options.Contains(rest[i]) && i + 1 < rest.Length) { i++; continue; }
+    Console.Error.WriteLine($"bench: unexpected argument '{rest[i]}' for {suiteName}\n{usage}");
     return 2;
 }
 try
 {
-    return suite(args.Contains("--json"));
+    return suite.Run(args);
 }
 catch (BenchSetupException e)
 {

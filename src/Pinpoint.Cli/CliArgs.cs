@@ -7,7 +7,8 @@ namespace Pinpoint.Cli;
 /// <param name="Value">Placeholder for the value in help text (e.g. <c>PATH</c>); null for a flag.</param>
 /// <param name="Description">One line for the command's help.</param>
 /// <param name="Short">Single-letter alias used as <c>-x</c>.</param>
-public sealed record CliOption(string Name, string? Value, string Description, char? Short = null)
+/// <param name="Repeatable">May be given more than once (read with <see cref="CliArgs.Strings"/>).</param>
+public sealed record CliOption(string Name, string? Value, string Description, char? Short = null, bool Repeatable = false)
 {
     public bool IsFlag => Value is null;
 
@@ -22,6 +23,7 @@ public sealed record CliOption(string Name, string? Value, string Description, c
 public sealed class CliArgs
 {
     private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _repeated = new(StringComparer.Ordinal);
 
     public CliArgs(IEnumerable<string> args, IReadOnlyCollection<CliOption> options)
     {
@@ -55,11 +57,20 @@ public sealed class CliArgs
                 if (i + 1 >= list.Count) throw new CliException($"option --{option.Name} needs a value ({option.Value})");
                 value = list[++i];
             }
+            if (option.Repeatable && value is not null)
+            {
+                if (!_repeated.TryGetValue(option.Name, out var given)) _repeated[option.Name] = given = [];
+                given.Add(value);
+                continue;
+            }
             if (!_values.TryAdd(option.Name, value)) throw new CliException($"option --{option.Name} given twice");
         }
     }
 
     public bool Flag(CliOption option) => _values.ContainsKey(option.Name);
+
+    /// <summary>Every value of a repeatable option, in the order given; empty when it is absent.</summary>
+    public IReadOnlyList<string> Strings(CliOption option) => _repeated.GetValueOrDefault(option.Name) ?? [];
 
     public string? String(CliOption option) => _values.GetValueOrDefault(option.Name);
 
@@ -79,6 +90,15 @@ public sealed class CliArgs
         var s = String(option);
         if (s is null) return fallback;
         return float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && float.IsFinite(v)
+            ? v
+            : throw new CliException($"option --{option.Name}: '{s}' is not a number");
+    }
+
+    public double? Double(CliOption option)
+    {
+        var s = String(option);
+        if (s is null) return null;
+        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v)
             ? v
             : throw new CliException($"option --{option.Name}: '{s}' is not a number");
     }

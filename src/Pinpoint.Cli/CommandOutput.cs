@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Pinpoint.Interpretability.Reports;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -8,11 +9,13 @@ namespace Pinpoint.Cli;
 
 /// <summary>
 /// Where a command writes its result: one JSON object (snake_case names, nothing else on stdout) with
-/// <c>--json</c>, otherwise Spectre tables, plain text (no ANSI codes) when stdout is not a terminal.
+/// <c>--json</c>, otherwise Spectre tables, plain text (no ANSI codes) when stdout is not a terminal. Notes about
+/// the run (not its result) go to stderr.
 /// </summary>
-public sealed class CommandOutput(TextWriter stdout, bool json)
+public sealed class CommandOutput(TextWriter stdout, bool json, TextWriter? stderr = null)
 {
-    private static readonly JsonSerializerOptions JsonOptions = ReportJson.Options;
+    /// <summary>The one JSON serializer of results (CLI and web API).</summary>
+    public static readonly JsonSerializerOptions JsonOptions = ReportJson.Options;
 
     private IAnsiConsole? _console;
 
@@ -20,6 +23,9 @@ public sealed class CommandOutput(TextWriter stdout, bool json)
 
     /// <summary>Plain text output (generated text).</summary>
     public TextWriter Text => stdout;
+
+    /// <summary>A one-line note on stderr, in both modes: something the user should know that is not an error.</summary>
+    public void Note(string line) => (stderr ?? Console.Error).WriteLine($"pinpoint: note: {line}");
 
     public void WriteJson<T>(T value) => stdout.WriteLine(JsonSerializer.Serialize(value, JsonOptions));
 
@@ -53,7 +59,7 @@ public sealed class CommandOutput(TextWriter stdout, bool json)
     public static string JsonShape(Type type)
     {
         var nullability = new NullabilityInfoContext();
-        var fields = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p =>
+        var fields = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetCustomAttribute<JsonIgnoreAttribute>() is null).Select(p =>
         {
             bool optional = nullability.Create(p).ReadState == NullabilityState.Nullable;
             return $"\"{JsonOptions.PropertyNamingPolicy!.ConvertName(p.Name)}{(optional ? "?" : "")}\":{ValueShape(Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType)}";
@@ -68,6 +74,7 @@ public sealed class CommandOutput(TextWriter stdout, bool json)
         _ when type == typeof(int) || type == typeof(long) => "int",
         _ when type == typeof(float) || type == typeof(double) => "number",
         { IsArray: true } => $"[{ValueShape(type.GetElementType()!)}]",
+        { IsGenericType: true } when type.GetGenericTypeDefinition() == typeof(IReadOnlyList<>) => $"[{ValueShape(type.GetGenericArguments()[0])}]",
         _ => JsonShape(type),
     };
 

@@ -32,6 +32,16 @@ public sealed record XySeries(string Name, IReadOnlyList<(double X, double Y)> P
 /// <summary>Series over a numeric x axis (loss against tokens seen); <paramref name="FormatX"/> writes the x tick labels.</summary>
 public sealed record XyChart(string Id, string Title, string XAxis, string YAxis, IReadOnlyList<XySeries> Series, Func<double, string> FormatX);
 
+/// <summary>A node of a layered graph: drawn in column <paramref name="Column"/>, linking to <paramref name="Link"/> (an anchor in the page) when clicked.</summary>
+public sealed record GraphNode(string Id, string Label, int Column, string Tooltip, string? Link = null);
+
+/// <summary>A directed edge drawn with width by |<paramref name="Value"/>|, red when positive and blue when negative; <paramref name="Style"/> picks a dash pattern.</summary>
+public sealed record GraphEdge(string From, string To, double Value, string Tooltip, int Style = 0);
+
+/// <summary>Nodes in columns (layers) with edges from left to right.</summary>
+/// <param name="Styles">What each dash style means, for the legend.</param>
+public sealed record LayeredGraph(string Id, string Title, IReadOnlyList<string> Columns, IReadOnlyList<GraphNode> Nodes, IReadOnlyList<GraphEdge> Edges, IReadOnlyList<string> Styles);
+
 /// <summary>Inline SVG charts (no scripts, no external resources); every label passes through <see cref="Html.Escape"/>.</summary>
 public static class Svg
 {
@@ -223,6 +233,52 @@ public static class Svg
         Tick(scale.Max, y);
         if (scale.Diverging) Tick(0, y + height / 2);
         Tick(scale.Min, y + height);
+    }
+
+    private static readonly string[] Dashes = ["", " stroke-dasharray=\"7 4\"", " stroke-dasharray=\"2 3\"", " stroke-dasharray=\"10 3 2 3\""];
+
+    public static HtmlFragment Render(LayeredGraph graph)
+    {
+        const double columnWidth = 150, rowHeight = 46, nodeWidth = 96, nodeHeight = 26, top = TitleHeight + 44, left = 20;
+        var byColumn = graph.Nodes.GroupBy(n => n.Column).ToDictionary(g => g.Key, g => g.ToList());
+        int rows = byColumn.Values.Select(c => c.Count).DefaultIfEmpty(1).Max();
+        double width = Math.Max(440, left * 2 + graph.Columns.Count * columnWidth), height = top + rows * rowHeight + 20;
+        var at = new Dictionary<string, (double X, double Y)>();
+        foreach (var (column, nodes) in byColumn)
+            for (int i = 0; i < nodes.Count; i++)
+                at[nodes[i].Id] = (left + column * columnWidth + (columnWidth - nodeWidth) / 2, top + (rows - nodes.Count) * rowHeight / 2 + i * rowHeight);
+
+        var svg = Open(graph.Id, graph.Title, width, height);
+        double legendX = 4;
+        for (int s = 0; s < graph.Styles.Count; s++)
+        {
+            svg.Append($"<line x1=\"{F(legendX)}\" x2=\"{F(legendX + 26)}\" y1=\"{F(TitleHeight + 8)}\" y2=\"{F(TitleHeight + 8)}\" stroke=\"#555555\" stroke-width=\"2\"{Dashes[s % Dashes.Length]}/>")
+               .Append($"<text class=\"label\" x=\"{F(legendX + 32)}\" y=\"{F(TitleHeight + 12)}\">{Html.Escape(graph.Styles[s])}</text>");
+            legendX += 44 + graph.Styles[s].Length * CharWidth;
+        }
+        svg.Append($"<text class=\"label\" x=\"{F(legendX)}\" y=\"{F(TitleHeight + 12)}\">width: |value|; red raises, blue lowers the metric</text>");
+        for (int c = 0; c < graph.Columns.Count; c++)
+            svg.Append($"<text class=\"label\" x=\"{F(left + c * columnWidth + columnWidth / 2)}\" y=\"{F(top - 14)}\" text-anchor=\"middle\">{Html.Escape(graph.Columns[c])}</text>");
+        double largest = graph.Edges.Select(e => Math.Abs(e.Value)).Where(double.IsFinite).DefaultIfEmpty(1).Max();
+        foreach (var e in graph.Edges.OrderBy(e => Math.Abs(e.Value)))
+        {
+            if (!at.TryGetValue(e.From, out var a) || !at.TryGetValue(e.To, out var b)) continue;
+            double x1 = a.X + nodeWidth, y1 = a.Y + nodeHeight / 2, x2 = b.X, y2 = b.Y + nodeHeight / 2, bend = Math.Max(30, (x2 - x1) / 2);
+            double w = largest > 0 && double.IsFinite(e.Value) ? 0.8 + 6 * Math.Abs(e.Value) / largest : 0.8;
+            string colour = e.Value >= 0 ? Palette.Red : Palette.Blue;
+            svg.Append($"<path class=\"edge\" d=\"M{F(x1)},{F(y1)} C{F(x1 + bend)},{F(y1)} {F(x2 - bend)},{F(y2)} {F(x2)},{F(y2)}\" fill=\"none\" stroke=\"{colour}\" stroke-opacity=\"0.75\" stroke-width=\"{F(w)}\"{Dashes[e.Style % Dashes.Length]}>")
+               .Append(Title(e.Tooltip)).Append("</path>");
+        }
+        foreach (var n in graph.Nodes)
+        {
+            var (x, y) = at[n.Id];
+            if (n.Link is not null) svg.Append($"<a href=\"{Html.Escape(n.Link)}\">");
+            svg.Append($"<g class=\"node\" data-node=\"{Html.Escape(n.Id)}\">{Title(n.Tooltip)}")
+               .Append($"<rect x=\"{F(x)}\" y=\"{F(y)}\" width=\"{F(nodeWidth)}\" height=\"{F(nodeHeight)}\" rx=\"5\" fill=\"#f6f6f8\" stroke=\"#666666\"/>")
+               .Append($"<text class=\"label\" x=\"{F(x + nodeWidth / 2)}\" y=\"{F(y + nodeHeight / 2 + 4)}\" text-anchor=\"middle\">{Html.Escape(Shorten(n.Label))}</text></g>");
+            if (n.Link is not null) svg.Append("</a>");
+        }
+        return Close(svg);
     }
 
     private static StringBuilder Open(string id, string title, double width, double height) =>

@@ -9,11 +9,25 @@ public static class LossCurve
     public static void Write(string metricsPath, string svgPath)
     {
         if (!File.Exists(metricsPath)) return;
-        var records = File.ReadLines(metricsPath).Where(l => l.Length > 0)
-            .Select(l => JsonSerializer.Deserialize<MetricsRecord>(l, Trainer.MetricsJson)!).ToList();
+        var records = Read(metricsPath);
         if (records.Count == 0) return;
         File.WriteAllText(svgPath, Render(records));
     }
+
+    /// <summary>Every line of a metrics.jsonl; a line that is not a metrics record fails with its FILE:LINE.</summary>
+    public static List<MetricsRecord> Read(string metricsPath) =>
+        File.ReadLines(metricsPath).Select((line, i) => (line, i)).Where(x => x.line.Length > 0).Select(x =>
+        {
+            try
+            {
+                return JsonSerializer.Deserialize<MetricsRecord>(x.line, Trainer.MetricsJson)
+                    ?? throw new InvalidDataException($"{metricsPath}:{x.i + 1}: null instead of a metrics record");
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{metricsPath}:{x.i + 1}: not a metrics record ({e.Message})");
+            }
+        }).ToList();
 
     public static string Render(IReadOnlyList<MetricsRecord> records)
     {

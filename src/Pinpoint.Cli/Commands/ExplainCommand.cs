@@ -9,20 +9,20 @@ namespace Pinpoint.Cli.Commands;
 /// <summary><c>pinpoint explain</c>: which components, neurons, positions and weights decide target vs foil, checked by ablation and zeroing.</summary>
 public sealed class ExplainCommand : Command
 {
-    private static readonly CliOption Prompt = new("prompt", "TEXT", "the text whose next token is explained (default: a built-in article example)");
-    private static readonly CliOption Target = new("target", "TOKEN", "the expected continuation, e.g. \" the\" (its first token is used)");
-    private static readonly CliOption Foil = new("foil", "TOKEN", "the alternative, e.g. \" a\"");
-    private static readonly CliOption Counterfactual = new("counterfactual", "TEXT", "a prompt of equal token length where the answer changes (default: found by swapping one token)");
+    internal static readonly CliOption Prompt = new("prompt", "TEXT", "the text whose next token is explained (default: a built-in article example)");
+    internal static readonly CliOption Target = new("target", "TOKEN", "the expected continuation, e.g. \" the\" (its first token is used)");
+    internal static readonly CliOption Foil = new("foil", "TOKEN", "the alternative, e.g. \" a\"");
+    internal static readonly CliOption Counterfactual = new("counterfactual", "TEXT", "a prompt of equal token length where the answer changes (default: found by swapping one token)");
     private static readonly CliOption Top = new("top", "K", "rows per ranking (default 10)");
     private static readonly CliOption VerifyK = new("verify-k", "K", "components ablated together in the causal check (default 5)");
-    private static readonly CliOption Dataset = new("dataset", "FILE", "explain every {\"prompt\",\"target\",\"foil\",\"counterfactual\"?} line of a JSONL file: means ± 95% CI, consistent vs item-specific components, one top-k ablation across all items");
-    private static readonly CliOption Limit = new("limit", "N", "with --dataset: only the first N items");
-    private static readonly CliOption IgSteps = new("ig-steps", "S", $"gradients averaged along the counterfactual→clean path by integrated gradients (default {IntegratedGradients.DefaultSteps})");
-    private static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
+    internal static readonly CliOption Dataset = new("dataset", "FILE", "explain every {\"prompt\",\"target\",\"foil\",\"counterfactual\"?} line of a JSONL file: means ± 95% CI, consistent vs item-specific components, one top-k ablation across all items");
+    internal static readonly CliOption Limit = new("limit", "N", "with --dataset: only the first N items");
+    internal static readonly CliOption IgSteps = new("ig-steps", "S", $"gradients averaged along the counterfactual→clean path by integrated gradients (default {IntegratedGradients.DefaultSteps})");
+    internal static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile];
     public override Type ResultType => typeof(Result);
     public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(ExplainDatasetView.Result))];
 
@@ -59,77 +59,69 @@ public sealed class ExplainCommand : Command
     public override int Execute(CliArgs args, CommandOutput output)
     {
         if (args.String(Dataset) is { } dataset) return ExplainDataset(args, output, dataset);
+        var request = Request(args);
+        int top = args.Int(Top, 10, min: 1);
+        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1) };
+        var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
+        using var loaded = ModelOptions.Open(args, output);
+        CheckVerifyK(options.VerifyK, loaded);
+        var report = Explainer.Explain(loaded, request, options);
+        if (htmlPath is not null) HtmlOutput.Write(htmlPath, ExplainHtmlReport.Render(report, top));
+        var result = ToResult(report, top, options.IgSteps) with { Html = htmlPath };
+        if (output.Json) output.WriteJson(result);
+        else Render(result, output);
+        HtmlOutput.Wrote(htmlPath, output);
+        return 0;
+    }
+
+    /// <summary>The prediction --prompt/--target/--foil/--counterfactual name, or the built-in article example without --prompt.</summary>
+    internal static ExplainRequest Request(CliArgs args)
+    {
         var prompt = args.String(Prompt);
-        var request = prompt is null
+        if (prompt is null && (args.String(Target) is not null || args.String(Foil) is not null))
+            throw new CliException("--target and --foil need --prompt");
+        return prompt is null
             ? ExplainRequest.ArticleExample with { Counterfactual = args.String(Counterfactual) ?? ExplainRequest.ArticleExample.Counterfactual }
             : new ExplainRequest(prompt,
                 args.String(Target) ?? throw new CliException("--target is required with --prompt"),
                 args.String(Foil) ?? throw new CliException("--foil is required with --prompt"),
                 args.String(Counterfactual));
-        if (prompt is null && (args.String(Target) is not null || args.String(Foil) is not null))
-            throw new CliException("--target and --foil need --prompt");
-        int top = args.Int(Top, 10, min: 1);
-        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1) };
-        var htmlPath = HtmlReportPath(args);
-        using var loaded = ModelOptions.Open(args);
-        var report = Explainer.Explain(loaded, request, options);
-        if (htmlPath is not null) WriteHtml(htmlPath, ExplainHtmlReport.Render(report, top));
-        var result = ToResult(report, top, options.IgSteps) with { Html = htmlPath };
-        if (output.Json) output.WriteJson(result);
-        else Render(result, output);
-        WroteHtml(htmlPath, output);
-        return 0;
     }
 
-    private static int ExplainDataset(CliArgs args, CommandOutput output, string dataset)
+    /// <summary>The first --limit items of the --dataset file (the prompt options must be absent).</summary>
+    internal static List<ScoreItem> DatasetItems(CliArgs args, string dataset)
     {
         if (args.String(Prompt) is not null || args.String(Target) is not null || args.String(Foil) is not null || args.String(Counterfactual) is not null)
             throw new CliException("--dataset takes the prompts, targets and foils from the file; drop --prompt/--target/--foil/--counterfactual");
         var items = EvalDataset.ReadScoreItems(dataset);
-        int limit = args.Int(Limit, items.Count, min: 1);
+        return items.Take(args.Int(Limit, items.Count, min: 1)).ToList();
+    }
+
+    private static int ExplainDataset(CliArgs args, CommandOutput output, string dataset)
+    {
+        var items = DatasetItems(args, dataset);
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1) };
-        var htmlPath = HtmlReportPath(args);
-        using var loaded = ModelOptions.Open(args);
-        var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items.Take(limit).ToList(), options, progress), output);
-        if (htmlPath is not null) WriteHtml(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
+        var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
+        using var loaded = ModelOptions.Open(args, output);
+        CheckVerifyK(options.VerifyK, loaded);
+        var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items, options, progress), output);
+        if (htmlPath is not null) HtmlOutput.Write(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
         var result = ExplainDatasetView.ToResult(dataset, report) with { Html = htmlPath };
         if (output.Json) output.WriteJson(result);
         else ExplainDatasetView.Render(result, output);
-        WroteHtml(htmlPath, output);
+        HtmlOutput.Wrote(htmlPath, output);
         return 0;
     }
 
-    /// <summary>The full path <c>--html</c> names (null without it), checked before the (slow) explanation so a typo fails at once.</summary>
-    private static string? HtmlReportPath(CliArgs args)
+    /// <summary>--verify-k against what the model has to ablate, before any work (a silent clamp would run for hours).</summary>
+    private static void CheckVerifyK(int k, Pinpoint.Models.Loading.LoadedModel loaded)
     {
-        if (args.String(HtmlFile) is not { } file) return null;
-        var full = Path.GetFullPath(file);
-        if (Directory.Exists(full)) throw new IOException($"cannot write the HTML report to {full}: it is a folder");
-        var folder = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(folder)) throw new IOException($"cannot write the HTML report to {full}: folder {folder} does not exist");
-        return full;
+        int max = Explainer.MaxVerifyK(loaded.Model.Config);
+        if (k > max) throw new CliException($"--{VerifyK.Name} {k} exceeds the {max} heads and neurons of the model ({loaded.Path}); give at most {max}");
     }
 
-    private static void WriteHtml(string path, string html)
-    {
-        try
-        {
-            AtomicFile.Write(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(html)));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new IOException($"cannot write the HTML report to {path}: {e.Message}", e);
-        }
-    }
-
-    /// <summary>Says where the report went, in text mode (the JSON has it in its "html" field).</summary>
-    private static void WroteHtml(string? path, CommandOutput output)
-    {
-        if (path is not null && !output.Json) output.Text.WriteLine($"HTML report written to {path}");
-    }
-
-    private static Result ToResult(ExplainReport r, int top, int igSteps)
+    public static Result ToResult(ExplainReport r, int top, int igSteps)
     {
         static Share S(Attribution a) => new(a.Component.Name, a.Value);
         static Ablation A(VerificationResult v) => new(v.K, v.TopKFractionRemoved, v.RandomKFractionRemoved, [.. v.Curve], [.. v.RandomCurve]);

@@ -29,10 +29,11 @@ public static class ExplainDatasetView
     public sealed record Result(string Dataset, int Items, int Correct, Range LogitDiff, Range Effect, SpearmanInfo Spearman, VerificationInfo Verification,
         OwnVerificationInfo OwnTopK, LensRow[] LogitLens, ComponentRow[] Components, ComponentRow[] Neurons, ItemRow[] ItemResults, string? Html = null);
 
-    public static DatasetExplainReport Run(Func<Action<string, int, int>?, DatasetExplainReport> explain, CommandOutput output)
+    /// <summary>Runs long work with a progress bar per phase on an interactive terminal (never with --json or redirected output).</summary>
+    public static T Run<T>(Func<Action<string, int, int>?, T> explain, CommandOutput output) where T : class
     {
         if (output.Json || !AnsiConsole.Profile.Capabilities.Interactive || Console.IsOutputRedirected) return explain(null);
-        DatasetExplainReport? report = null;
+        T? report = null;
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(ctx =>

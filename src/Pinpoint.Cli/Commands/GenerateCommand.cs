@@ -15,11 +15,12 @@ public sealed class GenerateCommand : Command
 
     public override string Name => "generate";
     public override string Summary => "continue a prompt (greedy by default, or sampled with a seed)";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, MaxNewTokens, Temperature, TopK, TopP, Seed];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, MaxNewTokens, Temperature, TopK, TopP, Seed];
     public override Type ResultType => typeof(Result);
 
     /// <param name="Text">The continuation as it reads after the prompt (special tokens left out).</param>
-    public sealed record Result(int[] PromptIds, int[] Ids, string Text);
+    /// <param name="Stop">Why generation ended: "max_new_tokens", "end_of_text", or "context_full" (the model's context ran out first).</param>
+    public sealed record Result(int[] PromptIds, int[] Ids, string Text, string Stop);
 
     public override int Execute(CliArgs args, CommandOutput output)
     {
@@ -28,23 +29,21 @@ public sealed class GenerateCommand : Command
         var defaults = new SamplingOptions();
         var sampling = new SamplingOptions(
             args.Float(Temperature, defaults.Temperature), args.Int(TopK, defaults.TopK), args.Float(TopP, defaults.TopP), args.Int(Seed, defaults.Seed));
-        using var loaded = ModelOptions.Open(args);
-        var promptIds = loaded.Encode(prompt);
-        var ids = loaded.Model.Generate(promptIds, maxNewTokens, sampling, loaded.Tokenizer.Eos).ToArray();
-        var result = new Result(promptIds, ids, Continuation(loaded.Tokenizer, promptIds, ids));
+        using var loaded = ModelOptions.Open(args, output);
+        var result = Continue(loaded, prompt, maxNewTokens, sampling);
         if (output.Json) output.WriteJson(result);
         else output.Text.WriteLine(prompt + result.Text);
+        if (result.Stop == "context_full")
+            output.Note($"stopped after {result.Ids.Length} of the {maxNewTokens} new tokens asked for (--{MaxNewTokens.Name}): " +
+                $"the prompt's {result.PromptIds.Length} tokens and the continuation fill the model's context of {loaded.Model.Config.ContextLength}");
         return 0;
     }
 
-    /// <summary>
-    /// Decodes the continuation in context: decoding the generated ids alone would drop a SentencePiece word's
-    /// leading space, so the whole sequence is decoded and the prompt's text cut off.
-    /// </summary>
-    private static string Continuation(ITokenizer tokenizer, int[] promptIds, int[] ids)
+    public static Result Continue(Pinpoint.Models.Loading.LoadedModel loaded, string prompt, int maxNewTokens, SamplingOptions sampling)
     {
-        var head = tokenizer.Decode(promptIds, skipSpecial: true);
-        var full = tokenizer.Decode([.. promptIds, .. ids], skipSpecial: true);
-        return full.StartsWith(head, StringComparison.Ordinal) ? full[head.Length..] : tokenizer.Decode(ids, skipSpecial: true);
+        var promptIds = loaded.Encode(prompt);
+        var ids = loaded.Model.Generate(promptIds, maxNewTokens, sampling, loaded.Tokenizer.Eos).ToArray();
+        var stop = ids.Length > 0 && ids[^1] == loaded.Tokenizer.Eos ? "end_of_text" : ids.Length == maxNewTokens ? "max_new_tokens" : "context_full";
+        return new Result(promptIds, ids, loaded.Tokenizer.DecodeContinuation(promptIds, ids), stop);
     }
 }

@@ -26,14 +26,14 @@ public sealed partial class InfoCommand : Command
 
     public override int Execute(CliArgs args, CommandOutput output)
     {
-        using var loaded = ModelOptions.Open(args);
+        using var loaded = ModelOptions.Open(args, output);
         var result = Describe(loaded);
         if (output.Json) output.WriteJson(result);
         else output.WriteProperties(Rows(result));
         return 0;
     }
 
-    private static Result Describe(LoadedModel loaded)
+    public static Result Describe(LoadedModel loaded)
     {
         var model = loaded.Model;
         var c = model.Config;

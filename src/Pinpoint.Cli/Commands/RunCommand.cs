@@ -15,7 +15,7 @@ public sealed class RunCommand : Command
 
     public override string Name => "run";
     public override string Summary => "run a prompt (or token ids) and show the top next-token predictions";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Prompt, Ids, Top, Logits];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Ids, Top, Logits];
     public override Type ResultType => typeof(Result);
 
     public sealed record Prediction(int Id, string Token, float Logit, double Prob);
@@ -29,15 +29,9 @@ public sealed class RunCommand : Command
         var prompt = args.String(Prompt);
         var givenIds = args.IntList(Ids);
         if ((prompt is null) == (givenIds is null)) throw new CliException($"give exactly one of --{Prompt.Name} and --{Ids.Name}");
-        using var loaded = ModelOptions.Open(args);
-        var ids = givenIds is null ? loaded.Encode(prompt!) : CheckIds(givenIds, loaded);
-        var vocab = loaded.Model.Config.VocabSize;
-        var logits = loaded.Model.Forward(Compute.Eager, TokenBatch.Single(ids)).Span[^vocab..].ToArray();
-        var result = new Result(
-            ids,
-            ids.Select(loaded.Tokenizer.TokenText).ToArray(),
-            TopPredictions(logits, k).Select(p => new Prediction(p.Id, loaded.Tokenizer.TokenText(p.Id), logits[p.Id], p.Prob)).ToArray(),
-            withLogits ? logits : null);
+        using var loaded = ModelOptions.Open(args, output);
+        var result = Predict(loaded, givenIds is null ? loaded.Encode(prompt!) : CheckIds(givenIds, loaded), k, withLogits);
+        var ids = result.Ids;
         if (output.Json)
         {
             output.WriteJson(result);
@@ -53,8 +47,20 @@ public sealed class RunCommand : Command
             CommandOutput.AddRow(top, CommandOutput.Int(i + 1), CommandOutput.Int(p.Id), CommandOutput.Quote(p.Token), p.Logit.ToString("F4", CultureInfo.InvariantCulture), p.Prob.ToString("P2", CultureInfo.InvariantCulture));
         }
         output.Write(top);
-        if (withLogits) output.Text.WriteLine("logits: " + string.Join(" ", logits.Select(l => l.ToString("R", CultureInfo.InvariantCulture))));
+        if (result.Logits is { } logits) output.Text.WriteLine("logits: " + string.Join(" ", logits.Select(l => l.ToString("R", CultureInfo.InvariantCulture))));
         return 0;
+    }
+
+    /// <summary>One forward pass of <paramref name="ids"/>: the top <paramref name="k"/> next tokens, and all logits when asked.</summary>
+    public static Result Predict(LoadedModel loaded, int[] ids, int k, bool withLogits)
+    {
+        var vocab = loaded.Model.Config.VocabSize;
+        var logits = loaded.Model.Forward(Compute.Eager, TokenBatch.Single(ids)).Span[^vocab..].ToArray();
+        return new Result(
+            ids,
+            ids.Select(loaded.Tokenizer.TokenText).ToArray(),
+            TopPredictions(logits, k).Select(p => new Prediction(p.Id, loaded.Tokenizer.TokenText(p.Id), logits[p.Id], p.Prob)).ToArray(),
+            withLogits ? logits : null);
     }
 
     /// <summary>--ids as given, checked against the vocabulary and the context (errors name the option and the model).</summary>

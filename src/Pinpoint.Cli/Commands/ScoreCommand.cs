@@ -17,7 +17,7 @@ public sealed class ScoreCommand : Command
 
     public override string Name => "score";
     public override string Summary => "score a JSONL dataset: target-vs-foil logit differences and accuracy (or top-k hits)";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Dataset, TopK, BatchSize];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Dataset, TopK, BatchSize];
     public override Type ResultType => typeof(Result);
 
     public sealed record Item(string Prompt, string Target, string Foil, float LogitDiff, bool Correct, int TargetTokens, int FoilTokens, string? Group);
@@ -41,7 +41,7 @@ public sealed class ScoreCommand : Command
         if (kind == EvalKind.Answers) return Probe(args, output, path, topK ?? 5, batchSize);
 
         var items = EvalDataset.ReadScoreItems(path);
-        using var loaded = ModelOptions.Open(args);
+        using var loaded = ModelOptions.Open(args, output);
         var report = Scorer.Score(loaded, items, batchSize);
         var groups = report.Groups.Select(g => new GroupAccuracy(g.Group, g.Count, g.Accuracy)).ToArray();
         var result = new Result(
@@ -77,7 +77,7 @@ public sealed class ScoreCommand : Command
     private static int Probe(CliArgs args, CommandOutput output, string path, int topK, int batchSize)
     {
         var items = EvalDataset.ReadKnowledgeItems(path);
-        using var loaded = ModelOptions.Open(args);
+        using var loaded = ModelOptions.Open(args, output);
         var report = KnowledgeProbe.Probe(loaded, items, topK, batchSize);
         var result = new ProbeResult(
             report.Items.Select(p => new ProbeItem(p.Item.Prompt, p.Item.Answers, p.Rank, p.Hit, p.Item.Group)).ToArray(),

@@ -78,6 +78,38 @@ public static unsafe class Gemm
     }
 
     /// <summary>
+    /// C = op(A)·op(B) + beta·C with B a matrix of quantized rows: <paramref name="b"/> holds blocks of
+    /// <paramref name="bType"/>, element (r, p) of the stored matrix at r·<paramref name="ldb"/> + p
+    /// (<paramref name="ldb"/> a whole number of blocks). A single row of A against B used transposed (the
+    /// nn.Linear layout, decode) takes the integer-dot <see cref="QuantizedGemv"/>; everything else runs the f32
+    /// blocked algorithm with B's panels dequantized while packing, so no more than one KC×NC block of B is ever
+    /// held as f32.
+    /// </summary>
+    public static void Multiply(
+        int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, bool transposeA,
+        ReadOnlySpan<byte> b, DType bType, int ldb, bool transposeB,
+        Span<float> c, int ldc, float beta = 0f)
+        => Multiply(m, n, k, a, lda, transposeA, b, bType, ldb, transposeB, c, ldc, beta, KernelPaths.Best);
+
+    public static void Multiply(
+        int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, bool transposeA,
+        ReadOnlySpan<byte> b, DType bType, int ldb, bool transposeB,
+        Span<float> c, int ldc, float beta, KernelPath path)
+    {
+        if (!bType.IsQuantized()) throw new ArgumentException($"a block-quantized B operand must have a quantized type, got {bType}", nameof(bType));
+        int block = bType.BlockElements();
+        if (ldb % block != 0) throw new ArgumentException($"leading dimension of B ({ldb}) is not a whole number of {bType} blocks of {block}", nameof(ldb));
+        Validate(m, n, k, a.Length, lda, transposeA, b.Length / bType.BlockBytes() * (long)block, ldb, transposeB, c.Length, ldc, path);
+        if (transposeB && k % block != 0) throw new ArgumentException($"B's rows of {k} values are not a whole number of {bType} blocks of {block}", nameof(k));
+        fixed (float* pa = a)
+        fixed (byte* pb = b)
+        fixed (float* pc = c)
+            Run(m, n, k, pa, lda, transposeA, pb, bType, ldb, transposeB, pc, ldc, beta, path);
+    }
+
+    /// <summary>
     /// <paramref name="batch"/> independent products C_i = op(A_i)·op(B_i) + beta·C_i, operand i starting at
     /// i·stride in each span (a stride of 0 shares one operand across the batch).
     /// </summary>
@@ -156,9 +188,12 @@ public static unsafe class Gemm
         float* c, int ldc, float beta, KernelPath path)
     {
         if (m == 0 || n == 0) return;
-        if (m == 1 && k > 0 && (!transposeA || lda == 1))
+        // A single row against quantized B used transposed takes the integer dot products; against B as stored (a
+        // gradient through the weights) it goes the packed way below, which dequantizes whole rows of B.
+        if (m == 1 && k > 0 && (!transposeA || lda == 1) && (!bType.IsQuantized() || transposeB))
         {
-            Gemv.Run(path, n, k, a, b, bType, ldb, transposeB, c, beta);
+            if (bType.IsQuantized()) QuantizedGemv.Run(path, bType, n, k, a, (byte*)b, bType.ByteCount(ldb), c, beta);
+            else Gemv.Run(path, n, k, a, b, bType, ldb, transposeB, c, beta);
             return;
         }
         int threads = WorkerPool.Concurrency;
@@ -167,7 +202,7 @@ public static unsafe class Gemm
             RunSerial(m, n, k, a, lda, transposeA, b, bType, ldb, transposeB, c, ldc, beta, path, null);
             return;
         }
-        int mr = GemmMicroKernels.Mr(path), nr = GemmMicroKernels.Nr(path);
+        int mr = GemmMicroKernels.Mr(path), colUnit = ColumnUnit(path, bType, transposeB);
         var job = new Job
         {
             M = m, N = n, K = k, A = a, Lda = lda, TransposeA = transposeA, B = b, BType = bType, Ldb = ldb,
@@ -185,13 +220,13 @@ public static unsafe class Gemm
                 GemmPacking.PackA(a + aOffset, lda, transposeA, m, Math.Min(Kc, k - pc), mr, GemmMicroKernels.TailMr(path),
                     job.PackedA + (long)RoundUp(m, mr) * pc, path != KernelPath.Scalar);
             }
-            job.ColsPerTask = Math.Min(RoundUp(Math.Max(CeilDiv(n, 4 * threads), 4 * nr), nr), Nc);
+            job.ColsPerTask = Math.Min(RoundUp(Math.Max(CeilDiv(n, 4 * threads), 4 * colUnit), colUnit), Nc);
             job.ColTasks = CeilDiv(n, job.ColsPerTask);
             WorkerPool.ParallelFor(job.ColTasks, job, static (j, t) => RunTask(j, t));
             return;
         }
         // Otherwise split the longer side of C; each task packs its own operands.
-        if (n >= m) job.ColsPerTask = Math.Min(RoundUp(CeilDiv(n, threads), nr), Nc);
+        if (n >= m) job.ColsPerTask = Math.Min(RoundUp(CeilDiv(n, threads), colUnit), Nc);
         else job.RowsPerTask = Math.Min(RoundUp(CeilDiv(m, threads), mr), 2 * Mc);
         job.ColTasks = CeilDiv(n, job.ColsPerTask);
         WorkerPool.ParallelFor(CeilDiv(m, job.RowsPerTask) * job.ColTasks, job, static (j, t) => RunTask(j, t));
@@ -202,8 +237,7 @@ public static unsafe class Gemm
         int i0 = t / j.ColTasks * j.RowsPerTask, j0 = t % j.ColTasks * j.ColsPerTask;
         int rows = Math.Min(j.RowsPerTask, j.M - i0), cols = Math.Min(j.ColsPerTask, j.N - j0);
         float* a = j.A + (j.TransposeA ? i0 : (long)i0 * j.Lda);
-        long bOffset = j.TransposeB ? (long)j0 * j.Ldb : j0;
-        void* b = j.BType == DType.F32 ? (float*)j.B + bOffset : (ushort*)j.B + bOffset;
+        void* b = Advance(j.B, j.BType, j.TransposeB ? (long)j0 * j.Ldb : j0);
         RunSerial(rows, cols, j.K, a, j.Lda, j.TransposeA, b, j.BType, j.Ldb, j.TransposeB, j.C + (long)i0 * j.Ldc + j0, j.Ldc, j.Beta, j.Path, j.PackedA);
     }
 
@@ -234,6 +268,8 @@ public static unsafe class Gemm
                 long bOffset = transposeB ? (long)jc * ldb + pc : (long)pc * ldb + jc;
                 if (bType == DType.F32)
                     GemmPacking.PackB((float*)b + bOffset, ldb, transposeB, kc, nc, nr, buffers.B, path != KernelPath.Scalar);
+                else if (bType.IsQuantized())
+                    GemmPacking.PackBQuantized((byte*)Advance(b, bType, bOffset), bType, ldb, transposeB, kc, nc, nr, buffers.B, buffers.Scratch, path != KernelPath.Scalar);
                 else
                     GemmPacking.PackB16((ushort*)b + bOffset, bType, ldb, transposeB, kc, nc, nr, buffers.B, buffers.Scratch, path != KernelPath.Scalar);
                 for (int ic = 0; ic < m; ic += mcBlock)
@@ -288,6 +324,21 @@ public static unsafe class Gemm
             }
         }
     }
+
+    /// <summary>
+    /// <paramref name="b"/> moved by <paramref name="elements"/> elements. For quantized B every offset the driver
+    /// forms is a whole number of blocks: rows are, KC (256) slices are, and column tasks are rounded by <see cref="ColumnUnit"/>.
+    /// </summary>
+    private static void* Advance(void* b, DType bType, long elements) => bType switch
+    {
+        DType.F32 => (float*)b + elements,
+        DType.F16 or DType.BF16 => (ushort*)b + elements,
+        _ => (byte*)b + bType.ByteCount(elements),
+    };
+
+    /// <summary>Column tasks are multiples of NR, and of the block size where B's rows run along the columns.</summary>
+    private static int ColumnUnit(KernelPath path, DType bType, bool transposeB) =>
+        bType.IsQuantized() && !transposeB ? Math.Max(GemmMicroKernels.Nr(path), bType.BlockElements()) : GemmMicroKernels.Nr(path);
 
     private static void ScaleC(int m, int n, float* c, int ldc, float beta)
     {

@@ -86,6 +86,44 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>
+    /// As <see cref="PackB"/> for rows of quantized blocks (<paramref name="b"/> at a block boundary): used
+    /// transposed, eight stored rows' kc values are dequantized at a time and transposed into the panel; used as
+    /// stored, each of the kc rows is dequantized over the nc columns once and cut into panels.
+    /// <paramref name="scratch"/> holds at least 8·kc and nc floats.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackBQuantized(byte* b, DType dtype, int ldb, bool transposeB, int kc, int nc, int nr, float* dst, float* scratch, bool vector)
+    {
+        long rowBytes = dtype.ByteCount(ldb);
+        if (!transposeB)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                BlockQuantization.DequantizeRange(dtype, b + p * rowBytes, 0, nc, scratch);
+                for (int j0 = 0; j0 < nc; j0 += nr)
+                {
+                    int cols = Math.Min(nr, nc - j0);
+                    float* panel = dst + (long)j0 * kc + p * nr;
+                    Unsafe.CopyBlockUnaligned(panel, scratch + j0, (uint)(cols * sizeof(float)));
+                    if (cols < nr) new Span<float>(panel + cols, nr - cols).Clear();
+                }
+            }
+            return;
+        }
+        for (int j0 = 0; j0 < nc; j0 += nr, dst += kc * nr)
+        {
+            int cols = Math.Min(nr, nc - j0);
+            if (cols < nr) new Span<float>(dst, kc * nr).Clear();
+            for (int j = 0; j < cols; j += 8)
+            {
+                int rows = Math.Min(8, cols - j);
+                for (int r = 0; r < rows; r++) BlockQuantization.DequantizeRange(dtype, b + (j0 + j + r) * rowBytes, 0, kc, scratch + r * kc);
+                TransposeInto(scratch, kc, rows, kc, dst + j, nr, vector);
+            }
+        }
+    }
+
+    /// <summary>
     /// dst[p·dstStride + r] = src[r·ld + p] for r &lt; rows, p &lt; kc: the strided-to-panel transpose both operands
     /// need. Done in 8×8 (and 4×8) register blocks, so each element costs a fraction of a shuffle instead of a
     /// scalar load and a store to a new cache line.

@@ -4,7 +4,7 @@ using Pinpoint.Engine.Tensors;
 namespace Pinpoint.Engine.Kernels;
 
 /// <summary>
-/// bf16/f16 → f32 conversion. bf16 is the top half of an f32. f16 is rebuilt from its fields with integer
+/// bf16/f16 ↔ f32 conversion. bf16 is the top half of an f32. f16 is rebuilt from its fields with integer
 /// operations (.NET exposes no vcvtph2ps), matching <see cref="Half"/>'s conversion bit for bit, subnormals,
 /// infinities and (quieted) NaN payloads included.
 /// </summary>
@@ -16,6 +16,16 @@ public static class HalfConversion
         DType.F16 => (float)BitConverter.UInt16BitsToHalf(bits),
         _ => throw new ArgumentException($"{dtype} is not a 16-bit type", nameof(dtype)),
     };
+
+    /// <summary>f32 → bf16/f16 bits, rounding to nearest even; NaN stays NaN.</summary>
+    public static ushort FromSingle(float value, DType dtype)
+    {
+        if (dtype == DType.F16) return BitConverter.HalfToUInt16Bits((Half)value);
+        if (dtype != DType.BF16) throw new ArgumentException($"{dtype} is not a 16-bit type", nameof(dtype));
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x40);
+        return (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+    }
 
     public static void ToSingle(ReadOnlySpan<ushort> source, DType dtype, Span<float> destination, KernelPath? path = null)
     {

@@ -12,8 +12,12 @@ public enum KernelPath
 
 public static class KernelPaths
 {
-    /// <summary>The fastest path this CPU supports (PINPOINT_KERNEL=scalar|avx2|avx512 lowers it, for testing).</summary>
-    public static KernelPath Best { get; } = Detect();
+    /// <summary>The environment variable that lowers the kernel path: scalar, avx2 or avx512 (case-insensitive).</summary>
+    public const string EnvironmentVariable = "PINPOINT_KERNEL";
+
+    /// <summary>The fastest path this CPU supports, lowered by <see cref="EnvironmentVariable"/> (for testing).</summary>
+    /// <remarks>A bad value fails this type's initialisation; applications call <see cref="CheckRequest"/> first to report it cleanly.</remarks>
+    public static KernelPath Best { get; } = Choose(Environment.GetEnvironmentVariable(EnvironmentVariable));
 
     public static bool IsSupported(KernelPath path) => path switch
     {
@@ -25,13 +29,18 @@ public static class KernelPaths
 
     public static IEnumerable<KernelPath> Supported => Enum.GetValues<KernelPath>().Where(IsSupported);
 
-    private static KernelPath Detect()
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the variable when <paramref name="requested"/> is not a path this CPU runs.</summary>
+    public static void CheckRequest(string? requested) => Choose(requested);
+
+    private static KernelPath Choose(string? requested)
     {
         var best = IsSupported(KernelPath.Avx512) ? KernelPath.Avx512 : IsSupported(KernelPath.Avx2) ? KernelPath.Avx2 : KernelPath.Scalar;
-        var requested = Environment.GetEnvironmentVariable("PINPOINT_KERNEL");
         if (string.IsNullOrEmpty(requested)) return best;
-        if (!Enum.TryParse<KernelPath>(requested, ignoreCase: true, out var path) || !IsSupported(path))
-            throw new InvalidOperationException($"PINPOINT_KERNEL={requested} is not a supported kernel path here (supported: {string.Join(", ", Supported)})");
+        // Matched by name: Enum.TryParse would also take numbers ("7") and lists ("scalar,avx2").
+        var path = Enum.GetValues<KernelPath>().FirstOrDefault(p => p.ToString().Equals(requested, StringComparison.OrdinalIgnoreCase), (KernelPath)(-1));
+        if (!IsSupported(path))
+            throw new ArgumentException(
+                $"{EnvironmentVariable}={requested} is not a kernel path this CPU runs (use one of: {string.Join(", ", Supported.Select(p => p.ToString().ToLowerInvariant()))}; or unset it)");
         return path < best ? path : best;
     }
 }

@@ -7,8 +7,8 @@ namespace Pinpoint.Engine.Ops;
 public static partial class TensorOps
 {
     /// <summary>
-    /// Rows of <paramref name="table"/> [V, d] picked by <paramref name="ids"/>, as [n, d]. F16/BF16 tables are
-    /// converted row by row, so a memory-mapped table is never widened whole. The backward step scatter-adds
+    /// Rows of <paramref name="table"/> [V, d] picked by <paramref name="ids"/>, as [n, d]. F16/BF16 and quantized
+    /// tables are converted row by row, so a memory-mapped table is never widened whole. The backward step scatter-adds
     /// into the table's gradient rows.
     /// </summary>
     public static Tensor Embedding(this Compute cx, Tensor table, int[] ids)
@@ -24,11 +24,7 @@ public static partial class TensorOps
         var y = cx.Output([rows.Length, d], zeroed: false, table);
         var ys = y.Span;
         for (int r = 0; r < rows.Length; r++)
-        {
-            int src = table.Offset + rows[r] * d;
-            if (table.DType == DType.F32) table.Storage.AsFloat32().Slice(src, d).CopyTo(ys.Slice(r * d, d));
-            else HalfConversion.ToSingle(table.Storage.AsHalfBits().Slice(src, d), table.DType, ys.Slice(r * d, d));
-        }
+            table.Select(0, rows[r]).CopyTo(ys.Slice(r * d, d));
         if (y.RequiresGrad)
         {
             cx.Tape!.Record(() =>

@@ -69,6 +69,16 @@ public static partial class TensorOps
 
         public static MatrixOperand Of(Compute cx, Tensor b, bool transposeB)
         {
+            if (b.DType.IsQuantized())
+            {
+                // Blocks are read in place when the view is whole blocks of rows (a row slice, or a column slice on
+                // block boundaries); any other view of quantized weights is dequantized.
+                int block = b.DType.BlockElements();
+                if ((b.Strides[1] == 1 || b.Dim(1) == 1) && b.Offset % block == 0 && b.Strides[0] % block == 0 && b.Dim(1) % block == 0 && b.Strides[0] >= b.Dim(1))
+                    return new(b, b, b.Strides[0], transposeB);
+                var dequantized = b.Contiguous();
+                return new(dequantized, dequantized, Math.Max(1, dequantized.Dim(1)), transposeB);
+            }
             if (b.Strides[1] == 1 || b.Dim(1) == 1) return new(b, b, Math.Max(b.Strides[0], Math.Max(1, b.Dim(1))), transposeB);
             if (b.Strides[0] == 1 || b.Dim(0) == 1) return new(b, b, Math.Max(b.Strides[1], Math.Max(1, b.Dim(0))), !transposeB);
             var copy = b.DType == DType.F32 ? cx.Contiguous(b) : b.Contiguous();
@@ -81,6 +91,8 @@ public static partial class TensorOps
             bool transposed = _transposed ^ transposeOperand;
             if (_data.DType == DType.F32)
                 Gemm.Multiply(m, n, k, a, lda, transposeA, _data.Storage.AsFloat32()[_data.Offset..], _ld, transposed, c, ldc, beta);
+            else if (_data.DType.IsQuantized())
+                Gemm.Multiply(m, n, k, a, lda, transposeA, _data.Storage.AsBytes()[(int)_data.DType.ByteCount(_data.Offset)..], _data.DType, _ld, transposed, c, ldc, beta);
             else
                 Gemm.Multiply(m, n, k, a, lda, transposeA, _data.Storage.AsHalfBits()[_data.Offset..], _data.DType, _ld, transposed, c, ldc, beta);
         }

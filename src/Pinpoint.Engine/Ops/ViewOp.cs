@@ -18,9 +18,7 @@ public static partial class TensorOps
         cx.Tape.Record(() =>
         {
             cx.GradOf(source);
-            var target = view(source.Grad!);
-            var gy = cx.GradOf(output);
-            AddInto(target, gy);
+            view(source.Grad!).AddFrom(cx.GradOf(output));
         });
         return output;
     }
@@ -33,29 +31,4 @@ public static partial class TensorOps
 
     public static Tensor Transpose(this Compute cx, Tensor t, int axis0, int axis1)
         => cx.AsView(t, x => x.Transpose(axis0, axis1));
-
-    /// <summary>target (any strides) += source (contiguous, same logical shape).</summary>
-    private static void AddInto(Tensor target, ReadOnlySpan<float> source)
-    {
-        if (target.IsContiguous)
-        {
-            TensorPrimitives.Add(target.Span, source, target.Span);
-            return;
-        }
-        var data = target.Storage.AsFloat32();
-        int n = 0;
-        var runs = new StridedRuns(target);
-        while (runs.MoveNext(out int o))
-        {
-            if (runs.Stride == 1)
-            {
-                // Column slices (q, k, v of a fused projection) have unit-stride rows: add them a vector at a time.
-                var run = data.Slice(o, runs.Length);
-                TensorPrimitives.Add(run, source.Slice(n, runs.Length), run);
-                n += runs.Length;
-                continue;
-            }
-            for (int j = 0; j < runs.Length; j++, o += runs.Stride) data[o] += source[n++];
-        }
-    }
 }

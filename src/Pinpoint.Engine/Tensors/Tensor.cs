@@ -82,11 +82,80 @@ public sealed class Tensor
 
     public float this[params int[] index]
     {
-        get => Storage.DType == DType.F32
-            ? Storage.AsFloat32()[ElementOffset(index)]
-            : HalfConversion.ToSingle(Storage.AsHalfBits()[ElementOffset(index)], Storage.DType);
-        set => Storage.AsFloat32()[ElementOffset(index)] = value;
+        get => ElementAt(ElementOffset(index));
+        set
+        {
+            CheckWritable();
+            Storage.AsFloat32()[ElementOffset(index)] = value;
+        }
     }
+
+    /// <summary>
+    /// A view, without copying, picked by one <see cref="TensorIndex"/> per leading axis (missing trailing axes are
+    /// kept whole): <c>z[.., ^1, 3]</c>. Integers alone select an element (the float indexer); add a range for a view
+    /// (<c>t[0, ..]</c>). Writing to the view (<see cref="Fill"/>, <see cref="CopyFrom"/>) writes
+    /// into this tensor.
+    /// </summary>
+    public Tensor this[params TensorIndex[] index]
+    {
+        get
+        {
+            if (index.Length > Rank) throw new ArgumentException($"{index.Length} indices for {Describe()}", nameof(index));
+            var view = this;
+            int axis = 0; // the view's axis the next index applies to; picked axes disappear
+            for (int i = 0; i < index.Length; i++)
+            {
+                if (index[i].IsRange)
+                {
+                    var (start, length) = index[i].Span(_shape[i], i, Describe());
+                    view = view.Slice(axis++, start, length);
+                }
+                else
+                {
+                    view = view.Select(axis, index[i].Position(_shape[i], i, Describe()));
+                }
+            }
+            view.Name = Name;
+            return view;
+        }
+    }
+
+    /// <summary>Sets every element of this (possibly strided) view to <paramref name="value"/>.</summary>
+    public void Fill(float value)
+    {
+        CheckWritable();
+        var floats = Storage.AsFloat32();
+        if (IsContiguous)
+        {
+            floats.Slice(Offset, Size).Fill(value);
+            return;
+        }
+        var runs = new StridedRuns(this);
+        while (runs.MoveNext(out int o))
+        {
+            if (runs.Stride == 1) floats.Slice(o, runs.Length).Fill(value);
+            else for (int j = 0; j < runs.Length; j++, o += runs.Stride) floats[o] = value;
+        }
+    }
+
+    /// <summary>Writes <paramref name="source"/>'s elements (same shape, any layout or dtype) into this view.</summary>
+    public void CopyFrom(Tensor source) => Write(SourceValues(source, nameof(CopyFrom)), add: false);
+
+    /// <summary>Adds <paramref name="source"/>'s elements (same shape, any layout or dtype) to this view's.</summary>
+    public void AddFrom(Tensor source) => Write(SourceValues(source, nameof(AddFrom)), add: true);
+
+    /// <summary>Adds <paramref name="values"/> (this view's elements in row-major order) to this view's elements.</summary>
+    public void AddFrom(ReadOnlySpan<float> values)
+    {
+        if (values.Length != Size) throw new ArgumentException($"AddFrom: {values.Length} values for {Describe()}", nameof(values));
+        Write(values, add: true);
+    }
+
+    /// <summary>
+    /// Whether elements can be written: F32 storage (memory-mapped files are mapped copy-on-write, so writes stay
+    /// private). F16/BF16 storage is read as float but not written.
+    /// </summary>
+    public bool IsWritable => DType == DType.F32;
 
     public float ToScalar()
     {
@@ -179,6 +248,7 @@ public sealed class Tensor
         if (IsContiguous)
         {
             if (DType == DType.F32) Storage.AsFloat32().Slice(Offset, Size).CopyTo(destination);
+            else if (DType.IsQuantized()) Dequantize(Offset, destination[..Size]);
             else HalfConversion.ToSingle(Storage.AsHalfBits().Slice(Offset, Size), DType, destination);
             return;
         }
@@ -228,6 +298,53 @@ public sealed class Tensor
         return strides;
     }
 
+    private void CheckWritable()
+    {
+        if (!IsWritable)
+            throw new InvalidOperationException($"{Describe()} is read-only ({DType}); write to a Clone(), which is F32");
+    }
+
+    private ReadOnlySpan<float> SourceValues(Tensor source, string operation)
+    {
+        if (!SameShape(source))
+            throw new ArgumentException($"{operation}: source {source.Describe()} does not match destination {Describe()}", nameof(source));
+        // Reading from the destination's own storage while writing could see already-written elements.
+        return (ReferenceEquals(source.Storage, Storage) ? source.Clone() : source.Contiguous()).Span;
+    }
+
+    /// <summary>
+    /// Writes (or adds) row-major <paramref name="values"/> into this view. Column slices (q, k, v of a fused
+    /// projection; one head of hook_z) have unit-stride rows: those go a vector at a time.
+    /// </summary>
+    private void Write(ReadOnlySpan<float> values, bool add)
+    {
+        CheckWritable();
+        var floats = Storage.AsFloat32();
+        if (IsContiguous)
+        {
+            WriteRun(floats.Slice(Offset, Size), values, add);
+            return;
+        }
+        int read = 0;
+        var runs = new StridedRuns(this);
+        while (runs.MoveNext(out int o))
+        {
+            if (runs.Stride == 1)
+            {
+                WriteRun(floats.Slice(o, runs.Length), values.Slice(read, runs.Length), add);
+                read += runs.Length;
+                continue;
+            }
+            for (int j = 0; j < runs.Length; j++, o += runs.Stride) floats[o] = add ? floats[o] + values[read++] : values[read++];
+        }
+    }
+
+    private static void WriteRun(Span<float> destination, ReadOnlySpan<float> values, bool add)
+    {
+        if (add) TensorPrimitives.Add(destination, values, destination);
+        else values.CopyTo(destination);
+    }
+
     private int NormalizeAxis(int axis)
     {
         int a = axis < 0 ? axis + Rank : axis;
@@ -237,7 +354,8 @@ public sealed class Tensor
 
     private int ElementOffset(int[] index)
     {
-        if (index.Length != Rank) throw new ArgumentException($"{index.Length} indices for {Describe()}", nameof(index));
+        if (index.Length != Rank)
+            throw new ArgumentException($"{index.Length} indices for {Describe()}; an element needs one per axis, a view needs a range among them (t[0, ..])", nameof(index));
         int o = Offset;
         for (int i = 0; i < Rank; i++)
         {
@@ -307,14 +425,42 @@ public sealed class Tensor
     private void CopyStrided(Span<float> destination)
     {
         int written = 0;
+        var runs = new StridedRuns(this);
+        if (DType.IsQuantized())
+        {
+            // Unit-stride runs (rows of a column slice) decode their blocks once; other strides go value by value.
+            while (runs.MoveNext(out int o))
+            {
+                if (runs.Stride == 1) Dequantize(o, destination.Slice(written, runs.Length));
+                else for (int j = 0; j < runs.Length; j++) destination[written + j] = ElementAt(o + j * runs.Stride);
+                written += runs.Length;
+            }
+            return;
+        }
         bool f32 = DType == DType.F32;
         var floats = f32 ? Storage.AsFloat32() : default;
         var halves = f32 ? default : Storage.AsHalfBits();
-        var runs = new StridedRuns(this);
         while (runs.MoveNext(out int o))
         {
             for (int j = 0; j < runs.Length; j++, o += runs.Stride)
                 destination[written++] = f32 ? floats[o] : HalfConversion.ToSingle(halves[o], DType);
         }
+    }
+
+    private float ElementAt(int offset)
+    {
+        if (DType == DType.F32) return Storage.AsFloat32()[offset];
+        if (!DType.IsQuantized()) return HalfConversion.ToSingle(Storage.AsHalfBits()[offset], DType);
+        float value = 0f;
+        Dequantize(offset, new Span<float>(ref value));
+        return value;
+    }
+
+    /// <summary>Storage elements [start, start + destination.Length) of quantized storage, decoded.</summary>
+    private unsafe void Dequantize(int start, Span<float> destination)
+    {
+        fixed (byte* blocks = Storage.AsBytes())
+        fixed (float* y = destination)
+            BlockQuantization.DequantizeRange(DType, blocks, start, destination.Length, y);
     }
 }

@@ -5,26 +5,21 @@ namespace Pinpoint.Engine.Threading;
 
 /// <summary>
 /// A small persistent thread pool for data-parallel kernels. <see cref="ParallelFor{TState}"/> runs
-/// <c>body(state, i)</c> for every i in [0, count) across <see cref="Concurrency"/> threads (the caller is one
-/// of them) and returns when all are done. It allocates nothing per call when <c>body</c> is a static lambda:
-/// the state travels in a per-thread, per-TState holder created once. One parallel loop runs at a time; a loop
-/// started while another runs (including from inside a body) executes inline on its caller.
+/// <c>body(state, i)</c> for every i in [0, count) across the caller and up to <see cref="Concurrency"/> − 1 helper
+/// threads, and returns when all are done. It allocates nothing per call when <c>body</c> is a static lambda: the
+/// state travels in a per-thread, per-TState job created once. Several callers (two web requests, two explains) may
+/// run loops at once: each works through its own items and the fixed set of helpers is shared between the open
+/// loops, so no caller falls back to one thread and the pool never adds threads beyond one per core. A loop started
+/// from inside a body runs inline on its caller.
 /// </summary>
 public static class WorkerPool
 {
-    private static readonly object Gate = new();
     private static readonly object StateLock = new();
     private static readonly SemaphoreSlim Start = new(0);
-    private static readonly ManualResetEventSlim Done = new(false);
     private static readonly int HelperCount = Math.Max(0, Environment.ProcessorCount - 1);
-
-    private static IWorkItem? s_job;
-    private static int s_next;
-    private static int s_count;
-    private static int s_unstarted;
-    private static int s_active;
-    private static bool s_callerFinished;
-    private static ExceptionDispatchInfo? s_error;
+    /// <summary>Loops with a caller still working on them, in the order they opened; guarded by <see cref="StateLock"/>.</summary>
+    private static readonly List<Job> OpenJobs = [];
+    private static int s_cursor;
 
     [ThreadStatic] private static bool t_insideLoop;
 
@@ -46,11 +41,10 @@ public static class WorkerPool
     {
         ArgumentNullException.ThrowIfNull(body);
         if (count <= 0) return;
-        // Taken before choosing inline or parallel, so this thread's one-time holder is created on its first call
-        // whichever way that call runs: a warm-up call that ran inline (the pool busy with another caller's loop)
-        // must not leave the allocation to a later, parallel call.
+        // Taken before choosing inline or parallel, so this thread's one-time job is created on its first call
+        // whichever way that call runs.
         var job = WorkItem<TState>.ForCurrentThread;
-        if (count == 1 || HelperCount == 0 || t_insideLoop || !Monitor.TryEnter(Gate))
+        if (count == 1 || HelperCount == 0 || t_insideLoop)
         {
             for (int i = 0; i < count; i++) body(state, i);
             return;
@@ -62,38 +56,32 @@ public static class WorkerPool
             int helpers = Math.Min(HelperCount, count - 1);
             lock (StateLock)
             {
-                s_job = job;
-                s_error = null;
-                s_count = count;
-                s_next = 0;
-                s_unstarted = helpers;
-                s_active = 0;
-                s_callerFinished = false;
-                Done.Reset();
+                job.Open(count);
+                OpenJobs.Add(job);
+                // Wake only helpers that are not already awake or woken: the others find this loop when their current one ends.
+                helpers = Math.Min(helpers, HelperCount - Start.CurrentCount);
             }
-            Start.Release(helpers);
+            if (helpers > 0) Start.Release(helpers);
             t_insideLoop = true;
-            RunItems(job);
+            job.RunItems();
             t_insideLoop = false;
             bool wait;
             lock (StateLock)
             {
-                // Every item is claimed. Helpers that have not woken yet are withdrawn rather than waited for (waking
-                // a descheduled thread can take longer than a small kernel); only helpers still running items count.
-                s_unstarted = 0;
-                s_callerFinished = true;
-                wait = s_active > 0;
+                // Every item is claimed. Helpers that have not joined are not waited for (waking a descheduled thread
+                // can take longer than a small kernel); only helpers still running items of this loop count.
+                OpenJobs.Remove(job);
+                job.CallerFinished = true;
+                wait = job.Active > 0;
             }
-            if (wait) Done.Wait();
-            s_error?.Throw();
+            if (wait) job.Done.Wait();
+            job.Error?.Throw();
         }
         finally
         {
             t_insideLoop = false;
             job.State = default!;
             job.Body = null;
-            s_job = null;
-            Monitor.Exit(Gate);
         }
     }
 
@@ -103,20 +91,32 @@ public static class WorkerPool
         while (true)
         {
             WaitForWork();
-            IWorkItem job;
-            lock (StateLock)
+            // Work on open loops until none has unclaimed items, then sleep again.
+            while (TryJoin() is { } job)
             {
-                // A wake-up whose loop already finished (or was withdrawn) finds no open slot and goes back to waiting.
-                if (s_unstarted == 0) continue;
-                s_unstarted--;
-                s_active++;
-                job = s_job!;
+                job.RunItems();
+                lock (StateLock)
+                {
+                    if (--job.Active == 0 && job.CallerFinished) job.Done.Set();
+                }
             }
-            RunItems(job);
-            lock (StateLock)
+        }
+    }
+
+    /// <summary>An open loop with unclaimed items, taken round-robin so concurrent callers share the helpers.</summary>
+    private static Job? TryJoin()
+    {
+        lock (StateLock)
+        {
+            for (int n = 0; n < OpenJobs.Count; n++)
             {
-                if (--s_active == 0 && s_callerFinished) Done.Set();
+                var job = OpenJobs[(s_cursor + n) % OpenJobs.Count];
+                if (!job.HasUnclaimedItems) continue;
+                s_cursor = (s_cursor + n + 1) % OpenJobs.Count;
+                job.Active++;
+                return job;
             }
+            return null;
         }
     }
 
@@ -135,30 +135,51 @@ public static class WorkerPool
         Start.Wait();
     }
 
-    private static void RunItems(IWorkItem job)
+    /// <summary>One caller's loop: its items, the helpers inside it, and its first error.</summary>
+    private abstract class Job
     {
-        int i;
-        while ((i = Interlocked.Increment(ref s_next) - 1) < s_count)
+        private int _next;
+        private int _count;
+        public int Active;
+        public bool CallerFinished;
+        public ExceptionDispatchInfo? Error;
+        public readonly ManualResetEventSlim Done = new(false);
+
+        public bool HasUnclaimedItems => Volatile.Read(ref _next) < _count;
+
+        /// <summary>Resets the loop for <paramref name="count"/> items; called under the state lock.</summary>
+        public void Open(int count)
         {
-            try
+            _next = 0;
+            _count = count;
+            Active = 0;
+            CallerFinished = false;
+            Error = null;
+            Done.Reset();
+        }
+
+        public void RunItems()
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref _next) - 1) < _count)
             {
-                job.Run(i);
-            }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref s_error, ExceptionDispatchInfo.Capture(e), null);
-                // Claim the remaining items so every thread stops early.
-                Volatile.Write(ref s_next, s_count);
+                try
+                {
+                    Run(i);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref Error, ExceptionDispatchInfo.Capture(e), null);
+                    // Claim the remaining items so every thread stops early.
+                    Volatile.Write(ref _next, _count);
+                }
             }
         }
+
+        protected abstract void Run(int index);
     }
 
-    private interface IWorkItem
-    {
-        void Run(int index);
-    }
-
-    private sealed class WorkItem<TState> : IWorkItem
+    private sealed class WorkItem<TState> : Job
     {
         [ThreadStatic] private static WorkItem<TState>? t_instance;
 
@@ -167,6 +188,6 @@ public static class WorkerPool
 
         public static WorkItem<TState> ForCurrentThread => t_instance ??= new WorkItem<TState>();
 
-        public void Run(int index) => Body!(State, index);
+        protected override void Run(int index) => Body!(State, index);
     }
 }

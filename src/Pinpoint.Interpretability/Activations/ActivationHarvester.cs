@@ -18,11 +18,15 @@ public sealed class ActivationHarvester
 
     private readonly HookedTransformer _model;
     private readonly HashSet<string> _hookSet;
+    private readonly IReadOnlyList<(string HookName, HookFunction Function)> _interventions;
 
     /// <param name="hooks">Per-token hook names (see <see cref="HookSelection.Resolve"/>).</param>
     /// <param name="batchSize">Sequences per forward pass; shorter ones are left-padded.</param>
-    public ActivationHarvester(HookedTransformer model, IReadOnlyList<string> hooks, HarvestPositions positions, int batchSize = DefaultBatchSize)
+    /// <param name="interventions">Hook functions run in every forward pass (e.g. an ablation), so the harvested activations are those of the edited model.</param>
+    public ActivationHarvester(HookedTransformer model, IReadOnlyList<string> hooks, HarvestPositions positions, int batchSize = DefaultBatchSize,
+        IReadOnlyList<(string HookName, HookFunction Function)>? interventions = null)
     {
+        _interventions = interventions ?? [];
         if (hooks.Count == 0) throw new ArgumentException("no hooks to harvest");
         if (batchSize < 1) throw new ArgumentException($"batch size {batchSize}: it must be at least 1");
         var valid = model.HookNamesInOrder().Where(HookSelection.IsPerToken).ToHashSet(StringComparer.Ordinal);
@@ -109,7 +113,10 @@ public sealed class ActivationHarvester
             if (Positions == HarvestPositions.Marked && (uint)s.Marked >= (uint)s.Ids.Length)
                 throw new ArgumentException($"sequence {s.Source} has no marked token inside its {s.Ids.Length} tokens");
         var tokenBatch = TokenBatch.LeftPadded(sequences.Select(s => (IReadOnlyList<int>)s.Ids).ToList(), padId: 0);
-        var (_, cache) = _model.RunWithCache(tokenBatch, _hookSet.Contains, Compute.Eager, lastPositionOnly: true);
+        var hookSet = new HookSet(_hookSet.Contains);
+        foreach (var (name, function) in _interventions) hookSet.Add(name, function);
+        _model.Forward(Compute.Eager, tokenBatch, hookSet, lastPositionOnly: true);
+        var cache = hookSet.Cache;
         int length = tokenBatch.Length;
 
         int rows = Positions == HarvestPositions.Every ? sequences.Sum(s => s.Ids.Length) : sequences.Count;

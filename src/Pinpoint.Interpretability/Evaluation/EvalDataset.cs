@@ -11,6 +11,9 @@ public sealed record ScoreItem(string Prompt, string Target, string Foil, string
 /// <summary>A knowledge probe: is any of <see cref="Answers"/> (by its first token) among the model's top predictions after <see cref="Prompt"/>?</summary>
 public sealed record KnowledgeItem(string Prompt, string[] Answers, string? Group = null, string? Source = null);
 
+/// <summary>Two texts that differ in one concept (positive has it, negative does not); <see cref="Source"/> is "FILE:LINE".</summary>
+public sealed record ContrastivePair(string Positive, string Negative, string Source);
+
 /// <summary>Which kind of items a JSONL evaluation file holds.</summary>
 public enum EvalKind
 {
@@ -64,6 +67,15 @@ public static class EvalDataset
             items.Add(new KnowledgeItem(prompt, list, OptionalString(item, "group", path, line), $"{path}:{line}"));
         }
         return items.Count > 0 ? items : throw new InvalidDataException($"{path}: no items");
+    }
+
+    /// <summary>Contrastive pairs <c>{"positive","negative"}</c>, e.g. for a mean-difference steering vector.</summary>
+    public static IReadOnlyList<ContrastivePair> ReadContrastivePairs(string path)
+    {
+        var pairs = new List<ContrastivePair>();
+        foreach (var (line, item) in Objects(path))
+            pairs.Add(new ContrastivePair(RequiredString(item, "positive", path, line), RequiredString(item, "negative", path, line), $"{path}:{line}"));
+        return pairs.Count > 0 ? pairs : throw new InvalidDataException($"{path}: no items");
     }
 
     /// <summary>Every non-blank line as a JSON object, with its 1-based line number.</summary>

@@ -13,8 +13,21 @@ public enum PatchDirection
     Noise,
 }
 
+/// <summary>Which activation-patching cells to compute (each costs one forward pass).</summary>
+[Flags]
+public enum PatchingCells
+{
+    /// <summary>resid_pre of every layer at every position (the largest group: (layers + 1) × positions).</summary>
+    Residual = 1,
+    /// <summary>Every attention and MLP output.</summary>
+    Outputs = 2,
+    /// <summary>Every head.</summary>
+    Heads = 4,
+    All = Residual | Outputs | Heads,
+}
+
 /// <summary>Patching effects, each as the share of (clean − counterfactual) logit difference it moves.</summary>
-/// <param name="ResidualByLayerPosition">[layer][position]: resid_pre of each block at one position (layer = NLayers is the final residual).</param>
+/// <param name="ResidualByLayerPosition">[layer][position]: resid_pre of each block at one position (layer = NLayers is the final residual); empty when not computed.</param>
 /// <param name="AttentionOut">Per layer, hook_attn_out at every position.</param>
 /// <param name="MlpOut">Per layer, hook_mlp_out at every position (empty for attention-only models).</param>
 /// <param name="Heads">[layer][head]: that head's hook_z at every position.</param>
@@ -29,13 +42,15 @@ public sealed record PatchingResult(
 /// </summary>
 public static class ActivationPatching
 {
-    public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, LogitDiffReadout readout, PatchDirection direction)
+    /// <param name="cells">Cells left out are empty arrays (e.g. dataset mode needs no residual × position grid from the noising run).</param>
+    public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, LogitDiffReadout readout, PatchDirection direction,
+        PatchingCells cells = PatchingCells.All)
     {
         var c = model.Config;
         var patcher = new Patcher(model, clean, counterfactual, readout, direction, AttributionPatching.HookPoints(c));
         int len = clean.Length;
-        var residual = new double[c.NLayers + 1][];
-        for (int l = 0; l <= c.NLayers; l++)
+        var residual = new double[cells.HasFlag(PatchingCells.Residual) ? c.NLayers + 1 : 0][];
+        for (int l = 0; l < residual.Length; l++)
         {
             string hook = l < c.NLayers ? HookNames.ResidPre(l) : HookNames.ResidPost(c.NLayers - 1);
             residual[l] = new double[len];
@@ -45,10 +60,11 @@ public static class ActivationPatching
                 residual[l][p] = patcher.Effect(hook, (act, src) => CopyPositions(act, src, position, 1));
             }
         }
-        var attn = Enumerable.Range(0, c.NLayers).Select(l => patcher.Effect(HookNames.AttnOut(l), (_, src) => src.Clone())).ToArray();
-        var mlp = c.AttentionOnly ? [] : Enumerable.Range(0, c.NLayers).Select(l => patcher.Effect(HookNames.MlpOut(l), (_, src) => src.Clone())).ToArray();
-        var heads = new double[c.NLayers][];
-        for (int l = 0; l < c.NLayers; l++)
+        bool outputs = cells.HasFlag(PatchingCells.Outputs);
+        var attn = outputs ? Enumerable.Range(0, c.NLayers).Select(l => patcher.Effect(HookNames.AttnOut(l), (_, src) => src.Clone())).ToArray() : [];
+        var mlp = c.AttentionOnly || !outputs ? [] : Enumerable.Range(0, c.NLayers).Select(l => patcher.Effect(HookNames.MlpOut(l), (_, src) => src.Clone())).ToArray();
+        var heads = new double[cells.HasFlag(PatchingCells.Heads) ? c.NLayers : 0][];
+        for (int l = 0; l < heads.Length; l++)
         {
             heads[l] = new double[c.NHeads];
             for (int h = 0; h < c.NHeads; h++)

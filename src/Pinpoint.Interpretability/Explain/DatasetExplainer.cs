@@ -91,15 +91,18 @@ public static class DatasetExplainer
         items.Select(i => new ExplainRequest(i.Prompt, i.Target, i.Foil, i.Counterfactual)).ToList();
 
     /// <param name="progress">Called with (phase, items done, items in all).</param>
+    /// <param name="cancel">Checked before each item's work; a cancelled call throws <see cref="OperationCanceledException"/>.</param>
     public static DatasetExplainReport Explain(LoadedModel loaded, IReadOnlyList<ScoreItem> items, ExplainOptions? options = null,
-        Action<string, int, int>? progress = null)
+        Action<string, int, int>? progress = null, CancellationToken cancel = default)
     {
         if (items.Count == 0) throw new ArgumentException("the dataset has no items");
         options ??= new ExplainOptions();
+        options.Check(loaded.Model.Config);
         var model = loaded.Model;
         var analyses = new List<ItemAnalysis>();
         for (int i = 0; i < items.Count; i++)
         {
+            cancel.ThrowIfCancellationRequested();
             analyses.Add(Analyze(loaded, items[i], i, options.VerifyK));
             progress?.Invoke("patching", i + 1, items.Count);
         }
@@ -118,6 +121,7 @@ public static class DatasetExplainer
         var (mean, resample, ownMean, ownResample) = (new List<VerificationResult>(), new List<VerificationResult>(), new List<VerificationResult>(), new List<VerificationResult>());
         for (int i = 0; i < analyses.Count; i++)
         {
+            cancel.ThrowIfCancellationRequested();
             var p = analyses[i].Prediction;
             VerificationResult Check(IReadOnlyList<Component> set, AblationKind kind) =>
                 Verification.Run(model, p.Ids, p.CounterfactualIds, reference, p.Readout, set, options.VerifyK, kind, seed: i);
@@ -176,7 +180,8 @@ public static class DatasetExplainer
         double effect = denoise.CleanDiff - denoise.CounterfactualDiff;
         Dictionary<Component, double> Units(IEnumerable<Attribution> shares) => shares.ToDictionary(a => a.Component, a => a.Value * effect);
         // What knocking each component out of the clean run removes (noising direction): the ranking the causal check uses.
-        var removal = Explainer.Ranking(model.Config, ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise));
+        // Only heads and MLPs are ranked: the residual × position grid would cost a forward per cell and be thrown away.
+        var removal = Explainer.Ranking(model.Config, ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise, PatchingCells.Outputs | PatchingCells.Heads));
         var noiseEstimate = AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise);
         var neuronRemoval = Explainer.NeuronRanking(noiseEstimate);
         return new ItemAnalysis(source, prediction, clean, denoise.CounterfactualDiff, lens, denoise,

@@ -27,6 +27,16 @@ public sealed record ExplainOptions
     /// <summary>Prompts whose mean activations replace ablated components (mean ablation).</summary>
     public IReadOnlyList<string> ReferencePrompts { get; init; } = DefaultReferencePrompts;
 
+    /// <summary>Fails on settings the model cannot honour, before any work: an oversized <see cref="VerifyK"/> would run for hours.</summary>
+    public void Check(TransformerConfig config)
+    {
+        if (TopK < 1) throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "TopK must be at least 1");
+        if (IgSteps < 1) throw new ArgumentOutOfRangeException(nameof(IgSteps), IgSteps, "IgSteps must be at least 1");
+        int max = Explainer.MaxVerifyK(config);
+        if (VerifyK < 1 || VerifyK > max)
+            throw new ArgumentOutOfRangeException(nameof(VerifyK), VerifyK, $"VerifyK must be between 1 and the {max} heads and neurons of the model");
+    }
+
     /// <summary>Plain sentences in the style of the default model's corpora, for mean ablation.</summary>
     public static readonly IReadOnlyList<string> DefaultReferencePrompts =
     [
@@ -70,20 +80,38 @@ public static class Explainer
     /// <summary>Heads and neurons whose mechanism is read back in tokens, and tokens shown for each.</summary>
     public const int MechanismCount = 3, MechanismTokens = 5;
 
-    public static ExplainReport Explain(LoadedModel loaded, ExplainRequest request, ExplainOptions? options = null)
+    /// <summary>The most components the causal check can ablate together: every head and every MLP neuron.</summary>
+    public static int MaxVerifyK(TransformerConfig config) => config.NLayers * (config.NHeads + (config.AttentionOnly ? 0 : config.DMlp));
+
+    /// <param name="progress">Called with (phase, phases done, phases in all) after each method.</param>
+    /// <param name="cancel">Checked between methods; a cancelled call throws <see cref="OperationCanceledException"/>.</param>
+    public static ExplainReport Explain(LoadedModel loaded, ExplainRequest request, ExplainOptions? options = null,
+        Action<string, int, int>? progress = null, CancellationToken cancel = default)
     {
         options ??= new ExplainOptions();
+        options.Check(loaded.Model.Config);
+        const int Phases = 5;
+        int done = 0;
+        void Step(string phase)
+        {
+            progress?.Invoke(phase, ++done, Phases);
+            cancel.ThrowIfCancellationRequested();
+        }
+        cancel.ThrowIfCancellationRequested();
         var model = loaded.Model;
         var prediction = Prediction.Prepare(loaded, request);
         var (ids, target, foil, readout, cfIds, cfText, origin) = prediction;
 
         var (diff, lens, dla, cache) = CleanRun(model, ids, readout, Mechanisms.HookNamesNeeded(model.Config));
+        Step("logit lens and direct attribution");
 
         var denoise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
         var noise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise);
+        Step("activation patching");
         var estimate = AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
         double spearman = Agreement(denoise, estimate);
         var integrated = IntegratedGradients.Run(model, ids, cfIds, readout, options.IgSteps);
+        Step("attribution patching");
 
         var ranking = Ranking(model.Config, denoise);
         var neurons = NeuronRanking(estimate);
@@ -91,6 +119,9 @@ public static class Explainer
         var reference = options.ReferencePrompts.Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList();
         var mean = Verification.Run(model, ids, cfIds, reference, readout, verified, options.VerifyK, AblationKind.Mean);
         var resample = Verification.Run(model, ids, cfIds, reference, readout, verified, options.VerifyK, AblationKind.Resample);
+        Step("ablation check");
+        var weights = WeightAttribution.Run(model, ids, readout, options.TopK, id => TokenDisplay.Quote(loaded.Tokenizer.TokenText(id)));
+        Step("weights");
 
         return new ExplainReport(
             request.Prompt, ids, ids.Select(loaded.Tokenizer.TokenText).ToArray(), target, foil,
@@ -104,7 +135,7 @@ public static class Explainer
             verified.Where(x => x.Kind == ComponentKind.Neuron).Concat(dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).Select(a => a.Component))
                 .Distinct().Take(MechanismCount)
                 .Select(x => Mechanisms.Neuron(model, loaded.Tokenizer, cache, x, MechanismTokens)).ToList(),
-            WeightAttribution.Run(model, ids, readout, options.TopK, id => TokenDisplay.Quote(loaded.Tokenizer.TokenText(id))));
+            weights);
     }
 
     /// <summary>

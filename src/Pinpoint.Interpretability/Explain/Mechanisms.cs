@@ -64,7 +64,7 @@ public static class Mechanisms
     internal static readonly Compute Cx = Compute.Eager;
 
     /// <summary>Tokens whose logits a residual-stream vector raises (or lowers) most, read through the final norm's weights.</summary>
-    private static List<TokenScore> TopTokens(HookedTransformer model, ITokenizer tokenizer, float[] vector, int top, bool descending) =>
+    public static List<TokenScore> TopTokens(HookedTransformer model, ITokenizer tokenizer, float[] vector, int top, bool descending) =>
         Rank(tokenizer, Unembed(model, vector, 1), top, descending);
 
     /// <summary>

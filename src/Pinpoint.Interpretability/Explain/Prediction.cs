@@ -12,18 +12,20 @@ public sealed record Prediction(
 {
     public static Prediction Prepare(LoadedModel loaded, ExplainRequest request)
     {
-        var ids = Continuations.EncodePrompt(loaded, request.Prompt, "--prompt");
-        var target = Choice(loaded, request.Prompt, ids, request.Target, "--target");
-        var foil = Choice(loaded, request.Prompt, ids, request.Foil, "--foil");
+        var ids = Continuations.EncodePrompt(loaded, request.Prompt, "prompt");
+        var target = Choice(loaded, request.Prompt, ids, request.Target, "target");
+        var foil = Choice(loaded, request.Prompt, ids, request.Foil, "foil");
         if (target.Id == foil.Id)
             throw new ArgumentException($"target \"{request.Target}\" and foil \"{request.Foil}\" both start with token {target.Id} ({target.Token}); the difference would be 0");
         var readout = new LogitDiffReadout(loaded.Model, target.Id, foil.Id);
 
         var (cfIds, cfText, origin) = request.Counterfactual is { } given
-            ? (Continuations.EncodePrompt(loaded, given, "--counterfactual"), given, "given")
+            ? (Continuations.EncodePrompt(loaded, given, "counterfactual"), given, "given")
             : CounterfactualSearch.Build(loaded, ids, readout);
         if (cfIds.Length != ids.Length)
             throw new ArgumentException($"the counterfactual has {cfIds.Length} tokens and the prompt {ids.Length}; patching needs equal lengths (change words that tokenize alike)");
+        if (cfIds.AsSpan().SequenceEqual(ids))
+            throw new ArgumentException("counterfactual: it encodes to the same tokens as the prompt, so patching between them measures nothing; give a prompt where the answer changes");
         return new Prediction(ids, target, foil, readout, cfIds, cfText, origin);
     }
 

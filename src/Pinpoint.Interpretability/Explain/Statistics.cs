@@ -10,6 +10,20 @@ public static class Statistics
         return Pearson(Ranks(a), Ranks(b));
     }
 
+    /// <summary>
+    /// Area under the ROC curve of <paramref name="scores"/> for telling <paramref name="positive"/> items apart: the
+    /// chance that a random positive outranks a random negative (ties count half). NaN without both classes.
+    /// </summary>
+    public static double RocAuc(IReadOnlyList<double> scores, IReadOnlyList<bool> positive)
+    {
+        if (scores.Count != positive.Count) throw new ArgumentException($"{scores.Count} scores against {positive.Count} labels");
+        var ranks = Ranks(scores);
+        int positives = positive.Count(p => p), negatives = positive.Count - positives;
+        if (positives == 0 || negatives == 0) return double.NaN;
+        double rankSum = Enumerable.Range(0, scores.Count).Where(i => positive[i]).Sum(i => ranks[i]);
+        return (rankSum - positives * (positives + 1) / 2.0) / ((double)positives * negatives);
+    }
+
     public static double Pearson(IReadOnlyList<double> a, IReadOnlyList<double> b)
     {
         double ma = a.Average(), mb = b.Average(), sab = 0, saa = 0, sbb = 0;

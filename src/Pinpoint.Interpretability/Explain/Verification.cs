@@ -31,17 +31,11 @@ public static class Verification
         var c = model.Config;
         var candidates = ranked.Where(x => x.Kind is ComponentKind.Head or ComponentKind.Mlp or ComponentKind.Neuron).ToList();
         k = Math.Min(k, candidates.Count);
-        var replacement = kind == AblationKind.Mean ? MeanOutputs(model, reference) : CounterfactualOutputs(model, counterfactual);
+        var replacement = Replacements(model, kind, counterfactual, reference);
         double cleanDiff = readout.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), [], lastPositionOnly: true));
         double Removed(IEnumerable<Component> set)
         {
-            var hooks = set.Select(x => x.Kind switch
-            {
-                ComponentKind.Head => (HookNames.Z(x.Layer), (HookFunction)((z, _) => ActivationPatching.ReplaceColumns(z, replacement[HookNames.Z(x.Layer)], x.Index * c.DHead, c.DHead))),
-                ComponentKind.Neuron => (HookNames.MlpPost(x.Layer), (HookFunction)((p, _) => ActivationPatching.ReplaceColumns(p, replacement[HookNames.MlpPost(x.Layer)], x.Index, 1))),
-                _ => (HookNames.MlpOut(x.Layer), (HookFunction)((o, _) => ActivationPatching.ReplaceColumns(o, replacement[HookNames.MlpOut(x.Layer)], 0, c.DModel))),
-            });
-            double ablated = readout.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), hooks.ToList(), lastPositionOnly: true));
+            double ablated = AblatedDiff(model, clean, readout, replacement, set);
             return Math.Abs(cleanDiff) < 1e-12 ? 0 : (cleanDiff - ablated) / cleanDiff;
         }
 
@@ -60,6 +54,24 @@ public static class Verification
             randomCurve.Add(sum / RandomDraws);
         }
         return new VerificationResult(kind, k, k > 0 ? curve[^1] : 0, k > 0 ? randomCurve[^1] : 0, curve, randomCurve);
+    }
+
+    /// <summary>What ablation puts in place of each head, MLP and neuron output: their means over the reference prompts, or the counterfactual's.</summary>
+    public static Dictionary<string, float[]> Replacements(HookedTransformer model, AblationKind kind, int[] counterfactual, IReadOnlyList<int[]> reference) =>
+        kind == AblationKind.Mean ? MeanOutputs(model, reference) : CounterfactualOutputs(model, counterfactual);
+
+    /// <summary>The logit difference of the clean prompt with every component of <paramref name="set"/> replaced together.</summary>
+    public static double AblatedDiff(HookedTransformer model, int[] clean, LogitDiffReadout readout, Dictionary<string, float[]> replacement, IEnumerable<Component> set)
+    {
+        var c = model.Config;
+        var hooks = set.Select(x => x.Kind switch
+        {
+            ComponentKind.Head => (HookNames.Z(x.Layer), (HookFunction)((z, _) => ActivationPatching.ReplaceColumns(z, replacement[HookNames.Z(x.Layer)], x.Index * c.DHead, c.DHead))),
+            ComponentKind.Neuron => (HookNames.MlpPost(x.Layer), (HookFunction)((p, _) => ActivationPatching.ReplaceColumns(p, replacement[HookNames.MlpPost(x.Layer)], x.Index, 1))),
+            ComponentKind.Mlp => (HookNames.MlpOut(x.Layer), (HookFunction)((o, _) => ActivationPatching.ReplaceColumns(o, replacement[HookNames.MlpOut(x.Layer)], 0, c.DModel))),
+            _ => throw new ArgumentException($"{x.Name} cannot be ablated (heads, MLPs and neurons can)"),
+        });
+        return readout.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), hooks.ToList(), lastPositionOnly: true));
     }
 
     public static List<Component> AllComponents(TransformerConfig c)

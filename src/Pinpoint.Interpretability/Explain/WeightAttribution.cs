@@ -43,7 +43,7 @@ public static class WeightAttribution
     public static WeightAttributionResult Run(HookedTransformer model, int[] ids, LogitDiffReadout readout, int top, Func<int, string> tokenLabel)
     {
         // F32 copies that can take gradients (loaded weights may be memory-mapped bf16) and can be zeroed without touching the model.
-        var copy = new HookedTransformer(model.Config, Copy(model.Weights));
+        var copy = new HookedTransformer(model.Config, model.Weights.Copy(requiresGrad: true));
         var tape = new Tape();
         var logits = copy.Forward(new Compute(tape), TokenBatch.Single(ids), lastPositionOnly: true);
         AttributionPatching.BackwardLogitDiff(tape, logits, readout);
@@ -133,33 +133,5 @@ public static class WeightAttribution
     private static void Fill(Tensor view, float[] values)
     {
         for (int i = 0; i < values.Length; i++) view[i] = values[i];
-    }
-
-    /// <summary>Independent F32 copies of every weight, marked to receive gradients; a tied unembedding stays tied.</summary>
-    private static TransformerWeights Copy(TransformerWeights w)
-    {
-        var copies = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
-        Tensor T(Tensor t)
-        {
-            if (copies.TryGetValue(t, out var existing)) return existing;
-            var fresh = t.Clone();
-            fresh.RequiresGrad = true;
-            return copies[t] = fresh;
-        }
-        Tensor? Opt(Tensor? t) => t is null ? null : T(t);
-        Linear? L(Linear? l) => l is null ? null : l with { Weight = T(l.Weight), Bias = Opt(l.Bias) };
-        NormWeights N(NormWeights n) => new(T(n.Weight), Opt(n.Bias));
-        return w with
-        {
-            Embedding = T(w.Embedding),
-            PositionEmbedding = Opt(w.PositionEmbedding),
-            Blocks = w.Blocks.Select(b => new BlockWeights(
-                N(b.Ln1),
-                b.Attention with { Q = L(b.Attention.Q), K = L(b.Attention.K), V = L(b.Attention.V), Qkv = L(b.Attention.Qkv), O = L(b.Attention.O)! },
-                b.Ln2 is null ? null : N(b.Ln2),
-                b.Mlp is null ? null : b.Mlp with { In = L(b.Mlp.In)!, Up = L(b.Mlp.Up), Out = L(b.Mlp.Out)! })).ToList(),
-            FinalNorm = N(w.FinalNorm),
-            Unembed = L(w.Unembed)!,
-        };
     }
 }

@@ -5,7 +5,7 @@ namespace Pinpoint.Interpretability.Reports;
 /// <summary>What the single-prediction and the dataset report draw alike: their style sheet, head grids, faithfulness curves, chips and intervals.</summary>
 internal static class ReportParts
 {
-    public const string Red = "#c0392b", Grey = "#7f8c8d", Blue = "#2166ac";
+    public const string Red = Palette.Red, Grey = Palette.Grey, Blue = Palette.Blue;
 
     /// <summary>A layers × heads heatmap, rows L0.., columns H0...</summary>
     public static HtmlFragment HeadHeatmap(string id, string title, double[][] values, ColourScale scale, string valueName) =>

@@ -129,8 +129,10 @@ public sealed class Gpt2Adapter : ITrainableArchitecture
 
     public IEnumerable<(string Name, Tensor Tensor)> HfTensors(TransformerConfig c, TransformerWeights w)
     {
-        if (c.AttentionOnly || w.Blocks.Any(b => b.Attention.Qkv is null || b.Attention.Qkv.OutIn) || !ReferenceEquals(w.Unembed.Weight, w.Embedding))
-            throw new ModelConfigException("gpt2 export needs MLP blocks, fused Conv1D-layout q|k|v weights and a tied unembedding");
+        if (c.AttentionOnly || w.Blocks.Any(b => b.Attention.Qkv is null) || !w.Unembed.OutIn)
+            throw new ModelConfigException("gpt2 export needs MLP blocks, fused q|k|v weights and an [out, in] unembedding");
+        // Hugging Face's GPT-2 stores Conv1D weights [in, out]; GGUF files hold them [out, in].
+        static Tensor Conv1D(Linear linear) => linear.OutIn ? linear.Weight.Transpose(0, 1).Contiguous() : linear.Weight;
         yield return ("transformer.wte.weight", w.Embedding);
         yield return ("transformer.wpe.weight", w.PositionEmbedding!);
         for (int l = 0; l < c.NLayers; l++)
@@ -139,18 +141,19 @@ public sealed class Gpt2Adapter : ITrainableArchitecture
             string p = $"transformer.h.{l}.";
             yield return (p + "ln_1.weight", b.Ln1.Weight);
             yield return (p + "ln_1.bias", b.Ln1.Bias!);
-            yield return (p + "attn.c_attn.weight", b.Attention.Qkv!.Weight);
-            yield return (p + "attn.c_attn.bias", b.Attention.Qkv.Bias!);
-            yield return (p + "attn.c_proj.weight", b.Attention.O.Weight);
+            yield return (p + "attn.c_attn.weight", Conv1D(b.Attention.Qkv!));
+            yield return (p + "attn.c_attn.bias", b.Attention.Qkv!.Bias!);
+            yield return (p + "attn.c_proj.weight", Conv1D(b.Attention.O));
             yield return (p + "attn.c_proj.bias", b.Attention.O.Bias!);
             yield return (p + "ln_2.weight", b.Ln2!.Weight);
             yield return (p + "ln_2.bias", b.Ln2.Bias!);
-            yield return (p + "mlp.c_fc.weight", b.Mlp!.In.Weight);
+            yield return (p + "mlp.c_fc.weight", Conv1D(b.Mlp!.In));
             yield return (p + "mlp.c_fc.bias", b.Mlp.In.Bias!);
-            yield return (p + "mlp.c_proj.weight", b.Mlp.Out.Weight);
+            yield return (p + "mlp.c_proj.weight", Conv1D(b.Mlp.Out));
             yield return (p + "mlp.c_proj.bias", b.Mlp.Out.Bias!);
         }
         yield return ("transformer.ln_f.weight", w.FinalNorm.Weight);
         yield return ("transformer.ln_f.bias", w.FinalNorm.Bias!);
+        foreach (var p in HfCheckpoint.UntiedUnembedding(w, Name)) yield return p;
     }
 }

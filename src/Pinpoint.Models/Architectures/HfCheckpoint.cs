@@ -13,11 +13,13 @@ public static class HfCheckpoint
         string? tokenizerJson, DType storeAs)
     {
         Directory.CreateDirectory(directory);
+        var tensors = architecture.HfTensors(config, weights).ToList();
         SafetensorsWriter.Write(Path.Combine(directory, "model.safetensors"),
-            architecture.HfTensors(config, weights).Select(p => KeyValuePair.Create(p.Name, p.Tensor)),
-            new Dictionary<string, string> { ["format"] = "pt" }, storeAs);
+            tensors.Select(p => KeyValuePair.Create(p.Name, p.Tensor)), new Dictionary<string, string> { ["format"] = "pt" }, storeAs);
         var fields = architecture.HfConfigFields(config);
         fields["torch_dtype"] = storeAs switch { DType.BF16 => "bfloat16", DType.F16 => "float16", _ => "float32" };
+        // lm_head.weight is Hugging Face's name for an unembedding of its own, in every architecture.
+        fields["tie_word_embeddings"] = tensors.All(p => p.Name != "lm_head.weight");
         AtomicFile.Write(Path.Combine(directory, "config.json"),
             s => JsonSerializer.Serialize(s, fields, new JsonSerializerOptions { WriteIndented = true }));
         if (tokenizerJson is null) return;
@@ -26,6 +28,19 @@ public static class HfCheckpoint
         var sourceConfig = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tokenizerJson))!, "tokenizer_config.json");
         if (File.Exists(sourceConfig)) CopyUnlessSame(sourceConfig, Path.Combine(directory, "tokenizer_config.json"));
         else WriteTokenizerConfig(directory, tokenizerJson, config);
+    }
+
+    /// <summary>
+    /// <c>lm_head.weight</c> when the unembedding is not the embedding (e.g. after weight orthogonalisation changed only
+    /// the embedding); nothing when tied. Only a bias-free [vocab, d_model] unembedding can be written this way.
+    /// </summary>
+    public static IEnumerable<(string Name, Tensor Tensor)> UntiedUnembedding(TransformerWeights weights, string architecture)
+    {
+        var u = weights.Unembed;
+        if (weights.UnembedIsTied) yield break;
+        if (!u.OutIn || u.Bias is not null)
+            throw new ModelConfigException($"{architecture} export needs a tied unembedding or a bias-free [vocab, d_model] one");
+        yield return ("lm_head.weight", u.Weight);
     }
 
     private static void CopyUnlessSame(string source, string destination)

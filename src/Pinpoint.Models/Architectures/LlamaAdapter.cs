@@ -84,19 +84,26 @@ public sealed class LlamaAdapter : LlamaLayoutAdapter, ITrainableArchitecture
         ["eos_token_id"] = c.EosTokenId ?? c.VocabSize - 1,
     };
 
+    /// <remarks>
+    /// Models read from llama2.c or GGUF keep q/k rows in Meta's interleaved-pair rotary layout; they are permuted to
+    /// Hugging Face's rotate-half layout here (the inverse of HF's conversion). An unembedding not tied to the
+    /// embedding is written as lm_head.weight (and <see cref="HfCheckpoint"/> then marks the config untied).
+    /// </remarks>
     public IEnumerable<(string Name, Tensor Tensor)> HfTensors(TransformerConfig c, TransformerWeights w)
     {
-        if (c.AttentionOnly || c.RopeLayout != RopeLayout.Half || !ReferenceEquals(w.Unembed.Weight, w.Embedding)
+        bool interleaved = c.RopeLayout == RopeLayout.Interleaved;
+        if (c.AttentionOnly || (interleaved && c.RotaryDim != c.DHead) || !w.Unembed.OutIn
             || w.Blocks.Any(b => b.Attention.Q is not { OutIn: true, Bias: null } || b.Mlp?.Up is null))
-            throw new ModelConfigException("llama export needs MLP blocks, separate bias-free [out, in] q/k/v weights, rotate-half rotary and a tied unembedding");
+            throw new ModelConfigException("llama export needs MLP blocks, separate bias-free [out, in] q/k/v weights, rotary over whole heads and an [out, in] unembedding");
+        Tensor Rotary(Tensor weight) => interleaved ? InterleavedToHalf(weight, c.DHead) : weight;
         yield return ("model.embed_tokens.weight", w.Embedding);
         for (int l = 0; l < c.NLayers; l++)
         {
             var b = w.Blocks[l];
             string p = $"model.layers.{l}.";
             yield return (p + "input_layernorm.weight", b.Ln1.Weight);
-            yield return (p + "self_attn.q_proj.weight", b.Attention.Q!.Weight);
-            yield return (p + "self_attn.k_proj.weight", b.Attention.K!.Weight);
+            yield return (p + "self_attn.q_proj.weight", Rotary(b.Attention.Q!.Weight));
+            yield return (p + "self_attn.k_proj.weight", Rotary(b.Attention.K!.Weight));
             yield return (p + "self_attn.v_proj.weight", b.Attention.V!.Weight);
             yield return (p + "self_attn.o_proj.weight", b.Attention.O.Weight);
             yield return (p + "post_attention_layernorm.weight", b.Ln2!.Weight);
@@ -105,5 +112,22 @@ public sealed class LlamaAdapter : LlamaLayoutAdapter, ITrainableArchitecture
             yield return (p + "mlp.down_proj.weight", b.Mlp.Out.Weight);
         }
         yield return ("model.norm.weight", w.FinalNorm.Weight);
+        foreach (var p in HfCheckpoint.UntiedUnembedding(w, Name)) yield return p;
+    }
+
+    /// <summary>
+    /// Rows of a q or k projection from the interleaved-pair layout (row 2i+j of a head rotates with pair i) to
+    /// rotate-half (row j·d/2+i), head by head.
+    /// </summary>
+    public static Tensor InterleavedToHalf(Tensor weight, int dHead)
+    {
+        int rows = weight.Dim(0), cols = weight.Dim(1), half = dHead / 2;
+        var source = weight.ToArray();
+        var result = new float[source.Length];
+        for (int head = 0; head < rows / dHead; head++)
+            for (int i = 0; i < half; i++)
+                for (int j = 0; j < 2; j++)
+                    source.AsSpan((head * dHead + 2 * i + j) * cols, cols).CopyTo(result.AsSpan((head * dHead + j * half + i) * cols, cols));
+        return Tensor.FromArray(result, rows, cols);
     }
 }

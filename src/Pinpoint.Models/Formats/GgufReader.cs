@@ -4,7 +4,8 @@ namespace Pinpoint.Models.Formats;
 
 /// <summary>
 /// Reads GGUF v2/v3 files: metadata (all value types, including the tokenizer's string arrays) and tensors.
-/// F32/F16/BF16 tensors are mapped without copying; Q8_0, Q4_0, Q4_K and Q6_K are dequantized to F32.
+/// Tensors are mapped without copying, quantized ones (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) too: they stay in their blocks
+/// and the quantized kernels read them in place.
 /// Tensor shapes are reported row-major, i.e. ggml's ne[] reversed (a [n_out, n_in] weight has ne = {n_in, n_out}).
 /// </summary>
 /// <remarks>
@@ -97,28 +98,29 @@ public static class GgufReader
             throw c.Error($"data section would start at {dataStart}, beyond the end of the file ({file.Length} bytes)");
         long dataLength = Math.Max(0, file.Length - dataStart);
 
-        var placed = new List<(Info Info, GgmlType Type, int[] Shape, long Bytes)>(infos.Count);
+        var placed = new List<(Info Info, DType Type, int[] Shape, long Bytes)>(infos.Count);
         foreach (var info in infos)
         {
             var type = (GgmlType)info.TypeId;
             if (!GgufQuantization.IsSupported(type))
             {
                 var known = Enum.IsDefined(type) ? $"{type} ({info.TypeId})" : $"unknown type id {info.TypeId}";
-                throw c.Error($"tensor '{info.Name}' has ggml type {known}; supported are F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K");
+                throw c.Error($"tensor '{info.Name}' has ggml type {known}; supported are {GgufQuantization.SupportedList}");
             }
+            var dtype = GgufQuantization.ToDType(type);
             var logical = info.Ne.Reverse().ToArray();
             var shape = Shapes.Validate(logical, info.Name, c.Error);
             long count = Shapes.ElementCount(shape);
-            int blockElements = GgufQuantization.BlockElements(type);
+            int blockElements = dtype.BlockElements();
             long rowLength = info.Ne.Length > 0 ? info.Ne[0] : 1;
             if (rowLength % blockElements != 0)
                 throw c.Error($"tensor '{info.Name}' rows of {rowLength} values are not a whole number of {type} blocks of {blockElements}");
-            long bytes = count / blockElements * GgufQuantization.BlockBytes(type);
+            long bytes = dtype.ByteCount(count);
             if (info.Offset % alignment != 0)
                 throw c.Error($"tensor '{info.Name}' offset {info.Offset} is not a multiple of the alignment {alignment}");
             if (info.Offset > (ulong)dataLength || bytes > dataLength - (long)info.Offset)
                 throw c.Error($"tensor '{info.Name}' needs {bytes} bytes at offset {info.Offset}, which exceeds the data section of {dataLength} bytes");
-            placed.Add((info, type, shape, bytes));
+            placed.Add((info, dtype, shape, bytes));
         }
 
         long end = 0;
@@ -131,24 +133,7 @@ public static class GgufReader
             previous = p.Info.Name;
         }
 
-        var tensors = new List<Tensor>(placed.Count);
-        foreach (var (info, type, shape, bytes) in placed)
-        {
-            long offset = dataStart + (long)info.Offset;
-            if (!GgufQuantization.IsQuantized(type))
-            {
-                tensors.Add(file.Tensor(info.Name, offset, shape, type switch
-                {
-                    GgmlType.F32 => DType.F32,
-                    GgmlType.F16 => DType.F16,
-                    _ => DType.BF16,
-                }));
-                continue;
-            }
-            var values = new float[Shapes.ElementCount(shape)];
-            GgufQuantization.Dequantize(type, file.Bytes(offset, bytes, $"data of tensor '{info.Name}'"), values);
-            tensors.Add(Shapes.Create(new Storage(values), shape, info.Name));
-        }
+        var tensors = placed.Select(p => file.Tensor(p.Info.Name, dataStart + (long)p.Info.Offset, p.Shape, p.Type)).ToList();
         return new TensorFile(file.Path, TensorFileFormat.Gguf, tensors, metadata, [file]);
     }
 

@@ -1,13 +1,17 @@
 using System.Text;
+using Pinpoint.Engine.Kernels;
 using Pinpoint.Engine.Tensors;
 
 namespace Pinpoint.Models.Formats;
 
-/// <summary>A tensor to write to GGUF: logical row-major shape, stored as F32 or F16.</summary>
+/// <summary>
+/// A tensor to write to GGUF: logical row-major shape, stored as F32, F16 or a quantized type (Q8_0, Q4_0, Q4_K,
+/// Q5_K, Q6_K: a tensor already held in that type is written as its blocks, anything else is quantized).
+/// </summary>
 public sealed record GgufTensorData(string Name, Tensor Tensor, GgmlType Type = GgmlType.F32);
 
 /// <summary>
-/// Writes GGUF v3 files (metadata of every value type, F32/F16 tensors) that llama.cpp and
+/// Writes GGUF v3 files (metadata of every value type; F32, F16 and quantized tensors) that llama.cpp and
 /// <see cref="GgufReader"/> load. Alignment is <c>general.alignment</c> when given (UInt32), else 32. The file
 /// appears atomically.
 /// </summary>
@@ -32,10 +36,13 @@ public static class GgufWriter
         }
         foreach (var t in list)
         {
-            if (t.Type is not (GgmlType.F32 or GgmlType.F16))
-                throw new ArgumentException($"tensor '{t.Name}': only F32 and F16 can be written, not {t.Type}", nameof(tensors));
+            if (t.Type == GgmlType.BF16 || !GgufQuantization.IsSupported(t.Type))
+                throw new ArgumentException($"tensor '{t.Name}': {t.Type} cannot be written (F32, F16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K can)", nameof(tensors));
             if (t.Tensor.Rank > GgufReader.MaxDims)
                 throw new ArgumentException($"tensor '{t.Name}' has rank {t.Tensor.Rank}; GGUF allows at most {GgufReader.MaxDims}", nameof(tensors));
+            int block = GgufQuantization.ToDType(t.Type).BlockElements();
+            if (block > 1 && (t.Tensor.Rank == 0 || t.Tensor.Dim(-1) % block != 0))
+                throw new ArgumentException($"tensor '{t.Name}' {t.Tensor.ShapeString}: rows are not a whole number of {t.Type} blocks of {block}", nameof(tensors));
         }
 
         AtomicFile.Write(path, stream =>
@@ -62,17 +69,29 @@ public static class GgufWriter
                 w.Write((uint)t.Type);
                 w.Write((ulong)offset);
                 offsets.Add(offset);
-                offset = Align(offset + (long)t.Tensor.Size * (t.Type == GgmlType.F32 ? 4 : 2), alignment);
+                offset = Align(offset + GgufQuantization.ToDType(t.Type).ByteCount(t.Tensor.Size), alignment);
             }
             Pad(w, alignment);
             long dataStart = stream.Position;
             for (int i = 0; i < list.Count; i++)
             {
                 Pad(w, dataStart + offsets[i] - stream.Position);
-                ValueEncoding.WriteValues(w, list[i].Tensor, list[i].Type == GgmlType.F32 ? DType.F32 : DType.F16);
+                var dtype = GgufQuantization.ToDType(list[i].Type);
+                if (dtype.IsQuantized()) w.Write(Blocks(list[i].Tensor, dtype));
+                else ValueEncoding.WriteValues(w, list[i].Tensor, dtype);
             }
             Pad(w, alignment);
         });
+    }
+
+    /// <summary>The tensor's blocks: its own when it already holds <paramref name="dtype"/> contiguously, else its values quantized.</summary>
+    private static ReadOnlySpan<byte> Blocks(Tensor t, DType dtype)
+    {
+        if (t.DType == dtype && t.IsContiguous)
+            return t.Storage.AsBytes().Slice((int)dtype.ByteCount(t.Offset), (int)dtype.ByteCount(t.Size));
+        var blocks = new byte[dtype.ByteCount(t.Size)];
+        BlockQuantization.Quantize(dtype, t.ToArray(), blocks);
+        return blocks;
     }
 
     private static long Align(long value, uint alignment) => (value + alignment - 1) / alignment * alignment;

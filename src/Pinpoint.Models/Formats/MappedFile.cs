@@ -79,15 +79,14 @@ internal sealed unsafe class MappedFile : IDisposable
     /// A tensor over <c>shape</c> elements of <paramref name="dtype"/> starting at byte <paramref name="offset"/>,
     /// without copying. Misaligned data is copied to a managed F32 array instead, because the engine reinterprets
     /// storage as <c>Span&lt;float&gt;</c>/<c>Span&lt;ushort&gt;</c> and .NET only guarantees atomic, portable access
-    /// for naturally aligned elements.
+    /// for naturally aligned elements. Quantized blocks are read bytewise, so they are mapped wherever they start.
     /// </summary>
     public Tensor Tensor(string name, long offset, int[] shape, DType dtype)
     {
         int count = Shapes.ElementCount(shape);
-        int size = dtype.SizeInBytes();
-        var bytes = Bytes(offset, (long)count * size, $"data of tensor '{name}'");
+        var bytes = Bytes(offset, dtype.ByteCount(count), $"data of tensor '{name}'");
         byte* start = Pointer + offset;
-        Storage storage = (nint)start % size == 0
+        Storage storage = dtype.IsQuantized() || (nint)start % dtype.SizeInBytes() == 0
             ? new Storage(start, count, dtype, this)
             : new Storage(CopyToFloat32(bytes, dtype, count));
         return Shapes.Create(storage, shape, name);

@@ -48,29 +48,26 @@ public sealed class TensorFile : IDisposable
     }
 
     /// <summary>
-    /// Opens a GGUF file (recognised by its magic), safetensors (<c>.safetensors</c>, an index <c>.json</c>, or a
-    /// file whose JSON header starts at byte 8) or otherwise a llama2.c checkpoint. The extension wins over
-    /// sniffing so a damaged safetensors header is reported as such, not as a bad llama2.c file.
+    /// Opens a GGUF file, safetensors (a file or a sharded set's index .json) or a llama2.c checkpoint, recognised by
+    /// content (<see cref="FileKinds"/>). When the content fits no kind, the extension picks the reader that names
+    /// the damage (a .safetensors header, a .bin header); any other file is reported as not a model file.
     /// </summary>
     public static TensorFile Open(string path)
     {
-        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return SafetensorsReader.Open(path);
-        Span<byte> head = stackalloc byte[9];
-        int read;
-        try
+        var kind = FileKinds.Detect(path);
+        var extension = System.IO.Path.GetExtension(path).ToLowerInvariant();
+        return kind switch
         {
-            using var stream = File.OpenRead(path);
-            read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new ModelFormatException(path, $"cannot open: {e.Message}", e);
-        }
-        head = head[..read];
-        if (head.StartsWith("GGUF"u8)) return GgufReader.Open(path);
-        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || (read == 9 && head[8] == (byte)'{'))
-            return SafetensorsReader.Open(path);
-        return Llama2cReader.Open(path);
+            FileKind.Gguf => GgufReader.Open(path),
+            FileKind.Safetensors or FileKind.SafetensorsIndex => SafetensorsReader.Open(path),
+            FileKind.Llama2cCheckpoint => Llama2cReader.Open(path),
+            _ when extension == ".gguf" => throw new ModelFormatException(path, "not a GGUF file: it does not start with the magic 'GGUF'"),
+            _ when extension == ".safetensors" => SafetensorsReader.Open(path),
+            FileKind.Unknown or FileKind.OtherJson when extension == ".json" => SafetensorsReader.Open(path),
+            FileKind.Unknown when extension == ".bin" => Llama2cReader.Open(path),
+            _ => throw new ModelFormatException(path,
+                $"not a model file: it is {FileKinds.Describe(kind)}, not GGUF, safetensors or a llama2.c checkpoint"),
+        };
     }
 
     /// <summary>The named tensor, or a <see cref="ModelFormatException"/> naming the missing tensor.</summary>

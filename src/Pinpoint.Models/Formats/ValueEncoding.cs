@@ -1,3 +1,4 @@
+using Pinpoint.Engine.Kernels;
 using Pinpoint.Engine.Tensors;
 
 namespace Pinpoint.Models.Formats;
@@ -6,12 +7,7 @@ namespace Pinpoint.Models.Formats;
 internal static class ValueEncoding
 {
     /// <summary>Converts float32 to bfloat16 bits with round-to-nearest-even; NaNs stay NaN.</summary>
-    public static ushort ToBFloat16(float value)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x40);
-        return (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
-    }
+    public static ushort ToBFloat16(float value) => HalfConversion.FromSingle(value, DType.BF16);
 
     /// <summary>Writes a tensor's values as little-endian F32, F16 or BF16.</summary>
     public static void WriteValues(BinaryWriter writer, Tensor tensor, DType dtype)

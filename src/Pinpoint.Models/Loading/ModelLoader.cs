@@ -1,3 +1,4 @@
+using Pinpoint.Engine.Tensors;
 using Pinpoint.Models.Architectures;
 using Pinpoint.Models.Formats;
 using Pinpoint.Models.Tokenizers;
@@ -23,6 +24,25 @@ public sealed class LoadedModel(HookedTransformer model, ITokenizer tokenizer, s
         return ids;
     }
 
+    /// <summary>The id of <paramref name="text"/> when it is exactly one token (" Paris"), else an error naming it.</summary>
+    public int TokenId(string text)
+    {
+        var ids = Tokenizer.Encode(text, addBos: false);
+        if (ids.Length != 1) throw new ArgumentException($"\"{text}\" is {ids.Length} tokens, not one");
+        return ids[0];
+    }
+
+    /// <summary>A trace of one forward pass over a prompt (see <see cref="Transformer.Trace"/>).</summary>
+    public Trace Trace(string prompt) => Model.Trace(Encode(prompt));
+
+    /// <summary>Logits of a prompt plus the activations whose hook names pass <paramref name="filter"/> (all when null).</summary>
+    public (Tensor Logits, ActivationCache Cache) RunWithCache(string prompt, Func<string, bool>? filter = null) =>
+        Model.RunWithCache(TokenBatch.Single(Encode(prompt)), filter);
+
+    /// <summary>Logits of a prompt with functions run at hook points.</summary>
+    public Tensor RunWithHooks(string prompt, IEnumerable<(string HookName, HookFunction Function)> functions) =>
+        Model.RunWithHooks(TokenBatch.Single(Encode(prompt)), functions);
+
     public void Dispose()
     {
         Model.Dispose();
@@ -33,9 +53,14 @@ public sealed class LoadedModel(HookedTransformer model, ITokenizer tokenizer, s
 /// <summary>Opens a Hugging Face folder, a GGUF file or a llama2.c checkpoint by path.</summary>
 public static class ModelLoader
 {
-    public static LoadedModel Load(string path, string? tokenizerPath = null)
+    /// <param name="tokenizerPath">A tokenizer to use instead of the model's own (any kind, by content).</param>
+    /// <param name="onNonFinite">
+    /// Null: NaN or infinite weights are an error naming the tensor. Otherwise it is told about each tensor that
+    /// holds them and loading goes on.
+    /// </param>
+    public static LoadedModel Load(string path, string? tokenizerPath = null, Action<NonFiniteWeight>? onNonFinite = null)
     {
-        if (Directory.Exists(path)) return LoadHfFolder(path, tokenizerPath);
+        if (Directory.Exists(path)) return LoadHfFolder(path, tokenizerPath, onNonFinite);
         if (!File.Exists(path)) throw new FileNotFoundException($"model path not found: {path}", path);
         var file = TensorFile.Open(path);
         try
@@ -46,7 +71,7 @@ public static class ModelLoader
                 TensorFileFormat.Llama2c => FromLlama2c(file, tokenizerPath),
                 _ => throw new ModelConfigException($"{path}: a lone safetensors file has no config; pass the folder that holds config.json"),
             };
-            return Assemble(config, weights, tokenizer, file, path);
+            return Assemble(config, weights, tokenizer, file, path, onNonFinite);
         }
         catch
         {
@@ -55,7 +80,7 @@ public static class ModelLoader
         }
     }
 
-    private static LoadedModel LoadHfFolder(string folder, string? tokenizerPath)
+    private static LoadedModel LoadHfFolder(string folder, string? tokenizerPath, Action<NonFiniteWeight>? onNonFinite)
     {
         var configPath = System.IO.Path.Combine(folder, "config.json");
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{folder}: no config.json in the model folder", configPath);
@@ -72,7 +97,7 @@ public static class ModelLoader
             var tokenizer = TokenizerDiscovery.Open(tokenizerPath ?? TokenizerDiscovery.Find(folder));
             if (tokenizer is HfTokenizer { DecidesBos: true })
                 config = config with { AddBos = tokenizer.AddsBosByDefault };
-            return Assemble(config, weights, tokenizer, file, folder);
+            return Assemble(config, weights, tokenizer, file, folder, onNonFinite);
         }
         catch
         {
@@ -85,7 +110,7 @@ public static class ModelLoader
     {
         var config = GgufArchitectures.Config(file);
         var weights = GgufArchitectures.Weights(config, new TensorFileSource(file));
-        var tokenizer = tokenizerPath is not null ? TokenizerDiscovery.Open(tokenizerPath) : GgufTokenizer.Create(GgufMetadata(file));
+        var tokenizer = tokenizerPath is not null ? TokenizerDiscovery.Open(tokenizerPath) : GgufTokenizer.FromFile(file);
         return (config with { AddBos = tokenizer.AddsBosByDefault }, weights, tokenizer);
     }
 
@@ -96,29 +121,34 @@ public static class ModelLoader
         return (config, weights, TokenizerDiscovery.Open(tokenizerPath ?? TokenizerDiscovery.Find(file.Path)));
     }
 
-    private static GgufTokenizerMetadata GgufMetadata(TensorFile f)
+    /// <summary>
+    /// Smallest share of the model's vocabulary its tokenizer must cover: models pad their embedding a little past
+    /// the tokenizer (GPT-2 50257 → 50304, Qwen2 151646 → 151936, Phi-2 50295 → 51200), never to several times it.
+    /// </summary>
+    public const double MinTokenizerCoverage = 0.9;
+
+    /// <summary>Fails up front when the tokenizer cannot belong to the model, instead of on the first id it cannot name.</summary>
+    private static void CheckPairing(TransformerConfig config, ITokenizer tokenizer, string path)
     {
-        string? Str(string k) => f.HasMetadata(k) ? f.GetString(k) : null;
-        int? Int(string k) => f.HasMetadata(k) ? (int)f.GetInt64(k) : null;
-        return new GgufTokenizerMetadata(
-            Str("tokenizer.ggml.model") ?? throw new ModelFormatException(f.Path, "no tokenizer.ggml.model in the metadata; pass --tokenizer"),
-            f.GetStringArray("tokenizer.ggml.tokens"),
-            f.HasMetadata("tokenizer.ggml.scores") ? f.GetFloatArray("tokenizer.ggml.scores") : null,
-            f.HasMetadata("tokenizer.ggml.token_type") ? f.GetInt32Array("tokenizer.ggml.token_type") : null,
-            f.HasMetadata("tokenizer.ggml.merges") ? f.GetStringArray("tokenizer.ggml.merges") : null,
-            Int("tokenizer.ggml.bos_token_id"),
-            Int("tokenizer.ggml.eos_token_id"),
-            f.HasMetadata("tokenizer.ggml.add_bos_token") ? f.GetBool("tokenizer.ggml.add_bos_token") : null,
-            !f.HasMetadata("tokenizer.ggml.add_space_prefix") || f.GetBool("tokenizer.ggml.add_space_prefix"),
-            Str("tokenizer.ggml.pre"));
+        string which = tokenizer is TokenizerBase b ? $"the tokenizer {b.Source}" : "the tokenizer";
+        if (tokenizer.VocabSize > config.VocabSize)
+            throw new ModelConfigException($"{path}: {which} has {tokenizer.VocabSize} tokens but the model only {config.VocabSize}; they do not belong together");
+        if (tokenizer.VocabSize < MinTokenizerCoverage * config.VocabSize)
+            throw new ModelConfigException(
+                $"{path}: {which} has {tokenizer.VocabSize} tokens but the model {config.VocabSize}; they do not belong together (the model would predict ids the tokenizer cannot name)");
     }
 
-    private static LoadedModel Assemble(TransformerConfig config, TransformerWeights weights, ITokenizer tokenizer, TensorFile file, string path)
+    private static LoadedModel Assemble(TransformerConfig config, TransformerWeights weights, ITokenizer tokenizer, TensorFile file, string path,
+        Action<NonFiniteWeight>? onNonFinite)
     {
         try
         {
-            if (tokenizer.VocabSize > config.VocabSize)
-                throw new ModelConfigException($"{path}: the tokenizer has {tokenizer.VocabSize} tokens but the model only {config.VocabSize}");
+            CheckPairing(config, tokenizer, path);
+            var bad = NonFiniteWeights.Find(file);
+            if (bad.Count > 0 && onNonFinite is null)
+                throw new ModelFormatException(file.Path,
+                    $"{bad[0]}{(bad.Count > 1 ? $"; {bad.Count - 1} more tensors hold some" : "")}; the model's outputs would be NaN");
+            foreach (var b in bad) onNonFinite!(b);
             return new LoadedModel(new HookedTransformer(config, weights, file), tokenizer, path, file.Format);
         }
         catch

@@ -1,3 +1,5 @@
+using Pinpoint.Models.Formats;
+
 namespace Pinpoint.Models.Tokenizers;
 
 /// <summary>The tokenizer.ggml.* metadata of a GGUF file, as plain values.</summary>
@@ -26,6 +28,34 @@ public sealed record GgufTokenizerMetadata(
 /// <summary>Builds the tokenizer a GGUF file describes.</summary>
 public static class GgufTokenizer
 {
+    /// <summary>The tokenizer of the GGUF file at <paramref name="path"/>.</summary>
+    public static ITokenizer Load(string path)
+    {
+        using var file = TensorFile.Open(path);
+        return file.Format == TensorFileFormat.Gguf ? FromFile(file) : throw new ModelFormatException(path, "not a GGUF file");
+    }
+
+    /// <summary>The tokenizer an open GGUF file's metadata describes.</summary>
+    public static ITokenizer FromFile(TensorFile file) => Create(Metadata(file));
+
+    /// <summary>The tokenizer.ggml.* metadata of an open GGUF file.</summary>
+    public static GgufTokenizerMetadata Metadata(TensorFile f)
+    {
+        string? Str(string k) => f.HasMetadata(k) ? f.GetString(k) : null;
+        int? Int(string k) => f.HasMetadata(k) ? (int)f.GetInt64(k) : null;
+        return new GgufTokenizerMetadata(
+            Str("tokenizer.ggml.model") ?? throw new ModelFormatException(f.Path, "no tokenizer.ggml.model in the metadata; give a separate tokenizer"),
+            f.GetStringArray("tokenizer.ggml.tokens"),
+            f.HasMetadata("tokenizer.ggml.scores") ? f.GetFloatArray("tokenizer.ggml.scores") : null,
+            f.HasMetadata("tokenizer.ggml.token_type") ? f.GetInt32Array("tokenizer.ggml.token_type") : null,
+            f.HasMetadata("tokenizer.ggml.merges") ? f.GetStringArray("tokenizer.ggml.merges") : null,
+            Int("tokenizer.ggml.bos_token_id"),
+            Int("tokenizer.ggml.eos_token_id"),
+            f.HasMetadata("tokenizer.ggml.add_bos_token") ? f.GetBool("tokenizer.ggml.add_bos_token") : null,
+            !f.HasMetadata("tokenizer.ggml.add_space_prefix") || f.GetBool("tokenizer.ggml.add_space_prefix"),
+            Str("tokenizer.ggml.pre"));
+    }
+
     public static ITokenizer Create(GgufTokenizerMetadata m)
     {
         ArgumentNullException.ThrowIfNull(m);

@@ -16,10 +16,11 @@ public sealed class HfTokenizer : TokenizerBase
     private readonly int[] templatePrefix;
     private readonly int[] templateSuffix;
 
-    private HfTokenizer(string source, NativeTokenizer native, Layout layout, int? bos, int? eos, bool addsBos, bool decidesBos)
+    private HfTokenizer(string source, NativeTokenizer native, JsonElement json, Layout layout, int? bos, int? eos, bool addsBos, bool decidesBos)
         : base(source, layout.Pieces, bos, eos, addsBos, layout.StripsDummyPrefix)
     {
         this.native = native;
+        Json = json;
         DecidesBos = decidesBos;
         templatePrefix = layout.TemplatePrefix;
         templateSuffix = layout.TemplateSuffix;
@@ -44,6 +45,9 @@ public sealed class HfTokenizer : TokenizerBase
     /// adds BOS by its architecture's convention instead, and so does a caller's override.
     /// </summary>
     public bool DecidesBos { get; }
+
+    /// <summary>The tokenizer.json this tokenizer was made from.</summary>
+    internal JsonElement Json { get; }
 
     /// <summary>BOS/EOS/add-BOS given by the caller instead of tokenizer_config.json (GGUF metadata).</summary>
     internal readonly record struct SpecialOverrides(int? Bos, int? Eos, bool AddBos);
@@ -92,7 +96,7 @@ public sealed class HfTokenizer : TokenizerBase
         {
             throw new InvalidDataException($"{source}: Hugging Face tokenizers rejected the file ({e.Message})", e);
         }
-        return new HfTokenizer(source, native, layout, bos, eos, addsBos, decidesBos);
+        return new HfTokenizer(source, native, json.Clone(), layout, bos, eos, addsBos, decidesBos);
     }
 
     public override int[] Encode(string text, bool addBos)

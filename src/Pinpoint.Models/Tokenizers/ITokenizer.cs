@@ -44,3 +44,17 @@ public interface ITokenizer : IDisposable
     /// <summary>Id of a token given its surface form as returned by <see cref="TokenText"/> (" the") or its raw vocabulary spelling ("Ġthe", "▁the").</summary>
     bool TryGetId(string tokenText, out int id);
 }
+
+public static class TokenizerExtensions
+{
+    /// <summary>
+    /// Generated ids as text that reads on after the prompt: decoding them alone would drop a SentencePiece word's
+    /// leading space, so the whole sequence is decoded and the prompt's text cut off.
+    /// </summary>
+    public static string DecodeContinuation(this ITokenizer tokenizer, int[] promptIds, int[] ids)
+    {
+        var head = tokenizer.Decode(promptIds, skipSpecial: true);
+        var full = tokenizer.Decode([.. promptIds, .. ids], skipSpecial: true);
+        return full.StartsWith(head, StringComparison.Ordinal) ? full[head.Length..] : tokenizer.Decode(ids, skipSpecial: true);
+    }
+}

@@ -37,6 +37,8 @@ public sealed class ScoredBpeTokenizer : TokenizerBase
     {
         this.addDummyPrefix = addDummyPrefix;
         this.scores = [.. scores];
+        RawPieces = [.. pieces];
+        Kinds = [.. kinds];
         byteIds = new int[256];
         Array.Fill(byteIds, -1);
         var idsOfPiece = new Dictionary<string, int>(pieces.Count, StringComparer.Ordinal);
@@ -58,6 +60,12 @@ public sealed class ScoredBpeTokenizer : TokenizerBase
         }
         lookup = idsOfPiece.GetAlternateLookup<ReadOnlySpan<char>>();
     }
+
+    /// <summary>The vocabulary as written in the model, each piece's role and merge score (for <see cref="TokenizerJson"/>).</summary>
+    internal IReadOnlyList<string> RawPieces { get; }
+    internal IReadOnlyList<PieceKind> Kinds { get; }
+    internal IReadOnlyList<float> Scores => scores;
+    internal bool AddsDummyPrefix => addDummyPrefix;
 
     /// <summary>Reads a llama2.c <c>tokenizer.bin</c>: int32 max piece length, then per piece float32 score, int32 byte length, UTF-8 bytes.</summary>
     public static ScoredBpeTokenizer LoadLlama2c(string path)

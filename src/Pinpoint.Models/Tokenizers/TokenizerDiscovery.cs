@@ -1,22 +1,21 @@
+using Pinpoint.Models.Formats;
+
 namespace Pinpoint.Models.Tokenizers;
 
 /// <summary>Finds and opens the tokenizer that belongs to a model path.</summary>
 public static class TokenizerDiscovery
 {
     /// <summary>
-    /// The tokenizer file for <paramref name="path"/>: the path itself when it is a tokenizer
-    /// (tokenizer.json / *.model / tokenizer.bin / tok*.bin); otherwise, in the folder it names or the folder of
+    /// The tokenizer file for <paramref name="path"/>: the path itself when its content is a tokenizer (a GGUF file
+    /// carries its own); otherwise, in the folder it names or the folder of
     /// the model file it names: tokenizer.json, tokenizer.model, then a llama2.c tokenizer.bin or single tok*.bin
     /// (llama2.c checkpoints, *.bin, look for the llama2.c tokenizer first, as run.c does).
     /// </summary>
     /// <exception cref="FileNotFoundException">nothing suitable exists; the message lists what was tried.</exception>
-    /// <exception cref="NotSupportedException">a GGUF file, whose own metadata is its tokenizer.</exception>
     public static string Find(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
-            throw new NotSupportedException($"{path}: a GGUF file carries its own tokenizer; build it with GgufTokenizer.Create from the file's metadata");
-        if (File.Exists(path) && KindOf(path) is not null) return path;
+        if (File.Exists(path) && IsTokenizer(FileKinds.Detect(path))) return path;
         var (folder, llama2cFirst) = Directory.Exists(path)
             ? (path, false)
             : File.Exists(path)
@@ -33,28 +32,27 @@ public static class TokenizerDiscovery
     /// <summary>Opens the tokenizer <see cref="Find"/> locates for <paramref name="path"/>.</summary>
     public static ITokenizer Load(string path) => Open(Find(path));
 
-    /// <summary>Opens a tokenizer file by its kind: *.json (Hugging Face), *.model (SentencePiece), *.bin (llama2.c).</summary>
-    public static ITokenizer Open(string tokenizerPath) => KindOf(tokenizerPath) switch
+    /// <summary>
+    /// Opens a tokenizer file by its content, whatever its name: a Hugging Face tokenizer.json, a SentencePiece
+    /// model, a llama2.c tokenizer or a GGUF file's tokenizer.ggml.* metadata.
+    /// </summary>
+    public static ITokenizer Open(string tokenizerPath)
     {
-        ".json" => HfTokenizer.Load(tokenizerPath),
-        ".model" => ScoredBpeTokenizer.LoadSentencePiece(tokenizerPath),
-        ".bin" => ScoredBpeTokenizer.LoadLlama2c(tokenizerPath),
-        _ => throw new NotSupportedException(
-            $"{tokenizerPath}: not a tokenizer file (expected tokenizer.json, *.model, tokenizer.bin or tok*.bin; GGUF tokenizers come from GgufTokenizer.Create)"),
-    };
-
-    private static string? KindOf(string path)
-    {
-        var name = Path.GetFileName(path);
-        var ext = Path.GetExtension(name).ToLowerInvariant();
-        return ext switch
+        if (!File.Exists(tokenizerPath)) throw new FileNotFoundException($"tokenizer not found: {tokenizerPath}", tokenizerPath);
+        var kind = FileKinds.Detect(tokenizerPath);
+        return kind switch
         {
-            ".json" when name.StartsWith("tokenizer", StringComparison.OrdinalIgnoreCase) => ext,
-            ".model" => ext,
-            ".bin" when name.StartsWith("tok", StringComparison.OrdinalIgnoreCase) => ext,
-            _ => null,
+            FileKind.HfTokenizerJson => HfTokenizer.Load(tokenizerPath),
+            FileKind.SentencePieceModel => ScoredBpeTokenizer.LoadSentencePiece(tokenizerPath),
+            FileKind.Llama2cTokenizer => ScoredBpeTokenizer.LoadLlama2c(tokenizerPath),
+            FileKind.Gguf => GgufTokenizer.Load(tokenizerPath),
+            _ => throw new NotSupportedException(
+                $"{tokenizerPath}: not a tokenizer: it is {FileKinds.Describe(kind)}, not a Hugging Face tokenizer.json, a SentencePiece model, a llama2.c tokenizer or a GGUF file"),
         };
     }
+
+    private static bool IsTokenizer(FileKind kind) =>
+        kind is FileKind.HfTokenizerJson or FileKind.SentencePieceModel or FileKind.Llama2cTokenizer or FileKind.Gguf;
 
     private static string? Existing(string folder, string name)
     {

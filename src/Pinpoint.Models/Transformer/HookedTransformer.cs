@@ -14,9 +14,17 @@ public sealed class HookedTransformer : IDisposable
 {
     private readonly IDisposable? _owner;
     private readonly RopeTable? _rope;
+    private readonly Lazy<HashSet<string>> _hookNames;
+    private readonly Lazy<Dictionary<string, Tensor>> _weightsByName;
 
     public TransformerConfig Config { get; }
     public TransformerWeights Weights { get; }
+
+    /// <summary>
+    /// Changes applied in every forward pass before the call's own hooks (like TransformerLens's permanent hooks):
+    /// steering vectors and directional ablation, so that every command and analysis sees the intervened model.
+    /// </summary>
+    public IList<IHookIntervention> Interventions { get; } = new List<IHookIntervention>();
 
     /// <param name="owner">Keeps memory-mapped weights alive; disposed with the model.</param>
     public HookedTransformer(TransformerConfig config, TransformerWeights weights, IDisposable? owner = null)
@@ -25,6 +33,8 @@ public sealed class HookedTransformer : IDisposable
         Config = config;
         Weights = weights;
         _owner = owner;
+        _hookNames = new(() => Transformer.HookNames.All(config).ToHashSet(StringComparer.Ordinal));
+        _weightsByName = new(() => weights.Parameters().ToDictionary(p => p.Name, p => p.Tensor, StringComparer.Ordinal));
         CheckWeights();
         if (config.Positions == PositionKind.Rotary)
             _rope = new RopeTable(config.ContextLength, config.RotaryDim, config.RopeTheta, config.RopeLayout);
@@ -43,8 +53,16 @@ public sealed class HookedTransformer : IDisposable
             throw new ArgumentException($"{past + batch.Length} tokens exceed the model's context of {c.ContextLength}");
         foreach (var id in batch.Ids)
             if ((uint)id >= (uint)c.VocabSize) throw new ArgumentException($"token id {id} is outside the vocabulary of {c.VocabSize}");
+        if (hooks is not null) foreach (var name in hooks.Names) CheckHookName(name);
         int bsz = batch.BatchSize, len = batch.Length, rows = bsz * len;
         var positions = past == 0 ? batch.Positions : batch.Positions.Select(p => p + past).ToArray();
+        if (Interventions.Count > 0)
+        {
+            var own = HookSet.Before(hooks);
+            foreach (var intervention in Interventions) intervention.Register(own, Config);
+            hooks = own;
+        }
+        hooks?.BeginForward(cx, positions);
 
         Tensor Hook(string name, Tensor t) => hooks is null ? t : hooks.Apply(name, t);
 
@@ -94,10 +112,14 @@ public sealed class HookedTransformer : IDisposable
         return Project(cx, final, Weights.Unembed);
     }
 
-    /// <summary>Logits plus the activations whose hook names pass <paramref name="filter"/> (all of them when null).</summary>
-    public (Tensor Logits, ActivationCache Cache) RunWithCache(TokenBatch batch, Func<string, bool>? filter = null, Compute? cx = null, bool lastPositionOnly = false)
+    /// <summary>
+    /// Logits plus the activations whose hook names pass <paramref name="filter"/> (all of them when null), kept as
+    /// they are (F32) or as half-size F16/BF16 copies (<paramref name="cacheDType"/>).
+    /// </summary>
+    public (Tensor Logits, ActivationCache Cache) RunWithCache(TokenBatch batch, Func<string, bool>? filter = null, Compute? cx = null, bool lastPositionOnly = false,
+        DType cacheDType = DType.F32)
     {
-        var hooks = new HookSet(filter ?? (_ => true));
+        var hooks = new HookSet(filter ?? (_ => true), cacheDType);
         var logits = Forward(cx ?? Compute.Eager, batch, hooks, lastPositionOnly: lastPositionOnly);
         return (logits, hooks.Cache);
     }
@@ -136,17 +158,41 @@ public sealed class HookedTransformer : IDisposable
 
     public IEnumerable<string> HookNamesInOrder() => Transformer.HookNames.All(Config);
 
+    /// <summary>Throws <see cref="UnknownNameException"/> (listing the closest names) unless the model has this hook point.</summary>
+    public void CheckHookName(string hookName) => UnknownNameException.ThrowIfUnknown(hookName, _hookNames.Value, "hook");
+
+    /// <summary>Whether the model has this hook point.</summary>
+    public bool HasHook(string hookName) => _hookNames.Value.Contains(hookName);
+
+    /// <summary>A weight by its name in <see cref="TransformerWeights.Parameters"/> ("blocks.0.attn.o.w").</summary>
+    public Tensor Weight(string name)
+    {
+        UnknownNameException.ThrowIfUnknown(name, _weightsByName.Value.Keys, "weight");
+        return _weightsByName.Value[name];
+    }
+
+    public IReadOnlyCollection<string> WeightNames => _weightsByName.Value.Keys;
+
+    /// <summary>A trace of one forward pass over <paramref name="ids"/> (one sequence): edit, save, and take gradients at named hooks.</summary>
+    public Trace Trace(params int[] ids) => new(this, TokenBatch.Single(ids));
+
+    /// <summary>A trace of one forward pass over a batch.</summary>
+    public Trace Trace(TokenBatch batch) => new(this, batch);
+
     public long ParameterCount => Weights.Parameters().Sum(p => (long)p.Tensor.Size);
 
     public void Dispose() => _owner?.Dispose();
+
+    /// <summary>The model's norm (LayerNorm or RMSNorm, as configured) with <paramref name="weights"/>, without hooks: for callers that recompute a block's input.</summary>
+    public Tensor ApplyNorm(Compute cx, Tensor x, NormWeights weights) => Config.Norm == NormKind.LayerNorm
+        ? cx.LayerNorm(x, weights.Weight, weights.Bias, Config.NormEps)
+        : cx.RmsNorm(x, weights.Weight, Config.NormEps, Config.NormAddsOne);
 
     private Tensor Norm(Compute cx, Tensor x, NormWeights weights, string scaleHook, string normalizedHook, HookSet? hooks)
     {
         if (hooks is null || !hooks.Wants(scaleHook))
         {
-            var plain = Config.Norm == NormKind.LayerNorm
-                ? cx.LayerNorm(x, weights.Weight, weights.Bias, Config.NormEps)
-                : cx.RmsNorm(x, weights.Weight, Config.NormEps, Config.NormAddsOne);
+            var plain = ApplyNorm(cx, x, weights);
             return hooks is null ? plain : hooks.Apply(normalizedHook, plain);
         }
         var y = Config.Norm == NormKind.LayerNorm

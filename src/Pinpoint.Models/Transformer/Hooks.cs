@@ -1,3 +1,4 @@
+using Pinpoint.Engine.Autograd;
 using Pinpoint.Engine.Tensors;
 
 namespace Pinpoint.Models.Transformer;
@@ -13,11 +14,49 @@ public sealed class HookSet
 {
     private readonly Dictionary<string, List<HookFunction>> _functions = new(StringComparer.Ordinal);
     private readonly Func<string, bool>? _cacheFilter;
+    private readonly DType _cacheDType;
+    private readonly HookSet? _next;
+    private int[] _positions = [];
+    private Compute _compute = Compute.Eager;
 
     /// <param name="cacheFilter">Hook names whose activations are stored in <see cref="Cache"/>; null stores none.</param>
-    public HookSet(Func<string, bool>? cacheFilter = null) => _cacheFilter = cacheFilter;
+    /// <param name="cacheDType">
+    /// F32 keeps the activations themselves (no copy); F16 or BF16 stores half-size rounded copies instead, for
+    /// caches of large models (read them back with <c>ToArray()</c>/<c>Contiguous()</c>).
+    /// </param>
+    public HookSet(Func<string, bool>? cacheFilter = null, DType cacheDType = DType.F32)
+    {
+        if (cacheDType is not (DType.F32 or DType.F16 or DType.BF16))
+            throw new ArgumentException($"activation caches are F32, F16 or BF16, not {cacheDType}", nameof(cacheDType));
+        _cacheFilter = cacheFilter;
+        _cacheDType = cacheDType;
+    }
+
+    private HookSet(HookSet? next) => _next = next;
+
+    /// <summary>An empty set whose hooks run before <paramref name="next"/>'s at every hook point (a model's interventions before a call's own hooks).</summary>
+    internal static HookSet Before(HookSet? next) => new(next);
+
+    /// <summary>
+    /// The position of every token of the forward pass now running in its own sequence, batch-major (padding skipped,
+    /// earlier KV-cached tokens counted), so a position-dependent hook acts on a cached step exactly as on a full recompute.
+    /// </summary>
+    public IReadOnlyList<int> Positions => _positions;
+
+    /// <summary>The forward pass's compute context: hooks that change an activation with its ops keep gradients flowing.</summary>
+    public Compute Compute => _compute;
+
+    internal void BeginForward(Compute cx, int[] positions)
+    {
+        _compute = cx;
+        _positions = positions;
+        _next?.BeginForward(cx, positions);
+    }
 
     public ActivationCache Cache { get; } = new();
+
+    /// <summary>Hook names that have functions (the model checks them before it runs).</summary>
+    public IEnumerable<string> Names => _functions.Keys;
 
     public HookSet Add(string hookName, HookFunction function)
     {
@@ -27,10 +66,11 @@ public sealed class HookSet
     }
 
     /// <summary>Whether anything happens at this hook point (so optional activations must be computed).</summary>
-    public bool Wants(string hookName) => _functions.ContainsKey(hookName) || (_cacheFilter?.Invoke(hookName) ?? false);
+    public bool Wants(string hookName) =>
+        _functions.ContainsKey(hookName) || (_cacheFilter?.Invoke(hookName) ?? false) || (_next?.Wants(hookName) ?? false);
 
     /// <summary>Whether a function may replace the activation at this hook point.</summary>
-    public bool Intercepts(string hookName) => _functions.ContainsKey(hookName);
+    public bool Intercepts(string hookName) => _functions.ContainsKey(hookName) || (_next?.Intercepts(hookName) ?? false);
 
     /// <summary>Runs the functions registered at <paramref name="hookName"/>, then caches the (possibly replaced) activation.</summary>
     public Tensor Apply(string hookName, Tensor activation)
@@ -47,8 +87,14 @@ public sealed class HookSet
                 activation = replacement;
             }
         }
-        if (_cacheFilter?.Invoke(hookName) ?? false) Cache.Store(hookName, activation);
-        return activation;
+        if (_cacheFilter?.Invoke(hookName) ?? false) Cache.Store(hookName, _cacheDType == DType.F32 ? activation : Narrowed(activation, hookName));
+        return _next is null ? activation : _next.Apply(hookName, activation);
+    }
+
+    private Tensor Narrowed(Tensor activation, string hookName)
+    {
+        var values = activation.Contiguous().Span;
+        return new Tensor(Storage.FromSingles(values, _cacheDType), 0, activation.Shape.ToArray()) { Name = hookName };
     }
 }
 
@@ -63,9 +109,26 @@ public sealed class ActivationCache
 
     public Tensor this[string hookName] => _entries.TryGetValue(hookName, out var t)
         ? t
-        : throw new KeyNotFoundException($"activation '{hookName}' was not cached (cached: {string.Join(", ", _entries.Keys.Take(8))}{(_entries.Count > 8 ? ", ..." : "")})");
+        : throw new KeyNotFoundException($"activation '{hookName}' was not cached ({Closest(hookName)})");
+
+    private string Closest(string hookName)
+    {
+        if (_entries.Count == 0) return "nothing was cached";
+        var closest = _entries.Keys.OrderBy(k => UnknownNameException.EditDistance(hookName, k)).ThenBy(k => k, StringComparer.Ordinal).Take(3);
+        return $"closest cached: {string.Join(", ", closest)}";
+    }
 
     internal void Store(string hookName, Tensor activation) => _entries[hookName] = activation;
 
     public long TotalElements => _entries.Values.Sum(t => (long)t.Size);
+
+    /// <summary>Bytes the cached activations occupy (4 per element in F32, 2 in F16/BF16).</summary>
+    public long TotalBytes => _entries.Values.Sum(t => (long)t.Size * t.DType.SizeInBytes());
+}
+
+/// <summary>A lasting change to a model's forward pass (a steering vector, a directional ablation), registered afresh on each pass's hooks.</summary>
+public interface IHookIntervention
+{
+    /// <summary>Adds this intervention's functions to one forward pass's hooks; throws when it does not fit the model.</summary>
+    void Register(HookSet hooks, TransformerConfig config);
 }

@@ -26,10 +26,13 @@ public sealed record CliResult(int Code, string Out, string Err)
 /// <summary>Runs the CLI in-process with captured stdout/stderr, and names the shared models it is tested on.</summary>
 public static class Cli
 {
-    public static CliResult Run(params string[] args)
+    public static CliResult Run(params string[] args) => RunWith(new Dictionary<string, string>(), args);
+
+    /// <summary>Runs with <paramref name="environment"/> as the only environment variables the CLI sees (the process's stay untouched).</summary>
+    public static CliResult RunWith(Dictionary<string, string> environment, params string[] args)
     {
         using StringWriter stdout = new(), stderr = new();
-        int code = CliApp.Run(args, stdout, stderr);
+        int code = CliApp.Run(args, stdout, stderr, name => environment.GetValueOrDefault(name));
         return new CliResult(code, stdout.ToString(), stderr.ToString());
     }
 

@@ -20,6 +20,15 @@ public class CliArgsTests
     }
 
     [Fact]
+    public void RepeatableOptionKeepsEveryValueInOrder()
+    {
+        var folders = new CliOption("models", "DIR", "folders", Repeatable: true);
+        var args = new CliArgs(["--models", "a", "--name", "x", "--models=b"], [folders, Name]);
+        Assert.Equal(["a", "b"], args.Strings(folders));
+        Assert.Empty(new CliArgs([], [folders]).Strings(folders));
+    }
+
+    [Fact]
     public void AbsentOptionsFallBack()
     {
         var args = new CliArgs([], Options);
@@ -59,5 +68,18 @@ public class CliArgsTests
         Assert.Equal([1, 2, 3], new CliArgs(["--name", "1, 2,3"], Options).IntList(Name)!);
         Assert.Throws<CliException>(() => new CliArgs(["--name", "1,x"], Options).IntList(Name));
         Assert.Throws<CliException>(() => new CliArgs(["--name", ","], Options).IntList(Name));
+    }
+}
+
+public class RepeatableOptionTests
+{
+    private static readonly CliOption Steer = new("steer", "SPEC", "repeatable", Repeatable: true);
+
+    [Fact]
+    public void RepeatableOptionKeepsEveryValueInOrder()
+    {
+        var args = new CliArgs(["--steer", "a", "--steer=b,c", "--steer", "d"], [Steer]);
+        Assert.Equal(["a", "b,c", "d"], args.Strings(Steer));
+        Assert.Empty(new CliArgs([], [Steer]).Strings(Steer));
     }
 }

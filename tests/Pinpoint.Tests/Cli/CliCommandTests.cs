@@ -134,7 +134,7 @@ public class CliCommandTests
         var reference = JsonDocument.Parse(File.ReadAllText(SharedData.Require("models/stories260K/reference.json")))
             .RootElement.GetProperty("greedy_runc_256_from_BOS_prompt_Once_upon_a_time").GetString()!;
         var gen = Cli.RunOn("generate", model, "--prompt", Prompt, "-n", "40", "--json").Json();
-        Assert.Equal(["prompt_ids", "ids", "text"], gen.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["prompt_ids", "ids", "text", "stop"], gen.EnumerateObject().Select(p => p.Name));
         Assert.Equal(40, gen.GetProperty("ids").GetArrayLength());
         var text = gen.GetProperty("text").GetString()!;
         Assert.StartsWith(", there was a little girl", text);
@@ -193,7 +193,7 @@ public class CliCommandTests
         foreach (var o in new[] { "--model PATH", "--prompt TEXT", "--ids", "--top K", "--logits", "--json" }) Assert.Contains(o, run.Out);
         Assert.Contains("-n, --max-new-tokens N", Cli.Run("generate", "-h").Out);
         Assert.Contains("""{"ids":[int],"tokens":[string],"top":[{"id":int,"token":string,"logit":number,"prob":number}],"logits?":[number]}""", run.Out);
-        Assert.Contains("""{"prompt_ids":[int],"ids":[int],"text":string}""", Cli.Run("generate", "--help").Out);
+        Assert.Contains("""{"prompt_ids":[int],"ids":[int],"text":string,"stop":string}""", Cli.Run("generate", "--help").Out);
 
         var none = Cli.Run();
         Assert.Equal(2, none.Code);

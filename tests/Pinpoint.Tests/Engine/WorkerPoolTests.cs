@@ -52,4 +52,39 @@ public class WorkerPoolTests
         foreach (var t in threads) t.Join();
         Assert.Equal(0, failures);
     }
+
+    /// <summary>
+    /// Caller A's loop stays open (its items wait for B) while caller B runs a loop whose second item waits until a
+    /// thread other than B has run one of B's items. A pool that served one loop at a time would run B inline and
+    /// that item would wait out its 10 s timeout; this pool's helper moves to B once A's items are done.
+    /// </summary>
+    [Fact]
+    public void ASecondCallerGetsHelpersWhileAnotherLoopIsOpen()
+    {
+        if (WorkerPool.Concurrency < 2) Assert.Skip("one core: the pool has no helper threads");
+        using var bOpened = new ManualResetEventSlim(false);
+        using var bHelped = new ManualResetEventSlim(false);
+        using var aStarted = new ManualResetEventSlim(false);
+        var a = new Thread(() => WorkerPool.ParallelFor(64, 0, (_, _) =>
+        {
+            aStarted.Set();
+            bOpened.Wait(TimeSpan.FromSeconds(10));
+        }));
+        a.Start();
+        Assert.True(aStarted.Wait(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+        int caller = Environment.CurrentManagedThreadId;
+        var threads = new HashSet<int>();
+        bool helpedInTime = true;
+        WorkerPool.ParallelFor(64, 0, (_, i) =>
+        {
+            lock (threads) threads.Add(Environment.CurrentManagedThreadId);
+            if (Environment.CurrentManagedThreadId != caller) bHelped.Set();
+            bOpened.Set();
+            if (i == 1 && !bHelped.Wait(TimeSpan.FromSeconds(10))) helpedInTime = false;
+            Thread.SpinWait(20_000);
+        });
+        a.Join();
+        Assert.True(helpedInTime, "no helper joined the second caller's loop");
+        Assert.True(threads.Count >= 2, $"the second caller's items ran on {threads.Count} thread(s)");
+    }
 }

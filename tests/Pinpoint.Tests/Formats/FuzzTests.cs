@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Pinpoint.Engine.Tensors;
 using Pinpoint.Models.Formats;
 using static Pinpoint.Tests.Formats.FormatTestUtil;
 
@@ -30,25 +31,43 @@ public class FuzzTests
     [InlineData("models/stories260K/hf/model.safetensors", 3)]
     [InlineData("models/gpt2-random/model.safetensors", 4)]
     [InlineData("models/gpt2-random/model.gguf", 5)]
-    public async Task DamagedFilesLoadOrFailCleanly(string shared, int seed)
+    public Task DamagedFilesLoadOrFailCleanly(string shared, int seed)
     {
-        var run = Task.Run(() => Fuzz(shared, seed), TestContext.Current.CancellationToken);
+        var source = SharedData.Require(shared);
+        return FuzzWithin(() => Fuzz(shared, File.ReadAllBytes(source), Path.GetFileName(source), seed), $"{shared} seed {seed}");
+    }
+
+    /// <summary>A GGUF holding one tensor of every quantized kind (and an F32 one), written by our quantizer.</summary>
+    [Fact]
+    public Task DamagedQuantizedBlocksLoadOrFailCleanly()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("quantized.gguf");
+        var rng = new Random(9);
+        var tensors = new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.F32 }
+            .Select(t => new GgufTensorData($"w.{t}", Tensor.FromArray(Enumerable.Range(0, 512).Select(_ => rng.NextSingle() - 0.5f).ToArray(), 2, 256), t));
+        GgufWriter.Write(path, [new("general.architecture", "llama")], tensors);
+        var bytes = File.ReadAllBytes(path);
+        return FuzzWithin(() => Fuzz("quantized.gguf", bytes, "quantized.gguf", 6), "quantized blocks");
+    }
+
+    private static async Task FuzzWithin(Action fuzz, string what)
+    {
+        var run = Task.Run(fuzz, TestContext.Current.CancellationToken);
         try
         {
             await run.WaitAsync(HangLimit, TestContext.Current.CancellationToken);
         }
         catch (TimeoutException)
         {
-            Assert.Fail($"{shared} seed {seed}: the fuzz attempts did not finish within {HangLimit} (a load hangs)");
+            Assert.Fail($"{what}: the fuzz attempts did not finish within {HangLimit} (a load hangs)");
         }
     }
 
-    private static void Fuzz(string shared, int seed)
+    private static void Fuzz(string shared, byte[] original, string fileName, int seed)
     {
-        var source = SharedData.Require(shared);
-        var original = File.ReadAllBytes(source);
         using var dir = new TempDir();
-        var path = dir.File(Path.GetFileName(source));
+        var path = dir.File(fileName);
         var rng = new Random(seed);
         int header = HeaderLength(path, original);
         int attempts = 0, loaded = 0;

@@ -96,7 +96,7 @@ public class GgufTests
     }
 
     [Fact]
-    public void QuantizedTensorsAreDequantized()
+    public void QuantizedTensorsStayInTheirBlocks()
     {
         using var dir = new TempDir();
         var path = dir.File("q.gguf");
@@ -109,14 +109,17 @@ public class GgufTests
         using var file = TensorFile.Open(path);
         var q = file["q"];
         Assert.Equal("[2, 32]", q.ShapeString);
-        Assert.Equal(DType.F32, q.DType);
+        Assert.Equal(DType.Q8_0, q.DType);
+        Assert.False(q.Storage.IsManaged);
         Assert.Equal(31f, q[0, 31]);
         Assert.Equal(-62f, q[1, 31]);
+        Assert.Equal(-2f, q.ToArray()[33]);
     }
 
     [Theory]
     [InlineData(GgmlType.Q4_0, 32, 18)]
     [InlineData(GgmlType.Q4_K, 256, 144)]
+    [InlineData(GgmlType.Q5_K, 256, 176)]
     [InlineData(GgmlType.Q6_K, 256, 210)]
     public void BlockSizesDetermineTensorBytes(GgmlType type, int blockValues, int blockBytes)
     {
@@ -149,7 +152,7 @@ public class GgufTests
     }
 
     [Theory]
-    [InlineData(13u, "has ggml type Q5_K (13)")]
+    [InlineData(11u, "has ggml type Q3_K (11); supported are F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K")]
     [InlineData(99u, "unknown type id 99")]
     public void UnsupportedTypesNameTheTensor(uint typeId, string expected)
     {

@@ -34,6 +34,34 @@ public class HookTests
         Assert.True(fused <= 1e-4, $"hooked vs plain forward: max |Δlogit| {fused:G3}");
     }
 
+    /// <summary>A 16-bit cache holds only the filtered activations, in half the bytes, each value rounded once.</summary>
+    [Theory]
+    [InlineData(DType.BF16, 1.0 / 256)]
+    [InlineData(DType.F16, 1.0 / 2048)]
+    public void HalfPrecisionCachesAreRoundedCopies(DType dtype, double relative)
+    {
+        using var loaded = Open("stories260K");
+        var m = loaded.Model;
+        var batch = TokenBatch.Single(Prompt("stories260K"));
+        static bool Filter(string n) => n.EndsWith("hook_resid_post", StringComparison.Ordinal) || n.EndsWith("hook_z", StringComparison.Ordinal);
+        var (logits, full) = m.RunWithCache(batch, Filter);
+        var (halfLogits, half) = m.RunWithCache(batch, Filter, cacheDType: dtype);
+        Assert.Equal(logits.ToArray(), halfLogits.ToArray());
+        Assert.Equal(full.Names.Order(StringComparer.Ordinal), half.Names.Order(StringComparer.Ordinal));
+        Assert.Equal(2 * m.Config.NLayers, half.Names.Count);
+        Assert.Equal(full.TotalBytes, 2 * half.TotalBytes);
+        foreach (var name in full.Names)
+        {
+            Assert.Equal(dtype, half[name].DType);
+            var exact = full[name].ToArray();
+            var rounded = half[name].ToArray();
+            for (int i = 0; i < exact.Length; i++)
+                Assert.True(Math.Abs(exact[i] - rounded[i]) <= relative * Math.Abs(exact[i]) + 1e-7, $"{name}[{i}]: {rounded[i]} vs {exact[i]}");
+            Assert.NotEqual(exact, rounded);
+        }
+        Assert.Throws<ArgumentException>(() => m.RunWithCache(batch, Filter, cacheDType: DType.Q8_0));
+    }
+
     /// <summary>Last-position logits equal the last row of the full logits, for every sequence of a padded batch, and carry the same gradients.</summary>
     [Theory]
     [MemberData(nameof(Models))]

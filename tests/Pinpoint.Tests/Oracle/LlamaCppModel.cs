@@ -46,11 +46,37 @@ public sealed class LlamaCppModel : IDisposable
         _context.NativeHandle.MemoryClear(true);
         _batch.Clear();
         for (int i = 0; i < tokens.Count; i++) _batch.Add((LLamaToken)tokens[i], i, LLamaSeqId.Zero, true);
-        var result = _context.NativeHandle.Decode(_batch);
-        if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {result}");
+        Decode();
         var logits = new float[tokens.Count * VocabSize];
         for (int i = 0; i < tokens.Count; i++) _context.NativeHandle.GetLogitsIth(i).CopyTo(logits.AsSpan(i * VocabSize, VocabSize));
         return logits;
+    }
+
+    /// <summary>Runs the tokens as one batch asking for the last position's logits only (prefill as generation does it).</summary>
+    public void Prefill(IReadOnlyList<int> tokens)
+    {
+        _context.NativeHandle.MemoryClear(true);
+        _batch.Clear();
+        for (int i = 0; i < tokens.Count; i++) _batch.Add((LLamaToken)tokens[i], i, LLamaSeqId.Zero, i == tokens.Count - 1);
+        Decode();
+    }
+
+    /// <summary>Feeds the tokens one batch of one at a time through the KV cache (decoding), each with its logits.</summary>
+    public void DecodeOneByOne(IReadOnlyList<int> tokens)
+    {
+        _context.NativeHandle.MemoryClear(true);
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            _batch.Clear();
+            _batch.Add((LLamaToken)tokens[i], i, LLamaSeqId.Zero, true);
+            Decode();
+        }
+    }
+
+    private void Decode()
+    {
+        var result = _context.NativeHandle.Decode(_batch);
+        if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {result}");
     }
 
     public void Dispose()

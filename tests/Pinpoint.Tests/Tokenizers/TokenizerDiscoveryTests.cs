@@ -33,7 +33,9 @@ public class TokenizerDiscoveryTests
         Assert.Contains(hf, e.Message);
         Assert.Throws<FileNotFoundException>(() => TokenizerDiscovery.Find(Path.Combine(hf, "no-such-model.bin")));
         var gguf = SharedData.Require("models/stories260K/stories260K.gguf");
-        Assert.Throws<NotSupportedException>(() => TokenizerDiscovery.Open(gguf));
-        Assert.Contains("GgufTokenizer", Assert.Throws<NotSupportedException>(() => TokenizerDiscovery.Find(gguf)).Message);
+        // A GGUF file is its own tokenizer (its tokenizer.ggml.* metadata).
+        Assert.Equal(gguf, TokenizerDiscovery.Find(gguf));
+        using var tokenizer = TokenizerDiscovery.Open(gguf);
+        Assert.Equal(512, tokenizer.VocabSize);
     }
 }

@@ -1,0 +1,78 @@
+using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Tensors;
+using Pinpoint.Interpretability.Explain;
+using Pinpoint.Models.Transformer;
+
+namespace Pinpoint.Interpretability.Circuits;
+
+/// <summary>One edge's score: the estimated change in the metric when the edge alone is cut (its sender replaced by the counterfactual's output at that port only).</summary>
+public sealed record EdgeScore(Edge Edge, double Score);
+
+/// <summary>
+/// Edge attribution patching (EAP, Syed et al. 2023): for every edge u→v, (u's output on the counterfactual − on the
+/// clean prompt) · ∂metric/∂(v's input), summed over positions — one cached counterfactual forward, one taped clean
+/// forward and one backward for all edges. With integrated gradients (EAP-IG, Hanna et al. 2024) the gradient is
+/// averaged over embeddings moved along the straight line from the counterfactual to the clean prompt.
+/// </summary>
+public static class EdgeAttribution
+{
+    /// <param name="igSteps">0 for plain EAP; S &gt; 0 averages gradients at α = (k + ½)/S.</param>
+    public static double[] Scores(EdgeForward forward, int[] clean, int[] counterfactual, LogitDiffReadout readout, int igSteps = 0)
+    {
+        ActivationPatching.CheckLengths(clean, counterfactual);
+        var corrupt = EdgeForward.SenderOutputs(forward.Model, counterfactual);
+        var graph = forward.Graph;
+        int size = clean.Length * graph.Config.DModel;
+        var gradients = graph.Ports.ToDictionary(p => p, _ => new double[size]);
+        IReadOnlyDictionary<Node, float[]>? cleanOutputs = null;
+        int steps = Math.Max(igSteps, 1);
+        for (int k = 0; k < steps; k++)
+        {
+            (string, HookFunction)? path = igSteps == 0 ? null
+                : (HookNames.ResidPre(0), (x, _) => Interpolate(x, corrupt[Node.Embed], (k + 0.5) / steps));
+            var tape = new Tape();
+            var run = forward.Run(clean, tape: tape, before: path);
+            AttributionPatching.BackwardLogitDiff(tape, run.Logits, readout);
+            foreach (var (port, input) in run.Inputs)
+            {
+                var g = input.Grad!.Span;
+                var sum = gradients[port];
+                for (int i = 0; i < size; i++) sum[i] += g[i];
+            }
+            tape.Clear();
+            if (igSteps == 0) cleanOutputs = run.Outputs;
+        }
+        cleanOutputs ??= EdgeForward.SenderOutputs(forward.Model, clean);
+
+        // (corrupt − clean) per sender once; each edge is then a dot product with its port's gradient.
+        var moved = graph.Senders.ToDictionary(s => s, s => corrupt[s].Zip(cleanOutputs[s], (a, b) => (double)a - b).ToArray());
+        return graph.Edges.Select(e =>
+        {
+            var d = moved[e.From];
+            var g = gradients[e.To];
+            double dot = 0;
+            for (int i = 0; i < size; i++) dot += d[i] * g[i];
+            return dot / steps;
+        }).ToArray();
+    }
+
+    /// <summary>
+    /// Exact path patching of single edges: the metric with only that edge cut (its sender's counterfactual output at
+    /// that port), minus the clean metric — what <see cref="Scores"/> estimates.
+    /// </summary>
+    public static double[] Patch(EdgeForward forward, int[] clean, int[] counterfactual, LogitDiffReadout readout, IReadOnlyList<Edge> edges)
+    {
+        var corrupt = EdgeForward.SenderOutputs(forward.Model, counterfactual);
+        double baseline = readout.FromLogits(forward.Run(clean).Logits);
+        return edges.Select(cut => readout.FromLogits(forward.Run(clean, e => e != cut, corrupt).Logits) - baseline).ToArray();
+    }
+
+    /// <summary>corrupt + α·(x − corrupt): the embeddings a fraction α of the way from the counterfactual to the clean prompt.</summary>
+    private static Tensor Interpolate(Tensor clean, float[] corrupt, double alpha)
+    {
+        var x = clean.Contiguous().Span;
+        var moved = new float[x.Length];
+        for (int i = 0; i < moved.Length; i++) moved[i] = (float)(corrupt[i] + alpha * (x[i] - corrupt[i]));
+        return Tensor.FromArray(moved, clean.Shape.ToArray());
+    }
+}

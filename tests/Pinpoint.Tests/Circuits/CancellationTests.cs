@@ -1,0 +1,40 @@
+using Pinpoint.Interpretability.Circuits;
+using Pinpoint.Interpretability.Evaluation;
+using Pinpoint.Interpretability.Explain;
+using Pinpoint.Models.Loading;
+
+namespace Pinpoint.Tests.Circuits;
+
+/// <summary>Long library calls stop on a cancelled token, and report their progress while they run.</summary>
+public class CancellationTests
+{
+    private static LoadedModel Embedded() => ModelLoader.Load(Path.Combine(AppContext.BaseDirectory, "models", "default"));
+
+    [Fact]
+    public void CancelledCallsStopBeforeWorking()
+    {
+        using var loaded = Embedded();
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var item = ExplainRequest.ArticleExample;
+        Assert.Throws<OperationCanceledException>(() => Explainer.Explain(loaded, item, cancel: cancelled.Token));
+        Assert.Throws<OperationCanceledException>(() => DatasetExplainer.Explain(loaded, [new ScoreItem(item.Prompt, item.Target, item.Foil, Counterfactual: item.Counterfactual)], cancel: cancelled.Token));
+        Assert.Throws<OperationCanceledException>(() => CircuitExplainer.Explain(loaded, [item], new CircuitOptions { Edges = 5 }, cancel: cancelled.Token));
+    }
+
+    [Fact]
+    public void CircuitCancelledMidwayStopsAtTheNextStep()
+    {
+        using var loaded = Embedded();
+        using var source = new CancellationTokenSource();
+        var phases = new List<string>();
+        // Cancel as soon as the first curve point is measured: no further point may be computed.
+        Assert.Throws<OperationCanceledException>(() => CircuitExplainer.Explain(loaded, [ExplainRequest.ArticleExample], new CircuitOptions { Edges = 5, CurvePoints = 5 },
+            progress: (phase, done, total) =>
+            {
+                phases.Add($"{phase} {done}/{total}");
+                if (phase == "faithfulness curve") source.Cancel();
+            }, cancel: source.Token));
+        Assert.Equal(["edge attribution 1/1", "faithfulness curve 1/5"], phases);
+    }
+}

@@ -1,0 +1,143 @@
+using Pinpoint.Engine.Kernels;
+using Pinpoint.Engine.Tensors;
+
+namespace Pinpoint.Tests.Engine.Kernels;
+
+/// <summary>
+/// The quantized kernels against dequantize-then-f32: the integer-dot GEMV on every instruction set (exactly, up to
+/// f32 rounding, once the activation is replaced by its own 8-bit rounding; within the 8-bit bound against the f32
+/// activation) and the packed GEMM path that dequantizes B's panels (to f32 rounding).
+/// </summary>
+public class QuantizedKernelTests
+{
+    public static readonly DType[] Kinds = [DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q5_K, DType.Q6_K];
+
+    public static TheoryData<KernelPath, DType> PathsAndKinds()
+    {
+        var data = new TheoryData<KernelPath, DType>();
+        foreach (var p in KernelPaths.Supported)
+            foreach (var t in Kinds) data.Add(p, t);
+        return data;
+    }
+
+    private static float[] Random(Random rng, int count, float scale = 1f) =>
+        Enumerable.Range(0, count).Select(_ => (rng.NextSingle() * 2 - 1) * scale).ToArray();
+
+    /// <summary>Random weights [n, k] quantized as <paramref name="type"/>, and their dequantized values.</summary>
+    private static (byte[] Blocks, float[] Values) Weights(Random rng, DType type, int n, int k)
+    {
+        var w = Random(rng, n * k);
+        // Rows of different magnitudes, so per-block scales matter.
+        for (int r = 0; r < n; r++)
+            for (int j = 0; j < k; j++) w[r * k + j] *= 1 + r % 5;
+        var blocks = new byte[type.ByteCount(w.Length)];
+        BlockQuantization.Quantize(type, w, blocks);
+        var values = new float[w.Length];
+        BlockQuantization.Dequantize(type, blocks, values);
+        return (blocks, values);
+    }
+
+    /// <summary>The activation as the GEMV sees it: each 32-block rounded to 8 bits of its max.</summary>
+    private static float[] Rounded8Bit(float[] x)
+    {
+        var y = new float[x.Length];
+        for (int b = 0; b < x.Length / 32; b++)
+        {
+            float amax = 0f;
+            for (int j = 0; j < 32; j++) amax = MathF.Max(amax, MathF.Abs(x[32 * b + j]));
+            float d = amax / 127f, id = amax > 0 ? 127f / amax : 0f;
+            for (int j = 0; j < 32; j++) y[32 * b + j] = d * (int)MathF.Round(x[32 * b + j] * id);
+        }
+        return y;
+    }
+
+    private static double Dot(float[] w, int row, int k, float[] x)
+    {
+        double s = 0;
+        for (int j = 0; j < k; j++) s += (double)w[row * k + j] * x[j];
+        return s;
+    }
+
+    [Theory]
+    [MemberData(nameof(PathsAndKinds))]
+    public void GemvIsTheIntegerDotOfTheDequantizedRows(KernelPath path, DType type)
+    {
+        var rng = new Random(3 + (int)type);
+        foreach (var (n, k) in new[] { (1, 256), (7, 512), (300, 768), (2000, 256) })
+        {
+            var (blocks, w) = Weights(rng, type, n, k);
+            var x = Random(rng, k, 2f);
+            x[5] = 0f;
+            var y = new float[n];
+            Gemm.Multiply(1, n, k, x, k, false, blocks, type, k, true, y, n, 0f, path);
+            var x8 = Rounded8Bit(x);
+            var blockMax = Enumerable.Range(0, k / 32).Select(b => x.Skip(32 * b).Take(32).Max(Math.Abs)).ToArray();
+            double bound8 = 0;
+            for (int r = 0; r < n; r++)
+            {
+                double exact = Dot(w, r, k, x8), scale = 0;
+                for (int j = 0; j < k; j++) scale += Math.Abs(w[r * k + j] * x8[j]);
+                Assert.True(Math.Abs(y[r] - exact) <= 1e-5 * scale + 1e-6, $"{path} {type} n={n} k={k} row {r}: {y[r]} vs {exact}");
+                // Against the f32 activation: at most half a step (max|x_block|/254) per value.
+                double bound = 0;
+                for (int j = 0; j < k; j++) bound += Math.Abs(w[r * k + j]) * blockMax[j / 32] / 254;
+                Assert.True(Math.Abs(y[r] - Dot(w, r, k, x)) <= bound * 1.001 + 1e-5, $"{path} {type} row {r}: 8-bit activations moved the dot beyond their bound");
+                bound8 = Math.Max(bound8, bound);
+            }
+            Assert.True(bound8 > 0);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(PathsAndKinds))]
+    public void GemvAccumulatesIntoBeta(KernelPath path, DType type)
+    {
+        var rng = new Random(17);
+        int n = 40, k = 256;
+        var (blocks, _) = Weights(rng, type, n, k);
+        var x = Random(rng, k);
+        var fresh = new float[n];
+        Gemm.Multiply(1, n, k, x, k, false, blocks, type, k, true, fresh, n, 0f, path);
+        var y = Enumerable.Range(0, n).Select(i => (float)i).ToArray();
+        Gemm.Multiply(1, n, k, x, k, false, blocks, type, k, true, y, n, 0.5f, path);
+        for (int i = 0; i < n; i++) Assert.Equal(fresh[i] + 0.5f * i, y[i], 4);
+    }
+
+    /// <summary>
+    /// Prefill (several rows, B used transposed) and the gradient through the weights (B as stored), on shapes that
+    /// cross KC slices, partial tiles and the thread split, against the f32 GEMM on the dequantized weights.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(PathsAndKinds))]
+    public void PackedGemmDequantizesPanels(KernelPath path, DType type)
+    {
+        var rng = new Random(5);
+        foreach (var (m, n, k) in new[] { (2, 33, 256), (13, 70, 512), (64, 300, 768), (1, 40, 256), (200, 512, 256) })
+        foreach (bool transposed in new[] { true, false })
+        {
+            // Stored matrix: [n, k] when used transposed, [k, n] otherwise (rows are always the block direction).
+            int rows = transposed ? n : k, cols = transposed ? k : n;
+            if (cols % type.BlockElements() != 0) continue;
+            var (blocks, w) = Weights(rng, type, rows, cols);
+            var a = Random(rng, m * k);
+            var expected = new float[m * n];
+            var actual = new float[m * n];
+            Gemm.Multiply(m, n, k, a, k, false, w, cols, transposed, expected, n, 0f, path);
+            Gemm.Multiply(m, n, k, a, k, false, blocks, type, cols, transposed, actual, n, 0f, path);
+            if (m == 1 && transposed) continue; // the integer GEMV, checked above
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-4f * (1 + Math.Abs(expected[i])), $"{path} {type} m={m} n={n} k={k} transposed={transposed} [{i}]: {actual[i]} vs {expected[i]}");
+        }
+    }
+
+    [Fact]
+    public void BlocksThatDoNotFitAreRefused()
+    {
+        var blocks = new byte[DType.Q4_K.ByteCount(256)];
+        var y = new float[1];
+        // Rows of 128 values are half a Q4_K block.
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(1, 2, 128, new float[128], 128, false, blocks, DType.Q4_K, 128, true, y, 1, 0f));
+        // Two rows of 256 need twice the bytes.
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(1, 2, 256, new float[256], 256, false, blocks, DType.Q4_K, 256, true, new float[2], 2, 0f));
+    }
+}
