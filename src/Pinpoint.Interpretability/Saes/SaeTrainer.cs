@@ -218,11 +218,11 @@ public sealed class SaeTrainer : IDisposable
         float ramp = _config.SparsityRampAt(step);
         var (loss, mse, l0, auxLoss) = LossAndGradients(ramp);
         if (!double.IsFinite(loss))
-            throw new InvalidOperationException($"SAE loss became {loss} at step {step}; stopped without updating the weights" +
+            throw new InvalidDataException($"SAE loss became {loss} at step {step}; stopped without updating the weights" +
                 (_outDir is null ? "" : $" — the last good checkpoint in {Path.Combine(_outDir, Trainer.CheckpointsFolder)} is kept"));
         double gradNorm = Math.Sqrt(_params.Sum(p => (double)TensorPrimitives.SumOfSquares(p.Grad)));
         if (!double.IsFinite(gradNorm))
-            throw new InvalidOperationException($"SAE gradient norm became {gradNorm} at step {step}; stopped without updating the weights");
+            throw new InvalidDataException($"SAE gradient norm became {gradNorm} at step {step}; stopped without updating the weights");
         if (_config.GradClip > 0 && gradNorm > _config.GradClip)
             foreach (var p in _params) TensorPrimitives.Multiply(p.Grad, (float)(_config.GradClip / gradNorm), p.Grad);
         float lr = _config.LearningRateAt(step);
