@@ -50,6 +50,7 @@ public static class SaeSplice
         var bEnc = Tensor.FromArray(sae.BEnc, sae.DSae);
         var bDec = Tensor.FromArray(sae.BDec, sae.DIn);
         string Name(string inner) => HookName(sae, inner);
+        hooks.DeclareNested(new[] { Input, ActsPre, ActsPost, Recons, Error, Output }.Select(Name));
         return hooks.Add(sae.Metadata.HookName, (activation, _) =>
         {
             var x = hooks.Apply(Name(Input), activation);
