@@ -33,6 +33,7 @@ public static class CliApp
         new CircuitCommand(),
         new QuantizeCommand(),
         new ConceptsCommand(),
+        new DynamicsCommand(),
     ];
 
     private static readonly CliOption Json = new("json", null, "print one JSON object on stdout instead of tables");

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Pinpoint.Interpretability.Reports;
 using Spectre.Console;
 using Spectre.Console.Rendering;
