@@ -33,13 +33,15 @@ public sealed class DynamicsCommand : Command
         foreach (var c in r.Checkpoints)
             CommandOutput.AddRow(table, CommandOutput.Int(c.Step), c.Tokens.ToString(System.Globalization.CultureInfo.InvariantCulture), F(c.ValLoss),
                 F(c.Induction), F(c.PrevToken), F(c.DatasetAccuracy), F(c.LogitDiff),
-                string.Join(", ", c.TopComponents.Select(t => $"{t.Component} {CommandOutput.Number(t.Effect, "+0.00;-0.00")}")));
+                string.Join(", ", c.TopComponents.Select(t => $"{t.Component} {CommandOutput.Number(t.Effect, "+0.00;-0.00;0.00")}")));
         output.Write(table);
         foreach (var p in r.PhaseChanges)
-            output.Text.WriteLine($"phase change: {p.Metric} moves fastest between steps {p.FromStep} and {p.Step} ({CommandOutput.Number(p.Size, "+0.000;-0.000")})");
+            output.Text.WriteLine($"phase change: {p.Metric} moves fastest between steps {p.FromStep} and {p.Step} ({CommandOutput.Number(p.Size, "+0.000;-0.000;0.000")})");
         foreach (var f in r.Formation)
-            output.Text.WriteLine($"formed: {f.Component} reaches half its final effect ({CommandOutput.Number(f.FinalEffect, "+0.00;-0.00")}) at step {(f.StepHalf is { } s ? CommandOutput.Int(s) : "- (final effect 0)")}");
+            output.Text.WriteLine($"formed: {f.Component} reaches half its final effect ({CommandOutput.Number(f.FinalEffect, "+0.00;-0.00;0.00")}) at step {(f.StepHalf is { } s ? CommandOutput.Int(s) : "- (final effect 0)")}");
         if (r.EarlyStep is { } early)
             output.Text.WriteLine($"early top set (step {early}, where the logit difference reaches half its final value) holds {CommandOutput.Number(r.EarlyOverlap!.Value * 100, "F0")}% of the final top set");
+        else if (r.Formation.Count > 0)
+            output.Text.WriteLine("no early top set: the last checkpoint does not prefer the targets on average (logit difference ≤ 0)");
     }
 }

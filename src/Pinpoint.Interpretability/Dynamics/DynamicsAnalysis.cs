@@ -23,7 +23,7 @@ public sealed record PhaseChange(string Metric, int FromStep, int Step, double S
 /// <summary>A component of the final top set: the first checkpoint step at which its effect reaches half its final value (null if the final effect is 0).</summary>
 public sealed record Formation(string Component, int? StepHalf, double FinalEffect);
 
-/// <param name="EarlyStep">The first checkpoint at which the dataset's mean logit difference reaches half its final value: when the task starts being decided.</param>
+/// <param name="EarlyStep">The first checkpoint at which the dataset's mean logit difference reaches half its final value: when the task starts being decided (null when the final difference is not positive).</param>
 /// <param name="EarlyOverlap">Share of the final top set that is already in the top set at <paramref name="EarlyStep"/> (1: the same components decide it early and at the end).</param>
 /// <param name="Skipped">Incomplete checkpoints left out, with the reason.</param>
 public sealed record DynamicsReport(
@@ -68,7 +68,8 @@ public static class DynamicsAnalysis
         if (dataset is null) return new DynamicsReport(run, records, phases, [], null, null, skipped);
         var finalTop = records[^1].TopComponents.Select(c => c.Component).ToList();
         var formation = finalTop.Select(c => FormationOf(c, steps, measured.Select(m => m.Effects[c]).ToList())).ToList();
-        int early = FirstReachingHalf(records.Select(r => r.LogitDiff!.Value).ToList()) ?? records.Count - 1;
+        if (EarlyIndex(records.Select(r => r.LogitDiff!.Value).ToList()) is not { } early)
+            return new DynamicsReport(run, records, phases, formation, null, null, skipped);
         double overlap = finalTop.Intersect(records[early].TopComponents.Select(c => c.Component)).Count() / (double)finalTop.Count;
         return new DynamicsReport(run, records, phases, formation, steps[early], overlap, skipped);
     }
@@ -129,6 +130,12 @@ public static class DynamicsAnalysis
         }
         return best;
     }
+
+    /// <summary>
+    /// The first checkpoint whose mean logit difference reaches half the final one: where the task starts being decided.
+    /// Null when the final checkpoint does not prefer the targets (difference ≤ 0): then nothing decides the task.
+    /// </summary>
+    public static int? EarlyIndex(IReadOnlyList<double> logitDiffs) => logitDiffs[^1] > 0 ? FirstReachingHalf(logitDiffs) : null;
 
     /// <summary>When a component's effect first reaches half its final value (in the final value's direction).</summary>
     public static Formation FormationOf(string component, IReadOnlyList<int> steps, IReadOnlyList<double> effects) =>

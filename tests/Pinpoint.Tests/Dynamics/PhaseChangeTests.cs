@@ -45,4 +45,11 @@ public class PhaseChangeTests
         var none = DynamicsAnalysis.FormationOf("L0H1", LogSteps, [0.3, 0.1, 0, 0, 0, 0, 0.0]);
         Assert.Null(none.StepHalf);
     }
+
+    [Fact]
+    public void TheTaskIsDecidedEarlyOnlyWhenTheLastCheckpointPrefersTheTargets()
+    {
+        Assert.Equal(3, DynamicsAnalysis.EarlyIndex([-0.3, -0.1, 0.2, 0.6, 1.0, 1.1, 1.2]));
+        Assert.Null(DynamicsAnalysis.EarlyIndex([-0.3, -0.2, -0.2, -0.4, -0.5, -0.5, -0.6]));
+    }
 }
