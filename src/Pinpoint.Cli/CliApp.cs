@@ -30,9 +30,12 @@ public static class CliApp
         new SelfCheckCommand(),
         new ServeCommand(),
         new TraceCommand(),
+        new EditCommand(),
         new CircuitCommand(),
         new QuantizeCommand(),
         new ConceptsCommand(),
+        new SaeTrainCommand(),
+        new SaeEvalCommand(),
         new DynamicsCommand(),
     ];
 
@@ -62,7 +65,10 @@ public static class CliApp
             stdout.Write(Usage());
             return 0;
         }
-        var command = commands.FirstOrDefault(c => c.Name == args[0]);
+        // Two-word commands ("sae train") are matched before one-word ones.
+        var command = args.Count >= 2 ? commands.FirstOrDefault(c => c.Name == $"{args[0]} {args[1]}") : null;
+        int consumed = command is null ? 1 : 2;
+        command ??= commands.FirstOrDefault(c => c.Name == args[0]);
         if (command is null)
         {
             stderr.WriteLine($"pinpoint: unknown command '{args[0]}' (commands: {string.Join(", ", commands.Select(c => c.Name))})");
@@ -74,7 +80,7 @@ public static class CliApp
         {
             KernelPaths.CheckRequest(environment(KernelPaths.EnvironmentVariable));
             var options = command.Options.Concat(CommonOptions).ToList();
-            var parsed = new CliArgs(args.Skip(1), options);
+            var parsed = new CliArgs(args.Skip(consumed), options);
             if (parsed.Flag(Help))
             {
                 stdout.Write(CommandHelp(command, options));
@@ -119,7 +125,7 @@ public static class CliApp
     /// <summary>Errors caused by what the user passed (files, ids, settings), as opposed to bugs.</summary>
     public static bool IsBadInput(Exception e) =>
         e is IOException or UnauthorizedAccessException or ModelFormatException or ModelConfigException or ArgumentException
-            or InvalidDataException or NotSupportedException or System.Text.Json.JsonException;
+            or InvalidDataException or NotSupportedException or System.Text.Json.JsonException or Pinpoint.Training.TrainingStoppedException;
 
     private static string Usage()
     {

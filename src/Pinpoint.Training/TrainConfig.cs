@@ -1,3 +1,4 @@
+using Pinpoint.Models.Formats;
 using System.Text.Json;
 using Pinpoint.Models.Architectures;
 using System.Text.Json.Serialization;
@@ -51,6 +52,7 @@ public sealed record TrainConfig
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        Converters = { new NonFiniteAsNull() },
     };
 
     public static TrainConfig Load(string path)

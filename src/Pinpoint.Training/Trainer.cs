@@ -101,6 +101,13 @@ public sealed class Trainer : IDisposable
         _targets = new int[config.BatchSize * config.Context];
     }
 
+    /// <summary>Whether <paramref name="outDir"/> holds a run's checkpoints (a new run there would mix with it).</summary>
+    public static bool HoldsCheckpoints(string outDir) =>
+        Directory.Exists(Path.Combine(outDir, CheckpointsFolder)) && Directory.EnumerateDirectories(Path.Combine(outDir, CheckpointsFolder)).Any();
+
+    /// <summary>Whether <paramref name="outDir"/> holds a run that can be resumed.</summary>
+    public static bool HoldsRun(string outDir) => File.Exists(Path.Combine(outDir, LatestFile));
+
     /// <summary>
     /// Prepares (or reopens) a run in <paramref name="outDir"/>: the tokenizer, the tokenized corpus and the latest
     /// checkpoint when <paramref name="resume"/> is set.
@@ -110,20 +117,20 @@ public sealed class Trainer : IDisposable
         config.Validate();
         probe ??= TrainingDynamics.Probe(config.Metrics);
         if (config.Corpus.Length == 0) throw new ArgumentException("invalid training config: no corpus files");
+        if (resume && !HoldsRun(outDir))
+            throw new IOException($"nothing to resume in {outDir}: it holds no run ({LatestFile} is missing)");
+        if (!resume && HoldsCheckpoints(outDir))
+            throw new IOException($"{outDir} already holds checkpoints; resume that run or choose another folder");
         Directory.CreateDirectory(outDir);
         var configPath = Path.Combine(outDir, "train_config.json");
         string? resumeFrom = null;
-        if (resume && File.Exists(Path.Combine(outDir, LatestFile)))
+        if (resume)
         {
             var saved = TrainConfig.Load(configPath);
             if (saved.Architecture != config.Architecture || saved.DModel != config.DModel || saved.NLayers != config.NLayers)
                 throw new InvalidDataException($"{outDir}: the run there trains a {saved.Architecture} d{saved.DModel}×{saved.NLayers}; the config asks for {config.Architecture} d{config.DModel}×{config.NLayers}");
             resumeFrom = Path.Combine(outDir, CheckpointsFolder, JsonSerializer.Deserialize<string>(File.ReadAllText(Path.Combine(outDir, LatestFile)))!);
             log?.Invoke($"resuming from {resumeFrom}");
-        }
-        else if (Directory.Exists(Path.Combine(outDir, CheckpointsFolder)) && Directory.EnumerateDirectories(Path.Combine(outDir, CheckpointsFolder)).Any())
-        {
-            throw new InvalidOperationException($"{outDir} already holds checkpoints; pass --resume to continue that run or choose another folder");
         }
         File.WriteAllText(configPath, JsonSerializer.Serialize(config, TrainConfig.Json));
 
@@ -224,7 +231,7 @@ public sealed class Trainer : IDisposable
         return new StepTiming(loss, gradNorm, lr, forward, backward, Stopwatch.GetElapsedTime(optimizerStart).TotalSeconds);
     }
 
-    private InvalidOperationException NotFinite(string what, double value, int step) =>
+    private TrainingStoppedException NotFinite(string what, double value, int step) =>
         new($"{what} became {value} at step {step}; stopped without updating the weights — the last good checkpoint in {Path.Combine(_outDir, CheckpointsFolder)} is kept");
 
     private bool IsCheckpointStep(int step) =>
@@ -309,6 +316,7 @@ public sealed class Trainer : IDisposable
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new NonFiniteAsNull() },
     };
 
     public void Dispose()

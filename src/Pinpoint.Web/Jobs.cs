@@ -16,10 +16,15 @@ public sealed record JobStatus(string Id, string Kind, string Model, string Stat
 /// </summary>
 public sealed class Jobs
 {
+    /// <summary>Finished jobs kept (with their results) for late listeners; older ones are dropped.</summary>
+    public const int KeptFinished = 16;
+
     private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
 
     public Job Start(string kind, string model, Func<Action<JobProgress>, CancellationToken, Task<object>> work)
     {
+        foreach (var old in _jobs.Values.Where(j => j.State != "running").OrderByDescending(j => j.Started).Skip(KeptFinished))
+            _jobs.TryRemove(old.Id, out _);
         var job = new Job(Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)), kind, model);
         _jobs[job.Id] = job;
         _ = Task.Run(async () =>
@@ -42,8 +47,6 @@ public sealed class Jobs
 
     public Job? Find(string id) => _jobs.GetValueOrDefault(id);
 
-    public IEnumerable<Job> All => _jobs.Values;
-
     public sealed class Job(string id, string kind, string model)
     {
         private readonly Lock _lock = new();
@@ -52,6 +55,7 @@ public sealed class Jobs
         public string Id { get; } = id;
         public string Kind { get; } = kind;
         public string Model { get; } = model;
+        public DateTime Started { get; } = DateTime.UtcNow;
         public CancellationTokenSource Cancellation { get; } = new();
         public JobProgress? Progress { get; private set; }
         public object? Result { get; private set; }

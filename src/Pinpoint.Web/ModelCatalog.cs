@@ -42,9 +42,13 @@ public sealed class ModelCatalog : IDisposable
 
     /// <summary>Model folders (config.json), .gguf files and llama2.c .bin files under the roots.</summary>
     public List<CatalogEntry> Models() => Walk((dir, root) =>
-        (File.Exists(Path.Combine(dir, "config.json")) ? [new CatalogEntry(Relative(root, dir), root, "hf")] : Array.Empty<CatalogEntry>())
-        .Concat(Directory.EnumerateFiles(dir, "*.gguf").Select(f => new CatalogEntry(Relative(root, f), root, "gguf")))
-        .Concat(Directory.EnumerateFiles(dir, "*.bin").Select(f => new CatalogEntry(Relative(root, f), root, "llama2c"))));
+    {
+        // A .bin beside a config.json is that folder's PyTorch weights, not a llama2.c model.
+        bool hf = File.Exists(Path.Combine(dir, "config.json"));
+        return (hf ? [new CatalogEntry(Relative(root, dir), root, "hf")] : Array.Empty<CatalogEntry>())
+            .Concat(Directory.EnumerateFiles(dir, "*.gguf").Select(f => new CatalogEntry(Relative(root, f), root, "gguf")))
+            .Concat(hf ? [] : Directory.EnumerateFiles(dir, "*.bin").Select(f => new CatalogEntry(Relative(root, f), root, "llama2c")));
+    });
 
     /// <summary>Training runs: folders with a metrics.jsonl.</summary>
     public List<CatalogEntry> Runs() => Walk((dir, root) =>

@@ -18,6 +18,9 @@ public sealed class Security(ServeOptions options)
     public const string CookieName = "pinpoint_token";
     public const string ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
+    /// <summary>For the self-contained HTML reports: their inline CSS only; no scripts, nothing loaded.</summary>
+    public const string ReportPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
     private readonly byte[] _token = Encoding.UTF8.GetBytes(options.Token);
     private readonly HashSet<string> _hostNames = AllowedHostNames(options.Host);
     private readonly bool _anyAddress = options.Host is "0.0.0.0" or "::" or "[::]";

@@ -130,6 +130,15 @@ public static class WebServer
                 Json(await catalog.WithModel(body.Model, m => commands.Explain(m, body.Request(), body.Options()), cancel)))
             .Produces(200, types.Explain).WithSummary("as pinpoint explain --json (no prompt: the built-in article example)");
 
+        api.MapGet("/explain/report.html", async (string? model, string? prompt, string? target, string? foil, string? counterfactual, ModelCatalog catalog, HttpContext context, CancellationToken cancel) =>
+            {
+                var body = new Requests.ExplainBody(model, prompt, target, foil, counterfactual, null, null, null);
+                var html = await catalog.WithModel(model, m => ExplainHtmlReport.Render(Explainer.Explain(m, body.Request(), body.Options())), cancel);
+                context.Response.Headers.ContentSecurityPolicy = Security.ReportPolicy;
+                return Results.Content(html, "text/html; charset=utf-8");
+            })
+            .WithSummary("the page explain --html writes, for one prediction (inline CSS and SVG, no scripts)");
+
         api.MapPost("/ablate", async (Requests.AblateBody body, ModelCatalog catalog, CancellationToken cancel) =>
                 Json(await catalog.WithModel(body.Model, m => SetAblation.Run(m, body.Request(), body.Components ?? [], body.AblationKind), cancel)))
             .Produces<SetAblationResult>().WithSummary("knock out a chosen set of heads/MLPs/neurons together; the new target − foil difference");

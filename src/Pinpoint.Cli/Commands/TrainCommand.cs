@@ -35,9 +35,20 @@ public sealed class TrainCommand : Command
             LearningRate = args.Float(LearningRate, config.LearningRate),
             Seed = args.Int(Seed, config.Seed),
         };
+        if (args.String(Steps) is not null && config.WarmupSteps > config.Steps)
+        {
+            output.Note($"warm-up shortened from {config.WarmupSteps} to {config.Steps / 10} steps to fit --{Steps.Name} {config.Steps}");
+            config = config with { WarmupSteps = config.Steps / 10 };
+        }
         var outDir = args.RequiredString(Out);
+        // The library refuses these too; here the message can name the option.
+        bool resume = args.Flag(Resume);
+        if (resume && !Trainer.HoldsRun(outDir))
+            throw new IOException($"--{Resume.Name}: nothing to resume in {outDir} (no run there; drop --{Resume.Name} to start one)");
+        if (!resume && Trainer.HoldsCheckpoints(outDir))
+            throw new IOException($"--{Out.Name}: {outDir} already holds checkpoints; add --{Resume.Name} to continue that run or choose another folder");
         var log = output.Json ? null : (Action<string>)output.Text.WriteLine;
-        using var trainer = Trainer.Open(config, outDir, args.Flag(Resume), log, TrainingMetrics.Probe(config.Metrics));
+        using var trainer = Trainer.Open(config, outDir, resume, log, TrainingMetrics.Probe(config.Metrics));
         StepReport? last = null;
         string? lastCheckpoint = null;
         void Record(StepReport r)

@@ -151,8 +151,11 @@ public sealed class Tensor
         Write(values, add: true);
     }
 
-    /// <summary>Whether elements can be written: managed F32 storage (memory-mapped weights are read-only).</summary>
-    public bool IsWritable => DType == DType.F32 && Storage.IsManaged;
+    /// <summary>
+    /// Whether elements can be written: F32 storage (memory-mapped files are mapped copy-on-write, so writes stay
+    /// private). F16/BF16 storage is read as float but not written.
+    /// </summary>
+    public bool IsWritable => DType == DType.F32;
 
     public float ToScalar()
     {
@@ -298,7 +301,7 @@ public sealed class Tensor
     private void CheckWritable()
     {
         if (!IsWritable)
-            throw new InvalidOperationException($"{Describe()} is read-only ({DType}{(Storage.IsManaged ? "" : ", memory-mapped")}); write to a Clone()");
+            throw new InvalidOperationException($"{Describe()} is read-only ({DType}); write to a Clone(), which is F32");
     }
 
     private ReadOnlySpan<float> SourceValues(Tensor source, string operation)

@@ -31,7 +31,7 @@ public sealed class ActivationBatch
         Tokens = new int[rows];
     }
 
-    /// <summary>Hook names, in the order of <see cref="Values"/>.</summary>
+    /// <summary>Hook names, in the order of <see cref="Values(int)"/>.</summary>
     public IReadOnlyList<string> Hooks { get; }
 
     /// <summary>Width of each hook's row.</summary>

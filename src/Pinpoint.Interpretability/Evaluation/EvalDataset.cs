@@ -79,7 +79,7 @@ public static class EvalDataset
     }
 
     /// <summary>Every non-blank line as a JSON object, with its 1-based line number.</summary>
-    private static IEnumerable<(int Line, JsonElement Item)> Objects(string path)
+    internal static IEnumerable<(int Line, JsonElement Item)> Objects(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"dataset not found: {path}", path);
         int line = 0;

@@ -53,6 +53,8 @@ public sealed record SaeTrainConfig
     public int Context { get; init; } = 128;
     /// <summary>Activations held in the shuffled buffer (memory bound: BufferTokens · d_in floats).</summary>
     public int BufferTokens { get; init; } = 65536;
+    /// <summary>Passes over each buffer fill before the next is harvested (harvesting costs more than a step on a small SAE).</summary>
+    public int BufferReuse { get; init; } = 1;
 
     public SaeTrainingArchitecture ParsedArchitecture =>
         SaeArchitectureNames.ParseTraining(Architecture) ?? throw new ArgumentException($"invalid SAE config: unknown architecture '{Architecture}' (standard, topk, batchtopk, jumprelu)");
@@ -82,6 +84,7 @@ public sealed record SaeTrainConfig
         Require(CheckpointEvery >= 0, "checkpoint_every", "must be ≥ 0");
         Require(Context >= 1, "context", "must be positive");
         Require(BufferTokens >= BatchSize, "buffer_tokens", $"must be at least batch_size ({BatchSize})");
+        Require(BufferReuse >= 1, "buffer_reuse", "must be positive");
     }
 
     /// <summary>Learning rate at 1-based <paramref name="step"/>: linear warm-up, constant, linear decay to 0 at the end.</summary>

@@ -38,6 +38,8 @@ public sealed class SaeTrainer : IDisposable
     private readonly float[] _stepsSinceFired, _fireCount;
     private float _fireTokens;
     private int _step;
+    private Stopwatch? _clock;
+    private long? _tokensAtStart;
     private long _tokensSeen;
 
     // Scratch for one step.
@@ -57,6 +59,7 @@ public sealed class SaeTrainer : IDisposable
     public const string OptimizerFile = "optimizer.safetensors";
 
     public int Step => _step;
+    public int TotalSteps => _config.Steps;
     public long TokensSeen => _tokensSeen;
     public float NormScale => _normScale;
 
@@ -109,6 +112,7 @@ public sealed class SaeTrainer : IDisposable
         _latStart = new int[_dSae + 1];
         _latFill = new int[_dSae];
 
+        if (outDir is not null) Directory.CreateDirectory(outDir);
         if (resumeFrom is null) Initialise();
         else LoadCheckpoint(resumeFrom);
     }
@@ -182,15 +186,18 @@ public sealed class SaeTrainer : IDisposable
 
     // ---------------------------------------------------------------- training loop
 
-    /// <summary>Runs steps until the configured total (or cancellation), logging and checkpointing on schedule.</summary>
-    public void Run(Action<SaeStepReport>? report = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Runs steps until the configured total, <paramref name="untilStep"/> (several SAEs sharing one harvest advance
+    /// in lockstep) or cancellation, logging and checkpointing on schedule.
+    /// </summary>
+    public void Run(Action<SaeStepReport>? report = null, CancellationToken cancel = default, int untilStep = int.MaxValue)
     {
-        var clock = Stopwatch.StartNew();
-        long tokensAtStart = _tokensSeen;
-        while (_step < _config.Steps && !cancel.IsCancellationRequested)
+        _clock ??= Stopwatch.StartNew();
+        _tokensAtStart ??= _tokensSeen;
+        while (_step < Math.Min(_config.Steps, untilStep) && !cancel.IsCancellationRequested)
         {
             var stats = TrainStep();
-            double tps = (_tokensSeen - tokensAtStart) / clock.Elapsed.TotalSeconds;
+            double tps = (_tokensSeen - _tokensAtStart.Value) / _clock.Elapsed.TotalSeconds;
             bool checkpointStep = _outDir is not null && IsCheckpointStep(_step);
             bool log = _step % _config.LogEvery == 0 || _step == _config.Steps || checkpointStep || _step == 1;
             string? checkpoint = checkpointStep ? SaveCheckpoint(stats.Loss) : null;
@@ -199,7 +206,7 @@ public sealed class SaeTrainer : IDisposable
             if (_outDir is not null) AppendMetrics(r);
             report?.Invoke(r);
         }
-        if (_outDir is not null) LossCurve.Write(Path.Combine(_outDir, Trainer.MetricsFile), Path.Combine(_outDir, "loss.svg"));
+        if (_outDir is not null && (_step == _config.Steps || cancel.IsCancellationRequested)) LossCurve.Write(Path.Combine(_outDir, Trainer.MetricsFile), Path.Combine(_outDir, "loss.svg"));
     }
 
     /// <summary>One optimizer step on the next batch; returns its metrics (throughput and checkpoint left empty).</summary>
@@ -211,11 +218,11 @@ public sealed class SaeTrainer : IDisposable
         float ramp = _config.SparsityRampAt(step);
         var (loss, mse, l0, auxLoss) = LossAndGradients(ramp);
         if (!double.IsFinite(loss))
-            throw new InvalidOperationException($"SAE loss became {loss} at step {step}; stopped without updating the weights" +
+            throw new InvalidDataException($"SAE loss became {loss} at step {step}; stopped without updating the weights" +
                 (_outDir is null ? "" : $" — the last good checkpoint in {Path.Combine(_outDir, Trainer.CheckpointsFolder)} is kept"));
         double gradNorm = Math.Sqrt(_params.Sum(p => (double)TensorPrimitives.SumOfSquares(p.Grad)));
         if (!double.IsFinite(gradNorm))
-            throw new InvalidOperationException($"SAE gradient norm became {gradNorm} at step {step}; stopped without updating the weights");
+            throw new InvalidDataException($"SAE gradient norm became {gradNorm} at step {step}; stopped without updating the weights");
         if (_config.GradClip > 0 && gradNorm > _config.GradClip)
             foreach (var p in _params) TensorPrimitives.Multiply(p.Grad, (float)(_config.GradClip / gradNorm), p.Grad);
         float lr = _config.LearningRateAt(step);

@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace Pinpoint.Models.Formats;
 
-/// <summary>What a model or tokenizer file holds, judged by its content (see <see cref="FileKinds.Detect"/>).</summary>
+/// <summary>What a model or tokenizer file holds, judged by its content (see <see cref="FileKinds.Detect(string)"/>).</summary>
 public enum FileKind
 {
     /// <summary>None of the kinds below.</summary>

@@ -57,4 +57,8 @@ public static class TokenizerExtensions
         var full = tokenizer.Decode([.. promptIds, .. ids], skipSpecial: true);
         return full.StartsWith(head, StringComparison.Ordinal) ? full[head.Length..] : tokenizer.Decode(ids, skipSpecial: true);
     }
+
+    /// <summary>The continuation's words (split on whitespace), e.g. for n-gram statistics of generated text.</summary>
+    public static string[] DecodeContinuationWords(this ITokenizer tokenizer, int[] promptIds, int[] ids) =>
+        tokenizer.DecodeContinuation(promptIds, ids).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
 }

@@ -14,10 +14,10 @@ public sealed class HookSet
 {
     private readonly Dictionary<string, List<HookFunction>> _functions = new(StringComparer.Ordinal);
     private readonly Func<string, bool>? _cacheFilter;
+    private readonly DType _cacheDType;
     private readonly HookSet? _next;
     private int[] _positions = [];
     private Compute _compute = Compute.Eager;
-    private readonly DType _cacheDType;
 
     /// <param name="cacheFilter">Hook names whose activations are stored in <see cref="Cache"/>; null stores none.</param>
     /// <param name="cacheDType">
@@ -55,8 +55,17 @@ public sealed class HookSet
 
     public ActivationCache Cache { get; } = new();
 
-    /// <summary>Hook names that have functions (the model checks them before it runs).</summary>
-    public IEnumerable<string> Names => _functions.Keys;
+    /// <summary>Hook names that have functions and that the model must have (it checks them before it runs).</summary>
+    public IEnumerable<string> Names => _functions.Keys.Where(n => !_nested.Contains(n));
+
+    private readonly HashSet<string> _nested = new(StringComparer.Ordinal);
+
+    /// <summary>Declares hook points that a function of this set creates itself (e.g. an SAE's hook_sae_* under its hook).</summary>
+    public HookSet DeclareNested(IEnumerable<string> hookNames)
+    {
+        _nested.UnionWith(hookNames);
+        return this;
+    }
 
     public HookSet Add(string hookName, HookFunction function)
     {

@@ -145,8 +145,8 @@ public sealed class Trace
     }
 
     /// <summary>
-    /// The model itself, unless a weight asked about is half precision or memory-mapped (no gradient buffer can be
-    /// attached to it): then the same model with F32 copies of just those weights, which take the gradients.
+    /// The model itself, unless a weight asked about is half precision (the ops take no gradient into F16/BF16
+    /// weights): then the same model with F32 copies of just those weights, which take the gradients.
     /// </summary>
     private HookedTransformer ModelForGradients()
     {

@@ -3,17 +3,9 @@ using Pinpoint.Cli;
 
 namespace Pinpoint.Tests.Cli;
 
-/// <summary>
-/// The CLI's error contract over a table of bad inputs: every command from the registry with malformed options, and
-/// each problem a new user hit (issue 11). Every case must exit 1 (bad input) or 2 (usage), print exactly one line
-/// on stderr naming the culprit, no stack trace, nothing on stdout, and leave no file behind.
-/// </summary>
-public sealed class BadInputTests : IDisposable
+/// <summary>The CLI's error contract, checked on one invocation.</summary>
+public static class CliContract
 {
-    private readonly string _temp = Directory.CreateTempSubdirectory("pinpoint-bad-").FullName;
-
-    public void Dispose() => Directory.Delete(_temp, recursive: true);
-
     /// <summary>One bad invocation: the arguments, the environment the CLI sees, the exit code and a text the one line must hold.</summary>
     public sealed record Case(string[] Args, int Code, string Mention, Dictionary<string, string>? Environment = null)
     {
@@ -26,7 +18,7 @@ public sealed class BadInputTests : IDisposable
         var before = Snapshot(watched);
         var cwdBefore = Snapshot(Environment.CurrentDirectory, recursive: false);
         var r = Cli.RunWith(c.Environment ?? [], c.Args);
-        AssertOneLineFailure(r, c.ToString());
+        CliContract.AssertOneLineFailure(r, c.ToString());
         Assert.True(r.Code == c.Code, $"{c}: exit {r.Code}, expected {c.Code}: {r.Err}");
         Assert.True(r.Err.Contains(c.Mention, StringComparison.Ordinal), $"{c}: '{r.Err.TrimEnd()}' does not mention '{c.Mention}'");
         Assert.Equal(before, Snapshot(watched));
@@ -50,9 +42,21 @@ public sealed class BadInputTests : IDisposable
         Directory.EnumerateFileSystemEntries(folder, "*", recursive ? SearchOption.AllDirectories : SearchOption.TopDirectoryOnly)
             .Select(p => Directory.Exists(p) ? p + "/" : $"{p} {new FileInfo(p).Length} {File.GetLastWriteTimeUtc(p).Ticks}")
             .Order(StringComparer.Ordinal).ToArray();
+}
+
+/// <summary>
+/// The CLI's error contract over a table of bad inputs: every command from the registry with malformed options, and
+/// each problem a new user hit (issue 11). Every case must exit 1 (bad input) or 2 (usage), print exactly one line
+/// on stderr naming the culprit, no stack trace, nothing on stdout, and leave no file behind.
+/// </summary>
+public sealed class BadInputTests : IDisposable
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("pinpoint-bad-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
 
     /// <summary>Malformed options, generated for every registered command so new commands are covered without edits here.</summary>
-    public static IEnumerable<Case> OptionCases()
+    public static IEnumerable<CliContract.Case> OptionCases()
     {
         foreach (var command in CliApp.Commands)
         {
@@ -74,20 +78,20 @@ public sealed class BadInputTests : IDisposable
     {
         var cases = OptionCases().ToList();
         Assert.True(cases.Count >= 8 * 5, $"only {cases.Count} cases");
-        foreach (var c in cases) AssertCleanFailure(c, _temp);
+        foreach (var c in cases) CliContract.AssertCleanFailure(c, _temp);
     }
 
     [Fact]
     public void UnknownCommandIsOneLine()
     {
         var r = Cli.Run("explode", "--json");
-        AssertOneLineFailure(r, "explode");
+        CliContract.AssertOneLineFailure(r, "explode");
         Assert.Equal(2, r.Code);
         Assert.Contains("'explode'", r.Err);
     }
 
     /// <summary>The problems of issue 11 that fail before any result, each with the text its message must hold.</summary>
-    private IEnumerable<Case> IssueCases()
+    private IEnumerable<CliContract.Case> IssueCases()
     {
         var stories = SharedData.Require("models/stories260K/stories260K.bin");
         var gpt2 = SharedData.Require("models/gpt2-random");
@@ -128,10 +132,38 @@ public sealed class BadInputTests : IDisposable
         yield return new(["export", "--model", stories, "--out", Path.Combine(_temp, "no", "such", "dir"), "--json"], 1, "does not exist");
     }
 
+    /// <summary>Items 1, 2 and 10 of issue 11 for train: folders, resume, config fields and divergence.</summary>
+    [Fact]
+    public void TrainProblemsFailCleanly()
+    {
+        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
+        var run = Directory.CreateDirectory(Path.Combine(_temp, "run")).FullName;
+        Directory.CreateDirectory(Path.Combine(run, "checkpoints", "step-0000001"));
+        var config = WriteText("tiny.json", $$"""
+            {"architecture": "gpt2", "d_model": 16, "n_layers": 1, "n_heads": 2, "context": 16, "vocab_size": 300, "batch_size": 2,
+             "steps": 3, "warmup_steps": 0, "eval_every": 2, "eval_batches": 1, "checkpoint_every": 0, "corpus": ["{{corpus}}"], "metrics": []}
+            """);
+        foreach (var c in new CliContract.Case[]
+        {
+            new(["train", "--config", config, "--out", run, "--json"], 1, "add --resume"),
+            new(["train", "--config", config, "--out", Path.Combine(_temp, "none"), "--resume", "--json"], 1, "--resume: nothing to resume"),
+            new(["train", "--config", WriteText("typo.json", "{\"stepz\": 3}"), "--out", Path.Combine(_temp, "new"), "--json"], 1, "stepz"),
+            new(["train", "--config", WriteText("metric.json", "{\"metrics\": [\"inductoin\"]}"), "--out", Path.Combine(_temp, "new"), "--json"], 1, "inductoin"),
+        })
+            CliContract.AssertCleanFailure(c, _temp);
+
+        // A learning rate that makes the loss non-finite stops with one line; what was written stays valid JSON.
+        var diverged = Path.Combine(_temp, "diverged");
+        var r = Cli.Run("train", "--config", config, "--out", diverged, "--lr", "1e30", "--steps", "40", "--json");
+        CliContract.AssertOneLineFailure(r, "lr 1e30");
+        Assert.Contains("became", r.Err);
+        foreach (var line in File.ReadLines(Path.Combine(diverged, "metrics.jsonl"))) System.Text.Json.JsonDocument.Parse(line).Dispose();
+    }
+
     [Fact]
     public void IssueProblemsFailCleanly()
     {
-        foreach (var c in IssueCases().ToList()) AssertCleanFailure(c, _temp);
+        foreach (var c in IssueCases().ToList()) CliContract.AssertCleanFailure(c, _temp);
     }
 
     [Fact]
@@ -145,7 +177,7 @@ public sealed class BadInputTests : IDisposable
     public void VerboseAndPinpointDebugShowTheStack()
     {
         var quiet = Cli.RunWith([], "info", "--model", Path.Combine(_temp, "none.gguf"));
-        AssertOneLineFailure(quiet, "quiet");
+        CliContract.AssertOneLineFailure(quiet, "quiet");
         foreach (var r in new[]
         {
             Cli.RunWith([], "info", "--model", Path.Combine(_temp, "none.gguf"), "--verbose"),

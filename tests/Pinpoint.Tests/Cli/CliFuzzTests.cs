@@ -46,7 +46,7 @@ public sealed class CliFuzzTests : IDisposable
                 Assert.DoesNotContain("internal error", r.Err);
                 if (r.Code != 0)
                 {
-                    BadInputTests.AssertOneLineFailure(r with { Out = args.Contains("--json") ? r.Out : "" }, what);
+                    CliContract.AssertOneLineFailure(r with { Out = args.Contains("--json") ? r.Out : "" }, what);
                     Assert.True(before.SequenceEqual(Snapshot(_temp)), $"{what}: a failure left files behind");
                 }
                 // Successful runs may write what they were asked to (an export); start every case from the same folder.

@@ -44,7 +44,7 @@ public sealed class ExportCommandTests : IDisposable
         var model = SharedData.Require("models/stories260K/stories260K.bin");
         var folder = Directory.CreateDirectory(Path.Combine(_temp, "taken")).FullName;
         File.WriteAllText(Path.Combine(folder, "other-model.txt"), "keep me");
-        BadInputTests.AssertCleanFailure(new BadInputTests.Case(["export", "--model", model, "--out", folder], 1, "--force"), _temp);
+        CliContract.AssertCleanFailure(new CliContract.Case(["export", "--model", model, "--out", folder], 1, "--force"), _temp);
         Assert.True(File.Exists(Path.Combine(folder, "other-model.txt")));
 
         Cli.Run("export", "--model", model, "--out", folder, "--force", "--json").Json();

@@ -80,6 +80,20 @@ public sealed class HardeningTests : IDisposable
     }
 
     [Fact]
+    public void ShortRunsShortenTheDefaultWarmUpAndSaySo()
+    {
+        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
+        var config = Path.Combine(_temp, "tiny.json");
+        File.WriteAllText(config, $$"""
+            {"architecture": "gpt2", "d_model": 16, "n_layers": 1, "n_heads": 2, "context": 16, "vocab_size": 300, "batch_size": 2,
+             "eval_every": 2, "eval_batches": 1, "checkpoint_every": 0, "corpus": ["{{corpus}}"], "metrics": []}
+            """);
+        var r = Cli.Run("train", "--config", config, "--out", Path.Combine(_temp, "run"), "--steps", "3", "--json");
+        Assert.Equal(3, r.Json().GetProperty("step").GetInt32());
+        Assert.Contains("warm-up shortened from 100 to 0 steps to fit --steps 3", r.Err);
+    }
+
+    [Fact]
     public void ExplainOptionsAreCheckedAgainstTheModel()
     {
         using var loaded = ModelLoader.Load(SharedData.Require("models/stories260K/stories260K.bin"));

@@ -45,7 +45,7 @@ public class SafetensorsTests
     }
 
     [Fact]
-    public void MappedTensorsRefuseWritesAndTheirClonesTakeThem()
+    public void WritesToMappedTensorsStayPrivate()
     {
         using var dir = new TempDir();
         var path = dir.File("w.safetensors");
@@ -53,12 +53,8 @@ public class SafetensorsTests
         var before = File.ReadAllBytes(path);
         using (var file = TensorFile.Open(path))
         {
-            var e = Assert.Throws<InvalidOperationException>(() => file["a"][0] = 5f);
-            Assert.Contains("read-only", e.Message);
-            var copy = file["a"].Clone();
-            copy[0] = 5f;
-            Assert.Equal(5f, copy[0]);
-            Assert.Equal(1f, file["a"][0]);
+            file["a"][0] = 5f;
+            Assert.Equal(5f, file["a"][0]);
         }
         Assert.Equal(before, File.ReadAllBytes(path));
     }

@@ -15,7 +15,7 @@ internal sealed class PlantedDictionary(int dIn, int features, double activePerT
 
     public void Fill(long index, int rows, Span<float> destination)
     {
-        var rng = new Random(HashCode.Combine(seed, index));
+        var rng = new Random(SeedMix.Of(seed, index));
         destination[..(rows * dIn)].Clear();
         double p = activePerToken / features;
         for (int r = 0; r < rows; r++)

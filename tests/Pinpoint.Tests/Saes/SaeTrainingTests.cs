@@ -23,7 +23,7 @@ public class SaeTrainingTests
         };
         using var trainer = new SaeTrainer(config, data, new SaeMetadata { HookName = "planted" });
         SaeStepReport? last = null;
-        trainer.Run(r => last = r);
+        trainer.Run(r => last = r, TestContext.Current.CancellationToken);
         var sae = trainer.Export();
         double recovered = data.Recovered(sae, 0.9);
         Assert.True(recovered >= 0.9, $"{architecture}: recovered {recovered:P1} of the planted directions (last step: mse {last?.Mse:0.###}, l0 {last?.L0:0.#}, EV {last?.ExplainedVariance:0.###}, dead {last?.DeadFraction:P0})");
@@ -47,7 +47,7 @@ public class SaeTrainingTests
         {
             Architecture = architecture, DSae = dSae, K = 3, BatchSize = rows, Steps = 10, InitBatches = 1, BufferTokens = rows,
             L1Coefficient = 0.7f, L0Coefficient = 0.3f, AuxK = 2, AuxKCoefficient = 0.5f, JumpReluInitialThreshold = 0.2f,
-            NormalizeActivations = false, BDecInit = "mean", DeadTokens = 1,
+            NormalizeActivations = false, BDecInit = "mean", DeadTokens = 1_000_000, // no AuxK: it treats its target x − x̂ as a constant
         };
         using var trainer = new SaeTrainer(config, data, new SaeMetadata());
         for (int i = 0; i < 3; i++) trainer.TrainStep(); // move away from the symmetric initialisation (W_enc = W_decᵀ)
@@ -82,8 +82,73 @@ public class SaeTrainingTests
                     for (int c = 0; c < dIn; c++) numeric[j * dIn + c] -= along * row[c];
                 }
             for (int i = 0; i < param.Length; i++)
-                Assert.True(Math.Abs(numeric[i] - grad[i]) <= 2e-3 + 2e-2 * Math.Abs(numeric[i]),
+                Assert.True(Math.Abs(numeric[i] - grad[i]) <= 4e-3 + 3e-2 * Math.Abs(numeric[i]), // float loss; a ReLU kink within ±h blurs a few entries
                     $"{architecture} {name}[{i}]: analytic {grad[i]:G5}, numerical {numeric[i]:G5}");
         }
+    }
+}
+
+public class SaeResumeTests
+{
+    /// <summary>Stopping after a checkpoint and resuming from it gives bit-identical weights to a run that never stopped.</summary>
+    [Theory]
+    [InlineData("topk")]
+    [InlineData("batchtopk")]
+    [InlineData("jumprelu")]
+    public void ResumedRunMatchesUninterruptedRun(string architecture)
+    {
+        using var dir = new Pinpoint.Tests.Formats.FormatTestUtil.TempDir();
+        var config = new SaeTrainConfig
+        {
+            Architecture = architecture, DSae = 64, K = 4, BatchSize = 128, Steps = 8, CheckpointEvery = 4, DeadTokens = 256,
+            BufferTokens = 128, InitBatches = 2,
+        };
+        Sae Train(string outDir, int stopAt)
+        {
+            using var data = new PlantedDictionary(16, 48, 3, seed: 2);
+            using var first = new SaeTrainer(config, data, new SaeMetadata { HookName = "h" }, outDir);
+            first.Run(cancel: TestContext.Current.CancellationToken, untilStep: stopAt);
+            if (stopAt == config.Steps) return first.Export();
+            using var again = new PlantedDictionary(16, 48, 3, seed: 2);
+            using var resumed = new SaeTrainer(config, again, new SaeMetadata { HookName = "h" }, outDir, Path.Combine(outDir, "checkpoints", $"step-{stopAt:D7}"));
+            Assert.Equal(stopAt, resumed.Step);
+            resumed.Run(cancel: TestContext.Current.CancellationToken);
+            return resumed.Export();
+        }
+        var straight = Train(Path.Combine(dir.Path, "a"), 8);
+        var resumedSae = Train(Path.Combine(dir.Path, "b"), 4);
+        Assert.Equal(straight.EncoderRows, resumedSae.EncoderRows);
+        Assert.Equal(straight.Decoder, resumedSae.Decoder);
+        Assert.Equal(straight.BDec, resumedSae.BDec);
+        Assert.Equal(straight.Threshold, resumedSae.Threshold);
+        Assert.Equal(File.ReadAllLines(Path.Combine(dir.Path, "a", "metrics.jsonl")).Length, File.ReadAllLines(Path.Combine(dir.Path, "b", "metrics.jsonl")).Length);
+    }
+}
+
+public class SaeNonFiniteTests
+{
+    private sealed class PoisonedAfter(IActivationBatches inner, long poisonFrom) : IActivationBatches
+    {
+        public int DIn => inner.DIn;
+        public void Fill(long index, int rows, Span<float> destination)
+        {
+            inner.Fill(index, rows, destination);
+            if (index >= poisonFrom) destination[3] = float.NaN;
+        }
+        public void Dispose() => inner.Dispose();
+    }
+
+    /// <summary>A NaN in the activations stops training before any update, and the last checkpoint stays loadable.</summary>
+    [Fact]
+    public void NonFiniteLossStopsKeepingTheLastCheckpoint()
+    {
+        using var dir = new Pinpoint.Tests.Formats.FormatTestUtil.TempDir();
+        var config = new SaeTrainConfig { DSae = 32, K = 4, BatchSize = 64, Steps = 10, CheckpointEvery = 2, BufferTokens = 64, InitBatches = 1 };
+        using var trainer = new SaeTrainer(config, new PoisonedAfter(new PlantedDictionary(16, 24, 2, seed: 4), 4), new SaeMetadata { HookName = "h" }, dir.Path);
+        var e = Assert.Throws<InvalidDataException>(() => trainer.Run(cancel: TestContext.Current.CancellationToken));
+        Assert.Contains("SAE loss became NaN at step 5", e.Message);
+        Assert.Equal(4, trainer.Step);
+        var kept = SaeLensFormat.Read(Path.Combine(dir.Path, "checkpoints", "step-0000004"));
+        Assert.Null(kept.FirstNonFinite());
     }
 }

@@ -64,8 +64,12 @@ public class TrainerTests
         var config = TinyCorpusConfig(corpus) with { Steps = 1, WarmupSteps = 0 };
         var dir = TempDir();
         using (var t = Trainer.Open(config, dir, resume: false)) t.Run(cancel: TestContext.Current.CancellationToken);
-        var e = Assert.Throws<InvalidOperationException>(() => Trainer.Open(config, dir, resume: false));
-        Assert.Contains("--resume", e.Message);
+        var e = Assert.Throws<IOException>(() => Trainer.Open(config, dir, resume: false));
+        Assert.Contains("already holds checkpoints", e.Message);
+        Assert.DoesNotContain("--", e.Message);
+        var missing = Path.Combine(dir, "never-ran");
+        Assert.Contains("nothing to resume", Assert.Throws<IOException>(() => Trainer.Open(config, missing, resume: true)).Message);
+        Assert.False(Directory.Exists(missing));
         var other = config with { DModel = 64 };
         var mismatch = Assert.Throws<InvalidDataException>(() => Trainer.Open(other, dir, resume: true));
         Assert.Contains("d32", mismatch.Message);
@@ -155,7 +159,7 @@ public class TrainerTests
         {
             // Diverged weights, as a too-high learning rate would leave them.
             t.Model.Weights.Embedding.Span.Fill(float.NaN);
-            var e = Assert.Throws<InvalidOperationException>(() => t.Run(cancel: TestContext.Current.CancellationToken));
+            var e = Assert.Throws<TrainingStoppedException>(() => t.Run(cancel: TestContext.Current.CancellationToken));
             Assert.Contains("loss became NaN at step 5", e.Message);
             Assert.Contains("last good checkpoint", e.Message);
             Assert.Equal(4, t.Step);
@@ -166,6 +170,26 @@ public class TrainerTests
         using var resumed = Trainer.Open(config, dir, resume: true);
         Assert.Equal(4, resumed.Step);
         Assert.All(resumed.Model.Weights.Embedding.Span.ToArray(), x => Assert.True(float.IsFinite(x)));
+    }
+
+    [Fact]
+    public void NonFiniteMetricsAreWrittenAsJsonNull()
+    {
+        var record = new MetricsRecord
+        {
+            Step = 3, TrainLoss = 2.5, ValLoss = double.PositiveInfinity, GradNorm = double.NaN,
+            Dynamics = new() { ["induction_score"] = double.NegativeInfinity, ["prev_token_score"] = 0.25 },
+        };
+        var line = JsonSerializer.Serialize(record, Trainer.MetricsJson);
+        Assert.Contains("\"val_loss\":null", line);
+        Assert.Contains("\"grad_norm\":null", line);
+        Assert.Contains("\"induction_score\":null", line);
+        Assert.DoesNotContain("learning_rate", line);
+        var back = JsonSerializer.Deserialize<MetricsRecord>(line, Trainer.MetricsJson)!;
+        Assert.Equal(2.5, back.TrainLoss);
+        Assert.Equal(0.25, back.Dynamics!["prev_token_score"]);
+        Assert.True(double.IsNaN(back.Dynamics["induction_score"]));
+        Assert.Contains("null", JsonSerializer.Serialize(new TrainingState { LastValidationLoss = double.NaN }, TrainConfig.Json));
     }
 
     [Theory]

@@ -77,6 +77,18 @@ public class WebApiTests(WebHost host) : IClassFixture<WebHost>
         Assert.Equal(explain.GetProperty("logit_diff").GetDouble(), ablated.GetProperty("logit_diff").GetDouble(), 5);
     }
 
+    [Fact]
+    public async Task TheHtmlReportIsServedWithAPolicyThatAllowsOnlyItsInlineCss()
+    {
+        var response = await host.Client().GetAsync("/api/explain/report.html", Cancel);
+        var html = await response.Content.ReadAsStringAsync(Cancel);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("<svg", html);
+        Assert.Contains("Tom had a big red ball", html);
+        Assert.StartsWith("default-src 'none'; style-src 'unsafe-inline'", response.Headers.GetValues("Content-Security-Policy").Single());
+    }
+
     [Theory]
     [InlineData("/api/run", """{"prompt":"Once upon""", 400, "malformed JSON")]
     [InlineData("/api/run", """{"prompt":"Once upon","topp":3}""", 400, "topp")]
@@ -93,6 +105,16 @@ public class WebApiTests(WebHost host) : IClassFixture<WebHost>
     {
         await WebHost.AssertError(await host.Client().PostAsync(path, WebHost.Body(json), Cancel), status, mention);
         Assert.Equal(HttpStatusCode.OK, (await host.Client().GetAsync("/api/models", Cancel)).StatusCode);
+    }
+
+    [Fact]
+    public async Task SeveralTabsAtOnceGetTheSameAnswersAsOneAtATime()
+    {
+        const string body = """{"prompt":"Once upon a time there was","top":3}""";
+        var alone = await (await host.Client().PostAsync("/api/run", WebHost.Body(body), Cancel)).Content.ReadAsStringAsync(Cancel);
+        var together = await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ =>
+            await (await host.Client().PostAsync("/api/run", WebHost.Body(body), Cancel)).Content.ReadAsStringAsync(Cancel)));
+        Assert.All(together, answer => Assert.Equal(alone, answer));
     }
 
     [Fact]

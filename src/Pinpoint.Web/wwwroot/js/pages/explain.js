@@ -87,7 +87,8 @@ function report({ request, result: r, attention }) {
         ...[r.target, r.foil].filter(c => c.token_count > 1).map(c => el('div', { class: 'muted' }, `"${c.text}" is ${c.token_count} tokens: `, ...c.pieces.map(p => tok(p)), ' — only the first is compared')),
         el('div', {}, 'counterfactual ', el('span', { class: 'tok' }, r.counterfactual.text), ` → ${num(r.counterfactual.logit_diff)} (${r.counterfactual.origin})`),
         el('div', {}, `top-${v.k} ablated together (${v.components.join(', ')}): resample removes ${pct(v.resample.top_k_fraction_removed)} (random ${pct(v.resample.random_k_fraction_removed)}), mean ${pct(v.top_k_fraction_removed)} (random ${pct(v.random_k_fraction_removed)})`),
-        el('div', { class: 'muted' }, `Spearman vs activation patching: attribution ${num(r.attribution_patching.spearman_vs_activation, 2)}, integrated gradients ${num(r.integrated_gradients.spearman_vs_activation, 2)}`)),
+        el('div', { class: 'muted' }, `Spearman vs activation patching: attribution ${num(r.attribution_patching.spearman_vs_activation, 2)}, integrated gradients ${num(r.integrated_gradients.spearman_vs_activation, 2)}`),
+        el('a', { id: 'explain-report', target: '_blank', rel: 'noopener', href: reportUrl(request, r) }, 'full report (the page explain --html writes)')),
       el('div', { class: 'col' }, lens)),
     maps,
     el('div', { class: 'row' }, el('div', { class: 'col' }, el('h3', {}, 'Component'), mechanism), el('div', { class: 'col' }, el('h3', {}, 'Ablate a set'), ablation.node)),
@@ -96,6 +97,12 @@ function report({ request, result: r, attention }) {
     el('div', { class: 'row' },
       el('div', { class: 'col' }, el('h3', {}, 'Direct logit attribution'), table(['component', 'value'], r.direct_attribution.map(s => [s.component, num(s.value)]), [1])),
       el('div', { class: 'col' }, el('h3', {}, 'Neurons (attribution patching)'), table(['neuron', 'share'], r.neuron_patching.map(s => [chip(s.component, ablation), num(s.value)]), [1]))));
+}
+
+/** The server-drawn HTML report of the same prediction (the counterfactual as used, so a searched one is not searched again). */
+function reportUrl(request, r) {
+  const query = new URLSearchParams({ model: request.model, prompt: request.prompt, target: request.target, foil: request.foil, counterfactual: r.counterfactual.text });
+  return `/api/explain/report.html?${query}`;
 }
 
 /** What the page knows about one head or MLP: the values in every map, its mechanism, where it attends. */

@@ -1,0 +1,149 @@
+using Pinpoint.Interpretability.Evaluation;
+using Pinpoint.Models.Loading;
+using Pinpoint.Models.Tokenizers;
+using Pinpoint.Models.Transformer;
+
+namespace Pinpoint.Interpretability.Editing;
+
+public sealed record EditEvaluationOptions
+{
+    public required int Layer { get; init; }
+    /// <summary>Edits applied one after another to one model, instead of each to a fresh copy.</summary>
+    public bool Sequential { get; init; }
+    /// <summary>C = E[kkᵀ]; null for C = I.</summary>
+    public double[,]? Covariance { get; init; }
+    public RomeOptions Rome { get; init; } = new();
+    public string ReferenceText { get; init; } = Steering.SteeringSweepOptions.DefaultReferenceText;
+    public int GenerationTokens { get; init; } = 32;
+}
+
+/// <param name="Efficacy">P(new) > P(true) on the prompt after the edit.</param>
+/// <param name="Paraphrase">Share of paraphrases where P(new) > P(true).</param>
+/// <param name="Neighborhood">Share of neighbour prompts whose own pre-edit top token still beats the new target.</param>
+public sealed record EditItemResult(string Subject, string TargetTrue, string TargetNew, bool Efficacy, double Magnitude, double Paraphrase, double Neighborhood, double Seconds);
+
+public sealed record EditReport(
+    string Method, int Layer, int Items, double EfficacyScore, double EfficacyMagnitude, double ParaphraseScore, double NeighborhoodScore, double Score,
+    double FluencyBefore, double FluencyAfter, double PerplexityBefore, double PerplexityAfter, double SecondsPerEdit, IReadOnlyList<EditItemResult> ItemResults,
+    HookedTransformer Edited);
+
+/// <summary>
+/// CounterFact-style evaluation of ROME edits (Meng et al., 2022): efficacy, paraphrase and neighbourhood scores and their
+/// harmonic mean, n-gram entropy of generations (fluency) and perplexity on held-out text, before and after. Probabilities
+/// of multi-token targets are length-normalised: exp of the mean log-probability of their tokens.
+/// </summary>
+public static class EditEvaluation
+{
+    public static EditReport Run(LoadedModel loaded, IReadOnlyList<EditItem> items, EditEvaluationOptions options, Action<string, int, int>? progress = null)
+    {
+        var original = loaded.Model;
+        var edited = new HookedTransformer(original.Config, original.Weights.Copy());
+        foreach (var i in original.Interventions) edited.Interventions.Add(i);
+        var editor = new RomeEditor(loaded, edited, options.Layer, options.Covariance, options.Rome);
+        var reference = loaded.Encode(options.ReferenceText);
+        double perplexityBefore = LanguageModelling.Perplexity(original, reference);
+
+        // Everything measured before any edit: target_true, and each neighbour's own top token.
+        var before = items.Select(item => Prepare(loaded, original, item)).ToList();
+        var fluencyBefore = items.Select(item => Fluency(loaded, original, item.Request.Filled, options)).Average();
+        var mlpOut = edited.Weights.Blocks[options.Layer].Mlp!.Out.Weight;
+        var pristine = mlpOut.Clone();
+        var results = new List<EditItemResult>();
+        var perplexities = new List<double>();
+        var fluencies = new List<double>();
+        for (int n = 0; n < items.Count; n++)
+        {
+            progress?.Invoke("editing", n + 1, items.Count);
+            var item = items[n];
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            editor.Edit(item.Request);
+            double seconds = watch.Elapsed.TotalSeconds;
+            results.Add(Measure(loaded, edited, item, before[n], seconds));
+            if (!options.Sequential)
+            {
+                perplexities.Add(LanguageModelling.Perplexity(edited, reference));
+                fluencies.Add(Fluency(loaded, edited, item.Request.Filled, options));
+                pristine.Span.CopyTo(mlpOut.Span);
+            }
+        }
+        if (options.Sequential)
+        {
+            // Every edit is in the model now: scores are measured again on the final model.
+            results = items.Select((item, n) => Measure(loaded, edited, item, before[n], results[n].Seconds)).ToList();
+            perplexities.Add(LanguageModelling.Perplexity(edited, reference));
+            fluencies.AddRange(items.Select(item => Fluency(loaded, edited, item.Request.Filled, options)));
+        }
+        double efficacy = results.Average(r => r.Efficacy ? 1.0 : 0), paraphrase = MeanOfKnown(results.Select(r => r.Paraphrase)), neighborhood = MeanOfKnown(results.Select(r => r.Neighborhood));
+        return new EditReport(options.Sequential ? "rome-sequential" : "rome", options.Layer, items.Count, efficacy, results.Average(r => r.Magnitude), paraphrase, neighborhood,
+            HarmonicMean(efficacy, paraphrase, neighborhood), fluencyBefore, fluencies.Average(), perplexityBefore, perplexities.Average(), results.Average(r => r.Seconds), results, edited);
+    }
+
+    private sealed record Before(int TargetTrue, int[] NeighborTops);
+
+    private static Before Prepare(LoadedModel loaded, HookedTransformer model, EditItem item)
+    {
+        int Top(string prompt)
+        {
+            var logProbs = LanguageModelling.LastLogProbs(model, Continuations.EncodePrompt(loaded, prompt, item.Request.Source));
+            return Array.IndexOf(logProbs, logProbs.Max());
+        }
+        return new Before(Top(item.Request.Filled), item.Neighbors.Select(Top).ToArray());
+    }
+
+    private static EditItemResult Measure(LoadedModel loaded, HookedTransformer model, EditItem item, Before before, double seconds)
+    {
+        var r = item.Request;
+        (double New, double True) Compare(string prompt, int trueToken)
+        {
+            var ids = Continuations.EncodePrompt(loaded, prompt, r.Source);
+            var target = Continuations.Encode(loaded, prompt, ids, r.TargetNew, r.Source);
+            return (TargetProbability(model, ids, target), Math.Exp(LanguageModelling.LastLogProbs(model, ids)[trueToken]));
+        }
+        var (pNew, pTrue) = Compare(r.Filled, before.TargetTrue);
+        double paraphrase = item.Paraphrases.Length == 0 ? double.NaN
+            : item.Paraphrases.Average(p => Compare(p.Replace("{}", r.Subject, StringComparison.Ordinal), before.TargetTrue) is var c && c.New > c.True ? 1.0 : 0);
+        double neighborhood = item.Neighbors.Length == 0 ? double.NaN
+            : item.Neighbors.Select((p, i) => Compare(p, before.NeighborTops[i]) is var c && c.True > c.New ? 1.0 : 0).Average();
+        return new EditItemResult(r.Subject, loaded.Tokenizer.TokenText(before.TargetTrue), r.TargetNew, pNew > pTrue, pNew - pTrue, paraphrase, neighborhood, seconds);
+    }
+
+    /// <summary>exp(mean log P(target token | prompt, earlier target tokens)).</summary>
+    public static double TargetProbability(HookedTransformer model, int[] prompt, int[] target)
+    {
+        int[] ids = [.. prompt, .. target[..^1]];
+        int vocab = model.Config.VocabSize;
+        var logits = model.Forward(Pinpoint.Engine.Autograd.Compute.Eager, TokenBatch.Single(ids)).ToArray();
+        double sum = 0;
+        for (int j = 0; j < target.Length; j++)
+            sum += LanguageModelling.LogSoftmax(logits.AsSpan((prompt.Length - 1 + j) * vocab, vocab))[target[j]];
+        return Math.Exp(sum / target.Length);
+    }
+
+    /// <summary>ROME's fluency: the weighted mean of bigram (2/3) and trigram (4/3) entropies of a seeded top-5 sampled generation, in bits.</summary>
+    private static double Fluency(LoadedModel loaded, HookedTransformer model, string prompt, EditEvaluationOptions options)
+    {
+        var ids = Continuations.EncodePrompt(loaded, prompt, null);
+        var generated = model.Generate(ids, options.GenerationTokens, new SamplingOptions(Temperature: 1f, TopK: 5, Seed: options.Rome.Seed), loaded.Tokenizer.Eos);
+        var words = loaded.Tokenizer.DecodeContinuationWords(ids, generated.ToArray());
+        return (2.0 / 3 * NGramEntropy(words, 2) + 4.0 / 3 * NGramEntropy(words, 3)) / 2;
+    }
+
+    public static double NGramEntropy(IReadOnlyList<string> words, int n)
+    {
+        var counts = new Dictionary<string, int>();
+        for (int i = 0; i + n <= words.Count; i++)
+        {
+            var key = string.Join("\u0001", words.Skip(i).Take(n));
+            counts[key] = counts.GetValueOrDefault(key) + 1;
+        }
+        double total = counts.Values.Sum();
+        return total == 0 ? 0 : -counts.Values.Sum(c => c / total * Math.Log2(c / total));
+    }
+
+    /// <summary>The mean of the values that exist (items without paraphrases or neighbours have NaN); NaN when none does.</summary>
+    private static double MeanOfKnown(IEnumerable<double> values) => values.Where(v => !double.IsNaN(v)).DefaultIfEmpty(double.NaN).Average();
+
+    public static double HarmonicMean(params double[] values) =>
+        values.Any(v => double.IsNaN(v)) ? HarmonicMean(values.Where(v => !double.IsNaN(v)).ToArray())
+        : values.Length == 0 || values.Any(v => v <= 0) ? 0 : values.Length / values.Sum(v => 1 / v);
+}

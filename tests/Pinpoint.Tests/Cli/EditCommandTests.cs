@@ -1,0 +1,76 @@
+namespace Pinpoint.Tests.Cli;
+
+/// <summary><c>pinpoint edit</c> on the embedded default model: the JSON of the issue and the errors.</summary>
+public class EditCommandTests
+{
+    private static string Write(string lines)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"pinpoint-edits-{Guid.NewGuid():N}.jsonl");
+        File.WriteAllText(path, lines);
+        return path;
+    }
+
+    private const string Item = "{\"subject\":\"Lily\",\"prompt\":\"{} had a pet\",\"target_new\":\" frog\",\"paraphrases\":[\"{} has a pet\"],\"neighbors\":[\"Tom had a pet\"]}";
+
+    [Fact]
+    public void EditJsonHasTheCounterFactFields()
+    {
+        var path = Write(Item + "\n");
+        try
+        {
+            var r = Cli.Run("edit", "--dataset", path, "--layer", "2", "--json").Json();
+            Assert.Equal(["method", "layer", "items", "efficacy_score", "efficacy_magnitude", "paraphrase_score", "neighborhood_score", "score", "fluency_before", "fluency_after",
+                "perplexity_before", "perplexity_after", "seconds_per_edit", "covariance", "item_results"], r.EnumerateObject().Select(p => p.Name));
+            Assert.Equal("rome", r.GetProperty("method").GetString());
+            Assert.Equal(1, r.GetProperty("items").GetInt32());
+            Assert.Equal("identity", r.GetProperty("covariance").GetString());
+            var item = r.GetProperty("item_results")[0];
+            Assert.Equal(["subject", "target_true", "target_new", "efficacy", "magnitude", "paraphrase", "neighborhood", "seconds"], item.EnumerateObject().Select(p => p.Name));
+            Assert.True(item.GetProperty("efficacy").GetBoolean());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData("{\"subject\":\"Lily\",\"prompt\":\"Lily had a pet\",\"target_new\":\" frog\"}", 1, ":1: \"prompt\" has no {} for the subject")]
+    [InlineData("{\"subject\":\"Lily\",\"prompt\":\"{} had a pet\",\"target_new\":\" \"}", 1, ":1: \"target_new\" must be a non-empty string")]
+    [InlineData("\n{\"subject\":\"Lily\",\"prompt\":\"{} had a pet\",\"target_new\":\" frog\",\"paraphrases\":[\"It had a pet\"]}", 1, ":2: paraphrase \"It had a pet\" has no {}")]
+    [InlineData("{\"subject\":\"Lily\",\"prompt\":\"{} had a pet\"", 1, ":1: not valid JSON")]
+    public void BadItemsNameTheLine(string lines, int code, string mention)
+    {
+        var path = Write(lines);
+        try
+        {
+            Cli.Run("edit", "--dataset", path).AssertFailed(code, mention);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void BadOptionsAreRefused()
+    {
+        var path = Write(Item + "\n");
+        var dir = Directory.CreateTempSubdirectory("pinpoint-edit-out-").FullName;
+        try
+        {
+            Cli.Run("edit", "--dataset", path, "--layer", "9").AssertFailed(1, "--layer 9 is out of range: the model has layers 0..3");
+            Cli.Run("edit", "--dataset", path, "--method", "memit").AssertFailed(2, "not available");
+            Cli.Run("edit", "--dataset", path, "--out", dir).AssertFailed(2, "add --sequential");
+            File.WriteAllText(Path.Combine(dir, "x"), "");
+            Cli.Run("edit", "--dataset", path, "--sequential", "--out", dir).AssertFailed(1, "is not empty");
+            var source = Path.Combine(SharedData.RepoRoot, "models", "default");
+            Cli.Run("edit", "--model", source, "--dataset", path, "--sequential", "--out", source, "--force").AssertFailed(1, "never overwrites");
+        }
+        finally
+        {
+            File.Delete(path);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
