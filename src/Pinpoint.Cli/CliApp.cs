@@ -36,6 +36,7 @@ public static class CliApp
         new ConceptsCommand(),
         new SaeTrainCommand(),
         new SaeEvalCommand(),
+        new DynamicsCommand(),
     ];
 
     private static readonly CliOption Json = new("json", null, "print one JSON object on stdout instead of tables");

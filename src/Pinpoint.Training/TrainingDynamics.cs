@@ -21,6 +21,8 @@ public static class TrainingDynamics
     public const int Sequences = 4;
     public const string InductionMetric = "induction";
     public const string PreviousTokenMetric = "prev_token";
+    /// <summary>Seed of the repeated sequences the probe measures on, so a later analysis of the checkpoints reads the same numbers.</summary>
+    public const int ProbeSeed = 12345;
 
     /// <summary>A probe for <paramref name="metrics"/>, each of which must be <see cref="InductionMetric"/> or <see cref="PreviousTokenMetric"/>.</summary>
     public static TrainingProbe Probe(IEnumerable<string> metrics)
@@ -35,7 +37,7 @@ public static class TrainingDynamics
     {
         var result = new Dictionary<string, double>();
         if (wanted.Count == 0) return result;
-        var scores = RepeatedSequenceScores(model, seed: 12345);
+        var scores = RepeatedSequenceScores(model, ProbeSeed);
         if (wanted.Contains(InductionMetric))
         {
             result["induction_score"] = scores.Induction.Max();
