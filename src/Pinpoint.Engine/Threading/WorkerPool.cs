@@ -74,7 +74,7 @@ public static class WorkerPool
                 job.CallerFinished = true;
                 wait = job.Active > 0;
             }
-            if (wait) job.Done.Wait();
+            if (wait) job.WaitDone();
             job.Error?.Throw();
         }
         finally
@@ -97,7 +97,7 @@ public static class WorkerPool
                 job.RunItems();
                 lock (StateLock)
                 {
-                    if (--job.Active == 0 && job.CallerFinished) job.Done.Set();
+                    if (--job.Active == 0 && job.CallerFinished) job.SignalDone();
                 }
             }
         }
@@ -143,7 +143,9 @@ public static class WorkerPool
         public int Active;
         public bool CallerFinished;
         public ExceptionDispatchInfo? Error;
-        public readonly ManualResetEventSlim Done = new(false);
+        // A monitor, not a ManualResetEventSlim: the slim event allocates its lock object lazily on the first wait that
+        // blocks, which for a per-thread job could land in any later call and break the no-allocation guarantee.
+        private bool _done;
 
         public bool HasUnclaimedItems => Volatile.Read(ref _next) < _count;
 
@@ -155,7 +157,25 @@ public static class WorkerPool
             Active = 0;
             CallerFinished = false;
             Error = null;
-            Done.Reset();
+            _done = false;
+        }
+
+        /// <summary>Called by the last helper to leave the loop, after the caller has finished its own items.</summary>
+        public void SignalDone()
+        {
+            lock (this)
+            {
+                _done = true;
+                Monitor.PulseAll(this);
+            }
+        }
+
+        public void WaitDone()
+        {
+            lock (this)
+            {
+                while (!_done) Monitor.Wait(this);
+            }
         }
 
         public void RunItems()

@@ -56,22 +56,34 @@ internal static class HfBpeJsonWriter
         }
         WriteByteLevel(w, "post_processor", trimOffsets: false, useRegex: true);
         WriteByteLevel(w, "decoder", trimOffsets: true, useRegex: true);
+        // Byte-level spellings never contain a space, so merges can be written as "a b".
+        WriteBpeModel(w, tokens, unknownToken: null, byteFallback: false, merges);
+        w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// The "model" object of a BPE tokenizer.json. Merges are "a b" strings, the form every tokenizers version reads;
+    /// callers guarantee no piece holds a space. SentencePiece-style vocabularies set <paramref name="byteFallback"/>
+    /// (unknown bytes as &lt;0xNN&gt; pieces, runs of unknowns fused).
+    /// </summary>
+    public static void WriteBpeModel(Utf8JsonWriter w, IReadOnlyList<string> vocab, string? unknownToken, bool byteFallback,
+        IEnumerable<(string Left, string Right)> merges)
+    {
         w.WriteStartObject("model");
         w.WriteString("type", "BPE");
         w.WriteNull("dropout");
-        w.WriteNull("unk_token");
+        if (unknownToken is null) w.WriteNull("unk_token");
+        else w.WriteString("unk_token", unknownToken);
         w.WriteNull("continuing_subword_prefix");
         w.WriteNull("end_of_word_suffix");
-        w.WriteBoolean("fuse_unk", false);
-        w.WriteBoolean("byte_fallback", false);
+        w.WriteBoolean("fuse_unk", byteFallback);
+        w.WriteBoolean("byte_fallback", byteFallback);
         w.WriteStartObject("vocab");
-        for (var id = 0; id < tokens.Count; id++) w.WriteNumber(tokens[id], id);
+        for (var id = 0; id < vocab.Count; id++) w.WriteNumber(vocab[id], id);
         w.WriteEndObject();
-        // "a b" strings: the merges format every tokenizers version reads; byte-level spellings never contain a space.
         w.WriteStartArray("merges");
         foreach (var (left, right) in merges) w.WriteStringValue($"{left} {right}");
         w.WriteEndArray();
-        w.WriteEndObject();
         w.WriteEndObject();
     }
 

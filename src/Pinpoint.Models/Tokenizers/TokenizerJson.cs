@@ -107,23 +107,8 @@ public static class TokenizerJson
         w.WriteEndArray();
         w.WriteEndObject();
 
-        w.WriteStartObject("model");
-        w.WriteString("type", "BPE");
-        w.WriteNull("dropout");
-        if (unknown is int unk) w.WriteString("unk_token", vocab[unk]);
-        else w.WriteNull("unk_token");
-        w.WriteNull("continuing_subword_prefix");
-        w.WriteNull("end_of_word_suffix");
-        w.WriteBoolean("fuse_unk", true);
-        w.WriteBoolean("byte_fallback", true);
-        w.WriteStartObject("vocab");
-        for (int i = 0; i < vocab.Length; i++) w.WriteNumber(vocab[i], i);
-        w.WriteEndObject();
-        w.WriteStartArray("merges");
-        // "a b" strings, the form every tokenizers version reads: after '▁' replaced ' ', no piece holds a space.
-        foreach (var (left, right) in Merges(vocab, ids, mergeable, t.Scores)) w.WriteStringValue($"{left} {right}");
-        w.WriteEndArray();
-        w.WriteEndObject();
+        // After '▁' replaced ' ', no piece holds a space, so merges can be written as "a b".
+        HfBpeJsonWriter.WriteBpeModel(w, vocab, unknown is int unk ? vocab[unk] : null, byteFallback: true, Merges(vocab, ids, mergeable, t.Scores));
         w.WriteEndObject();
     }
 

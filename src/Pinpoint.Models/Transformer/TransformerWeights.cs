@@ -57,32 +57,12 @@ public sealed record TransformerWeights
     public required Linear Unembed { get; init; }
 
     /// <summary>Independent F32 copies of every weight (a tied unembedding stays tied), optionally marked to receive gradients.</summary>
-    public TransformerWeights Copy(bool requiresGrad = false)
+    public TransformerWeights Copy(bool requiresGrad = false) => Map(t =>
     {
-        var copies = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
-        Tensor T(Tensor t)
-        {
-            if (copies.TryGetValue(t, out var existing)) return existing;
-            var fresh = t.Clone();
-            fresh.RequiresGrad = requiresGrad;
-            return copies[t] = fresh;
-        }
-        Tensor? Opt(Tensor? t) => t is null ? null : T(t);
-        Linear? L(Linear? l) => l is null ? null : l with { Weight = T(l.Weight), Bias = Opt(l.Bias) };
-        NormWeights N(NormWeights n) => new(T(n.Weight), Opt(n.Bias));
-        return this with
-        {
-            Embedding = T(Embedding),
-            PositionEmbedding = Opt(PositionEmbedding),
-            Blocks = Blocks.Select(b => new BlockWeights(
-                N(b.Ln1),
-                b.Attention with { Q = L(b.Attention.Q), K = L(b.Attention.K), V = L(b.Attention.V), Qkv = L(b.Attention.Qkv), O = L(b.Attention.O)! },
-                b.Ln2 is null ? null : N(b.Ln2),
-                b.Mlp is null ? null : b.Mlp with { In = L(b.Mlp.In)!, Up = L(b.Mlp.Up), Out = L(b.Mlp.Out)! })).ToList(),
-            FinalNorm = N(FinalNorm),
-            Unembed = L(Unembed)!,
-        };
-    }
+        var fresh = t.Clone();
+        fresh.RequiresGrad = requiresGrad;
+        return fresh;
+    });
 
     /// <summary>Whether the unembedding is the embedding itself or an equal copy (GGUF files store output.weight even when tied).</summary>
     public bool UnembedIsTied =>
