@@ -56,13 +56,16 @@ public class SaeTrainingTests
         var rng = new Random(5);
         for (int i = 0; i < batch.Length; i++) batch[i] += (float)(rng.NextDouble() - 0.5) * 0.3f;
 
-        trainer.LossAndGradients(batch, 1f);
+        double baseLoss = trainer.LossAndGradients(batch, 1f).Loss;
         var analytic = trainer.ParametersAndGradients.Select(p => (p.Name, p.Param, Grad: p.Grad.ToArray())).ToList();
         const float h = 1e-3f;
         foreach (var (name, param, grad) in analytic)
         {
             if (name == "log_threshold" || param.Length == 0) continue;
             var numeric = new double[param.Length];
+            // Where a ReLU or a top-k choice flips inside ±h the loss has a kink there and no central difference is a
+            // gradient; such points show as one-sided slopes that disagree, and are left out (at most a tenth of them).
+            var kink = new bool[param.Length];
             for (int i = 0; i < param.Length; i++)
             {
                 float saved = param[i];
@@ -72,6 +75,8 @@ public class SaeTrainingTests
                 double minus = trainer.LossAndGradients(batch, 1f).Loss;
                 param[i] = saved;
                 numeric[i] = (plus - minus) / (2 * h);
+                double right = (plus - baseLoss) / h, left = (baseLoss - minus) / h;
+                kink[i] = Math.Abs(right - left) > 4e-3 + 0.1 * Math.Max(Math.Abs(right), Math.Abs(left));
             }
             if (name == "W_dec" && trainer.ProjectsDecoderGradient)
                 for (int j = 0; j < dSae; j++)
@@ -80,10 +85,15 @@ public class SaeTrainingTests
                     double along = 0;
                     for (int c = 0; c < dIn; c++) along += numeric[j * dIn + c] * row[c];
                     for (int c = 0; c < dIn; c++) numeric[j * dIn + c] -= along * row[c];
+                    // The projection mixes the whole row, so one kink spoils every entry of it.
+                    if (kink.AsSpan(j * dIn, dIn).Contains(true)) kink.AsSpan(j * dIn, dIn).Fill(true);
                 }
+            int skipped = kink.Count(k => k);
+            Assert.True(skipped <= param.Length / 10 + 1, $"{architecture} {name}: {skipped} of {param.Length} entries sit on a kink");
             for (int i = 0; i < param.Length; i++)
-                Assert.True(Math.Abs(numeric[i] - grad[i]) <= 4e-3 + 3e-2 * Math.Abs(numeric[i]), // float loss; a ReLU kink within ±h blurs a few entries
-                    $"{architecture} {name}[{i}]: analytic {grad[i]:G5}, numerical {numeric[i]:G5}");
+                if (!kink[i])
+                    Assert.True(Math.Abs(numeric[i] - grad[i]) <= 4e-3 + 3e-2 * Math.Abs(numeric[i]),
+                        $"{architecture} {name}[{i}]: analytic {grad[i]:G5}, numerical {numeric[i]:G5}");
         }
     }
 }
