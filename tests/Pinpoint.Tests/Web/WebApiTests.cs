@@ -165,7 +165,9 @@ public class WebApiTests(WebHost host) : IClassFixture<WebHost>
         Assert.Equal(2, data.GetProperty("items").GetInt32());
         Assert.Equal(2, data.GetProperty("verification").GetProperty("k").GetInt32());
 
-        var second = await Post("/api/jobs/explain-dataset", items, 202);
+        // Long enough (60 items) that the cancel arrives while it runs, however fast the machine.
+        var many = "{\"items\":[" + string.Join(",", Enumerable.Repeat("""{"prompt":"Tom had a big red ball. One day he lost","target":" the","foil":" a","counterfactual":"Tom had a big red ball. One day he bought"}""", 60)) + "],\"top\":3,\"verify_k\":2}";
+        var second = await Post("/api/jobs/explain-dataset", many, 202);
         id = second.GetProperty("id").GetString()!;
         var cancelled = await WebHost.Json(await host.Client().DeleteAsync($"/api/jobs/{id}", Cancel));
         Assert.Equal(id, cancelled.GetProperty("id").GetString());
