@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Pinpoint.Engine.Autograd;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Interpretability.Activations;
+using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Interpretability.Saes;
@@ -98,14 +99,14 @@ public static class SaeEvaluator
                     tokens++;
                     if (p == len - 1) continue;
                     int target = chunk[b].Ids[p - pad + 1];
-                    var (ce0, lpClean) = LogSoftmaxAt(clean.Span.Slice(r * vocab, vocab), target);
-                    var (ce1, lpSae) = LogSoftmaxAt(withSae.Span.Slice(r * vocab, vocab), target);
-                    var (ce2, lpZero) = LogSoftmaxAt(zeroed.Span.Slice(r * vocab, vocab), target);
-                    ceClean += ce0;
-                    ceSae += ce1;
-                    ceZero += ce2;
-                    klSae += Kl(lpClean, lpSae);
-                    klZero += Kl(lpClean, lpZero);
+                    var lpClean = LanguageModelling.LogSoftmax(clean.Span.Slice(r * vocab, vocab));
+                    var lpSae = LanguageModelling.LogSoftmax(withSae.Span.Slice(r * vocab, vocab));
+                    var lpZero = LanguageModelling.LogSoftmax(zeroed.Span.Slice(r * vocab, vocab));
+                    ceClean -= lpClean[target];
+                    ceSae -= lpSae[target];
+                    ceZero -= lpZero[target];
+                    klSae += LanguageModelling.KlDivergence(lpClean, lpSae);
+                    klZero += LanguageModelling.KlDivergence(lpClean, lpZero);
                     predicted++;
                 }
             }
@@ -145,25 +146,5 @@ public static class SaeEvaluator
         for (int low = -8; low < 0; low++)
             bins.Add(new DensityBin(low, low + 1, density.Count(v => v > 0 && Math.Floor(Math.Log10(v)) == low || (low == -1 && v == 1))));
         return bins;
-    }
-
-    /// <summary>Cross-entropy of <paramref name="target"/> and the log-probabilities of a logit row (in double).</summary>
-    private static (double Ce, double[] LogProbs) LogSoftmaxAt(ReadOnlySpan<float> logits, int target)
-    {
-        double max = double.NegativeInfinity;
-        foreach (var v in logits) max = Math.Max(max, v);
-        double z = 0;
-        foreach (var v in logits) z += Math.Exp(v - max);
-        double logZ = max + Math.Log(z);
-        var lp = new double[logits.Length];
-        for (int i = 0; i < lp.Length; i++) lp[i] = logits[i] - logZ;
-        return (-lp[target], lp);
-    }
-
-    private static double Kl(double[] p, double[] q)
-    {
-        double kl = 0;
-        for (int i = 0; i < p.Length; i++) kl += Math.Exp(p[i]) * (p[i] - q[i]);
-        return kl;
     }
 }

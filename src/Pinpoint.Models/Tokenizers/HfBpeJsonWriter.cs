@@ -13,25 +13,7 @@ internal static class HfBpeJsonWriter
     public static void Write(Stream output, IReadOnlyList<string> tokens, IEnumerable<(string Left, string Right)> merges,
         IEnumerable<(int Id, bool Special)> added, string? splitPattern = null)
     {
-        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-        w.WriteStartObject();
-        w.WriteString("version", "1.0");
-        w.WriteNull("truncation");
-        w.WriteNull("padding");
-        w.WriteStartArray("added_tokens");
-        foreach (var (id, special) in added)
-        {
-            w.WriteStartObject();
-            w.WriteNumber("id", id);
-            w.WriteString("content", tokens[id]);
-            w.WriteBoolean("single_word", false);
-            w.WriteBoolean("lstrip", false);
-            w.WriteBoolean("rstrip", false);
-            w.WriteBoolean("normalized", false);
-            w.WriteBoolean("special", special);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        using var w = Open(output, tokens, added.Select(a => (a.Id, a.Special, Normalized: false)));
         w.WriteNull("normalizer");
         if (splitPattern is null)
         {
@@ -59,6 +41,31 @@ internal static class HfBpeJsonWriter
         // Byte-level spellings never contain a space, so merges can be written as "a b".
         WriteBpeModel(w, tokens, unknownToken: null, byteFallback: false, merges);
         w.WriteEndObject();
+    }
+
+    /// <summary>A tokenizer.json writer past its opening: version, no truncation or padding, and the added tokens.</summary>
+    public static Utf8JsonWriter Open(Stream output, IReadOnlyList<string> vocab, IEnumerable<(int Id, bool Special, bool Normalized)> added)
+    {
+        var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        w.WriteStartObject();
+        w.WriteString("version", "1.0");
+        w.WriteNull("truncation");
+        w.WriteNull("padding");
+        w.WriteStartArray("added_tokens");
+        foreach (var (id, special, normalized) in added)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("id", id);
+            w.WriteString("content", vocab[id]);
+            w.WriteBoolean("single_word", false);
+            w.WriteBoolean("lstrip", false);
+            w.WriteBoolean("rstrip", false);
+            w.WriteBoolean("normalized", normalized);
+            w.WriteBoolean("special", special);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        return w;
     }
 
     /// <summary>

@@ -46,26 +46,9 @@ public static class TokenizerJson
         var mergeable = Enumerable.Range(0, vocab.Length).Where(i => kinds[i] is PieceKind.Normal or PieceKind.UserDefined).ToHashSet();
         int? unknown = Enumerable.Range(0, vocab.Length).Cast<int?>().FirstOrDefault(i => kinds[i!.Value] == PieceKind.Unknown);
 
-        using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-        w.WriteStartObject();
-        w.WriteString("version", "1.0");
-        w.WriteNull("truncation");
-        w.WriteNull("padding");
-        w.WriteStartArray("added_tokens");
-        for (int i = 0; i < vocab.Length; i++)
-        {
-            if (kinds[i] is not (PieceKind.Control or PieceKind.Unknown or PieceKind.UserDefined)) continue;
-            w.WriteStartObject();
-            w.WriteNumber("id", i);
-            w.WriteString("content", vocab[i]);
-            w.WriteBoolean("single_word", false);
-            w.WriteBoolean("lstrip", false);
-            w.WriteBoolean("rstrip", false);
-            w.WriteBoolean("normalized", kinds[i] == PieceKind.UserDefined);
-            w.WriteBoolean("special", kinds[i] != PieceKind.UserDefined);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        using var w = HfBpeJsonWriter.Open(output, vocab, Enumerable.Range(0, vocab.Length)
+            .Where(i => kinds[i] is PieceKind.Control or PieceKind.Unknown or PieceKind.UserDefined)
+            .Select(i => (i, Special: kinds[i] != PieceKind.UserDefined, Normalized: kinds[i] == PieceKind.UserDefined)));
 
         w.WriteStartObject("normalizer");
         w.WriteString("type", "Sequence");
