@@ -76,13 +76,14 @@ public sealed class CliArgs
 
     public string RequiredString(CliOption option) => String(option) ?? throw new CliException($"option --{option.Name} is required");
 
-    public int Int(CliOption option, int fallback, int min = int.MinValue)
+    public int Int(CliOption option, int fallback, int min = int.MinValue, int max = int.MaxValue)
     {
         var s = String(option);
         if (s is null) return fallback;
         if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v))
             throw new CliException($"option --{option.Name}: '{s}' is not an integer");
-        return v >= min ? v : throw new CliException($"option --{option.Name}: {v} is below the minimum of {min}");
+        if (v < min) throw new CliException($"option --{option.Name}: {v} is below the minimum of {min}");
+        return v <= max ? v : throw new CliException($"option --{option.Name}: {v} is above the maximum of {max}");
     }
 
     public float Float(CliOption option, float fallback)

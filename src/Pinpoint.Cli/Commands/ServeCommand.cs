@@ -27,7 +27,7 @@ public sealed class ServeCommand : Command
     {
         var token = args.String(Token) ?? ServeOptions.NewToken();
         if (token.Length < 8) throw new CliException("--token must be at least 8 characters");
-        var options = new ServeOptions(args.String(Host) ?? ServeOptions.DefaultHost, args.Int(Port, ServeOptions.DefaultPort, min: 0), token,
+        var options = new ServeOptions(args.String(Host) ?? ServeOptions.DefaultHost, args.Int(Port, ServeOptions.DefaultPort, min: 0, max: 65535), token,
             [DefaultRoot(), .. args.Strings(Models)]);
         var commands = new CliCommandResults();
         using var app = WebServer.Build(options, commands);

@@ -107,6 +107,8 @@ public sealed class BadInputTests : IDisposable
         yield return new(["run", "--prompt", "hi", "--tokenizer", tok512, "--json"], 1, "512 tokens");
         // 5: --verify-k beyond what the model has is an error, not a silent clamp and hours of work.
         yield return new(["explain", "--verify-k", "100000", "--json", "--html", report], 2, "--verify-k 100000");
+        // A port outside TCP's range is a usage error naming the option, not .NET's ArgumentOutOfRangeException text.
+        yield return new(["serve", "--port", "99999"], 2, "--port: 99999");
         yield return new(["explain", "--model", stories, "--dataset", WriteDataset("ok.jsonl", Prompt), "--verify-k", "100000", "--json"], 2, "--verify-k");
         // 7: a counterfactual identical to the prompt measures nothing.
         yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--foil", " the", "--counterfactual", Prompt, "--json", "--html", report],
