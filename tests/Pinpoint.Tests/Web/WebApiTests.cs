@@ -152,27 +152,26 @@ public class WebApiTests(WebHost host) : IClassFixture<WebHost>
     [Fact]
     public async Task DatasetJobStreamsProgressIsExclusivePerModelAndCancels()
     {
-        const string items = """{"items":[{"prompt":"Tom had a big red ball. One day he lost","target":" the","foil":" a","counterfactual":"Tom had a big red ball. One day he bought"},{"prompt":"Once upon a time there was","target":" a","foil":" the"}],"top":3,"verify_k":2}""";
-        var first = await Post("/api/jobs/explain-dataset", items, 202);
-        string id = first.GetProperty("id").GetString()!;
+        // Long enough (60 items) that the refusals and the cancel arrive while it runs, however fast the machine.
+        var many = "{\"items\":[" + string.Join(",", Enumerable.Repeat("""{"prompt":"Tom had a big red ball. One day he lost","target":" the","foil":" a","counterfactual":"Tom had a big red ball. One day he bought"}""", 60)) + "],\"top\":3,\"verify_k\":2}";
+        var running = await Post("/api/jobs/explain-dataset", many, 202);
+        string id = running.GetProperty("id").GetString()!;
         // The model is taken: a second job and a plain request on it are refused at once.
-        await WebHost.AssertError(await host.Client().PostAsync("/api/jobs/explain-dataset", WebHost.Body(items), Cancel), 409, "busy");
+        await WebHost.AssertError(await host.Client().PostAsync("/api/jobs/explain-dataset", WebHost.Body(many), Cancel), 409, "busy");
         await WebHost.AssertError(await host.Client().PostAsync("/api/run", WebHost.Body("""{"prompt":"x"}"""), Cancel), 409, "busy");
+        var cancelled = await WebHost.Json(await host.Client().DeleteAsync($"/api/jobs/{id}", Cancel));
+        Assert.Equal(id, cancelled.GetProperty("id").GetString());
         var events = await Events(id);
+        Assert.Equal("cancelled", events[^1].Event);
+
+        const string items = """{"items":[{"prompt":"Tom had a big red ball. One day he lost","target":" the","foil":" a","counterfactual":"Tom had a big red ball. One day he bought"},{"prompt":"Once upon a time there was","target":" a","foil":" the"}],"top":3,"verify_k":2}""";
+        var finished = await Post("/api/jobs/explain-dataset", items, 202);
+        events = await Events(finished.GetProperty("id").GetString()!);
         Assert.Contains("progress", events.Select(e => e.Event));
         var (last, data) = events[^1];
         Assert.Equal("done", last);
         Assert.Equal(2, data.GetProperty("items").GetInt32());
         Assert.Equal(2, data.GetProperty("verification").GetProperty("k").GetInt32());
-
-        // Long enough (60 items) that the cancel arrives while it runs, however fast the machine.
-        var many = "{\"items\":[" + string.Join(",", Enumerable.Repeat("""{"prompt":"Tom had a big red ball. One day he lost","target":" the","foil":" a","counterfactual":"Tom had a big red ball. One day he bought"}""", 60)) + "],\"top\":3,\"verify_k\":2}";
-        var second = await Post("/api/jobs/explain-dataset", many, 202);
-        id = second.GetProperty("id").GetString()!;
-        var cancelled = await WebHost.Json(await host.Client().DeleteAsync($"/api/jobs/{id}", Cancel));
-        Assert.Equal(id, cancelled.GetProperty("id").GetString());
-        events = await Events(id);
-        Assert.Equal("cancelled", events[^1].Event);
         Assert.Equal(HttpStatusCode.OK, (await host.Client().PostAsync("/api/run", WebHost.Body("""{"prompt":"x"}"""), Cancel)).StatusCode);
     }
 
