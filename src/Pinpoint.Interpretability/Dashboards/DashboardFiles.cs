@@ -26,6 +26,20 @@ public static class DashboardFiles
         return path;
     }
 
+    /// <summary>
+    /// Writes the store's HTML into <paramref name="folder"/>: an index (<see cref="DashboardHtmlReport.IndexPage"/>) and one page
+    /// per unit beside it; returns the index's path.
+    /// </summary>
+    public static string WritePages(string folder, DashboardStore store)
+    {
+        var index = Path.Combine(folder, DashboardHtmlReport.IndexPage(store));
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(folder, DashboardHtmlReport.UnitPage(store, 0)))!);
+        foreach (var unit in store.Units)
+            File.WriteAllText(Path.Combine(folder, DashboardHtmlReport.UnitPage(store, unit.Unit)), DashboardHtmlReport.Unit(store, unit));
+        File.WriteAllText(index, DashboardHtmlReport.Index(store));
+        return index;
+    }
+
     /// <summary>Reads a store; a file that is not one is an error naming it.</summary>
     public static DashboardStore Read(string path)
     {
