@@ -93,6 +93,7 @@ public static class WebServer
         to.PropertyNamingPolicy = from.PropertyNamingPolicy;
         to.DefaultIgnoreCondition = from.DefaultIgnoreCondition;
         to.NumberHandling = from.NumberHandling;
+        to.TypeInfoResolver = from.TypeInfoResolver;
         foreach (var converter in from.Converters) to.Converters.Add(converter);
         to.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
     }
@@ -127,8 +128,8 @@ public static class WebServer
             .Produces<AttentionPatternsResult>().WithSummary("every head's attention pattern over the prompt");
 
         api.MapPost("/explain", async (Requests.ExplainBody body, ModelCatalog catalog, CancellationToken cancel) =>
-                Json(await catalog.WithModel(body.Model, m => commands.Explain(m, body.Request(), body.Options()), cancel)))
-            .Produces(200, types.Explain).WithSummary("as pinpoint explain --json (no prompt: the built-in article example)");
+                Json(await catalog.WithModel(body.Model, m => Explainer.Explain(m, body.Request(), body.Options()), cancel)))
+            .Produces<ExplainReport>().WithSummary("as pinpoint explain --json (no prompt: the built-in article example)");
 
         api.MapGet("/explain/report.html", async (string? model, string? prompt, string? target, string? foil, string? counterfactual, ModelCatalog catalog, HttpContext context, CancellationToken cancel) =>
             {
@@ -152,8 +153,8 @@ public static class WebServer
                 var job = jobs.Start("explain-dataset", body.Model ?? catalog.DefaultModelName, async (report, cancel) =>
                 {
                     using (lease)
-                        return await Task.Run(() => commands.ExplainDataset(model, name, items, options,
-                            (stage, done, total) => report(new JobProgress(stage, done, total))), cancel);
+                        return await Task.Run(() => DatasetExplainer.Explain(model, items, options,
+                            (stage, done, total) => report(new JobProgress(stage, done, total)), cancel) with { Dataset = name }, cancel);
                 });
                 return Results.Json(job.Status, ReportJson.Options, statusCode: StatusCodes.Status202Accepted);
             })
