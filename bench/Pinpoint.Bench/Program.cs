@@ -8,7 +8,7 @@ var suites = new Dictionary<string, (Func<string[], int> Run, string[] Flags, st
     ["train"] = (a => TrainBench.Run(a.Contains("--json")), [], []),
     ["explain"] = (a => ExplainBench.Run(a.Contains("--json")), [], []),
     ["hf-reference"] = (a => HfReferenceFixtures.Run(a.Contains("--json")), [], []),
-    ["harvest"] = (a => HarvestBench.Run(a.Contains("--json")), [], []),
+    ["harvest"] = (HarvestBench.Run, ["--no-dashboards"], ["--dashboard-tokens", "--dashboard-hooks", "--child-tokens"]),
     ["serve"] = (a => ServeBench.Run(a.Contains("--json")), [], []),
     ["concepts"] = (a => ConceptsBench.Run(a.Contains("--json")), [], []),
     ["scale"] = (ScaleBench.Run, ["--quick", "--no-explain"], ["--rounds", "--keep"]),
