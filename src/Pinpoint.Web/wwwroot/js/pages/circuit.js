@@ -75,8 +75,8 @@ function body(model, form) {
 function report({ result: r, graph }) {
   const readout = el('div', { class: 'panel', id: 'circuit-readout' }, el('p', { class: 'muted' }, 'Click a head or MLP in the graph for its readout.'));
   const drawing = el('div', { id: 'circuit-graph' });
-  const svgNode = new DOMParser().parseFromString(graph, 'image/svg+xml').documentElement;
-  drawing.append(document.importNode(svgNode, true));
+  // Parsed as HTML, as the report embeds it inline (the markup carries no xmlns); the server escapes every label.
+  drawing.append(document.importNode(new DOMParser().parseFromString(graph, 'text/html').body.firstElementChild, true));
   // The report's nodes link to #node-NAME; here a click opens the readout instead of changing the page.
   drawing.querySelectorAll('a').forEach(a => a.addEventListener('click', event => {
     event.preventDefault();
