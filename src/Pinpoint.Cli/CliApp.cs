@@ -26,6 +26,8 @@ public static class CliApp
         new ScoreCommand(),
         new ProbeCommand(),
         new ConceptsCommand(),
+        new LensCommand(),
+        new LensTrainCommand(),
         new SaeTrainCommand(),
         new SaeEvalCommand(),
         new SteerCommand(),
