@@ -54,6 +54,27 @@ public class EdgeAttributionTests
 
     [Theory]
     [MemberData(nameof(Architectures))]
+    public void EachRowOfABatchedRunIsThatCircuitRunAlone(string kind)
+    {
+        // Rows with different kept edges and different ablations (the counterfactual's outputs, another prompt's) must
+        // not leak into each other.
+        var model = Random(kind);
+        var forward = new EdgeForward(model);
+        var resample = EdgeForward.SenderOutputs(model, Counterfactual);
+        var other = EdgeForward.SenderOutputs(model, [2, 2, 9, 1, 0, 4, 4]);
+        Func<Edge, bool>[] keeps = [e => e.Name.Length % 3 == 0, e => e.Name.Length % 2 == 1, _ => false];
+        var cuts = keeps.SelectMany(k => new[] { new CutSet(k, resample), new CutSet(k, other) }).ToList();
+        var batched = forward.RunBatch(Clean, cuts).Logits.ToArray();
+        int vocab = model.Config.VocabSize;
+        for (int r = 0; r < cuts.Count; r++)
+        {
+            var alone = forward.Run(Clean, cuts[r].Keep, cuts[r].Ablated).Logits.ToArray();
+            for (int v = 0; v < vocab; v++) Assert.Equal(alone[v], batched[r * vocab + v], 4);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
     public void GraphHasEveryPortAndOnlyForwardEdges(string kind)
     {
         var model = Random(kind);

@@ -154,7 +154,7 @@ public class WebApiTests(WebHost host) : IClassFixture<WebHost>
     public async Task DatasetJobStreamsProgressIsExclusivePerModelAndCancels()
     {
         // Long enough (60 items) that the refusals and the cancel arrive while it runs, however fast the machine.
-        var many = "{\"items\":[" + string.Join(",", Enumerable.Repeat("""{"prompt":"Tom had a big red ball. One day he lost","target":" the","foil":" a","counterfactual":"Tom had a big red ball. One day he bought"}""", 60)) + "],\"top\":3,\"verify_k\":2}";
+        var many = RepeatedItems(60, ",\"top\":3,\"verify_k\":2");
         var running = await Post("/api/jobs/explain-dataset", many, 202);
         string id = running.GetProperty("id").GetString()!;
         // The model is taken: a second job and a plain request on it are refused at once.
@@ -211,7 +211,7 @@ public class WebApiTests(WebHost host) : IClassFixture<WebHost>
     public async Task CircuitJobIsExclusivePerModelAndCancels()
     {
         // Long enough (40 items, 30 curve points) that the refusal and the cancel arrive while it runs.
-        var many = "{\"items\":[" + string.Join(",", Enumerable.Repeat("""{"prompt":"Tom had a big red ball. One day he lost","target":" the","foil":" a","counterfactual":"Tom had a big red ball. One day he bought"}""", 40)) + "]}";
+        var many = RepeatedItems(40, "");
         var running = await Post("/api/jobs/circuit", many, 202);
         string id = running.GetProperty("id").GetString()!;
         await WebHost.AssertError(await host.Client().PostAsync("/api/jobs/circuit", WebHost.Body(many), Cancel), 409, "busy");
@@ -219,6 +219,10 @@ public class WebApiTests(WebHost host) : IClassFixture<WebHost>
         Assert.Equal("cancelled", (await Events(id))[^1].Event);
         await WebHost.AssertError(await host.Client().GetAsync($"/api/jobs/{id}/circuit.svg", Cancel), 404, "no finished circuit");
     }
+
+    /// <summary>A job body of <paramref name="count"/> copies of the article example, then <paramref name="options"/> (",\"top\":3" or "").</summary>
+    private static string RepeatedItems(int count, string options) =>
+        "{\"items\":[" + string.Join(",", Enumerable.Repeat("""{"prompt":"Tom had a big red ball. One day he lost","target":" the","foil":" a","counterfactual":"Tom had a big red ball. One day he bought"}""", count)) + "]" + options + "}";
 
     /// <summary>Reads a job's server-sent events to the end.</summary>
     private async Task<List<(string Event, JsonElement Data)>> Events(string id)
