@@ -28,6 +28,8 @@ public static class CliApp
         new ConceptsCommand(),
         new NeuronsCommand(),
         new NeuronsSearchCommand(),
+        new LensCommand(),
+        new LensTrainCommand(),
         new SaeTrainCommand(),
         new SaeEvalCommand(),
         new SaeDashboardsCommand(),

@@ -258,14 +258,21 @@ public static class DatasetExplainer
         }).OrderByDescending(s => s.Effect.Mean).ToList();
     }
 
-    private static DatasetVerification Aggregate(AblationKind kind, List<ItemAnalysis> analyses, List<VerificationResult> results)
+    private static DatasetVerification Aggregate(AblationKind kind, List<ItemAnalysis> analyses, List<VerificationResult> results) =>
+        Pool(kind, analyses.Select(a => a.Clean).ToList(), results);
+
+    /// <summary>
+    /// Per-item ablation results pooled over the items whose clean difference is positive (the model gets them right),
+    /// weighted by that difference.
+    /// </summary>
+    public static DatasetVerification Pool(AblationKind kind, IReadOnlyList<double> cleanDiffs, IReadOnlyList<VerificationResult> results)
     {
         int k = results[0].K;
         // Only items the model gets right have a difference to remove; their clean differences weight the totals.
-        var right = Enumerable.Range(0, analyses.Count).Where(i => analyses[i].Clean > 0).ToList();
-        double total = right.Sum(i => analyses[i].Clean);
+        var right = Enumerable.Range(0, cleanDiffs.Count).Where(i => cleanDiffs[i] > 0).ToList();
+        double total = right.Sum(i => cleanDiffs[i]);
         double Pooled(Func<VerificationResult, IReadOnlyList<double>> curve, int n) =>
-            total <= 0 ? 0 : right.Sum(i => curve(results[i])[n] * analyses[i].Clean) / total;
+            total <= 0 ? 0 : right.Sum(i => curve(results[i])[n] * cleanDiffs[i]) / total;
         var curve = Enumerable.Range(0, k).Select(n => Pooled(r => r.Curve, n)).ToList();
         var randomCurve = Enumerable.Range(0, k).Select(n => Pooled(r => r.RandomCurve, n)).ToList();
         return new DatasetVerification(kind, k, right.Count, k > 0 ? curve[^1] : 0, k > 0 ? randomCurve[^1] : 0, curve, randomCurve,
