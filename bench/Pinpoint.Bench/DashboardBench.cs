@@ -18,7 +18,8 @@ public static class DashboardBench
 
     private static readonly string[] CorpusFiles = ["tinystories_sample.txt", "kjv_bible.txt", "tinyshakespeare.txt", "sotu.jsonl", "wordnet_glosses.tsv"];
 
-    public sealed record Pass(long Tokens, string Hooks, int Units, double Seconds, double TokensPerSecond, long PeakRssBytes, long StoreBytes);
+    /// <param name="LiveHeapBytes">Managed memory still reachable after the pass (a full collection first): the model and the finished stores; peak RSS adds what the GC had not yet returned.</param>
+    public sealed record Pass(long Tokens, string Hooks, int Units, double Seconds, double TokensPerSecond, long PeakRssBytes, long LiveHeapBytes, long StoreBytes);
 
     /// <summary>Runs one child per size and returns their passes.</summary>
     public static List<Pass> Run(IEnumerable<long> sizes, string hooks)
@@ -49,13 +50,14 @@ public static class DashboardBench
         var clock = Stopwatch.StartNew();
         var stores = DashboardBuilder.Build(loaded, units, windows, files, new DashboardOptions());
         double seconds = clock.Elapsed.TotalSeconds;
+        long live = GC.GetTotalMemory(forceFullCollection: true);
         var folder = Directory.CreateTempSubdirectory("pinpoint-dash-bench-").FullName;
         try
         {
             long bytes = stores.Sum(s => new FileInfo(DashboardFiles.Write(folder, s)).Length);
             long peak = Process.GetCurrentProcess().PeakWorkingSet64;
             if (stores[0].Tokens < tokens) throw new BenchSetupException($"the corpus holds only {stores[0].Tokens} tokens, fewer than {tokens}");
-            Console.WriteLine(JsonSerializer.Serialize(new Pass(stores[0].Tokens, hooks, stores.Sum(s => s.Units.Count), seconds, stores[0].Tokens / seconds, peak, bytes)));
+            Console.WriteLine(JsonSerializer.Serialize(new Pass(stores[0].Tokens, hooks, stores.Sum(s => s.Units.Count), seconds, stores[0].Tokens / seconds, peak, live, bytes)));
         }
         finally
         {

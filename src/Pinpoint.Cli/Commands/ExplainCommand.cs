@@ -19,10 +19,11 @@ public sealed class ExplainCommand : Command
     internal static readonly CliOption Limit = new("limit", "N", "with --dataset: only the first N items");
     internal static readonly CliOption IgSteps = new("ig-steps", "S", $"gradients averaged along the counterfactual→clean path by integrated gradients (default {IntegratedGradients.DefaultSteps})");
     internal static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
+    private static readonly CliOption Dashboards = new("dashboards", "DIR", "folder of neuron dashboard stores (pinpoint neurons --out); default: the model's own dashboards/ folder. Where a store exists, each mechanism neuron's top corpus contexts are shown");
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile, Dashboards];
     public override Type ResultType => typeof(ExplainReport);
     public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(DatasetExplainReport))];
 
@@ -31,7 +32,7 @@ public sealed class ExplainCommand : Command
         if (args.String(Dataset) is { } dataset) return ExplainDataset(args, output, dataset);
         var request = Request(args);
         int top = args.Int(Top, 10, min: 1);
-        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1) };
+        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1), DashboardFolder = DashboardFolder(args) };
         var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
         using var loaded = ModelOptions.Open(args, output);
         CheckVerifyK(options.VerifyK, loaded);
@@ -83,6 +84,13 @@ public sealed class ExplainCommand : Command
     }
 
     /// <summary>--verify-k against what the model has to ablate, before any work (a silent clamp would run for hours).</summary>
+    /// <summary>--dashboards as a full path, checked to exist (a typo would silently show no contexts).</summary>
+    private static string? DashboardFolder(CliArgs args) => args.String(Dashboards) is not { } dir ? null
+        : Directory.Exists(dir) ? Path.GetFullPath(dir) : throw new DirectoryNotFoundException($"--{Dashboards.Name}: folder {dir} does not exist");
+
+    /// <summary>Context text on one terminal line: line breaks shown as ⏎.</summary>
+    private static string OneLine(string text) => text.Replace("\r", "").Replace("\n", "⏎");
+
     private static void CheckVerifyK(int k, Pinpoint.Models.Loading.LoadedModel loaded)
     {
         int max = Explainer.MaxVerifyK(loaded.Model.Config);
@@ -140,6 +148,11 @@ public sealed class ExplainCommand : Command
         foreach (var n in r.NeuronMechanisms)
             CommandOutput.AddRow(neurons, n.Neuron.Name, CommandOutput.Number(n.Activation), Tokens(n.ReadsFrom), Tokens(n.Promotes), Tokens(n.Suppresses));
         output.Write(neurons);
+        foreach (var n in r.NeuronContexts ?? [])
+        {
+            output.Text.WriteLine($"{n.Neuron} top corpus contexts (max {CommandOutput.Number(n.MaxActivation)}, density {CommandOutput.Number(n.Density, "P2")}):");
+            foreach (var c in n.Top) output.Text.WriteLine($"  {CommandOutput.Number(c.Activation, "F2"),7}  {OneLine(c.Before)}[[{OneLine(c.Token)}]]{OneLine(c.After)}");
+        }
         WriteWeights(output, "weight vector (TransformerLens orientation)", r.Weights);
         WriteWeights(output, "weight vector inside blocks", r.BlockWeights);
     }

@@ -104,4 +104,7 @@ public sealed record ExplainReport
 
     // Optional sections (neuron top contexts, tuned-lens rows, SAE features, ...) go below as nullable init
     // properties: null leaves them out of the JSON.
+
+    /// <summary>The top corpus contexts of the mechanism neurons whose layer has a dashboard store (<c>pinpoint neurons</c>); null where none exists.</summary>
+    public IReadOnlyList<Dashboards.NeuronContexts>? NeuronContexts { get; init; }
 }

@@ -1,3 +1,4 @@
+using Pinpoint.Interpretability.Dashboards;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Models.Loading;
 using Pinpoint.Models.Tokenizers;
@@ -26,6 +27,8 @@ public sealed record ExplainOptions
     public int IgSteps { get; init; } = IntegratedGradients.DefaultSteps;
     /// <summary>Prompts whose mean activations replace ablated components (mean ablation).</summary>
     public IReadOnlyList<string> ReferencePrompts { get; init; } = DefaultReferencePrompts;
+    /// <summary>Where neuron dashboard stores are looked up (null: the model's own <c>dashboards/</c> folder); found ones add each mechanism neuron's top corpus contexts.</summary>
+    public string? DashboardFolder { get; init; }
 
     /// <summary>Fails on settings the model cannot honour, before any work: an oversized <see cref="VerifyK"/> would run for hours.</summary>
     public void Check(TransformerConfig config)
@@ -108,7 +111,7 @@ public static class Explainer
 
         var directAttribution = dla.Components.OrderByDescending(a => Math.Abs(a.Value)).ToList();
         var directNeurons = dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).ToList();
-        return new ExplainReport
+        var report = new ExplainReport
         {
             Prompt = request.Prompt, Ids = ids, Tokens = ids.Select(loaded.Tokenizer.TokenText).ToArray(), Target = target, Foil = foil,
             LogitDiff = diff,
@@ -126,6 +129,7 @@ public static class Explainer
                 .Select(x => Mechanisms.Neuron(model, loaded.Tokenizer, cache, x, MechanismTokens)).ToList(),
             WeightAttribution = weights,
         };
+        return report with { NeuronContexts = NeuronContextReadout.For(loaded, report.NeuronMechanisms.Select(n => n.Neuron), options.DashboardFolder) is { Count: > 0 } found ? found : null };
     }
 
     /// <summary>

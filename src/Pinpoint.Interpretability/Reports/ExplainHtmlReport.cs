@@ -15,7 +15,7 @@ public static class ExplainHtmlReport
         Html.Document($"pinpoint explain: {Html.VisibleToken(report.Target.Token)} vs {Html.VisibleToken(report.Foil.Token)}", ReportParts.Css,
         [
             Summary(report), LogitLensSection(report), ResidualPatching(report), HeadsAndLayers(report),
-            AttentionPatterns(report), Rankings(report, rankingRows), MechanismTables(report), Weights(report), Faithfulness(report),
+            AttentionPatterns(report), Rankings(report, rankingRows), MechanismTables(report), DashboardHtmlReport.NeuronContextsSection(report.NeuronContexts ?? []), Weights(report), Faithfulness(report),
         ]);
 
     public static HtmlFragment Summary(ExplainReport r)
