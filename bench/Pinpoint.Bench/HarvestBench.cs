@@ -15,8 +15,12 @@ public static class HarvestBench
 {
     private const int Window = 128, Windows = 64, BatchSize = 8, Rounds = 5;
 
-    public static int Run(bool json)
+    public static int Run(string[] args)
     {
+        string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        var hooks = Option("--dashboard-hooks") ?? DashboardBench.DefaultHooks;
+        if (Option("--child-tokens") is { } childTokens) return DashboardBench.Child(long.Parse(childTokens, CultureInfo.InvariantCulture), hooks);
+        bool json = args.Contains("--json");
         var modelPath = Path.Combine(BenchPaths.RepoRoot(), "models", "default");
         var corpus = BenchPaths.SharedFile("corpus/tinystories_sample.txt", "the harvest corpus");
         using var loaded = ModelLoader.Load(modelPath);
@@ -30,15 +34,17 @@ public static class HarvestBench
             () => { foreach (var b in batches) model.Forward(Compute.Eager, b); },
             () => { foreach (var b in batches) model.Forward(Compute.Eager, b, lastPositionOnly: true); },
             () => harvester.Run(sequences, b => checksum += b.Values(b.Hooks.Count - 1)[0]));
-        var r = new Result(tokens, tokens / best[0], tokens / best[1], tokens / best[2], harvester.Hooks.Count);
+        var sizes = (Option("--dashboard-tokens") ?? DashboardBench.DefaultSizes).Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture));
+        var dashboards = args.Contains("--no-dashboards") ? [] : DashboardBench.Run(sizes, hooks);
+        var r = new Result(tokens, tokens / best[0], tokens / best[1], tokens / best[2], harvester.Hooks.Count, dashboards);
         Console.WriteLine(json ? r.Json() : r.Table());
         return double.IsFinite(checksum) ? 0 : 1;
     }
 
-    private sealed record Result(long Tokens, double Forward, double ForwardLast, double Harvest, int Hooks)
+    private sealed record Result(long Tokens, double Forward, double ForwardLast, double Harvest, int Hooks, List<DashboardBench.Pass> Dashboards)
     {
         public string Json() => string.Create(CultureInfo.InvariantCulture,
-            $"{{\"tokens\":{Tokens},\"hooks\":{Hooks},\"forward_tokens_per_s\":{Forward:F1},\"forward_last_position_tokens_per_s\":{ForwardLast:F1},\"harvest_tokens_per_s\":{Harvest:F1},\"ratio\":{Harvest / Forward:F3},\"ratio_vs_last_position\":{Harvest / ForwardLast:F3}}}");
+            $"{{\"tokens\":{Tokens},\"hooks\":{Hooks},\"forward_tokens_per_s\":{Forward:F1},\"forward_last_position_tokens_per_s\":{ForwardLast:F1},\"harvest_tokens_per_s\":{Harvest:F1},\"ratio\":{Harvest / Forward:F3},\"ratio_vs_last_position\":{Harvest / ForwardLast:F3},\"dashboards\":[{string.Join(",", Dashboards.Select(d => $"{{\"tokens\":{d.Tokens},\"hooks\":\"{d.Hooks}\",\"units\":{d.Units},\"seconds\":{d.Seconds:F1},\"tokens_per_s\":{d.TokensPerSecond:F1},\"peak_rss_mb\":{d.PeakRssBytes / 1048576.0:F1},\"store_mb\":{d.StoreBytes / 1048576.0:F2}}}"))}]}}");
 
         public string Table()
         {
@@ -49,6 +55,8 @@ public static class HarvestBench
             sb.AppendLine(CultureInfo.InvariantCulture, $"  harvest                         {Harvest,10:F1} tokens/s");
             sb.AppendLine(CultureInfo.InvariantCulture, $"  ratio vs all logits             {Harvest / Forward,10:F3}");
             sb.Append(CultureInfo.InvariantCulture, $"  ratio vs last logits            {Harvest / ForwardLast,10:F3}");
+            foreach (var d in Dashboards)
+                sb.Append(CultureInfo.InvariantCulture, $"\n  neuron dashboards ({d.Units} units at {d.Hooks}) over {d.Tokens:N0} tokens: {d.TokensPerSecond:F1} tokens/s, peak RSS {d.PeakRssBytes / 1048576.0:F1} MB, store {d.StoreBytes / 1048576.0:F2} MB");
             return sb.ToString();
         }
     }

@@ -6,12 +6,13 @@ var suites = new Dictionary<string, (Func<string[], int> Run, string[] Flags, st
     ["gemm"] = (a => GemmBench.Run(a.Contains("--json")), [], []),
     ["forward"] = (a => ForwardBench.Run(a.Contains("--json")), [], []),
     ["train"] = (a => TrainBench.Run(a.Contains("--json")), [], []),
-    ["explain"] = (a => ExplainBench.Run(a.Contains("--json")), [], []),
+    ["explain"] = (a => ExplainBench.Run(a.Contains("--json"), a.Contains("--quick")), ["--quick"], []),
     ["hf-reference"] = (a => HfReferenceFixtures.Run(a.Contains("--json")), [], []),
-    ["harvest"] = (a => HarvestBench.Run(a.Contains("--json")), [], []),
+    ["harvest"] = (HarvestBench.Run, ["--no-dashboards"], ["--dashboard-tokens", "--dashboard-hooks", "--child-tokens"]),
     ["serve"] = (a => ServeBench.Run(a.Contains("--json")), [], []),
     ["concepts"] = (a => ConceptsBench.Run(a.Contains("--json")), [], []),
     ["scale"] = (ScaleBench.Run, ["--quick", "--no-explain"], ["--rounds", "--keep"]),
+    ["dynamics"] = (DynamicsBench.Run, [], ["--run"]),
 };
 
 var names = string.Join(", ", suites.Keys);

@@ -50,7 +50,7 @@ public sealed class CommandOutput(TextWriter stdout, bool json, TextWriter? stde
     public static void AddRow(Table table, params string[] cells) => table.AddRow(cells.Select(c => (IRenderable)new Text(c)));
 
     /// <summary>An enum value as it appears in output: <c>RmsNorm</c> → <c>rms_norm</c>.</summary>
-    public static string Name(Enum value) => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
+    public static string Name(Enum value) => ReportJson.Name(value);
 
     /// <summary>
     /// The JSON a result type serializes to, for help text: <c>{"ids":[int],"logits?":[number]}</c>, where <c>?</c>
@@ -62,7 +62,7 @@ public sealed class CommandOutput(TextWriter stdout, bool json, TextWriter? stde
         var fields = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetCustomAttribute<JsonIgnoreAttribute>() is null).Select(p =>
         {
             bool optional = nullability.Create(p).ReadState == NullabilityState.Nullable;
-            return $"\"{JsonOptions.PropertyNamingPolicy!.ConvertName(p.Name)}{(optional ? "?" : "")}\":{ValueShape(Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType)}";
+            return $"\"{p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name ?? JsonOptions.PropertyNamingPolicy!.ConvertName(p.Name)}{(optional ? "?" : "")}\":{ValueShape(Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType)}";
         });
         return "{" + string.Join(",", fields) + "}";
     }
@@ -73,6 +73,9 @@ public sealed class CommandOutput(TextWriter stdout, bool json, TextWriter? stde
         _ when type == typeof(bool) => "bool",
         _ when type == typeof(int) || type == typeof(long) => "int",
         _ when type == typeof(float) || type == typeof(double) => "number",
+        // Enums and the types with their own converter (components) are written as their names.
+        { IsEnum: true } => "string",
+        _ when type.IsDefined(typeof(JsonConverterAttribute), inherit: false) => "string",
         { IsArray: true } => $"[{ValueShape(type.GetElementType()!)}]",
         { IsGenericType: true } when type.GetGenericTypeDefinition() == typeof(IReadOnlyList<>) => $"[{ValueShape(type.GetGenericArguments()[0])}]",
         _ => JsonShape(type),

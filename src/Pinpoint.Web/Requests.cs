@@ -1,3 +1,4 @@
+using Pinpoint.Interpretability.Circuits;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Models.Transformer;
@@ -67,6 +68,45 @@ public static class Requests
         }
 
         public ExplainOptions Options() => new() { TopK = InRange(Top ?? 10, 1, MaxTop, "top"), VerifyK = InRange(VerifyK ?? 5, 1, MaxVerifyK, "verify_k") };
+    }
+
+    /// <summary>
+    /// <c>circuit</c>'s input: one prediction (no prompt: the built-in article example) or <paramref name="Items"/>, and
+    /// either a fixed size (<paramref name="Edges"/>) or the faithfulness the smallest circuit must reach.
+    /// </summary>
+    public sealed record CircuitBody(string? Model, string? Prompt, string? Target, string? Foil, string? Counterfactual, DatasetItem[]? Items,
+        int? Edges, double? TargetFaithfulness, int? CurvePoints, int? Random, int? IgSteps)
+    {
+        public const int MaxCurvePoints = 100, MaxRandom = 20;
+
+        public IReadOnlyList<ExplainRequest> Requests()
+        {
+            if (Items is null) return [ToRequest(Prompt, Target, Foil, Counterfactual)];
+            if (Prompt is not null) throw new ArgumentException("give a prompt or items, not both");
+            return new DatasetBody(Model, null, Items, null, null).ScoreItems().Select(i => new ExplainRequest(i.Prompt, i.Target, i.Foil, i.Counterfactual)).ToList();
+        }
+
+        public CircuitOptions Options()
+        {
+            if (Edges is not null && TargetFaithfulness is not null) throw new ArgumentException("edges fixes the size; target_faithfulness searches for it: give one");
+            var options = new CircuitOptions
+            {
+                Edges = Edges,
+                TargetFaithfulness = TargetFaithfulness ?? new CircuitOptions().TargetFaithfulness,
+                CurvePoints = InRange(CurvePoints ?? new CircuitOptions().CurvePoints, 1, MaxCurvePoints, "curve_points"),
+                RandomDraws = InRange(Random ?? new CircuitOptions().RandomDraws, 1, MaxRandom, "random"),
+                IgSteps = InRange(IgSteps ?? 0, 0, MaxIgSteps, "ig_steps"),
+            };
+            try
+            {
+                options.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"{(Edges is not null ? "edges" : "target_faithfulness")}: {e.Message}", e);
+            }
+            return options;
+        }
     }
 
     private static ExplainRequest ToRequest(string? prompt, string? target, string? foil, string? counterfactual)

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Pinpoint.Interpretability.Circuits;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Interpretability.Inspect;
 using Pinpoint.Interpretability.Reports;
@@ -93,6 +94,7 @@ public static class WebServer
         to.PropertyNamingPolicy = from.PropertyNamingPolicy;
         to.DefaultIgnoreCondition = from.DefaultIgnoreCondition;
         to.NumberHandling = from.NumberHandling;
+        to.TypeInfoResolver = from.TypeInfoResolver;
         foreach (var converter in from.Converters) to.Converters.Add(converter);
         to.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
     }
@@ -127,8 +129,8 @@ public static class WebServer
             .Produces<AttentionPatternsResult>().WithSummary("every head's attention pattern over the prompt");
 
         api.MapPost("/explain", async (Requests.ExplainBody body, ModelCatalog catalog, CancellationToken cancel) =>
-                Json(await catalog.WithModel(body.Model, m => commands.Explain(m, body.Request(), body.Options()), cancel)))
-            .Produces(200, types.Explain).WithSummary("as pinpoint explain --json (no prompt: the built-in article example)");
+                Json(await catalog.WithModel(body.Model, m => Explainer.Explain(m, body.Request(), body.Options()), cancel)))
+            .Produces<ExplainReport>().WithSummary("as pinpoint explain --json (no prompt: the built-in article example)");
 
         api.MapGet("/explain/report.html", async (string? model, string? prompt, string? target, string? foil, string? counterfactual, ModelCatalog catalog, HttpContext context, CancellationToken cancel) =>
             {
@@ -152,13 +154,34 @@ public static class WebServer
                 var job = jobs.Start("explain-dataset", body.Model ?? catalog.DefaultModelName, async (report, cancel) =>
                 {
                     using (lease)
-                        return await Task.Run(() => commands.ExplainDataset(model, name, items, options,
-                            (stage, done, total) => report(new JobProgress(stage, done, total))), cancel);
+                        return await Task.Run(() => DatasetExplainer.Explain(model, items, options,
+                            (stage, done, total) => report(new JobProgress(stage, done, total)), cancel) with { Dataset = name }, cancel);
                 });
                 return Results.Json(job.Status, ReportJson.Options, statusCode: StatusCodes.Status202Accepted);
             })
             .Produces<JobStatus>(StatusCodes.Status202Accepted)
             .WithSummary("start explain --dataset in the background; follow /api/jobs/{id}/events, cancel with DELETE /api/jobs/{id}");
+
+        api.MapPost("/jobs/circuit", async (Requests.CircuitBody body, ModelCatalog catalog, Jobs jobs) =>
+            {
+                var requests = body.Requests();
+                var options = body.Options();
+                var (model, lease) = await catalog.TakeForJob(body.Model, "a circuit");
+                var job = jobs.Start("circuit", body.Model ?? catalog.DefaultModelName, async (report, cancel) =>
+                {
+                    using (lease)
+                        return await Task.Run(() => CircuitExplainer.Explain(model, requests, options,
+                            progress: (stage, done, total) => report(new JobProgress(stage, done, total)), cancel: cancel), cancel);
+                });
+                return Results.Json(job.Status, ReportJson.Options, statusCode: StatusCodes.Status202Accepted);
+            })
+            .Produces<JobStatus>(StatusCodes.Status202Accepted)
+            .WithSummary("start pinpoint circuit in the background; the done event carries what circuit --json prints (CircuitReport), the drawn graph is /api/jobs/{id}/circuit.svg");
+
+        api.MapGet("/jobs/{id}/circuit.svg", (string id, Jobs jobs) => Find(jobs, id).Result is CircuitReport report
+                ? Results.Text(CircuitHtmlReport.GraphSvg(report).Markup, "image/svg+xml")
+                : throw new FileNotFoundException($"job '{id}' holds no finished circuit"))
+            .WithSummary("a finished circuit job's graph as the HTML report draws it (layered; nodes link to #node-NAME)");
 
         api.MapGet("/jobs/{id}", (string id, Jobs jobs) => Json(Find(jobs, id).Status)).Produces<JobStatus>();
         api.MapDelete("/jobs/{id}", (string id, Jobs jobs) =>

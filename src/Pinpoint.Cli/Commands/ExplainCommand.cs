@@ -23,38 +23,8 @@ public sealed class ExplainCommand : Command
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
     public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile];
-    public override Type ResultType => typeof(Result);
-    public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(ExplainDatasetView.Result))];
-
-    /// <param name="Pieces">How the text tokenizes after the prompt; only the first token (<paramref name="Token"/>) is compared.</param>
-    public sealed record Choice(string Text, int Id, string Token, int TokenCount, string[] Pieces);
-    public sealed record CounterfactualInfo(string Text, string Origin, string[] Tokens, double LogitDiff);
-    public sealed record LensRow(string Stage, double LogitDiff);
-    public sealed record Share(string Component, double Value);
-    public sealed record Patching(double[][] ResidualDenoise, double[][] ResidualNoise, double[] AttnOut, double[] MlpOut, double[][] Heads, double[][] HeadsNoise);
-    public sealed record AttributionPatchingInfo(double[][] Residual, double[] AttnOut, double[] MlpOut, double[][] Heads, double SpearmanVsActivation);
-    public sealed record IntegratedGradientsInfo(int Steps, double[][] Residual, double[] AttnOut, double[] MlpOut, double[][] Heads, double SpearmanVsActivation);
-    public sealed record Ablation(int K, double TopKFractionRemoved, double RandomKFractionRemoved, double[] Curve, double[] RandomCurve);
-    public sealed record VerificationInfo(int K, double TopKFractionRemoved, double RandomKFractionRemoved, double[] Curve, double[] RandomCurve, string[] Components, Ablation Resample);
-
-    /// <param name="LogitDiff">Target − foil logit at the last position of the prompt.</param>
-    /// <param name="Html">Full path of the HTML report, when <c>--html</c> asked for one.</param>
-    /// <param name="Summary">The answer first: sentences built from the numbers below, and the caveats that qualify them.</param>
-    public sealed record Result(
-        SummaryInfo Summary, string Prompt, string[] Tokens, Choice Target, Choice Foil, double LogitDiff, CounterfactualInfo Counterfactual,
-        LensRow[] LogitLens, Share[] DirectAttribution, double DirectAttributionConstant, Share[] TopNeurons,
-        Patching Patching, AttributionPatchingInfo AttributionPatching, IntegratedGradientsInfo IntegratedGradients, Share[] PatchingRanking, Share[] NeuronPatching, VerificationInfo Verification,
-        HeadInfo[] HeadMechanisms, NeuronInfo[] NeuronMechanisms, WeightInfo[] Weights, double WeightsSpearman, WeightInfo[] BlockWeights, double BlockWeightsSpearman, int WeightsScored, string? Html = null);
-
-    public sealed record SummaryInfo(string[] Sentences, string[] Caveats);
-    public sealed record Attended(int Position, string Token, double Weight);
-    public sealed record TokenValue(string Token, double Score);
-    public sealed record OvInfo(int SourcePosition, string SourceToken, TokenValue[] Promotes, double CopyingScore);
-    public sealed record HeadInfo(string Component, Attended[] AttendsTo, TokenValue[] Promotes, OvInfo OvCircuit);
-    /// <param name="Estimate">First-order change in the logit difference when the vector is zeroed (−Σ grad·weight).</param>
-    /// <param name="Actual">The change measured by zeroing it and running the model again.</param>
-    public sealed record WeightInfo(string Name, string Matrix, string Kind, int Index, string? Note, double Estimate, double Actual);
-    public sealed record NeuronInfo(string Component, double Activation, TokenValue[] ReadsFrom, TokenValue[] Promotes, TokenValue[] Suppresses);
+    public override Type ResultType => typeof(ExplainReport);
+    public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(DatasetExplainReport))];
 
     public override int Execute(CliArgs args, CommandOutput output)
     {
@@ -67,9 +37,8 @@ public sealed class ExplainCommand : Command
         CheckVerifyK(options.VerifyK, loaded);
         var report = Explainer.Explain(loaded, request, options);
         if (htmlPath is not null) HtmlOutput.Write(htmlPath, ExplainHtmlReport.Render(report, top));
-        var result = ToResult(report, top, options.IgSteps) with { Html = htmlPath };
-        if (output.Json) output.WriteJson(result);
-        else Render(result, output);
+        if (output.Json) output.WriteJson(report with { Html = htmlPath });
+        else Render(report, output);
         HtmlOutput.Wrote(htmlPath, output);
         return 0;
     }
@@ -105,11 +74,10 @@ public sealed class ExplainCommand : Command
         var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
         using var loaded = ModelOptions.Open(args, output);
         CheckVerifyK(options.VerifyK, loaded);
-        var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items, options, progress), output);
+        var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items, options, progress), output) with { Dataset = dataset };
         if (htmlPath is not null) HtmlOutput.Write(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
-        var result = ExplainDatasetView.ToResult(dataset, report) with { Html = htmlPath };
-        if (output.Json) output.WriteJson(result);
-        else ExplainDatasetView.Render(result, output);
+        if (output.Json) output.WriteJson(report with { Html = htmlPath });
+        else ExplainDatasetView.Render(report, output);
         HtmlOutput.Wrote(htmlPath, output);
         return 0;
     }
@@ -121,40 +89,7 @@ public sealed class ExplainCommand : Command
         if (k > max) throw new CliException($"--{VerifyK.Name} {k} exceeds the {max} heads and neurons of the model ({loaded.Path}); give at most {max}");
     }
 
-    public static Result ToResult(ExplainReport r, int top, int igSteps)
-    {
-        static Share S(Attribution a) => new(a.Component.Name, a.Value);
-        static Ablation A(VerificationResult v) => new(v.K, v.TopKFractionRemoved, v.RandomKFractionRemoved, [.. v.Curve], [.. v.RandomCurve]);
-        var summary = r.Summary;
-        return new Result(
-            new SummaryInfo([.. summary.Sentences], [.. summary.Caveats]), r.Prompt, r.Tokens,
-            new Choice(r.Target.Text, r.Target.Id, r.Target.Token, r.Target.TokenCount, [.. r.Target.Pieces]),
-            new Choice(r.Foil.Text, r.Foil.Id, r.Foil.Token, r.Foil.TokenCount, [.. r.Foil.Pieces]),
-            r.LogitDiff,
-            new CounterfactualInfo(r.Counterfactual, r.CounterfactualOrigin, r.CounterfactualTokens, r.CounterfactualLogitDiff),
-            r.LogitLens.Select(p => new LensRow(p.Stage, p.LogitDiff)).ToArray(),
-            r.DirectAttribution.Take(top).Select(S).ToArray(), r.DirectAttributionConstant,
-            r.TopNeurons.Select(S).ToArray(),
-            new Patching(r.Denoising.ResidualByLayerPosition, r.Noising.ResidualByLayerPosition, r.Denoising.AttentionOut, r.Denoising.MlpOut, r.Denoising.Heads, r.Noising.Heads),
-            new AttributionPatchingInfo(r.AttributionDenoising.ResidualByLayerPosition, r.AttributionDenoising.AttentionOut, r.AttributionDenoising.MlpOut,
-                r.AttributionDenoising.Heads, r.AttributionSpearman),
-            new IntegratedGradientsInfo(igSteps, r.IntegratedGradients.ResidualByLayerPosition, r.IntegratedGradients.AttentionOut, r.IntegratedGradients.MlpOut,
-                r.IntegratedGradients.Heads, r.IntegratedGradientsSpearman),
-            r.PatchingRanking.Take(top).Select(S).ToArray(),
-            r.NeuronRanking.Select(S).ToArray(),
-            new VerificationInfo(r.MeanAblation.K, r.MeanAblation.TopKFractionRemoved, r.MeanAblation.RandomKFractionRemoved,
-                [.. r.MeanAblation.Curve], [.. r.MeanAblation.RandomCurve], r.Verified.Select(c => c.Name).ToArray(),
-                A(r.ResampleAblation)),
-            r.HeadMechanisms.Select(h => new HeadInfo(h.Head.Name, h.AttendsTo.Select(a => new Attended(a.Position, a.Token, a.Weight)).ToArray(), T(h.Promotes),
-                new OvInfo(h.Ov.SourcePosition, h.Ov.SourceToken, T(h.Ov.Promotes), h.Ov.CopyingScore))).ToArray(),
-            r.NeuronMechanisms.Select(n => new NeuronInfo(n.Neuron.Name, n.Activation, T(n.ReadsFrom), T(n.Promotes), T(n.Suppresses))).ToArray(),
-            W(r.Weights.All), r.Weights.All.Spearman, W(r.Weights.InBlocks), r.Weights.InBlocks.Spearman, r.Weights.Scored);
-        static TokenValue[] T(IEnumerable<TokenScore> s) => s.Select(x => new TokenValue(x.Token, x.Score)).ToArray();
-        static WeightInfo[] W(WeightRanking ranking) => ranking.Verified
-            .Select(e => new WeightInfo(e.Vector.Name, e.Vector.Matrix, CommandOutput.Name(e.Vector.Kind), e.Vector.Index, e.Vector.Note, e.Estimate, e.Actual)).ToArray();
-    }
-
-    private static void Render(Result r, CommandOutput output)
+    private static void Render(ExplainReport r, CommandOutput output)
     {
         string N(double v) => CommandOutput.Number(v);
         string P(double v) => ExplainSummary.Share(v, r.LogitDiff);
@@ -172,54 +107,54 @@ public sealed class ExplainCommand : Command
             ("counterfactual origin", r.Counterfactual.Origin),
             ("attribution vs activation patching", $"Spearman {N(r.AttributionPatching.SpearmanVsActivation)}"),
             ($"integrated gradients ({r.IntegratedGradients.Steps} steps) vs activation patching", $"Spearman {N(r.IntegratedGradients.SpearmanVsActivation)}"),
-            ("weight vectors: estimate vs zeroing", $"Spearman {N(r.WeightsSpearman)} over the top {r.Weights.Length} of {r.WeightsScored} rows and columns; " +
-                $"{N(r.BlockWeightsSpearman)} over the top {r.BlockWeights.Length} inside blocks"),
-            ("ablated together", string.Join(", ", r.Verification.Components)),
+            ("weight vectors: estimate vs zeroing", $"Spearman {N(r.WeightsSpearman)} over the top {r.Weights.Count} of {r.WeightsScored} rows and columns; " +
+                $"{N(r.BlockWeightsSpearman)} over the top {r.BlockWeights.Count} inside blocks"),
+            ("ablated together", string.Join(", ", r.Verified.Select(c => c.Name))),
             ("ablating top-" + r.Verification.K + $" (share of the clean difference, {N(r.LogitDiff)} logits)", $"mean: {P(r.Verification.TopKFractionRemoved)} removed (random {r.Verification.K}: {P(r.Verification.RandomKFractionRemoved)}); " +
                 $"resample: {P(r.Verification.Resample.TopKFractionRemoved)} (random: {P(r.Verification.Resample.RandomKFractionRemoved)})"),
         ]);
         var lens = CommandOutput.NewTable("logit lens", "target − foil");
         foreach (var p in r.LogitLens) CommandOutput.AddRow(lens, p.Stage, N(p.LogitDiff));
         output.Write(lens);
-        WriteShares(output, "direct logit attribution (logits)", r.DirectAttribution, N);
+        WriteShares(output, "direct logit attribution (logits)", r.TopDirectAttribution, N);
         WriteShares(output, "top neurons, direct (logits)", r.TopNeurons, N);
         string OfEffect(double share) => ExplainSummary.Share(share, effect);
-        WriteShares(output, $"activation patching: share of the effect ({N(effect)} logits) restored", r.PatchingRanking, OfEffect);
-        WriteShares(output, $"neurons, attribution patching: estimated share of the effect ({N(effect)} logits)", r.NeuronPatching, OfEffect);
+        WriteShares(output, $"activation patching: share of the effect ({N(effect)} logits) restored", r.TopPatchingRanking, OfEffect);
+        WriteShares(output, $"neurons, attribution patching: estimated share of the effect ({N(effect)} logits)", r.NeuronRanking, OfEffect);
         // Positions as rows, layers as columns: prompts are longer than models are deep.
         int layers = r.Patching.ResidualDenoise.Length;
         var residual = CommandOutput.NewTable(["position", "token", .. Enumerable.Range(0, layers).Select(l => l < layers - 1 ? $"resid_pre L{l}" : "final")]);
         for (int p = 0; p < r.Tokens.Length; p++)
             CommandOutput.AddRow(residual, [CommandOutput.Int(p), CommandOutput.Quote(r.Tokens[p]), .. Enumerable.Range(0, layers).Select(l => CommandOutput.Number(r.Patching.ResidualDenoise[l][p], "F2"))]);
         output.Write(residual);
-        string Tokens(IEnumerable<TokenValue> t) => string.Join(" ", t.Select(x => CommandOutput.Quote(x.Token)));
+        string Tokens(IEnumerable<TokenScore> t) => string.Join(" ", t.Select(x => CommandOutput.Quote(x.Token)));
         var heads = CommandOutput.NewTable("head", "attends to (from the last position)", "output promotes");
         foreach (var h in r.HeadMechanisms)
-            CommandOutput.AddRow(heads, h.Component, string.Join(" ", h.AttendsTo.Select(a => $"{CommandOutput.Quote(a.Token)}@{a.Position} {a.Weight:F2}")), Tokens(h.Promotes));
+            CommandOutput.AddRow(heads, h.Head.Name, string.Join(" ", h.AttendsTo.Select(a => $"{CommandOutput.Quote(a.Token)}@{a.Position} {a.Weight:F2}")), Tokens(h.Promotes));
         output.Write(heads);
         var ov = CommandOutput.NewTable("head", "OV circuit (weights): most-attended token", "promotes", $"copying score (top-{OvCircuits.CopyingTopK})");
         foreach (var h in r.HeadMechanisms)
-            CommandOutput.AddRow(ov, h.Component, $"{CommandOutput.Quote(h.OvCircuit.SourceToken)}@{h.OvCircuit.SourcePosition}", Tokens(h.OvCircuit.Promotes), CommandOutput.Number(h.OvCircuit.CopyingScore, "P1"));
+            CommandOutput.AddRow(ov, h.Head.Name, $"{CommandOutput.Quote(h.Ov.SourceToken)}", Tokens(h.Ov.Promotes), CommandOutput.Number(h.Ov.CopyingScore, "P1"));
         output.Write(ov);
         var neurons = CommandOutput.NewTable("neuron", "activation", "reads (input weights)", "promotes", "suppresses");
         foreach (var n in r.NeuronMechanisms)
-            CommandOutput.AddRow(neurons, n.Component, CommandOutput.Number(n.Activation), Tokens(n.ReadsFrom), Tokens(n.Promotes), Tokens(n.Suppresses));
+            CommandOutput.AddRow(neurons, n.Neuron.Name, CommandOutput.Number(n.Activation), Tokens(n.ReadsFrom), Tokens(n.Promotes), Tokens(n.Suppresses));
         output.Write(neurons);
         WriteWeights(output, "weight vector (TransformerLens orientation)", r.Weights);
         WriteWeights(output, "weight vector inside blocks", r.BlockWeights);
     }
 
-    private static void WriteWeights(CommandOutput output, string title, IEnumerable<WeightInfo> weights)
+    private static void WriteWeights(CommandOutput output, string title, IEnumerable<WeightRow> weights)
     {
         var table = CommandOutput.NewTable(title, "estimated Δ diff", "Δ diff when zeroed");
         foreach (var w in weights) CommandOutput.AddRow(table, w.Name, CommandOutput.Number(w.Estimate), CommandOutput.Number(w.Actual));
         output.Write(table);
     }
 
-    private static void WriteShares(CommandOutput output, string title, IEnumerable<Share> shares, Func<double, string> format)
+    private static void WriteShares(CommandOutput output, string title, IEnumerable<Attribution> shares, Func<double, string> format)
     {
         var table = CommandOutput.NewTable(title, "value");
-        foreach (var s in shares) CommandOutput.AddRow(table, s.Component, format(s.Value));
+        foreach (var s in shares) CommandOutput.AddRow(table, s.Component.Name, format(s.Value));
         output.Write(table);
     }
 }

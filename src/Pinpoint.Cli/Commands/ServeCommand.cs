@@ -56,8 +56,7 @@ public sealed class CliCommandResults : ICommandResults
 {
     public bool IsBadInput(Exception e) => CliApp.IsBadInput(e);
 
-    public CommandResultTypes Types { get; } = new(typeof(InfoCommand.Result), typeof(RunCommand.Result), typeof(GenerateCommand.Result),
-        typeof(ExplainCommand.Result), typeof(ExplainDatasetView.Result));
+    public CommandResultTypes Types { get; } = new(typeof(InfoCommand.Result), typeof(RunCommand.Result), typeof(GenerateCommand.Result));
 
     public object Info(LoadedModel model) => InfoCommand.Describe(model);
 
@@ -65,10 +64,4 @@ public sealed class CliCommandResults : ICommandResults
 
     public object Generate(LoadedModel model, string prompt, int maxNewTokens, SamplingOptions sampling) =>
         GenerateCommand.Continue(model, prompt, maxNewTokens, sampling);
-
-    public object Explain(LoadedModel model, ExplainRequest request, ExplainOptions options) =>
-        ExplainCommand.ToResult(Explainer.Explain(model, request, options), options.TopK, options.IgSteps);
-
-    public object ExplainDataset(LoadedModel model, string name, IReadOnlyList<ScoreItem> items, ExplainOptions options, Action<string, int, int> progress) =>
-        ExplainDatasetView.ToResult(name, DatasetExplainer.Explain(model, items, options, progress));
 }

@@ -21,6 +21,11 @@ public static class WorkerPool
     private static readonly List<Job> OpenJobs = [];
     private static int s_cursor;
 
+    /// <summary>How long a thread polls before it blocks: a kernel loop is often followed at once by the next one
+    /// (one GEMM per layer), and a blocked thread takes tens of microseconds or more to wake.</summary>
+    private static readonly long HelperPollTicks = Stopwatch.Frequency / 5_000;
+    private static readonly long CallerPollTicks = Stopwatch.Frequency / 10_000;
+
     [ThreadStatic] private static bool t_insideLoop;
 
     /// <summary>Threads that take part in a parallel loop, the caller included.</summary>
@@ -65,16 +70,15 @@ public static class WorkerPool
             t_insideLoop = true;
             job.RunItems();
             t_insideLoop = false;
-            bool wait;
             lock (StateLock)
             {
                 // Every item is claimed. Helpers that have not joined are not waited for (waking a descheduled thread
                 // can take longer than a small kernel); only helpers still running items of this loop count.
                 OpenJobs.Remove(job);
                 job.CallerFinished = true;
-                wait = job.Active > 0;
+                if (job.Active == 0) job.SignalDone();
             }
-            if (wait) job.WaitDone();
+            job.WaitDone();
             job.Error?.Throw();
         }
         finally
@@ -120,13 +124,9 @@ public static class WorkerPool
         }
     }
 
-    /// <summary>
-    /// Kernels often run back to back (one GEMM per layer); waking a blocked thread costs tens of microseconds or
-    /// more, so a helper polls for a short while before it blocks.
-    /// </summary>
     private static void WaitForWork()
     {
-        long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 5_000;
+        long deadline = Stopwatch.GetTimestamp() + HelperPollTicks;
         while (Stopwatch.GetTimestamp() < deadline)
         {
             if (Start.CurrentCount > 0 && Start.Wait(0)) return;
@@ -143,9 +143,8 @@ public static class WorkerPool
         public int Active;
         public bool CallerFinished;
         public ExceptionDispatchInfo? Error;
-        // A monitor, not a ManualResetEventSlim: the slim event allocates its lock object lazily on the first wait that
-        // blocks, which for a per-thread job could land in any later call and break the no-allocation guarantee.
-        private bool _done;
+        private volatile bool _done;
+        private volatile bool _callerBlocked;
 
         public bool HasUnclaimedItems => Volatile.Read(ref _next) < _count;
 
@@ -158,22 +157,39 @@ public static class WorkerPool
             CallerFinished = false;
             Error = null;
             _done = false;
+            _callerBlocked = false;
         }
 
-        /// <summary>Called by the last helper to leave the loop, after the caller has finished its own items.</summary>
+        /// <summary>Called under the state lock once the caller has finished its items and no helper is left in the loop.</summary>
         public void SignalDone()
         {
-            lock (this)
-            {
-                _done = true;
-                Monitor.PulseAll(this);
-            }
+            _done = true;
+            // The full fence orders the write of _done before the read of _callerBlocked; WaitDone fences the other way,
+            // so at least one side sees the other's write and a blocked caller is always pulsed.
+            Interlocked.MemoryBarrier();
+            if (!_callerBlocked) return;
+            // A monitor, not a ManualResetEventSlim: the slim event allocates its lock object lazily on the first wait
+            // that blocks, which for a per-thread job could land in any later call and break the no-allocation guarantee.
+            lock (this) Monitor.PulseAll(this);
         }
 
+        /// <summary>
+        /// Polls briefly, then blocks: the last helper usually finishes its item within microseconds of the caller,
+        /// and a monitor wake-up costs more than that on every small loop.
+        /// </summary>
         public void WaitDone()
         {
+            if (_done) return;
+            long deadline = Stopwatch.GetTimestamp() + CallerPollTicks;
+            while (Stopwatch.GetTimestamp() < deadline)
+            {
+                Thread.SpinWait(16);
+                if (_done) return;
+            }
             lock (this)
             {
+                _callerBlocked = true;
+                Interlocked.MemoryBarrier();
                 while (!_done) Monitor.Wait(this);
             }
         }

@@ -61,6 +61,9 @@ public sealed record CircuitResult(
 /// </summary>
 public static class CircuitDiscovery
 {
+    /// <summary>Circuits measured per pass over the items (one batched run per item each).</summary>
+    private const int PointsPerPass = 16;
+
     public static CircuitResult Run(EdgeForward forward, IReadOnlyList<CircuitItem> items, IReadOnlyList<int[]> reference, CircuitOptions options,
         Action<string, int, int>? progress = null, CancellationToken cancel = default)
     {
@@ -80,16 +83,14 @@ public static class CircuitDiscovery
         }
         var ranked = graph.Edges.Select((e, i) => new EdgeScore(e, sums[i] / items.Count)).OrderByDescending(x => Math.Abs(x.Score)).ToList();
 
-        var measure = new FaithfulnessMeter(forward, items, reference);
+        var measure = new FaithfulnessMeter(forward, items, reference, progress, cancel);
         var grid = Grid(graph.Edges.Count, options.CurvePoints);
+        var sets = grid.Select(n => (IReadOnlySet<Edge>)Prune(graph, ranked.Take(n).Select(x => x.Edge))).ToList();
         var curve = new List<CurvePoint>();
-        foreach (var n in grid)
+        for (int first = 0; first < grid.Count; first += PointsPerPass)
         {
-            cancel.ThrowIfCancellationRequested();
-            var set = Prune(graph, ranked.Take(n).Select(x => x.Edge));
-            var f = measure.Of(set);
-            curve.Add(new CurvePoint(n, set.Count, f.Mean, f.Resample));
-            progress?.Invoke("faithfulness curve", curve.Count, grid.Count);
+            var measured = measure.Of(sets.Skip(first).Take(PointsPerPass).ToList(), $"faithfulness curve, points {first + 1}–{Math.Min(first + PointsPerPass, grid.Count)} of {grid.Count}, items");
+            curve.AddRange(measured.Select((f, k) => new CurvePoint(grid[first + k], sets[first + k].Count, f.Mean, f.Resample)));
         }
 
         int requested;
@@ -100,29 +101,26 @@ public static class CircuitDiscovery
             int first = curve.FindIndex(p => p.Resample >= options.TargetFaithfulness);
             reached = first >= 0;
             requested = reached ? curve[first].Edges : graph.Edges.Count;
-            // Bisect between the last grid point below the target and the first above it.
+            // Search between the last grid point below the target and the first above it: up to PointsPerPass sizes
+            // spread over the interval per pass, all sizes at once when they fit.
             int low = first > 0 ? curve[first - 1].Edges : 0;
             while (reached && requested - low > 1)
             {
-                cancel.ThrowIfCancellationRequested();
-                int mid = (low + requested) / 2;
-                if (measure.Of(Prune(graph, ranked.Take(mid).Select(x => x.Edge))).Resample >= options.TargetFaithfulness) requested = mid;
-                else low = mid;
+                int count = Math.Min(requested - low - 1, PointsPerPass);
+                var sizes = Enumerable.Range(1, count).Select(k => low + (int)((long)(requested - low) * k / (count + 1))).Distinct().ToList();
+                var measured = measure.Of(sizes.Select(n => (IReadOnlySet<Edge>)Prune(graph, ranked.Take(n).Select(x => x.Edge))).ToList(), $"sizes {low + 1}–{requested - 1}, items");
+                int hit = measured.FindIndex(f => f.Resample >= options.TargetFaithfulness);
+                if (hit >= 0) (low, requested) = (hit > 0 ? sizes[hit - 1] : low, sizes[hit]);
+                else low = sizes[^1];
             }
         }
         var circuit = Prune(graph, ranked.Take(requested).Select(x => x.Edge));
         var faithfulness = measure.Of(circuit);
 
         var random = new Random(options.Seed);
-        double randomMean = 0, randomResample = 0;
-        for (int d = 0; d < options.RandomDraws; d++)
-        {
-            cancel.ThrowIfCancellationRequested();
-            var f = measure.Of(graph.Edges.OrderBy(_ => random.Next()).Take(circuit.Count).ToHashSet());
-            randomMean += f.Mean / options.RandomDraws;
-            randomResample += f.Resample / options.RandomDraws;
-            progress?.Invoke("random circuits", d + 1, options.RandomDraws);
-        }
+        var draws = measure.Of(Enumerable.Range(0, options.RandomDraws).Select(_ => (IReadOnlySet<Edge>)graph.Edges.OrderBy(_ => random.Next()).Take(circuit.Count).ToHashSet()).ToList(),
+            $"{options.RandomDraws} random circuits, items");
+        double randomMean = draws.Average(f => f.Mean), randomResample = draws.Average(f => f.Resample);
 
         var chosen = checkEdges ?? ranked.Take(options.PatchEdges).Select(x => x.Edge)
             .Concat(ranked.Skip(options.PatchEdges).OrderBy(_ => random.Next()).Take(options.PatchEdges).Select(x => x.Edge)).ToList();
@@ -177,15 +175,21 @@ public static class CircuitDiscovery
     private sealed class FaithfulnessMeter
     {
         private readonly EdgeForward _forward;
+        private readonly Action<string, int, int>? _progress;
+        private readonly CancellationToken _cancel;
         private readonly List<(CircuitItem Item, double Full, IReadOnlyDictionary<Node, float[]> Mean, IReadOnlyDictionary<Node, float[]> Resample)> _items;
 
         public int CountedItems => _items.Count;
         public double FullMetric { get; }
 
-        public FaithfulnessMeter(EdgeForward forward, IReadOnlyList<CircuitItem> items, IReadOnlyList<int[]> reference)
+        public FaithfulnessMeter(EdgeForward forward, IReadOnlyList<CircuitItem> items, IReadOnlyList<int[]> reference, Action<string, int, int>? progress, CancellationToken cancel)
         {
             _forward = forward;
+            _progress = progress;
+            _cancel = cancel;
             var model = forward.Model;
+            // The reference prompts run once; each prompt length gets their mean rows repeated.
+            var meanRows = EdgeForward.MeanRows(model, reference);
             var means = new Dictionary<int, Dictionary<Node, float[]>>();
             _items = [];
             foreach (var item in items)
@@ -194,22 +198,48 @@ public static class CircuitDiscovery
                 // Only items the model gets right have a difference for the circuit to keep.
                 if (full <= 0) continue;
                 int length = item.Ids.Length;
-                var mean = means.TryGetValue(length, out var m) ? m : means[length] = EdgeForward.MeanOutputs(model, reference, length);
+                var mean = means.TryGetValue(length, out var m) ? m : means[length] = EdgeForward.Repeated(meanRows, length);
                 _items.Add((item, full, mean, EdgeForward.SenderOutputs(model, item.CounterfactualIds)));
             }
             FullMetric = _items.Sum(x => x.Full);
         }
 
-        public Faithfulness Of(IReadOnlySet<Edge> circuit)
+        public Faithfulness Of(IReadOnlySet<Edge> circuit) => Of(new List<IReadOnlySet<Edge>> { circuit })[0];
+
+        /// <summary>
+        /// Faithfulness of each circuit. Per item, every circuit under both ablations runs as one row of a batch
+        /// (<see cref="RowsPerRun"/> at most), so the model's weights are read once for many circuits.
+        /// </summary>
+        /// <param name="stage">What progress reports name, item by item; null for none.</param>
+        public List<Faithfulness> Of(IReadOnlyList<IReadOnlySet<Edge>> circuits, string? stage = null)
         {
-            if (_items.Count == 0) return new Faithfulness(double.NaN, double.NaN);
-            double mean = 0, resample = 0;
-            foreach (var (item, _, meanValues, resampleValues) in _items)
+            if (_items.Count == 0) return circuits.Select(_ => new Faithfulness(double.NaN, double.NaN)).ToList();
+            var mean = new double[circuits.Count];
+            var resample = new double[circuits.Count];
+            const int perRun = RowsPerRun / 2;
+            for (int i = 0; i < _items.Count; i++)
             {
-                mean += item.Readout.FromLogits(_forward.Run(item.Ids, circuit.Contains, meanValues).Logits);
-                resample += item.Readout.FromLogits(_forward.Run(item.Ids, circuit.Contains, resampleValues).Logits);
+                _cancel.ThrowIfCancellationRequested();
+                var (item, _, meanValues, resampleValues) = _items[i];
+                for (int first = 0; first < circuits.Count; first += perRun)
+                {
+                    var chunk = circuits.Skip(first).Take(perRun).ToList();
+                    var cuts = chunk.SelectMany(circuit => new[] { new CutSet(circuit.Contains, meanValues), new CutSet(circuit.Contains, resampleValues) }).ToList();
+                    var logits = _forward.RunBatch(item.Ids, cuts).Logits.ToArray();
+                    int vocab = logits.Length / cuts.Count;
+                    double Row(int r) => (double)logits[r * vocab + item.Readout.Target] - logits[r * vocab + item.Readout.Foil];
+                    for (int k = 0; k < chunk.Count; k++)
+                    {
+                        mean[first + k] += Row(2 * k);
+                        resample[first + k] += Row(2 * k + 1);
+                    }
+                }
+                if (stage is not null) _progress?.Invoke(stage, i + 1, _items.Count);
             }
-            return new Faithfulness(mean / FullMetric, resample / FullMetric);
+            return mean.Select((m, k) => new Faithfulness(m / FullMetric, resample[k] / FullMetric)).ToList();
         }
+
+        /// <summary>Rows of one batched run: enough to share the weights' reads, few enough to keep each port's stacked input small.</summary>
+        private const int RowsPerRun = 32;
     }
 }

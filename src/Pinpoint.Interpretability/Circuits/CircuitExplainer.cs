@@ -31,7 +31,8 @@ public static class CircuitExplainer
         var nodes = CircuitNodes(result.Circuit.Select(e => e.Edge), model.Config);
         var first = predictions[0];
         var (_, cache) = model.RunWithCache(TokenBatch.Single(first.Ids), Mechanisms.HookNamesNeeded(model.Config).Concat(EdgeForward.SenderHooks(model.Config)).ToHashSet().Contains, lastPositionOnly: true);
-        var readouts = nodes.Select(n => Readout(loaded, cache, first.Ids, n)).ToArray();
+        var qk = new QkCircuits(model, loaded.Tokenizer);
+        var readouts = nodes.Select(n => Readout(loaded, cache, qk, first.Ids, n)).ToArray();
         var report = new CircuitReport
         {
             Metric = "logit_diff",
@@ -67,7 +68,7 @@ public static class CircuitExplainer
         return set.OrderBy(n => n.Layer).ThenBy(n => n.Kind == NodeKind.Mlp).ThenBy(n => n.Index).ToList();
     }
 
-    private static CircuitNode Readout(LoadedModel loaded, ActivationCache cache, int[] ids, Node node)
+    private static CircuitNode Readout(LoadedModel loaded, ActivationCache cache, QkCircuits qk, int[] ids, Node node)
     {
         var model = loaded.Model;
         string kind = node.Kind.ToString().ToLowerInvariant();
@@ -75,7 +76,8 @@ public static class CircuitExplainer
         {
             case NodeKind.Head:
                 var head = Mechanisms.Head(model, loaded.Tokenizer, cache, ids, new Component(ComponentKind.Head, node.Layer, node.Index), ReadoutTokens);
-                return new CircuitNode(node.Name, kind, node.Layer, node.Index, new HeadReadout([.. head.AttendsTo], [.. head.Promotes], head.Ov));
+                return new CircuitNode(node.Name, kind, node.Layer, node.Index, new HeadReadout([.. head.AttendsTo], [.. head.Promotes], head.Ov,
+                    qk.Read(node.Layer, node.Index, ids[^1], ReadoutTokens)));
             case NodeKind.Mlp:
                 var output = LogitLens.LastRow(cache[HookNames.MlpOut(node.Layer)]);
                 return new CircuitNode(node.Name, kind, node.Layer, node.Index, Promotes: [.. Mechanisms.TopTokens(model, loaded.Tokenizer, output, ReadoutTokens, descending: true)]);

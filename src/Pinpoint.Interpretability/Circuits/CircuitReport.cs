@@ -6,12 +6,20 @@ namespace Pinpoint.Interpretability.Circuits;
 /// <param name="ToNodes">The nodes the port feeds: one head for a query, every head of the group for a grouped key or value.</param>
 public sealed record CircuitEdge(string From, string To, double Score, string[] ToNodes);
 
-/// <summary>What a head does on the first item: where it attends from the last position, what its output promotes, and its OV circuit.</summary>
-public sealed record HeadReadout(AttendedToken[] AttendsTo, TokenScore[] Promotes, OvCircuit OvCircuit);
+/// <summary>
+/// What a head does on the first item: where it attends from the last position, what its output promotes, its OV
+/// circuit (what it writes from the token it attends to most) and its QK circuit (which source tokens its weights
+/// favour from the last token).
+/// </summary>
+public sealed record HeadReadout(AttendedToken[] AttendsTo, TokenScore[] Promotes, OvCircuit OvCircuit, QkCircuit QkCircuit);
 
-/// <summary>A node of the circuit with its mechanism readout (heads: attention and OV; MLPs: the tokens their output promotes).</summary>
+/// <summary>A context from a neuron dashboard store where a neuron of the node fires strongly.</summary>
+public sealed record TopContext(string Neuron, string Text, double Activation);
+
+/// <summary>A node of the circuit with its mechanism readout (heads: attention, OV and QK; MLPs: the tokens their output promotes).</summary>
 /// <param name="Layer">-1 for the embeddings, the number of layers for the logits.</param>
-public sealed record CircuitNode(string Name, string Kind, int Layer, int Index, HeadReadout? Head = null, TokenScore[]? Promotes = null);
+/// <param name="TopContexts">For MLPs, where a neuron dashboard store is given: its neurons' strongest contexts; null otherwise.</param>
+public sealed record CircuitNode(string Name, string Kind, int Layer, int Index, HeadReadout? Head = null, TokenScore[]? Promotes = null, TopContext[]? TopContexts = null);
 
 /// <summary>One edge checked by exact path patching on one item: its score and the change measured by cutting it alone.</summary>
 public sealed record PatchedEdge(string Edge, double Estimate, double Exact);

@@ -1,4 +1,5 @@
 using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Kernels;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Models.Transformer;
@@ -22,8 +23,9 @@ public static class EdgeAttribution
         ActivationPatching.CheckLengths(clean, counterfactual);
         var corrupt = EdgeForward.SenderOutputs(forward.Model, counterfactual);
         var graph = forward.Graph;
-        int size = clean.Length * graph.Config.DModel;
-        var gradients = graph.Ports.ToDictionary(p => p, _ => new double[size]);
+        int size = clean.Length * graph.Config.DModel, ports = graph.Ports.Count, senders = graph.Senders.Count;
+        // Row p: ∂metric/∂(port p's input), summed over the gradient steps.
+        var gradients = new float[ports * size];
         IReadOnlyDictionary<Node, float[]>? cleanOutputs = null;
         int steps = Math.Max(igSteps, 1);
         for (int k = 0; k < steps; k++)
@@ -34,26 +36,20 @@ public static class EdgeAttribution
             var run = forward.Run(clean, tape: tape, before: path);
             AttributionPatching.BackwardLogitDiff(tape, run.Logits, readout);
             foreach (var (port, input) in run.Inputs)
-            {
-                var g = input.Grad!.Span;
-                var sum = gradients[port];
-                for (int i = 0; i < size; i++) sum[i] += g[i];
-            }
+                Elementwise.ScaleAccumulate(input.Gradient, 1f, gradients.AsSpan(graph.PortIndex(port) * size, size));
             tape.Clear();
             if (igSteps == 0) cleanOutputs = run.Outputs;
         }
         cleanOutputs ??= EdgeForward.SenderOutputs(forward.Model, clean);
 
-        // (corrupt − clean) per sender once; each edge is then a dot product with its port's gradient.
-        var moved = graph.Senders.ToDictionary(s => s, s => corrupt[s].Zip(cleanOutputs[s], (a, b) => (double)a - b).ToArray());
-        return graph.Edges.Select(e =>
-        {
-            var d = moved[e.From];
-            var g = gradients[e.To];
-            double dot = 0;
-            for (int i = 0; i < size; i++) dot += d[i] * g[i];
-            return dot / steps;
-        }).ToArray();
+        // Row s: sender s's (counterfactual − clean) output. Every sender against every port is then one product
+        // [senders, T·d] · [T·d, ports], and an edge's score is its cell.
+        var moved = new float[senders * size];
+        for (int s = 0; s < senders; s++)
+            Elementwise.AddScaled(corrupt[graph.Senders[s]], cleanOutputs[graph.Senders[s]], -1f, moved.AsSpan(s * size, size));
+        var products = new float[senders * ports];
+        Gemm.Multiply(senders, ports, size, moved, size, false, gradients, size, true, products, ports);
+        return graph.Edges.Select(e => (double)products[graph.SenderIndex(e.From) * ports + graph.PortIndex(e.To)] / steps).ToArray();
     }
 
     /// <summary>

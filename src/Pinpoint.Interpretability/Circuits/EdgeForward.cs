@@ -7,23 +7,43 @@ using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Interpretability.Circuits;
 
+/// <summary>
+/// A receiving port's input in one run: slot <see cref="Slot"/> of <see cref="Stacked"/>, which holds the inputs of every
+/// port of its kind in its layer one after another ([ports, T, d_model]; a single port's is [1, T, d_model]).
+/// </summary>
+public readonly record struct PortInput(Tensor Stacked, int Slot)
+{
+    private int Size => Stacked.Span.Length / Stacked.Dim(0);
+
+    public ReadOnlySpan<float> Values => Stacked.Span.Slice(Slot * Size, Size);
+
+    /// <summary>∂metric/∂input after a taped backward, [T, d_model] row-major.</summary>
+    public ReadOnlySpan<float> Gradient => Stacked.Grad!.Span.Slice(Slot * Size, Size);
+}
+
+/// <summary>One row of a batched edge run: the edges it keeps, and what a cut edge's sender carries instead ([T, d_model] per sender).</summary>
+public sealed record CutSet(Func<Edge, bool> Keep, IReadOnlyDictionary<Node, float[]> Ablated);
+
 /// <summary>What one run through <see cref="EdgeForward"/> gives back.</summary>
-/// <param name="Inputs">Each receiving port's own input (the residual stream as that port saw it), with gradients after a taped backward when marked.</param>
+/// <param name="Inputs">Each receiving port's own input (the residual stream as that port saw it), with gradients after a taped backward.</param>
 /// <param name="Outputs">Each sender's write to the residual stream, [T, d_model] row-major.</param>
-public sealed record EdgeRunResult(Tensor Logits, IReadOnlyDictionary<Port, Tensor> Inputs, IReadOnlyDictionary<Node, float[]> Outputs);
+public sealed record EdgeRunResult(Tensor Logits, IReadOnlyDictionary<Port, PortInput> Inputs, IReadOnlyDictionary<Node, float[]> Outputs);
 
 /// <summary>
 /// A forward pass in which every receiving port — each head's query, key and value, each MLP, the logits — reads its
 /// own copy of the residual stream, so that single edges can be cut: a port's input is the residual stream minus,
-/// for every sender whose edge to it is cut, (that sender's output in this run − its ablated output). Heads are
-/// projected one by one from their own normed input through their slice of W_Q, W_K, W_V. With every edge kept the
-/// logits equal the ordinary forward's; taped, each port's input holds ∂metric/∂input for edge attribution.
+/// for every sender whose edge to it is cut, (that sender's output in this run − its ablated output). The query (key,
+/// value) inputs of a layer's heads are stacked [heads, T, d_model], normed together and projected by one batched
+/// product through each head's slice of W_Q (W_K, W_V). With every edge kept the logits equal the ordinary forward's;
+/// taped, each port's input holds ∂metric/∂input for edge attribution.
 /// </summary>
 public sealed class EdgeForward
 {
     private readonly HookedTransformer _model;
-    private readonly Tensor[][] _query, _key, _value; // [layer][head] per-head projections [d_model, d_head], F32
-    private readonly Tensor?[][] _queryBias, _keyBias, _valueBias;
+    // [layer][query, key, value]: every head's (key/value head's) projection stacked [heads, d_model, d_head], and its
+    // bias [heads, d_head] where the model has one.
+    private readonly Tensor[][] _projections;
+    private readonly Tensor?[][] _biases;
 
     public EdgeGraph Graph { get; }
     public HookedTransformer Model => _model;
@@ -34,23 +54,34 @@ public sealed class EdgeForward
         var c = model.Config;
         Graph = graph ?? new EdgeGraph(c);
         var w = model.Weights;
-        (Tensor[][], Tensor?[][]) Projections(int heads, Func<int, int, WeightMatrix> matrix, Func<AttentionWeights, Linear?> separate) =>
-        (
-            Enumerable.Range(0, c.NLayers).Select(l => Enumerable.Range(0, heads).Select(h =>
+        (Tensor, Tensor?) Stack(int layer, int heads, Func<int, WeightMatrix> matrix, Func<AttentionWeights, Linear?> separate)
+        {
+            var weights = new float[heads * c.DModel * c.DHead];
+            var a = w.Blocks[layer].Attention;
+            var bias = (a.Qkv ?? separate(a))?.Bias?.ToArray();
+            var biases = bias is null ? null : new float[heads * c.DHead];
+            for (int h = 0; h < heads; h++)
             {
-                var m = matrix(l, h);
-                return Tensor.FromArray(m.ToArray(), m.Rows, m.Columns);
-            }).ToArray()).ToArray(),
-            Enumerable.Range(0, c.NLayers).Select(l => Enumerable.Range(0, heads).Select(h =>
+                var m = matrix(h);
+                m.ToArray().CopyTo(weights, h * c.DModel * c.DHead);
+                bias?.AsSpan(m.OutStart, c.DHead).CopyTo(biases.AsSpan(h * c.DHead));
+            }
+            return (Tensor.FromArray(weights, heads, c.DModel, c.DHead), biases is null ? null : Tensor.FromArray(biases, heads, c.DHead));
+        }
+        _projections = new Tensor[c.NLayers][];
+        _biases = new Tensor?[c.NLayers][];
+        for (int l = 0; l < c.NLayers; l++)
+        {
+            int layer = l;
+            var stacked = new[]
             {
-                var a = w.Blocks[l].Attention;
-                var bias = (a.Qkv ?? separate(a))?.Bias;
-                return bias is null ? null : Tensor.FromArray(bias.ToArray().AsSpan(matrix(l, h).OutStart, c.DHead).ToArray(), c.DHead);
-            }).ToArray()).ToArray()
-        );
-        (_query, _queryBias) = Projections(c.NHeads, (l, h) => WeightMatrices.Query(c, w, l, h), a => a.Q);
-        (_key, _keyBias) = Projections(c.NKvHeads, (l, g) => WeightMatrices.KeyOrValue(c, w, l, g, value: false), a => a.K);
-        (_value, _valueBias) = Projections(c.NKvHeads, (l, g) => WeightMatrices.KeyOrValue(c, w, l, g, value: true), a => a.V);
+                Stack(layer, c.NHeads, h => WeightMatrices.Query(c, w, layer, h), a => a.Q),
+                Stack(layer, c.NKvHeads, g => WeightMatrices.KeyOrValue(c, w, layer, g, value: false), a => a.K),
+                Stack(layer, c.NKvHeads, g => WeightMatrices.KeyOrValue(c, w, layer, g, value: true), a => a.V),
+            };
+            _projections[l] = stacked.Select(s => s.Item1).ToArray();
+            _biases[l] = stacked.Select(s => s.Item2).ToArray();
+        }
     }
 
     /// <summary>Hook points whose activations are the senders' outputs.</summary>
@@ -68,11 +99,8 @@ public sealed class EdgeForward
         return outputs;
     }
 
-    /// <summary>
-    /// Each sender's mean output over every position of <paramref name="reference"/>, repeated at each of
-    /// <paramref name="length"/> positions (mean ablation).
-    /// </summary>
-    public static Dictionary<Node, float[]> MeanOutputs(HookedTransformer model, IReadOnlyList<int[]> reference, int length)
+    /// <summary>Each sender's mean output row [d_model] over every position of <paramref name="reference"/> (mean ablation).</summary>
+    public static Dictionary<Node, float[]> MeanRows(HookedTransformer model, IReadOnlyList<int[]> reference)
     {
         if (reference.Count == 0) throw new ArgumentException("mean ablation needs at least one reference prompt");
         int d = model.Config.DModel;
@@ -87,14 +115,17 @@ public sealed class EdgeForward
             }
             rows += ids.Length;
         }
-        return sums.ToDictionary(kv => kv.Key, kv =>
+        return sums.ToDictionary(kv => kv.Key, kv => kv.Value.Select(v => (float)(v / rows)).ToArray());
+    }
+
+    /// <summary>Each sender's mean row repeated at each of <paramref name="length"/> positions: what mean ablation substitutes in a prompt that long.</summary>
+    public static Dictionary<Node, float[]> Repeated(IReadOnlyDictionary<Node, float[]> rows, int length) =>
+        rows.ToDictionary(kv => kv.Key, kv =>
         {
-            var row = kv.Value.Select(v => (float)(v / rows)).ToArray();
-            var repeated = new float[length * d];
-            for (int t = 0; t < length; t++) row.CopyTo(repeated, t * d);
+            var repeated = new float[length * kv.Value.Length];
+            for (int t = 0; t < length; t++) kv.Value.CopyTo(repeated, t * kv.Value.Length);
             return repeated;
         });
-    }
 
     /// <summary>
     /// Runs <paramref name="ids"/> with the edges <paramref name="keep"/> rejects cut (their senders' outputs replaced by
@@ -105,60 +136,74 @@ public sealed class EdgeForward
         (string HookName, HookFunction Function)? before = null)
     {
         if (keep is not null && ablated is null) throw new ArgumentException("cutting edges needs the senders' ablated outputs");
+        return RunBatch(ids, keep is null ? null : [new CutSet(keep, ablated!)], tape, before);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="ids"/> once per cut set, every row in one batch: row r cuts the edges cuts[r] rejects (null:
+    /// one row, nothing cut). The logits are [rows, 1, vocab]; a sender's output holds every row, one after another.
+    /// </summary>
+    public EdgeRunResult RunBatch(int[] ids, IReadOnlyList<CutSet>? cuts, Tape? tape = null, (string HookName, HookFunction Function)? before = null)
+    {
         var c = _model.Config;
         var cx = tape is null ? Compute.Eager : new Compute(tape);
-        int length = ids.Length;
+        int length = ids.Length, rows = cuts?.Count ?? 1;
         var outputs = new Dictionary<Node, float[]>();
-        var inputs = new Dictionary<Port, Tensor>();
+        var inputs = new Dictionary<Port, PortInput>();
         var residPre = new Tensor[c.NLayers];
         var residMid = new Tensor[c.NLayers];
         var ports = Graph.Ports.ToLookup(p => (p.Layer, p.Kind, p.NodeKind));
+        int size = length * c.DModel, all = rows * size;
 
-        // With edges to cut: each captured sender's (output − ablated output), and their running sum over every sender
-        // so far, so that a port subtracts only what it keeps instead of adding up everything it cuts.
+        // With edges to cut: each captured sender's (output − ablated output) per row, and their running sum over every
+        // sender so far, so that a port subtracts only what it keeps instead of adding up everything it cuts.
         var moved = new Dictionary<Node, float[]>();
-        var cutAll = keep is null ? null : new float[length * c.DModel];
+        var cutAll = cuts is null ? null : new float[all];
         void Captured(string hookName, Tensor activation)
         {
             foreach (var node in Capture(c, hookName, activation, outputs))
             {
                 if (cutAll is null) continue;
-                var delta = new float[cutAll.Length];
-                Elementwise.AddScaled(outputs[node], ablated![node], -1f, delta);
+                var delta = new float[all];
+                for (int r = 0; r < rows; r++)
+                    Elementwise.AddScaled(outputs[node].AsSpan(r * size, size), cuts![r].Ablated[node], -1f, delta.AsSpan(r * size, size));
                 Elementwise.ScaleAccumulate(delta, 1f, cutAll);
                 moved[node] = delta;
             }
         }
 
-        Tensor Input(Port port, Tensor resid)
+        // The inputs of ports reading the same residual stream, stacked [ports, rows·T, d_model]: each its own copy (so
+        // each is a slice of one tensor on the tape), less the ablation of the edges it cuts in each row.
+        Tensor Inputs(IReadOnlyList<Port> group, Tensor resid)
         {
-            Tensor x;
-            if (cutAll is null) x = cx.Scale(resid, 1f); // a copy, so that each port's input is its own node on the tape
-            else
-            {
-                // Σ over cut edges = Σ over every sender captured so far − those this port keeps or is not fed by.
-                var correction = (float[])cutAll.Clone();
-                foreach (var (sender, delta) in moved)
-                    if (!EdgeGraph.Feeds(c, sender, port) || keep!(new Edge(sender, port))) Elementwise.ScaleAccumulate(delta, -1f, correction);
-                x = cx.Sub(resid, Tensor.FromArray(correction, resid.Shape.ToArray()));
-            }
+            var removed = new float[group.Count * all];
+            for (int i = 0; cutAll is not null && i < group.Count; i++)
+                for (int r = 0; r < rows; r++)
+                {
+                    // −Σ over cut edges = −Σ over every sender captured so far + those this port keeps or is not fed by.
+                    var slot = removed.AsSpan(i * all + r * size, size);
+                    Elementwise.Scale(cutAll.AsSpan(r * size, size), -1f, slot);
+                    foreach (var (sender, delta) in moved)
+                        if (!EdgeGraph.Feeds(c, sender, group[i]) || cuts![r].Keep(new Edge(sender, group[i]))) Elementwise.ScaleAccumulate(delta.AsSpan(r * size, size), 1f, slot);
+                }
+            var x = cx.Add(Tensor.FromArray(removed, group.Count, rows * length, c.DModel), cx.Reshape(resid, rows * length, c.DModel));
             if (tape is not null) x.RequiresGrad = true;
-            inputs[port] = x;
+            for (int i = 0; i < group.Count; i++) inputs[group[i]] = new PortInput(x, i);
             return x;
         }
 
-        Tensor Heads(int layer, PortKind kind, Tensor[][] weights, Tensor?[][] biases, int heads)
+        Tensor Heads(int layer, PortKind kind)
         {
-            var parts = new Tensor[heads];
-            foreach (var port in ports[(layer, kind, NodeKind.Head)])
-            {
-                var normed = _model.ApplyNorm(cx, Input(port, residPre[layer]), _model.Weights.Blocks[layer].Ln1);
-                var projected = cx.MatMul(normed, weights[layer][port.Index]);
-                if (biases[layer][port.Index] is { } b) projected = cx.Add(projected, b);
-                parts[port.Index] = cx.Reshape(projected, 1, length, 1, c.DHead);
-            }
-            return cx.Concat(parts, 2);
+            var group = ports[(layer, kind, NodeKind.Head)].OrderBy(p => p.Index).ToList();
+            var normed = _model.ApplyNorm(cx, Inputs(group, residPre[layer]), _model.Weights.Blocks[layer].Ln1);
+            int k = (int)kind;
+            // [heads, rows·T, d_head] → [rows·T, heads, d_head], the layout the model's own projection has at this hook.
+            var projected = cx.Contiguous(cx.Transpose(cx.BatchedMatMul(normed, _projections[layer][k]), 0, 1));
+            if (_biases[layer][k] is { } b) projected = cx.Add(projected, b);
+            return cx.Reshape(projected, rows, length, group.Count, c.DHead);
         }
+
+        Tensor Single(int layer, NodeKind receiver, Tensor resid) => cx.Reshape(Inputs([ports[(layer, PortKind.Input, receiver)].Single()], resid), rows, length, c.DModel);
 
         var hooks = new HookSet();
         if (before is { } first) hooks.Add(first.HookName, first.Function);
@@ -171,18 +216,19 @@ public sealed class EdgeForward
                 if (layer == 0) Captured(name, x);
                 return null;
             });
-            hooks.Add(HookNames.Q(layer), (_, _) => Heads(layer, PortKind.Query, _query, _queryBias, c.NHeads));
-            hooks.Add(HookNames.K(layer), (_, _) => Heads(layer, PortKind.Key, _key, _keyBias, c.NKvHeads));
-            hooks.Add(HookNames.V(layer), (_, _) => Heads(layer, PortKind.Value, _value, _valueBias, c.NKvHeads));
+            hooks.Add(HookNames.Q(layer), (_, _) => Heads(layer, PortKind.Query));
+            hooks.Add(HookNames.K(layer), (_, _) => Heads(layer, PortKind.Key));
+            hooks.Add(HookNames.V(layer), (_, _) => Heads(layer, PortKind.Value));
             hooks.Add(HookNames.Result(layer), (x, name) => { Captured(name, x); return null; });
             if (c.AttentionOnly) continue;
             if (!c.ParallelResidual) hooks.Add(HookNames.ResidMid(layer), (x, _) => { residMid[layer] = x; return null; });
             hooks.Add(HookNames.Ln2Normalized(layer), (_, _) =>
-                _model.ApplyNorm(cx, Input(ports[(layer, PortKind.Input, NodeKind.Mlp)].Single(), c.ParallelResidual ? residPre[layer] : residMid[layer]), _model.Weights.Blocks[layer].Ln2!));
+                _model.ApplyNorm(cx, Single(layer, NodeKind.Mlp, c.ParallelResidual ? residPre[layer] : residMid[layer]), _model.Weights.Blocks[layer].Ln2!));
             hooks.Add(HookNames.MlpOut(layer), (x, name) => { Captured(name, x); return null; });
         }
-        hooks.Add(HookNames.ResidPost(c.NLayers - 1), (x, _) => Input(ports[(c.NLayers, PortKind.Input, NodeKind.Logits)].Single(), x));
-        var logits = _model.Forward(cx, TokenBatch.Single(ids), hooks, lastPositionOnly: true);
+        hooks.Add(HookNames.ResidPost(c.NLayers - 1), (x, _) => Single(c.NLayers, NodeKind.Logits, x));
+        var batch = new TokenBatch(rows, length, Enumerable.Range(0, rows).SelectMany(_ => ids).ToArray());
+        var logits = _model.Forward(cx, batch, hooks, lastPositionOnly: true);
         return new EdgeRunResult(logits, inputs, outputs);
     }
 
@@ -196,7 +242,7 @@ public sealed class EdgeForward
         {
             if (hookName == HookNames.Result(l))
             {
-                // hook_result [1, T, H, d_model]: head h's rows are every H-th block of d_model.
+                // hook_result [rows, T, H, d_model]: head h's rows are every H-th block of d_model.
                 int length = values.Length / (c.NHeads * d);
                 for (int h = 0; h < c.NHeads; h++)
                 {

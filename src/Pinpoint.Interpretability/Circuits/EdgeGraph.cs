@@ -74,6 +74,8 @@ public sealed class EdgeGraph
     public IReadOnlyList<Port> Ports { get; }
     public IReadOnlyList<Edge> Edges { get; }
     private readonly Dictionary<string, Edge> _byName;
+    private readonly Dictionary<Node, int> _senderIndex;
+    private readonly Dictionary<Port, int> _portIndex;
 
     public EdgeGraph(TransformerConfig c)
     {
@@ -95,7 +97,15 @@ public sealed class EdgeGraph
         Ports = ports;
         Edges = ports.SelectMany(p => senders.Where(s => Feeds(c, s, p)).Select(s => new Edge(s, p))).ToList();
         _byName = Edges.ToDictionary(e => e.Name, StringComparer.Ordinal);
+        _senderIndex = senders.Select((s, i) => (s, i)).ToDictionary(x => x.s, x => x.i);
+        _portIndex = ports.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i);
     }
+
+    /// <summary>Where a sender stands in <see cref="Senders"/>.</summary>
+    public int SenderIndex(Node sender) => _senderIndex[sender];
+
+    /// <summary>Where a port stands in <see cref="Ports"/>.</summary>
+    public int PortIndex(Port port) => _portIndex[port];
 
     /// <summary>Whether <paramref name="sender"/> has written to the residual stream by the time <paramref name="port"/> reads it.</summary>
     public static bool Feeds(TransformerConfig c, Node sender, Port port) => sender.Kind switch

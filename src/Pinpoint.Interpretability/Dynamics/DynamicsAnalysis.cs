@@ -1,3 +1,5 @@
+using Pinpoint.Interpretability.Activations;
+using Pinpoint.Interpretability.Concepts;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Models.Loading;
@@ -8,14 +10,20 @@ namespace Pinpoint.Interpretability.Dynamics;
 /// <summary>A component's mean attribution-patching effect over the dataset, in logit-difference units.</summary>
 public sealed record ComponentEffect(string Component, double Effect);
 
+/// <summary>The concept set's linear probe at one checkpoint: the residual-stream hook where it reads best, held out over grouped folds.</summary>
+/// <param name="Baseline">Majority class of the training folds, scored like the probe (chance level).</param>
+public sealed record ProbeScore(string Hook, double Accuracy, double Ci95, double Baseline);
+
 /// <param name="ValLoss">From the run's metrics.jsonl (or the checkpoint's trainer state); null where none was recorded.</param>
 /// <param name="Induction">Highest per-head induction score on repeated random tokens (as recorded during training).</param>
 /// <param name="PrevToken">Highest per-head previous-token score on the same sequences.</param>
 /// <param name="LogitDiff">Mean target − foil logit difference over the dataset (null without one).</param>
 /// <param name="TopComponents">The top components by mean effect (empty without a dataset).</param>
+/// <param name="HeadEffects">Every head's mean effect, [layer][head] (null without a dataset): the heatmap the HTML report redraws per checkpoint.</param>
+/// <param name="Probe">The concept probe (null without a concept set).</param>
 public sealed record CheckpointDynamics(
     int Step, long Tokens, double? ValLoss, double Induction, double PrevToken, double? DatasetAccuracy, double? LogitDiff,
-    IReadOnlyList<ComponentEffect> TopComponents);
+    IReadOnlyList<ComponentEffect> TopComponents, double[][]? HeadEffects = null, ProbeScore? Probe = null);
 
 /// <summary>The interval (<paramref name="FromStep"/>, <paramref name="Step"/>] between consecutive checkpoints where <paramref name="Metric"/> changes fastest per step; <paramref name="Size"/> is its signed change there.</summary>
 public sealed record PhaseChange(string Metric, int FromStep, int Step, double Size);
@@ -23,37 +31,60 @@ public sealed record PhaseChange(string Metric, int FromStep, int Step, double S
 /// <summary>A component of the final top set: the first checkpoint step at which its effect reaches half its final value (null if the final effect is 0).</summary>
 public sealed record Formation(string Component, int? StepHalf, double FinalEffect);
 
+/// <summary>When the concept became linearly readable: the first step at which the probe's accuracy above chance reaches half its final value (null when the final probe is at or below chance).</summary>
+public sealed record ConceptFormation(string Concepts, int? StepHalf, double FinalAccuracy, double Baseline);
+
+/// <summary>
+/// The causal check of one checkpoint's top set, as <c>pinpoint explain --dataset</c> makes it: the heads and MLPs of
+/// the top set ablated together in every item (mean and resample ablation), beside random sets of the same kinds.
+/// </summary>
+public sealed record CheckpointVerification(int Step, IReadOnlyList<string> Components, DatasetVerification MeanAblation, DatasetVerification ResampleAblation);
+
 /// <param name="EarlyStep">The first checkpoint at which the dataset's mean logit difference reaches half its final value: when the task starts being decided (null when the final difference is not positive).</param>
 /// <param name="EarlyOverlap">Share of the final top set that is already in the top set at <paramref name="EarlyStep"/> (1: the same components decide it early and at the end).</param>
 /// <param name="Skipped">Incomplete checkpoints left out, with the reason.</param>
 public sealed record DynamicsReport(
     string Run, IReadOnlyList<CheckpointDynamics> Checkpoints, IReadOnlyList<PhaseChange> PhaseChanges, IReadOnlyList<Formation> Formation,
-    int? EarlyStep, double? EarlyOverlap, IReadOnlyList<string> Skipped);
+    int? EarlyStep, double? EarlyOverlap, IReadOnlyList<string> Skipped,
+    IReadOnlyList<CheckpointVerification>? Verification = null, ConceptFormation? ConceptFormation = null);
+
+/// <param name="Dataset">Score dataset: accuracy, top components and the ablation check per checkpoint.</param>
+/// <param name="Concepts">Concept set (probe JSONL): probe accuracy per checkpoint.</param>
+/// <param name="VerifyAt">Checkpoint steps whose top set is checked by ablation (at most <see cref="DynamicsAnalysis.MaxVerified"/>); null: the first, middle and final checkpoint; empty: none.</param>
+public sealed record DynamicsOptions(IReadOnlyList<ScoreItem>? Dataset = null, int Top = DynamicsAnalysis.DefaultTop, ProbeDataset? Concepts = null, IReadOnlyList<int>? VerifyAt = null);
 
 /// <summary>
 /// A training run as a timeline of mechanisms: every checkpoint measured with the training probe's induction and
 /// previous-token scores and, given a score dataset, its accuracy and the dataset's top components by attribution
-/// patching; then the phase changes of each metric and when each final top component formed.
+/// patching (checked by ablation at a few checkpoints); given a concept set, the best layer's probe accuracy; then
+/// the phase changes of each metric and when each final top component formed.
 /// </summary>
 public static class DynamicsAnalysis
 {
     public const int DefaultTop = 5;
+    /// <summary>Ablation costs (1 + random draws) forwards per item per set size: checked at a few checkpoints only.</summary>
+    public const int MaxVerified = 3;
+    /// <summary>Grouped folds of the concept probe; no permutation test (its p-value is not reported here).</summary>
+    public const int ProbeFolds = 5;
 
     /// <param name="progress">Called with (phase, checkpoints done, checkpoints in all).</param>
-    public static DynamicsReport Run(string run, IReadOnlyList<ScoreItem>? dataset = null, int top = DefaultTop,
+    public static DynamicsReport Run(string run, DynamicsOptions? options = null,
         Action<string>? warn = null, Action<string, int, int>? progress = null, CancellationToken cancel = default)
     {
-        if (top < 1) throw new ArgumentException($"top must be at least 1, got {top}");
+        options ??= new DynamicsOptions();
+        var dataset = options.Dataset;
+        if (options.Top < 1) throw new ArgumentException($"top must be at least 1, got {options.Top}");
         if (dataset is { Count: 0 }) throw new ArgumentException("the dataset has no items");
         var skipped = new List<string>();
         var checkpoints = CheckpointFolder.Find(run, w => { skipped.Add(w); warn?.Invoke(w); });
+        var verifySteps = dataset is null ? [] : VerifySteps(checkpoints.Select(c => c.Step).ToList(), options.VerifyAt);
         var recordedLosses = CheckpointFolder.ValidationLosses(run);
-        var measured = new List<(CheckpointDynamics Record, Dictionary<string, double> Effects)>();
+        var measured = new List<Measurement>();
         foreach (var checkpoint in checkpoints)
         {
             cancel.ThrowIfCancellationRequested();
             var valLoss = recordedLosses.TryGetValue(checkpoint.Step, out var loss) ? loss : checkpoint.RecordedValidationLoss;
-            measured.Add(Measure(checkpoint, valLoss, dataset, top));
+            measured.Add(Measure(checkpoint, valLoss, options, verifySteps.Contains(checkpoint.Step), cancel));
             progress?.Invoke("checkpoints", measured.Count, checkpoints.Count);
         }
         var records = measured.Select(m => m.Record).ToList();
@@ -61,38 +92,63 @@ public static class DynamicsAnalysis
         var series = new (string Metric, Func<CheckpointDynamics, double?> Value)[]
         {
             ("val_loss", r => r.ValLoss), ("induction", r => r.Induction), ("prev_token", r => r.PrevToken),
-            ("dataset_accuracy", r => r.DatasetAccuracy), ("logit_diff", r => r.LogitDiff),
+            ("dataset_accuracy", r => r.DatasetAccuracy), ("logit_diff", r => r.LogitDiff), ("probe_accuracy", r => r.Probe?.Accuracy),
         };
         var phases = series.Select(s => FastestChange(s.Metric, steps, records.Select(s.Value).ToList())).OfType<PhaseChange>().ToList();
+        var concept = options.Concepts is null ? null : ConceptFormationOf(options.Concepts.Path, steps, records.Select(r => r.Probe!).ToList());
+        var verification = measured.Select(m => m.Verification).OfType<CheckpointVerification>().ToList();
 
-        if (dataset is null) return new DynamicsReport(run, records, phases, [], null, null, skipped);
+        if (dataset is null) return new DynamicsReport(run, records, phases, [], null, null, skipped, null, concept);
         var finalTop = records[^1].TopComponents.Select(c => c.Component).ToList();
         var formation = finalTop.Select(c => FormationOf(c, steps, measured.Select(m => m.Effects[c]).ToList())).ToList();
         if (EarlyIndex(records.Select(r => r.LogitDiff!.Value).ToList()) is not { } early)
-            return new DynamicsReport(run, records, phases, formation, null, null, skipped);
+            return new DynamicsReport(run, records, phases, formation, null, null, skipped, verification, concept);
         double overlap = finalTop.Intersect(records[early].TopComponents.Select(c => c.Component)).Count() / (double)finalTop.Count;
-        return new DynamicsReport(run, records, phases, formation, steps[early], overlap, skipped);
+        return new DynamicsReport(run, records, phases, formation, steps[early], overlap, skipped, verification, concept);
     }
 
-    private static (CheckpointDynamics, Dictionary<string, double>) Measure(Checkpoint checkpoint, double? valLoss, IReadOnlyList<ScoreItem>? dataset, int top)
+    /// <summary>The steps to check by ablation: the requested ones (each must be a checkpoint's), or the first, middle and final checkpoint.</summary>
+    public static HashSet<int> VerifySteps(IReadOnlyList<int> steps, IReadOnlyList<int>? requested)
+    {
+        if (requested is null) return [steps[0], steps[steps.Count / 2], steps[^1]];
+        if (requested.Count > MaxVerified) throw new ArgumentException($"--verify-at: at most {MaxVerified} steps (ablation is slow), got {requested.Count}");
+        foreach (var step in requested)
+            if (!steps.Contains(step))
+                throw new ArgumentException($"--verify-at: no checkpoint at step {step} (checkpoints: {string.Join(", ", steps)})");
+        return [.. requested];
+    }
+
+    private sealed record Measurement(CheckpointDynamics Record, Dictionary<string, double> Effects, CheckpointVerification? Verification);
+
+    private static Measurement Measure(Checkpoint checkpoint, double? valLoss, DynamicsOptions options, bool verify, CancellationToken cancel)
     {
         using var loaded = ModelLoader.Load(checkpoint.Folder);
         var scores = TrainingDynamics.RepeatedSequenceScores(loaded.Model, TrainingDynamics.ProbeSeed);
         double induction = scores.Induction.Max(), previous = scores.PreviousToken.Max();
-        if (dataset is null) return (new CheckpointDynamics(checkpoint.Step, checkpoint.Tokens, valLoss, induction, previous, null, null, []), []);
+        var probe = options.Concepts is null ? null : ProbeAt(loaded, options.Concepts, cancel);
+        if (options.Dataset is not { } dataset)
+            return new(new CheckpointDynamics(checkpoint.Step, checkpoint.Tokens, valLoss, induction, previous, null, null, [], null, probe), [], null);
 
         double accuracy = Scorer.Score(loaded, dataset).Accuracy;
-        var (logitDiff, effects) = MeanEffects(loaded, dataset);
-        var topSet = effects.OrderByDescending(kv => kv.Value).Take(top).Select(kv => new ComponentEffect(kv.Key, kv.Value)).ToList();
-        return (new CheckpointDynamics(checkpoint.Step, checkpoint.Tokens, valLoss, induction, previous, accuracy, logitDiff, topSet), effects);
+        var patched = MeanEffects(loaded, dataset);
+        var topSet = patched.Effects.OrderByDescending(kv => kv.Value).Take(options.Top).ToList();
+        var record = new CheckpointDynamics(checkpoint.Step, checkpoint.Tokens, valLoss, induction, previous, accuracy, patched.LogitDiff,
+            topSet.Select(kv => new ComponentEffect(kv.Key.Name, kv.Value)).ToList(), HeadGrid(loaded.Model.Config, patched.Effects), probe);
+        var verification = verify ? Verify(loaded, checkpoint.Step, patched.Predictions, topSet.Select(kv => kv.Key).ToList()) : null;
+        return new(record, patched.Effects.ToDictionary(kv => kv.Key.Name, kv => kv.Value), verification);
     }
 
+    private static double[][] HeadGrid(Pinpoint.Models.Transformer.TransformerConfig c, Dictionary<Component, double> effects) =>
+        Enumerable.Range(0, c.NLayers).Select(l => Enumerable.Range(0, c.NHeads).Select(h => effects[new Component(ComponentKind.Head, l, h)]).ToArray()).ToArray();
+
+    private sealed record PatchedDataset(double LogitDiff, Dictionary<Component, double> Effects, IReadOnlyList<(Prediction Prediction, double CleanDiff)> Predictions);
+
     /// <summary>Mean clean logit difference and each head's and MLP's mean attribution-patching effect (denoising), in logits.</summary>
-    private static (double LogitDiff, Dictionary<string, double> Effects) MeanEffects(LoadedModel loaded, IReadOnlyList<ScoreItem> items)
+    private static PatchedDataset MeanEffects(LoadedModel loaded, IReadOnlyList<ScoreItem> items)
     {
         var model = loaded.Model;
-        var sums = new Dictionary<string, double>();
-        double cleanSum = 0;
+        var sums = new Dictionary<Component, double>();
+        var predictions = new List<(Prediction, double)>();
         for (int i = 0; i < items.Count; i++)
         {
             Prediction prediction;
@@ -106,11 +162,43 @@ public static class DynamicsAnalysis
             }
             var estimate = AttributionPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Readout, PatchDirection.Denoise);
             double span = estimate.CleanDiff - estimate.CounterfactualDiff;
-            cleanSum += estimate.CleanDiff;
+            predictions.Add((prediction, estimate.CleanDiff));
             foreach (var a in Explainer.Ranking(model.Config, estimate))
-                sums[a.Component.Name] = sums.GetValueOrDefault(a.Component.Name) + a.Value * span;
+                sums[a.Component] = sums.GetValueOrDefault(a.Component) + a.Value * span;
         }
-        return (cleanSum / items.Count, sums.ToDictionary(kv => kv.Key, kv => kv.Value / items.Count));
+        return new(predictions.Average(p => p.Item2), sums.ToDictionary(kv => kv.Key, kv => kv.Value / items.Count), predictions);
+    }
+
+    /// <summary>The top set's heads and MLPs ablated together in every item (mean and resample), with random sets of the same kinds beside them.</summary>
+    private static CheckpointVerification Verify(LoadedModel loaded, int step, IReadOnlyList<(Prediction Prediction, double CleanDiff)> items, IReadOnlyList<Component> topSet)
+    {
+        var model = loaded.Model;
+        // The reference sentences are cut to the context: the small models of recipes and tests have short ones.
+        bool bos = model.Config.AddBos && loaded.Tokenizer.Bos is not null;
+        var reference = new ExplainOptions().ReferencePrompts.Select(p => loaded.Tokenizer.Encode(p, bos).Take(model.Config.ContextLength).ToArray()).ToList();
+        var ablatable = topSet.Where(c => c.Kind is ComponentKind.Head or ComponentKind.Mlp).ToList();
+        var clean = items.Select(i => i.CleanDiff).ToList();
+        DatasetVerification Check(AblationKind kind) => DatasetExplainer.Pool(kind, clean, items.Select((item, i) =>
+            Verification.Run(model, item.Prediction.Ids, item.Prediction.CounterfactualIds, reference, item.Prediction.Readout, ablatable, ablatable.Count, kind, seed: i)).ToList());
+        return new CheckpointVerification(step, ablatable.Select(c => c.Name).ToList(), Check(AblationKind.Mean), Check(AblationKind.Resample));
+    }
+
+    /// <summary>The concept probe at every residual-stream hook; the best hook's held-out accuracy.</summary>
+    private static ProbeScore ProbeAt(LoadedModel loaded, ProbeDataset concepts, CancellationToken cancel)
+    {
+        if (concepts.IsRegression) throw new ArgumentException($"{concepts.Path}: a concept set needs class labels (\"label\"), not numeric values");
+        var report = Prober.Run(loaded, concepts, HookSelection.ResidualStream(loaded.Model.Config),
+            new ProbeOptions { Folds = ProbeFolds, Permutations = 0 }, cancellation: cancel);
+        var best = report.Layers.First(l => l.Hook == report.Best.Hook);
+        return new ProbeScore(best.Hook, best.Accuracy!.Value.Mean, best.Accuracy.Value.Ci95, best.Baseline);
+    }
+
+    public static ConceptFormation ConceptFormationOf(string concepts, IReadOnlyList<int> steps, IReadOnlyList<ProbeScore> probes)
+    {
+        var final = probes[^1];
+        var aboveChance = probes.Select(p => p.Accuracy - final.Baseline).ToList();
+        int? index = aboveChance[^1] > 0 ? FirstReachingHalf(aboveChance) : null;
+        return new ConceptFormation(concepts, index is { } i ? steps[i] : null, final.Accuracy, final.Baseline);
     }
 
     /// <summary>

@@ -1,11 +1,13 @@
+using System.Text.Json.Serialization;
 using Pinpoint.Interpretability.Evaluation;
+using Pinpoint.Interpretability.Reports;
 using Pinpoint.Models.Loading;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Interpretability.Explain;
 
 /// <summary>A mean and the half-width of its 95% confidence interval.</summary>
-public readonly record struct Interval(double Mean, double HalfWidth95)
+public readonly record struct Interval(double Mean, [property: JsonPropertyName("ci95")] double HalfWidth95)
 {
     public static Interval Of(IReadOnlyList<double> values)
     {
@@ -13,7 +15,7 @@ public readonly record struct Interval(double Mean, double HalfWidth95)
         return new Interval(mean, half);
     }
 
-    public bool ExcludesZero => Math.Abs(Mean) > HalfWidth95;
+    [JsonIgnore] public bool ExcludesZero => Math.Abs(Mean) > HalfWidth95;
 }
 
 /// <summary>How a component behaves across a dataset.</summary>
@@ -38,7 +40,8 @@ public sealed record ItemValue(int Item, double Value, double Share);
 /// <param name="Share">Mean effect over the mean clean − counterfactual effect.</param>
 /// <param name="StrongIn">Items where the component alone moves at least <see cref="DatasetExplainer.StrongShare"/> of that item's effect.</param>
 public sealed record ComponentSummary(
-    Component Component, Interval Effect, double Share, Interval? DirectAttribution, Interval Estimate, Consistency Consistency, IReadOnlyList<ItemValue> StrongIn);
+    Component Component, Interval Effect, double Share, [property: JsonPropertyName("direct")] Interval? DirectAttribution, Interval Estimate,
+    [property: JsonConverter(typeof(SnakeCaseEnumJson<Consistency>))] Consistency Consistency, IReadOnlyList<ItemValue> StrongIn);
 
 /// <param name="MeanAblationRemoved">Share of this item's difference removed by mean-ablating the verified set (resample beside it).</param>
 /// <param name="OwnTopK">This item's own top-k heads and neurons, found as for a single prediction.</param>
@@ -55,21 +58,62 @@ public sealed record DatasetItemResult(
 /// difference near 0 cannot dominate; the mean of per-item fractions is given beside it.
 /// </summary>
 public sealed record DatasetVerification(
-    AblationKind Kind, int K, int Items, double TopKFractionRemoved, double RandomKFractionRemoved,
+    [property: JsonIgnore] AblationKind Kind, int K, int Items, double TopKFractionRemoved, double RandomKFractionRemoved,
     IReadOnlyList<double> Curve, IReadOnlyList<double> RandomCurve, double MeanItemFraction, double MeanItemRandomFraction);
 
 public sealed record LensSummary(string Stage, Interval LogitDiff);
 
-/// <param name="Verified">The top-k heads and single neurons by mean removal (noising patching for heads, its estimate for neurons), ablated in every item.</param>
-/// <param name="OwnMeanAblation">Each item's own top-k (as a single explanation finds it) ablated in that item; resample beside it.</param>
-public sealed record DatasetExplainReport(
-    int ItemCount, int Correct, Interval LogitDiff, Interval Effect,
-    IReadOnlyList<LensSummary> LogitLens,
-    IReadOnlyList<ComponentSummary> Components, IReadOnlyList<ComponentSummary> Neurons,
-    Interval ItemSpearman, double PooledSpearman,
-    IReadOnlyList<Component> Verified, DatasetVerification MeanAblation, DatasetVerification ResampleAblation,
-    DatasetVerification OwnMeanAblation, DatasetVerification OwnResampleAblation,
-    IReadOnlyList<DatasetItemResult> Items);
+/// <summary>Rank agreement of attribution with activation patching: per item (mean ± 95% CI), and over the dataset means.</summary>
+public sealed record SpearmanSummary(Interval ItemMean, double Pooled);
+
+/// <summary>The set ablated in every item; the top-level fractions are resample ablation's, mean ablation beside it.</summary>
+public sealed record DatasetVerificationSummary(
+    int K, IReadOnlyList<Component> Components, double TopKFractionRemoved, double RandomKFractionRemoved, IReadOnlyList<double> Curve,
+    IReadOnlyList<double> RandomCurve, DatasetVerification Mean, DatasetVerification Resample);
+
+/// <summary>Each item's own top-k (as a single explanation finds it) ablated in that item.</summary>
+public sealed record OwnTopKSummary(int K, DatasetVerification Mean, DatasetVerification Resample);
+
+/// <summary>
+/// Everything <see cref="DatasetExplainer.Explain"/> measured over a dataset, and the JSON contract of
+/// <c>pinpoint explain --dataset --json</c> and the web API (serialized by <see cref="Reports.ReportJson"/>).
+/// Optional sections are nullable init properties, left out of the JSON when null.
+/// </summary>
+public sealed record DatasetExplainReport
+{
+    /// <summary>The dataset's name or path, as the caller gave it.</summary>
+    public string Dataset { get; init; } = "";
+    [JsonPropertyName("items")] public required int ItemCount { get; init; }
+    /// <summary>Items where the target wins.</summary>
+    public required int Correct { get; init; }
+    public required Interval LogitDiff { get; init; }
+    /// <summary>Clean − counterfactual difference.</summary>
+    public required Interval Effect { get; init; }
+    [JsonIgnore] public required Interval ItemSpearman { get; init; }
+    [JsonIgnore] public required double PooledSpearman { get; init; }
+    public SpearmanSummary Spearman => new(ItemSpearman, PooledSpearman);
+
+    /// <summary>The top-k heads and single neurons by mean removal (noising patching for heads, its estimate for neurons), ablated in every item.</summary>
+    [JsonIgnore] public required IReadOnlyList<Component> Verified { get; init; }
+    [JsonIgnore] public required DatasetVerification MeanAblation { get; init; }
+    [JsonIgnore] public required DatasetVerification ResampleAblation { get; init; }
+    /// <summary>Each item's own top-k ablated in that item; resample beside it.</summary>
+    [JsonIgnore] public required DatasetVerification OwnMeanAblation { get; init; }
+    [JsonIgnore] public required DatasetVerification OwnResampleAblation { get; init; }
+    public DatasetVerificationSummary Verification => new(ResampleAblation.K, Verified, ResampleAblation.TopKFractionRemoved,
+        ResampleAblation.RandomKFractionRemoved, ResampleAblation.Curve, ResampleAblation.RandomCurve, MeanAblation, ResampleAblation);
+    [JsonPropertyName("own_top_k")] public OwnTopKSummary OwnTopK => new(OwnResampleAblation.K, OwnMeanAblation, OwnResampleAblation);
+
+    public required IReadOnlyList<LensSummary> LogitLens { get; init; }
+    public required IReadOnlyList<ComponentSummary> Components { get; init; }
+    public required IReadOnlyList<ComponentSummary> Neurons { get; init; }
+    [JsonPropertyName("item_results")] public required IReadOnlyList<DatasetItemResult> Items { get; init; }
+
+    /// <summary>Full path of the HTML report, when a front end wrote one.</summary>
+    public string? Html { get; init; }
+
+    // Optional sections go below as nullable init properties: null leaves them out of the JSON.
+}
 
 /// <summary>
 /// Every method over a dataset of predictions: per-component means with 95% intervals, which components matter
@@ -141,12 +185,15 @@ public static class DatasetExplainer
             a.Clean, a.CounterfactualDiff, a.Spearman, a.Patching.MaxBy(kv => kv.Value).Key.Name,
             mean[i].TopKFractionRemoved, resample[i].TopKFractionRemoved, a.OwnTopK, ownResample[i].TopKFractionRemoved)).ToList();
 
-        return new DatasetExplainReport(
-            items.Count, analyses.Count(a => a.Clean > 0), Interval.Of(analyses.Select(a => a.Clean).ToList()),
-            Interval.Of(analyses.Select(a => a.Effect).ToList()), lens, components, neurons,
-            spearmans.Count > 0 ? Interval.Of(spearmans) : new Interval(double.NaN, 0), Statistics.Spearman(pooledExact, pooledEstimate),
-            verified, Aggregate(AblationKind.Mean, analyses, mean), Aggregate(AblationKind.Resample, analyses, resample),
-            Aggregate(AblationKind.Mean, analyses, ownMean), Aggregate(AblationKind.Resample, analyses, ownResample), itemResults);
+        return new DatasetExplainReport
+        {
+            ItemCount = items.Count, Correct = analyses.Count(a => a.Clean > 0), LogitDiff = Interval.Of(analyses.Select(a => a.Clean).ToList()),
+            Effect = Interval.Of(analyses.Select(a => a.Effect).ToList()), LogitLens = lens, Components = components, Neurons = neurons,
+            ItemSpearman = spearmans.Count > 0 ? Interval.Of(spearmans) : new Interval(double.NaN, 0), PooledSpearman = Statistics.Spearman(pooledExact, pooledEstimate),
+            Verified = verified, MeanAblation = Aggregate(AblationKind.Mean, analyses, mean), ResampleAblation = Aggregate(AblationKind.Resample, analyses, resample),
+            OwnMeanAblation = Aggregate(AblationKind.Mean, analyses, ownMean), OwnResampleAblation = Aggregate(AblationKind.Resample, analyses, ownResample),
+            Items = itemResults,
+        };
     }
 
     /// <summary>One item's values, every component in logit-difference units.</summary>
@@ -211,14 +258,21 @@ public static class DatasetExplainer
         }).OrderByDescending(s => s.Effect.Mean).ToList();
     }
 
-    private static DatasetVerification Aggregate(AblationKind kind, List<ItemAnalysis> analyses, List<VerificationResult> results)
+    private static DatasetVerification Aggregate(AblationKind kind, List<ItemAnalysis> analyses, List<VerificationResult> results) =>
+        Pool(kind, analyses.Select(a => a.Clean).ToList(), results);
+
+    /// <summary>
+    /// Per-item ablation results pooled over the items whose clean difference is positive (the model gets them right),
+    /// weighted by that difference.
+    /// </summary>
+    public static DatasetVerification Pool(AblationKind kind, IReadOnlyList<double> cleanDiffs, IReadOnlyList<VerificationResult> results)
     {
         int k = results[0].K;
         // Only items the model gets right have a difference to remove; their clean differences weight the totals.
-        var right = Enumerable.Range(0, analyses.Count).Where(i => analyses[i].Clean > 0).ToList();
-        double total = right.Sum(i => analyses[i].Clean);
+        var right = Enumerable.Range(0, cleanDiffs.Count).Where(i => cleanDiffs[i] > 0).ToList();
+        double total = right.Sum(i => cleanDiffs[i]);
         double Pooled(Func<VerificationResult, IReadOnlyList<double>> curve, int n) =>
-            total <= 0 ? 0 : right.Sum(i => curve(results[i])[n] * analyses[i].Clean) / total;
+            total <= 0 ? 0 : right.Sum(i => curve(results[i])[n] * cleanDiffs[i]) / total;
         var curve = Enumerable.Range(0, k).Select(n => Pooled(r => r.Curve, n)).ToList();
         var randomCurve = Enumerable.Range(0, k).Select(n => Pooled(r => r.RandomCurve, n)).ToList();
         return new DatasetVerification(kind, k, right.Count, k > 0 ? curve[^1] : 0, k > 0 ? randomCurve[^1] : 0, curve, randomCurve,

@@ -37,13 +37,13 @@ public sealed record ExplainSummary(IReadOnlyList<string> Sentences, IReadOnlyLi
     public static ExplainSummary For(ExplainReport r)
     {
         string target = Quote(r.Target.Token), foil = Quote(r.Foil.Token);
-        double effect = r.LogitDiff - r.CounterfactualLogitDiff;
+        double effect = r.LogitDiff - r.Counterfactual.LogitDiff;
         var sentences = new List<string>();
         var caveats = new List<string>();
 
         sentences.Add(r.LogitDiff >= 0
-            ? $"The model prefers {target} over {foil} by {Logits(r.LogitDiff)} logits; with the counterfactual {Quote(r.Counterfactual)} the difference is {Logits(r.CounterfactualLogitDiff)}, so the changed tokens account for {Logits(effect)} logits (the effect)."
-            : $"The model prefers {foil} over {target} by {Logits(-r.LogitDiff)} logits; with the counterfactual {Quote(r.Counterfactual)} the difference is {Logits(r.CounterfactualLogitDiff)}, an effect of {Logits(effect)} logits.");
+            ? $"The model prefers {target} over {foil} by {Logits(r.LogitDiff)} logits; with the counterfactual {Quote(r.Counterfactual.Text)} the difference is {Logits(r.Counterfactual.LogitDiff)}, so the changed tokens account for {Logits(effect)} logits (the effect)."
+            : $"The model prefers {foil} over {target} by {Logits(-r.LogitDiff)} logits; with the counterfactual {Quote(r.Counterfactual.Text)} the difference is {Logits(r.Counterfactual.LogitDiff)}, an effect of {Logits(effect)} logits.");
 
         var top = r.PatchingRanking.Take(Named).ToList();
         if (top.Count > 0)
@@ -76,8 +76,8 @@ public sealed record ExplainSummary(IReadOnlyList<string> Sentences, IReadOnlyLi
             caveats.Add($"The counterfactual is weak: it moves the difference by only {Logits(effect)} logits, so patching shares of the effect are shown in logits.");
         else if (effect < 0)
             caveats.Add($"The counterfactual favours the target more than the prompt does (effect {Logits(effect)} logits): patching shares are of a negative effect.");
-        else if (r.CounterfactualLogitDiff > 0)
-            caveats.Add($"The counterfactual does not flip the answer (its difference is still {Logits(r.CounterfactualLogitDiff)}): patching explains {Logits(effect)} of the {Logits(r.LogitDiff)} logits only.");
+        else if (r.Counterfactual.LogitDiff > 0)
+            caveats.Add($"The counterfactual does not flip the answer (its difference is still {Logits(r.Counterfactual.LogitDiff)}): patching explains {Logits(effect)} of the {Logits(r.LogitDiff)} logits only.");
         if (!double.IsFinite(r.AttributionSpearman))
             caveats.Add("The agreement of attribution with activation patching is undefined (fewer than two cells move, or one ranking is constant).");
         else if (r.AttributionSpearman < 0.5)

@@ -54,23 +54,6 @@ public sealed record ExplainOptions
 /// <summary>A target or foil as the model sees it: the first token of its continuation (the one compared), and all of its tokens.</summary>
 public sealed record TokenChoice(string Text, int Id, string Token, int TokenCount, IReadOnlyList<string> Pieces);
 
-public sealed record ExplainReport(
-    string Prompt, int[] Ids, string[] Tokens, TokenChoice Target, TokenChoice Foil,
-    string Counterfactual, string CounterfactualOrigin, string[] CounterfactualTokens,
-    double LogitDiff, double CounterfactualLogitDiff,
-    IReadOnlyList<LensPoint> LogitLens,
-    IReadOnlyList<Attribution> DirectAttribution, IReadOnlyList<Attribution> TopNeurons, double DirectAttributionConstant,
-    PatchingResult Denoising, PatchingResult Noising, PatchingResult AttributionDenoising, double AttributionSpearman,
-    PatchingResult IntegratedGradients, double IntegratedGradientsSpearman,
-    IReadOnlyList<Attribution> PatchingRanking, IReadOnlyList<Attribution> NeuronRanking,
-    IReadOnlyList<Component> Verified, VerificationResult MeanAblation, VerificationResult ResampleAblation,
-    IReadOnlyList<HeadMechanism> HeadMechanisms, IReadOnlyList<NeuronMechanism> NeuronMechanisms,
-    WeightAttributionResult Weights)
-{
-    /// <summary>The answer first: sentences from the numbers above, with their caveats.</summary>
-    public ExplainSummary Summary => ExplainSummary.For(this);
-}
-
 /// <summary>
 /// Runs every method on one prediction: logit lens, direct logit attribution, activation and attribution patching
 /// (plain and integrated gradients), the causal check, mechanisms of the top heads and neurons, and which weights matter.
@@ -123,19 +106,26 @@ public static class Explainer
         var weights = WeightAttribution.Run(model, ids, readout, options.TopK, id => TokenDisplay.Quote(loaded.Tokenizer.TokenText(id)));
         Step("weights");
 
-        return new ExplainReport(
-            request.Prompt, ids, ids.Select(loaded.Tokenizer.TokenText).ToArray(), target, foil,
-            cfText, origin, cfIds.Select(loaded.Tokenizer.TokenText).ToArray(),
-            diff, denoise.CounterfactualDiff, lens,
-            dla.Components.OrderByDescending(a => Math.Abs(a.Value)).ToList(),
-            dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).Take(options.TopK).ToList(), dla.Constant,
-            denoise, noise, estimate, spearman, integrated, Agreement(denoise, integrated), ranking, neurons.Take(options.TopK).ToList(), verified, mean, resample,
-            ranking.Where(a => a.Component.Kind == ComponentKind.Head).Take(MechanismCount)
+        var directAttribution = dla.Components.OrderByDescending(a => Math.Abs(a.Value)).ToList();
+        var directNeurons = dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).ToList();
+        return new ExplainReport
+        {
+            Prompt = request.Prompt, Ids = ids, Tokens = ids.Select(loaded.Tokenizer.TokenText).ToArray(), Target = target, Foil = foil,
+            LogitDiff = diff,
+            Counterfactual = new CounterfactualPrompt(cfText, origin, cfIds.Select(loaded.Tokenizer.TokenText).ToArray(), denoise.CounterfactualDiff),
+            LogitLens = lens, TopK = options.TopK,
+            DirectAttribution = directAttribution, DirectAttributionConstant = dla.Constant, TopNeurons = directNeurons.Take(options.TopK).ToList(),
+            Denoising = denoise, Noising = noise, AttributionDenoising = estimate, AttributionSpearman = spearman,
+            IntegratedDenoising = integrated, IntegratedGradientsSpearman = Agreement(denoise, integrated), IgSteps = options.IgSteps,
+            PatchingRanking = ranking, NeuronRanking = neurons.Take(options.TopK).ToList(),
+            Verified = verified, MeanAblation = mean, ResampleAblation = resample,
+            HeadMechanisms = ranking.Where(a => a.Component.Kind == ComponentKind.Head).Take(MechanismCount)
                 .Select(a => Mechanisms.Head(model, loaded.Tokenizer, cache, ids, a.Component, MechanismTokens)).ToList(),
-            verified.Where(x => x.Kind == ComponentKind.Neuron).Concat(dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).Select(a => a.Component))
+            NeuronMechanisms = verified.Where(x => x.Kind == ComponentKind.Neuron).Concat(directNeurons.Select(a => a.Component))
                 .Distinct().Take(MechanismCount)
                 .Select(x => Mechanisms.Neuron(model, loaded.Tokenizer, cache, x, MechanismTokens)).ToList(),
-            weights);
+            WeightAttribution = weights,
+        };
     }
 
     /// <summary>

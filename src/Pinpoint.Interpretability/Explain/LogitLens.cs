@@ -1,10 +1,11 @@
+using System.Text.Json.Serialization;
 using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Interpretability.Explain;
 
 /// <summary>One point of the logit lens: the target−foil difference read from the residual stream after a layer.</summary>
 /// <param name="Stage">"embed" for the residual before block 0, else "L{n}" for block n's output.</param>
-public sealed record LensPoint(string Stage, int Layer, double LogitDiff);
+public sealed record LensPoint(string Stage, [property: JsonIgnore] int Layer, double LogitDiff);
 
 /// <summary>
 /// Reads the target−foil difference from the residual stream at the last position after each layer, through the

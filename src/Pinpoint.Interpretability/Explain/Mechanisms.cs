@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Pinpoint.Engine.Autograd;
 using Pinpoint.Engine.Ops;
 using Pinpoint.Engine.Tensors;
@@ -15,10 +16,12 @@ public sealed record TokenScore(string Token, double Score);
 /// weights alone (the OV circuit) do with the token it attends to most.
 /// </summary>
 /// <param name="Pattern">[query][key]: the head's whole attention pattern over the prompt, for drawing it (the last row is where <paramref name="AttendsTo"/> comes from).</param>
-public sealed record HeadMechanism(Component Head, IReadOnlyList<AttendedToken> AttendsTo, IReadOnlyList<TokenScore> Promotes, OvCircuit Ov, double[][] Pattern);
+public sealed record HeadMechanism(
+    [property: JsonPropertyName("component")] Component Head, IReadOnlyList<AttendedToken> AttendsTo, IReadOnlyList<TokenScore> Promotes,
+    [property: JsonPropertyName("ov_circuit")] OvCircuit Ov, [property: JsonIgnore] double[][] Pattern);
 
 /// <summary>How a neuron acts: the tokens whose embeddings excite it most, and the tokens its output pushes up and down.</summary>
-public sealed record NeuronMechanism(Component Neuron, double Activation, IReadOnlyList<TokenScore> ReadsFrom, IReadOnlyList<TokenScore> Promotes, IReadOnlyList<TokenScore> Suppresses);
+public sealed record NeuronMechanism([property: JsonPropertyName("component")] Component Neuron, double Activation, IReadOnlyList<TokenScore> ReadsFrom, IReadOnlyList<TokenScore> Promotes, IReadOnlyList<TokenScore> Suppresses);
 
 /// <summary>Reads heads and neurons back in vocabulary terms (the "how" of an explanation).</summary>
 public static class Mechanisms

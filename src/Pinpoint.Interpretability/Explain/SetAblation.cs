@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.RegularExpressions;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Models.Loading;
 
@@ -13,7 +11,7 @@ public sealed record SetAblationResult(string[] Components, string Kind, double 
 /// Ablates the heads, MLPs and neurons a user picks (by their names: L1H3, MLP2, L0N17) in one prediction and
 /// measures the new target−foil difference, as the causal check does for the top-k set.
 /// </summary>
-public static partial class SetAblation
+public static class SetAblation
 {
     public static SetAblationResult Run(LoadedModel loaded, ExplainRequest request, IReadOnlyList<string> components, AblationKind kind, ExplainOptions? options = null)
     {
@@ -35,12 +33,8 @@ public static partial class SetAblation
     /// <summary>A head (L1H3), MLP layer (MLP2) or neuron (L0N17) by the name <see cref="Component.Name"/> gives it, checked against the model.</summary>
     public static Component Parse(string name, Pinpoint.Models.Transformer.TransformerConfig c)
     {
-        var m = ComponentName().Match(name.Trim());
-        if (!m.Success) throw new ArgumentException($"'{name}' is not a head, MLP or neuron name (L1H3, MLP2, L0N17)");
-        int Int(string group) => int.Parse(m.Groups[group].Value, CultureInfo.InvariantCulture);
-        var component = m.Groups["mlp"].Success ? new Component(ComponentKind.Mlp, Int("mlp"), 0)
-            : m.Groups["head"].Success ? new Component(ComponentKind.Head, Int("layer"), Int("head"))
-            : new Component(ComponentKind.Neuron, Int("layer"), Int("neuron"));
+        var component = Component.TryParse(name, out var parsed) && parsed.Kind is ComponentKind.Head or ComponentKind.Mlp or ComponentKind.Neuron ? parsed
+            : throw new ArgumentException($"'{name}' is not a head, MLP or neuron name (L1H3, MLP2, L0N17)");
         int count = component.Kind switch { ComponentKind.Head => c.NHeads, ComponentKind.Neuron => c.DMlp, _ => 1 };
         if (component.Layer >= c.NLayers || component.Index >= count)
             throw new ArgumentException($"{name}: the model has {c.NLayers} layers, {c.NHeads} heads and {c.DMlp} neurons per layer");
@@ -48,7 +42,4 @@ public static partial class SetAblation
             throw new ArgumentException($"{name}: the model has no MLPs");
         return component;
     }
-
-    [GeneratedRegex(@"^(?:MLP(?<mlp>\d{1,4})|L(?<layer>\d{1,4})(?:H(?<head>\d{1,5})|N(?<neuron>\d{1,6})))$")]
-    private static partial Regex ComponentName();
 }

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Models.Transformer;
 
@@ -14,7 +15,7 @@ public enum AblationKind
 
 /// <summary>Share of the clean logit difference removed when the top-k components (or random k of the same kinds) are ablated together.</summary>
 public sealed record VerificationResult(
-    AblationKind Kind, int K, double TopKFractionRemoved, double RandomKFractionRemoved, IReadOnlyList<double> Curve, IReadOnlyList<double> RandomCurve);
+    [property: JsonIgnore] AblationKind Kind, int K, double TopKFractionRemoved, double RandomKFractionRemoved, IReadOnlyList<double> Curve, IReadOnlyList<double> RandomCurve);
 
 /// <summary>
 /// Causal check of a ranking: ablate the top-k components (heads, MLP layers or single neurons) together and

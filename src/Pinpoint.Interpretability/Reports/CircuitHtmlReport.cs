@@ -29,8 +29,13 @@ public static class CircuitHtmlReport
         ]);
     }
 
-    /// <summary>Columns: embeddings, each layer's heads and MLP, logits; edges dashed by the port they feed.</summary>
-    public static HtmlFragment Graph(CircuitReport r)
+    public static HtmlFragment Graph(CircuitReport r) =>
+        Html.Section("graph", "The circuit",
+            "Each edge is a sender's output read by a receiver through the residual stream; its width is the estimated change in the logit difference when that edge alone is cut. Hover for values; click a head or MLP for its readout.",
+            GraphSvg(r));
+
+    /// <summary>The circuit as a layered SVG graph. Columns: embeddings, each layer's heads and MLP, logits; edges dashed by the port they feed; nodes with a readout link to #node-NAME.</summary>
+    public static HtmlFragment GraphSvg(CircuitReport r)
     {
         int layers = r.Nodes.Where(n => n.Kind == "logits").Select(n => n.Layer).DefaultIfEmpty(r.Nodes.Select(n => n.Layer + 1).DefaultIfEmpty(0).Max()).Max();
         var columns = new[] { "embeddings" }.Concat(Enumerable.Range(0, layers).Select(l => $"layer {l}")).Append("logits").ToList();
@@ -39,9 +44,7 @@ public static class CircuitHtmlReport
         var names = r.Nodes.Select(n => n.Name).ToHashSet();
         var edges = r.Edges.SelectMany(e => e.ToNodes.Where(names.Contains)
             .Select(t => new GraphEdge(e.From, t, e.Score, $"{e.From} → {e.To}: {Html.Exact(e.Score)}", Style(e.To)))).ToList();
-        return Html.Section("graph", "The circuit",
-            "Each edge is a sender's output read by a receiver through the residual stream; its width is the estimated change in the logit difference when that edge alone is cut. Hover for values; click a head or MLP for its readout.",
-            Svg.Render(new LayeredGraph("circuit", "Circuit", columns, nodes, edges, ["MLP / logits input", "query", "key", "value"])));
+        return Svg.Render(new LayeredGraph("circuit", "Circuit", columns, nodes, edges, ["MLP / logits input", "query", "key", "value"]));
     }
 
     public static HtmlFragment Curve(CircuitReport r) =>
@@ -57,7 +60,7 @@ public static class CircuitHtmlReport
             Html.Table("circuit edges", ["sender", "receiver", "score"], r.Edges.Select(e => (IReadOnlyList<HtmlFragment>)[e.From, e.To, Html.Number(e.Score)])));
 
     public static HtmlFragment Readouts(CircuitReport r) =>
-        Html.Section("readouts", "What each node does", "On the first prompt: where each head attends from the last position, the tokens its output and its OV circuit promote; the tokens each MLP's output promotes.",
+        Html.Section("readouts", "What each node does", "On the first prompt: where each head attends from the last position, the tokens its output and its OV circuit promote, the source tokens its QK circuit favours from the last token (weights only); the tokens each MLP's output promotes.",
             HtmlFragment.Concat(r.Nodes.Where(n => n.Head is not null || n.Promotes is not null).Select(n =>
                 Html.Element("p", Html.Element("strong", n.Name) + ": " + ReadoutText(n), ("id", "node-" + n.Name)))));
 
@@ -73,7 +76,8 @@ public static class CircuitHtmlReport
         static string Tokens(IEnumerable<TokenScore> t) => string.Join(" ", t.Select(x => Pinpoint.Models.Tokenizers.TokenDisplay.Quote(x.Token)));
         if (n.Head is { } h)
             return $"attends to {string.Join(" ", h.AttendsTo.Take(3).Select(a => $"{Pinpoint.Models.Tokenizers.TokenDisplay.Quote(a.Token)}@{a.Position} {a.Weight:0.00}"))}; "
-                + $"output promotes {Tokens(h.Promotes)}; OV circuit maps {Pinpoint.Models.Tokenizers.TokenDisplay.Quote(h.OvCircuit.SourceToken)} to {Tokens(h.OvCircuit.Promotes)}";
+                + $"output promotes {Tokens(h.Promotes)}; OV circuit maps {Pinpoint.Models.Tokenizers.TokenDisplay.Quote(h.OvCircuit.SourceToken)} to {Tokens(h.OvCircuit.Promotes)}; "
+                + $"QK circuit from {Pinpoint.Models.Tokenizers.TokenDisplay.Quote(h.QkCircuit.DestinationToken)} favours {Tokens(h.QkCircuit.Favours)}";
         return n.Promotes is { } p ? $"output promotes {Tokens(p)}" : n.Kind;
     }
 }

@@ -29,17 +29,17 @@ public static class ExplainHtmlReport
         return title + ReportParts.Answer(r.Summary) + Html.Properties(
         [
             ("prompt", ReportParts.Prompt(r.Prompt)),
-            ("tokens", TokenChips(r.Tokens, r.Ids.Select(id => $"id {id}").ToList(), changed: r.Tokens.Select((t, p) => t != r.CounterfactualTokens[p]).ToList())),
+            ("tokens", TokenChips(r.Tokens, r.Ids.Select(id => $"id {id}").ToList(), changed: r.Tokens.Select((t, p) => t != r.Counterfactual.Tokens[p]).ToList())),
             ("target", Choice(r.Target)),
             ("foil", Choice(r.Foil)),
             ("logit difference (target − foil)", Html.Number(r.LogitDiff)),
-            ("counterfactual", ReportParts.Prompt(r.Counterfactual)),
-            ("counterfactual tokens", TokenChips(r.CounterfactualTokens, null, changed: r.CounterfactualTokens.Select((t, p) => t != r.Tokens[p]).ToList())),
-            ("counterfactual origin", r.CounterfactualOrigin),
-            ("counterfactual logit difference", Html.Number(r.CounterfactualLogitDiff)),
+            ("counterfactual", ReportParts.Prompt(r.Counterfactual.Text)),
+            ("counterfactual tokens", TokenChips(r.Counterfactual.Tokens, null, changed: r.Counterfactual.Tokens.Select((t, p) => t != r.Tokens[p]).ToList())),
+            ("counterfactual origin", r.Counterfactual.Origin),
+            ("counterfactual logit difference", Html.Number(r.Counterfactual.LogitDiff)),
             ("attribution vs activation patching", "Spearman " + Html.Number(r.AttributionSpearman)),
             ("integrated gradients vs activation patching", "Spearman " + Html.Number(r.IntegratedGradientsSpearman)),
-            ("weight vectors: estimate vs zeroing", $"{WeightAgreement(r.Weights.All)} of {r.Weights.Scored} rows and columns; {WeightAgreement(r.Weights.InBlocks)} inside blocks"),
+            ("weight vectors: estimate vs zeroing", $"{WeightAgreement(r.WeightAttribution.All)} of {r.WeightAttribution.Scored} rows and columns; {WeightAgreement(r.WeightAttribution.InBlocks)} inside blocks"),
             ("ablated together (causal check)", Html.SpaceSeparated(r.Verified.Select(c => Html.Element("code", c.Name)))),
             ("mean ablation", Ablation(r.MeanAblation)),
             ("resample ablation", Ablation(r.ResampleAblation)),
@@ -72,7 +72,7 @@ public static class ExplainHtmlReport
     public static HtmlFragment HeadsAndLayers(ExplainReport r)
     {
         int layers = r.Denoising.Heads.Length, heads = layers > 0 ? r.Denoising.Heads[0].Length : 0;
-        var shares = ColourScale.DivergingFor(new[] { r.Denoising, r.Noising, r.AttributionDenoising, r.IntegratedGradients }.SelectMany(p => p.Heads.SelectMany(x => x)));
+        var shares = ColourScale.DivergingFor(new[] { r.Denoising, r.Noising, r.AttributionDenoising, r.IntegratedDenoising }.SelectMany(p => p.Heads.SelectMany(x => x)));
         var direct = new double[layers][];
         for (int l = 0; l < layers; l++) direct[l] = Enumerable.Repeat(double.NaN, heads).ToArray();
         foreach (var a in r.DirectAttribution.Where(a => a.Component.Kind == ComponentKind.Head))
@@ -93,7 +93,7 @@ public static class ExplainHtmlReport
                 ReportParts.HeadHeatmap("heads-attribution", $"Heads, attribution patching (Spearman {Html.Format(r.AttributionSpearman)})",
                     r.AttributionDenoising.Heads, shares, "estimated share"),
                 ReportParts.HeadHeatmap("heads-integrated-gradients", $"Heads, integrated gradients (Spearman {Html.Format(r.IntegratedGradientsSpearman)})",
-                    r.IntegratedGradients.Heads, shares, "estimated share"),
+                    r.IntegratedDenoising.Heads, shares, "estimated share"),
                 ReportParts.HeadHeatmap("heads-direct", "Heads, direct logit attribution", direct, ColourScale.DivergingFor(direct.SelectMany(x => x)), "logits"),
                 Svg.Render(new Heatmap("layer-outputs", "Layer outputs (share)", outputRows.Select(x => x.Label).ToList(), ReportParts.LayerLabels(layers), outputs,
                     ColourScale.DivergingFor(outputs.SelectMany(x => x)), "share")),
@@ -165,10 +165,10 @@ public static class ExplainHtmlReport
                 ranking.Verified.Select(w => new ScatterPoint(w.Vector.Name, w.Estimate, w.Actual)).ToList(), ReportParts.Blue)),
         ]);
         return Html.Section("weights", "Which weights",
-            $"Every row and column of every weight matrix ({r.Weights.Scored} in all, TransformerLens orientation) scored by gradient × weight: the first-order " +
+            $"Every row and column of every weight matrix ({r.WeightAttribution.Scored} in all, TransformerLens orientation) scored by gradient × weight: the first-order " +
             "change in the target − foil difference if it were zeroed. The largest are verified by zeroing each one and running the model again; points on the " +
             "dashed line were estimated exactly. Inside blocks leaves out the embeddings and unembeddings, whose target and foil vectors lead any prompt.",
-            Ranking("weights-all", "All weights", r.Weights.All) + Ranking("weights-blocks", "Inside blocks", r.Weights.InBlocks));
+            Ranking("weights-all", "All weights", r.WeightAttribution.All) + Ranking("weights-blocks", "Inside blocks", r.WeightAttribution.InBlocks));
     }
 
     public static HtmlFragment Faithfulness(ExplainReport r)

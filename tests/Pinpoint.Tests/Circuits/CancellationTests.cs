@@ -28,13 +28,13 @@ public class CancellationTests
         using var loaded = Embedded();
         using var source = new CancellationTokenSource();
         var phases = new List<string>();
-        // Cancel as soon as the first curve point is measured: no further point may be computed.
+        // Cancel as soon as the curve's points are measured on the first item: no further measurement may be made.
         Assert.Throws<OperationCanceledException>(() => CircuitExplainer.Explain(loaded, [ExplainRequest.ArticleExample], new CircuitOptions { Edges = 5, CurvePoints = 5 },
             progress: (phase, done, total) =>
             {
                 phases.Add($"{phase} {done}/{total}");
-                if (phase == "faithfulness curve") source.Cancel();
+                if (phase.StartsWith("faithfulness curve", StringComparison.Ordinal)) source.Cancel();
             }, cancel: source.Token));
-        Assert.Equal(["edge attribution 1/1", "faithfulness curve 1/5"], phases);
+        Assert.Equal(["edge attribution 1/1", "faithfulness curve, points 1–5 of 5, items 1/1"], phases);
     }
 }

@@ -48,7 +48,7 @@ public class DynamicsRunTests(TinyRun run) : IClassFixture<TinyRun>
     public void EveryCheckpointIsMeasuredWithTheTrainingProbeAndTheRecordedLoss()
     {
         var items = EvalDataset.ReadScoreItems(run.Dataset);
-        var report = DynamicsAnalysis.Run(run.Folder, items, top: 3, cancel: TestContext.Current.CancellationToken);
+        var report = DynamicsAnalysis.Run(run.Folder, new DynamicsOptions(items, Top: 3, VerifyAt: []), cancel: TestContext.Current.CancellationToken);
 
         Assert.Equal(CheckpointSteps, report.Checkpoints.Select(c => c.Step));
         Assert.Equal(CheckpointSteps.Select(s => s * 4L * 32), report.Checkpoints.Select(c => c.Tokens));
@@ -81,7 +81,7 @@ public class DynamicsRunTests(TinyRun run) : IClassFixture<TinyRun>
     [Fact]
     public void JsonHasTheDocumentedShape()
     {
-        var json = JsonDocument.Parse(ReportJson.Serialize(DynamicsAnalysis.Run(run.Folder, EvalDataset.ReadScoreItems(run.Dataset), top: 2, cancel: TestContext.Current.CancellationToken))).RootElement;
+        var json = JsonDocument.Parse(ReportJson.Serialize(DynamicsAnalysis.Run(run.Folder, new DynamicsOptions(EvalDataset.ReadScoreItems(run.Dataset), Top: 2, VerifyAt: []), cancel: TestContext.Current.CancellationToken))).RootElement;
         var first = json.GetProperty("checkpoints")[0];
         foreach (var name in new[] { "step", "tokens", "val_loss", "induction", "prev_token", "dataset_accuracy", "top_components" })
             Assert.True(first.TryGetProperty(name, out _), name);

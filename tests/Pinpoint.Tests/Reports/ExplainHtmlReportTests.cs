@@ -103,7 +103,7 @@ public class ExplainHtmlReportTests
         var captions = Document.Descendants("caption").Select(c => c.Value).ToList();
         string Weights(string name, WeightRanking ranking) => $"{name} (Spearman {Html.Format(ranking.Spearman)})";
         Assert.Equal(["Activation patching", "Direct logit attribution", "Neurons, attribution patching", "Neurons, direct logit attribution", "Heads", "Neurons",
-            Weights("All weights", Report.Weights.All), Weights("Inside blocks", Report.Weights.InBlocks)], captions);
+            Weights("All weights", Report.WeightAttribution.All), Weights("Inside blocks", Report.WeightAttribution.InBlocks)], captions);
         var patching = Table("Activation patching");
         Assert.Equal(Report.PatchingRanking.Take(ExplainHtmlReport.DefaultRankingRows).Select(a => a.Component.Name),
             patching.Element("tbody")!.Elements("tr").Select(tr => tr.Elements("td").ElementAt(1).Value));
@@ -128,7 +128,7 @@ public class ExplainHtmlReportTests
     [Fact]
     public void WeightTablesAndScattersHaveARowAndAPointPerVerifiedVector()
     {
-        foreach (var (caption, chart, ranking) in new[] { ("All weights", "weights-all", Report.Weights.All), ("Inside blocks", "weights-blocks", Report.Weights.InBlocks) })
+        foreach (var (caption, chart, ranking) in new[] { ("All weights", "weights-all", Report.WeightAttribution.All), ("Inside blocks", "weights-blocks", Report.WeightAttribution.InBlocks) })
         {
             Assert.NotEmpty(ranking.Verified);
             var rows = Document.Descendants("table").Single(t => t.Element("caption")?.Value.StartsWith(caption) == true).Element("tbody")!.Elements("tr")

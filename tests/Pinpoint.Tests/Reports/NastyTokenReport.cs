@@ -65,7 +65,7 @@ public static class NastyTokenReport
     }
 
     /// <summary>Greedy longest-match over a fixed list of token strings.</summary>
-    private sealed class WordListTokenizer(string[] vocabulary) : ITokenizer
+    internal sealed class WordListTokenizer(string[] vocabulary) : ITokenizer
     {
         public int VocabSize => vocabulary.Length;
         public int? Bos => null;

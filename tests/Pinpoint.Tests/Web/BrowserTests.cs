@@ -152,6 +152,30 @@ public sealed class BrowserTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CircuitJobDrawsTheGraphAndANodeClickOpensItsReadout()
+    {
+        RequireChromium();
+        var (page, foreign, errors) = await OpenPage();
+        await page.GoToAsync($"{_url}#circuit");
+        await page.WaitForSelectorAsync("#circuit-run", new WaitForSelectorOptions { Timeout = 30_000 });
+        await page.EvaluateExpressionAsync("document.querySelector('#circuit-size').value = '12'; document.querySelector('#circuit-curve').value = '4'");
+        await page.ClickAsync("#circuit-run");
+        await page.WaitForSelectorAsync("#circuit-graph svg g.node", new WaitForSelectorOptions { Timeout = 120_000 });
+        Assert.Equal("done", await Text(page, "#circuit-stage"));
+        Assert.StartsWith("A circuit of", await Text(page, "#circuit-summary"));
+        // Clicking a head or MLP shows its readout in place (the page stays on #circuit).
+        string name = await page.EvaluateExpressionAsync<string>("document.querySelector('#circuit-graph a g.node').dataset.node");
+        await page.ClickAsync("#circuit-graph a g.node rect");
+        await page.WaitForSelectorAsync("#circuit-node-name");
+        Assert.Equal(name, await Text(page, "#circuit-node-name"));
+        Assert.Contains("promotes", await Text(page, "#circuit-readout"));
+        Assert.EndsWith("#circuit", page.Url);
+        await Shot(page, "circuit");
+        Assert.Empty(foreign);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task EveryPageWorksOfflineFromAFreshLoad()
     {
         RequireChromium();
@@ -159,7 +183,7 @@ public sealed class BrowserTests : IAsyncLifetime
         var probe = await _browser!.NewPageAsync();
         await Assert.ThrowsAnyAsync<PuppeteerException>(() => probe.GoToAsync("http://example.com/"));
         await probe.CloseAsync();
-        foreach (var (tab, ready) in new[] { ("models", "pre.hooks"), ("runs", "#run-detail svg.chart"), ("prompt", "#prompt-output table"), ("explain", "#explain-run") })
+        foreach (var (tab, ready) in new[] { ("models", "pre.hooks"), ("runs", "#run-detail svg.chart"), ("prompt", "#prompt-output table"), ("explain", "#explain-run"), ("circuit", "#circuit-run") })
         {
             var (page, foreign, errors) = await OpenPage();
             await page.GoToAsync($"{_url}#{tab}");

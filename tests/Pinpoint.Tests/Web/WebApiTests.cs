@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Pinpoint.Interpretability.Circuits;
 using Pinpoint.Tests.Cli;
 
 namespace Pinpoint.Tests.Web;
@@ -142,7 +143,7 @@ public class WebApiTests(WebHost host) : IClassFixture<WebHost>
     {
         var doc = await WebHost.Json(await host.Client().GetAsync("/openapi/v1.json", Cancel));
         var paths = doc.GetProperty("paths");
-        foreach (var p in new[] { "/api/info", "/api/explain", "/api/run", "/api/generate", "/api/lens", "/api/attention", "/api/ablate", "/api/jobs/explain-dataset" })
+        foreach (var p in new[] { "/api/info", "/api/explain", "/api/run", "/api/generate", "/api/lens", "/api/attention", "/api/ablate", "/api/jobs/explain-dataset", "/api/jobs/circuit" })
             Assert.True(paths.TryGetProperty(p, out _), $"{p} missing from the OpenAPI document");
         var text = doc.GetRawText();
         Assert.Contains("\"logit_diff\"", text);
@@ -173,6 +174,50 @@ public class WebApiTests(WebHost host) : IClassFixture<WebHost>
         Assert.Equal(2, data.GetProperty("items").GetInt32());
         Assert.Equal(2, data.GetProperty("verification").GetProperty("k").GetInt32());
         Assert.Equal(HttpStatusCode.OK, (await host.Client().PostAsync("/api/run", WebHost.Body("""{"prompt":"x"}"""), Cancel)).StatusCode);
+    }
+
+    [Fact]
+    public async Task CircuitJobAnswersWhatTheCliPrintsAndDrawsItsGraph()
+    {
+        const string example = "\"prompt\":\"Tom had a big red ball. One day he lost\",\"target\":\" the\",\"foil\":\" a\",\"counterfactual\":\"Tom had a big red ball. One day he bought\"";
+        var started = await Post("/api/jobs/circuit", "{" + example + ""","edges":12,"curve_points":4,"random":2}""", 202);
+        string id = started.GetProperty("id").GetString()!;
+        var events = await Events(id);
+        Assert.Contains("progress", events.Select(e => e.Event));
+        var (last, data) = events[^1];
+        Assert.Equal("done", last);
+        var cli = Cli.Cli.Run("circuit", "--prompt", "Tom had a big red ball. One day he lost", "--target", " the", "--foil", " a",
+            "--counterfactual", "Tom had a big red ball. One day he bought", "--edges", "12", "--curve-points", "4", "--random", "2", "--json").Json();
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(cli.GetRawText()), System.Text.Json.Nodes.JsonNode.Parse(data.GetRawText())),
+            "the job's result differs from circuit --json");
+        // Every head of the circuit carries its readout, QK circuit included.
+        var heads = data.GetProperty("nodes").EnumerateArray().Where(n => n.GetProperty("kind").GetString() == "head").ToList();
+        Assert.NotEmpty(heads);
+        Assert.All(heads, h => Assert.Equal(CircuitExplainer.ReadoutTokens, h.GetProperty("head").GetProperty("qk_circuit").GetProperty("favours").GetArrayLength()));
+
+        var svg = await host.Client().GetAsync($"/api/jobs/{id}/circuit.svg", Cancel);
+        Assert.Equal("image/svg+xml", svg.Content.Headers.ContentType?.MediaType);
+        var drawing = await svg.Content.ReadAsStringAsync(Cancel);
+        Assert.StartsWith("<svg", drawing);
+        Assert.All(heads, h => Assert.Contains($"data-node=\"{h.GetProperty("name").GetString()}\"", drawing));
+
+        await WebHost.AssertError(await host.Client().PostAsync("/api/jobs/circuit", WebHost.Body("{" + example + ""","target_faithfulness":1.5}"""), Cancel), 400, "target_faithfulness");
+        await WebHost.AssertError(await host.Client().PostAsync("/api/jobs/circuit", WebHost.Body("{" + example + ""","edges":3,"target_faithfulness":0.5}"""), Cancel), 400, "give one");
+        await WebHost.AssertError(await host.Client().PostAsync("/api/jobs/circuit", WebHost.Body("{" + example + ""","items":[]}"""), Cancel), 400, "not both");
+        await WebHost.AssertError(await host.Client().GetAsync("/api/jobs/nonesuch/circuit.svg", Cancel), 404, "nonesuch");
+    }
+
+    [Fact]
+    public async Task CircuitJobIsExclusivePerModelAndCancels()
+    {
+        // Long enough (40 items, 30 curve points) that the refusal and the cancel arrive while it runs.
+        var many = "{\"items\":[" + string.Join(",", Enumerable.Repeat("""{"prompt":"Tom had a big red ball. One day he lost","target":" the","foil":" a","counterfactual":"Tom had a big red ball. One day he bought"}""", 40)) + "]}";
+        var running = await Post("/api/jobs/circuit", many, 202);
+        string id = running.GetProperty("id").GetString()!;
+        await WebHost.AssertError(await host.Client().PostAsync("/api/jobs/circuit", WebHost.Body(many), Cancel), 409, "busy");
+        await WebHost.Json(await host.Client().DeleteAsync($"/api/jobs/{id}", Cancel));
+        Assert.Equal("cancelled", (await Events(id))[^1].Event);
+        await WebHost.AssertError(await host.Client().GetAsync($"/api/jobs/{id}/circuit.svg", Cancel), 404, "no finished circuit");
     }
 
     /// <summary>Reads a job's server-sent events to the end.</summary>

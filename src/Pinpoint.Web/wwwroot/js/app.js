@@ -5,9 +5,10 @@ import { el, errorBox } from './ui.js';
 import * as models from './pages/models.js';
 import * as prompt from './pages/prompt.js';
 import * as explain from './pages/explain.js';
+import * as circuit from './pages/circuit.js';
 import * as runs from './pages/runs.js';
 
-const PAGES = [models, prompt, explain, runs];
+const PAGES = [models, prompt, explain, circuit, runs];
 
 const ctx = {
   model: null,

@@ -1,0 +1,80 @@
+using System.Text.Json;
+using Pinpoint.Interpretability.Reports;
+using Pinpoint.Models.Loading;
+
+namespace Pinpoint.Interpretability.Dashboards;
+
+/// <summary>
+/// Dashboard stores on disk: one JSON file per hook (<c>HOOK.json</c> for neurons, <c>HOOK.features.json</c> for SAE
+/// features) in a folder. A model's own stores live in <c>dashboards/</c> beside its weights, where
+/// <see cref="TryOpenFor"/> finds them.
+/// </summary>
+public static class DashboardFiles
+{
+    public const string ModelFolder = "dashboards";
+
+    public static string FileName(string hook, string kind) => kind == "feature" ? $"{hook}.features.json" : $"{hook}.json";
+
+    /// <summary>Writes the store into <paramref name="folder"/> (atomically: a temporary file renamed) and returns its path.</summary>
+    public static string Write(string folder, DashboardStore store)
+    {
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, FileName(store.Hook, store.Kind));
+        var temporary = path + ".tmp";
+        using (var stream = File.Create(temporary)) JsonSerializer.Serialize(stream, store, ReportJson.Options);
+        File.Move(temporary, path, overwrite: true);
+        return path;
+    }
+
+    /// <summary>
+    /// Writes the store's HTML into <paramref name="folder"/>: an index (<see cref="DashboardHtmlReport.IndexPage"/>) and one page
+    /// per unit beside it; returns the index's path.
+    /// </summary>
+    public static string WritePages(string folder, DashboardStore store)
+    {
+        var index = Path.Combine(folder, DashboardHtmlReport.IndexPage(store));
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(folder, DashboardHtmlReport.UnitPage(store, 0)))!);
+        foreach (var unit in store.Units)
+            File.WriteAllText(Path.Combine(folder, DashboardHtmlReport.UnitPage(store, unit.Unit)), DashboardHtmlReport.Unit(store, unit));
+        File.WriteAllText(index, DashboardHtmlReport.Index(store));
+        return index;
+    }
+
+    /// <summary>Reads a store; a file that is not one is an error naming it.</summary>
+    public static DashboardStore Read(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            var store = JsonSerializer.Deserialize<DashboardStore>(stream, ReportJson.Options);
+            if (store?.Units is null || store.Hook is null || store.TokenTexts is null) throw new InvalidDataException($"{path}: not a dashboard store (hook, units or token_texts missing)");
+            return store;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a dashboard store ({e.Message})");
+        }
+    }
+
+    /// <summary>Where a model's own stores live: <c>dashboards/</c> in its folder (beside its weights file).</summary>
+    public static string DefaultFolder(LoadedModel model) =>
+        Path.Combine(Directory.Exists(model.Path) ? model.Path : Path.GetDirectoryName(Path.GetFullPath(model.Path))!, ModelFolder);
+
+    /// <summary>
+    /// The neuron store for <paramref name="hook"/> in <paramref name="folder"/> (default: the model's own
+    /// <see cref="DefaultFolder"/>), if there is one. A store built for another model (vocabulary size or unit count
+    /// differ) is an error naming the file, never silently shown.
+    /// </summary>
+    public static bool TryOpenFor(LoadedModel model, string hook, out DashboardStore? store, string? folder = null, string kind = "neuron")
+    {
+        var path = Path.Combine(folder ?? DefaultFolder(model), FileName(hook, kind));
+        store = null;
+        if (!File.Exists(path)) return false;
+        var read = Read(path);
+        if (read.VocabSize != model.Model.Config.VocabSize || read.Hook != hook
+            || (kind == "neuron" && read.Units.Count != model.Model.Config.DMlp))
+            throw new InvalidDataException($"{path}: built for another model ({read.Model}: vocabulary {read.VocabSize}, {read.Units.Count} units at {read.Hook})");
+        store = read;
+        return true;
+    }
+}
