@@ -1,6 +1,7 @@
 using System.Globalization;
 using Pinpoint.Interpretability.Concepts;
 using Pinpoint.Interpretability.Reports;
+using Pinpoint.Models.Loading;
 
 namespace Pinpoint.Cli.Commands;
 
@@ -17,8 +18,9 @@ public sealed class ConceptsCommand : Command
 
     public override string Name => "concepts";
     public override string Summary => "concept directions per layer, concept neurons (k-sparse probes), weight alignment vs shuffled labels, causal add/ablate tests";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Dataset, ClassWords, Folds, Seed, Shuffles, HtmlFile];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Dataset, ClassWords, Folds, Seed, Shuffles, HtmlFile, CheckpointsOption.Option];
     public override Type ResultType => typeof(ConceptReport);
+    public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--checkpoints", typeof(ConceptsAcrossTraining))];
 
     public override int Execute(CliArgs args, CommandOutput output)
     {
@@ -26,14 +28,23 @@ public sealed class ConceptsCommand : Command
         var dataset = ProbeDataset.Read(args.RequiredString(Dataset), folds);
         if (dataset.IsRegression) throw new CliException($"{dataset.Path} has numeric values; concepts needs class labels (use probe --method ridge for values)");
         var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
-        using var loaded = ModelOptions.Open(args);
         var words = ParseClassWords(args.String(ClassWords), dataset.Classes);
-        var options = new ConceptOptions
+        ConceptOptions Options(LoadedModel loaded) => new()
         {
             Folds = folds, Seed = args.Int(Seed, 0), Shuffles = args.Int(Shuffles, 20, min: 0),
             ClassTokens = words.Select(w => loaded.Tokenizer.Encode(" " + w, addBos: false) is { Length: > 0 } ids ? ids[0] : throw new CliException($"--class-words: '{w}' encodes to no tokens")).ToArray(),
         };
-        var report = ConceptAnalysis.Run(loaded, dataset, options, StderrProgress.Create());
+        if (CheckpointsOption.Run(args) is { } run)
+        {
+            var sweep = AcrossTraining.Concepts(run, dataset, Options, output.Note, StderrProgress.Create());
+            if (htmlPath is not null) HtmlOutput.Write(htmlPath, AcrossTrainingHtmlReport.Render(sweep));
+            if (output.Json) output.WriteJson(sweep);
+            else RenderSteps(sweep, output);
+            HtmlOutput.Wrote(htmlPath, output);
+            return 0;
+        }
+        using var loaded = ModelOptions.Open(args);
+        var report = ConceptAnalysis.Run(loaded, dataset, Options(loaded), StderrProgress.Create());
         if (htmlPath is not null) HtmlOutput.Write(htmlPath, ConceptsHtmlReport.Render(report));
         if (output.Json) output.WriteJson(report);
         else Render(report, output);
@@ -75,6 +86,22 @@ public sealed class ConceptsCommand : Command
         output.Write(classes);
         var a = r.Ablation;
         output.Text.WriteLine($"projecting the {a.Dimensions} class direction(s) out at {a.Hook}: mass-mean accuracy at {a.DownstreamHook} {F(a.AccuracyBefore)} → {F(a.AccuracyAfter)} (random subspace: {F(a.RandomSubspaceAfter)})");
+    }
+
+    /// <summary>One row per checkpoint: the best hook, its mass-mean accuracy, and each class's causal effect.</summary>
+    private static void RenderSteps(ConceptsAcrossTraining sweep, CommandOutput output)
+    {
+        var classes = sweep.Checkpoints[0].Report.Classes;
+        var table = CommandOutput.NewTable(["step", "tokens", "best hook", "mass-mean accuracy", .. classes.Select(c => $"causal {c} (random)")]);
+        foreach (var c in sweep.Checkpoints)
+        {
+            var r = c.Report;
+            double best = r.Layers.Single(l => l.Hook == r.BestHook).Accuracy;
+            CommandOutput.AddRow(table, [c.Step.ToString(CultureInfo.InvariantCulture), c.Tokens.ToString("N0", CultureInfo.InvariantCulture), r.BestHook, F(best),
+                .. r.PerClass.Select(k => $"{k.Causal.Effect:+0.000;-0.000} ({k.Causal.RandomMean:+0.000;-0.000})")]);
+        }
+        output.Write(table);
+        output.Text.WriteLine($"{sweep.Checkpoints.Length} checkpoints of {sweep.Run}; --json has every number per step");
     }
 
     private static string F(double v) => v.ToString("F3", CultureInfo.InvariantCulture);

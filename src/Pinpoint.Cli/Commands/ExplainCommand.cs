@@ -1,6 +1,7 @@
 using System.Text;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
+using Pinpoint.Interpretability.Lens;
 using Pinpoint.Interpretability.Reports;
 using Pinpoint.Models.Formats;
 
@@ -19,11 +20,12 @@ public sealed class ExplainCommand : Command
     internal static readonly CliOption Limit = new("limit", "N", "with --dataset: only the first N items");
     internal static readonly CliOption IgSteps = new("ig-steps", "S", $"gradients averaged along the counterfactual→clean path by integrated gradients (default {IntegratedGradients.DefaultSteps})");
     internal static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
+    private static readonly CliOption Tuned = new("tuned", "DIR", "tuned lens folder (pinpoint lens train) read beside the logit lens (default: MODEL/tuned-lens when it exists)");
     private static readonly CliOption Dashboards = new("dashboards", "DIR", "folder of neuron dashboard stores (pinpoint neurons --out); default: the model's own dashboards/ folder. Where a store exists, each mechanism neuron's top corpus contexts are shown");
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile, Dashboards];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile, Dashboards, Tuned];
     public override Type ResultType => typeof(ExplainReport);
     public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(DatasetExplainReport))];
 
@@ -36,6 +38,7 @@ public sealed class ExplainCommand : Command
         var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
         using var loaded = ModelOptions.Open(args, output);
         CheckVerifyK(options.VerifyK, loaded);
+        if ((args.String(Tuned) ?? LensCommand.DefaultFolder(loaded.Path)) is { } tuned) options = options with { TunedLens = TunedLens.Load(tuned, loaded.Model.Config) };
         var report = Explainer.Explain(loaded, request, options);
         if (htmlPath is not null) HtmlOutput.Write(htmlPath, ExplainHtmlReport.Render(report, top));
         if (output.Json) output.WriteJson(report with { Html = htmlPath });
@@ -124,6 +127,12 @@ public sealed class ExplainCommand : Command
         var lens = CommandOutput.NewTable("logit lens", "target − foil");
         foreach (var p in r.LogitLens) CommandOutput.AddRow(lens, p.Stage, N(p.LogitDiff));
         output.Write(lens);
+        if (r.TunedLens is { } tunedLens)
+        {
+            var tuned = CommandOutput.NewTable("tuned lens", "target − foil");
+            foreach (var p in tunedLens) CommandOutput.AddRow(tuned, p.Stage, N(p.LogitDiff));
+            output.Write(tuned);
+        }
         WriteShares(output, "direct logit attribution (logits)", r.TopDirectAttribution, N);
         WriteShares(output, "top neurons, direct (logits)", r.TopNeurons, N);
         string OfEffect(double share) => ExplainSummary.Share(share, effect);

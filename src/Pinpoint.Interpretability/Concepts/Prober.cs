@@ -17,8 +17,11 @@ public sealed record ProbeOptions
 /// <param name="Baseline">Majority class of the training folds (accuracy), or the training mean (R²), scored like the probe.</param>
 /// <param name="ControlAccuracy">Hewitt &amp; Liang's control task: each distinct final word gets a fixed random class.</param>
 /// <param name="PValue">Share of label permutations (plus the true labels) scoring at least the true mean.</param>
+/// <param name="ControlR2">Values only: held-out R² of the same probe fitted to the values shuffled among the texts (Gurnee &amp; Tegmark's control).</param>
+/// <param name="ProximityError">Values only (Gurnee &amp; Tegmark): per item, the share of other items whose true value is closer to its true value
+/// than its held-out prediction is, averaged over items; 0 is perfect, about 0.5 is chance.</param>
 public sealed record ProbeLayer(string Hook, FoldInterval? Accuracy, FoldInterval? R2, FoldInterval? Spearman, double Baseline,
-    double? ControlAccuracy, double? Selectivity, double PValue);
+    double? ControlAccuracy, double? Selectivity, double PValue, double? ControlR2 = null, double? ProximityError = null);
 
 public sealed record ProbeBest(string Hook, FoldInterval? Accuracy, FoldInterval? R2, double? Selectivity);
 
@@ -51,7 +54,7 @@ public static class Prober
         var folds = CrossValidation.GroupedFolds(texts, targets, options.Folds, options.Seed);
         int classes = regression ? 0 : dataset.Classes.Length;
         var evaluator = new ProbeEvaluator(options.Method, classes, folds, texts, options.Seed);
-        var control = regression ? null : ControlLabels(texts, classes, options.Seed);
+        var control = regression ? PermutedTargets(texts, targets, 1, options.Seed + 31)[0] : ControlLabels(texts, classes, options.Seed);
         var permutations = PermutedTargets(texts, targets, options.Permutations, options.Seed);
 
         var layers = new ProbeLayer[hooks.Count];
@@ -62,12 +65,9 @@ public static class Prober
             var (predictions, penalties) = evaluator.Predict(x, targets);
             var scores = evaluator.FoldScores(predictions, targets);
             double baseline = Baseline(folds, targets, regression, evaluator);
-            double? controlAccuracy = null;
-            if (control is not null)
-            {
-                var (controlPredictions, _) = evaluator.Predict(x, control);
-                controlAccuracy = evaluator.FoldScores(controlPredictions, control).Average();
-            }
+            var (controlPredictions, _) = evaluator.Predict(x, control);
+            double controlScore = evaluator.FoldScores(controlPredictions, control).Average();
+            double? controlAccuracy = regression ? null : controlScore;
             double observed = scores.Average();
             int atLeast = 1;
             foreach (var permuted in permutations)
@@ -79,7 +79,8 @@ public static class Prober
             var interval = FoldInterval.Of(scores);
             FoldInterval? spearman = regression ? FoldInterval.Of(SpearmanPerFold(folds, predictions, targets)) : null;
             layers[h] = new ProbeLayer(hooks[h], regression ? null : interval, regression ? interval : null, spearman, baseline,
-                controlAccuracy, controlAccuracy is null ? null : interval.Mean - controlAccuracy, atLeast / (double)(permutations.Count + 1));
+                controlAccuracy, controlAccuracy is null ? null : interval.Mean - controlAccuracy, atLeast / (double)(permutations.Count + 1),
+                regression ? controlScore : null, regression ? ProximityError(predictions, targets) : null);
             progress?.Invoke("probes", Interlocked.Increment(ref done), hooks.Count);
         });
 
@@ -155,6 +156,36 @@ public static class Prober
         var byWord = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var w in texts.Select(ProbeDataset.FinalWord).Distinct().Order(StringComparer.Ordinal)) byWord[w] = rng.Next(classes);
         return texts.Select(t => (double)byWord[ProbeDataset.FinalWord(t)]).ToArray();
+    }
+
+    /// <summary>Gurnee &amp; Tegmark's proximity error: per item the share of the other items whose true value lies closer to its true value than its prediction does, averaged.</summary>
+    public static double ProximityError(IReadOnlyList<double> predictions, IReadOnlyList<double> targets)
+    {
+        int n = targets.Count;
+        if (n < 2) return double.NaN;
+        var sorted = targets.Order().ToArray();
+        double sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double miss = Math.Abs(predictions[i] - targets[i]);
+            // Items strictly within the miss of the true value, less the item itself.
+            int lower = LowerBound(sorted, targets[i] - miss, inclusive: false), upper = LowerBound(sorted, targets[i] + miss, inclusive: true);
+            sum += Math.Max(0, upper - lower - 1) / (double)(n - 1);
+        }
+        return sum / n;
+    }
+
+    /// <summary>Index of the first value above <paramref name="bound"/> (or at or above it when not <paramref name="inclusive"/>).</summary>
+    private static int LowerBound(double[] sorted, double bound, bool inclusive)
+    {
+        int lo = 0, hi = sorted.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) / 2;
+            if (inclusive ? sorted[mid] < bound : sorted[mid] <= bound) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
     }
 
     /// <summary>Targets shuffled among groups of identical texts (so duplicates keep one label), seeded.</summary>

@@ -52,6 +52,8 @@ public sealed record ExplainReport
     public required double LogitDiff { get; init; }
     public required CounterfactualPrompt Counterfactual { get; init; }
     public required IReadOnlyList<LensPoint> LogitLens { get; init; }
+    /// <summary>The same difference read through a tuned lens's translators (<see cref="ExplainOptions.TunedLens"/>); null without one.</summary>
+    public IReadOnlyList<LensPoint>? TunedLens { get; init; }
 
     /// <summary>Rows shown per ranking in JSON (<see cref="ExplainOptions.TopK"/>).</summary>
     [JsonIgnore] public required int TopK { get; init; }

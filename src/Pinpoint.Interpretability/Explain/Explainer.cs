@@ -29,6 +29,8 @@ public sealed record ExplainOptions
     public IReadOnlyList<string> ReferencePrompts { get; init; } = DefaultReferencePrompts;
     /// <summary>Where neuron dashboard stores are looked up (null: the model's own <c>dashboards/</c> folder); found ones add each mechanism neuron's top corpus contexts.</summary>
     public string? DashboardFolder { get; init; }
+    /// <summary>When set, the report also reads the target − foil difference through this tuned lens, beside the logit lens.</summary>
+    public Lens.TunedLens? TunedLens { get; init; }
 
     /// <summary>Fails on settings the model cannot honour, before any work: an oversized <see cref="VerifyK"/> would run for hours.</summary>
     public void Check(TransformerConfig config)
@@ -116,7 +118,7 @@ public static class Explainer
             Prompt = request.Prompt, Ids = ids, Tokens = ids.Select(loaded.Tokenizer.TokenText).ToArray(), Target = target, Foil = foil,
             LogitDiff = diff,
             Counterfactual = new CounterfactualPrompt(cfText, origin, cfIds.Select(loaded.Tokenizer.TokenText).ToArray(), denoise.CounterfactualDiff),
-            LogitLens = lens, TopK = options.TopK,
+            LogitLens = lens, TunedLens = options.TunedLens?.LogitDiffs(cache, readout), TopK = options.TopK,
             DirectAttribution = directAttribution, DirectAttributionConstant = dla.Constant, TopNeurons = directNeurons.Take(options.TopK).ToList(),
             Denoising = denoise, Noising = noise, AttributionDenoising = estimate, AttributionSpearman = spearman,
             IntegratedDenoising = integrated, IntegratedGradientsSpearman = Agreement(denoise, integrated), IgSteps = options.IgSteps,

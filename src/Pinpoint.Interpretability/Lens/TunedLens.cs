@@ -70,6 +70,24 @@ public sealed class TunedLens
 
     private static readonly JsonSerializerOptions Indented = new(Reports.ReportJson.Options) { WriteIndented = true };
 
+    /// <summary>
+    /// The target − foil difference at the last position read through each stage's translator, then after the last block
+    /// (where both lenses are the model's output): the tuned counterpart of <see cref="Explain.LogitLens.Run"/>, from the same cache.
+    /// </summary>
+    public IReadOnlyList<Explain.LensPoint> LogitDiffs(ActivationCache cache, Explain.LogitDiffReadout readout)
+    {
+        var points = new List<Explain.LensPoint>();
+        for (int s = 0; s < Stages; s++)
+        {
+            var last = Explain.LogitLens.LastRow(cache[StageHook(s)]);
+            var translated = Translate(Compute.Eager, s, Tensor.FromArray(last, 1, last.Length));
+            points.Add(new Explain.LensPoint(StageName(s), s - 1, readout.Full(translated.Span)));
+        }
+        int lastLayer = Config.NLayers - 1;
+        points.Add(new Explain.LensPoint($"L{lastLayer}", lastLayer, readout.Full(Explain.LogitLens.LastRow(cache[HookNames.ResidPost(lastLayer)]))));
+        return points;
+    }
+
     public void Save(string folder, TunedLensInfo info)
     {
         Directory.CreateDirectory(folder);

@@ -46,11 +46,15 @@ public static class ExplainHtmlReport
         ]);
     }
 
-    public static HtmlFragment LogitLensSection(ExplainReport r) =>
-        Html.Section("logit-lens", "Logit lens",
-            "Target − foil logit difference read from the residual stream at the last position after each layer, through the final norm.",
-            Svg.Render(new LineChart("logit-lens", "Logit lens: target − foil by layer", "logit difference",
-                r.LogitLens.Select(p => p.Stage).ToList(), [new LineSeries("target − foil", r.LogitLens.Select(p => p.LogitDiff).ToList(), ReportParts.Red)])));
+    public static HtmlFragment LogitLensSection(ExplainReport r)
+    {
+        List<LineSeries> series = [new("logit lens", r.LogitLens.Select(p => p.LogitDiff).ToList(), ReportParts.Red)];
+        if (r.TunedLens is { } tuned) series.Add(new("tuned lens", tuned.Select(p => p.LogitDiff).ToList(), ReportParts.Blue));
+        return Html.Section("logit-lens", r.TunedLens is null ? "Logit lens" : "Logit lens and tuned lens",
+            "Target − foil logit difference read from the residual stream at the last position after each layer, through the final norm" +
+            (r.TunedLens is null ? "." : "; the tuned lens first applies each layer's trained affine translator (pinpoint lens train)."),
+            Svg.Render(new LineChart("logit-lens", "Lens: target − foil by layer", "logit difference", r.LogitLens.Select(p => p.Stage).ToList(), series)));
+    }
 
     public static HtmlFragment ResidualPatching(ExplainReport r)
     {

@@ -37,11 +37,11 @@ public static class ProbeHtmlReport
         bool classes = r.Classes is not null;
         var headers = classes
             ? new[] { "hook", "accuracy", "baseline", "control", "selectivity", "p-value" }
-            : ["hook", "R²", "Spearman", "baseline R²", "p-value"];
+            : ["hook", "R²", "Spearman", "baseline R²", "shuffled-target R²", "proximity error", "p-value"];
         HtmlFragment Pm(FoldInterval i) => Html.Element("span", $"{Html.Format(i.Mean)} ± {Html.Format(i.Ci95)}", ("class", "num"));
         var rows = r.Layers.Select(l => (IReadOnlyList<HtmlFragment>)(classes
             ? [l.Hook, Pm(l.Accuracy!.Value), Html.Number(l.Baseline), Html.Number(l.ControlAccuracy!.Value), Html.Number(l.Selectivity!.Value), Html.Number(l.PValue, "G3")]
-            : [l.Hook, Pm(l.R2!.Value), Pm(l.Spearman!.Value), Html.Number(l.Baseline), Html.Number(l.PValue, "G3")]));
+            : [l.Hook, Pm(l.R2!.Value), Pm(l.Spearman!.Value), Html.Number(l.Baseline), Html.Number(l.ControlR2 ?? double.NaN), Html.Number(l.ProximityError ?? double.NaN), Html.Number(l.PValue, "G3")]));
         return Html.Section("table", "Per hook", "Selectivity = accuracy − control-task accuracy (Hewitt & Liang); p = share of label permutations scoring at least as well.",
             Html.Table("probe scores", headers, rows));
     }

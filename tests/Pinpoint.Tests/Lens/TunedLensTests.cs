@@ -86,6 +86,19 @@ public sealed class TunedLensTests
         Assert.All(kl, k => Assert.True(k < 1e-5, $"KL {k}"));
     }
 
+    [Fact]
+    public void ExplainsTunedLensWithIdentityTranslatorsIsTheLogitLens()
+    {
+        var model = Readout();
+        var readout = new Interpretability.Explain.LogitDiffReadout(model, 1, 2);
+        var needed = Interpretability.Explain.LogitLens.HookNamesNeeded(model.Config).ToHashSet();
+        var (_, cache) = model.RunWithCache(TokenBatch.Single([4, 8, 15, 16, 23]), needed.Contains);
+        var logit = Interpretability.Explain.LogitLens.Run(model.Config, cache, readout);
+        var tuned = TunedLens.Identity(model.Config).LogitDiffs(cache, readout);
+        Assert.Equal(logit.Select(p => p.Stage), tuned.Select(p => p.Stage));
+        for (int i = 0; i < logit.Count; i++) Assert.Equal(logit[i].LogitDiff, tuned[i].LogitDiff, 4);
+    }
+
     private static double CentredCosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         double ma = 0, mb = 0;
@@ -146,5 +159,13 @@ public sealed class LensCommandTests
         TunedLens.Identity(new TransformerConfig { Architecture = "gpt2", DModel = 8, NLayers = 4, NHeads = 2, NKvHeads = 2, DHead = 4, DMlp = 16, VocabSize = 64, ContextLength = 16 })
             .Save(dir, new TunedLensInfo(TunedLens.Format, "other", 8, 4, 64, [], 0, 0, 0, []));
         CliRunner.Run("lens", "--prompt", "Hello", "--tuned", dir).AssertFailed(1, "another model");
+    }
+
+    [Fact]
+    public void TheEmbeddedModelShipsATunedLensThatLensUsesByDefault()
+    {
+        var report = CliRunner.Run("lens", "--prompt", "Once upon a time", "--json").Json();
+        Assert.EndsWith("tuned-lens", report.GetProperty("tuned_lens").GetString());
+        Assert.All(report.GetProperty("stages").EnumerateArray(), s => Assert.True(s.GetProperty("tuned_lens_kl").GetDouble() >= 0));
     }
 }
