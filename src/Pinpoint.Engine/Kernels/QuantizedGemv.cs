@@ -133,7 +133,8 @@ public static unsafe class QuantizedGemv
     /// <summary>One weight row (k values of <paramref name="type"/>) · the quantized activation.</summary>
     internal static float Dot(KernelPath path, DType type, byte* row, in Activation x)
     {
-        bool vector = path != KernelPath.Scalar;
+        // The integer dot products need 256-bit byte multiply-adds; the 128-bit path runs the scalar integer code.
+        bool vector = path >= KernelPath.Avx2;
         return type switch
         {
             DType.Q8_0 => path == KernelPath.Avx512 ? DotQ8_0Avx512(row, x) : vector ? DotQ8_0Avx2(row, x) : DotQ8_0Scalar(row, x),
