@@ -211,6 +211,7 @@ public static class Attention
             {
                 case KernelPath.Avx512: SoftmaxRow<V512>(row, bias, causal, s.Scale, logitRow); break;
                 case KernelPath.Avx2: SoftmaxRow<V256>(row, bias, causal, s.Scale, logitRow); break;
+                case KernelPath.Vector128: SoftmaxRow<V128>(row, bias, causal, s.Scale, logitRow); break;
                 default: SoftmaxRow<V1>(row, bias, causal, s.Scale, logitRow); break;
             }
         }
@@ -279,6 +280,7 @@ public static class Attention
         {
             case KernelPath.Avx512: SoftmaxBackwardRow<V512>(p, dp, scale); break;
             case KernelPath.Avx2: SoftmaxBackwardRow<V256>(p, dp, scale); break;
+            case KernelPath.Vector128: SoftmaxBackwardRow<V128>(p, dp, scale); break;
             default: SoftmaxBackwardRow<V1>(p, dp, scale); break;
         }
     }

@@ -14,14 +14,15 @@ internal static unsafe class GemmMicroKernels
 {
     public const int Avx512Mr = 12, Avx512Nr = 32, Avx512TailMr = 8;
     public const int Avx2Mr = 6, Avx2Nr = 16;
+    public const int Vector128Mr = 6, Vector128Nr = 8;
     public const int ScalarMr = 4, ScalarNr = 4;
 
-    public static int Mr(KernelPath path) => path switch { KernelPath.Avx512 => Avx512Mr, KernelPath.Avx2 => Avx2Mr, _ => ScalarMr };
+    public static int Mr(KernelPath path) => path switch { KernelPath.Avx512 => Avx512Mr, KernelPath.Avx2 => Avx2Mr, KernelPath.Vector128 => Vector128Mr, _ => ScalarMr };
 
     /// <summary>Height of a last, short row panel: packed and computed at this height when its rows fit.</summary>
     public static int TailMr(KernelPath path) => path == KernelPath.Avx512 ? Avx512TailMr : Mr(path);
 
-    public static int Nr(KernelPath path) => path switch { KernelPath.Avx512 => Avx512Nr, KernelPath.Avx2 => Avx2Nr, _ => ScalarNr };
+    public static int Nr(KernelPath path) => path switch { KernelPath.Avx512 => Avx512Nr, KernelPath.Avx2 => Avx2Nr, KernelPath.Vector128 => Vector128Nr, _ => ScalarNr };
 
     /// <summary>One tile; <paramref name="tail"/> selects the short-panel kernel where the path has one.</summary>
     public static void Tile(KernelPath path, bool tail, int kc, float* a, float* b, float* c, int ldc, float beta)
@@ -31,6 +32,7 @@ internal static unsafe class GemmMicroKernels
             case KernelPath.Avx512 when tail: Avx512TailTile(kc, a, b, c, ldc, beta); break;
             case KernelPath.Avx512: Avx512Tile(kc, a, b, c, ldc, beta); break;
             case KernelPath.Avx2: Avx2Tile(kc, a, b, c, ldc, beta); break;
+            case KernelPath.Vector128: Vector128Tile(kc, a, b, c, ldc, beta); break;
             default: ScalarTile(kc, a, b, c, ldc, beta); break;
         }
     }
@@ -297,6 +299,66 @@ internal static unsafe class GemmMicroKernels
         Avx.Store(c + 4 * ldc + 8, Fma.MultiplyAdd(Avx.LoadVector256(c + 4 * ldc + 8), vb, c41));
         Avx.Store(c + 5 * ldc, Fma.MultiplyAdd(Avx.LoadVector256(c + 5 * ldc), vb, c50));
         Avx.Store(c + 5 * ldc + 8, Fma.MultiplyAdd(Avx.LoadVector256(c + 5 * ldc + 8), vb, c51));
+    }
+
+    /// <summary>
+    /// Portable 128-bit 6×8 tile (SSE without AVX2, AdvSimd on ARM): 12 accumulators, two B vectors and one broadcast
+    /// of A per row, which fits x86's 16 xmm registers. The multiply-add is fused where the hardware has one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Vector128Tile(int kc, float* a, float* b, float* c, int ldc, float beta)
+    {
+        Vector128<float> c00 = Vector128<float>.Zero, c01 = Vector128<float>.Zero;
+        Vector128<float> c10 = Vector128<float>.Zero, c11 = Vector128<float>.Zero;
+        Vector128<float> c20 = Vector128<float>.Zero, c21 = Vector128<float>.Zero;
+        Vector128<float> c30 = Vector128<float>.Zero, c31 = Vector128<float>.Zero;
+        Vector128<float> c40 = Vector128<float>.Zero, c41 = Vector128<float>.Zero;
+        Vector128<float> c50 = Vector128<float>.Zero, c51 = Vector128<float>.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector128.Load(b);
+            var b1 = Vector128.Load(b + 4);
+            var a0 = Vector128.Create(a[0]);
+            c00 = Vector128.MultiplyAddEstimate(a0, b0, c00);
+            c01 = Vector128.MultiplyAddEstimate(a0, b1, c01);
+            var a1 = Vector128.Create(a[1]);
+            c10 = Vector128.MultiplyAddEstimate(a1, b0, c10);
+            c11 = Vector128.MultiplyAddEstimate(a1, b1, c11);
+            var a2 = Vector128.Create(a[2]);
+            c20 = Vector128.MultiplyAddEstimate(a2, b0, c20);
+            c21 = Vector128.MultiplyAddEstimate(a2, b1, c21);
+            var a3 = Vector128.Create(a[3]);
+            c30 = Vector128.MultiplyAddEstimate(a3, b0, c30);
+            c31 = Vector128.MultiplyAddEstimate(a3, b1, c31);
+            var a4 = Vector128.Create(a[4]);
+            c40 = Vector128.MultiplyAddEstimate(a4, b0, c40);
+            c41 = Vector128.MultiplyAddEstimate(a4, b1, c41);
+            var a5 = Vector128.Create(a[5]);
+            c50 = Vector128.MultiplyAddEstimate(a5, b0, c50);
+            c51 = Vector128.MultiplyAddEstimate(a5, b1, c51);
+            a += 6;
+            b += 8;
+        }
+        StoreRow128(c + 0 * ldc, c00, c01, beta);
+        StoreRow128(c + 1 * ldc, c10, c11, beta);
+        StoreRow128(c + 2 * ldc, c20, c21, beta);
+        StoreRow128(c + 3 * ldc, c30, c31, beta);
+        StoreRow128(c + 4 * ldc, c40, c41, beta);
+        StoreRow128(c + 5 * ldc, c50, c51, beta);
+    }
+
+    /// <summary>c[0..8) = (lo, hi), plus beta·c when beta is not 0 (C may hold NaN when it is).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow128(float* c, Vector128<float> lo, Vector128<float> hi, float beta)
+    {
+        if (beta != 0f)
+        {
+            var vb = Vector128.Create(beta);
+            lo = Vector128.MultiplyAddEstimate(Vector128.Load(c), vb, lo);
+            hi = Vector128.MultiplyAddEstimate(Vector128.Load(c + 4), vb, hi);
+        }
+        Vector128.Store(lo, c);
+        Vector128.Store(hi, c + 4);
     }
 
     /// <summary>Portable 4×4 tile with sixteen scalar accumulators.</summary>

@@ -163,6 +163,18 @@ internal static unsafe class Gemv
                 Avx.Store(y + j, Avx.Add(acc, acc2));
             }
         }
+        else if (path == KernelPath.Vector128)
+        {
+            Vector128<float> x0 = Vector128.Create(x[0]), x1 = Vector128.Create(x[1]), x2 = Vector128.Create(x[2]), x3 = Vector128.Create(x[3]);
+            for (; j + 4 <= w; j += 4)
+            {
+                var acc = Vector128.MultiplyAddEstimate(x0, Vector128.Load(b + j), Vector128.Load(y + j));
+                var acc2 = x1 * Vector128.Load(b1 + j);
+                acc = Vector128.MultiplyAddEstimate(x2, Vector128.Load(b2 + j), acc);
+                acc2 = Vector128.MultiplyAddEstimate(x3, Vector128.Load(b3 + j), acc2);
+                Vector128.Store(acc + acc2, y + j);
+            }
+        }
         for (; j < w; j++) y[j] += x[0] * b[j] + x[1] * b1[j] + x[2] * b2[j] + x[3] * b3[j];
     }
 
@@ -181,6 +193,12 @@ internal static unsafe class Gemv
             var xv = Vector256.Create(xp);
             for (; j + 8 <= w; j += 8)
                 Avx.Store(y + j, Fma.MultiplyAdd(xv, Avx.LoadVector256(b + j), Avx.LoadVector256(y + j)));
+        }
+        else if (path == KernelPath.Vector128)
+        {
+            var xv = Vector128.Create(xp);
+            for (; j + 4 <= w; j += 4)
+                Vector128.Store(Vector128.MultiplyAddEstimate(xv, Vector128.Load(b + j), Vector128.Load(y + j)), y + j);
         }
         for (; j < w; j++) y[j] += xp * b[j];
     }
@@ -209,6 +227,16 @@ internal static unsafe class Gemv
                 s1 = Fma.MultiplyAdd(Avx.LoadVector256(x + p + 8), Avx.LoadVector256(b + p + 8), s1);
             }
             sum = Vector256.Sum(Avx.Add(s0, s1));
+        }
+        else if (path == KernelPath.Vector128)
+        {
+            Vector128<float> s0 = default, s1 = default;
+            for (; p + 8 <= k; p += 8)
+            {
+                s0 = Vector128.MultiplyAddEstimate(Vector128.Load(x + p), Vector128.Load(b + p), s0);
+                s1 = Vector128.MultiplyAddEstimate(Vector128.Load(x + p + 4), Vector128.Load(b + p + 4), s1);
+            }
+            sum = Vector128.Sum(s0 + s1);
         }
         for (; p < k; p++) sum += x[p] * b[p];
         return sum;

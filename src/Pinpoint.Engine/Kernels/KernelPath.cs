@@ -2,17 +2,21 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Pinpoint.Engine.Kernels;
 
-/// <summary>Which instruction set a kernel runs on. Every kernel implements all three; tests compare them.</summary>
+/// <summary>
+/// Which instruction set a kernel runs on, slowest first. Every kernel runs on all of them; tests compare them.
+/// <see cref="Vector128"/> is the portable 128-bit path (SSE on x86 without AVX2, AdvSimd on ARM).
+/// </summary>
 public enum KernelPath
 {
     Scalar,
+    Vector128,
     Avx2,
     Avx512,
 }
 
 public static class KernelPaths
 {
-    /// <summary>The environment variable that lowers the kernel path: scalar, avx2 or avx512 (case-insensitive).</summary>
+    /// <summary>The environment variable that lowers the kernel path: scalar, vector128, avx2 or avx512 (case-insensitive).</summary>
     public const string EnvironmentVariable = "PINPOINT_KERNEL";
 
     /// <summary>The fastest path this CPU supports, lowered by <see cref="EnvironmentVariable"/> (for testing).</summary>
@@ -22,6 +26,7 @@ public static class KernelPaths
     public static bool IsSupported(KernelPath path) => path switch
     {
         KernelPath.Scalar => true,
+        KernelPath.Vector128 => System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated,
         KernelPath.Avx2 => Avx2.IsSupported && Fma.IsSupported,
         KernelPath.Avx512 => Avx512F.IsSupported && Avx512BW.IsSupported && Avx512DQ.IsSupported,
         _ => false,
@@ -34,7 +39,7 @@ public static class KernelPaths
 
     private static KernelPath Choose(string? requested)
     {
-        var best = IsSupported(KernelPath.Avx512) ? KernelPath.Avx512 : IsSupported(KernelPath.Avx2) ? KernelPath.Avx2 : KernelPath.Scalar;
+        var best = Enum.GetValues<KernelPath>().Last(IsSupported);
         if (string.IsNullOrEmpty(requested)) return best;
         // Matched by name: Enum.TryParse would also take numbers ("7") and lists ("scalar,avx2").
         var path = Enum.GetValues<KernelPath>().FirstOrDefault(p => p.ToString().Equals(requested, StringComparison.OrdinalIgnoreCase), (KernelPath)(-1));

@@ -133,14 +133,17 @@ public static unsafe class QuantizedGemv
     /// <summary>One weight row (k values of <paramref name="type"/>) · the quantized activation.</summary>
     internal static float Dot(KernelPath path, DType type, byte* row, in Activation x)
     {
-        bool vector = path != KernelPath.Scalar;
+        // The integer dot products need 256-bit byte multiply-adds; the 128-bit path runs the scalar integer code.
+        bool vector = path >= KernelPath.Avx2;
         return type switch
         {
             DType.Q8_0 => path == KernelPath.Avx512 ? DotQ8_0Avx512(row, x) : vector ? DotQ8_0Avx2(row, x) : DotQ8_0Scalar(row, x),
             DType.Q4_0 => vector ? DotQ4_0Avx2(row, x) : DotQ4_0Scalar(row, x),
-            DType.Q4_K => vector ? DotKWithMinsAvx2(row, x, fifthBit: false) : DotKWithMinsScalar(row, x, fifthBit: false),
-            DType.Q5_K => vector ? DotKWithMinsAvx2(row, x, fifthBit: true) : DotKWithMinsScalar(row, x, fifthBit: true),
-            DType.Q6_K => vector ? DotQ6_KAvx2(row, x) : DotQ6_KScalar(row, x),
+            DType.Q4_K => path == KernelPath.Avx512 ? DotKWithMinsAvx512(row, x, fifthBit: false)
+                : vector ? DotKWithMinsAvx2(row, x, fifthBit: false) : DotKWithMinsScalar(row, x, fifthBit: false),
+            DType.Q5_K => path == KernelPath.Avx512 ? DotKWithMinsAvx512(row, x, fifthBit: true)
+                : vector ? DotKWithMinsAvx2(row, x, fifthBit: true) : DotKWithMinsScalar(row, x, fifthBit: true),
+            DType.Q6_K => path == KernelPath.Avx512 ? DotQ6_KAvx512(row, x) : vector ? DotQ6_KAvx2(row, x) : DotQ6_KScalar(row, x),
             _ => throw new ArgumentException($"{type} is not a quantized type", nameof(type)),
         };
     }
@@ -153,6 +156,19 @@ public static unsafe class QuantizedGemv
         Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Ones16);
 
     private static Vector256<sbyte> LoadActivation(in Activation x, int block) => Avx.LoadVector256(x.Q + block * 32);
+
+    private static readonly Vector512<short> Ones16x32 = Vector512.Create((short)1);
+
+    /// <summary>Sixteen int32 partial sums of u·s over 64 byte pairs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> DotBytes(Vector512<byte> u, Vector512<sbyte> s) =>
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(u, s), Ones16x32);
+
+    /// <summary>Activation blocks <paramref name="block"/> and <paramref name="block"/> + 1 (adjacent in memory).</summary>
+    private static Vector512<sbyte> LoadActivationPair(in Activation x, int block) => Avx512F.LoadVector512(x.Q + block * 32);
+
+    /// <summary>Lanes 0–7 <paramref name="lower"/>, lanes 8–15 <paramref name="upper"/>: one scale per 32-value half.</summary>
+    private static Vector512<float> HalfScales(float lower, float upper) => Vector512.Create(Vector256.Create(lower), Vector256.Create(upper));
 
     // ---- Q8_0 ----
 
@@ -311,6 +327,43 @@ public static unsafe class QuantizedGemv
         return Vector256.Sum(acc) - mins;
     }
 
+    /// <summary>
+    /// One 32-byte chunk (two 32-value pairs: low nibbles, then high nibbles) per 512-bit step, so the two pairs'
+    /// activation blocks are adjacent and load as one vector.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float DotKWithMinsAvx512(byte* row, in Activation x, bool fifthBit)
+    {
+        int blockBytes = fifthBit ? 176 : 144;
+        var acc = Vector512<float>.Zero;
+        var low = Vector512.Create((byte)0x0F);
+        var one = Vector512.Create((byte)1);
+        float mins = 0f;
+        for (int sb = 0; sb < x.K / 256; sb++)
+        {
+            byte* blk = row + sb * blockBytes, qs = blk + (fifthBit ? 48 : 16);
+            float d = BlockQuantization.Half(blk), dmin = BlockQuantization.Half(blk + 2);
+            // Upper half pre-shifted by one: after shifting both by 2·chunk, bit 0 of each byte is the fifth bit of
+            // pair 2·chunk (lower half) and 2·chunk + 1 (upper half).
+            var qh = fifthBit ? Avx.LoadVector256(blk + 16) : default;
+            var qhPairs = fifthBit ? Vector512.Create(qh, Vector256.ShiftRightLogical(qh.AsUInt16(), 1).AsByte()) : default;
+            for (int chunk = 0; chunk < 4; chunk++)
+            {
+                var packed = Avx.LoadVector256(qs + 32 * chunk);
+                var levels = Vector512.Create(packed, Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()) & low;
+                if (fifthBit)
+                    levels |= Vector512.ShiftLeft((Vector512.ShiftRightLogical(qhPairs.AsUInt16(), 2 * chunk).AsByte() & one).AsUInt16(), 4).AsByte();
+                int ab = sb * 8 + 2 * chunk;
+                var (sc1, m1) = BlockQuantization.ScaleMin(blk + 4, 2 * chunk);
+                var (sc2, m2) = BlockQuantization.ScaleMin(blk + 4, 2 * chunk + 1);
+                acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(DotBytes(levels, LoadActivationPair(x, ab))),
+                    HalfScales(d * sc1 * x.Scale[ab], d * sc2 * x.Scale[ab + 1]), acc);
+                mins += dmin * (m1 * x.Scale[ab] * x.Sum32(ab) + m2 * x.Scale[ab + 1] * x.Sum32(ab + 1));
+            }
+        }
+        return Vector512.Sum(acc) - mins;
+    }
+
     // ---- Q6_K: x = d·scale_i·(q − 32), one scale per 16 values ----
 
     private static float DotQ6_KScalar(byte* row, in Activation x)
@@ -375,5 +428,46 @@ public static unsafe class QuantizedGemv
             }
         }
         return Vector256.Sum(acc) - offsets;
+    }
+
+    /// <summary>
+    /// Two 32-value groups per 512-bit step: groups t and t + 1 of a half read 64 adjacent bytes of low bits and
+    /// adjacent activation blocks; the high bits' upper half is pre-shifted by two so one shift serves both.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float DotQ6_KAvx512(byte* row, in Activation x)
+    {
+        var acc = Vector512<float>.Zero;
+        var low = Vector512.Create((byte)0x0F);
+        var three = Vector512.Create((byte)3);
+        float offsets = 0f;
+        for (int sb = 0; sb < x.K / 256; sb++)
+        {
+            byte* blk = row + sb * 210;
+            sbyte* scales = (sbyte*)(blk + 192);
+            float d = BlockQuantization.Half(blk + 208);
+            for (int half = 0; half < 2; half++)
+            {
+                var nibbles = Avx512F.LoadVector512(blk + 64 * half);
+                var h = Avx.LoadVector256(blk + 128 + 32 * half);
+                var highBits = Vector512.Create(h, Vector256.ShiftRightLogical(h.AsUInt16(), 2).AsByte());
+                for (int t = 0; t < 4; t += 2)
+                {
+                    var lowBits = t == 0 ? nibbles & low : Vector512.ShiftRightLogical(nibbles.AsUInt16(), 4).AsByte() & low;
+                    var high = Vector512.ShiftRightLogical(highBits.AsUInt16(), 2 * t).AsByte() & three;
+                    var levels = lowBits | Vector512.ShiftLeft(high.AsUInt16(), 4).AsByte();
+                    int ab = sb * 8 + half * 4 + t, si = 8 * half + 2 * t;
+                    int s0 = scales[si], s1 = scales[si + 1], s2 = scales[si + 2], s3 = scales[si + 3];
+                    var weights = Vector512.Create(
+                        Vector256.Create(Vector128.Create((short)s0), Vector128.Create((short)s1)), Vector256.Create(Vector128.Create((short)s2), Vector128.Create((short)s3)));
+                    var dot = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, LoadActivationPair(x, ab)), weights);
+                    float scale0 = d * x.Scale[ab], scale1 = d * x.Scale[ab + 1];
+                    acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), HalfScales(scale0, scale1), acc);
+                    offsets += scale0 * 32 * (s0 * x.Sum16[2 * ab] + s1 * x.Sum16[2 * ab + 1])
+                        + scale1 * 32 * (s2 * x.Sum16[2 * ab + 2] + s3 * x.Sum16[2 * ab + 3]);
+                }
+            }
+        }
+        return Vector512.Sum(acc) - offsets;
     }
 }

@@ -28,6 +28,7 @@ public static class Rope
         {
             case KernelPath.Avx512: Run<V512>(x, y, shape, table, positions); break;
             case KernelPath.Avx2: Run<V256>(x, y, shape, table, positions); break;
+            case KernelPath.Vector128: Run<V128>(x, y, shape, table, positions); break;
             default: Run<V1>(x, y, shape, table, positions); break;
         }
     }

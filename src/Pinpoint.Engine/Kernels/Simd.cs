@@ -7,7 +7,7 @@ namespace Pinpoint.Engine.Kernels;
 
 /// <summary>
 /// The float-vector operations kernels are written against, so each kernel is one generic body instantiated for
-/// AVX-512 (<see cref="V512"/>), AVX2 (<see cref="V256"/>) and one lane (<see cref="V1"/>: the scalar path and
+/// AVX-512 (<see cref="V512"/>), AVX2 (<see cref="V256"/>), portable 128-bit vectors (<see cref="V128"/>) and one lane (<see cref="V1"/>: the scalar path and
 /// every vector path's tail). .NET's own ISimdVector is internal, hence this small interface.
 /// Min/Max return <c>b</c> when either operand is NaN (x86 semantics): pass the data as <c>b</c> to keep NaN.
 /// The *Bits operations treat lanes as int32.
@@ -199,6 +199,86 @@ internal readonly struct V256(Vector256<float> v) : ISimd<V256>
     }
 }
 
+/// <summary>
+/// The portable 128-bit path: SSE on x86 machines without AVX2, AdvSimd on ARM. <see cref="Fma"/> is fused where the
+/// hardware has a fused multiply-add (x86 with FMA, every ARMv8) and a multiply then an add elsewhere, where an
+/// exactly fused one would be emulated in software and slower than the scalar path.
+/// </summary>
+internal readonly struct V128(Vector128<float> v) : ISimd<V128>
+{
+    private readonly Vector128<float> _v = v;
+
+    public static int Count => Vector128<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 Create(float value) => new(Vector128.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 CreateBits(int bits) => new(Vector128.Create(bits).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 Load(ReadOnlySpan<float> s, int i) => new(Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 Load(Span<float> s, int i) => new(Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(V128 v, Span<float> s, int i) => v._v.StoreUnsafe(ref MemoryMarshal.GetReference(s), (nuint)i);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 LoadWidened(ReadOnlySpan<ushort> s, int i)
+    {
+        // Four 16-bit values are 8 bytes: read exactly those, never the 8 values a full 128-bit load would touch.
+        ulong four = Unsafe.ReadUnaligned<ulong>(ref Unsafe.As<ushort, byte>(ref Unsafe.Add(ref MemoryMarshal.GetReference(s), i)));
+        return new(Vector128.WidenLower(Vector128.CreateScalar(four).AsUInt16()).AsSingle());
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 operator +(V128 a, V128 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 operator -(V128 a, V128 b) => new(a._v - b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 operator *(V128 a, V128 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 operator /(V128 a, V128 b) => new(a._v / b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 Fma(V128 a, V128 b, V128 c) => new(Vector128.MultiplyAddEstimate(a._v, b._v, c._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 Min(V128 a, V128 b) => new(Vector128.ConditionalSelect(Vector128.LessThan(a._v, b._v), a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 Max(V128 a, V128 b) => new(Vector128.ConditionalSelect(Vector128.GreaterThan(a._v, b._v), a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 Sqrt(V128 a) => new(Vector128.Sqrt(a._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 LessThan(V128 a, V128 b) => new(Vector128.LessThan(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 LessOrEqual(V128 a, V128 b) => new(Vector128.LessThanOrEqual(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 Select(V128 mask, V128 a, V128 b) => new(Vector128.ConditionalSelect(mask._v, a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 And(V128 a, V128 b) => new(a._v & b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 Or(V128 a, V128 b) => new(a._v | b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 AndNot(V128 a, V128 b) => new(Vector128.AndNot(a._v, b._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 AddBits(V128 a, V128 b) => new((a._v.AsInt32() + b._v.AsInt32()).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 SubtractBits(V128 a, V128 b) => new((a._v.AsInt32() - b._v.AsInt32()).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 ShiftLeftBits(V128 a, int n) => new(Vector128.ShiftLeft(a._v.AsInt32(), n).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 ShiftRightArithmeticBits(V128 a, int n) => new(Vector128.ShiftRightArithmetic(a._v.AsInt32(), n).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 GreaterOrEqualBits(V128 a, V128 b) => new(Vector128.GreaterThanOrEqual(a._v.AsInt32(), b._v.AsInt32()).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 RuntimeExp(V128 a) => new(Vector128.Exp(a._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V128 SwapPairs(V128 v) => new(Vector128.Shuffle(v._v, Vector128.Create(1, 0, 3, 2)));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(V128 v) => Vector128.Sum(v._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(V128 v)
+    {
+        var m = Max(v, new(Vector128.Shuffle(v._v, Vector128.Create(2, 3, 0, 1))));
+        m = Max(m, SwapPairs(m));
+        return m._v.ToScalar();
+    }
+}
+
 /// <summary>One lane: the scalar path, and the tail of every vector path.</summary>
 internal readonly struct V1(float v) : ISimd<V1>
 {
@@ -313,6 +393,7 @@ internal static class Simd
         {
             KernelPath.Avx512 => ForVectors<V512, TMap>(0, n, ref map),
             KernelPath.Avx2 => ForVectors<V256, TMap>(0, n, ref map),
+            KernelPath.Vector128 => ForVectors<V128, TMap>(0, n, ref map),
             _ => 0,
         };
         ForVectors<V1, TMap>(i, n, ref map);
@@ -325,6 +406,7 @@ internal static class Simd
         {
             KernelPath.Avx512 => SumVectors<V512, TTerm>(n, ref term, ref i),
             KernelPath.Avx2 => SumVectors<V256, TTerm>(n, ref term, ref i),
+            KernelPath.Vector128 => SumVectors<V128, TTerm>(n, ref term, ref i),
             _ => 0f,
         };
         return sum + SumVectors<V1, TTerm>(n, ref term, ref i);
@@ -337,6 +419,7 @@ internal static class Simd
         {
             KernelPath.Avx512 => MaxVectors<V512, TTerm>(n, ref term, ref i),
             KernelPath.Avx2 => MaxVectors<V256, TTerm>(n, ref term, ref i),
+            KernelPath.Vector128 => MaxVectors<V128, TTerm>(n, ref term, ref i),
             _ => float.NegativeInfinity,
         };
         return MathF.Max(max, MaxVectors<V1, TTerm>(n, ref term, ref i));
