@@ -37,7 +37,7 @@ public static class DynamicsBench
                 trainSeconds = clock.Elapsed.TotalSeconds;
             }
             var items = EvalDataset.ReadScoreItems(dataset);
-            double loadBefore = LoadAverage();
+            double? loadBefore = LoadAverage();
             var sw = Stopwatch.StartNew();
             var report = DynamicsAnalysis.Run(run, new DynamicsOptions(items), warn: w => Console.Error.WriteLine($"bench: {w}"),
                 progress: (_, done, total) => Console.Error.Write($"\rbench: dynamics {done}/{total} checkpoints"));

@@ -40,6 +40,15 @@ public sealed record TrainConfig
     /// <summary>Attention-only models have no Hugging Face layout, so their runs may switch checkpoints off.</summary>
     public bool SaveCheckpoints { get; init; } = true;
 
+    /// <summary>
+    /// Where training windows come from: <see cref="CorpusData"/> (the corpus files) or <see cref="RepeatedRandomTokensData"/>
+    /// (random token strings repeated, see <see cref="RepeatedRandomTokens"/>: the induction-head task, no corpus needed;
+    /// without a tokenizer its vocabulary is the first vocab_size − 1 byte tokens and end-of-text, so vocab_size ≤ 257).
+    /// </summary>
+    public string Data { get; init; } = CorpusData;
+    public const string CorpusData = "corpus", RepeatedRandomTokensData = "repeated_random_tokens";
+    public const int MaxByteVocabSize = 257;
+
     public string[] Corpus { get; init; } = [];
     /// <summary>An existing tokenizer.json; when null a byte-level BPE of <see cref="VocabSize"/> is trained on the corpus.</summary>
     public string? Tokenizer { get; init; }
@@ -83,6 +92,9 @@ public sealed record TrainConfig
         if (!(ValidationFraction > 0 && ValidationFraction < 0.5)) problems.Add("validation_fraction must be in (0, 0.5)");
         if (EvalEvery <= 0 || EvalBatches <= 0) problems.Add("eval_every and eval_batches must be positive");
         if (AttentionOnly && SaveCheckpoints) problems.Add("attention-only models cannot be checkpointed in Hugging Face format; set save_checkpoints to false");
+        if (Data is not (CorpusData or RepeatedRandomTokensData)) problems.Add($"data must be {CorpusData} or {RepeatedRandomTokensData}, got '{Data}'");
+        if (Data == RepeatedRandomTokensData && Tokenizer is null && VocabSize > MaxByteVocabSize)
+            problems.Add($"{RepeatedRandomTokensData} without a tokenizer uses byte tokens and end-of-text: vocab_size must be at most {MaxByteVocabSize}, got {VocabSize}");
         if (problems.Count > 0) throw new ArgumentException("invalid training config: " + string.Join("; ", problems));
     }
 

@@ -116,7 +116,8 @@ public sealed class Trainer : IDisposable
     {
         config.Validate();
         probe ??= TrainingDynamics.Probe(config.Metrics);
-        if (config.Corpus.Length == 0) throw new ArgumentException("invalid training config: no corpus files");
+        bool synthetic = config.Data == TrainConfig.RepeatedRandomTokensData;
+        if (!synthetic && config.Corpus.Length == 0) throw new ArgumentException("invalid training config: no corpus files");
         if (resume && !HoldsRun(outDir))
             throw new IOException($"nothing to resume in {outDir}: it holds no run ({LatestFile} is missing)");
         if (!resume && HoldsCheckpoints(outDir))
@@ -138,6 +139,7 @@ public sealed class Trainer : IDisposable
         if (!File.Exists(tokenizerPath))
         {
             if (config.Tokenizer is not null) File.Copy(config.Tokenizer, tokenizerPath);
+            else if (synthetic) TrainedBpe.Bytes(config.VocabSize - 1).Save(tokenizerPath);
             else
             {
                 if (config.VocabSize <= 256) throw new ArgumentException($"invalid training config: a byte-level BPE needs vocab_size > 256, got {config.VocabSize}");
@@ -147,6 +149,7 @@ public sealed class Trainer : IDisposable
             }
         }
         var tokenizer = HfTokenizer.Load(tokenizerPath);
+        if (synthetic) return new Trainer(config, new RepeatedRandomTokens(tokenizer.VocabSize), tokenizer.VocabSize, tokenizer, outDir, resumeFrom, probe);
         var dataDir = Path.Combine(outDir, "data");
         if (!File.Exists(Path.Combine(dataDir, "val.bin")))
         {

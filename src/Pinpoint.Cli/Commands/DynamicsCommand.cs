@@ -40,10 +40,10 @@ public sealed class DynamicsCommand : Command
     private static void Render(DynamicsReport r, CommandOutput output)
     {
         string F(double? v) => v is { } x ? CommandOutput.Number(x) : "-";
-        var table = CommandOutput.NewTable("step", "tokens", "val loss", "induction", "prev-token", "accuracy", "logit diff", "probe", "top components");
+        var table = CommandOutput.NewTable("step", "tokens", "val loss", "induction", "prev-token", "rep. loss", "accuracy", "logit diff", "probe", "top components");
         foreach (var c in r.Checkpoints)
             CommandOutput.AddRow(table, CommandOutput.Int(c.Step), c.Tokens.ToString(System.Globalization.CultureInfo.InvariantCulture), F(c.ValLoss),
-                F(c.Induction), F(c.PrevToken), F(c.DatasetAccuracy), F(c.LogitDiff), F(c.Probe?.Accuracy),
+                F(c.Induction), F(c.PrevToken), F(c.RepeatedHalfLoss), F(c.DatasetAccuracy), F(c.LogitDiff), F(c.Probe?.Accuracy),
                 string.Join(", ", c.TopComponents.Select(t => $"{t.Component} {CommandOutput.Number(t.Effect, "+0.00;-0.00;0.00")}")));
         output.Write(table);
         foreach (var p in r.PhaseChanges)

@@ -17,12 +17,13 @@ public sealed record ProbeScore(string Hook, double Accuracy, double Ci95, doubl
 /// <param name="ValLoss">From the run's metrics.jsonl (or the checkpoint's trainer state); null where none was recorded.</param>
 /// <param name="Induction">Highest per-head induction score on repeated random tokens (as recorded during training).</param>
 /// <param name="PrevToken">Highest per-head previous-token score on the same sequences.</param>
+/// <param name="RepeatedHalfLoss">Mean loss on the repeated half of those sequences: it falls as in-context copying forms.</param>
 /// <param name="LogitDiff">Mean target − foil logit difference over the dataset (null without one).</param>
 /// <param name="TopComponents">The top components by mean effect (empty without a dataset).</param>
 /// <param name="HeadEffects">Every head's mean effect, [layer][head] (null without a dataset): the heatmap the HTML report redraws per checkpoint.</param>
 /// <param name="Probe">The concept probe (null without a concept set).</param>
 public sealed record CheckpointDynamics(
-    int Step, long Tokens, double? ValLoss, double Induction, double PrevToken, double? DatasetAccuracy, double? LogitDiff,
+    int Step, long Tokens, double? ValLoss, double Induction, double PrevToken, double RepeatedHalfLoss, double? DatasetAccuracy, double? LogitDiff,
     IReadOnlyList<ComponentEffect> TopComponents, double[][]? HeadEffects = null, ProbeScore? Probe = null);
 
 /// <summary>The interval (<paramref name="FromStep"/>, <paramref name="Step"/>] between consecutive checkpoints where <paramref name="Metric"/> changes fastest per step; <paramref name="Size"/> is its signed change there.</summary>
@@ -91,7 +92,7 @@ public static class DynamicsAnalysis
         var steps = records.Select(r => r.Step).ToList();
         var series = new (string Metric, Func<CheckpointDynamics, double?> Value)[]
         {
-            ("val_loss", r => r.ValLoss), ("induction", r => r.Induction), ("prev_token", r => r.PrevToken),
+            ("val_loss", r => r.ValLoss), ("induction", r => r.Induction), ("prev_token", r => r.PrevToken), ("repeated_half_loss", r => r.RepeatedHalfLoss),
             ("dataset_accuracy", r => r.DatasetAccuracy), ("logit_diff", r => r.LogitDiff), ("probe_accuracy", r => r.Probe?.Accuracy),
         };
         var phases = series.Select(s => FastestChange(s.Metric, steps, records.Select(s.Value).ToList())).OfType<PhaseChange>().ToList();
@@ -127,12 +128,12 @@ public static class DynamicsAnalysis
         double induction = scores.Induction.Max(), previous = scores.PreviousToken.Max();
         var probe = options.Concepts is null ? null : ProbeAt(loaded, options.Concepts, cancel);
         if (options.Dataset is not { } dataset)
-            return new(new CheckpointDynamics(checkpoint.Step, checkpoint.Tokens, valLoss, induction, previous, null, null, [], null, probe), [], null);
+            return new(new CheckpointDynamics(checkpoint.Step, checkpoint.Tokens, valLoss, induction, previous, scores.RepeatedHalfLoss, null, null, [], null, probe), [], null);
 
         double accuracy = Scorer.Score(loaded, dataset).Accuracy;
         var patched = MeanEffects(loaded, dataset);
         var topSet = patched.Effects.OrderByDescending(kv => kv.Value).Take(options.Top).ToList();
-        var record = new CheckpointDynamics(checkpoint.Step, checkpoint.Tokens, valLoss, induction, previous, accuracy, patched.LogitDiff,
+        var record = new CheckpointDynamics(checkpoint.Step, checkpoint.Tokens, valLoss, induction, previous, scores.RepeatedHalfLoss, accuracy, patched.LogitDiff,
             topSet.Select(kv => new ComponentEffect(kv.Key.Name, kv.Value)).ToList(), HeadGrid(loaded.Model.Config, patched.Effects), probe);
         var verification = verify ? Verify(loaded, checkpoint.Step, patched.Predictions, topSet.Select(kv => kv.Key).ToList()) : null;
         return new(record, patched.Effects.ToDictionary(kv => kv.Key.Name, kv => kv.Value), verification);

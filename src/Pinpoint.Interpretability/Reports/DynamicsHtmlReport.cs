@@ -38,7 +38,8 @@ public static class DynamicsHtmlReport
             new(name, r.Checkpoints.Where(c => value(c) is not null).Select(c => ((double)c.Step, value(c)!.Value)).ToList(), colour);
         var charts = new List<HtmlFragment>
         {
-            Svg.Render(new XyChart("curve-loss", "Validation loss", "step", "loss", [Line("validation loss", c => c.ValLoss, ReportParts.Red)], Step)),
+            Svg.Render(new XyChart("curve-loss", "Losses", "step", "loss",
+                [Line("validation loss", c => c.ValLoss, ReportParts.Red), Line("repeated-half loss", c => c.RepeatedHalfLoss, ReportParts.Blue)], Step)),
         };
         var scores = new List<XySeries> { Line("induction", c => c.Induction, ReportParts.Red), Line("previous token", c => c.PrevToken, ReportParts.Blue) };
         if (r.Checkpoints[0].DatasetAccuracy is not null) scores.Add(Line("dataset accuracy", c => c.DatasetAccuracy, ReportParts.Grey));
@@ -47,7 +48,7 @@ public static class DynamicsHtmlReport
         if (r.Checkpoints[0].LogitDiff is not null)
             charts.Add(Svg.Render(new XyChart("curve-logit-diff", "Dataset logit difference", "step", "target − foil (logits)", [Line("mean logit difference", c => c.LogitDiff, ReportParts.Red)], Step)));
         return Html.Section("curves", "Curves",
-            "Each checkpoint's metrics against its training step, on the same x axis. Induction and previous-token scores are the highest per-head scores on repeated random tokens.",
+            "Each checkpoint's metrics against its training step, on the same x axis. Induction and previous-token scores are the highest per-head scores on repeated random tokens; the repeated-half loss is the loss on their second half.",
             Html.Figures(charts));
     }
 

@@ -21,6 +21,15 @@ public sealed class TrainedBpe
 
     public int FirstSpecialId { get; }
 
+    /// <summary>The first <paramref name="count"/> byte tokens and end-of-text, no merges: a vocabulary for synthetic token data, which needs no real tokenizer.</summary>
+    public static TrainedBpe Bytes(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, 256);
+        var all = new BpeTrainer { VocabSize = 257 }.Train(new StringReader(""));
+        return new TrainedBpe([.. all.Tokens.Take(count), .. all.Tokens.Skip(all.FirstSpecialId)], [], count);
+    }
+
     /// <summary>Writes a Hugging Face tokenizer.json (BPE model, ByteLevel pre-tokenizer/decoder, special tokens as added tokens).</summary>
     public void Save(string tokenizerJsonPath)
     {
