@@ -12,6 +12,7 @@ var suites = new Dictionary<string, (Func<string[], int> Run, string[] Flags, st
     ["serve"] = (a => ServeBench.Run(a.Contains("--json")), [], []),
     ["concepts"] = (a => ConceptsBench.Run(a.Contains("--json")), [], []),
     ["scale"] = (ScaleBench.Run, ["--quick", "--no-explain"], ["--rounds", "--keep"]),
+    ["edit"] = (EditBench.Run, [], ["--tokens"]),
 };
 
 var names = string.Join(", ", suites.Keys);
