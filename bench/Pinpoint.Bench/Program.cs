@@ -13,6 +13,7 @@ var suites = new Dictionary<string, (Func<string[], int> Run, string[] Flags, st
     ["concepts"] = (a => ConceptsBench.Run(a.Contains("--json")), [], []),
     ["scale"] = (ScaleBench.Run, ["--quick", "--no-explain"], ["--rounds", "--keep"]),
     ["dynamics"] = (DynamicsBench.Run, [], ["--run"]),
+    ["edit"] = (EditBench.Run, [], ["--tokens"]),
 };
 
 var names = string.Join(", ", suites.Keys);

@@ -7,11 +7,14 @@ namespace Pinpoint.Interpretability.Editing;
 
 public sealed record EditEvaluationOptions
 {
-    public required int Layer { get; init; }
-    /// <summary>Edits applied one after another to one model, instead of each to a fresh copy.</summary>
+    /// <summary>ROME's layer; ignored when <see cref="Memit"/> is set.</summary>
+    public int Layer { get; init; }
+    /// <summary>ROME's edits applied one after another to one model, instead of each to a fresh copy.</summary>
     public bool Sequential { get; init; }
-    /// <summary>C = E[kkᵀ]; null for C = I.</summary>
-    public double[,]? Covariance { get; init; }
+    /// <summary>Every edit at once with MEMIT instead of ROME.</summary>
+    public MemitOptions? Memit { get; init; }
+    /// <summary>C = E[kkᵀ] per edited layer; null for C = I.</summary>
+    public IReadOnlyDictionary<int, double[,]>? Covariances { get; init; }
     public RomeOptions Rome { get; init; } = new();
     public string ReferenceText { get; init; } = Steering.SteeringSweepOptions.DefaultReferenceText;
     public int GenerationTokens { get; init; } = 32;
@@ -20,10 +23,15 @@ public sealed record EditEvaluationOptions
 /// <param name="Efficacy">P(new) > P(true) on the prompt after the edit.</param>
 /// <param name="Paraphrase">Share of paraphrases where P(new) > P(true).</param>
 /// <param name="Neighborhood">Share of neighbour prompts whose own pre-edit top token still beats the new target.</param>
-public sealed record EditItemResult(string Subject, string TargetTrue, string TargetNew, bool Efficacy, double Magnitude, double Paraphrase, double Neighborhood, double Seconds);
+/// <param name="TrueBefore">P(target_true) on the prompt before the edit; <paramref name="NewBefore"/>, <paramref name="TrueAfter"/> and <paramref name="NewAfter"/> alike.</param>
+/// <param name="Seconds">Time of this item's edit; for MEMIT the batch's time divided by the items.</param>
+public sealed record EditItemResult(string Subject, string Prompt, string TargetTrue, string TargetNew, bool Efficacy, double Magnitude, double Paraphrase, double Neighborhood,
+    double TrueBefore, double NewBefore, double TrueAfter, double NewAfter, double Seconds);
 
+/// <param name="Layers">The edited layers (ROME's one, or MEMIT's).</param>
+/// <param name="UpdateWeight">MEMIT's λ; null for ROME.</param>
 public sealed record EditReport(
-    string Method, int Layer, int Items, double EfficacyScore, double EfficacyMagnitude, double ParaphraseScore, double NeighborhoodScore, double Score,
+    string Method, IReadOnlyList<int> Layers, double? UpdateWeight, int Items, double EfficacyScore, double EfficacyMagnitude, double ParaphraseScore, double NeighborhoodScore, double Score,
     double FluencyBefore, double FluencyAfter, double PerplexityBefore, double PerplexityAfter, double SecondsPerEdit, IReadOnlyList<EditItemResult> ItemResults,
     HookedTransformer Edited);
 
@@ -39,46 +47,62 @@ public static class EditEvaluation
         var original = loaded.Model;
         var edited = new HookedTransformer(original.Config, original.Weights.Copy());
         foreach (var i in original.Interventions) edited.Interventions.Add(i);
-        var editor = new RomeEditor(loaded, edited, options.Layer, options.Covariance, options.Rome);
         var reference = loaded.Encode(options.ReferenceText);
         double perplexityBefore = LanguageModelling.Perplexity(original, reference);
 
-        // Everything measured before any edit: target_true, and each neighbour's own top token.
+        // Everything measured before any edit: target_true, P(true) and P(new), and each neighbour's own top token.
         var before = items.Select(item => Prepare(loaded, original, item)).ToList();
         var fluencyBefore = items.Select(item => Fluency(loaded, original, item.Request.Filled, options)).Average();
-        var mlpOut = edited.Weights.Blocks[options.Layer].Mlp!.Out.Weight;
-        var pristine = mlpOut.Clone();
         var results = new List<EditItemResult>();
         var perplexities = new List<double>();
         var fluencies = new List<double>();
-        for (int n = 0; n < items.Count; n++)
+        IReadOnlyList<int> layers;
+        string method;
+        double? updateWeight = null;
+        if (options.Memit is { } memit)
         {
-            progress?.Invoke("editing", n + 1, items.Count);
-            var item = items[n];
+            var editor = new MemitEditor(loaded, edited, memit, options.Covariances, options.Rome);
             var watch = System.Diagnostics.Stopwatch.StartNew();
-            editor.Edit(item.Request);
-            double seconds = watch.Elapsed.TotalSeconds;
-            results.Add(Measure(loaded, edited, item, before[n], seconds));
-            if (!options.Sequential)
-            {
-                perplexities.Add(LanguageModelling.Perplexity(edited, reference));
-                fluencies.Add(Fluency(loaded, edited, item.Request.Filled, options));
-                pristine.Span.CopyTo(mlpOut.Span);
-            }
+            editor.Edit(items.Select(i => i.Request).ToList(), progress);
+            double seconds = watch.Elapsed.TotalSeconds / items.Count;
+            results.AddRange(items.Select((item, n) => Measure(loaded, edited, item, before[n], seconds)));
+            (layers, method, updateWeight) = (editor.Layers, "memit", editor.UpdateWeight);
         }
-        if (options.Sequential)
+        else
         {
+            var editor = new RomeEditor(loaded, edited, options.Layer, options.Covariances?[options.Layer], options.Rome);
+            var mlpOut = edited.Weights.Blocks[options.Layer].Mlp!.Out.Weight;
+            var pristine = mlpOut.Clone();
+            for (int n = 0; n < items.Count; n++)
+            {
+                progress?.Invoke("editing", n + 1, items.Count);
+                var item = items[n];
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                editor.Edit(item.Request);
+                double seconds = watch.Elapsed.TotalSeconds;
+                results.Add(Measure(loaded, edited, item, before[n], seconds));
+                if (!options.Sequential)
+                {
+                    perplexities.Add(LanguageModelling.Perplexity(edited, reference));
+                    fluencies.Add(Fluency(loaded, edited, item.Request.Filled, options));
+                    pristine.Span.CopyTo(mlpOut.Span);
+                }
+            }
             // Every edit is in the model now: scores are measured again on the final model.
-            results = items.Select((item, n) => Measure(loaded, edited, item, before[n], results[n].Seconds)).ToList();
+            if (options.Sequential) results = items.Select((item, n) => Measure(loaded, edited, item, before[n], results[n].Seconds)).ToList();
+            (layers, method) = ([options.Layer], options.Sequential ? "rome-sequential" : "rome");
+        }
+        if (perplexities.Count == 0)
+        {
             perplexities.Add(LanguageModelling.Perplexity(edited, reference));
             fluencies.AddRange(items.Select(item => Fluency(loaded, edited, item.Request.Filled, options)));
         }
         double efficacy = results.Average(r => r.Efficacy ? 1.0 : 0), paraphrase = MeanOfKnown(results.Select(r => r.Paraphrase)), neighborhood = MeanOfKnown(results.Select(r => r.Neighborhood));
-        return new EditReport(options.Sequential ? "rome-sequential" : "rome", options.Layer, items.Count, efficacy, results.Average(r => r.Magnitude), paraphrase, neighborhood,
+        return new EditReport(method, layers, updateWeight, items.Count, efficacy, results.Average(r => r.Magnitude), paraphrase, neighborhood,
             HarmonicMean(efficacy, paraphrase, neighborhood), fluencyBefore, fluencies.Average(), perplexityBefore, perplexities.Average(), results.Average(r => r.Seconds), results, edited);
     }
 
-    private sealed record Before(int TargetTrue, int[] NeighborTops);
+    private sealed record Before(int TargetTrue, double TrueProbability, double NewProbability, int[] NeighborTops);
 
     private static Before Prepare(LoadedModel loaded, HookedTransformer model, EditItem item)
     {
@@ -87,24 +111,29 @@ public static class EditEvaluation
             var logProbs = LanguageModelling.LastLogProbs(model, Continuations.EncodePrompt(loaded, prompt, item.Request.Source));
             return Array.IndexOf(logProbs, logProbs.Max());
         }
-        return new Before(Top(item.Request.Filled), item.Neighbors.Select(Top).ToArray());
+        int targetTrue = Top(item.Request.Filled);
+        var (pNew, pTrue) = Compare(loaded, model, item.Request, item.Request.Filled, targetTrue);
+        return new Before(targetTrue, pTrue, pNew, item.Neighbors.Select(Top).ToArray());
+    }
+
+    /// <summary>P(new target) (length-normalised) and P(<paramref name="trueToken"/>) after <paramref name="prompt"/>.</summary>
+    private static (double New, double True) Compare(LoadedModel loaded, HookedTransformer model, EditRequest r, string prompt, int trueToken)
+    {
+        var ids = Continuations.EncodePrompt(loaded, prompt, r.Source);
+        var target = Continuations.Encode(loaded, prompt, ids, r.TargetNew, r.Source);
+        return (TargetProbability(model, ids, target), Math.Exp(LanguageModelling.LastLogProbs(model, ids)[trueToken]));
     }
 
     private static EditItemResult Measure(LoadedModel loaded, HookedTransformer model, EditItem item, Before before, double seconds)
     {
         var r = item.Request;
-        (double New, double True) Compare(string prompt, int trueToken)
-        {
-            var ids = Continuations.EncodePrompt(loaded, prompt, r.Source);
-            var target = Continuations.Encode(loaded, prompt, ids, r.TargetNew, r.Source);
-            return (TargetProbability(model, ids, target), Math.Exp(LanguageModelling.LastLogProbs(model, ids)[trueToken]));
-        }
-        var (pNew, pTrue) = Compare(r.Filled, before.TargetTrue);
+        var (pNew, pTrue) = Compare(loaded, model, r, r.Filled, before.TargetTrue);
         double paraphrase = item.Paraphrases.Length == 0 ? double.NaN
-            : item.Paraphrases.Average(p => Compare(p.Replace("{}", r.Subject, StringComparison.Ordinal), before.TargetTrue) is var c && c.New > c.True ? 1.0 : 0);
+            : item.Paraphrases.Average(p => Compare(loaded, model, r, p.Replace("{}", r.Subject, StringComparison.Ordinal), before.TargetTrue) is var c && c.New > c.True ? 1.0 : 0);
         double neighborhood = item.Neighbors.Length == 0 ? double.NaN
-            : item.Neighbors.Select((p, i) => Compare(p, before.NeighborTops[i]) is var c && c.True > c.New ? 1.0 : 0).Average();
-        return new EditItemResult(r.Subject, loaded.Tokenizer.TokenText(before.TargetTrue), r.TargetNew, pNew > pTrue, pNew - pTrue, paraphrase, neighborhood, seconds);
+            : item.Neighbors.Select((p, i) => Compare(loaded, model, r, p, before.NeighborTops[i]) is var c && c.True > c.New ? 1.0 : 0).Average();
+        return new EditItemResult(r.Subject, r.Filled, loaded.Tokenizer.TokenText(before.TargetTrue), r.TargetNew, pNew > pTrue, pNew - pTrue, paraphrase, neighborhood,
+            before.TrueProbability, before.NewProbability, pTrue, pNew, seconds);
     }
 
     /// <summary>exp(mean log P(target token | prompt, earlier target tokens)).</summary>

@@ -14,52 +14,68 @@ namespace Pinpoint.Interpretability.Editing;
 /// </summary>
 public static class KeyCovariance
 {
-    public static double[,] Estimate(HookedTransformer model, int layer, IReadOnlyList<int> tokens, Action<int, int>? progress = null)
+    /// <summary>C for each of <paramref name="layers"/>, from one pass over the corpus.</summary>
+    public static Dictionary<int, double[,]> Estimate(HookedTransformer model, IReadOnlyList<int> layers, IReadOnlyList<int> tokens, Action<int, int>? progress = null)
     {
         int width = model.Config.DMlp, window = model.Config.ContextLength;
         if (tokens.Count == 0) throw new ArgumentException("no corpus tokens for the key covariance");
-        var sum = new double[width * width];
-        string hook = HookNames.MlpPost(layer);
+        var hooks = layers.ToDictionary(l => l, HookNames.MlpPost);
+        var sums = layers.ToDictionary(l => l, _ => new double[width * width]);
         int seen = 0;
         for (int start = 0; start < tokens.Count; start += window)
         {
             var ids = tokens.Skip(start).Take(window).ToArray();
-            var (_, cache) = model.RunWithCache(TokenBatch.Single(ids), name => name == hook, lastPositionOnly: true);
-            var keys = cache[hook].Contiguous().Reshape(ids.Length, width);
-            var transposed = Tensor.Zeros(width, ids.Length);
-            var k = keys.Span;
-            var t = transposed.Span;
-            for (int row = 0; row < ids.Length; row++)
-                for (int i = 0; i < width; i++) t[i * ids.Length + row] = k[row * width + i];
-            var product = Compute.Eager.MatMul(transposed, transposed, transposeB: true).Span;
-            for (int i = 0; i < sum.Length; i++) sum[i] += product[i];
+            var (_, cache) = model.RunWithCache(TokenBatch.Single(ids), hooks.ContainsValue, lastPositionOnly: true);
+            foreach (var (layer, hook) in hooks)
+            {
+                var keys = cache[hook].Contiguous().Span;
+                var transposed = Tensor.Zeros(width, ids.Length);
+                var t = transposed.Span;
+                for (int row = 0; row < ids.Length; row++)
+                    for (int i = 0; i < width; i++) t[i * ids.Length + row] = keys[row * width + i];
+                var product = Compute.Eager.MatMul(transposed, transposed, transposeB: true).Span;
+                var sum = sums[layer];
+                for (int i = 0; i < sum.Length; i++) sum[i] += product[i];
+            }
             seen += ids.Length;
             progress?.Invoke(seen, tokens.Count);
         }
-        var c = new double[width, width];
-        for (int i = 0; i < width; i++)
-            for (int j = 0; j < width; j++) c[i, j] = sum[i * width + j] / seen;
-        return c;
+        return sums.ToDictionary(p => p.Key, p =>
+        {
+            var c = new double[width, width];
+            for (int i = 0; i < width; i++)
+                for (int j = 0; j < width; j++) c[i, j] = p.Value[i * width + j] / seen;
+            return c;
+        });
     }
 
-    /// <summary>C from the cache folder when this model, layer and corpus prefix were seen before; else computed and stored.</summary>
-    public static double[,] Cached(LoadedModel loaded, int layer, IReadOnlyList<int> tokens, string cacheFolder, Action<int, int>? progress = null)
+    /// <summary>C per layer from the cache folder when this model, layer and corpus prefix were seen before; the others computed (in one pass) and stored.</summary>
+    public static Dictionary<int, double[,]> Cached(LoadedModel loaded, IReadOnlyList<int> layers, IReadOnlyList<int> tokens, string cacheFolder, Action<int, int>? progress = null)
     {
         int width = loaded.Model.Config.DMlp;
-        var file = Path.Combine(cacheFolder, $"{Key(loaded, tokens)}-layer{layer}-{tokens.Count}.f64");
-        if (File.Exists(file) && new FileInfo(file).Length == (long)width * width * 8)
+        string key = Key(loaded, tokens);
+        string File(int layer) => Path.Combine(cacheFolder, $"{key}-layer{layer}-{tokens.Count}.f64");
+        var result = new Dictionary<int, double[,]>();
+        foreach (var layer in layers.Distinct())
         {
-            var bytes = File.ReadAllBytes(file);
+            var file = File(layer);
+            if (!System.IO.File.Exists(file) || new FileInfo(file).Length != (long)width * width * 8) continue;
+            var bytes = System.IO.File.ReadAllBytes(file);
             var cached = new double[width, width];
             Buffer.BlockCopy(bytes, 0, cached, 0, bytes.Length);
-            return cached;
+            result[layer] = cached;
         }
-        var c = Estimate(loaded.Model, layer, tokens, progress);
+        var missing = layers.Distinct().Where(l => !result.ContainsKey(l)).ToList();
+        if (missing.Count == 0) return result;
         Directory.CreateDirectory(cacheFolder);
-        var data = new byte[(long)width * width * 8];
-        Buffer.BlockCopy(c, 0, data, 0, data.Length);
-        Pinpoint.Models.Formats.AtomicFile.Write(file, s => s.Write(data));
-        return c;
+        foreach (var (layer, c) in Estimate(loaded.Model, missing, tokens, progress))
+        {
+            var data = new byte[(long)width * width * 8];
+            Buffer.BlockCopy(c, 0, data, 0, data.Length);
+            Pinpoint.Models.Formats.AtomicFile.Write(File(layer), s => s.Write(data));
+            result[layer] = c;
+        }
+        return result;
     }
 
     /// <summary>The default cache folder: $XDG_CACHE_HOME/pinpoint/covariance, else ~/.cache/pinpoint/covariance.</summary>

@@ -3,8 +3,9 @@ using Pinpoint.Models.Transformer;
 namespace Pinpoint.Interpretability.Editing;
 
 /// <summary>
-/// ROME's closed-form rank-one update of a linear associative memory y = k·W (W [in, out]): with u = C⁻¹k*,
-/// W' = W + u ⊗ (v* − k*·W) / (u·k*). Then k*·W' = v* exactly, and any key k with k·C⁻¹k* = 0 maps as before.
+/// ROME's closed-form rank-one update of a linear associative memory y = k·W (W [in, out]): with u = C⁻¹k̄ (k̄ the
+/// key averaged over contexts), W' = W + u ⊗ (v* − k·W) / (u·k). Then k·W' = v* exactly, and any key k' with
+/// k'·C⁻¹k̄ = 0 maps as before.
 /// </summary>
 public static class RankOneUpdate
 {
@@ -18,18 +19,25 @@ public static class RankOneUpdate
             throw new ArgumentException($"a rank-one update of a {n} → {m} map needs keys of {n} and values of {m}");
         double denominator = 0;
         for (int i = 0; i < n; i++) denominator += cInverseKey[i] * key[i];
-        if (!(denominator > 0)) throw new ArgumentException("the key has no component the covariance can update (kᵀC⁻¹k = 0)");
+        if (!(Math.Abs(denominator) > 0)) throw new ArgumentException("the key has no component along u (u·k = 0): the update cannot reach it");
+        AddOuterProducts(linear, [cInverseKey.Select(x => x / denominator).ToArray()], [residual]);
+        return denominator;
+    }
+
+    /// <summary>W += Σᵢ leftᵢ ⊗ rightᵢ for the weight of <paramref name="linear"/> (F32, either layout): leftᵢ has the input's width, rightᵢ the output's.</summary>
+    public static void AddOuterProducts(Linear linear, IReadOnlyList<double[]> left, IReadOnlyList<double[]> right)
+    {
+        int n = linear.InFeatures, m = linear.OutFeatures;
+        if (left.Count != right.Count || left.Any(l => l.Length != n) || right.Any(r => r.Length != m))
+            throw new ArgumentException($"an update of a {n} → {m} map needs pairs of {n}- and {m}-wide vectors");
         var w = linear.Weight.Span;
         for (int i = 0; i < n; i++)
-        {
-            double scale = cInverseKey[i] / denominator;
             for (int j = 0; j < m; j++)
             {
-                int index = linear.OutIn ? j * n + i : i * m + j;
-                w[index] += (float)(scale * residual[j]);
+                double sum = 0;
+                for (int p = 0; p < left.Count; p++) sum += left[p][i] * right[p][j];
+                w[linear.OutIn ? j * n + i : i * m + j] += (float)sum;
             }
-        }
-        return denominator;
     }
 
     /// <summary>k·W (without bias) in double, for either layout.</summary>

@@ -13,24 +13,33 @@ public class EditCommandTests
     private const string Item = "{\"subject\":\"Lily\",\"prompt\":\"{} had a pet\",\"target_new\":\" frog\",\"paraphrases\":[\"{} has a pet\"],\"neighbors\":[\"Tom had a pet\"]}";
 
     [Fact]
-    public void EditJsonHasTheCounterFactFields()
+    public void EditJsonHasTheCounterFactFieldsAndTheHtmlReportTheItems()
     {
         var path = Write(Item + "\n");
+        var html = Path.Combine(Path.GetTempPath(), $"pinpoint-edit-{Guid.NewGuid():N}.html");
         try
         {
-            var r = Cli.Run("edit", "--dataset", path, "--layer", "2", "--json").Json();
-            Assert.Equal(["method", "layer", "items", "efficacy_score", "efficacy_magnitude", "paraphrase_score", "neighborhood_score", "score", "fluency_before", "fluency_after",
-                "perplexity_before", "perplexity_after", "seconds_per_edit", "covariance", "item_results"], r.EnumerateObject().Select(p => p.Name));
+            var r = Cli.Run("edit", "--dataset", path, "--layer", "2", "--html", html, "--json").Json();
+            Assert.Equal(["method", "layer", "layers", "items", "efficacy_score", "efficacy_magnitude", "paraphrase_score", "neighborhood_score", "score", "fluency_before", "fluency_after",
+                "perplexity_before", "perplexity_after", "seconds_per_edit", "covariance", "item_results", "html"], r.EnumerateObject().Select(p => p.Name));
             Assert.Equal("rome", r.GetProperty("method").GetString());
             Assert.Equal(1, r.GetProperty("items").GetInt32());
             Assert.Equal("identity", r.GetProperty("covariance").GetString());
             var item = r.GetProperty("item_results")[0];
-            Assert.Equal(["subject", "target_true", "target_new", "efficacy", "magnitude", "paraphrase", "neighborhood", "seconds"], item.EnumerateObject().Select(p => p.Name));
+            Assert.Equal(["subject", "prompt", "target_true", "target_new", "efficacy", "magnitude", "paraphrase", "neighborhood", "true_before", "new_before", "true_after", "new_after", "seconds"],
+                item.EnumerateObject().Select(p => p.Name));
             Assert.True(item.GetProperty("efficacy").GetBoolean());
+            Assert.True(item.GetProperty("new_after").GetDouble() > item.GetProperty("new_before").GetDouble());
+            Assert.Equal(item.GetProperty("new_after").GetDouble() - item.GetProperty("true_after").GetDouble(), item.GetProperty("magnitude").GetDouble(), 9);
+            var page = System.Xml.Linq.XDocument.Parse(File.ReadAllText(html).Replace("<!DOCTYPE html>", ""));
+            var cells = page.Descendants("td").Select(td => td.Value).ToList();
+            Assert.Contains("Lily had a pet", cells);
+            Assert.Contains("·frog", cells);
         }
         finally
         {
             File.Delete(path);
+            File.Delete(html);
         }
     }
 
@@ -60,7 +69,11 @@ public class EditCommandTests
         try
         {
             Cli.Run("edit", "--dataset", path, "--layer", "9").AssertFailed(1, "--layer 9 is out of range: the model has layers 0..3");
-            Cli.Run("edit", "--dataset", path, "--method", "memit").AssertFailed(2, "not available");
+            Cli.Run("edit", "--dataset", path, "--method", "mend").AssertFailed(2, "not available (available: rome, memit)");
+            Cli.Run("edit", "--dataset", path, "--method", "memit", "--sequential").AssertFailed(2, "memit edits every item at once");
+            Cli.Run("edit", "--dataset", path, "--layers", "1,2").AssertFailed(2, "are for --method memit");
+            Cli.Run("edit", "--dataset", path, "--method", "memit", "--layers", "1,9").AssertFailed(1, "--layers 9 is out of range");
+            Cli.Run("edit", "--dataset", path, "--method", "memit", "--update-weight", "0").AssertFailed(2, "--update-weight must be positive");
             Cli.Run("edit", "--dataset", path, "--out", dir).AssertFailed(2, "add --sequential");
             File.WriteAllText(Path.Combine(dir, "x"), "");
             Cli.Run("edit", "--dataset", path, "--sequential", "--out", dir).AssertFailed(1, "is not empty");

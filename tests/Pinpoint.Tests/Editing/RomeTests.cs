@@ -54,6 +54,56 @@ public class RomeTests
         }
     }
 
+    /// <summary>
+    /// MEMIT's batch update on a planted linear associative memory: as λ → 0 every key of the batch maps to its new value
+    /// (least squares with room to spare: fewer keys than inputs), and keys whose C⁻¹-products with all batch keys vanish
+    /// map as before whatever λ is.
+    /// </summary>
+    [Theory]
+    [InlineData(1e-7, true)]
+    [InlineData(10, false)]
+    public void MemitUpdateStoresABatchAsLambdaVanishesAndLeavesCInverseOrthogonalKeys(double lambda, bool exact)
+    {
+        const int n = 16, m = 6, batch = 4;
+        var rng = new Random(3);
+        double R() => rng.NextDouble() * 2 - 1;
+        var memory = new Linear(Tensor.FromArray(Enumerable.Range(0, n * m).Select(_ => (float)R()).ToArray(), [n, m]), false);
+        var a = new double[n, n];
+        for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) a[i, j] = R();
+        var c = new double[n, n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+            {
+                for (int k = 0; k < n; k++) c[i, j] += a[i, k] * a[j, k];
+                if (i == j) c[i, j] += 0.5;
+            }
+        var keys = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, n).Select(_ => R()).ToArray()).ToArray();
+        var values = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, m).Select(_ => 3 * R()).ToArray()).ToArray();
+        // Other keys: C·x for random x with Kᵀx = 0 (x projected off the span of the batch keys), so Kᵀ·C⁻¹k = 0.
+        var others = Enumerable.Range(0, 5).Select(_ =>
+        {
+            var x = Enumerable.Range(0, n).Select(_ => R()).ToArray();
+            var gram = new double[batch, batch];
+            for (int p = 0; p < batch; p++) for (int q = 0; q < batch; q++) gram[p, q] = keys[p].Zip(keys[q]).Sum(t => t.First * t.Second);
+            var coefficients = RankOneUpdate.SolveSpd(gram, keys.Select(k => k.Zip(x).Sum(t => t.First * t.Second)).ToArray());
+            for (int p = 0; p < batch; p++) for (int i = 0; i < n; i++) x[i] -= coefficients[p] * keys[p][i];
+            return Enumerable.Range(0, n).Select(i => Enumerable.Range(0, n).Sum(j => c[i, j] * x[j])).ToArray();
+        }).ToList();
+        var othersBefore = others.Select(k => RankOneUpdate.Map(memory, k)).ToList();
+        var residuals = keys.Select((k, p) => RankOneUpdate.Map(memory, k).Select((y, j) => values[p][j] - y).ToArray()).ToArray();
+
+        MemitEditor.UpdateLayer(memory, keys, residuals, c, lambda);
+
+        double worst = keys.Select((k, p) => RankOneUpdate.Map(memory, k).Select((y, j) => Math.Abs(y - values[p][j])).Max()).Max();
+        if (exact) Assert.True(worst < 1e-3, $"largest miss {worst}");
+        else Assert.True(worst > 0.1, $"λ = {lambda} should trade the new values against C, yet the largest miss is {worst}");
+        for (int o = 0; o < others.Count; o++)
+        {
+            var after = RankOneUpdate.Map(memory, others[o]);
+            for (int j = 0; j < m; j++) Assert.Equal(othersBefore[o][j], after[j], 3);
+        }
+    }
+
     [Fact]
     public void CholeskySolvesAndRefusesAnIndefiniteMatrix()
     {
@@ -75,6 +125,20 @@ public class RomeTests
         var before = Pinpoint.Interpretability.Evaluation.LanguageModelling.LastLogProbs(loaded.Model, loaded.Encode("Lily had a pet"));
         var after = Pinpoint.Interpretability.Evaluation.LanguageModelling.LastLogProbs(report.Edited, loaded.Encode("Lily had a pet"));
         for (int i = 0; i < before.Length; i++) Assert.True(Math.Abs(before[i] - after[i]) < 1e-4, $"token {i}: {before[i]} vs {after[i]}");
+    }
+
+    [Fact]
+    public void MemitMovesEachItemOfABatchTowardsItsNewTarget()
+    {
+        using var loaded = ModelLoader.Load(Path.Combine(SharedData.RepoRoot, "models", "default"));
+        EditItem Item(string subject, string target) => new(new EditRequest(subject, "{} had a pet", target, "test"), [], ["Tom had a pet"]);
+        var report = EditEvaluation.Run(loaded, [Item("Lily", " frog"), Item("Sam", " turtle")],
+            new EditEvaluationOptions { Memit = new MemitOptions { Layers = [1, 2] }, GenerationTokens = 8 });
+        Assert.Equal("memit", report.Method);
+        Assert.Equal([1, 2], report.Layers);
+        // C = I and the default λ store about half of each residual per layer: the new target must gain, the old one lose.
+        Assert.All(report.ItemResults, r => Assert.True(r.NewAfter > 2 * r.NewBefore && r.TrueAfter < r.TrueBefore,
+            $"{r.Subject}: P(new) {r.NewBefore} → {r.NewAfter}, P(true) {r.TrueBefore} → {r.TrueAfter}"));
     }
 
     [Fact]
