@@ -11,6 +11,7 @@ using Microsoft.Extensions.Logging;
 using Pinpoint.Interpretability.Circuits;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Interpretability.Inspect;
+using Pinpoint.Interpretability.Lens;
 using Pinpoint.Interpretability.Reports;
 using Pinpoint.Training;
 
@@ -129,13 +130,13 @@ public static class WebServer
             .Produces<AttentionPatternsResult>().WithSummary("every head's attention pattern over the prompt");
 
         api.MapPost("/explain", async (Requests.ExplainBody body, ModelCatalog catalog, CancellationToken cancel) =>
-                Json(await catalog.WithModel(body.Model, m => Explainer.Explain(m, body.Request(), body.Options()), cancel)))
+                Json(await catalog.WithModel(body.Model, m => Explainer.Explain(m, body.Request(), body.Options() with { TunedLens = TunedLens.OfModel(m) }), cancel)))
             .Produces<ExplainReport>().WithSummary("as pinpoint explain --json (no prompt: the built-in article example)");
 
         api.MapGet("/explain/report.html", async (string? model, string? prompt, string? target, string? foil, string? counterfactual, ModelCatalog catalog, HttpContext context, CancellationToken cancel) =>
             {
                 var body = new Requests.ExplainBody(model, prompt, target, foil, counterfactual, null, null, null);
-                var html = await catalog.WithModel(model, m => ExplainHtmlReport.Render(Explainer.Explain(m, body.Request(), body.Options())), cancel);
+                var html = await catalog.WithModel(model, m => ExplainHtmlReport.Render(Explainer.Explain(m, body.Request(), body.Options() with { TunedLens = TunedLens.OfModel(m) })), cancel);
                 context.Response.Headers.ContentSecurityPolicy = Security.ReportPolicy;
                 return Results.Content(html, "text/html; charset=utf-8");
             })

@@ -38,7 +38,7 @@ public sealed class ExplainCommand : Command
         var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
         using var loaded = ModelOptions.Open(args, output);
         CheckVerifyK(options.VerifyK, loaded);
-        if ((args.String(Tuned) ?? LensCommand.DefaultFolder(loaded.Path)) is { } tuned) options = options with { TunedLens = TunedLens.Load(tuned, loaded.Model.Config) };
+        if ((args.String(Tuned) ?? TunedLens.DefaultFolder(loaded.Path)) is { } tuned) options = options with { TunedLens = TunedLens.Load(tuned, loaded.Model.Config) };
         var report = Explainer.Explain(loaded, request, options);
         if (htmlPath is not null) HtmlOutput.Write(htmlPath, ExplainHtmlReport.Render(report, top));
         if (output.Json) output.WriteJson(report with { Html = htmlPath });

@@ -24,7 +24,7 @@ public sealed class LensCommand : Command
         int top = args.Int(Top, 5, min: 1, max: 100);
         var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
         using var loaded = ModelOptions.Open(args);
-        var folder = args.String(Tuned) ?? DefaultFolder(loaded.Path);
+        var folder = args.String(Tuned) ?? TunedLens.DefaultFolder(loaded.Path);
         var tuned = folder is null ? null : TunedLens.Load(folder, loaded.Model.Config);
         var report = LensAnalysis.Run(loaded, prompt, tuned, folder is null ? null : Path.GetFullPath(folder), top);
         if (htmlPath is not null) HtmlOutput.Write(htmlPath, LensHtmlReport.Render(report));
@@ -32,13 +32,6 @@ public sealed class LensCommand : Command
         else Render(report, output);
         HtmlOutput.Wrote(htmlPath, output);
         return 0;
-    }
-
-    /// <summary>MODEL/tuned-lens when the model is a folder holding one (the embedded model ships one).</summary>
-    public static string? DefaultFolder(string modelPath)
-    {
-        var folder = Path.Combine(modelPath, "tuned-lens");
-        return File.Exists(Path.Combine(folder, TunedLens.WeightsFile)) ? folder : null;
     }
 
     private static void Render(LensReport r, CommandOutput output)

@@ -48,6 +48,17 @@ public sealed class TunedLens
     /// <summary>Stages with a translator: every residual point but the model's output.</summary>
     public static int StageCount(TransformerConfig config) => config.NLayers;
 
+    /// <summary>MODEL/tuned-lens when the model is a folder holding one (the embedded model ships one), else null.</summary>
+    public static string? DefaultFolder(string modelPath)
+    {
+        var folder = Path.Combine(modelPath, "tuned-lens");
+        return File.Exists(Path.Combine(folder, WeightsFile)) ? folder : null;
+    }
+
+    /// <summary>The tuned lens in the model's own folder (<see cref="DefaultFolder"/>), or null when it has none.</summary>
+    public static TunedLens? OfModel(Models.Loading.LoadedModel loaded) =>
+        DefaultFolder(loaded.Path) is { } folder ? Load(folder, loaded.Model.Config) : null;
+
     /// <summary>The logit lens as a tuned lens: identity translators.</summary>
     public static TunedLens Identity(TransformerConfig config)
     {
