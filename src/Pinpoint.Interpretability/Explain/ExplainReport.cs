@@ -19,6 +19,15 @@ public sealed record PatchingEstimate(int? Steps, double[][] Residual, double[] 
         new(steps, cells.ResidualByLayerPosition, cells.AttentionOut, cells.MlpOut, cells.Heads, spearman);
 }
 
+/// <summary>The metric patching, attribution patching, ablation and weights measure, on the clean run and on the counterfactual.</summary>
+/// <param name="Name">"logit_diff", "logprob", "prob", "kl", or a custom metric's name.</param>
+/// <param name="Unit">"logits", "nats" or "probability".</param>
+public sealed record MetricSummary(string Name, string Unit, double Clean, double Counterfactual)
+{
+    /// <summary>Clean − counterfactual: what patching shares are shares of.</summary>
+    [JsonIgnore] public double Effect => Clean - Counterfactual;
+}
+
 /// <summary>The causal check: mean ablation's numbers at the top level, the ablated set, and resample ablation beside them.</summary>
 public sealed record VerificationSummary(
     int K, double TopKFractionRemoved, double RandomKFractionRemoved, IReadOnlyList<double> Curve, IReadOnlyList<double> RandomCurve,
@@ -48,8 +57,12 @@ public sealed record ExplainReport
     public required string[] Tokens { get; init; }
     public required TokenChoice Target { get; init; }
     public required TokenChoice Foil { get; init; }
-    /// <summary>Target − foil logit at the last position of the prompt.</summary>
+    /// <summary>Target − foil logit (first tokens) at the answer position.</summary>
     public required double LogitDiff { get; init; }
+    /// <summary>The metric patching and ablation use; with the default (logit_diff) its clean value is <see cref="LogitDiff"/>.</summary>
+    public required MetricSummary Metric { get; init; }
+    /// <summary>The prompt position whose next token is the answer.</summary>
+    public required int AnswerPosition { get; init; }
     public required CounterfactualPrompt Counterfactual { get; init; }
     public required IReadOnlyList<LensPoint> LogitLens { get; init; }
 
