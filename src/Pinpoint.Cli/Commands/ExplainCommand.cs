@@ -18,13 +18,14 @@ public sealed class ExplainCommand : Command
     internal static readonly CliOption Dataset = new("dataset", "FILE", "explain every {\"prompt\",\"target\",\"foil\",\"counterfactual\"?} line of a JSONL file: means ± 95% CI, consistent vs item-specific components, one top-k ablation across all items");
     internal static readonly CliOption Limit = new("limit", "N", "with --dataset: only the first N items");
     internal static readonly CliOption IgSteps = new("ig-steps", "S", $"gradients averaged along the counterfactual→clean path by integrated gradients (default {IntegratedGradients.DefaultSteps})");
+    internal static readonly CliOption CounterfactualsFrom = new("counterfactuals-from", "FILE", "draw the counterfactual from the prompts of a JSONL dataset ({\"prompt\",...} lines): of those with the prompt's token length, the one that lowers the difference most");
     internal static readonly CliOption Metric = new("metric", "NAME", "what patching, attribution, ablation and weights measure: logit-diff (target − foil first tokens, the default), logprob or prob (of the whole target, teacher-forced), kl (KL divergence from the clean run's next-token distributions)");
     internal static readonly CliOption Position = new("position", "P", "the prompt token after which the answer comes (0-based; default: the last); later tokens are dropped");
     internal static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, Metric, Position, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, CounterfactualsFrom, Metric, Position, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile];
     public override Type ResultType => typeof(ExplainReport);
     public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(DatasetExplainReport))];
 
@@ -58,7 +59,14 @@ public sealed class ExplainCommand : Command
                 args.String(Target) ?? throw new CliException("--target is required with --prompt"),
                 args.String(Foil) ?? throw new CliException($"--foil is required with --prompt: --metric {MetricNames[(int)metric]} is read beside the target − foil logit difference (logit lens, direct attribution)"),
                 args.String(Counterfactual));
-        return request with { Metric = metric, Position = args.String(Position) is null ? null : args.Int(Position, 0, min: 0) };
+        var pool = args.String(CounterfactualsFrom);
+        if (pool is not null && args.String(Counterfactual) is not null) throw new CliException("give --counterfactual or --counterfactuals-from, not both");
+        return request with
+        {
+            Metric = metric, Position = args.String(Position) is null ? null : args.Int(Position, 0, min: 0),
+            Counterfactual = pool is null ? request.Counterfactual : null,
+            CounterfactualPool = pool is null ? null : (pool, EvalDataset.ReadScoreItems(pool).Select(i => i.Prompt).ToList()),
+        };
     }
 
     /// <summary>--metric values, in <see cref="MetricKind"/> order.</summary>
@@ -74,8 +82,8 @@ public sealed class ExplainCommand : Command
     /// <summary>The first --limit items of the --dataset file (the prompt options must be absent).</summary>
     internal static List<ScoreItem> DatasetItems(CliArgs args, string dataset)
     {
-        if (args.String(Prompt) is not null || args.String(Target) is not null || args.String(Foil) is not null || args.String(Counterfactual) is not null)
-            throw new CliException("--dataset takes the prompts, targets and foils from the file; drop --prompt/--target/--foil/--counterfactual");
+        if (args.String(Prompt) is not null || args.String(Target) is not null || args.String(Foil) is not null || args.String(Counterfactual) is not null || args.String(CounterfactualsFrom) is not null)
+            throw new CliException("--dataset takes the prompts, targets and foils from the file; drop --prompt/--target/--foil/--counterfactual/--counterfactuals-from");
         if (args.String(Metric) is not null || args.String(Position) is not null)
             throw new CliException("--metric and --position explain one prediction; --dataset compares target and foil at the end of each prompt");
         var items = EvalDataset.ReadScoreItems(dataset);
@@ -122,6 +130,7 @@ public sealed class ExplainCommand : Command
             ("logit difference", N(r.LogitDiff)),
             ("counterfactual", $"{CommandOutput.Quote(r.Counterfactual.Text)} → difference {N(r.Counterfactual.LogitDiff)}"),
             ("counterfactual origin", r.Counterfactual.Origin),
+            .. (r.Counterfactual.Candidates ?? []).Skip(1).Select((c, i) => ($"counterfactual candidate {i + 2}", $"{CommandOutput.Quote(c.Text)} → difference {N(c.LogitDiff)}")),
             ("metric", $"{r.Metric.Name}: {N(r.Metric.Clean)} {unit} on the prompt, {N(r.Metric.Counterfactual)} on the counterfactual (answer after token {r.AnswerPosition})"),
             ("attribution vs activation patching", $"Spearman {N(r.AttributionPatching.SpearmanVsActivation)}"),
             ($"integrated gradients ({r.IntegratedGradients.Steps} steps) vs activation patching", $"Spearman {N(r.IntegratedGradients.SpearmanVsActivation)}"),

@@ -4,7 +4,11 @@ using Pinpoint.Interpretability.Reports;
 namespace Pinpoint.Interpretability.Explain;
 
 /// <summary>The prompt patching runs against: its text, how it was found, its tokens, and the clean difference on it.</summary>
-public sealed record CounterfactualPrompt(string Text, string Origin, IReadOnlyList<string> Tokens, double LogitDiff);
+public sealed record CounterfactualPrompt(string Text, string Origin, IReadOnlyList<string> Tokens, double LogitDiff)
+{
+    /// <summary>When searched for: the best candidates by how far they lower the difference, the chosen one first.</summary>
+    public IReadOnlyList<CounterfactualCandidate>? Candidates { get; init; }
+}
 
 /// <summary>Activation patching cells: counterfactual run with one clean activation (denoise) beside the clean run with one counterfactual activation (noise).</summary>
 /// <param name="AttnOut">Denoise, per layer.</param>

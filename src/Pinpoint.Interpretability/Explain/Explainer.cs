@@ -28,6 +28,9 @@ public sealed record ExplainRequest(string Prompt, string Target, string Foil, s
     /// and foil's tokens; the target is teacher-forced (all its tokens but the last are appended to the prompt).
     /// </summary>
     public Func<int[], int[], int[], AnswerMetric>? CustomMetric { get; init; }
+
+    /// <summary>Prompts to draw the counterfactual from (resampling) when none is given, e.g. a dataset's; <c>Name</c> names them in messages.</summary>
+    public (string Name, IReadOnlyList<string> Prompts)? CounterfactualPool { get; init; }
 }
 
 public sealed record ExplainOptions
@@ -136,7 +139,10 @@ public static class Explainer
             Prompt = request.Prompt, Ids = ids, Tokens = ids.Select(loaded.Tokenizer.TokenText).ToArray(), Target = target, Foil = foil,
             LogitDiff = diff,
             Metric = new MetricSummary(metric.Name, metric.Unit, denoise.CleanDiff, denoise.CounterfactualDiff), AnswerPosition = prediction.AnswerIds.Length - 1,
-            Counterfactual = new CounterfactualPrompt(cfText, origin, cfIds.Select(loaded.Tokenizer.TokenText).ToArray(), cfDiff),
+            Counterfactual = new CounterfactualPrompt(cfText, origin, cfIds.Select(loaded.Tokenizer.TokenText).ToArray(), cfDiff)
+            {
+                Candidates = prediction.CounterfactualCandidates.Count > 0 ? prediction.CounterfactualCandidates : null,
+            },
             LogitLens = lens, TopK = options.TopK,
             DirectAttribution = directAttribution, DirectAttributionConstant = dla.Constant, TopNeurons = directNeurons.Take(options.TopK).ToList(),
             Denoising = denoise, Noising = noise, AttributionDenoising = estimate, AttributionSpearman = spearman,

@@ -20,6 +20,8 @@ public sealed record Prediction(
     public required int[] AnswerIds { get; init; }
     public required int[] CounterfactualAnswerIds { get; init; }
     public required AnswerMetric Metric { get; init; }
+    /// <summary>The automatic search's best candidates, chosen first (empty for a given counterfactual).</summary>
+    public IReadOnlyList<CounterfactualCandidate> CounterfactualCandidates { get; init; } = [];
 
     public static Prediction Prepare(LoadedModel loaded, ExplainRequest request)
     {
@@ -32,9 +34,12 @@ public sealed record Prediction(
             throw new ArgumentException($"target \"{request.Target}\" and foil \"{request.Foil}\" both start with token {target.Id} ({target.Token}); the difference would be 0");
         var readout = new LogitDiffReadout(loaded.Model, target.Id, foil.Id);
 
-        var (cfIds, cfText, origin) = request.Counterfactual is { } given
-            ? (AtPosition(Continuations.EncodePrompt(loaded, given, "counterfactual"), request.Position, "position (in the counterfactual)"), given, "given")
-            : CounterfactualSearch.Build(loaded, ids, readout);
+        var choice = request.Counterfactual is { } given
+            ? new CounterfactualChoice(AtPosition(Continuations.EncodePrompt(loaded, given, "counterfactual"), request.Position, "position (in the counterfactual)"), given, "given", [])
+            : request.CounterfactualPool is { } pool
+                ? CounterfactualSearch.FromPool(loaded, ids, readout, pool.Prompts, pool.Name)
+                : CounterfactualSearch.Build(loaded, ids, readout);
+        var (cfIds, cfText, origin) = (choice.Ids, choice.Text, choice.Origin);
         if (cfIds.Length != ids.Length)
             throw new ArgumentException($"the counterfactual has {cfIds.Length} tokens and the prompt {ids.Length}; patching needs equal lengths (change words that tokenize alike)");
         if (cfIds.AsSpan().SequenceEqual(ids))
@@ -52,7 +57,7 @@ public sealed record Prediction(
         };
         if (metric.Rows > runIds.Length)
             throw new ArgumentException($"the metric reads {metric.Rows} positions but the run has {runIds.Length} tokens");
-        return new Prediction(runIds, target, foil, readout, cfRunIds, cfText, origin) { AnswerIds = ids, CounterfactualAnswerIds = cfIds, Metric = metric };
+        return new Prediction(runIds, target, foil, readout, cfRunIds, cfText, origin) { AnswerIds = ids, CounterfactualAnswerIds = cfIds, Metric = metric, CounterfactualCandidates = choice.Ranked };
     }
 
     /// <summary>The prompt up to and including <paramref name="position"/> (all of it when null): the model's prediction there depends on nothing later.</summary>
