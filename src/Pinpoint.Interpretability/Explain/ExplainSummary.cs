@@ -45,7 +45,7 @@ public sealed record ExplainSummary(IReadOnlyList<string> Sentences, IReadOnlyLi
             ? $"The model prefers {target} over {foil} by {Logits(r.LogitDiff)} logits; with the counterfactual {Quote(r.Counterfactual.Text)} the difference is {Logits(r.Counterfactual.LogitDiff)}, so the changed tokens account for {Logits(effect)} logits (the effect)."
             : $"The model prefers {foil} over {target} by {Logits(-r.LogitDiff)} logits; with the counterfactual {Quote(r.Counterfactual.Text)} the difference is {Logits(r.Counterfactual.LogitDiff)}, an effect of {Logits(effect)} logits.");
         if (r.Counterfactual.Candidates is { Count: > 0 } candidates)
-            sentences.Add($"The counterfactual was chosen automatically ({r.Counterfactual.Origin}); it {(r.Counterfactual.LogitDiff < 0 ? "flips the answer" : "does not flip the answer")}"
+            sentences.Add($"The counterfactual was chosen automatically ({r.Counterfactual.Origin}); it {(r.LogitDiff <= 0 ? "lowers a difference the target already loses" : r.Counterfactual.LogitDiff < 0 ? "flips the answer" : "does not flip the answer")}"
                 + (candidates.Count > 1 ? $"; the next candidates reach {string.Join(", ", candidates.Skip(1).Select(c => Logits(c.LogitDiff)))} logits." : "."));
         // Patching and ablation measure the chosen metric: from here on, effects and bases are its.
         effect = r.Metric.Effect;
