@@ -19,13 +19,16 @@ public sealed class ExplainCommand : Command
     internal static readonly CliOption Dataset = new("dataset", "FILE", "explain every {\"prompt\",\"target\",\"foil\",\"counterfactual\"?} line of a JSONL file: means ± 95% CI, consistent vs item-specific components, one top-k ablation across all items");
     internal static readonly CliOption Limit = new("limit", "N", "with --dataset: only the first N items");
     internal static readonly CliOption IgSteps = new("ig-steps", "S", $"gradients averaged along the counterfactual→clean path by integrated gradients (default {IntegratedGradients.DefaultSteps})");
+    internal static readonly CliOption CounterfactualsFrom = new("counterfactuals-from", "FILE", "draw the counterfactual from the prompts of a JSONL dataset ({\"prompt\",...} lines): of those with the prompt's token length, the one that lowers the difference most");
+    internal static readonly CliOption Metric = new("metric", "NAME", "what patching, attribution, ablation and weights measure: logit-diff (target − foil first tokens, the default), logprob or prob (of the whole target, teacher-forced), kl (KL divergence from the clean run's next-token distributions)");
+    internal static readonly CliOption Position = new("position", "P", "the prompt token after which the answer comes (0-based; default: the last); later tokens are dropped");
     internal static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
     private static readonly CliOption Tuned = new("tuned", "DIR", "tuned lens folder (pinpoint lens train) read beside the logit lens (default: MODEL/tuned-lens when it exists)");
     private static readonly CliOption Dashboards = new("dashboards", "DIR", "folder of neuron dashboard stores (pinpoint neurons --out); default: the model's own dashboards/ folder. Where a store exists, each mechanism neuron's top corpus contexts are shown");
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile, Dashboards, Tuned];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, CounterfactualsFrom, Metric, Position, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile, Dashboards, Tuned];
     public override Type ResultType => typeof(ExplainReport);
     public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(DatasetExplainReport))];
 
@@ -53,19 +56,40 @@ public sealed class ExplainCommand : Command
         var prompt = args.String(Prompt);
         if (prompt is null && (args.String(Target) is not null || args.String(Foil) is not null))
             throw new CliException("--target and --foil need --prompt");
-        return prompt is null
+        var metric = MetricOption(args);
+        var request = prompt is null
             ? ExplainRequest.ArticleExample with { Counterfactual = args.String(Counterfactual) ?? ExplainRequest.ArticleExample.Counterfactual }
             : new ExplainRequest(prompt,
                 args.String(Target) ?? throw new CliException("--target is required with --prompt"),
-                args.String(Foil) ?? throw new CliException("--foil is required with --prompt"),
+                args.String(Foil) ?? throw new CliException($"--foil is required with --prompt: --metric {MetricNames[(int)metric]} is read beside the target − foil logit difference (logit lens, direct attribution)"),
                 args.String(Counterfactual));
+        var pool = args.String(CounterfactualsFrom);
+        if (pool is not null && args.String(Counterfactual) is not null) throw new CliException("give --counterfactual or --counterfactuals-from, not both");
+        return request with
+        {
+            Metric = metric, Position = args.String(Position) is null ? null : args.Int(Position, 0, min: 0),
+            Counterfactual = pool is null ? request.Counterfactual : null,
+            CounterfactualPool = pool is null ? null : (pool, EvalDataset.ReadScoreItems(pool).Select(i => i.Prompt).ToList()),
+        };
+    }
+
+    /// <summary>--metric values, in <see cref="MetricKind"/> order.</summary>
+    private static readonly string[] MetricNames = ["logit-diff", "logprob", "prob", "kl"];
+
+    private static MetricKind MetricOption(CliArgs args)
+    {
+        var name = args.String(Metric) ?? MetricNames[0];
+        int index = Array.IndexOf(MetricNames, name);
+        return index >= 0 ? (MetricKind)index : throw new CliException($"option --metric: '{name}' is not one of {string.Join(", ", MetricNames)}");
     }
 
     /// <summary>The first --limit items of the --dataset file (the prompt options must be absent).</summary>
     internal static List<ScoreItem> DatasetItems(CliArgs args, string dataset)
     {
-        if (args.String(Prompt) is not null || args.String(Target) is not null || args.String(Foil) is not null || args.String(Counterfactual) is not null)
-            throw new CliException("--dataset takes the prompts, targets and foils from the file; drop --prompt/--target/--foil/--counterfactual");
+        if (args.String(Prompt) is not null || args.String(Target) is not null || args.String(Foil) is not null || args.String(Counterfactual) is not null || args.String(CounterfactualsFrom) is not null)
+            throw new CliException("--dataset takes the prompts, targets and foils from the file; drop --prompt/--target/--foil/--counterfactual/--counterfactuals-from");
+        if (args.String(Metric) is not null || args.String(Position) is not null)
+            throw new CliException("--metric and --position explain one prediction; --dataset compares target and foil at the end of each prompt");
         var items = EvalDataset.ReadScoreItems(dataset);
         return items.Take(args.Int(Limit, items.Count, min: 1)).ToList();
     }
@@ -103,25 +127,28 @@ public sealed class ExplainCommand : Command
     private static void Render(ExplainReport r, CommandOutput output)
     {
         string N(double v) => CommandOutput.Number(v);
-        string P(double v) => ExplainSummary.Share(v, r.LogitDiff);
+        string P(double v) => ExplainSummary.Share(v, r.Metric.Clean, r.Metric.Unit);
         foreach (var sentence in r.Summary.Sentences) output.Text.WriteLine(sentence);
         foreach (var caveat in r.Summary.Caveats) output.Text.WriteLine("Caveat: " + caveat);
         output.Text.WriteLine();
-        double effect = r.LogitDiff - r.Counterfactual.LogitDiff;
+        double effect = r.Metric.Effect;
+        string unit = r.Metric.Unit;
         output.WriteProperties([
             ("prompt", CommandOutput.Quote(r.Prompt)),
             ("target vs foil", $"{CommandOutput.Quote(r.Target.Token)} (id {r.Target.Id}) vs {CommandOutput.Quote(r.Foil.Token)} (id {r.Foil.Id})"),
             .. new[] { ("target", r.Target), ("foil", r.Foil) }.Where(c => c.Item2.TokenCount > 1).Select(c => (c.Item1,
-                $"{CommandOutput.Quote(c.Item2.Text)} is {c.Item2.TokenCount} tokens ({string.Join(" ", c.Item2.Pieces.Select(CommandOutput.Quote))}); only the first is compared")),
+                $"{CommandOutput.Quote(c.Item2.Text)} is {c.Item2.TokenCount} tokens ({string.Join(" ", c.Item2.Pieces.Select(CommandOutput.Quote))}); the logit difference compares the first; teacher-forced log p {N(c.Item2.LogProb ?? double.NaN)} ({string.Join(", ", (c.Item2.TokenLogProbs ?? []).Select(N))} per token)")),
             ("logit difference", N(r.LogitDiff)),
             ("counterfactual", $"{CommandOutput.Quote(r.Counterfactual.Text)} → difference {N(r.Counterfactual.LogitDiff)}"),
             ("counterfactual origin", r.Counterfactual.Origin),
+            .. (r.Counterfactual.Candidates ?? []).Skip(1).Select((c, i) => ($"counterfactual candidate {i + 2}", $"{CommandOutput.Quote(c.Text)} → difference {N(c.LogitDiff)}")),
+            ("metric", $"{r.Metric.Name}: {N(r.Metric.Clean)} {unit} on the prompt, {N(r.Metric.Counterfactual)} on the counterfactual (answer after token {r.AnswerPosition})"),
             ("attribution vs activation patching", $"Spearman {N(r.AttributionPatching.SpearmanVsActivation)}"),
             ($"integrated gradients ({r.IntegratedGradients.Steps} steps) vs activation patching", $"Spearman {N(r.IntegratedGradients.SpearmanVsActivation)}"),
             ("weight vectors: estimate vs zeroing", $"Spearman {N(r.WeightsSpearman)} over the top {r.Weights.Count} of {r.WeightsScored} rows and columns; " +
                 $"{N(r.BlockWeightsSpearman)} over the top {r.BlockWeights.Count} inside blocks"),
             ("ablated together", string.Join(", ", r.Verified.Select(c => c.Name))),
-            ("ablating top-" + r.Verification.K + $" (share of the clean difference, {N(r.LogitDiff)} logits)", $"mean: {P(r.Verification.TopKFractionRemoved)} removed (random {r.Verification.K}: {P(r.Verification.RandomKFractionRemoved)}); " +
+            ("ablating top-" + r.Verification.K + $" (share of the clean {r.Metric.Name}, {N(r.Metric.Clean)} {unit})", $"mean: {P(r.Verification.TopKFractionRemoved)} removed (random {r.Verification.K}: {P(r.Verification.RandomKFractionRemoved)}); " +
                 $"resample: {P(r.Verification.Resample.TopKFractionRemoved)} (random: {P(r.Verification.Resample.RandomKFractionRemoved)})"),
         ]);
         var lens = CommandOutput.NewTable("logit lens", "target − foil");
@@ -135,9 +162,9 @@ public sealed class ExplainCommand : Command
         }
         WriteShares(output, "direct logit attribution (logits)", r.TopDirectAttribution, N);
         WriteShares(output, "top neurons, direct (logits)", r.TopNeurons, N);
-        string OfEffect(double share) => ExplainSummary.Share(share, effect);
-        WriteShares(output, $"activation patching: share of the effect ({N(effect)} logits) restored", r.TopPatchingRanking, OfEffect);
-        WriteShares(output, $"neurons, attribution patching: estimated share of the effect ({N(effect)} logits)", r.NeuronRanking, OfEffect);
+        string OfEffect(double share) => ExplainSummary.Share(share, effect, unit);
+        WriteShares(output, $"activation patching: share of the effect ({N(effect)} {unit}) restored", r.TopPatchingRanking, OfEffect);
+        WriteShares(output, $"neurons, attribution patching: estimated share of the effect ({N(effect)} {unit})", r.NeuronRanking, OfEffect);
         // Positions as rows, layers as columns: prompts are longer than models are deep.
         int layers = r.Patching.ResidualDenoise.Length;
         var residual = CommandOutput.NewTable(["position", "token", .. Enumerable.Range(0, layers).Select(l => l < layers - 1 ? $"resid_pre L{l}" : "final")]);

@@ -161,7 +161,7 @@ public static class DynamicsAnalysis
             {
                 throw new ArgumentException($"{items[i].Source ?? $"item {i}"}: {e.Message}", e);
             }
-            var estimate = AttributionPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Readout, PatchDirection.Denoise);
+            var estimate = AttributionPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Metric, PatchDirection.Denoise);
             double span = estimate.CleanDiff - estimate.CounterfactualDiff;
             predictions.Add((prediction, estimate.CleanDiff));
             foreach (var a in Explainer.Ranking(model.Config, estimate))

@@ -43,11 +43,11 @@ public sealed record PatchingResult(
 public static class ActivationPatching
 {
     /// <param name="cells">Cells left out are empty arrays (e.g. dataset mode needs no residual × position grid from the noising run).</param>
-    public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, LogitDiffReadout readout, PatchDirection direction,
+    public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, AnswerMetric metric, PatchDirection direction,
         PatchingCells cells = PatchingCells.All)
     {
         var c = model.Config;
-        var patcher = new Patcher(model, clean, counterfactual, readout, direction, AttributionPatching.HookPoints(c));
+        var patcher = new Patcher(model, clean, counterfactual, metric, direction, AttributionPatching.HookPoints(c));
         int len = clean.Length;
         var residual = new double[cells.HasFlag(PatchingCells.Residual) ? c.NLayers + 1 : 0][];
         for (int l = 0; l < residual.Length; l++)
@@ -80,12 +80,12 @@ public static class ActivationPatching
     /// Exact patching of single neurons (their hook_post column at every position): one forward each, so meant for the
     /// few that attribution patching ranks highest. Values are shares of (clean − counterfactual), as in <see cref="Run"/>.
     /// </summary>
-    public static List<Attribution> Neurons(HookedTransformer model, int[] clean, int[] counterfactual, LogitDiffReadout readout,
+    public static List<Attribution> Neurons(HookedTransformer model, int[] clean, int[] counterfactual, AnswerMetric metric,
         PatchDirection direction, IEnumerable<Component> neurons)
     {
         var list = neurons.ToList();
         if (list.Any(n => n.Kind != ComponentKind.Neuron)) throw new ArgumentException("only neurons can be patched one by one here");
-        var patcher = new Patcher(model, clean, counterfactual, readout, direction, list.Select(n => HookNames.MlpPost(n.Layer)).ToHashSet());
+        var patcher = new Patcher(model, clean, counterfactual, metric, direction, list.Select(n => HookNames.MlpPost(n.Layer)).ToHashSet());
         return list.Select(n => new Attribution(n, patcher.Effect(HookNames.MlpPost(n.Layer), (act, src) => ReplaceColumns(act, src.ToArray(), n.Index, 1)))).ToList();
     }
 
@@ -93,19 +93,19 @@ public static class ActivationPatching
     private sealed class Patcher
     {
         private readonly HookedTransformer _model;
-        private readonly LogitDiffReadout _readout;
+        private readonly AnswerMetric _metric;
         private readonly PatchDirection _direction;
         private readonly int[] _target;
         private readonly ActivationCache _source;
         private readonly double _baseline, _span;
 
-        public Patcher(HookedTransformer model, int[] clean, int[] counterfactual, LogitDiffReadout readout, PatchDirection direction, ISet<string> hooks)
+        public Patcher(HookedTransformer model, int[] clean, int[] counterfactual, AnswerMetric metric, PatchDirection direction, ISet<string> hooks)
         {
             CheckLengths(clean, counterfactual);
-            (_model, _readout, _direction) = (model, readout, direction);
-            var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), hooks.Contains, lastPositionOnly: true);
-            var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), hooks.Contains, lastPositionOnly: true);
-            (CleanDiff, CounterfactualDiff) = (readout.FromLogits(cleanLogits), readout.FromLogits(cfLogits));
+            (_model, _metric, _direction) = (model, metric, direction);
+            var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), hooks.Contains, lastPositionOnly: metric.LastPositionOnly);
+            var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), hooks.Contains, lastPositionOnly: metric.LastPositionOnly);
+            (CleanDiff, CounterfactualDiff) = (metric.FromLogits(cleanLogits), metric.FromLogits(cfLogits));
             (_target, _source) = direction == PatchDirection.Denoise ? (counterfactual, cleanCache) : (clean, cfCache);
             _baseline = direction == PatchDirection.Denoise ? CounterfactualDiff : CleanDiff;
             _span = CleanDiff - CounterfactualDiff;
@@ -117,8 +117,8 @@ public static class ActivationPatching
         /// <summary>Share of (clean − counterfactual) that patching <paramref name="hook"/> moves in the patching direction.</summary>
         public double Effect(string hook, Func<Tensor, Tensor, Tensor> patch)
         {
-            var logits = _model.RunWithHooks(TokenBatch.Single(_target), [(hook, (act, name) => patch(act, _source[name]))], lastPositionOnly: true);
-            double moved = _readout.FromLogits(logits) - _baseline;
+            var logits = _model.RunWithHooks(TokenBatch.Single(_target), [(hook, (act, name) => patch(act, _source[name]))], lastPositionOnly: _metric.LastPositionOnly);
+            double moved = _metric.FromLogits(logits) - _baseline;
             return Math.Abs(_span) < 1e-12 ? 0 : (_direction == PatchDirection.Denoise ? moved : -moved) / _span;
         }
     }

@@ -12,7 +12,7 @@ namespace Pinpoint.Interpretability.Explain;
 /// </summary>
 public static class AttributionPatching
 {
-    public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, LogitDiffReadout readout, PatchDirection direction)
+    public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, AnswerMetric metric, PatchDirection direction)
     {
         ActivationPatching.CheckLengths(clean, counterfactual);
         var c = model.Config;
@@ -20,9 +20,9 @@ public static class AttributionPatching
         var (sourceIds, baseIds) = direction == PatchDirection.Denoise ? (clean, counterfactual) : (counterfactual, clean);
         // The source run only supplies activations, so it runs untaped; only the base run is differentiated (a taped
         // batch of both would back-propagate zeros through the source row at the same cost).
-        var (sourceLogits, source) = model.RunWithCache(TokenBatch.Single(sourceIds), names.Contains, lastPositionOnly: true);
-        var (baseDiff, baseline) = Gradients(model, baseIds, names, readout);
-        double sourceDiff = readout.FromLogits(sourceLogits);
+        var (sourceLogits, source) = model.RunWithCache(TokenBatch.Single(sourceIds), names.Contains, lastPositionOnly: metric.LastPositionOnly);
+        var (baseDiff, baseline) = Gradients(model, baseIds, names, metric);
+        double sourceDiff = metric.FromLogits(sourceLogits);
         var (cleanDiff, cfDiff) = direction == PatchDirection.Denoise ? (sourceDiff, baseDiff) : (baseDiff, sourceDiff);
         return FromGradients(c, clean.Length, direction, cleanDiff, cfDiff, source, baseline, hook => baseline[hook].Grad);
     }
@@ -98,7 +98,7 @@ public static class AttributionPatching
     /// </summary>
     /// <param name="replacements">Hook functions run before the activations are marked (so a replaced activation is the one differentiated).</param>
     public static (double LogitDiff, ActivationCache Activations) Gradients(HookedTransformer model, int[] ids, IReadOnlySet<string> names,
-        LogitDiffReadout readout, IEnumerable<(string HookName, HookFunction Function)>? replacements = null)
+        AnswerMetric metric, IEnumerable<(string HookName, HookFunction Function)>? replacements = null)
     {
         var tape = new Tape();
         var hooks = new HookSet(names.Contains);
@@ -109,19 +109,12 @@ public static class AttributionPatching
                 act.RequiresGrad = true;
                 return null;
             });
-        var logits = model.Forward(new Compute(tape), TokenBatch.Single(ids), hooks, lastPositionOnly: true);
-        BackwardLogitDiff(tape, logits, readout);
-        return (readout.FromLogits(logits), hooks.Cache);
+        var logits = model.Forward(new Compute(tape), TokenBatch.Single(ids), hooks, lastPositionOnly: metric.LastPositionOnly);
+        metric.Backward(tape, logits);
+        return (metric.FromLogits(logits), hooks.Cache);
     }
 
     /// <summary>Back-propagates the target−foil logit difference at the last position of a taped single sequence's logits [1, T, V] (T may be 1).</summary>
-    public static void BackwardLogitDiff(Tape tape, Tensor logits, LogitDiffReadout readout)
-    {
-        var seed = Tensor.Zeros(logits.Shape.ToArray());
-        int v = logits.Dim(-1);
-        int last = logits.Size - v;
-        seed.Span[last + readout.Target] = 1f;
-        seed.Span[last + readout.Foil] = -1f;
-        tape.Backward(logits, seed);
-    }
+    public static void BackwardLogitDiff(Tape tape, Tensor logits, LogitDiffReadout readout) =>
+        AnswerMetric.LogitDiff(readout.Target, readout.Foil).Backward(tape, logits);
 }

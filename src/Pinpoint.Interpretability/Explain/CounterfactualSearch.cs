@@ -1,22 +1,36 @@
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Models.Loading;
+using Pinpoint.Models.Tokenizers;
 
 namespace Pinpoint.Interpretability.Explain;
 
+/// <summary>One candidate counterfactual and the target − foil difference the model gives after it.</summary>
+public sealed record CounterfactualCandidate(string Text, double LogitDiff);
+
+/// <summary>A counterfactual the search chose, how, and the runners-up (best first, the chosen one included).</summary>
+public sealed record CounterfactualChoice(int[] Ids, string Text, string Origin, IReadOnlyList<CounterfactualCandidate> Ranked);
+
 /// <summary>
-/// Builds a counterfactual prompt when none is given: every earlier token is swapped, one at a time, for each of its
-/// nearest neighbours in embedding space (similar tokens, so the prompt stays fluent), and the swap that lowers the
-/// target−foil difference most is kept.
+/// Builds a counterfactual prompt when none is given. Swaps: every earlier token is swapped, one at a time, for its
+/// nearest neighbours in embedding space that are the same kind of token (same leading space, capitalisation and
+/// letter/digit/punctuation class, and a vocabulary rank within a factor of <see cref="RankFactor"/>, BPE ranks
+/// standing in for frequency), keeping only swaps whose text re-encodes to the same tokens; or prompts drawn from
+/// a dataset with the same token length (resampling). Either way the candidates are ranked by how much they lower
+/// the target − foil difference, and the best is kept.
 /// </summary>
 public static class CounterfactualSearch
 {
     public const int Neighbours = 16;
+    /// <summary>Candidates listed beside the chosen one.</summary>
+    public const int Listed = 5;
+    /// <summary>A swap partner's vocabulary id lies within this factor of the original's (a frequency band).</summary>
+    public const double RankFactor = 4;
 
-    public static (int[] Ids, string Text, string Origin) Build(LoadedModel loaded, int[] ids, LogitDiffReadout readout)
+    public static CounterfactualChoice Build(LoadedModel loaded, int[] ids, LogitDiffReadout readout)
     {
         var tokenizer = loaded.Tokenizer;
         var embedding = loaded.Model.Weights.Embedding;
-        int d = embedding.Dim(1), vocab = loaded.Model.Config.VocabSize;
+        int d = embedding.Dim(1), vocab = Math.Min(loaded.Model.Config.VocabSize, tokenizer.VocabSize);
         var table = embedding.ToArray();
         var norms = new double[vocab];
         for (int v = 0; v < vocab; v++) norms[v] = Math.Sqrt(Dot(table, v, v, d)) + 1e-12;
@@ -26,26 +40,67 @@ public static class CounterfactualSearch
         {
             if (tokenizer.IsSpecial(ids[p])) continue;
             int original = ids[p];
-            var similarity = new double[vocab];
-            for (int v = 0; v < vocab; v++) similarity[v] = Dot(table, original, v, d) / (norms[original] * norms[v]);
-            var nearest = Enumerable.Range(0, Math.Min(vocab, tokenizer.VocabSize))
-                .Where(v => v != original && !tokenizer.IsSpecial(v))
-                .OrderByDescending(v => similarity[v])
+            var kind = TokenKind.Of(tokenizer.TokenText(original));
+            var nearest = Enumerable.Range(0, vocab)
+                .Where(v => v != original && !tokenizer.IsSpecial(v) && SimilarRank(v, original) && TokenKind.Of(tokenizer.TokenText(v)) == kind)
+                .OrderByDescending(v => Dot(table, original, v, d) / (norms[original] * norms[v]))
                 .Take(Neighbours);
             foreach (var v in nearest)
             {
                 var swapped = (int[])ids.Clone();
                 swapped[p] = v;
-                candidates.Add((p, v, swapped));
+                if (ReEncodes(loaded, swapped)) candidates.Add((p, v, swapped));
             }
         }
-        if (candidates.Count == 0) throw new ArgumentException("the prompt has no ordinary token to swap for a counterfactual; pass --counterfactual");
-        var logits = Continuations.LastLogits(loaded, candidates.Select(c => c.Ids).ToList(), batchSize: 32);
-        int best = Enumerable.Range(0, candidates.Count).MinBy(i => logits[i][readout.Target] - logits[i][readout.Foil]);
-        (int position, int token, int[] chosen) = candidates[best];
-        string origin = $"swapped token {position} \"{tokenizer.TokenText(ids[position])}\" for \"{tokenizer.TokenText(token)}\" " +
-                        $"(the swap among {candidates.Count} nearest-embedding swaps that lowers the difference most)";
-        return (chosen, tokenizer.Decode(chosen, skipSpecial: true), origin);
+        if (candidates.Count == 0) throw new ArgumentException("the prompt has no token with a swap of the same kind that keeps its tokenization; give a counterfactual");
+        var (ranked, diffs) = Rank(loaded, candidates.Select(c => c.Ids).ToList(), readout);
+        var (position, token, chosen) = candidates[ranked[0]];
+        string origin = $"swapped token {position} \"{tokenizer.TokenText(ids[position])}\" for \"{tokenizer.TokenText(token)}\": the swap among {candidates.Count} " +
+                        $"same-kind nearest-embedding swaps that lowers the difference most (to {diffs[ranked[0]]:0.00})";
+        return Choice(tokenizer, chosen, origin, ranked, diffs, candidates.Select(c => c.Ids).ToList());
+    }
+
+    /// <summary>Resampling: the prompts of <paramref name="pool"/> with the prompt's token length, ranked the same way.</summary>
+    public static CounterfactualChoice FromPool(LoadedModel loaded, int[] ids, LogitDiffReadout readout, IEnumerable<string> pool, string poolName)
+    {
+        var same = pool.Select(p => Continuations.EncodePrompt(loaded, p, poolName)).Where(c => c.Length == ids.Length && !c.AsSpan().SequenceEqual(ids)).ToList();
+        if (same.Count == 0) throw new ArgumentException($"{poolName}: no prompt has the prompt's {ids.Length} tokens; resampling needs one of equal length");
+        var (ranked, diffs) = Rank(loaded, same, readout);
+        string origin = $"drawn from {poolName}: of its {same.Count} prompts with {ids.Length} tokens, the one that lowers the difference most (to {diffs[ranked[0]]:0.00})";
+        return Choice(loaded.Tokenizer, same[ranked[0]], origin, ranked, diffs, same);
+    }
+
+    private static (List<int> Ranked, double[] Diffs) Rank(LoadedModel loaded, List<int[]> prompts, LogitDiffReadout readout)
+    {
+        var logits = Continuations.LastLogits(loaded, prompts, batchSize: 32);
+        var diffs = logits.Select(l => (double)l[readout.Target] - l[readout.Foil]).ToArray();
+        return (Enumerable.Range(0, prompts.Count).OrderBy(i => diffs[i]).ToList(), diffs);
+    }
+
+    private static CounterfactualChoice Choice(ITokenizer tokenizer, int[] chosen, string origin, List<int> ranked, double[] diffs, List<int[]> prompts) =>
+        new(chosen, tokenizer.Decode(chosen, skipSpecial: true), origin,
+            ranked.Take(Listed).Select(i => new CounterfactualCandidate(tokenizer.Decode(prompts[i], skipSpecial: true), diffs[i])).ToList());
+
+    private static bool SimilarRank(int a, int b) => Math.Abs(Math.Log(a + 1.0) - Math.Log(b + 1.0)) <= Math.Log(RankFactor);
+
+    /// <summary>Whether the swapped prompt, written out and read back, gives the same tokens (so the counterfactual text means what was patched).</summary>
+    private static bool ReEncodes(LoadedModel loaded, int[] swapped)
+    {
+        bool bos = loaded.Model.Config.AddBos && loaded.Tokenizer.Bos is not null;
+        var text = loaded.Tokenizer.Decode(swapped, skipSpecial: true);
+        return loaded.Tokenizer.Encode(text, bos).AsSpan().SequenceEqual(swapped);
+    }
+
+    /// <summary>What makes two tokens the same kind: leading space, first-letter case, and character class.</summary>
+    private readonly record struct TokenKind(bool LeadingSpace, bool Capital, char Class)
+    {
+        public static TokenKind Of(string text)
+        {
+            var core = text.TrimStart();
+            char first = core.Length > 0 ? core[0] : ' ';
+            char cls = char.IsLetter(first) ? 'a' : char.IsDigit(first) ? '0' : core.Length == 0 ? ' ' : '.';
+            return new TokenKind(text.Length > 0 && char.IsWhiteSpace(text[0]), char.IsUpper(first), cls);
+        }
     }
 
     private static double Dot(float[] table, int a, int b, int d)

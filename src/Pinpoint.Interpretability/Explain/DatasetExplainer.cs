@@ -168,7 +168,7 @@ public static class DatasetExplainer
             cancel.ThrowIfCancellationRequested();
             var p = analyses[i].Prediction;
             VerificationResult Check(IReadOnlyList<Component> set, AblationKind kind) =>
-                Verification.Run(model, p.Ids, p.CounterfactualIds, reference, p.Readout, set, options.VerifyK, kind, seed: i);
+                Verification.Run(model, p.Ids, p.CounterfactualIds, reference, p.Metric, set, options.VerifyK, kind, seed: i);
             mean.Add(Check(verified, AblationKind.Mean));
             resample.Add(Check(verified, AblationKind.Resample));
             ownMean.Add(Check(analyses[i].OwnTopK, AblationKind.Mean));
@@ -220,22 +220,23 @@ public static class DatasetExplainer
             throw new ArgumentException($"{source}: {e.Message}", e);
         }
         var (ids, _, _, readout, cfIds, _, _) = prediction;
-        var (clean, lens, dla, _) = Explainer.CleanRun(model, ids, readout, []);
-        var denoise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
-        var estimate = AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
+        var metric = prediction.Metric;
+        var (clean, lens, dla, _) = Explainer.CleanRun(model, prediction.AnswerIds, readout, []);
+        var denoise = ActivationPatching.Run(model, ids, cfIds, metric, PatchDirection.Denoise);
+        var estimate = AttributionPatching.Run(model, ids, cfIds, metric, PatchDirection.Denoise);
         // Shares of this item's effect back to logit units, so items with tiny effects do not dominate the means.
         double effect = denoise.CleanDiff - denoise.CounterfactualDiff;
         Dictionary<Component, double> Units(IEnumerable<Attribution> shares) => shares.ToDictionary(a => a.Component, a => a.Value * effect);
         // What knocking each component out of the clean run removes (noising direction): the ranking the causal check uses.
         // Only heads and MLPs are ranked: the residual × position grid would cost a forward per cell and be thrown away.
-        var removal = Explainer.Ranking(model.Config, ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise, PatchingCells.Outputs | PatchingCells.Heads));
-        var noiseEstimate = AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise);
+        var removal = Explainer.Ranking(model.Config, ActivationPatching.Run(model, ids, cfIds, metric, PatchDirection.Noise, PatchingCells.Outputs | PatchingCells.Heads));
+        var noiseEstimate = AttributionPatching.Run(model, ids, cfIds, metric, PatchDirection.Noise);
         var neuronRemoval = Explainer.NeuronRanking(noiseEstimate);
         return new ItemAnalysis(source, prediction, clean, denoise.CounterfactualDiff, lens, denoise,
             Units(Explainer.Ranking(model.Config, denoise)), Units(Explainer.Ranking(model.Config, estimate)),
             dla.Components.ToDictionary(a => a.Component, a => a.Value),
             Units(Explainer.NeuronRanking(estimate)), Explainer.Agreement(denoise, estimate),
-            Units(removal), Units(neuronRemoval), Explainer.VerificationSet(removal, Explainer.NeuronRemovalRanking(model, ids, cfIds, readout, noiseEstimate, verifyK), verifyK));
+            Units(removal), Units(neuronRemoval), Explainer.VerificationSet(removal, Explainer.NeuronRemovalRanking(model, ids, cfIds, metric, noiseEstimate, verifyK), verifyK));
     }
 
     private static List<ComponentSummary> Summaries(List<ItemAnalysis> analyses, Func<ItemAnalysis, Dictionary<Component, double>> exact,

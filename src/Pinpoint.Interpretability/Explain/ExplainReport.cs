@@ -4,7 +4,11 @@ using Pinpoint.Interpretability.Reports;
 namespace Pinpoint.Interpretability.Explain;
 
 /// <summary>The prompt patching runs against: its text, how it was found, its tokens, and the clean difference on it.</summary>
-public sealed record CounterfactualPrompt(string Text, string Origin, IReadOnlyList<string> Tokens, double LogitDiff);
+public sealed record CounterfactualPrompt(string Text, string Origin, IReadOnlyList<string> Tokens, double LogitDiff)
+{
+    /// <summary>When searched for: the best candidates by how far they lower the difference, the chosen one first.</summary>
+    public IReadOnlyList<CounterfactualCandidate>? Candidates { get; init; }
+}
 
 /// <summary>Activation patching cells: counterfactual run with one clean activation (denoise) beside the clean run with one counterfactual activation (noise).</summary>
 /// <param name="AttnOut">Denoise, per layer.</param>
@@ -17,6 +21,15 @@ public sealed record PatchingEstimate(int? Steps, double[][] Residual, double[] 
 {
     public static PatchingEstimate Of(PatchingResult cells, double spearman, int? steps = null) =>
         new(steps, cells.ResidualByLayerPosition, cells.AttentionOut, cells.MlpOut, cells.Heads, spearman);
+}
+
+/// <summary>The metric patching, attribution patching, ablation and weights measure, on the clean run and on the counterfactual.</summary>
+/// <param name="Name">"logit_diff", "logprob", "prob", "kl", or a custom metric's name.</param>
+/// <param name="Unit">"logits", "nats" or "probability".</param>
+public sealed record MetricSummary(string Name, string Unit, double Clean, double Counterfactual)
+{
+    /// <summary>Clean − counterfactual: what patching shares are shares of.</summary>
+    [JsonIgnore] public double Effect => Clean - Counterfactual;
 }
 
 /// <summary>The causal check: mean ablation's numbers at the top level, the ablated set, and resample ablation beside them.</summary>
@@ -48,8 +61,12 @@ public sealed record ExplainReport
     public required string[] Tokens { get; init; }
     public required TokenChoice Target { get; init; }
     public required TokenChoice Foil { get; init; }
-    /// <summary>Target − foil logit at the last position of the prompt.</summary>
+    /// <summary>Target − foil logit (first tokens) at the answer position.</summary>
     public required double LogitDiff { get; init; }
+    /// <summary>The metric patching and ablation use; with the default (logit_diff) its clean value is <see cref="LogitDiff"/>.</summary>
+    public required MetricSummary Metric { get; init; }
+    /// <summary>The prompt position whose next token is the answer.</summary>
+    public required int AnswerPosition { get; init; }
     public required CounterfactualPrompt Counterfactual { get; init; }
     public required IReadOnlyList<LensPoint> LogitLens { get; init; }
     /// <summary>The same difference read through a tuned lens's translators (<see cref="ExplainOptions.TunedLens"/>); null without one.</summary>

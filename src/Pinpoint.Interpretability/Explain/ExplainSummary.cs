@@ -20,10 +20,10 @@ public sealed record ExplainSummary(IReadOnlyList<string> Sentences, IReadOnlyLi
     public static bool ShareIsMeaningful(double baseValue) => double.IsFinite(baseValue) && baseValue >= NearZero;
 
     /// <summary>A share as a percentage of its base, or a flag instead when the base is near zero or negative.</summary>
-    public static string Share(double share, double baseValue) =>
+    public static string Share(double share, double baseValue, string unit = "logits") =>
         !double.IsFinite(share) ? "undefined"
         : ShareIsMeaningful(baseValue) ? Percent(share)
-        : $"{Logits(share * baseValue)} logits (no share: base {Logits(baseValue)})";
+        : $"{Logits(share * baseValue)} {unit} (no share: base {Logits(baseValue)})";
 
     /// <summary>"42%" (no space, no "-0%").</summary>
     public static string Percent(double share)
@@ -44,12 +44,22 @@ public sealed record ExplainSummary(IReadOnlyList<string> Sentences, IReadOnlyLi
         sentences.Add(r.LogitDiff >= 0
             ? $"The model prefers {target} over {foil} by {Logits(r.LogitDiff)} logits; with the counterfactual {Quote(r.Counterfactual.Text)} the difference is {Logits(r.Counterfactual.LogitDiff)}, so the changed tokens account for {Logits(effect)} logits (the effect)."
             : $"The model prefers {foil} over {target} by {Logits(-r.LogitDiff)} logits; with the counterfactual {Quote(r.Counterfactual.Text)} the difference is {Logits(r.Counterfactual.LogitDiff)}, an effect of {Logits(effect)} logits.");
+        if (r.Counterfactual.Candidates is { Count: > 0 } candidates)
+            sentences.Add($"The counterfactual was chosen automatically ({r.Counterfactual.Origin}); it {(r.LogitDiff <= 0 ? "lowers a difference the target already loses" : r.Counterfactual.LogitDiff < 0 ? "flips the answer" : "does not flip the answer")}"
+                + (candidates.Count > 1 ? $"; the next candidates reach {string.Join(", ", candidates.Skip(1).Select(c => Logits(c.LogitDiff)))} logits." : "."));
+        // Patching and ablation measure the chosen metric: from here on, effects and bases are its.
+        effect = r.Metric.Effect;
+        string unit = r.Metric.Unit;
+        double clean = r.Metric.Clean;
+        string quantity = unit == "logits" ? "difference" : "value";
+        if (r.Metric.Name != "logit_diff")
+            sentences.Add($"Patching and ablation measure {r.Metric.Name}: {Logits(clean)} {unit} on the prompt, {Logits(r.Metric.Counterfactual)} on the counterfactual, an effect of {Logits(effect)} {unit}.");
 
         var top = r.PatchingRanking.Take(Named).ToList();
         if (top.Count > 0)
             sentences.Add("Patching each component from the clean run into the counterfactual restores: "
-                + string.Join(", ", top.Select(a => $"{a.Component.Name} {Share(a.Value, effect)}"))
-                + $" of the effect ({Logits(effect)} logits).");
+                + string.Join(", ", top.Select(a => $"{a.Component.Name} {Share(a.Value, effect, unit)}"))
+                + $" of the effect ({Logits(effect)} {unit}).");
 
         foreach (var h in r.HeadMechanisms.Take(2))
         {
@@ -64,25 +74,25 @@ public sealed record ExplainSummary(IReadOnlyList<string> Sentences, IReadOnlyLi
         var resample = r.ResampleAblation;
         var mean = r.MeanAblation;
         string set = string.Join(", ", r.Verified.Select(c => c.Name));
-        sentences.Add(ShareIsMeaningful(r.LogitDiff)
-            ? $"Ablating {set} together removes {Share(resample.TopKFractionRemoved, 1)} of the clean difference ({Logits(r.LogitDiff)} logits) by resampling from the counterfactual and {Share(mean.TopKFractionRemoved, 1)} by mean ablation; random sets of {resample.K} of the same kinds remove {Share(resample.RandomKFractionRemoved, 1)} and {Share(mean.RandomKFractionRemoved, 1)}."
-            : $"Ablating {set} together moves the clean difference by {Logits(resample.TopKFractionRemoved * r.LogitDiff)} logits (resample) and {Logits(mean.TopKFractionRemoved * r.LogitDiff)} (mean); random sets of {resample.K}: {Logits(resample.RandomKFractionRemoved * r.LogitDiff)} and {Logits(mean.RandomKFractionRemoved * r.LogitDiff)}.");
+        sentences.Add(ShareIsMeaningful(clean)
+            ? $"Ablating {set} together removes {Share(resample.TopKFractionRemoved, 1)} of the clean {quantity} ({Logits(clean)} {unit}) by resampling from the counterfactual and {Share(mean.TopKFractionRemoved, 1)} by mean ablation; random sets of {resample.K} of the same kinds remove {Share(resample.RandomKFractionRemoved, 1)} and {Share(mean.RandomKFractionRemoved, 1)}."
+            : $"Ablating {set} together moves the clean {quantity} by {Logits(resample.TopKFractionRemoved * clean)} {unit} (resample) and {Logits(mean.TopKFractionRemoved * clean)} (mean); random sets of {resample.K}: {Logits(resample.RandomKFractionRemoved * clean)} and {Logits(mean.RandomKFractionRemoved * clean)}.");
 
         if (r.LogitDiff < 0)
             caveats.Add($"The target loses: the foil {foil} is ahead by {Logits(-r.LogitDiff)} logits, so \"removed\" shares of the clean difference are not shown as percentages.");
         else if (r.LogitDiff < NearZero)
             caveats.Add($"The clean difference ({Logits(r.LogitDiff)} logits) is near zero: the model barely prefers {target}; shares of it are not shown as percentages.");
         if (Math.Abs(effect) < NearZero)
-            caveats.Add($"The counterfactual is weak: it moves the difference by only {Logits(effect)} logits, so patching shares of the effect are shown in logits.");
+            caveats.Add($"The counterfactual is weak: it moves the {quantity} by only {Logits(effect)} {unit}, so patching shares of the effect are shown in {unit}.");
         else if (effect < 0)
-            caveats.Add($"The counterfactual favours the target more than the prompt does (effect {Logits(effect)} logits): patching shares are of a negative effect.");
+            caveats.Add($"The counterfactual favours the target more than the prompt does (effect {Logits(effect)} {unit}): patching shares are of a negative effect.");
         else if (r.Counterfactual.LogitDiff > 0)
             caveats.Add($"The counterfactual does not flip the answer (its difference is still {Logits(r.Counterfactual.LogitDiff)}): patching explains {Logits(effect)} of the {Logits(r.LogitDiff)} logits only.");
         if (!double.IsFinite(r.AttributionSpearman))
             caveats.Add("The agreement of attribution with activation patching is undefined (fewer than two cells move, or one ranking is constant).");
         else if (r.AttributionSpearman < 0.5)
             caveats.Add($"Attribution patching agrees only loosely with activation patching (Spearman {r.AttributionSpearman:0.00}): trust the activation-patching numbers.");
-        if (ShareIsMeaningful(r.LogitDiff) && resample.TopKFractionRemoved <= resample.RandomKFractionRemoved)
+        if (ShareIsMeaningful(clean) && resample.TopKFractionRemoved <= resample.RandomKFractionRemoved)
             caveats.Add($"The top {resample.K} remove no more than random components do: no small set of heads and neurons decides this prediction.");
         return new ExplainSummary(sentences, caveats);
     }

@@ -1,4 +1,5 @@
 using Pinpoint.Interpretability.Dashboards;
+using System.Text.Json.Serialization;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Models.Loading;
 using Pinpoint.Models.Tokenizers;
@@ -16,6 +17,21 @@ public sealed record ExplainRequest(string Prompt, string Target, string Foil, s
     /// </summary>
     public static readonly ExplainRequest ArticleExample = new(
         "Tom had a big red ball. One day he lost", " the", " a", "Tom had a big red ball. One day he bought");
+
+    /// <summary>What patching, attribution and ablation measure (default: target − foil logit difference).</summary>
+    public MetricKind Metric { get; init; } = MetricKind.LogitDiff;
+
+    /// <summary>The prompt token after which the answer is predicted (default: the last); the prompt is cut there, since nothing later can matter.</summary>
+    public int? Position { get; init; }
+
+    /// <summary>
+    /// Any metric over the logits instead of <see cref="Metric"/>, built from the ids the run will see and the target's
+    /// and foil's tokens; the target is teacher-forced (all its tokens but the last are appended to the prompt).
+    /// </summary>
+    public Func<int[], int[], int[], AnswerMetric>? CustomMetric { get; init; }
+
+    /// <summary>Prompts to draw the counterfactual from (resampling) when none is given, e.g. a dataset's; <c>Name</c> names them in messages.</summary>
+    public (string Name, IReadOnlyList<string> Prompts)? CounterfactualPool { get; init; }
 }
 
 public sealed record ExplainOptions
@@ -56,8 +72,15 @@ public sealed record ExplainOptions
     ];
 }
 
-/// <summary>A target or foil as the model sees it: the first token of its continuation (the one compared), and all of its tokens.</summary>
-public sealed record TokenChoice(string Text, int Id, string Token, int TokenCount, IReadOnlyList<string> Pieces);
+/// <summary>A target or foil as the model sees it: the first token of its continuation (the one the logit difference compares), and all of its tokens.</summary>
+public sealed record TokenChoice(string Text, int Id, string Token, int TokenCount, IReadOnlyList<string> Pieces)
+{
+    [JsonIgnore] public int[] Ids { get; init; } = [Id];
+    /// <summary>Teacher-forced log-probability of the whole text after the prompt (the sum of <see cref="TokenLogProbs"/>).</summary>
+    public double? LogProb { get; init; }
+    /// <summary>log p of each token given the prompt and the tokens before it.</summary>
+    public IReadOnlyList<double>? TokenLogProbs { get; init; }
+}
 
 /// <summary>
 /// Runs every method on one prediction: logit lens, direct logit attribution, activation and attribution patching
@@ -89,26 +112,29 @@ public static class Explainer
         var model = loaded.Model;
         var prediction = Prediction.Prepare(loaded, request);
         var (ids, target, foil, readout, cfIds, cfText, origin) = prediction;
+        var metric = prediction.Metric;
 
-        var (diff, lens, dla, cache) = CleanRun(model, ids, readout, Mechanisms.HookNamesNeeded(model.Config));
+        // The logit lens, direct attribution and mechanisms read the answer position (linear in the residual stream there).
+        var (diff, lens, dla, cache) = CleanRun(model, prediction.AnswerIds, readout, Mechanisms.HookNamesNeeded(model.Config));
+        double cfDiff = readout.FromLogits(model.RunWithHooks(TokenBatch.Single(prediction.CounterfactualAnswerIds), [], lastPositionOnly: true));
         Step("logit lens and direct attribution");
 
-        var denoise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
-        var noise = ActivationPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise);
+        var denoise = ActivationPatching.Run(model, ids, cfIds, metric, PatchDirection.Denoise);
+        var noise = ActivationPatching.Run(model, ids, cfIds, metric, PatchDirection.Noise);
         Step("activation patching");
-        var estimate = AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Denoise);
+        var estimate = AttributionPatching.Run(model, ids, cfIds, metric, PatchDirection.Denoise);
         double spearman = Agreement(denoise, estimate);
-        var integrated = IntegratedGradients.Run(model, ids, cfIds, readout, options.IgSteps);
+        var integrated = IntegratedGradients.Run(model, ids, cfIds, metric, options.IgSteps);
         Step("attribution patching");
 
         var ranking = Ranking(model.Config, denoise);
         var neurons = NeuronRanking(estimate);
-        var verified = VerificationSet(Ranking(model.Config, noise), NeuronRemovalRanking(model, ids, cfIds, readout, AttributionPatching.Run(model, ids, cfIds, readout, PatchDirection.Noise), options.VerifyK), options.VerifyK);
+        var verified = VerificationSet(Ranking(model.Config, noise), NeuronRemovalRanking(model, ids, cfIds, metric, AttributionPatching.Run(model, ids, cfIds, metric, PatchDirection.Noise), options.VerifyK), options.VerifyK);
         var reference = options.ReferencePrompts.Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList();
-        var mean = Verification.Run(model, ids, cfIds, reference, readout, verified, options.VerifyK, AblationKind.Mean);
-        var resample = Verification.Run(model, ids, cfIds, reference, readout, verified, options.VerifyK, AblationKind.Resample);
+        var mean = Verification.Run(model, ids, cfIds, reference, metric, verified, options.VerifyK, AblationKind.Mean);
+        var resample = Verification.Run(model, ids, cfIds, reference, metric, verified, options.VerifyK, AblationKind.Resample);
         Step("ablation check");
-        var weights = WeightAttribution.Run(model, ids, readout, options.TopK, id => TokenDisplay.Quote(loaded.Tokenizer.TokenText(id)));
+        var weights = WeightAttribution.Run(model, ids, metric, options.TopK, id => TokenDisplay.Quote(loaded.Tokenizer.TokenText(id)));
         Step("weights");
 
         var directAttribution = dla.Components.OrderByDescending(a => Math.Abs(a.Value)).ToList();
@@ -117,7 +143,11 @@ public static class Explainer
         {
             Prompt = request.Prompt, Ids = ids, Tokens = ids.Select(loaded.Tokenizer.TokenText).ToArray(), Target = target, Foil = foil,
             LogitDiff = diff,
-            Counterfactual = new CounterfactualPrompt(cfText, origin, cfIds.Select(loaded.Tokenizer.TokenText).ToArray(), denoise.CounterfactualDiff),
+            Metric = new MetricSummary(metric.Name, metric.Unit, denoise.CleanDiff, denoise.CounterfactualDiff), AnswerPosition = prediction.AnswerIds.Length - 1,
+            Counterfactual = new CounterfactualPrompt(cfText, origin, cfIds.Select(loaded.Tokenizer.TokenText).ToArray(), cfDiff)
+            {
+                Candidates = prediction.CounterfactualCandidates.Count > 0 ? prediction.CounterfactualCandidates : null,
+            },
             LogitLens = lens, TunedLens = options.TunedLens?.LogitDiffs(cache, readout), TopK = options.TopK,
             DirectAttribution = directAttribution, DirectAttributionConstant = dla.Constant, TopNeurons = directNeurons.Take(options.TopK).ToList(),
             Denoising = denoise, Noising = noise, AttributionDenoising = estimate, AttributionSpearman = spearman,
@@ -125,7 +155,7 @@ public static class Explainer
             PatchingRanking = ranking, NeuronRanking = neurons.Take(options.TopK).ToList(),
             Verified = verified, MeanAblation = mean, ResampleAblation = resample,
             HeadMechanisms = ranking.Where(a => a.Component.Kind == ComponentKind.Head).Take(MechanismCount)
-                .Select(a => Mechanisms.Head(model, loaded.Tokenizer, cache, ids, a.Component, MechanismTokens)).ToList(),
+                .Select(a => Mechanisms.Head(model, loaded.Tokenizer, cache, prediction.AnswerIds, a.Component, MechanismTokens)).ToList(),
             NeuronMechanisms = verified.Where(x => x.Kind == ComponentKind.Neuron).Concat(directNeurons.Select(a => a.Component))
                 .Distinct().Take(MechanismCount)
                 .Select(x => Mechanisms.Neuron(model, loaded.Tokenizer, cache, x, MechanismTokens)).ToList(),
@@ -165,10 +195,10 @@ public static class Explainer
     /// a neuron past a GELU knee can be far off.
     /// </summary>
     /// <param name="noiseEstimate">Attribution patching of the prediction in the noising direction.</param>
-    public static List<Attribution> NeuronRemovalRanking(HookedTransformer model, int[] ids, int[] cfIds, LogitDiffReadout readout, PatchingResult noiseEstimate, int k)
+    public static List<Attribution> NeuronRemovalRanking(HookedTransformer model, int[] ids, int[] cfIds, AnswerMetric metric, PatchingResult noiseEstimate, int k)
     {
         var shortlist = NeuronRanking(noiseEstimate).Take(NeuronShortlistPerSlot * k).Select(a => a.Component);
-        return ActivationPatching.Neurons(model, ids, cfIds, readout, PatchDirection.Noise, shortlist)
+        return ActivationPatching.Neurons(model, ids, cfIds, metric, PatchDirection.Noise, shortlist)
             .OrderByDescending(a => a.Value).ToList();
     }
 

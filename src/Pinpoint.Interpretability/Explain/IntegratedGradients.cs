@@ -15,14 +15,14 @@ public static class IntegratedGradients
 {
     public const int DefaultSteps = 5;
 
-    public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, LogitDiffReadout readout, int steps = DefaultSteps)
+    public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, AnswerMetric metric, int steps = DefaultSteps)
     {
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), $"integrated gradients needs at least one step, got {steps}");
         ActivationPatching.CheckLengths(clean, counterfactual);
         var c = model.Config;
         var names = AttributionPatching.HookPoints(c);
-        var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), names.Contains, lastPositionOnly: true);
-        var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains, lastPositionOnly: true);
+        var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), names.Contains, lastPositionOnly: metric.LastPositionOnly);
+        var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains, lastPositionOnly: metric.LastPositionOnly);
         string input = HookNames.ResidPre(0);
         var from = cfCache[input].ToArray();
         var to = cleanCache[input].ToArray();
@@ -31,7 +31,7 @@ public static class IntegratedGradients
         for (int k = 0; k < steps; k++)
         {
             float alpha = (k + 0.5f) / steps;
-            var (_, activations) = AttributionPatching.Gradients(model, counterfactual, names, readout,
+            var (_, activations) = AttributionPatching.Gradients(model, counterfactual, names, metric,
                 [(input, (act, _) => Interpolate(from, to, alpha, act.Shape.ToArray()))]);
             foreach (var name in names)
             {
@@ -42,7 +42,7 @@ public static class IntegratedGradients
                 for (int i = 0; i < sum.Length; i++) sum[i] += g[i] / steps;
             }
         }
-        return AttributionPatching.FromGradients(c, clean.Length, PatchDirection.Denoise, readout.FromLogits(cleanLogits), readout.FromLogits(cfLogits),
+        return AttributionPatching.FromGradients(c, clean.Length, PatchDirection.Denoise, metric.FromLogits(cleanLogits), metric.FromLogits(cfLogits),
             cleanCache, cfCache, name => mean.GetValueOrDefault(name));
     }
 

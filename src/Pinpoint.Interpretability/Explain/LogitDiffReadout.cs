@@ -43,6 +43,9 @@ public sealed class LogitDiffReadout
         _constant = constant;
     }
 
+    /// <summary>The same difference as a metric for patching and ablation (read off the logits, not the residual stream).</summary>
+    public static implicit operator AnswerMetric(LogitDiffReadout readout) => AnswerMetric.LogitDiff(readout.Target, readout.Foil);
+
     /// <summary>Δu: the target's unembedding column minus the foil's.</summary>
     public static float[] UnembedColumn(Linear unembed, int token)
     {

@@ -1,37 +1,83 @@
+using Pinpoint.Engine.Autograd;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Models.Loading;
+using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Interpretability.Explain;
 
 /// <summary>
-/// A request made concrete: the prompt's token ids, target and foil as single tokens, the readout of their logit
-/// difference, and the counterfactual prompt (given, or found by <see cref="CounterfactualSearch"/>) of equal length.
+/// A request made concrete: the token ids patching runs on (the prompt up to the answer position, then, for a
+/// teacher-forced metric, the target's tokens but its last), target and foil with their teacher-forced
+/// log-probabilities, the linear target − foil readout (logit lens, direct attribution), the metric, and the
+/// counterfactual prompt (given, or found by <see cref="CounterfactualSearch"/>) of equal length.
 /// </summary>
+/// <param name="Ids">What patching and ablation run on: <see cref="AnswerIds"/>, plus teacher-forced target tokens.</param>
+/// <param name="Readout">Target − foil logit difference of the first tokens at the answer position.</param>
 public sealed record Prediction(
     int[] Ids, TokenChoice Target, TokenChoice Foil, LogitDiffReadout Readout, int[] CounterfactualIds, string Counterfactual, string CounterfactualOrigin)
 {
+    /// <summary>The prompt up to and including the answer position (the metric's first row predicts from its last token).</summary>
+    public required int[] AnswerIds { get; init; }
+    public required int[] CounterfactualAnswerIds { get; init; }
+    public required AnswerMetric Metric { get; init; }
+    /// <summary>The automatic search's best candidates, chosen first (empty for a given counterfactual).</summary>
+    public IReadOnlyList<CounterfactualCandidate> CounterfactualCandidates { get; init; } = [];
+
     public static Prediction Prepare(LoadedModel loaded, ExplainRequest request)
     {
-        var ids = Continuations.EncodePrompt(loaded, request.Prompt, "prompt");
-        var target = Choice(loaded, request.Prompt, ids, request.Target, "target");
-        var foil = Choice(loaded, request.Prompt, ids, request.Foil, "foil");
+        var full = Continuations.EncodePrompt(loaded, request.Prompt, "prompt");
+        var ids = AtPosition(full, request.Position, "position");
+        string prompt = ids.Length == full.Length ? request.Prompt : loaded.Tokenizer.Decode(ids, skipSpecial: true);
+        var target = Choice(loaded, prompt, ids, request.Target, "target");
+        var foil = Choice(loaded, prompt, ids, request.Foil, "foil");
         if (target.Id == foil.Id)
             throw new ArgumentException($"target \"{request.Target}\" and foil \"{request.Foil}\" both start with token {target.Id} ({target.Token}); the difference would be 0");
         var readout = new LogitDiffReadout(loaded.Model, target.Id, foil.Id);
 
-        var (cfIds, cfText, origin) = request.Counterfactual is { } given
-            ? (Continuations.EncodePrompt(loaded, given, "counterfactual"), given, "given")
-            : CounterfactualSearch.Build(loaded, ids, readout);
+        var choice = request.Counterfactual is { } given
+            ? new CounterfactualChoice(AtPosition(Continuations.EncodePrompt(loaded, given, "counterfactual"), request.Position, "position (in the counterfactual)"), given, "given", [])
+            : request.CounterfactualPool is { } pool
+                ? CounterfactualSearch.FromPool(loaded, ids, readout, pool.Prompts, pool.Name)
+                : CounterfactualSearch.Build(loaded, ids, readout);
+        var (cfIds, cfText, origin) = (choice.Ids, choice.Text, choice.Origin);
         if (cfIds.Length != ids.Length)
             throw new ArgumentException($"the counterfactual has {cfIds.Length} tokens and the prompt {ids.Length}; patching needs equal lengths (change words that tokenize alike)");
         if (cfIds.AsSpan().SequenceEqual(ids))
             throw new ArgumentException("counterfactual: it encodes to the same tokens as the prompt, so patching between them measures nothing; give a prompt where the answer changes");
-        return new Prediction(ids, target, foil, readout, cfIds, cfText, origin);
+
+        // Teacher forcing: every target token but the last is fed, so the metric reads one row per target token.
+        int[] forced = request.Metric == MetricKind.LogitDiff && request.CustomMetric is null ? [] : target.Ids[..^1];
+        int[] runIds = [.. ids, .. forced], cfRunIds = [.. cfIds, .. forced];
+        var metric = request.CustomMetric?.Invoke(runIds, target.Ids, foil.Ids) ?? request.Metric switch
+        {
+            MetricKind.LogitDiff => AnswerMetric.LogitDiff(target.Id, foil.Id),
+            MetricKind.LogProb => AnswerMetric.LogProb(target.Ids),
+            MetricKind.Prob => AnswerMetric.Prob(target.Ids),
+            _ => AnswerMetric.Kl(AnswerMetric.LastRows(loaded.Model.Forward(Compute.Eager, TokenBatch.Single(runIds)), target.Ids.Length)),
+        };
+        if (metric.Rows > runIds.Length)
+            throw new ArgumentException($"the metric reads {metric.Rows} positions but the run has {runIds.Length} tokens");
+        return new Prediction(runIds, target, foil, readout, cfRunIds, cfText, origin) { AnswerIds = ids, CounterfactualAnswerIds = cfIds, Metric = metric, CounterfactualCandidates = choice.Ranked };
     }
+
+    /// <summary>The prompt up to and including <paramref name="position"/> (all of it when null): the model's prediction there depends on nothing later.</summary>
+    private static int[] AtPosition(int[] ids, int? position, string what) => position switch
+    {
+        null => ids,
+        { } p when p >= 0 && p < ids.Length => ids[..(p + 1)],
+        { } p => throw new ArgumentException($"{what} {p} is outside the prompt's {ids.Length} tokens (0 to {ids.Length - 1})"),
+    };
 
     private static TokenChoice Choice(LoadedModel loaded, string prompt, int[] ids, string text, string option)
     {
+        if (text.Length == 0) throw new ArgumentException($"the {option} is empty; give the text the model should (or should not) continue with");
         var tokens = Continuations.Encode(loaded, prompt, ids, text, option);
-        return new TokenChoice(text, tokens[0], loaded.Tokenizer.TokenText(tokens[0]), tokens.Length, tokens.Select(loaded.Tokenizer.TokenText).ToArray());
+        // Teacher-forced: one forward of prompt + answer gives log p of every answer token given the ones before it.
+        var logits = loaded.Model.Forward(Compute.Eager, TokenBatch.Single([.. ids, .. tokens[..^1]]));
+        var perToken = AnswerMetric.LastRows(logits, tokens.Length).Select((row, i) => LanguageModelling.LogSoftmax(row)[tokens[i]]).ToArray();
+        return new TokenChoice(text, tokens[0], loaded.Tokenizer.TokenText(tokens[0]), tokens.Length, tokens.Select(loaded.Tokenizer.TokenText).ToArray())
+        {
+            Ids = tokens, LogProb = perToken.Sum(), TokenLogProbs = perToken,
+        };
     }
 }

@@ -24,8 +24,8 @@ public static class SetAblation
             ? options.ReferencePrompts.Select(r => Continuations.EncodePrompt(loaded, r, "reference prompt")).ToList()
             : [];
         var replacement = Verification.Replacements(model, kind, p.CounterfactualIds, reference);
-        double clean = p.Readout.FromLogits(model.RunWithHooks(Pinpoint.Models.Transformer.TokenBatch.Single(p.Ids), [], lastPositionOnly: true));
-        double ablated = Verification.AblatedDiff(model, p.Ids, p.Readout, replacement, set);
+        double clean = p.Metric.FromLogits(model.RunWithHooks(Pinpoint.Models.Transformer.TokenBatch.Single(p.Ids), [], lastPositionOnly: p.Metric.LastPositionOnly));
+        double ablated = Verification.AblatedDiff(model, p.Ids, p.Metric, replacement, set);
         return new SetAblationResult(set.Select(x => x.Name).ToArray(), kind == AblationKind.Mean ? "mean" : "resample",
             clean, ablated, Math.Abs(clean) < 1e-12 ? 0 : (clean - ablated) / clean, p.Counterfactual, p.CounterfactualOrigin);
     }

@@ -27,16 +27,16 @@ public static class Verification
     public const int RandomDraws = 8;
 
     public static VerificationResult Run(HookedTransformer model, int[] clean, int[] counterfactual, IReadOnlyList<int[]> reference,
-        LogitDiffReadout readout, IReadOnlyList<Component> ranked, int k, AblationKind kind, int seed = 0)
+        AnswerMetric metric, IReadOnlyList<Component> ranked, int k, AblationKind kind, int seed = 0)
     {
         var c = model.Config;
         var candidates = ranked.Where(x => x.Kind is ComponentKind.Head or ComponentKind.Mlp or ComponentKind.Neuron).ToList();
         k = Math.Min(k, candidates.Count);
         var replacement = Replacements(model, kind, counterfactual, reference);
-        double cleanDiff = readout.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), [], lastPositionOnly: true));
+        double cleanDiff = metric.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), [], lastPositionOnly: metric.LastPositionOnly));
         double Removed(IEnumerable<Component> set)
         {
-            double ablated = AblatedDiff(model, clean, readout, replacement, set);
+            double ablated = AblatedDiff(model, clean, metric, replacement, set);
             return Math.Abs(cleanDiff) < 1e-12 ? 0 : (cleanDiff - ablated) / cleanDiff;
         }
 
@@ -62,7 +62,7 @@ public static class Verification
         kind == AblationKind.Mean ? MeanOutputs(model, reference) : CounterfactualOutputs(model, counterfactual);
 
     /// <summary>The logit difference of the clean prompt with every component of <paramref name="set"/> replaced together.</summary>
-    public static double AblatedDiff(HookedTransformer model, int[] clean, LogitDiffReadout readout, Dictionary<string, float[]> replacement, IEnumerable<Component> set)
+    public static double AblatedDiff(HookedTransformer model, int[] clean, AnswerMetric metric, Dictionary<string, float[]> replacement, IEnumerable<Component> set)
     {
         var c = model.Config;
         var hooks = set.Select(x => x.Kind switch
@@ -72,7 +72,7 @@ public static class Verification
             ComponentKind.Mlp => (HookNames.MlpOut(x.Layer), (HookFunction)((o, _) => ActivationPatching.ReplaceColumns(o, replacement[HookNames.MlpOut(x.Layer)], 0, c.DModel))),
             _ => throw new ArgumentException($"{x.Name} cannot be ablated (heads, MLPs and neurons can)"),
         });
-        return readout.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), hooks.ToList(), lastPositionOnly: true));
+        return metric.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), hooks.ToList(), lastPositionOnly: metric.LastPositionOnly));
     }
 
     public static List<Component> AllComponents(TransformerConfig c)

@@ -40,14 +40,14 @@ public sealed record WeightAttributionResult(double LogitDiff, int Scored, Weigh
 public static class WeightAttribution
 {
     /// <param name="tokenLabel">How a token id is shown in a vector's note.</param>
-    public static WeightAttributionResult Run(HookedTransformer model, int[] ids, LogitDiffReadout readout, int top, Func<int, string> tokenLabel)
+    public static WeightAttributionResult Run(HookedTransformer model, int[] ids, AnswerMetric metric, int top, Func<int, string> tokenLabel)
     {
         // F32 copies that can take gradients (loaded weights may be memory-mapped bf16) and can be zeroed without touching the model.
         var copy = new HookedTransformer(model.Config, model.Weights.Copy(requiresGrad: true));
         var tape = new Tape();
-        var logits = copy.Forward(new Compute(tape), TokenBatch.Single(ids), lastPositionOnly: true);
-        AttributionPatching.BackwardLogitDiff(tape, logits, readout);
-        double diff = readout.FromLogits(logits);
+        var logits = copy.Forward(new Compute(tape), TokenBatch.Single(ids), lastPositionOnly: metric.LastPositionOnly);
+        metric.Backward(tape, logits);
+        double diff = metric.FromLogits(logits);
 
         var scored = Score(copy, tokenLabel);
         var measured = new Dictionary<WeightVector, double>();
@@ -56,7 +56,7 @@ public static class WeightAttribution
             var verified = candidates.OrderByDescending(s => Math.Abs(s.Estimate)).Take(top).Select(s =>
             {
                 if (!measured.TryGetValue(s.Effect.Vector, out var actual))
-                    measured[s.Effect.Vector] = actual = Zeroed(copy, s.Matrix, s.Effect.Vector, ids, readout) - diff;
+                    measured[s.Effect.Vector] = actual = Zeroed(copy, s.Matrix, s.Effect.Vector, ids, metric) - diff;
                 return s.Effect with { Actual = actual };
             }).ToList();
             return new WeightRanking(verified, Statistics.Spearman(verified.Select(v => v.Estimate).ToList(), verified.Select(v => v.Actual).ToList()));
@@ -114,14 +114,14 @@ public static class WeightAttribution
     };
 
     /// <summary>The logit difference with <paramref name="vector"/> zeroed; the weights are restored afterwards.</summary>
-    private static double Zeroed(HookedTransformer model, WeightMatrix matrix, WeightVector vector, int[] ids, LogitDiffReadout readout)
+    private static double Zeroed(HookedTransformer model, WeightMatrix matrix, WeightVector vector, int[] ids, AnswerMetric metric)
     {
         var view = matrix.Window(matrix.Weight).Select(vector.Kind == WeightVectorKind.Row ? 0 : 1, vector.Index);
         var saved = view.ToArray();
         Fill(view, new float[saved.Length]);
         try
         {
-            return readout.FromLogits(model.Forward(Compute.Eager, TokenBatch.Single(ids), lastPositionOnly: true));
+            return metric.FromLogits(model.Forward(Compute.Eager, TokenBatch.Single(ids), lastPositionOnly: metric.LastPositionOnly));
         }
         finally
         {

@@ -24,7 +24,7 @@ public static class ExplainHtmlReport
         HtmlFragment Choice(TokenChoice c) =>
             Html.Token(c.Token, $"id {c.Id}") + $" id {c.Id}" + (c.TokenCount > 1 ? $", first of {c.TokenCount} tokens of \"{c.Text}\"" : "");
         HtmlFragment Ablation(VerificationResult v) =>
-            $"top {v.K} remove {ExplainSummary.Share(v.TopKFractionRemoved, r.LogitDiff)} of the clean difference ({Html.Format(r.LogitDiff)} logits); random {v.K} (same kinds, mean of {Verification.RandomDraws} draws) remove {ExplainSummary.Share(v.RandomKFractionRemoved, r.LogitDiff)}";
+            $"top {v.K} remove {ExplainSummary.Share(v.TopKFractionRemoved, r.Metric.Clean, r.Metric.Unit)} of the clean {(r.Metric.Unit == "logits" ? "difference" : r.Metric.Name)} ({Html.Format(r.Metric.Clean)} {r.Metric.Unit}); random {v.K} (same kinds, mean of {Verification.RandomDraws} draws) remove {ExplainSummary.Share(v.RandomKFractionRemoved, r.Metric.Clean, r.Metric.Unit)}";
         var title = Html.Element("h1", "Why " + Html.Token(r.Target.Token) + " and not " + Html.Token(r.Foil.Token) + "?");
         return title + ReportParts.Answer(r.Summary) + Html.Properties(
         [
@@ -37,6 +37,8 @@ public static class ExplainHtmlReport
             ("counterfactual tokens", TokenChips(r.Counterfactual.Tokens, null, changed: r.Counterfactual.Tokens.Select((t, p) => t != r.Tokens[p]).ToList())),
             ("counterfactual origin", r.Counterfactual.Origin),
             ("counterfactual logit difference", Html.Number(r.Counterfactual.LogitDiff)),
+            ("metric (patching, ablation, weights)", $"{r.Metric.Name}: {Html.Format(r.Metric.Clean)} {r.Metric.Unit} on the prompt, {Html.Format(r.Metric.Counterfactual)} on the counterfactual"),
+            ("answer position", $"{r.AnswerPosition}"),
             ("attribution vs activation patching", "Spearman " + Html.Number(r.AttributionSpearman)),
             ("integrated gradients vs activation patching", "Spearman " + Html.Number(r.IntegratedGradientsSpearman)),
             ("weight vectors: estimate vs zeroing", $"{WeightAgreement(r.WeightAttribution.All)} of {r.WeightAttribution.Scored} rows and columns; {WeightAgreement(r.WeightAttribution.InBlocks)} inside blocks"),
@@ -106,7 +108,7 @@ public static class ExplainHtmlReport
 
     public static HtmlFragment AttentionPatterns(ExplainReport r)
     {
-        var labels = PositionLabels(r.Tokens);
+        var labels = PositionLabels(r.Tokens.Take(r.AnswerPosition + 1).ToList());
         var figures = r.HeadMechanisms.Select(h =>
         {
             // A query cannot attend to later keys (causal mask): those cells are drawn as missing, not as 0.

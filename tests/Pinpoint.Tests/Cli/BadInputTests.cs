@@ -127,6 +127,14 @@ public sealed class BadInputTests : IDisposable
         yield return new(["explain", "--html", "/proc/pinpoint-report.html", "--json"], 1, "/proc/pinpoint-report.html: new files cannot be created");
         yield return new(["explain", "--html", Path.Combine(_temp, "missing", "r.html"), "--json"], 1, "does not exist");
         yield return new(["explain", "--html", _temp, "--json"], 1, "it is a folder");
+        // Issue 16: a metric that needs a foil without one, a position outside the prompt, an empty target, an unknown metric.
+        yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--metric", "logit-diff", "--json"], 2, "--foil is required");
+        yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--foil", " the", "--position", "40", "--json"], 1, "position 40 is outside the prompt");
+        yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", "", "--foil", " the", "--json"], 1, "the target is empty");
+        yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--foil", " the", "--metric", "ppl", "--json"], 2, "--metric: 'ppl'");
+        yield return new(["explain", "--model", stories, "--dataset", WriteDataset("metric.jsonl", Prompt), "--metric", "kl", "--json"], 2, "--metric and --position");
+        yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--foil", " the", "--counterfactual", Prompt, "--counterfactuals-from", WriteDataset("pool.jsonl", Prompt), "--json"], 2, "not both");
+        yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--foil", " the", "--counterfactuals-from", WriteDataset("short.jsonl", "Lily"), "--json"], 1, "no prompt has the prompt's");
         // 6: export refuses a folder that holds files, and a missing parent, before loading anything.
         var taken = Directory.CreateDirectory(Path.Combine(_temp, "taken")).FullName;
         File.WriteAllText(Path.Combine(taken, "config.json"), "{}");

@@ -17,7 +17,7 @@ public class ExplainCommandTests
         var json = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " her", "--foil", " the",
             "--counterfactual", Counterfactual, "--top", "5", "--verify-k", "3", "--ig-steps", "3", "--json").Json();
         Assert.Equal(
-            ["summary", "prompt", "tokens", "target", "foil", "logit_diff", "counterfactual", "logit_lens", "direct_attribution",
+            ["summary", "prompt", "tokens", "target", "foil", "logit_diff", "metric", "answer_position", "counterfactual", "logit_lens", "direct_attribution",
              "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "integrated_gradients", "patching_ranking", "neuron_patching", "verification", "head_mechanisms", "neuron_mechanisms",
              "weights", "weights_spearman", "block_weights", "block_weights_spearman", "weights_scored"],
             json.EnumerateObject().Select(p => p.Name));
@@ -132,7 +132,29 @@ public class ExplainCommandTests
         Assert.Equal(pieces[0], target.GetProperty("token").GetString());
         Assert.Equal(" zzzz", string.Concat(pieces));
         var text = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " zzzz", "--foil", " the", "--verify-k", "1");
-        Assert.Contains("only the first is compared", text.Out);
+        Assert.Contains("the logit difference compares the first;", text.Out);
+        Assert.Contains("teacher-forced log p", text.Out);
+    }
+
+    /// <summary>Every IOI name in the shared concepts is several tokens for the embedded model: the whole name is scored, teacher-forced.</summary>
+    [Fact]
+    public void MultiTokenIoiNameIsMeasuredByTeacherForcedLogProb()
+    {
+        var first = JsonDocument.Parse(File.ReadAllText(SharedData.Require("concepts/ioi_prompts.json"))).RootElement[0];
+        string prompt = first.GetProperty("prompt").GetString()!;
+        Assert.Equal("Deanna", first.GetProperty("answer").GetString());
+        var json = Cli.Run("explain", "--prompt", prompt, "--target", " Deanna", "--foil", " Eleanor", "--metric", "logprob",
+            "--top", "3", "--verify-k", "2", "--ig-steps", "1", "--json").Json();
+        var target = json.GetProperty("target");
+        int count = target.GetProperty("token_count").GetInt32();
+        Assert.True(count > 1, $"\" Deanna\" is {count} token(s)");
+        double logProb = target.GetProperty("log_prob").GetDouble();
+        Assert.Equal(logProb, target.GetProperty("token_log_probs").EnumerateArray().Sum(t => t.GetDouble()), 9);
+        var metric = json.GetProperty("metric");
+        Assert.Equal("logprob", metric.GetProperty("name").GetString());
+        Assert.Equal(logProb, metric.GetProperty("clean").GetDouble(), 3);
+        // The prompt up to the answer, then every target token but the last (teacher forcing).
+        Assert.Equal(json.GetProperty("answer_position").GetInt32() + count, json.GetProperty("tokens").GetArrayLength());
     }
 
     [Fact]

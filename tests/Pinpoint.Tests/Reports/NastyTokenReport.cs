@@ -40,7 +40,7 @@ public static class NastyTokenReport
 
     public static DatasetExplainReport DatasetReport => CachedDataset.Value;
 
-    private static LoadedModel Load()
+    public static LoadedModel Load()
     {
         var config = new TransformerConfig
         {
