@@ -11,11 +11,13 @@ public static class ExplainHtmlReport
 {
     public const int DefaultRankingRows = 10;
 
-    public static string Render(ExplainReport report, int rankingRows = DefaultRankingRows) =>
+    /// <param name="features">SAE feature attribution (explain --sae), shown as its own section when given.</param>
+    public static string Render(ExplainReport report, int rankingRows = DefaultRankingRows, Saes.FeatureAttributionResult? features = null) =>
         Html.Document($"pinpoint explain: {Html.VisibleToken(report.Target.Token)} vs {Html.VisibleToken(report.Foil.Token)}", ReportParts.Css,
         [
             Summary(report), LogitLensSection(report), ResidualPatching(report), HeadsAndLayers(report),
             AttentionPatterns(report), Rankings(report, rankingRows), MechanismTables(report), Weights(report), Faithfulness(report),
+            .. features is null ? Array.Empty<HtmlFragment>() : [FeatureAttributionHtml.Section(features)],
         ]);
 
     public static HtmlFragment Summary(ExplainReport r)
