@@ -10,10 +10,10 @@ Served:      --serve reads one command per stdin line ("round" runs --steps time
 Bench-only: needs torch (Debian: apt-get install python3-torch).
 """
 import argparse
-import json
 import math
-import sys
 import time
+
+import anchor_cli
 
 import torch
 
@@ -71,21 +71,7 @@ def run_round(sae, opt, a, data, state):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--recipe", help="a Pinpoint SAE recipe (models/sae-recipe.json); explicit sizes override it")
-    for name in ("d-in", "d-sae", "k", "batch"):
-        p.add_argument("--" + name, type=int)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--steps", type=int, default=1, help="timed steps per round")
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--serve", action="store_true")
-    a = p.parse_args()
-    recipe = {}
-    if a.recipe:
-        with open(a.recipe) as f:
-            recipe = json.load(f)
+    a, recipe = anchor_cli.parse(__doc__, "a Pinpoint SAE recipe (models/sae-recipe.json); explicit sizes override it", ("d-in", "d-sae", "k", "batch"))
     pick = lambda arg, key, default: arg if arg is not None else recipe.get(key, default)
     a.d_in = a.d_in or 256
     a.d_sae = pick(a.d_sae, "d_sae", 2048)
@@ -102,18 +88,7 @@ def main():
     for _ in range(a.warmup):
         run_round(sae, opt, argparse.Namespace(**{**vars(a), "steps": 1}), data, state)
     info = {"torch": torch.__version__, "threads": torch.get_num_threads()}
-    if a.serve:
-        print(json.dumps({"ready": True, **info}), flush=True)
-        for line in sys.stdin:
-            command = line.strip()
-            if command == "quit":
-                break
-            if command != "round":
-                raise SystemExit(f"sae_pytorch: unknown command {command!r} (round, quit)")
-            print(json.dumps(run_round(sae, opt, a, data, state)), flush=True)
-        return
-    rounds = [run_round(sae, opt, a, data, state) for _ in range(a.rounds)]
-    print(json.dumps({**max(rounds, key=lambda r: r["tokens_per_s"]), **info}))
+    anchor_cli.run(a, info, lambda: run_round(sae, opt, a, data, state), "sae_pytorch")
 
 
 if __name__ == "__main__":
