@@ -8,11 +8,10 @@ Served:      --serve reads one command per stdin line ("round" runs --steps time
              each "round" with one JSON line, so the C# bench can alternate its own steps with ours.
 Bench-only: needs torch (Debian: apt-get install python3-torch).
 """
-import argparse
-import json
 import math
-import sys
 import time
+
+import anchor_cli
 
 import torch
 import torch.nn as nn
@@ -105,21 +104,7 @@ def run_round(model, opt, a, gen):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--recipe", help="a Pinpoint training recipe (models/recipe.json); explicit sizes override it")
-    for name in ("d-model", "layers", "heads", "d-mlp", "context", "vocab", "batch"):
-        p.add_argument("--" + name, type=int)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--steps", type=int, default=1, help="timed steps per round")
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--serve", action="store_true")
-    a = p.parse_args()
-    recipe = {}
-    if a.recipe:
-        with open(a.recipe) as f:
-            recipe = json.load(f)
+    a, recipe = anchor_cli.parse(__doc__, "a Pinpoint training recipe (models/recipe.json); explicit sizes override it", ("d-model", "layers", "heads", "d-mlp", "context", "vocab", "batch"))
     pick = lambda arg, key, default: arg if arg is not None else recipe.get(key, default)
     a.d_model = pick(a.d_model, "d_model", 256)
     a.layers = pick(a.layers, "n_layers", 4)
@@ -139,18 +124,7 @@ def main():
         step(model, opt, a, gen)
     info = {"torch": torch.__version__, "threads": torch.get_num_threads(),
             "attention": "sdpa" if hasattr(F, "scaled_dot_product_attention") else "explicit causal softmax"}
-    if a.serve:
-        print(json.dumps({"ready": True, **info}), flush=True)
-        for line in sys.stdin:
-            command = line.strip()
-            if command == "quit":
-                break
-            if command != "round":
-                raise SystemExit(f"train_pytorch: unknown command {command!r} (round, quit)")
-            print(json.dumps(run_round(model, opt, a, gen)), flush=True)
-        return
-    rounds = [run_round(model, opt, a, gen) for _ in range(a.rounds)]
-    print(json.dumps({**max(rounds, key=lambda r: r["tokens_per_s"]), **info}))
+    anchor_cli.run(a, info, lambda: run_round(model, opt, a, gen), "train_pytorch")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ var suites = new Dictionary<string, (Func<string[], int> Run, string[] Flags, st
     ["explain"] = (a => ExplainBench.Run(a.Contains("--json"), a.Contains("--quick")), ["--quick"], []),
     ["hf-reference"] = (a => HfReferenceFixtures.Run(a.Contains("--json")), [], []),
     ["harvest"] = (HarvestBench.Run, ["--no-dashboards"], ["--dashboard-tokens", "--dashboard-hooks", "--child-tokens"]),
+    ["sae"] = (a => SaeBench.Run(a.Contains("--json")), [], []),
     ["serve"] = (a => ServeBench.Run(a.Contains("--json")), [], []),
     ["concepts"] = (a => ConceptsBench.Run(a.Contains("--json")), [], []),
     ["scale"] = (ScaleBench.Run, ["--quick", "--no-explain"], ["--rounds", "--keep"]),

@@ -193,110 +193,32 @@ public static class TrainBench
     /// <summary>bench/train_pytorch.py in --serve mode: one "round" line runs one timed step and answers one JSON line.</summary>
     private sealed class PyTorchStep : IDisposable
     {
-        private readonly Process _process;
+        private readonly PythonAnchor _anchor;
         public string Version { get; }
         public int Threads { get; }
         public string Attention { get; }
 
-        private PyTorchStep(Process process, JsonElement ready)
+        private PyTorchStep(PythonAnchor anchor)
         {
-            _process = process;
-            Version = ready.GetProperty("torch").GetString()!;
-            Threads = ready.GetProperty("threads").GetInt32();
-            Attention = ready.GetProperty("attention").GetString()!;
+            _anchor = anchor;
+            Version = anchor.Ready.GetProperty("torch").GetString()!;
+            Threads = anchor.Ready.GetProperty("threads").GetInt32();
+            Attention = anchor.Ready.GetProperty("attention").GetString()!;
         }
 
-        public static PyTorchStep Start(string root, string recipePath, TrainConfig recipe, TransformerConfig c)
-        {
-            var python = FindPython();
-            var script = Path.Combine(root, "bench", "train_pytorch.py");
-            var psi = new ProcessStartInfo(python)
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                UseShellExecute = false,
-            };
-            foreach (var a in new[]
-                     {
-                         script, "--serve", "--recipe", recipePath, "--d-model", $"{c.DModel}", "--layers", $"{c.NLayers}", "--heads", $"{c.NHeads}",
-                         "--d-mlp", $"{c.DMlp}", "--context", $"{recipe.Context}", "--vocab", $"{c.VocabSize}", "--batch", $"{recipe.BatchSize * recipe.GradAccumulation}",
-                         "--threads", $"{WorkerPool.Concurrency}", "--warmup", $"{WarmupSteps}", "--steps", "1", "--seed", $"{recipe.Seed}",
-                     })
-                psi.ArgumentList.Add(a);
-            var process = Process.Start(psi) ?? throw new BenchSetupException($"could not start {python}");
-            var ready = ReadJson(process, "start");
-            return new PyTorchStep(process, ready);
-        }
+        public static PyTorchStep Start(string root, string recipePath, TrainConfig recipe, TransformerConfig c) => new(PythonAnchor.Start(root, "train_pytorch.py",
+        [
+            "--recipe", recipePath, "--d-model", $"{c.DModel}", "--layers", $"{c.NLayers}", "--heads", $"{c.NHeads}",
+            "--d-mlp", $"{c.DMlp}", "--context", $"{recipe.Context}", "--vocab", $"{c.VocabSize}", "--batch", $"{recipe.BatchSize * recipe.GradAccumulation}",
+            "--threads", $"{WorkerPool.Concurrency}", "--warmup", $"{WarmupSteps}", "--steps", "1", "--seed", $"{recipe.Seed}",
+        ]));
 
         public Phases Round()
         {
-            _process.StandardInput.WriteLine("round");
-            _process.StandardInput.Flush();
-            var r = ReadJson(_process, "round");
+            var r = _anchor.Round();
             return new Phases(r.GetProperty("forward_s").GetDouble(), r.GetProperty("backward_s").GetDouble(), r.GetProperty("optimizer_s").GetDouble());
         }
 
-        private static JsonElement ReadJson(Process process, string what)
-        {
-            var line = process.StandardOutput.ReadLine();
-            if (line is null)
-            {
-                process.WaitForExit();
-                throw new BenchSetupException($"bench/train_pytorch.py exited with code {process.ExitCode} during {what} (its error is above)");
-            }
-            return JsonDocument.Parse(line).RootElement.Clone();
-        }
-
-        /// <summary>
-        /// An interpreter that imports torch: $PINPOINT_BENCH_PYTHON, Debian's /usr/bin/python3 (python3-torch), then
-        /// python3 and python on PATH (a pyenv python3 there usually lacks torch).
-        /// </summary>
-        private static string FindPython()
-        {
-            var candidates = new List<string>();
-            if (Environment.GetEnvironmentVariable("PINPOINT_BENCH_PYTHON") is { Length: > 0 } env) candidates.Add(env);
-            candidates.AddRange(["/usr/bin/python3", "python3", "python"]);
-            var tried = new List<string>();
-            foreach (var candidate in candidates.Distinct())
-            {
-                string outcome;
-                try
-                {
-                    var psi = new ProcessStartInfo(candidate) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-                    psi.ArgumentList.Add("-c");
-                    psi.ArgumentList.Add("import torch; print(torch.__version__)");
-                    using var p = Process.Start(psi)!;
-                    var stderr = p.StandardError.ReadToEndAsync();
-                    p.StandardOutput.ReadToEnd();
-                    p.WaitForExit();
-                    if (p.ExitCode == 0) return candidate;
-                    var last = stderr.Result.Trim().Split('\n').LastOrDefault() ?? "";
-                    outcome = last.Length > 0 ? last : $"exit code {p.ExitCode}";
-                }
-                catch (System.ComponentModel.Win32Exception)
-                {
-                    outcome = "not found";
-                }
-                tried.Add($"{candidate} ({outcome})");
-            }
-            throw new BenchSetupException($"no Python with torch for the PyTorch anchor; tried {string.Join(", ", tried)}. Install it (apt-get install python3-torch) or set PINPOINT_BENCH_PYTHON");
-        }
-
-        public void Dispose()
-        {
-            try
-            {
-                if (!_process.HasExited)
-                {
-                    _process.StandardInput.WriteLine("quit");
-                    _process.StandardInput.Flush();
-                    if (!_process.WaitForExit(10_000)) _process.Kill();
-                }
-            }
-            finally
-            {
-                _process.Dispose();
-            }
-        }
+        public void Dispose() => _anchor.Dispose();
     }
 }

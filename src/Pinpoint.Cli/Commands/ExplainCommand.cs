@@ -3,6 +3,7 @@ using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Interpretability.Lens;
 using Pinpoint.Interpretability.Reports;
+using Pinpoint.Interpretability.Saes;
 using Pinpoint.Models.Formats;
 
 namespace Pinpoint.Cli.Commands;
@@ -23,18 +24,20 @@ public sealed class ExplainCommand : Command
     internal static readonly CliOption Metric = new("metric", "NAME", "what patching, attribution, ablation and weights measure: logit-diff (target − foil first tokens, the default), logprob or prob (of the whole target, teacher-forced), kl (KL divergence from the clean run's next-token distributions)");
     internal static readonly CliOption Position = new("position", "P", "the prompt token after which the answer comes (0-based; default: the last); later tokens are dropped");
     internal static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
+    private static readonly CliOption Saes = new("sae", "DIR[,DIR...]", "also attribute target − foil to the features and error nodes of these SAEs (SAELens folders, one per hook) and ablate the top --verify-k against random active features; with --dataset, only this, per item");
     private static readonly CliOption Tuned = new("tuned", "DIR", "tuned lens folder (pinpoint lens train) read beside the logit lens (default: MODEL/tuned-lens when it exists)");
     private static readonly CliOption Dashboards = new("dashboards", "DIR", "folder of neuron dashboard stores (pinpoint neurons --out); default: the model's own dashboards/ folder. Where a store exists, each mechanism neuron's top corpus contexts are shown");
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, CounterfactualsFrom, Metric, Position, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile, Dashboards, Tuned];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, CounterfactualsFrom, Metric, Position, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile, Dashboards, Tuned, Saes];
     public override Type ResultType => typeof(ExplainReport);
-    public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(DatasetExplainReport))];
+    public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(DatasetExplainReport)), ("--dataset with --sae", typeof(FeatureDatasetResult))];
 
     public override int Execute(CliArgs args, CommandOutput output)
     {
-        if (args.String(Dataset) is { } dataset) return ExplainDataset(args, output, dataset);
+        if (args.String(Dataset) is { } dataset)
+            return args.String(Saes) is null ? ExplainDataset(args, output, dataset) : ExplainFeatureDataset(args, output, dataset);
         var request = Request(args);
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1), DashboardFolder = DashboardFolder(args) };
@@ -42,10 +45,21 @@ public sealed class ExplainCommand : Command
         using var loaded = ModelOptions.Open(args, output);
         CheckVerifyK(options.VerifyK, loaded);
         if ((args.String(Tuned) ?? TunedLens.DefaultFolder(loaded.Path)) is { } tuned) options = options with { TunedLens = TunedLens.Load(tuned, loaded.Model.Config) };
+        var saes = LoadSaes(args, loaded);
         var report = Explainer.Explain(loaded, request, options);
+        if (saes is not null)
+            report = report with
+            {
+                Features = FeatureAttribution.Run(loaded, request with { Counterfactual = report.Counterfactual.Text }, saes,
+                    new FeatureAttributionOptions { TopK = top, VerifyK = options.VerifyK }, options.ReferencePrompts),
+            };
         if (htmlPath is not null) HtmlOutput.Write(htmlPath, ExplainHtmlReport.Render(report, top));
         if (output.Json) output.WriteJson(report with { Html = htmlPath });
-        else Render(report, output);
+        else
+        {
+            Render(report, output);
+            if (report.Features is { } features) RenderFeatures(features, output);
+        }
         HtmlOutput.Wrote(htmlPath, output);
         return 0;
     }
@@ -108,6 +122,73 @@ public sealed class ExplainCommand : Command
         else ExplainDatasetView.Render(report, output);
         HtmlOutput.Wrote(htmlPath, output);
         return 0;
+    }
+
+    /// <summary>The SAEs --sae names, each checked against the model (null without --sae).</summary>
+    private static List<Sae>? LoadSaes(CliArgs args, Pinpoint.Models.Loading.LoadedModel loaded)
+    {
+        if (args.String(Saes) is not { } list) return null;
+        var dirs = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (dirs.Length == 0) throw new CliException("option --sae: give at least one SAE folder");
+        var saes = new List<Sae>();
+        foreach (var dir in dirs)
+        {
+            var sae = SaeLensFormat.Read(dir);
+            SaeSplice.CheckFits(sae, loaded.Model, dir);
+            if (saes.FirstOrDefault(s => s.Metadata.HookName == sae.Metadata.HookName) is not null)
+                throw new CliException($"option --sae: two SAEs read hook '{sae.Metadata.HookName}' ({dir}); give one per hook");
+            saes.Add(sae);
+        }
+        return saes;
+    }
+
+    private static int ExplainFeatureDataset(CliArgs args, CommandOutput output, string dataset)
+    {
+        if (args.String(HtmlFile) is not null) throw new CliException("--html is not available with --dataset --sae; drop one of them");
+        var items = DatasetItems(args, dataset);
+        using var loaded = ModelOptions.Open(args, output);
+        var saes = LoadSaes(args, loaded)!;
+        var progress = StderrProgress.Create();
+        var result = FeatureAttribution.RunDataset(loaded, items, saes, new FeatureAttributionOptions { VerifyK = args.Int(VerifyK, 5, min: 1) },
+            progress is null ? null : (done, total) => progress("items", done, total));
+        if (output.Json)
+        {
+            output.WriteJson(result);
+            return 0;
+        }
+        string P(double v) => CommandOutput.Number(v, "P1");
+        output.WriteProperties([
+            ("SAEs", string.Join(", ", result.Hooks)),
+            ("items", $"{result.Items} ({result.Right} with target ahead of foil; the shares below are over those)"),
+            ($"own top-{result.K} features, mean ablation", $"{P(result.MeanRemoved)} of the difference removed on average (random {result.K}: {P(result.MeanRandomRemoved)}); ≥ 50% in {P(result.ItemsMeanHalfRemoved)} of items"),
+            ($"own top-{result.K} features, resample ablation", $"{P(result.ResampleRemoved)} (random: {P(result.ResampleRandomRemoved)}); ≥ 50% in {P(result.ItemsResampleHalfRemoved)} of items"),
+            .. result.Hooks.Select((h, s) => ($"error node share, {h}", P(result.MeanErrorShares[s]))),
+        ]);
+        var table = CommandOutput.NewTable("#", "prompt", "diff", $"top-{result.K} features", "mean removed (random)", "resample removed (random)");
+        foreach (var r in result.PerItem)
+            CommandOutput.AddRow(table, CommandOutput.Int(r.Index), CommandOutput.Quote(r.Prompt), CommandOutput.Number(r.LogitDiff), string.Join(" ", r.TopFeatures),
+                $"{P(r.MeanRemoved)} ({P(r.MeanRandomRemoved)})", $"{P(r.ResampleRemoved)} ({P(r.ResampleRandomRemoved)})");
+        output.Write(table);
+        return 0;
+    }
+
+    private static void RenderFeatures(FeatureAttributionResult f, CommandOutput output)
+    {
+        string N(double v) => CommandOutput.Number(v);
+        string P(double v) => ExplainSummary.Share(v, f.LogitDiff);
+        string Tokens(IEnumerable<TokenScore> t) => string.Join(" ", t.Select(x => CommandOutput.Quote(x.Token)));
+        output.Text.WriteLine();
+        output.WriteProperties([
+            ("SAE features", $"{string.Join(", ", f.Hooks)} spliced in with their error terms; {f.ActiveFeatures} features active on the prompts"),
+            .. f.Errors.Select(e => ($"error node, {e.Hook}", $"attribution {N(e.Attribution)} vs {N(e.FeatureAttribution)} for its features ({CommandOutput.Number(e.Share, "P1")} of the attribution mass)")),
+            ($"ablating the top-{f.MeanAblation.K} features", $"mean ({string.Join(", ", f.MeanAblated)}): {P(f.MeanAblation.TopKFractionRemoved)} removed (random {f.MeanAblation.K} active: {P(f.MeanAblation.RandomKFractionRemoved)}); " +
+                $"resample: {P(f.ResampleAblation.TopKFractionRemoved)} (random: {P(f.ResampleAblation.RandomKFractionRemoved)})"),
+        ]);
+        var table = CommandOutput.NewTable("feature", "attribution", "share of clean − cf", "largest term at", "activation (cf)", "promotes", "suppresses");
+        foreach (var x in f.Top)
+            CommandOutput.AddRow(table, x.Name, N(x.Attribution), CommandOutput.Number(x.Share, "P1"), $"{CommandOutput.Quote(x.Token)}@{x.Position}",
+                $"{N(x.Activation)} ({N(x.CounterfactualActivation)})", Tokens(x.Promotes), Tokens(x.Suppresses));
+        output.Write(table);
     }
 
     /// <summary>--verify-k against what the model has to ablate, before any work (a silent clamp would run for hours).</summary>

@@ -94,21 +94,17 @@ public sealed class SaeTrainCommand : Command
                 };
                 trainers.Add(new SaeTrainer(config, activations.ForHook(i, widths[i]), metadata, dir, resumeFrom));
             }
-            var last = new SaeStepReport?[hooks.Length];
             for (int step = trainers.Min(t => t.Step) + 1; step <= config.Steps; step++)
                 for (int i = 0; i < trainers.Count; i++)
-                    trainers[i].Run(r =>
-                    {
-                        last[i] = r;
-                        log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"{hooks[i]} step {r.Step}/{r.TotalSteps} · loss {r.Loss:G4} · mse {r.Mse:G4} · l0 {r.L0:F1} · EV {r.ExplainedVariance:F3} · dead {r.DeadFraction:P1} · {r.TokensPerSecond:F0} tok/s{(r.Checkpoint is null ? "" : " → " + r.Checkpoint)}"));
-                    }, untilStep: step);
+                    trainers[i].Run(r => log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{hooks[i]} step {r.Step}/{r.TotalSteps} · loss {r.Loss:G4} · mse {r.Mse:G4} · l0 {r.L0:F1} · EV {r.ExplainedVariance:F3} · dead {r.DeadFraction:P1} · {r.TokensPerSecond:F0} tok/s{(r.Checkpoint is null ? "" : " → " + r.Checkpoint)}")),
+                        untilStep: step);
             var results = new List<HookResult>();
             for (int i = 0; i < trainers.Count; i++)
             {
                 var dir = Path.Combine(outDir, hooks[i]);
                 SaeLensFormat.Write(dir, trainers[i].Export(), trainers[i].LogDensity(), dtype);
-                var r = last[i];
+                var r = trainers[i].LastLogged;
                 results.Add(new HookResult(hooks[i], dir, trainers[i].Step, trainers[i].TokensSeen, r?.Mse ?? double.NaN, r?.L0 ?? double.NaN,
                     r?.ExplainedVariance ?? double.NaN, r?.DeadFraction ?? double.NaN, r?.TokensPerSecond ?? double.NaN));
             }

@@ -126,4 +126,7 @@ public sealed record ExplainReport
 
     /// <summary>The top corpus contexts of the mechanism neurons whose layer has a dashboard store (<c>pinpoint neurons</c>); null where none exists.</summary>
     public IReadOnlyList<Dashboards.NeuronContexts>? NeuronContexts { get; init; }
+
+    /// <summary>The target − foil difference attributed to SAE features and error nodes (<c>explain --sae</c>); null without SAEs.</summary>
+    public Saes.FeatureAttributionResult? Features { get; init; }
 }

@@ -16,6 +16,7 @@ public static class ExplainHtmlReport
         [
             Summary(report), LogitLensSection(report), ResidualPatching(report), HeadsAndLayers(report),
             AttentionPatterns(report), Rankings(report, rankingRows), MechanismTables(report), DashboardHtmlReport.NeuronContextsSection(report.NeuronContexts ?? []), Weights(report), Faithfulness(report),
+            .. report.Features is null ? Array.Empty<HtmlFragment>() : [FeatureAttributionHtml.Section(report.Features)],
         ]);
 
     public static HtmlFragment Summary(ExplainReport r)

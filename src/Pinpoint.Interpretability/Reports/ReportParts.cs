@@ -18,9 +18,13 @@ internal static class ReportParts
     /// Fraction of the difference removed as the ablated set grows one component at a time (in ranking order), against
     /// random sets of the same kinds.
     /// </summary>
-    public static HtmlFragment FaithfulnessChart(string id, string title, IReadOnlyList<double> curve, IReadOnlyList<double> randomCurve, IReadOnlyList<Component> ablated)
+    public static HtmlFragment FaithfulnessChart(string id, string title, IReadOnlyList<double> curve, IReadOnlyList<double> randomCurve, IReadOnlyList<Component> ablated) =>
+        FaithfulnessChart(id, title, curve, randomCurve, ablated.Select(c => c.Name).ToList());
+
+    /// <summary>The top-k curve against random sets, each step labelled with what it adds (components or SAE features).</summary>
+    public static HtmlFragment FaithfulnessChart(string id, string title, IReadOnlyList<double> curve, IReadOnlyList<double> randomCurve, IReadOnlyList<string> ablated)
     {
-        var steps = curve.Select((_, i) => i < ablated.Count ? $"+{ablated[i].Name}" : $"{i + 1}").ToList();
+        var steps = curve.Select((_, i) => i < ablated.Count ? $"+{ablated[i]}" : $"{i + 1}").ToList();
         return Svg.Render(new LineChart(id, title, "fraction of difference removed", steps,
         [
             new LineSeries("top k", curve, Red),

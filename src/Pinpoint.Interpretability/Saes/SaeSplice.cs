@@ -10,8 +10,9 @@ namespace Pinpoint.Interpretability.Saes;
 /// names under the hook's own: <c>{hook}.hook_sae_input</c>, <c>.hook_sae_acts_pre</c>, <c>.hook_sae_acts_post</c>,
 /// <c>.hook_sae_recons</c>, <c>.hook_sae_error</c>, <c>.hook_sae_output</c>. Each is an ordinary hook point of the
 /// <see cref="HookSet"/>, so features can be cached, patched, ablated and (on a tape) differentiated like any
-/// other activation. With <c>keepError</c> the output is x̂ + (x − x̂), the error a constant node, so the spliced
-/// model computes exactly what the clean one does while gradients still reach the features.
+/// other activation. With <c>keepError</c> the output is x̂ + (x − x̂), so the spliced model computes exactly what the
+/// clean one does, patched features change it by their decoded difference, and gradients reach the features and the
+/// error node while x's own gradient is the clean model's.
 /// </summary>
 public static class SaeSplice
 {
@@ -61,14 +62,24 @@ public static class SaeSplice
             var mask = cx.Contiguous(pre).Span.ToArray();
             sae.Activate(mask, rows);
             for (int i = 0; i < mask.Length; i++) mask[i] = mask[i] != 0 ? 1f : 0f;
-            var acts = hooks.Apply(Name(ActsPost), cx.Mul(pre, Tensor.FromArray(mask, pre.Shape.ToArray())));
+            var acts = cx.Mul(pre, Tensor.FromArray(mask, pre.Shape.ToArray()));
+            Tensor? error = null;
+            if (keepError)
+            {
+                // The error is x minus the reconstruction of the features as encoded, so a patch at hook_sae_acts_post
+                // moves the output by exactly its decoded change. The features enter the decoder as leaves: gradients
+                // reach them, and reach x through the error as the identity, as in the model without the SAE.
+                var values = cx.Contiguous(acts).Span.ToArray();
+                var encoded = new float[rows * sae.DIn];
+                sae.Decode(values, rows, encoded);
+                error = cx.Sub(x, Tensor.FromArray(encoded, x.Shape.ToArray()));
+                acts = Tensor.FromArray(values, acts.Shape.ToArray());
+                acts.RequiresGrad = cx.Tape is not null;
+            }
+            acts = hooks.Apply(Name(ActsPost), acts);
             var recons = hooks.Apply(Name(Recons), cx.Add(cx.MatMul(acts, decoder), bDec));
-            if (!keepError) return hooks.Apply(Name(Output), recons);
-            var error = Tensor.FromArray(cx.Contiguous(x).Span.ToArray(), x.Shape.ToArray());
-            TensorPrimitives.Subtract(error.Span, cx.Contiguous(recons).Span, error.Span);
-            error.RequiresGrad = cx.Tape is not null;
-            error = hooks.Apply(Name(Error), error);
-            return hooks.Apply(Name(Output), cx.Add(recons, error));
+            if (error is null) return hooks.Apply(Name(Output), recons);
+            return hooks.Apply(Name(Output), cx.Add(recons, hooks.Apply(Name(Error), error)));
         });
     }
 }

@@ -63,6 +63,9 @@ public sealed class SaeTrainer : IDisposable
     public long TokensSeen => _tokensSeen;
     public float NormScale => _normScale;
 
+    /// <summary>The last logged step's report: from this session, or read back from metrics.jsonl after a resume (null before any).</summary>
+    public SaeStepReport? LastLogged { get; private set; }
+
     public SaeTrainer(SaeTrainConfig config, IActivationBatches data, SaeMetadata metadata, string? outDir = null, string? resumeFrom = null)
     {
         config.Validate();
@@ -203,6 +206,7 @@ public sealed class SaeTrainer : IDisposable
             string? checkpoint = checkpointStep ? SaveCheckpoint(stats.Loss) : null;
             if (!log) continue;
             var r = stats with { TokensPerSecond = tps, Checkpoint = checkpoint };
+            LastLogged = r;
             if (_outDir is not null) AppendMetrics(r);
             report?.Invoke(r);
         }
@@ -669,6 +673,18 @@ public sealed class SaeTrainer : IDisposable
         _fireTokens = Meta("fire_tokens");
         _step = state.Step;
         _tokensSeen = state.TokensSeen;
+        LastLogged = _outDir is null ? null : LoggedReport(Path.Combine(_outDir, Trainer.MetricsFile), _step, _config.Steps);
+    }
+
+    /// <summary>The report metrics.jsonl holds for <paramref name="step"/> (every checkpoint step is logged), or null.</summary>
+    private static SaeStepReport? LoggedReport(string metricsPath, int step, int totalSteps)
+    {
+        if (!File.Exists(metricsPath)) return null;
+        var record = LossCurve.Read(metricsPath).LastOrDefault(m => m.Step == step);
+        if (record is null) return null;
+        double Dynamic(string key) => record.Dynamics?.GetValueOrDefault(key, double.NaN) ?? double.NaN;
+        return new SaeStepReport(step, totalSteps, record.TrainLoss ?? double.NaN, Dynamic("mse"), Dynamic("l0"), Dynamic("explained_variance"),
+            Dynamic("dead_fraction"), Dynamic("aux_loss"), (float)(record.LearningRate ?? 0), record.TokensPerSecond ?? double.NaN, null);
     }
 
     private void AppendMetrics(SaeStepReport r)

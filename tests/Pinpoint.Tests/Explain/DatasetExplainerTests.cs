@@ -9,7 +9,7 @@ namespace Pinpoint.Tests.Explain;
 public class DatasetExplainerTests
 {
     /// <summary>One letter per token ('a' = 0 … 'l' = 11), so prompts for the planted model can be written as text.</summary>
-    private sealed class LetterTokenizer : ITokenizer
+    internal sealed class LetterTokenizer : ITokenizer
     {
         public int VocabSize => 12;
         public int? Bos => null;

@@ -35,6 +35,15 @@ public class SaeCommandTests
 
         var again = Cli.Cli.Run("sae", "train", "--model", model, "--hook", "blocks.1.hook_resid_post", "--corpus", corpus, "--out", outDir, "--steps", "3");
         again.AssertFailed(1, "already holds checkpoints");
+
+        // Resuming a finished run trains nothing and reports the metrics logged at its last step, not NaN.
+        var finished = Cli.Cli.Run("sae", "train", "--model", model, "--hook", "blocks.1.hook_resid_post", "--corpus", corpus, "--out", outDir,
+            "--steps", "3", "--batch-size", "64", "--d-sae", "48", "--k", "4", "--resume", "--json").Json();
+        var before = train.GetProperty("saes")[0];
+        var after = finished.GetProperty("saes")[0];
+        Assert.Equal(3, after.GetProperty("step").GetInt32());
+        foreach (var field in new[] { "mse", "l0", "explained_variance", "dead_fraction" })
+            Assert.Equal(before.GetProperty(field).GetDouble(), after.GetProperty(field).GetDouble(), 12);
     }
 
     [Fact]
