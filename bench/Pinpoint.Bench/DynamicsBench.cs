@@ -38,10 +38,13 @@ public static class DynamicsBench
             }
             var items = EvalDataset.ReadScoreItems(dataset);
             double? loadBefore = LoadAverage();
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var sw = Stopwatch.StartNew();
             var report = DynamicsAnalysis.Run(run, new DynamicsOptions(items), warn: w => Console.Error.WriteLine($"bench: {w}"),
                 progress: (_, done, total) => Console.Error.Write($"\rbench: dynamics {done}/{total} checkpoints"));
             double seconds = sw.Elapsed.TotalSeconds;
+            // CPU time hardly depends on other processes; wall time on a shared machine does.
+            double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
             Console.Error.WriteLine();
             var result = new Dictionary<string, object?>
             {
@@ -51,6 +54,7 @@ public static class DynamicsBench
                 ["verified_steps"] = report.Verification!.Select(v => v.Step).ToArray(),
                 ["dynamics_seconds"] = Math.Round(seconds, 1),
                 ["seconds_per_checkpoint"] = Math.Round(seconds / report.Checkpoints.Count, 2),
+                ["dynamics_cpu_seconds"] = Math.Round(cpuSeconds, 1),
                 ["make_run_seconds"] = Math.Round(trainSeconds, 1),
                 ["load_average_before"] = loadBefore,
                 ["load_average_after"] = LoadAverage(),
