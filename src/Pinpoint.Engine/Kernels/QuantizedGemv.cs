@@ -292,6 +292,20 @@ public static unsafe class QuantizedGemv
         return sum;
     }
 
+    /// <summary>
+    /// The scales of chunk <paramref name="chunk"/>'s two pairs (activation blocks <paramref name="ab"/> and
+    /// <paramref name="ab"/> + 1) for their level dots, and what their minimums take off the row's dot.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ChunkScales(byte* blk, in Activation x, int chunk, int ab, float d, float dmin, out float scale1, out float scale2)
+    {
+        var (sc1, m1) = BlockQuantization.ScaleMin(blk + 4, 2 * chunk);
+        var (sc2, m2) = BlockQuantization.ScaleMin(blk + 4, 2 * chunk + 1);
+        scale1 = d * sc1 * x.Scale[ab];
+        scale2 = d * sc2 * x.Scale[ab + 1];
+        return dmin * (m1 * x.Scale[ab] * x.Sum32(ab) + m2 * x.Scale[ab + 1] * x.Sum32(ab + 1));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float DotKWithMinsAvx2(byte* row, in Activation x, bool fifthBit)
     {
@@ -317,11 +331,9 @@ public static unsafe class QuantizedGemv
                     hi = Avx2.Or(hi, Avx2.ShiftLeftLogical(Avx2.And(Vector256.ShiftRightLogical(qh.AsUInt16(), 2 * chunk + 1).AsByte(), one).AsUInt16(), 4).AsByte());
                 }
                 int ab = sb * 8 + 2 * chunk;
-                var (sc1, m1) = BlockQuantization.ScaleMin(blk + 4, 2 * chunk);
-                var (sc2, m2) = BlockQuantization.ScaleMin(blk + 4, 2 * chunk + 1);
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotBytes(lo, LoadActivation(x, ab))), Vector256.Create(d * sc1 * x.Scale[ab]), acc);
-                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotBytes(hi, LoadActivation(x, ab + 1))), Vector256.Create(d * sc2 * x.Scale[ab + 1]), acc);
-                mins += dmin * (m1 * x.Scale[ab] * x.Sum32(ab) + m2 * x.Scale[ab + 1] * x.Sum32(ab + 1));
+                mins += ChunkScales(blk, x, chunk, ab, d, dmin, out float scale1, out float scale2);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotBytes(lo, LoadActivation(x, ab))), Vector256.Create(scale1), acc);
+                acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotBytes(hi, LoadActivation(x, ab + 1))), Vector256.Create(scale2), acc);
             }
         }
         return Vector256.Sum(acc) - mins;
@@ -354,11 +366,8 @@ public static unsafe class QuantizedGemv
                 if (fifthBit)
                     levels |= Vector512.ShiftLeft((Vector512.ShiftRightLogical(qhPairs.AsUInt16(), 2 * chunk).AsByte() & one).AsUInt16(), 4).AsByte();
                 int ab = sb * 8 + 2 * chunk;
-                var (sc1, m1) = BlockQuantization.ScaleMin(blk + 4, 2 * chunk);
-                var (sc2, m2) = BlockQuantization.ScaleMin(blk + 4, 2 * chunk + 1);
-                acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(DotBytes(levels, LoadActivationPair(x, ab))),
-                    HalfScales(d * sc1 * x.Scale[ab], d * sc2 * x.Scale[ab + 1]), acc);
-                mins += dmin * (m1 * x.Scale[ab] * x.Sum32(ab) + m2 * x.Scale[ab + 1] * x.Sum32(ab + 1));
+                mins += ChunkScales(blk, x, chunk, ab, d, dmin, out float scale1, out float scale2);
+                acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(DotBytes(levels, LoadActivationPair(x, ab))), HalfScales(scale1, scale2), acc);
             }
         }
         return Vector512.Sum(acc) - mins;

@@ -87,4 +87,43 @@ public class WorkerPoolTests
         Assert.True(helpedInTime, "no helper joined the second caller's loop");
         Assert.True(threads.Count >= 2, $"the second caller's items ran on {threads.Count} thread(s)");
     }
+
+    /// <summary>
+    /// The caller's item waits until a helper has started the other one, which then outlasts the caller's short poll:
+    /// the caller blocks and only the helper's signal can wake it. A lost wake-up hangs the loop (caught by the timeout).
+    /// </summary>
+    [Fact]
+    public void ACallerThatBlocksIsWokenByItsLastHelper()
+    {
+        if (WorkerPool.Concurrency < 2) Assert.Skip("one core: the pool has no helper threads");
+        var finished = Task.Factory.StartNew(() =>
+        {
+            int helped = 0;
+            for (int round = 0; round < 5; round++)
+            {
+                using var helperStarted = new ManualResetEventSlim(false);
+                int caller = Environment.CurrentManagedThreadId;
+                var ran = new int[2];
+                int callerItems = 0;
+                WorkerPool.ParallelFor(2, 0, (_, i) =>
+                {
+                    ran[i]++;
+                    if (Environment.CurrentManagedThreadId == caller)
+                    {
+                        if (++callerItems == 1) helperStarted.Wait(TimeSpan.FromSeconds(10));
+                    }
+                    else
+                    {
+                        helperStarted.Set();
+                        Thread.Sleep(20);
+                        Interlocked.Increment(ref helped);
+                    }
+                });
+                Assert.Equal([1, 1], ran);
+            }
+            return helped;
+        }, TestContext.Current.CancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Assert.True(finished.Wait(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken), "a caller waiting for its helper was never woken");
+        Assert.True(finished.Result > 0, "no helper joined any of the loops");
+    }
 }
