@@ -196,6 +196,11 @@ public static unsafe class Gemm
             else Gemv.Run(path, n, k, a, b, bType, ldb, transposeB, c, beta);
             return;
         }
+        if (k > 0 && FewRowsGemm.Applies(path, m, transposeA, bType))
+        {
+            FewRowsGemm.Run(path, m, n, k, a, lda, b, bType, ldb, transposeB, c, ldc, beta, ParallelFlops);
+            return;
+        }
         int threads = WorkerPool.Concurrency;
         if (threads == 1 || 2.0 * m * n * k < ParallelFlops)
         {

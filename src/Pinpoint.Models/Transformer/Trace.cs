@@ -53,12 +53,19 @@ public sealed class Trace
 
     /// <summary>
     /// Replaces the activation at <paramref name="hook"/> with what <paramref name="replacement"/> returns (same
-    /// shape; a constant for gradients). Return null to keep it.
+    /// shape; a constant for gradients, which stop there). Return null to keep it.
     /// </summary>
-    public Trace Replace(string hook, Func<Tensor, Tensor?> replacement)
+    public Trace Replace(string hook, Func<Tensor, Tensor?> replacement) => Replace(hook, (activation, _) => replacement(activation));
+
+    /// <summary>
+    /// Replaces the activation at <paramref name="hook"/> with a function of it computed with the pass's
+    /// <see cref="Compute"/> ops (<c>(x, cx) =&gt; cx.Scale(x, 2)</c>), so gradients flow through the replacement to
+    /// earlier hooks and weights. Return null to keep it.
+    /// </summary>
+    public Trace Replace(string hook, Func<Tensor, Compute, Tensor?> replacement)
     {
         _model.CheckHookName(hook);
-        _functions.Add((hook, (activation, _) => replacement(activation)));
+        _functions.Add((hook, (activation, _) => replacement(activation, _cx)));
         return this;
     }
 

@@ -18,6 +18,8 @@ public class GemmTests
     [
         (1, 1, 1), (1, 7, 3), (3, 1, 5), (2, 3, 1), (5, 5, 5), (13, 33, 17), (12, 32, 64), (25, 65, 257),
         (37, 70, 300), (20, 64, 40), (128, 96, 70), (1, 100, 50), (1, 1030, 517), (250, 40, 20), (7, 2100, 9), (64, 300, 200), (300, 40, 200),
+        // Few rows (a prompt against a weight, B read in place or through L1 panels): both bounds, k deeper than a panel, many columns split across threads.
+        (16, 33, 300), (11, 70, 129), (4, 2100, 257), (2, 1, 3),
     ];
 
     [Theory]
@@ -45,7 +47,7 @@ public class GemmTests
     {
         var rng = new Random(11);
         foreach (var dtype in new[] { DType.BF16, DType.F16 })
-        foreach (var (m, n, k) in new[] { (1, 37, 19), (1, 1030, 40), (13, 33, 17), (40, 70, 300) })
+        foreach (var (m, n, k) in new[] { (1, 37, 19), (1, 1030, 40), (13, 33, 17), (40, 70, 300), (11, 70, 300), (3, 2100, 40) })
         foreach (bool tb in new[] { false, true })
         {
             var x = new Problem(rng, m, n, k, false, tb, 2);
@@ -61,6 +63,36 @@ public class GemmTests
             var expected = x.Reference(c, 1f);
             Gemm.Multiply(m, n, k, x.A, x.Lda, false, bits, dtype, x.Ldb, tb, c, x.Ldc, 1f, path);
             x.AssertClose(expected, c, $"{path} {dtype} m={m} n={n} k={k} tb={tb}");
+        }
+    }
+
+    /// <summary>
+    /// A few rows take their own kernel, but each row's bits must not depend on how many rows the call has (a
+    /// prompt alone and the same prompt inside a batch give identical activations, which patching relies on).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void FewRowsGiveTheSameBitsAsTheSameRowsInATallerProduct(KernelPath path)
+    {
+        if (!FewRowsGemm.Applies(path, 11, false, DType.F32)) return; // the scalar path has no few-rows kernel
+        var rng = new Random(13);
+        const int tall = 40, few = 11, n = 70, k = 300;
+        foreach (var dtype in new[] { DType.F32, DType.BF16 })
+        foreach (bool tb in new[] { false, true })
+        foreach (float beta in new[] { 0f, 1f })
+        {
+            var x = new Problem(rng, tall, n, k, false, tb, 0);
+            var bits = x.B.Select(v => (ushort)(BitConverter.SingleToInt32Bits(v) >> 16)).ToArray();
+            var cTall = x.InitialC(rng, beta);
+            var cFew = cTall[..(few * x.Ldc)];
+            void Multiply(int m, float[] c)
+            {
+                if (dtype == DType.F32) Gemm.Multiply(m, n, k, x.A, x.Lda, false, x.B, x.Ldb, tb, c, x.Ldc, beta, path);
+                else Gemm.Multiply(m, n, k, x.A, x.Lda, false, bits, dtype, x.Ldb, tb, c, x.Ldc, beta, path);
+            }
+            Multiply(tall, cTall);
+            Multiply(few, cFew);
+            Assert.True(cFew.AsSpan().SequenceEqual(cTall.AsSpan(0, few * x.Ldc)), $"{path} {dtype} tb={tb} beta={beta}");
         }
     }
 

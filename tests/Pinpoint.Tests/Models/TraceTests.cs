@@ -1,4 +1,5 @@
 using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Ops;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Models.Architectures;
@@ -82,6 +83,38 @@ public class TraceTests
             Assert.True(Math.Abs(numeric - grad[0, position, channel]) <= 2e-3 + 2e-2 * Math.Abs(numeric),
                 $"position {position} channel {channel}: analytic {grad[0, position, channel]} vs numeric {numeric}");
         }
+    }
+
+    /// <summary>
+    /// A replacement written with the pass's ops is differentiable: the gradient at an earlier hook through
+    /// resid_post(0) ↦ 2·resid_post(0) matches finite differences of the replaced model; a plain replacement is a
+    /// constant, through which nothing flows back.
+    /// </summary>
+    [Fact]
+    public void ReplacementWithComputeOpsCarriesTheGradient()
+    {
+        var model = SmallModel();
+        string replaced = HookNames.ResidPost(0), asked = HookNames.ResidPre(0);
+        var metric = Metrics.LogitDiff(Target, Foil);
+        Tensor Doubled(Tensor x, Compute cx) => cx.Scale(x, 2f);
+        var grad = model.Trace(Ids).Replace(replaced, Doubled).Grad(asked).Run(metric).Grad(asked);
+        var unreplaced = model.Trace(Ids).Grad(asked).Run(metric).Grad(asked);
+        Assert.NotEqual(unreplaced.ToArray(), grad.ToArray());
+        const float h = 1e-2f;
+        foreach (var (position, channel) in new[] { (5, 0), (5, 17), (1, 30) })
+        {
+            double Shifted(float by)
+            {
+                var delta = Tensor.Zeros(1, Ids.Length, model.Config.DModel);
+                delta[0, position, channel] = by;
+                return model.Trace(Ids).Edit(asked, r => r.Add(delta)).Replace(replaced, Doubled).Run(metric).Metric!.Value;
+            }
+            double numeric = (Shifted(h) - Shifted(-h)) / (2 * h);
+            Assert.True(Math.Abs(numeric - grad[0, position, channel]) <= 2e-3 + 2e-2 * Math.Abs(numeric),
+                $"position {position} channel {channel}: analytic {grad[0, position, channel]} vs numeric {numeric}");
+        }
+        var constant = model.Trace(Ids).Replace(replaced, x => x.Clone()).Grad(asked).Run(metric).Grad(asked);
+        Assert.All(constant.ToArray(), g => Assert.Equal(0f, g));
     }
 
     [Fact]
