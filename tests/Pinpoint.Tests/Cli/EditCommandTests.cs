@@ -26,7 +26,8 @@ public class EditCommandTests
             Assert.Equal(1, r.GetProperty("items").GetInt32());
             Assert.Equal("identity", r.GetProperty("covariance").GetString());
             var item = r.GetProperty("item_results")[0];
-            Assert.Equal(["subject", "prompt", "target_true", "target_new", "efficacy", "magnitude", "paraphrase", "neighborhood", "true_before", "new_before", "true_after", "new_after", "seconds"],
+            Assert.Equal(["subject", "prompt", "target_true", "target_new", "efficacy", "magnitude", "paraphrase", "neighborhood", "true_before", "new_before", "true_after", "new_after", "seconds",
+                "optimised_probability", "delta_over_value", "clamped", "optimisation_steps"],
                 item.EnumerateObject().Select(p => p.Name));
             Assert.True(item.GetProperty("efficacy").GetBoolean());
             Assert.True(item.GetProperty("new_after").GetDouble() > item.GetProperty("new_before").GetDouble());
