@@ -16,7 +16,17 @@ public sealed record EditEvaluationOptions
     /// <summary>C = E[kkᵀ] per edited layer; null for C = I.</summary>
     public IReadOnlyDictionary<int, double[,]>? Covariances { get; init; }
     public RomeOptions Rome { get; init; } = new();
-    public string ReferenceText { get; init; } = Steering.SteeringSweepOptions.DefaultReferenceText;
+    public string ReferenceText { get; init; } = DefaultReferenceText;
+
+    /// <summary>
+    /// Steering's reference paragraph with its one character unnamed: text about an edited subject is meant to change, so the
+    /// perplexity that measures collateral damage must not name a subject (steering's text names Lily, a subject of evals/edits.jsonl).
+    /// </summary>
+    public const string DefaultReferenceText =
+        "Once upon a time, there was a little girl. She loved to play in the park with her red ball. " +
+        "One day, she saw a big dog near the tree. The dog was friendly and wanted to play too. The girl threw the ball " +
+        "and the dog ran to get it. They played all day until the sun went down. Then the girl went home and told her mom " +
+        "about her new friend. Her mom smiled and gave her a warm hug.";
     public int GenerationTokens { get; init; } = 32;
 }
 
@@ -27,9 +37,10 @@ public sealed record EditEvaluationOptions
 /// <param name="Seconds">Time of this item's edit; for MEMIT the batch's time divided by the items.</param>
 /// <param name="OptimisedProbability">P(new) on the prompt with the optimised δ added (v* for ROME, z* for MEMIT): what the edit aimed at; an edit that fails with this high lost its δ in the weight update.</param>
 /// <param name="DeltaOverValue">‖δ‖ / ‖v‖ (ROME: v the MLP output, MEMIT: z the residual) at the subject's last token; <paramref name="Clamped"/> when it ended at the clamp.</param>
+/// <param name="PerplexityAfter">Perplexity on the reference text with this edit alone (fresh copies); NaN when every edit shares one model.</param>
 public sealed record EditItemResult(string Subject, string Prompt, string TargetTrue, string TargetNew, bool Efficacy, double Magnitude, double Paraphrase, double Neighborhood,
     double TrueBefore, double NewBefore, double TrueAfter, double NewAfter, double Seconds,
-    double OptimisedProbability, double DeltaOverValue, bool Clamped, int OptimisationSteps);
+    double OptimisedProbability, double DeltaOverValue, bool Clamped, int OptimisationSteps, double PerplexityAfter = double.NaN);
 
 /// <param name="Layers">The edited layers (ROME's one, or MEMIT's).</param>
 /// <param name="UpdateWeight">MEMIT's λ; null for ROME.</param>
@@ -89,6 +100,7 @@ public static class EditEvaluation
                 if (!options.Sequential)
                 {
                     perplexities.Add(LanguageModelling.Perplexity(edited, reference));
+                    results[^1] = results[^1] with { PerplexityAfter = perplexities[^1] };
                     fluencies.Add(Fluency(loaded, edited, item.Request.Filled, options));
                     pristine.Span.CopyTo(mlpOut.Span);
                 }

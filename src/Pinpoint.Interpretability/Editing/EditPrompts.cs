@@ -154,11 +154,13 @@ public sealed class EditPrompts
                 originalKl = LanguageModelling.LogSoftmax(l.AsSpan(klAt, vocab));
             }
             var grad = new float[l.Length];
-            double nll = 0, weight = 1.0 / rows.Count;
+            double nll = 0;
             probability = 0;
             for (int row = 0; row < rows.Count; row++)
             {
                 var target = rows[row].Target;
+
+                double weight = RowWeight(row, rows.Count);
                 double rowLogProb = 0;
                 for (int j = 0; j < target.Length; j++)
                 {
@@ -170,7 +172,7 @@ public sealed class EditPrompts
                 }
                 nll -= weight * rowLogProb / target.Length;
                 if (row == 0) promptProbability = Math.Exp(rowLogProb / target.Length);
-                probability += weight * Math.Exp(rowLogProb / target.Length);
+                probability += Math.Exp(rowLogProb / target.Length) / rows.Count;
             }
             if (nll < 5e-2) break;
             var klNow = LanguageModelling.LogSoftmax(l.AsSpan(klAt, vocab));
@@ -194,6 +196,10 @@ public sealed class EditPrompts
         }
         return new DeltaResult(delta.ToArray().Select(x => (double)x).ToArray(), valueNorm, step, probability, promptProbability, clamped);
     }
+
+    /// <summary>The NLL weight of a template row: <see cref="RomeOptions.PromptWeight"/> for the bare prompt (row 0), the rest shared equally.</summary>
+    private double RowWeight(int row, int count) =>
+        count == 1 ? 1 : Options.PromptWeight is not { } prompt ? 1.0 / count : row == 0 ? prompt : (1 - prompt) / (count - 1);
 
     private static IReadOnlyList<string> GenerateTemplates(LoadedModel tokens, HookedTransformer model, RomeOptions options)
     {

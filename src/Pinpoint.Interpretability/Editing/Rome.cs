@@ -26,6 +26,12 @@ public sealed record RomeOptions
     public double WeightDecay { get; init; } = 0.5;
     /// <summary>‖δ‖ is clamped to this multiple of ‖v‖.</summary>
     public double ClampNorm { get; init; } = DefaultClampNorm;
+    /// <summary>
+    /// Share of the NLL on the bare prompt (the rest shared by the prefixed templates); null for an equal share per template.
+    /// The update is exact at the bare prompt's key, and a short prompt puts the subject at position 0, whose keys differ
+    /// most from those of the prefixed templates.
+    /// </summary>
+    public double? PromptWeight { get; init; }
     public int Seed { get; init; }
 }
 
