@@ -17,7 +17,7 @@ public sealed class EditCommand : Command
     private static readonly CliOption UpdateWeight = new("update-weight", "λ", "memit: how many keys' worth the corpus covariance counts for against the new keys (default: the MLP width)");
     private static readonly CliOption ClampNorm = new("clamp-norm", "F", $"‖δ‖ is clamped to F times the norm of the activation it is added to (rome: the MLP output, default {RomeOptions.DefaultClampNorm}; memit: the residual, default {MemitOptions.DefaultClampNorm})");
     private static readonly CliOption Steps = new("steps", "N", $"Adam steps of the δ optimisation (default {RomeOptions.DefaultSteps})");
-    private static readonly CliOption PromptWeight = new("prompt-weight", "W", "share of the δ optimisation's NLL on the bare prompt, the rest shared by the prefixed templates (default: an equal share per template)");
+    private static readonly CliOption PromptWeight = new("prompt-weight", "W", $"share of the δ optimisation's NLL on the bare prompt, the rest shared by the prefixed templates (default {RomeOptions.DefaultPromptWeight}; 1/6 is ROME's equal share)");
     private static readonly CliOption Sequential = new("sequential", null, "apply the edits one after another to one model (default: each item on a fresh copy)");
     private static readonly CliOption Corpus = new("corpus", "FILE", "text whose MLP keys give C = E[kkᵀ] (cached per model, layer and corpus); without it C = I");
     private static readonly CliOption CovarianceTokens = new("covariance-tokens", "N", "corpus tokens C is estimated over (default 100000)");
@@ -98,7 +98,7 @@ public sealed class EditCommand : Command
         }
         var options = new EditEvaluationOptions
         {
-            Layer = layer, Sequential = sequential, Covariances = covariances, Rome = new RomeOptions { Seed = seed, Steps = steps, ClampNorm = clampNorm ?? RomeOptions.DefaultClampNorm, PromptWeight = promptWeight },
+            Layer = layer, Sequential = sequential, Covariances = covariances, Rome = new RomeOptions { Seed = seed, Steps = steps, ClampNorm = clampNorm ?? RomeOptions.DefaultClampNorm, PromptWeight = promptWeight ?? RomeOptions.DefaultPromptWeight },
             Memit = memit ? new MemitOptions { Layers = layers, UpdateWeight = updateWeight, ClampNorm = clampNorm ?? MemitOptions.DefaultClampNorm } : null,
         };
         var report = EditEvaluation.Run(loaded, items, options, progress);

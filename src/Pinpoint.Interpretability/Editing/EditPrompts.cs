@@ -199,7 +199,7 @@ public sealed class EditPrompts
 
     /// <summary>The NLL weight of a template row: <see cref="RomeOptions.PromptWeight"/> for the bare prompt (row 0), the rest shared equally.</summary>
     private double RowWeight(int row, int count) =>
-        count == 1 ? 1 : Options.PromptWeight is not { } prompt ? 1.0 / count : row == 0 ? prompt : (1 - prompt) / (count - 1);
+        count == 1 ? 1 : row == 0 ? Options.PromptWeight : (1 - Options.PromptWeight) / (count - 1);
 
     private static IReadOnlyList<string> GenerateTemplates(LoadedModel tokens, HookedTransformer model, RomeOptions options)
     {

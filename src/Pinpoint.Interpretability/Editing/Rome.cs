@@ -27,11 +27,13 @@ public sealed record RomeOptions
     /// <summary>‖δ‖ is clamped to this multiple of ‖v‖.</summary>
     public double ClampNorm { get; init; } = DefaultClampNorm;
     /// <summary>
-    /// Share of the NLL on the bare prompt (the rest shared by the prefixed templates); null for an equal share per template.
+    /// Share of the NLL on the bare prompt, the rest shared by the prefixed templates (1 / (1 + <see cref="ContextPrefixes"/>) is
+    /// ROME's equal share). Half, tuned on evals/edits-tune.jsonl: efficacy on the held-out half rose from 0.80 to 0.93 at layer 1.
     /// The update is exact at the bare prompt's key, and a short prompt puts the subject at position 0, whose keys differ
     /// most from those of the prefixed templates.
     /// </summary>
-    public double? PromptWeight { get; init; }
+    public double PromptWeight { get; init; } = DefaultPromptWeight;
+    public const double DefaultPromptWeight = 0.5;
     public int Seed { get; init; }
 }
 
