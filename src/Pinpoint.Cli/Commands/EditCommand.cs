@@ -15,9 +15,13 @@ public sealed class EditCommand : Command
     private static readonly CliOption Layer = new("layer", "L", "rome: the MLP layer whose output matrix is edited (default: 35% of the depth, rounded down)");
     private static readonly CliOption Layers = new("layers", "L,L,..", "memit: the MLP layers edited together (default: the rome layer and the next)");
     private static readonly CliOption UpdateWeight = new("update-weight", "λ", "memit: how many keys' worth the corpus covariance counts for against the new keys (default: the MLP width)");
+    private static readonly CliOption ClampNorm = new("clamp-norm", "F", $"‖δ‖ is clamped to F times the norm of the activation it is added to (rome: the MLP output, default {RomeOptions.DefaultClampNorm}; memit: the residual, default {MemitOptions.DefaultClampNorm})");
+    private static readonly CliOption Steps = new("steps", "N", $"Adam steps of the δ optimisation (default {RomeOptions.DefaultSteps})");
+    private static readonly CliOption PromptWeight = new("prompt-weight", "W", $"share of the δ optimisation's NLL on the bare prompt, the rest shared by the prefixed templates (default {RomeOptions.DefaultPromptWeight}; 1/6 is ROME's equal share)");
     private static readonly CliOption Sequential = new("sequential", null, "apply the edits one after another to one model (default: each item on a fresh copy)");
     private static readonly CliOption Corpus = new("corpus", "FILE", "text whose MLP keys give C = E[kkᵀ] (cached per model, layer and corpus); without it C = I");
     private static readonly CliOption CovarianceTokens = new("covariance-tokens", "N", "corpus tokens C is estimated over (default 100000)");
+    private static readonly CliOption CovarianceWindow = new("covariance-window", "N", "tokens per forward pass over the corpus for C (default: the context length); short windows count the keys of early positions, where short prompts put the subject, more often");
     private static readonly CliOption Limit = new("limit", "N", "only the first N items");
     private static readonly CliOption Seed = new("seed", "S", "seed of the generated context prefixes and of the fluency generations (default 0)");
     private static readonly CliOption Out = new("out", "DIR", "with --sequential: write the edited model as a Hugging Face folder (never the source; a new or empty folder unless --force)");
@@ -26,14 +30,18 @@ public sealed class EditCommand : Command
 
     public override string Name => "edit";
     public override string Summary => "edit facts in the weights (ROME rank-one updates, MEMIT batches) and measure efficacy, generalisation, specificity, fluency and perplexity";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Dataset, Method, Layer, Layers, UpdateWeight, Sequential, Corpus, CovarianceTokens, Limit, Seed, Out, Force, HtmlFile];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, Dataset, Method, Layer, Layers, UpdateWeight, ClampNorm, Steps, PromptWeight, Sequential, Corpus, CovarianceTokens, CovarianceWindow, Limit, Seed, Out, Force, HtmlFile];
     public override Type ResultType => typeof(Result);
 
     /// <param name="Paraphrase">Share of paraphrases where the new target wins; null when the item has none.</param>
     /// <param name="Neighborhood">Share of neighbour prompts left as they were; null when the item has none.</param>
     /// <param name="TrueBefore">P(target_true) on the prompt before the edit; new_before, true_after and new_after alike.</param>
+    /// <param name="OptimisedProbability">P(new) on the prompt with the optimised δ added (v* for rome, z* for memit), before any weight changes.</param>
+    /// <param name="DeltaOverValue">‖δ‖ over the norm of the activation it is added to; <paramref name="Clamped"/> when it ended at the clamp.</param>
+    /// <param name="PerplexityAfter">Perplexity on the reference text with this item's edit alone; null when every edit shares one model (--sequential, memit).</param>
     public sealed record ItemResult(string Subject, string Prompt, string TargetTrue, string TargetNew, bool Efficacy, double Magnitude, double? Paraphrase, double? Neighborhood,
-        double TrueBefore, double NewBefore, double TrueAfter, double NewAfter, double Seconds);
+        double TrueBefore, double NewBefore, double TrueAfter, double NewAfter, double Seconds,
+        double OptimisedProbability, double DeltaOverValue, bool Clamped, int OptimisationSteps, double? PerplexityAfter);
 
     /// <param name="Layer">The edited layer (MEMIT: the last of <paramref name="Layers"/>, where its target residual is taken).</param>
     /// <param name="Covariance">"identity", or "corpus" with the number of tokens it was estimated over.</param>
@@ -60,6 +68,11 @@ public sealed class EditCommand : Command
         if (corpus is not null && !File.Exists(corpus)) throw new FileNotFoundException($"--{Corpus.Name}: {corpus} not found", corpus);
         int seed = args.Int(Seed, 0, min: 0);
         double? updateWeight = args.Double(UpdateWeight);
+        double? clampNorm = args.Double(ClampNorm);
+        if (clampNorm is not null && !(clampNorm > 0)) throw new CliException($"--{ClampNorm.Name} must be positive");
+        int steps = args.Int(Steps, RomeOptions.DefaultSteps, min: 1);
+        double? promptWeight = args.Double(PromptWeight);
+        if (promptWeight is not null && !(promptWeight > 0 && promptWeight <= 1)) throw new CliException($"--{PromptWeight.Name} must be in (0, 1]");
         if (updateWeight is not null && !(updateWeight > 0)) throw new CliException($"--{UpdateWeight.Name} must be positive");
         var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
 
@@ -79,13 +92,14 @@ public sealed class EditCommand : Command
         if (corpus is not null)
         {
             var tokens = loaded.Tokenizer.Encode(File.ReadAllText(corpus), false).Take(args.Int(CovarianceTokens, 100_000, min: 1)).ToArray();
-            covariances = KeyCovariance.Cached(loaded, layers, tokens, KeyCovariance.DefaultCacheFolder, progress is null ? null : (done, total) => progress("covariance tokens", done, total));
-            covarianceName = $"corpus ({tokens.Length} tokens)";
+            int window = args.Int(CovarianceWindow, config.ContextLength, min: 1, max: config.ContextLength);
+            covariances = KeyCovariance.Cached(loaded, layers, tokens, KeyCovariance.DefaultCacheFolder, progress is null ? null : (done, total) => progress("covariance tokens", done, total), window);
+            covarianceName = $"corpus ({tokens.Length} tokens{(window < config.ContextLength ? $", windows of {window}" : "")})";
         }
         var options = new EditEvaluationOptions
         {
-            Layer = layer, Sequential = sequential, Covariances = covariances, Rome = new RomeOptions { Seed = seed },
-            Memit = memit ? new MemitOptions { Layers = layers, UpdateWeight = updateWeight } : null,
+            Layer = layer, Sequential = sequential, Covariances = covariances, Rome = new RomeOptions { Seed = seed, Steps = steps, ClampNorm = clampNorm ?? RomeOptions.DefaultClampNorm, PromptWeight = promptWeight ?? RomeOptions.DefaultPromptWeight },
+            Memit = memit ? new MemitOptions { Layers = layers, UpdateWeight = updateWeight, ClampNorm = clampNorm ?? MemitOptions.DefaultClampNorm } : null,
         };
         var report = EditEvaluation.Run(loaded, items, options, progress);
         if (outDir is not null)
@@ -100,7 +114,8 @@ public sealed class EditCommand : Command
             Known(report.ParaphraseScore), Known(report.NeighborhoodScore), report.Score,
             report.FluencyBefore, report.FluencyAfter, report.PerplexityBefore, report.PerplexityAfter, report.SecondsPerEdit, covarianceName,
             report.ItemResults.Select(r => new ItemResult(r.Subject, r.Prompt, r.TargetTrue, r.TargetNew, r.Efficacy, r.Magnitude, Known(r.Paraphrase), Known(r.Neighborhood),
-                r.TrueBefore, r.NewBefore, r.TrueAfter, r.NewAfter, r.Seconds)).ToArray(), outDir, htmlPath);
+                r.TrueBefore, r.NewBefore, r.TrueAfter, r.NewAfter, r.Seconds,
+                r.OptimisedProbability, r.DeltaOverValue, r.Clamped, r.OptimisationSteps, Known(r.PerplexityAfter))).ToArray(), outDir, htmlPath);
         if (output.Json) output.WriteJson(result);
         else Render(result, output);
         HtmlOutput.Wrote(htmlPath, output);

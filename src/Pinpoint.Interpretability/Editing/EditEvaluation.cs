@@ -16,7 +16,17 @@ public sealed record EditEvaluationOptions
     /// <summary>C = E[kkᵀ] per edited layer; null for C = I.</summary>
     public IReadOnlyDictionary<int, double[,]>? Covariances { get; init; }
     public RomeOptions Rome { get; init; } = new();
-    public string ReferenceText { get; init; } = Steering.SteeringSweepOptions.DefaultReferenceText;
+    public string ReferenceText { get; init; } = DefaultReferenceText;
+
+    /// <summary>
+    /// Steering's reference paragraph with its one character unnamed: text about an edited subject is meant to change, so the
+    /// perplexity that measures collateral damage must not name a subject (steering's text names Lily, a subject of evals/edits.jsonl).
+    /// </summary>
+    public const string DefaultReferenceText =
+        "Once upon a time, there was a little girl. She loved to play in the park with her red ball. " +
+        "One day, she saw a big dog near the tree. The dog was friendly and wanted to play too. The girl threw the ball " +
+        "and the dog ran to get it. They played all day until the sun went down. Then the girl went home and told her mom " +
+        "about her new friend. Her mom smiled and gave her a warm hug.";
     public int GenerationTokens { get; init; } = 32;
 }
 
@@ -25,8 +35,12 @@ public sealed record EditEvaluationOptions
 /// <param name="Neighborhood">Share of neighbour prompts whose own pre-edit top token still beats the new target.</param>
 /// <param name="TrueBefore">P(target_true) on the prompt before the edit; <paramref name="NewBefore"/>, <paramref name="TrueAfter"/> and <paramref name="NewAfter"/> alike.</param>
 /// <param name="Seconds">Time of this item's edit; for MEMIT the batch's time divided by the items.</param>
+/// <param name="OptimisedProbability">P(new) on the prompt with the optimised δ added (v* for ROME, z* for MEMIT): what the edit aimed at; an edit that fails with this high lost its δ in the weight update.</param>
+/// <param name="DeltaOverValue">‖δ‖ / ‖v‖ (ROME: v the MLP output, MEMIT: z the residual) at the subject's last token; <paramref name="Clamped"/> when it ended at the clamp.</param>
+/// <param name="PerplexityAfter">Perplexity on the reference text with this edit alone (fresh copies); NaN when every edit shares one model.</param>
 public sealed record EditItemResult(string Subject, string Prompt, string TargetTrue, string TargetNew, bool Efficacy, double Magnitude, double Paraphrase, double Neighborhood,
-    double TrueBefore, double NewBefore, double TrueAfter, double NewAfter, double Seconds);
+    double TrueBefore, double NewBefore, double TrueAfter, double NewAfter, double Seconds,
+    double OptimisedProbability, double DeltaOverValue, bool Clamped, int OptimisationSteps, double PerplexityAfter = double.NaN);
 
 /// <param name="Layers">The edited layers (ROME's one, or MEMIT's).</param>
 /// <param name="UpdateWeight">MEMIT's λ; null for ROME.</param>
@@ -63,9 +77,9 @@ public static class EditEvaluation
         {
             var editor = new MemitEditor(loaded, edited, memit, options.Covariances, options.Rome);
             var watch = System.Diagnostics.Stopwatch.StartNew();
-            editor.Edit(items.Select(i => i.Request).ToList(), progress);
+            var batch = editor.Edit(items.Select(i => i.Request).ToList(), progress);
             double seconds = watch.Elapsed.TotalSeconds / items.Count;
-            results.AddRange(items.Select((item, n) => Measure(loaded, edited, item, before[n], seconds)));
+            results.AddRange(items.Select((item, n) => Measure(loaded, edited, item, before[n], seconds, batch.Deltas[n])));
             (layers, method, updateWeight) = (editor.Layers, "memit", editor.UpdateWeight);
         }
         else
@@ -73,23 +87,26 @@ public static class EditEvaluation
             var editor = new RomeEditor(loaded, edited, options.Layer, options.Covariances?[options.Layer], options.Rome);
             var mlpOut = edited.Weights.Blocks[options.Layer].Mlp!.Out.Weight;
             var pristine = mlpOut.Clone();
+            var optimisations = new List<EditPrompts.DeltaResult>();
             for (int n = 0; n < items.Count; n++)
             {
                 progress?.Invoke("editing", n + 1, items.Count);
                 var item = items[n];
                 var watch = System.Diagnostics.Stopwatch.StartNew();
-                editor.Edit(item.Request);
+                var edit = editor.Edit(item.Request);
                 double seconds = watch.Elapsed.TotalSeconds;
-                results.Add(Measure(loaded, edited, item, before[n], seconds));
+                optimisations.Add(edit.Optimisation);
+                results.Add(Measure(loaded, edited, item, before[n], seconds, edit.Optimisation));
                 if (!options.Sequential)
                 {
                     perplexities.Add(LanguageModelling.Perplexity(edited, reference));
+                    results[^1] = results[^1] with { PerplexityAfter = perplexities[^1] };
                     fluencies.Add(Fluency(loaded, edited, item.Request.Filled, options));
                     pristine.Span.CopyTo(mlpOut.Span);
                 }
             }
             // Every edit is in the model now: scores are measured again on the final model.
-            if (options.Sequential) results = items.Select((item, n) => Measure(loaded, edited, item, before[n], results[n].Seconds)).ToList();
+            if (options.Sequential) results = items.Select((item, n) => Measure(loaded, edited, item, before[n], results[n].Seconds, optimisations[n])).ToList();
             (layers, method) = ([options.Layer], options.Sequential ? "rome-sequential" : "rome");
         }
         if (perplexities.Count == 0)
@@ -124,7 +141,7 @@ public static class EditEvaluation
         return (TargetProbability(model, ids, target), Math.Exp(LanguageModelling.LastLogProbs(model, ids)[trueToken]));
     }
 
-    private static EditItemResult Measure(LoadedModel loaded, HookedTransformer model, EditItem item, Before before, double seconds)
+    private static EditItemResult Measure(LoadedModel loaded, HookedTransformer model, EditItem item, Before before, double seconds, EditPrompts.DeltaResult optimisation)
     {
         var r = item.Request;
         var (pNew, pTrue) = Compare(loaded, model, r, r.Filled, before.TargetTrue);
@@ -133,7 +150,8 @@ public static class EditEvaluation
         double neighborhood = item.Neighbors.Length == 0 ? double.NaN
             : item.Neighbors.Select((p, i) => Compare(loaded, model, r, p, before.NeighborTops[i]) is var c && c.True > c.New ? 1.0 : 0).Average();
         return new EditItemResult(r.Subject, r.Filled, loaded.Tokenizer.TokenText(before.TargetTrue), r.TargetNew, pNew > pTrue, pNew - pTrue, paraphrase, neighborhood,
-            before.TrueProbability, before.NewProbability, pTrue, pNew, seconds);
+            before.TrueProbability, before.NewProbability, pTrue, pNew, seconds,
+            optimisation.PromptProbability, optimisation.DeltaOverValue, optimisation.Clamped, optimisation.Steps);
     }
 
     /// <summary>exp(mean log P(target token | prompt, earlier target tokens)).</summary>

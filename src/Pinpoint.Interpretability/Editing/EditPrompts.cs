@@ -92,7 +92,12 @@ public sealed class EditPrompts
     /// <summary>The optimised δ and how the optimisation ended.</summary>
     /// <param name="ValueNorm">‖v‖ of the activation at the hook at the bare prompt's subject's last token (the clamp's and penalty's scale).</param>
     /// <param name="Probability">Mean length-normalised P(new target) over the templates at the last step.</param>
-    public sealed record DeltaResult(double[] Delta, double ValueNorm, int Steps, double Probability);
+    /// <param name="PromptProbability">The same on the bare prompt alone (row 0): what the edit is built to reach there.</param>
+    /// <param name="Clamped">Whether ‖δ‖ ended at its clamp.</param>
+    public sealed record DeltaResult(double[] Delta, double ValueNorm, int Steps, double Probability, double PromptProbability, bool Clamped)
+    {
+        public double DeltaOverValue => Norm(Delta) / ValueNorm;
+    }
 
     /// <summary>
     /// δ added to <paramref name="hook"/> at the subject's last token, optimised with Adam for the new target's NLL
@@ -126,7 +131,8 @@ public sealed class EditPrompts
         var moment = new double[d];
         var velocity = new double[d];
         double[]? originalKl = null;
-        double valueNorm = 0, probability = 0;
+        double valueNorm = 0, probability = 0, promptProbability = 0;
+        bool clamped = false;
         int step = 0;
         for (; step < Options.Steps; step++)
         {
@@ -148,11 +154,13 @@ public sealed class EditPrompts
                 originalKl = LanguageModelling.LogSoftmax(l.AsSpan(klAt, vocab));
             }
             var grad = new float[l.Length];
-            double nll = 0, weight = 1.0 / rows.Count;
+            double nll = 0;
             probability = 0;
             for (int row = 0; row < rows.Count; row++)
             {
                 var target = rows[row].Target;
+
+                double weight = RowWeight(row, rows.Count);
                 double rowLogProb = 0;
                 for (int j = 0; j < target.Length; j++)
                 {
@@ -163,7 +171,8 @@ public sealed class EditPrompts
                     grad[at + target[j]] -= (float)(weight / target.Length);
                 }
                 nll -= weight * rowLogProb / target.Length;
-                probability += weight * Math.Exp(rowLogProb / target.Length);
+                if (row == 0) promptProbability = Math.Exp(rowLogProb / target.Length);
+                probability += Math.Exp(rowLogProb / target.Length) / rows.Count;
             }
             if (nll < 5e-2) break;
             var klNow = LanguageModelling.LogSoftmax(l.AsSpan(klAt, vocab));
@@ -181,11 +190,16 @@ public sealed class EditPrompts
                 dv[i] -= (float)(Options.LearningRate * mHat / (Math.Sqrt(vHat) + 1e-8));
             }
             double norm = Norm(dv), limit = Options.ClampNorm * valueNorm;
-            if (norm > limit)
+            clamped = norm > limit;
+            if (clamped)
                 for (int i = 0; i < d; i++) dv[i] = (float)(dv[i] * limit / norm);
         }
-        return new DeltaResult(delta.ToArray().Select(x => (double)x).ToArray(), valueNorm, step, probability);
+        return new DeltaResult(delta.ToArray().Select(x => (double)x).ToArray(), valueNorm, step, probability, promptProbability, clamped);
     }
+
+    /// <summary>The NLL weight of a template row: <see cref="RomeOptions.PromptWeight"/> for the bare prompt (row 0), the rest shared equally.</summary>
+    private double RowWeight(int row, int count) =>
+        count == 1 ? 1 : row == 0 ? Options.PromptWeight : (1 - Options.PromptWeight) / (count - 1);
 
     private static IReadOnlyList<string> GenerateTemplates(LoadedModel tokens, HookedTransformer model, RomeOptions options)
     {

@@ -15,16 +15,18 @@ namespace Pinpoint.Interpretability.Editing;
 public static class KeyCovariance
 {
     /// <summary>C for each of <paramref name="layers"/>, from one pass over the corpus.</summary>
-    public static Dictionary<int, double[,]> Estimate(HookedTransformer model, IReadOnlyList<int> layers, IReadOnlyList<int> tokens, Action<int, int>? progress = null)
+    /// <param name="window">Tokens per forward (default and at most the context length): short windows weigh the keys of early positions, where short prompts put their subjects, as often as those prompts do.</param>
+    public static Dictionary<int, double[,]> Estimate(HookedTransformer model, IReadOnlyList<int> layers, IReadOnlyList<int> tokens, Action<int, int>? progress = null, int? window = null)
     {
-        int width = model.Config.DMlp, window = model.Config.ContextLength;
+        int width = model.Config.DMlp;
+        int span = Window(model, window);
         if (tokens.Count == 0) throw new ArgumentException("no corpus tokens for the key covariance");
         var hooks = layers.ToDictionary(l => l, HookNames.MlpPost);
         var sums = layers.ToDictionary(l => l, _ => new double[width * width]);
         int seen = 0;
-        for (int start = 0; start < tokens.Count; start += window)
+        for (int start = 0; start < tokens.Count; start += span)
         {
-            var ids = tokens.Skip(start).Take(window).ToArray();
+            var ids = tokens.Skip(start).Take(span).ToArray();
             var (_, cache) = model.RunWithCache(TokenBatch.Single(ids), hooks.ContainsValue, lastPositionOnly: true);
             foreach (var (layer, hook) in hooks)
             {
@@ -50,11 +52,12 @@ public static class KeyCovariance
     }
 
     /// <summary>C per layer from the cache folder when this model, layer and corpus prefix were seen before; the others computed (in one pass) and stored.</summary>
-    public static Dictionary<int, double[,]> Cached(LoadedModel loaded, IReadOnlyList<int> layers, IReadOnlyList<int> tokens, string cacheFolder, Action<int, int>? progress = null)
+    public static Dictionary<int, double[,]> Cached(LoadedModel loaded, IReadOnlyList<int> layers, IReadOnlyList<int> tokens, string cacheFolder, Action<int, int>? progress = null, int? window = null)
     {
-        int width = loaded.Model.Config.DMlp;
+        int width = loaded.Model.Config.DMlp, span = Window(loaded.Model, window);
         string key = Key(loaded, tokens);
-        string File(int layer) => Path.Combine(cacheFolder, $"{key}-layer{layer}-{tokens.Count}.f64");
+        // Files of full-context windows keep their old names.
+        string File(int layer) => Path.Combine(cacheFolder, $"{key}-layer{layer}-{tokens.Count}{(span == loaded.Model.Config.ContextLength ? "" : $"-window{span}")}.f64");
         var result = new Dictionary<int, double[,]>();
         foreach (var layer in layers.Distinct())
         {
@@ -68,7 +71,7 @@ public static class KeyCovariance
         var missing = layers.Distinct().Where(l => !result.ContainsKey(l)).ToList();
         if (missing.Count == 0) return result;
         Directory.CreateDirectory(cacheFolder);
-        foreach (var (layer, c) in Estimate(loaded.Model, missing, tokens, progress))
+        foreach (var (layer, c) in Estimate(loaded.Model, missing, tokens, progress, span))
         {
             var data = new byte[(long)width * width * 8];
             Buffer.BlockCopy(c, 0, data, 0, data.Length);
@@ -77,6 +80,11 @@ public static class KeyCovariance
         }
         return result;
     }
+
+    private static int Window(HookedTransformer model, int? window) =>
+        window is null ? model.Config.ContextLength
+        : window >= 1 && window <= model.Config.ContextLength ? window.Value
+        : throw new ArgumentException($"the covariance window must be 1..{model.Config.ContextLength} tokens, not {window}");
 
     /// <summary>The default cache folder: $XDG_CACHE_HOME/pinpoint/covariance, else ~/.cache/pinpoint/covariance.</summary>
     public static string DefaultCacheFolder =>

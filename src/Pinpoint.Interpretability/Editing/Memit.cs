@@ -15,7 +15,8 @@ public sealed record MemitOptions
     /// </summary>
     public double? UpdateWeight { get; init; }
     /// <summary>‖δ‖ of z* is clamped to this multiple of ‖z‖ (MEMIT's 0.75: δ is added to the whole residual stream, not to one MLP's output).</summary>
-    public double ClampNorm { get; init; } = 0.75;
+    public const double DefaultClampNorm = 0.75;
+    public double ClampNorm { get; init; } = DefaultClampNorm;
 }
 
 /// <summary>What a MEMIT batch did per layer: the mean norm of the residual it spread there.</summary>
@@ -59,14 +60,14 @@ public sealed class MemitEditor
     {
         string zHook = HookNames.ResidPost(Layers[^1]);
         var rows = requests.Select(Prompts.Rows).ToList();
-        var targets = new double[requests.Count][];
+        // z* per request and template: the unedited residual there plus the request's δ.
+        var targets = new double[requests.Count][][];
         var deltas = new List<EditPrompts.DeltaResult>();
         for (int i = 0; i < requests.Count; i++)
         {
             progress?.Invoke("optimising z*", i + 1, requests.Count);
             var optimised = Prompts.OptimiseDelta(requests[i], rows[i], zHook);
-            var z = Prompts.AtSubject([rows[i][0]], [zHook])[zHook][0];
-            targets[i] = z.Select((x, j) => x + optimised.Delta[j]).ToArray();
+            targets[i] = Prompts.AtSubject(rows[i], [zHook])[zHook].Select(z => z.Select((x, j) => x + optimised.Delta[j]).ToArray()).ToArray();
             deltas.Add(optimised);
         }
         var residualNorms = new List<double>();
@@ -75,17 +76,19 @@ public sealed class MemitEditor
             int layer = Layers[n];
             progress?.Invoke($"updating layer {layer}", n + 1, Layers.Count);
             string keyHook = HookNames.MlpPost(layer);
-            var keys = new double[requests.Count][];
-            var residuals = new double[requests.Count][];
+            var keys = new List<double[]>();
+            var residuals = new List<double[]>();
             for (int i = 0; i < requests.Count; i++)
             {
                 var at = Prompts.AtSubject(rows[i], [keyHook, zHook]);
-                keys[i] = EditPrompts.Mean(at[keyHook]);
-                var z = at[zHook][0];
-                residuals[i] = z.Select((x, j) => (targets[i][j] - x) / (Layers.Count - n)).ToArray();
+                for (int t = 0; t < rows[i].Count; t++)
+                {
+                    keys.Add(at[keyHook][t]);
+                    residuals.Add(at[zHook][t].Select((x, j) => (targets[i][t][j] - x) / (Layers.Count - n)).ToArray());
+                }
             }
             residualNorms.Add(residuals.Average(EditPrompts.Norm));
-            UpdateLayer(_model.Weights.Blocks[layer].Mlp!.Out, keys, residuals, _covariances?[layer], UpdateWeight);
+            UpdateLayer(_model.Weights.Blocks[layer].Mlp!.Out, keys.ToArray(), residuals.ToArray(), _covariances?[layer], UpdateWeight);
         }
         return new MemitEdit(Layers, residualNorms, deltas);
     }

@@ -26,7 +26,8 @@ public class EditCommandTests
             Assert.Equal(1, r.GetProperty("items").GetInt32());
             Assert.Equal("identity", r.GetProperty("covariance").GetString());
             var item = r.GetProperty("item_results")[0];
-            Assert.Equal(["subject", "prompt", "target_true", "target_new", "efficacy", "magnitude", "paraphrase", "neighborhood", "true_before", "new_before", "true_after", "new_after", "seconds"],
+            Assert.Equal(["subject", "prompt", "target_true", "target_new", "efficacy", "magnitude", "paraphrase", "neighborhood", "true_before", "new_before", "true_after", "new_after", "seconds",
+                "optimised_probability", "delta_over_value", "clamped", "optimisation_steps", "perplexity_after"],
                 item.EnumerateObject().Select(p => p.Name));
             Assert.True(item.GetProperty("efficacy").GetBoolean());
             Assert.True(item.GetProperty("new_after").GetDouble() > item.GetProperty("new_before").GetDouble());
@@ -74,6 +75,10 @@ public class EditCommandTests
             Cli.Run("edit", "--dataset", path, "--layers", "1,2").AssertFailed(2, "are for --method memit");
             Cli.Run("edit", "--dataset", path, "--method", "memit", "--layers", "1,9").AssertFailed(1, "--layers 9 is out of range");
             Cli.Run("edit", "--dataset", path, "--method", "memit", "--update-weight", "0").AssertFailed(2, "--update-weight must be positive");
+            Cli.Run("edit", "--dataset", path, "--clamp-norm", "0").AssertFailed(2, "--clamp-norm must be positive");
+            Cli.Run("edit", "--dataset", path, "--prompt-weight", "1.5").AssertFailed(2, "--prompt-weight must be in (0, 1]");
+            Cli.Run("edit", "--dataset", path, "--steps", "0").AssertFailed(2, "--steps: 0 is below the minimum of 1");
+            Cli.Run("edit", "--dataset", path, "--corpus", path, "--covariance-window", "999").AssertFailed(2, "--covariance-window: 999 is above the maximum of 256");
             Cli.Run("edit", "--dataset", path, "--out", dir).AssertFailed(2, "add --sequential");
             File.WriteAllText(Path.Combine(dir, "x"), "");
             Cli.Run("edit", "--dataset", path, "--sequential", "--out", dir).AssertFailed(1, "is not empty");

@@ -104,6 +104,31 @@ public class RomeTests
         }
     }
 
+    /// <summary>C over windows of two tokens is the mean of kkᵀ over the keys of each two-token forward pass, computed one by one.</summary>
+    [Fact]
+    public void KeyCovarianceOverShortWindowsIsTheMeanOfEachWindowsKeys()
+    {
+        using var loaded = ModelLoader.Load(Path.Combine(SharedData.RepoRoot, "models", "default"));
+        var model = loaded.Model;
+        int[] tokens = [.. loaded.Encode("Lily had a pet frog")];
+        var c = KeyCovariance.Estimate(model, [1], tokens, window: 2)[1];
+        int width = model.Config.DMlp;
+        var expected = new double[width, width];
+        for (int start = 0; start < tokens.Length; start += 2)
+        {
+            var ids = tokens[start..Math.Min(start + 2, tokens.Length)];
+            var (_, cache) = model.RunWithCache(TokenBatch.Single(ids), name => name == HookNames.MlpPost(1));
+            var keys = cache[HookNames.MlpPost(1)].Contiguous().ToArray();
+            for (int p = 0; p < ids.Length; p++)
+                for (int i = 0; i < width; i++)
+                    for (int j = 0; j < width; j++) expected[i, j] += (double)keys[p * width + i] * keys[p * width + j] / tokens.Length;
+        }
+        double worst = 0, scale = 0;
+        for (int i = 0; i < width; i++)
+            for (int j = 0; j < width; j++) (worst, scale) = (Math.Max(worst, Math.Abs(c[i, j] - expected[i, j])), Math.Max(scale, Math.Abs(expected[i, j])));
+        Assert.True(worst <= 1e-5 * scale, $"max |ΔC| {worst} against max |C| {scale}");
+        Assert.Throws<ArgumentException>(() => KeyCovariance.Estimate(model, [1], tokens, window: model.Config.ContextLength + 1));
+    }
     [Fact]
     public void CholeskySolvesAndRefusesAnIndefiniteMatrix()
     {
@@ -121,6 +146,9 @@ public class RomeTests
         var report = EditEvaluation.Run(loaded, [item], new EditEvaluationOptions { Layer = 2, GenerationTokens = 8 });
         var r = Assert.Single(report.ItemResults);
         Assert.True(r.Efficacy, $"P(new) − P(true) = {r.Magnitude}");
+        // The optimisation's own record: δ within its clamp and steps within the budget.
+        Assert.InRange(r.DeltaOverValue, 1e-6, new RomeOptions().ClampNorm + 1e-6);
+        Assert.InRange(r.OptimisationSteps, 1, new RomeOptions().Steps);
         // Fresh-copy mode: the edited copy's layer is restored after the item, and the loaded model never changes.
         var before = Pinpoint.Interpretability.Evaluation.LanguageModelling.LastLogProbs(loaded.Model, loaded.Encode("Lily had a pet"));
         var after = Pinpoint.Interpretability.Evaluation.LanguageModelling.LastLogProbs(report.Edited, loaded.Encode("Lily had a pet"));
