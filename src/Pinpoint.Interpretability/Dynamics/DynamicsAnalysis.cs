@@ -68,7 +68,7 @@ public static class DynamicsAnalysis
     /// <summary>Grouped folds of the concept probe; no permutation test (its p-value is not reported here).</summary>
     public const int ProbeFolds = 5;
 
-    /// <param name="progress">Called with (phase, checkpoints done, checkpoints in all).</param>
+    /// <param name="progress">Called with (phase, done, in all): the dataset's items as they are prepared, then the checkpoints (0 of them once the items are ready).</param>
     public static DynamicsReport Run(string run, DynamicsOptions? options = null,
         Action<string>? warn = null, Action<string, int, int>? progress = null, CancellationToken cancel = default)
     {
@@ -80,7 +80,8 @@ public static class DynamicsAnalysis
         var checkpoints = CheckpointFolder.Find(run, w => { skipped.Add(w); warn?.Invoke(w); });
         var verifySteps = dataset is null ? [] : VerifySteps(checkpoints.Select(c => c.Step).ToList(), options.VerifyAt);
         var recordedLosses = CheckpointFolder.ValidationLosses(run);
-        var pairs = dataset is null ? null : PreparePairs(checkpoints[^1], dataset);
+        var pairs = dataset is null ? null : PreparePairs(checkpoints[^1], dataset, progress, cancel);
+        progress?.Invoke("checkpoints", 0, checkpoints.Count);
         var measured = new List<Measurement>();
         foreach (var checkpoint in checkpoints)
         {
@@ -127,12 +128,14 @@ public static class DynamicsAnalysis
     /// counterfactual search included), so every checkpoint is patched between the same prompts and the effects
     /// compare like with like across steps (all checkpoints share the tokenizer).
     /// </summary>
-    private static List<PatchPair> PreparePairs(Checkpoint final, IReadOnlyList<ScoreItem> items)
+    private static List<PatchPair> PreparePairs(Checkpoint final, IReadOnlyList<ScoreItem> items, Action<string, int, int>? progress, CancellationToken cancel)
     {
         using var loaded = ModelLoader.Load(final.Folder);
         var requests = DatasetExplainer.Requests(items);
         return requests.Select((request, i) =>
         {
+            cancel.ThrowIfCancellationRequested();
+            progress?.Invoke("items (counterfactuals by the final checkpoint)", i + 1, items.Count);
             // Checked first on its own, so an unusable prompt is named as the scorer names it.
             Continuations.EncodePrompt(loaded, items[i].Prompt, items[i].Source ?? $"item {i}");
             try
