@@ -40,11 +40,21 @@ public static class DynamicsBench
             double? loadBefore = LoadAverage();
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var sw = Stopwatch.StartNew();
+            // CPU seconds when the dataset is prepared (the counterfactual search, by the final checkpoint) and at the end of each checkpoint.
+            var cpuAt = new List<double>();
+            double CpuSeconds() => (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
             var report = DynamicsAnalysis.Run(run, new DynamicsOptions(items), warn: w => Console.Error.WriteLine($"bench: {w}"),
-                progress: (_, done, total) => Console.Error.Write($"\rbench: dynamics {done}/{total} checkpoints"));
+                progress: (phase, done, total) =>
+                {
+                    if (phase != "checkpoints") return;
+                    cpuAt.Add(CpuSeconds());
+                    Console.Error.Write($"\rbench: dynamics {done}/{total} checkpoints");
+                });
             double seconds = sw.Elapsed.TotalSeconds;
             // CPU time hardly depends on other processes; wall time on a shared machine does.
-            double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+            double cpuSeconds = CpuSeconds();
+            var verified = report.Verification!.Select(v => v.Step).ToHashSet();
+            var perCheckpoint = cpuAt.Skip(1).Select((t, i) => (Step: report.Checkpoints[i].Step, Cpu: t - cpuAt[i])).ToList();
             Console.Error.WriteLine();
             var result = new Dictionary<string, object?>
             {
@@ -55,6 +65,9 @@ public static class DynamicsBench
                 ["dynamics_seconds"] = Math.Round(seconds, 1),
                 ["seconds_per_checkpoint"] = Math.Round(seconds / report.Checkpoints.Count, 2),
                 ["dynamics_cpu_seconds"] = Math.Round(cpuSeconds, 1),
+                ["prepare_cpu_seconds"] = Math.Round(cpuAt[0], 1),
+                ["patching_cpu_seconds_per_checkpoint"] = Math.Round(Median(perCheckpoint.Where(p => !verified.Contains(p.Step)).Select(p => p.Cpu)), 2),
+                ["verified_checkpoint_cpu_seconds"] = perCheckpoint.Where(p => verified.Contains(p.Step)).Select(p => Math.Round(p.Cpu, 1)).ToArray(),
                 ["make_run_seconds"] = Math.Round(trainSeconds, 1),
                 ["load_average_before"] = loadBefore,
                 ["load_average_after"] = LoadAverage(),
@@ -84,6 +97,12 @@ public static class DynamicsBench
         trainer.Run(r => Console.Error.Write($"\rbench: making the run, step {r.Step}/{r.TotalSteps}"));
         Console.Error.WriteLine();
         return dir;
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count == 0 ? double.NaN : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     /// <summary>The 1-minute load average (Linux), or null elsewhere.</summary>

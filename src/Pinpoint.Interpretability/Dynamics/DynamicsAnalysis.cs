@@ -68,7 +68,7 @@ public static class DynamicsAnalysis
     /// <summary>Grouped folds of the concept probe; no permutation test (its p-value is not reported here).</summary>
     public const int ProbeFolds = 5;
 
-    /// <param name="progress">Called with (phase, checkpoints done, checkpoints in all).</param>
+    /// <param name="progress">Called with (phase, done, in all): the dataset's items as they are prepared, then the checkpoints (0 of them once the items are ready).</param>
     public static DynamicsReport Run(string run, DynamicsOptions? options = null,
         Action<string>? warn = null, Action<string, int, int>? progress = null, CancellationToken cancel = default)
     {
@@ -80,12 +80,14 @@ public static class DynamicsAnalysis
         var checkpoints = CheckpointFolder.Find(run, w => { skipped.Add(w); warn?.Invoke(w); });
         var verifySteps = dataset is null ? [] : VerifySteps(checkpoints.Select(c => c.Step).ToList(), options.VerifyAt);
         var recordedLosses = CheckpointFolder.ValidationLosses(run);
+        var pairs = dataset is null ? null : PreparePairs(checkpoints[^1], dataset, progress, cancel);
+        progress?.Invoke("checkpoints", 0, checkpoints.Count);
         var measured = new List<Measurement>();
         foreach (var checkpoint in checkpoints)
         {
             cancel.ThrowIfCancellationRequested();
             var valLoss = recordedLosses.TryGetValue(checkpoint.Step, out var loss) ? loss : checkpoint.RecordedValidationLoss;
-            measured.Add(Measure(checkpoint, valLoss, options, verifySteps.Contains(checkpoint.Step), cancel));
+            measured.Add(Measure(checkpoint, valLoss, options, pairs, verifySteps.Contains(checkpoint.Step), cancel));
             progress?.Invoke("checkpoints", measured.Count, checkpoints.Count);
         }
         var records = measured.Select(m => m.Record).ToList();
@@ -121,67 +123,76 @@ public static class DynamicsAnalysis
 
     private sealed record Measurement(CheckpointDynamics Record, Dictionary<string, double> Effects, CheckpointVerification? Verification);
 
-    private static Measurement Measure(Checkpoint checkpoint, double? valLoss, DynamicsOptions options, bool verify, CancellationToken cancel)
+    /// <summary>
+    /// The dataset's items made concrete once, by the final checkpoint (as <c>explain --dataset</c> prepares them,
+    /// counterfactual search included), so every checkpoint is patched between the same prompts and the effects
+    /// compare like with like across steps (all checkpoints share the tokenizer).
+    /// </summary>
+    private static List<PatchPair> PreparePairs(Checkpoint final, IReadOnlyList<ScoreItem> items, Action<string, int, int>? progress, CancellationToken cancel)
     {
-        using var loaded = ModelLoader.Load(checkpoint.Folder);
-        var scores = TrainingDynamics.RepeatedSequenceScores(loaded.Model, TrainingDynamics.ProbeSeed);
-        double induction = scores.Induction.Max(), previous = scores.PreviousToken.Max();
-        var probe = options.Concepts is null ? null : ProbeAt(loaded, options.Concepts, cancel);
-        if (options.Dataset is not { } dataset)
-            return new(new CheckpointDynamics(checkpoint.Step, checkpoint.Tokens, valLoss, induction, previous, scores.RepeatedHalfLoss, null, null, [], null, probe), [], null);
-
-        double accuracy = Scorer.Score(loaded, dataset).Accuracy;
-        var patched = MeanEffects(loaded, dataset);
-        var topSet = patched.Effects.OrderByDescending(kv => kv.Value).Take(options.Top).ToList();
-        var record = new CheckpointDynamics(checkpoint.Step, checkpoint.Tokens, valLoss, induction, previous, scores.RepeatedHalfLoss, accuracy, patched.LogitDiff,
-            topSet.Select(kv => new ComponentEffect(kv.Key.Name, kv.Value)).ToList(), HeadGrid(loaded.Model.Config, patched.Effects), probe);
-        var verification = verify ? Verify(loaded, checkpoint.Step, patched.Predictions, topSet.Select(kv => kv.Key).ToList()) : null;
-        return new(record, patched.Effects.ToDictionary(kv => kv.Key.Name, kv => kv.Value), verification);
-    }
-
-    private static double[][] HeadGrid(Pinpoint.Models.Transformer.TransformerConfig c, Dictionary<Component, double> effects) =>
-        Enumerable.Range(0, c.NLayers).Select(l => Enumerable.Range(0, c.NHeads).Select(h => effects[new Component(ComponentKind.Head, l, h)]).ToArray()).ToArray();
-
-    private sealed record PatchedDataset(double LogitDiff, Dictionary<Component, double> Effects, IReadOnlyList<(Prediction Prediction, double CleanDiff)> Predictions);
-
-    /// <summary>Mean clean logit difference and each head's and MLP's mean attribution-patching effect (denoising), in logits.</summary>
-    private static PatchedDataset MeanEffects(LoadedModel loaded, IReadOnlyList<ScoreItem> items)
-    {
-        var model = loaded.Model;
-        var sums = new Dictionary<Component, double>();
-        var predictions = new List<(Prediction, double)>();
-        for (int i = 0; i < items.Count; i++)
+        using var loaded = ModelLoader.Load(final.Folder);
+        var requests = DatasetExplainer.Requests(items);
+        return requests.Select((request, i) =>
         {
-            Prediction prediction;
+            cancel.ThrowIfCancellationRequested();
+            progress?.Invoke("items (counterfactuals by the final checkpoint)", i + 1, items.Count);
+            // Checked first on its own, so an unusable prompt is named as the scorer names it.
+            Continuations.EncodePrompt(loaded, items[i].Prompt, items[i].Source ?? $"item {i}");
             try
             {
-                prediction = Prediction.Prepare(loaded, DatasetExplainer.Requests([items[i]])[0]);
+                var p = Prediction.Prepare(loaded, request);
+                return new PatchPair(p.Ids, p.CounterfactualIds, p.Target.Id, p.Foil.Id);
             }
             catch (ArgumentException e)
             {
                 throw new ArgumentException($"{items[i].Source ?? $"item {i}"}: {e.Message}", e);
             }
-            var estimate = AttributionPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Metric, PatchDirection.Denoise);
-            double span = estimate.CleanDiff - estimate.CounterfactualDiff;
-            predictions.Add((prediction, estimate.CleanDiff));
-            foreach (var a in Explainer.Ranking(model.Config, estimate))
-                sums[a.Component] = sums.GetValueOrDefault(a.Component) + a.Value * span;
-        }
-        return new(predictions.Average(p => p.Item2), sums.ToDictionary(kv => kv.Key, kv => kv.Value / items.Count), predictions);
+        }).ToList();
     }
 
+    private static Measurement Measure(Checkpoint checkpoint, double? valLoss, DynamicsOptions options, IReadOnlyList<PatchPair>? pairs, bool verify, CancellationToken cancel)
+    {
+        using var loaded = ModelLoader.Load(checkpoint.Folder);
+        var scores = TrainingDynamics.RepeatedSequenceScores(loaded.Model, TrainingDynamics.ProbeSeed);
+        double induction = scores.Induction.Max(), previous = scores.PreviousToken.Max();
+        var probe = options.Concepts is null ? null : ProbeAt(loaded, options.Concepts, cancel);
+        if (pairs is null)
+            return new(new CheckpointDynamics(checkpoint.Step, checkpoint.Tokens, valLoss, induction, previous, scores.RepeatedHalfLoss, null, null, [], null, probe), [], null);
+
+        var c = loaded.Model.Config;
+        var estimates = DatasetPatching.Run(loaded.Model, pairs, cancel: cancel);
+        var effects = new Dictionary<Component, double>();
+        for (int l = 0; l < c.NLayers; l++)
+        {
+            for (int h = 0; h < c.NHeads; h++) effects[new Component(ComponentKind.Head, l, h)] = estimates.Average(e => e.Heads[l * c.NHeads + h]);
+            if (!c.AttentionOnly) effects[new Component(ComponentKind.Mlp, l, 0)] = estimates.Average(e => e.Mlps[l]);
+        }
+        // The target's logit strictly above the foil's, as the scorer counts it.
+        double accuracy = estimates.Count(e => e.CleanDiff > 0) / (double)estimates.Length;
+        var topSet = effects.OrderByDescending(kv => kv.Value).Take(options.Top).ToList();
+        var record = new CheckpointDynamics(checkpoint.Step, checkpoint.Tokens, valLoss, induction, previous, scores.RepeatedHalfLoss, accuracy,
+            estimates.Average(e => e.CleanDiff), topSet.Select(kv => new ComponentEffect(kv.Key.Name, kv.Value)).ToList(), HeadGrid(c, effects), probe);
+        var verification = verify ? Verify(loaded, checkpoint.Step, pairs, estimates.Select(e => e.CleanDiff).ToList(), topSet.Select(kv => kv.Key).ToList(), cancel) : null;
+        return new(record, effects.ToDictionary(kv => kv.Key.Name, kv => kv.Value), verification);
+    }
+
+    private static double[][] HeadGrid(Pinpoint.Models.Transformer.TransformerConfig c, Dictionary<Component, double> effects) =>
+        Enumerable.Range(0, c.NLayers).Select(l => Enumerable.Range(0, c.NHeads).Select(h => effects[new Component(ComponentKind.Head, l, h)]).ToArray()).ToArray();
+
     /// <summary>The top set's heads and MLPs ablated together in every item (mean and resample), with random sets of the same kinds beside them.</summary>
-    private static CheckpointVerification Verify(LoadedModel loaded, int step, IReadOnlyList<(Prediction Prediction, double CleanDiff)> items, IReadOnlyList<Component> topSet)
+    private static CheckpointVerification Verify(LoadedModel loaded, int step, IReadOnlyList<PatchPair> pairs, IReadOnlyList<double> clean, IReadOnlyList<Component> topSet, CancellationToken cancel)
     {
         var model = loaded.Model;
         // The reference sentences are cut to the context: the small models of recipes and tests have short ones.
         bool bos = model.Config.AddBos && loaded.Tokenizer.Bos is not null;
         var reference = new ExplainOptions().ReferencePrompts.Select(p => loaded.Tokenizer.Encode(p, bos).Take(model.Config.ContextLength).ToArray()).ToList();
         var ablatable = topSet.Where(c => c.Kind is ComponentKind.Head or ComponentKind.Mlp).ToList();
-        var clean = items.Select(i => i.CleanDiff).ToList();
-        DatasetVerification Check(AblationKind kind) => DatasetExplainer.Pool(kind, clean, items.Select((item, i) =>
-            Verification.Run(model, item.Prediction.Ids, item.Prediction.CounterfactualIds, reference, item.Prediction.Readout, ablatable, ablatable.Count, kind, seed: i)).ToList());
-        return new CheckpointVerification(step, ablatable.Select(c => c.Name).ToList(), Check(AblationKind.Mean), Check(AblationKind.Resample));
+        var plans = pairs.Select((_, i) => Verification.Plan(model.Config, ablatable, ablatable.Count, seed: i)).ToList();
+        var mean = Verification.Replacements(model, AblationKind.Mean, [], reference);
+        DatasetVerification Check(AblationKind kind, Func<int, Dictionary<string, float[]>> replacements) =>
+            DatasetExplainer.Pool(kind, clean, DatasetPatching.Ablate(model, pairs, clean, plans, kind, replacements, cancel: cancel));
+        return new CheckpointVerification(step, ablatable.Select(c => c.Name).ToList(), Check(AblationKind.Mean, _ => mean),
+            Check(AblationKind.Resample, i => Verification.Replacements(model, AblationKind.Resample, pairs[i].CounterfactualIds, reference)));
     }
 
     /// <summary>The concept probe at every residual-stream hook; the best hook's held-out accuracy.</summary>

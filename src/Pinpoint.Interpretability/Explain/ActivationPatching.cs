@@ -150,11 +150,18 @@ public static class ActivationPatching
     public static Tensor ReplaceColumns(Tensor activation, float[] values, int start, int width)
     {
         var result = activation.Clone();
-        var span = result.Span;
-        int row = activation.Size / activation.Dim(1);
-        bool perPosition = values.Length == span.Length;
-        for (int o = 0; o < span.Length; o += row)
-            values.AsSpan((perPosition ? o : 0) + start, width).CopyTo(span.Slice(o + start, width));
+        ReplaceColumns(result.Span, values, activation.Size / activation.Dim(1), start, width);
         return result;
+    }
+
+    /// <summary>
+    /// Columns [start, start+width) of every position of one sequence's activation <paramref name="sequence"/>
+    /// (positions of <paramref name="positionWidth"/> values) replaced in place, as <see cref="ReplaceColumns(Tensor, float[], int, int)"/> does.
+    /// </summary>
+    public static void ReplaceColumns(Span<float> sequence, float[] values, int positionWidth, int start, int width)
+    {
+        bool perPosition = values.Length == sequence.Length;
+        for (int o = 0; o < sequence.Length; o += positionWidth)
+            values.AsSpan((perPosition ? o : 0) + start, width).CopyTo(sequence.Slice(o + start, width));
     }
 }

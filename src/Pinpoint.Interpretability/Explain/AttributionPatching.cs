@@ -61,9 +61,9 @@ public static class AttributionPatching
     }
 
     /// <summary>sums[k] += Σ (source − base)·grad over every element of group k, for activations laid out [..., groups, width].</summary>
-    // Runs once per hook per explanation, so it is compiled optimised from the first call rather than after tiering.
+    // Runs once per hook per explanation (and per row in dynamics' batches), so it is compiled optimised from the first call rather than after tiering.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AccumulateMoved(ReadOnlySpan<float> source, ReadOnlySpan<float> baseline, ReadOnlySpan<float> gradient, double[] sums, int width)
+    internal static void AccumulateMoved(ReadOnlySpan<float> source, ReadOnlySpan<float> baseline, ReadOnlySpan<float> gradient, double[] sums, int width)
     {
         int groups = sums.Length;
         for (int block = 0; block < baseline.Length; block += groups * width)

@@ -29,32 +29,33 @@ public static class Verification
     public static VerificationResult Run(HookedTransformer model, int[] clean, int[] counterfactual, IReadOnlyList<int[]> reference,
         AnswerMetric metric, IReadOnlyList<Component> ranked, int k, AblationKind kind, int seed = 0)
     {
-        var c = model.Config;
-        var candidates = ranked.Where(x => x.Kind is ComponentKind.Head or ComponentKind.Mlp or ComponentKind.Neuron).ToList();
-        k = Math.Min(k, candidates.Count);
+        var plan = Plan(model.Config, ranked, k, seed);
         var replacement = Replacements(model, kind, counterfactual, reference);
         double cleanDiff = metric.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), [], lastPositionOnly: metric.LastPositionOnly));
-        double Removed(IEnumerable<Component> set)
-        {
-            double ablated = AblatedDiff(model, clean, metric, replacement, set);
-            return Math.Abs(cleanDiff) < 1e-12 ? 0 : (cleanDiff - ablated) / cleanDiff;
-        }
+        return plan.Result(kind, cleanDiff, set => AblatedDiff(model, clean, metric, replacement, set));
+    }
 
+    /// <summary>
+    /// The sets a check ablates: the top n of the ranked heads, MLPs and neurons for n = 1..k, and for each n
+    /// <see cref="RandomDraws"/> random sets with the same mix of kinds, drawn from <paramref name="seed"/>.
+    /// </summary>
+    public static AblationPlan Plan(TransformerConfig c, IReadOnlyList<Component> ranked, int k, int seed)
+    {
+        var candidates = ranked.Where(x => x.Kind is ComponentKind.Head or ComponentKind.Mlp or ComponentKind.Neuron).ToList();
+        k = Math.Min(k, candidates.Count);
         var pool = AllComponents(c);
         var random = new Random(seed);
-        var curve = new List<double>();
-        var randomCurve = new List<double>();
+        var top = new List<Component[]>();
+        var randomSets = new List<Component[][]>();
         for (int n = 1; n <= k; n++)
         {
-            curve.Add(Removed(candidates.Take(n)));
+            top.Add(candidates.Take(n).ToArray());
             // Random sets keep the top set's mix of kinds, so heads are compared with heads, neurons with neurons.
             var mix = candidates.Take(n).GroupBy(x => x.Kind).ToList();
-            double sum = 0;
-            for (int draw = 0; draw < RandomDraws; draw++)
-                sum += Removed(mix.SelectMany(g => pool.Where(x => x.Kind == g.Key).OrderBy(_ => random.Next()).Take(g.Count())));
-            randomCurve.Add(sum / RandomDraws);
+            randomSets.Add(Enumerable.Range(0, RandomDraws)
+                .Select(_ => mix.SelectMany(g => pool.Where(x => x.Kind == g.Key).OrderBy(_ => random.Next()).Take(g.Count())).ToArray()).ToArray());
         }
-        return new VerificationResult(kind, k, k > 0 ? curve[^1] : 0, k > 0 ? randomCurve[^1] : 0, curve, randomCurve);
+        return new AblationPlan(top, randomSets);
     }
 
     /// <summary>What ablation puts in place of each head, MLP and neuron output: their means over the reference prompts, or the counterfactual's.</summary>
@@ -119,5 +120,23 @@ public static class Verification
         var names = Points(model.Config).ToHashSet();
         var (_, cache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains, lastPositionOnly: true);
         return names.ToDictionary(n => n, n => cache[n].ToArray());
+    }
+}
+
+/// <summary>The sets one ablation check knocks out: <see cref="Top"/>[n − 1] is the top n, <see cref="Random"/>[n − 1] its random sets.</summary>
+public sealed record AblationPlan(IReadOnlyList<Component[]> Top, IReadOnlyList<Component[][]> Random)
+{
+    public int K => Top.Count;
+
+    /// <summary>Every set in the order <see cref="Result"/> reads them: per n the top set, then its random draws.</summary>
+    public IEnumerable<Component[]> Sets => Top.Zip(Random).SelectMany(p => p.Second.Prepend(p.First));
+
+    /// <summary>The check's shares removed, given the clean difference and the ablated difference of each set.</summary>
+    public VerificationResult Result(AblationKind kind, double cleanDiff, Func<Component[], double> ablatedDiff)
+    {
+        double Removed(Component[] set) => Math.Abs(cleanDiff) < 1e-12 ? 0 : (cleanDiff - ablatedDiff(set)) / cleanDiff;
+        var curve = Top.Select(Removed).ToList();
+        var randomCurve = Random.Select(draws => draws.Sum(Removed) / draws.Length).ToList();
+        return new VerificationResult(kind, K, K > 0 ? curve[^1] : 0, K > 0 ? randomCurve[^1] : 0, curve, randomCurve);
     }
 }

@@ -37,6 +37,7 @@ public class DynamicsReportTests(AnalysedTinyRun analysed) : IClassFixture<Analy
     public void AblationCheckAgreesWithAblatingTheSameSetItemByItem()
     {
         Assert.Equal([2, 12], Report.Verification!.Select(v => v.Step));
+        using var final = ModelLoader.Load(analysed.Checkpoint(12));
         foreach (var check in Report.Verification!)
         {
             var top = Report.Checkpoints.Single(c => c.Step == check.Step).TopComponents.Select(t => t.Component);
@@ -44,11 +45,13 @@ public class DynamicsReportTests(AnalysedTinyRun analysed) : IClassFixture<Analy
             Assert.Equal(top.Where(n => System.Text.RegularExpressions.Regex.IsMatch(n, @"^(L\d+H\d+|MLP\d+)$")), check.Components);
             if (check.Components.Count == 0) continue;
             using var loaded = ModelLoader.Load(analysed.Checkpoint(check.Step));
-            // Pooled as explain --dataset pools: removed share weighted by each right item's clean difference.
+            // Pooled as explain --dataset pools: removed share weighted by each right item's clean difference. Every
+            // checkpoint is patched against the counterfactuals the final checkpoint's search chose.
             double removed = 0, total = 0;
             foreach (var item in analysed.Items)
             {
-                var single = SetAblation.Run(loaded, new ExplainRequest(item.Prompt, item.Target, item.Foil, item.Counterfactual), check.Components, AblationKind.Resample);
+                var counterfactual = Prediction.Prepare(final, new ExplainRequest(item.Prompt, item.Target, item.Foil, item.Counterfactual)).Counterfactual;
+                var single = SetAblation.Run(loaded, new ExplainRequest(item.Prompt, item.Target, item.Foil, counterfactual), check.Components, AblationKind.Resample);
                 if (single.LogitDiff <= 0) continue;
                 removed += single.FractionRemoved * single.LogitDiff;
                 total += single.LogitDiff;
