@@ -47,8 +47,7 @@ public static class DashboardBench
         var files = CorpusFiles.Select(f => BenchPaths.SharedFile("corpus/" + f, "the dashboard corpus")).ToList();
         using var loaded = ModelLoader.Load(Path.Combine(BenchPaths.RepoRoot(), "models", "default"));
         var units = HookSelection.Resolve(loaded.Model, hooks).Select(h => DashboardUnits.Neurons(loaded.Model, h)).ToList();
-        long taken = 0;
-        var windows = HarvestSources.Corpus(loaded, files, Window).TakeWhile(w => (taken += w.Ids.Length) - w.Ids.Length < tokens);
+        var windows = HarvestSources.FirstTokens(HarvestSources.Corpus(loaded, files, Window), tokens);
         var clock = Stopwatch.StartNew();
         long passRss = 0;
         var sampler = new SynchronousProgress(_ => passRss = Math.Max(passRss, StatusBytes("VmRSS:")));
