@@ -3,10 +3,11 @@ using Pinpoint.Interpretability.Explain;
 namespace Pinpoint.Interpretability.Dashboards;
 
 /// <summary>
-/// A store made small enough to ship beside a model: every context activation rounded to a decimal step of 0.1–1% of
-/// its unit's maximum (a per-unit int8-like scale; shading shows no more), summary numbers and logit-effect scores to
-/// four significant digits. The JSON it serializes to repeats short numbers and token ids, which Brotli compresses
-/// well (<see cref="DashboardFiles.Write"/> with <c>compact</c>).
+/// A store made small enough to ship beside a model: every context activation clamped at 0 and rounded to a decimal
+/// step of 0.1–1% of its unit's maximum (a per-unit int8-like scale: tokens are shaded by the positive part only, so
+/// no more is shown), summary numbers and logit-effect scores to four significant digits; the contexts' own activation
+/// (the ranking value) is rounded but not clamped. The JSON it serializes to repeats short numbers and token ids,
+/// which Brotli compresses well (<see cref="DashboardFiles.Write"/> with <c>compact</c>).
 /// </summary>
 public static class DashboardCompaction
 {
@@ -18,7 +19,7 @@ public static class DashboardCompaction
         ActivatingContext Context(ActivatingContext c) => c with
         {
             Activation = Round(c.Activation, decimals),
-            Activations = c.Activations.Select(a => Round(a, decimals)).ToArray(),
+            Activations = c.Activations.Select(a => Round(Math.Max(0f, a), decimals)).ToArray(),
         };
         IReadOnlyList<TokenScore>? Scores(IReadOnlyList<TokenScore>? scores) => scores?.Select(s => s with { Score = Significant(s.Score) }).ToList();
         return unit with

@@ -86,7 +86,8 @@ public sealed class DashboardBuilderTests
     }
 
     /// <summary>
-    /// The compact form keeps every context (same tokens, same order) with activations within 1% of the unit's maximum,
+    /// The compact form keeps every context (same tokens, same order) with activations clamped at 0 and within 1% of the
+    /// unit's maximum,
     /// is smaller than the full JSON, is found by TryOpenFor when it is the only form, and bytes that are not Brotli are
     /// an error naming the file.
     /// </summary>
@@ -117,7 +118,7 @@ public sealed class DashboardBuilderTests
                 {
                     Assert.Equal((e.Source, e.Position, e.Focus), (a.Source, a.Position, a.Focus));
                     Assert.Equal(e.Tokens, a.Tokens);
-                    for (int i = 0; i < e.Activations.Length; i++) Assert.InRange(a.Activations[i], e.Activations[i] - tolerance, e.Activations[i] + tolerance);
+                    for (int i = 0; i < e.Activations.Length; i++) Assert.InRange(a.Activations[i], Math.Max(0, e.Activations[i]) - tolerance, Math.Max(0, e.Activations[i]) + tolerance);
                 }
                 Assert.Equal(expected.Density, actual.Density, 3);
                 Assert.Equal(expected.Histogram.Counts, actual.Histogram.Counts);
