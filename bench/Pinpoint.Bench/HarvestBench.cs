@@ -44,7 +44,7 @@ public static class HarvestBench
     private sealed record Result(long Tokens, double Forward, double ForwardLast, double Harvest, int Hooks, List<DashboardBench.Pass> Dashboards)
     {
         public string Json() => string.Create(CultureInfo.InvariantCulture,
-            $"{{\"tokens\":{Tokens},\"hooks\":{Hooks},\"forward_tokens_per_s\":{Forward:F1},\"forward_last_position_tokens_per_s\":{ForwardLast:F1},\"harvest_tokens_per_s\":{Harvest:F1},\"ratio\":{Harvest / Forward:F3},\"ratio_vs_last_position\":{Harvest / ForwardLast:F3},\"dashboards\":[{string.Join(",", Dashboards.Select(d => $"{{\"tokens\":{d.Tokens},\"hooks\":\"{d.Hooks}\",\"units\":{d.Units},\"seconds\":{d.Seconds:F1},\"tokens_per_s\":{d.TokensPerSecond:F1},\"peak_rss_mb\":{d.PeakRssBytes / 1048576.0:F1},\"live_heap_mb\":{d.LiveHeapBytes / 1048576.0:F1},\"store_mb\":{d.StoreBytes / 1048576.0:F2}}}"))}]}}");
+            $"{{\"tokens\":{Tokens},\"hooks\":{Hooks},\"forward_tokens_per_s\":{Forward:F1},\"forward_last_position_tokens_per_s\":{ForwardLast:F1},\"harvest_tokens_per_s\":{Harvest:F1},\"ratio\":{Harvest / Forward:F3},\"ratio_vs_last_position\":{Harvest / ForwardLast:F3},\"dashboards\":[{string.Join(",", Dashboards.Select(d => $"{{\"tokens\":{d.Tokens},\"hooks\":\"{d.Hooks}\",\"units\":{d.Units},\"seconds\":{d.Seconds:F1},\"tokens_per_s\":{d.TokensPerSecond:F1},\"pass_rss_mb\":{d.PassRssBytes / 1048576.0:F1},\"peak_rss_mb\":{d.PeakRssBytes / 1048576.0:F1},\"live_heap_mb\":{d.LiveHeapBytes / 1048576.0:F1},\"store_mb\":{d.StoreBytes / 1048576.0:F2}}}"))}]}}");
 
         public string Table()
         {
@@ -56,7 +56,7 @@ public static class HarvestBench
             sb.AppendLine(CultureInfo.InvariantCulture, $"  ratio vs all logits             {Harvest / Forward,10:F3}");
             sb.Append(CultureInfo.InvariantCulture, $"  ratio vs last logits            {Harvest / ForwardLast,10:F3}");
             foreach (var d in Dashboards)
-                sb.Append(CultureInfo.InvariantCulture, $"\n  neuron dashboards ({d.Units} units at {d.Hooks}) over {d.Tokens:N0} tokens: {d.TokensPerSecond:F1} tokens/s, peak RSS {d.PeakRssBytes / 1048576.0:F1} MB, live heap {d.LiveHeapBytes / 1048576.0:F1} MB, store {d.StoreBytes / 1048576.0:F2} MB");
+                sb.Append(CultureInfo.InvariantCulture, $"\n  neuron dashboards ({d.Units} units at {d.Hooks}) over {d.Tokens:N0} tokens: {d.TokensPerSecond:F1} tokens/s, RSS during the pass ≤ {d.PassRssBytes / 1048576.0:F1} MB, peak RSS {d.PeakRssBytes / 1048576.0:F1} MB, live heap {d.LiveHeapBytes / 1048576.0:F1} MB, store {d.StoreBytes / 1048576.0:F2} MB");
             return sb.ToString();
         }
     }

@@ -6,12 +6,17 @@ namespace Pinpoint.Training;
 /// <summary>
 /// Streams documents from corpus files without loading them whole: plain text (documents separated by
 /// <c>&lt;|endoftext|&gt;</c> lines or markers, else blank-line-separated paragraphs grouped into chunks), JSONL
-/// (a "text" field per line) and WordNet-style TSV glosses ("lemmas: gloss" per line).
+/// (a "text" field per line) and WordNet-style TSV glosses ("lemmas: gloss" per line). A plain-text document is
+/// cut at a line end once it reaches <see cref="MaxDocumentChars"/>, so a file without separators or blank lines is
+/// never held whole: a reader holds at most one such piece.
 /// </summary>
 public static class CorpusReader
 {
     public const string DocumentSeparator = "<|endoftext|>";
     private const int ParagraphChunkChars = 4000;
+
+    /// <summary>The longest plain-text document held at once (characters, before the line that crosses it ends).</summary>
+    public const int MaxDocumentChars = 1 << 20;
 
     public static IEnumerable<string> Documents(string path)
     {
@@ -94,6 +99,11 @@ public static class CorpusReader
                 continue;
             }
             doc.Append(line).Append('\n');
+            if (doc.Length >= MaxDocumentChars)
+            {
+                if (doc.ToString().Trim() is { Length: > 0 } piece) yield return piece;
+                doc.Clear();
+            }
         }
         if (doc.ToString().Trim() is { Length: > 0 } last) yield return last;
     }

@@ -88,4 +88,11 @@ public static class HarvestSources
         }
         if (window.Count > 0) yield return new HarvestSequence([.. window], index);
     }
+
+    /// <summary>The sequences up to and including the one that reaches <paramref name="tokens"/> tokens in all (lazily).</summary>
+    public static IEnumerable<HarvestSequence> FirstTokens(IEnumerable<HarvestSequence> sequences, long tokens)
+    {
+        long taken = 0;
+        return sequences.TakeWhile(s => (taken += s.Ids.Length) - s.Ids.Length < tokens);
+    }
 }

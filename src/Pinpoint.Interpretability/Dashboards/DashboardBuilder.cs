@@ -6,7 +6,8 @@ namespace Pinpoint.Interpretability.Dashboards;
 /// <summary>
 /// Fills dashboards for any set of units (neurons at several hooks, SAE features) in one streaming pass over corpus
 /// windows: one harvest of every hook the units read, each batch fed to one <see cref="DashboardAccumulator"/> per
-/// unit set while the next forward pass runs. Memory is the accumulators plus two batches, whatever the corpus length.
+/// unit set while the next forward pass runs. Memory is the accumulators plus three reused batches and one arena of
+/// forward-pass tensors, whatever the corpus length.
 /// </summary>
 public static class DashboardBuilder
 {
@@ -21,7 +22,7 @@ public static class DashboardBuilder
         var hookIndex = units.Select(u => hooks.IndexOf(u.Hook)).ToList();
         long windowCount = 0;
         int windowLength = 0;
-        foreach (var batch in harvester.RunAsync(Counted(windows), progress, cancellation).ToBlockingEnumerable(cancellation))
+        foreach (var batch in harvester.RunAsync(Counted(windows), progress, cancellation, reuseBatches: true).ToBlockingEnumerable(cancellation))
             for (int i = 0; i < units.Count; i++)
             {
                 var values = units[i].Activations(batch.Values(hookIndex[i]), batch.Rows);

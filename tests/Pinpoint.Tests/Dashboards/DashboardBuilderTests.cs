@@ -85,6 +85,55 @@ public sealed class DashboardBuilderTests
         }
     }
 
+    /// <summary>
+    /// The compact form keeps every context (same tokens, same order) with activations clamped at 0 and within 1% of the
+    /// unit's maximum,
+    /// is smaller than the full JSON, is found by TryOpenFor when it is the only form, and bytes that are not Brotli are
+    /// an error naming the file.
+    /// </summary>
+    [Fact]
+    public void CompactStoreKeepsContextsWithinOnePercentAndIsFoundForItsModel()
+    {
+        using var planted = new PlantedNeuronModel();
+        var windows = PlantedNeuronModel.Windows(6, 16, [(1, 4), (3, 9), (5, 0)], seed: 5);
+        var hook = HookNames.MlpPost(0);
+        var store = DashboardBuilder.Build(planted.Model, [DashboardUnits.Neurons(planted.Model.Model, hook)], windows, ["synthetic"], Options).Single();
+        var folder = Directory.CreateTempSubdirectory("pinpoint-dash-").FullName;
+        try
+        {
+            var full = DashboardFiles.Write(Path.Combine(folder, "full"), store);
+            var path = DashboardFiles.Write(folder, store, compact: true);
+            Assert.Equal(Path.Combine(folder, hook + ".json.br"), path);
+            Assert.True(new FileInfo(path).Length < new FileInfo(full).Length / 3, $"{new FileInfo(path).Length} vs {new FileInfo(full).Length} bytes");
+            Assert.True(DashboardFiles.TryOpenFor(planted.Model, hook, out var read, folder));
+            Assert.Equal(store.TokenTexts, read!.TokenTexts);
+            for (int u = 0; u < store.Units.Count; u++)
+            {
+                var (expected, actual) = (store.Units[u], read.Units[u]);
+                double tolerance = expected.MaxActivation > 0 ? 0.01 * expected.MaxActivation : 1e-3;
+                var pairs = expected.Top.Concat(expected.Intervals.SelectMany(i => i.Contexts))
+                    .Zip(actual.Top.Concat(actual.Intervals.SelectMany(i => i.Contexts)));
+                Assert.Equal(expected.Top.Count + expected.Intervals.Sum(i => i.Contexts.Count), pairs.Count());
+                foreach (var (e, a) in pairs)
+                {
+                    Assert.Equal((e.Source, e.Position, e.Focus), (a.Source, a.Position, a.Focus));
+                    Assert.Equal(e.Tokens, a.Tokens);
+                    for (int i = 0; i < e.Activations.Length; i++) Assert.InRange(a.Activations[i], Math.Max(0, e.Activations[i]) - tolerance, Math.Max(0, e.Activations[i]) + tolerance);
+                }
+                Assert.Equal(expected.Density, actual.Density, 3);
+                Assert.Equal(expected.Histogram.Counts, actual.Histogram.Counts);
+                Assert.Equal(expected.Promotes!.Select(s => s.Token), actual.Promotes!.Select(s => s.Token));
+            }
+            File.WriteAllText(path, "{\"hook\": 3}");
+            var error = Assert.Throws<InvalidDataException>(() => DashboardFiles.TryOpenFor(planted.Model, hook, out _, folder));
+            Assert.Contains(path, error.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public void NonNeuronHookIsRefusedNamingIt()
     {

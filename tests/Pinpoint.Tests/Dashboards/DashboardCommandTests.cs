@@ -41,6 +41,29 @@ public sealed class DashboardCommandTests
         XDocument.Parse(File.ReadAllText(Path.Combine(outDir, DashboardHtmlReport.UnitPage(store, 7))));
     }
 
+    /// <summary>--tokens-per-file takes the start of every file (windows numbered across them); --compact writes HOOK.json.br, which the reader opens.</summary>
+    [Fact]
+    public void TokensPerFileSamplesEveryFileAndCompactWritesABrotliStore()
+    {
+        using var dir = new TempDir();
+        var first = Corpus(dir);
+        var second = dir.File("second.txt");
+        File.WriteAllText(second, string.Join("\n", Enumerable.Range(0, 40).Select(i => $"The king said unto his servants, go forth to city {i}.")));
+        var hook = "blocks.0.mlp.hook_post";
+        var summary = Cli.Cli.Run("neurons", "--hooks", hook, "--corpus", $"{first},{second}", "--tokens-per-file", "64", "--context", "32",
+            "--top", "3", "--samples", "0", "--out", dir.File("dash"), "--no-html", "--compact", "--json").Json();
+        var file = summary.GetProperty("stores")[0].GetProperty("file").GetString()!;
+        Assert.EndsWith(hook + ".json.br", file);
+        var store = DashboardFiles.Read(file);
+        // Two windows of 32 tokens from each file, numbered 0..3.
+        Assert.Equal(128, store.Tokens);
+        Assert.Equal(4, store.Windows);
+        Assert.Equal(new long[] { 0, 1, 2, 3 }, store.Units.SelectMany(u => u.Top).Select(c => c.Source).Distinct().Order());
+        Assert.Contains(store.TokenTexts.Values, t => t.Contains("king"));
+        Assert.Contains(store.TokenTexts.Values, t => t.Contains("cat"));
+        Assert.All(store.Units, u => Assert.All(u.Intervals, i => Assert.Empty(i.Contexts)));
+    }
+
     [Fact]
     public void SaeDashboardsAndSearchReadTheShippedSae()
     {

@@ -34,7 +34,10 @@ public sealed class ExplainContextsTests
         Assert.Contains("neuron-contexts", section);
     }
 
-    /// <summary>explain --dashboards shows every mechanism neuron's contexts when each layer has a store, in the JSON and the HTML; without a store the field is absent.</summary>
+    /// <summary>
+    /// explain --dashboards shows every mechanism neuron's contexts when each layer has a store, in the JSON and the HTML;
+    /// without --dashboards it reads the compact store shipped with the embedded model; where no store exists the field is absent.
+    /// </summary>
     [Fact]
     public void ExplainShowsTopContextsWhereStoresExist()
     {
@@ -56,8 +59,39 @@ public sealed class ExplainContextsTests
         }
         Assert.Contains("id=\"neuron-contexts\"", File.ReadAllText(html));
 
-        var plain = Cli.Cli.Run("explain", "--json").Json();
-        Assert.False(plain.TryGetProperty("neuron_contexts", out _));
+        var shipped = Cli.Cli.Run("explain", "--json").Json();
+        Assert.Equal(mechanisms, shipped.GetProperty("neuron_contexts").GetArrayLength());
+        Assert.All(shipped.GetProperty("neuron_contexts").EnumerateArray(), n => Assert.Equal(3, n.GetProperty("top").GetArrayLength()));
+        var none = Cli.Cli.Run("explain", "--dashboards", Directory.CreateDirectory(dir.File("empty")).FullName, "--json").Json();
+        Assert.False(none.TryGetProperty("neuron_contexts", out _));
         Cli.Cli.Run("explain", "--dashboards", dir.File("nothing")).AssertFailed(1, "--dashboards");
+    }
+
+    /// <summary>
+    /// The compact store shipped with the embedded model: every layer's neurons, built over every corpus file, within the
+    /// 3 MB budget, each neuron that fired with its top contexts strongest first, the activating token at the focus.
+    /// </summary>
+    [Fact]
+    public void ShippedStoreCoversEveryLayerOfTheEmbeddedModelWithinThreeMegabytes()
+    {
+        using var model = global::Pinpoint.Models.Loading.ModelLoader.Load(global::Pinpoint.Cli.ModelOptions.DefaultModelPath);
+        var folder = DashboardFiles.DefaultFolder(model);
+        long bytes = Directory.GetFiles(folder).Sum(f => new FileInfo(f).Length);
+        Assert.InRange(bytes, 1, 3L * 1024 * 1024);
+        for (int layer = 0; layer < model.Model.Config.NLayers; layer++)
+        {
+            Assert.True(DashboardFiles.TryOpenFor(model, HookNames.MlpPost(layer), out var store), $"no store for layer {layer} in {folder}");
+            Assert.Equal(5, store!.Corpus.Count);
+            Assert.True(store.Tokens >= 400_000, $"{store.Tokens} tokens");
+            foreach (var unit in store.Units.Where(u => u.Density > 0))
+            {
+                Assert.Equal(store.Options.Top, unit.Top.Count);
+                double step = 0.01 * unit.MaxActivation;
+                Assert.InRange(unit.Top[0].Activation, unit.MaxActivation - step, unit.MaxActivation + step);
+                Assert.All(unit.Top.Zip(unit.Top.Skip(1)), p => Assert.True(p.First.Activation >= p.Second.Activation));
+                Assert.All(unit.Top, c => Assert.InRange(c.Activations[c.Focus], Math.Max(0, c.Activation) - step, Math.Max(0, c.Activation) + step));
+                Assert.All(unit.Top, c => Assert.True(store.TokenTexts.ContainsKey(c.Tokens[c.Focus])));
+            }
+        }
     }
 }

@@ -78,6 +78,36 @@ public sealed class ActivationHarvesterTests
         Assert.Equal(sequences.Count, reports[^1].Sequences);
     }
 
+    /// <summary>
+    /// With reused batches at most three are ever allocated (the one consumed, the one waiting, the one being filled),
+    /// however many are delivered, and each holds what a fresh batch holds; the shorter last batch gets its own.
+    /// </summary>
+    [Fact]
+    public async Task ReusedBatchesAreAtMostThreeAndHoldWhatFreshOnesHold()
+    {
+        using var loaded = Embedded();
+        var harvester = new ActivationHarvester(loaded.Model, [HookNames.ResidPost(1), HookNames.MlpPost(0)], HarvestPositions.Every, batchSize: 2);
+        var sequences = Enumerable.Range(0, 21).Select(i => new HarvestSequence(i == 20 ? [7, 8] : [1 + i, 40 + i, 300 + i, 9], i)).ToList();
+        var fresh = new List<ActivationBatch>();
+        harvester.Run(sequences, fresh.Add, cancellation: TestContext.Current.CancellationToken);
+        var distinct = new HashSet<ActivationBatch>();
+        int delivered = 0;
+        await foreach (var b in harvester.RunAsync(sequences, cancellation: TestContext.Current.CancellationToken, reuseBatches: true))
+        {
+            distinct.Add(b);
+            var expected = fresh[delivered++];
+            Assert.Equal(expected.Rows, b.Rows);
+            Assert.Equal(expected.Sources, b.Sources);
+            Assert.Equal(expected.Positions, b.Positions);
+            Assert.Equal(expected.Tokens, b.Tokens);
+            Assert.Equal(expected.Values(0), b.Values(0));
+            Assert.Equal(expected.Values(1), b.Values(1));
+        }
+        Assert.Equal(11, delivered);
+        Assert.InRange(distinct.Count, 1, 4);
+        Assert.InRange(distinct.Count(b => b.Rows == 8), 1, 3);
+    }
+
     [Fact]
     public void CancellationStopsBeforeTheNextBatch()
     {
