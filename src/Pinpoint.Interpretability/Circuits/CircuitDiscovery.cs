@@ -189,7 +189,7 @@ public static class CircuitDiscovery
             _cancel = cancel;
             var model = forward.Model;
             // The reference prompts run once; each prompt length gets their mean rows repeated.
-            var meanRows = EdgeForward.MeanRows(model, reference);
+            var meanRows = forward.MeanRows(reference);
             var means = new Dictionary<int, Dictionary<Node, float[]>>();
             _items = [];
             foreach (var item in items)
@@ -199,7 +199,7 @@ public static class CircuitDiscovery
                 if (full <= 0) continue;
                 int length = item.Ids.Length;
                 var mean = means.TryGetValue(length, out var m) ? m : means[length] = EdgeForward.Repeated(meanRows, length);
-                _items.Add((item, full, mean, EdgeForward.SenderOutputs(model, item.CounterfactualIds)));
+                _items.Add((item, full, mean, forward.SenderOutputs(item.CounterfactualIds)));
             }
             FullMetric = _items.Sum(x => x.Full);
         }
