@@ -26,7 +26,7 @@ public sealed class ExplainCommand : Command
     internal static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
     private static readonly CliOption Saes = new("sae", "DIR[,DIR...]", "also attribute target − foil to the features and error nodes of these SAEs (SAELens folders, one per hook) and ablate the top --verify-k against random active features; with --dataset, only this, per item");
     private static readonly CliOption Tuned = new("tuned", "DIR", "tuned lens folder (pinpoint lens train) read beside the logit lens (default: MODEL/tuned-lens when it exists)");
-    private static readonly CliOption Dashboards = new("dashboards", "DIR", "folder of neuron dashboard stores (pinpoint neurons --out); default: the model's own dashboards/ folder. Where a store exists, each mechanism neuron's top corpus contexts are shown");
+    internal static readonly CliOption Dashboards = new("dashboards", "DIR", "folder of neuron dashboard stores (pinpoint neurons --out); default: the model's own dashboards/ folder. Where a store exists, each mechanism neuron's top corpus contexts are shown");
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
@@ -193,7 +193,7 @@ public sealed class ExplainCommand : Command
 
     /// <summary>--verify-k against what the model has to ablate, before any work (a silent clamp would run for hours).</summary>
     /// <summary>--dashboards as a full path, checked to exist (a typo would silently show no contexts).</summary>
-    private static string? DashboardFolder(CliArgs args) => args.String(Dashboards) is not { } dir ? null
+    internal static string? DashboardFolder(CliArgs args) => args.String(Dashboards) is not { } dir ? null
         : Directory.Exists(dir) ? Path.GetFullPath(dir) : throw new DirectoryNotFoundException($"--{Dashboards.Name}: folder {dir} does not exist");
 
     /// <summary>Context text on one terminal line: line breaks shown as ⏎.</summary>

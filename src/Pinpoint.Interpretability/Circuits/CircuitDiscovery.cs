@@ -24,6 +24,10 @@ public sealed record CircuitOptions
     /// <summary>Edges ("SENDER->PORT") to check by path patching instead of the top and random ones.</summary>
     public IReadOnlyList<string>? CheckEdges { get; init; }
     public int Seed { get; init; }
+    /// <summary>Where neuron dashboard stores are looked up for the MLP nodes' top contexts (null: the model's own <c>dashboards/</c> folder).</summary>
+    public string? DashboardFolder { get; init; }
+    /// <summary>Neurons per MLP node whose top contexts are shown.</summary>
+    public int ContextNeurons { get; init; } = 3;
 
     public void Validate()
     {
