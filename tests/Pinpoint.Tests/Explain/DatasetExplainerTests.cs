@@ -29,19 +29,23 @@ public class DatasetExplainerTests
         public void Dispose() { }
     }
 
+    /// <summary>Items for the planted model: the changed early token reaches the last position only through the planted head.</summary>
+    private static readonly ScoreItem[] PlantedItems =
+    [
+        new("bjdefg", "i", "h", Counterfactual: "bcdefg"),
+        new("ajdefg", "i", "h", Counterfactual: "acdefg"),
+        new("bjdeff", "i", "h", Counterfactual: "bcdeff"),
+        new("bjgefg", "i", "h", Counterfactual: "bcgefg"),
+    ];
+
+    private static DatasetExplainReport ExplainPlanted(LoadedModel loaded, MetricKind metric = MetricKind.LogitDiff) =>
+        DatasetExplainer.Explain(loaded, PlantedItems, new ExplainOptions { VerifyK = 1, ReferencePrompts = ["abcdefgh", "lkjihgfe", "cacbdbed"] }, metric: metric);
+
     [Fact]
     public void ThePlantedHeadIsConsistentAndAblatingItRemovesEveryItemsEffect()
     {
         using var loaded = new LoadedModel(PlantedModel.Build(), new LetterTokenizer(), "planted", TensorFileFormat.Safetensors);
-        // The changed early token reaches the last position only through the planted head.
-        ScoreItem[] items =
-        [
-            new("bjdefg", "i", "h", Counterfactual: "bcdefg"),
-            new("ajdefg", "i", "h", Counterfactual: "acdefg"),
-            new("bjdeff", "i", "h", Counterfactual: "bcdeff"),
-            new("bjgefg", "i", "h", Counterfactual: "bcgefg"),
-        ];
-        var report = DatasetExplainer.Explain(loaded, items, new ExplainOptions { VerifyK = 1, ReferencePrompts = ["abcdefgh", "lkjihgfe", "cacbdbed"] });
+        var report = ExplainPlanted(loaded);
 
         var planted = new Component(ComponentKind.Head, PlantedModel.LiveLayer, PlantedModel.LiveHead);
         // Patching the planted head restores each item's whole effect (MLP0 may restore as much: the head reads its output).
@@ -72,14 +76,7 @@ public class DatasetExplainerTests
     public void DatasetModeMeasuresTheChosenMetricPerItem()
     {
         using var loaded = new LoadedModel(PlantedModel.Build(), new LetterTokenizer(), "planted", TensorFileFormat.Safetensors);
-        ScoreItem[] items =
-        [
-            new("bjdefg", "i", "h", Counterfactual: "bcdefg"),
-            new("ajdefg", "i", "h", Counterfactual: "acdefg"),
-            new("bjgefg", "i", "h", Counterfactual: "bcgefg"),
-        ];
-        var report = DatasetExplainer.Explain(loaded, items, new ExplainOptions { VerifyK = 1, ReferencePrompts = ["abcdefgh", "lkjihgfe", "cacbdbed"] },
-            metric: MetricKind.LogProb);
+        var report = ExplainPlanted(loaded, MetricKind.LogProb);
         Assert.Equal("logprob", report.Metric);
         Assert.Equal("nats", report.Unit);
 
@@ -90,9 +87,9 @@ public class DatasetExplainerTests
             int t = target[0] - 'a', f = foil[0] - 'a';
             return (LanguageModelling.LogSoftmax(row)[t], row[t] - row[f]);
         }
-        for (int i = 0; i < items.Length; i++)
+        for (int i = 0; i < PlantedItems.Length; i++)
         {
-            var (clean, counterfactual) = (Brute(items[i].Prompt, "i", "h"), Brute(items[i].Counterfactual!, "i", "h"));
+            var (clean, counterfactual) = (Brute(PlantedItems[i].Prompt, "i", "h"), Brute(PlantedItems[i].Counterfactual!, "i", "h"));
             var result = report.Items[i];
             Assert.Equal(clean.LogProb, result.MetricValue, 4);
             Assert.Equal(counterfactual.LogProb, result.CounterfactualMetricValue, 4);
