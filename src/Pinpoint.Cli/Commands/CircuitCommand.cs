@@ -18,7 +18,7 @@ public sealed class CircuitCommand : Command
     public override string Summary => "find the circuit (edges between embeddings, heads, MLPs and logits) behind target vs foil, and measure its faithfulness";
     public override IReadOnlyList<CliOption> Options { get; } =
         [.. ModelOptions.All, ExplainCommand.Prompt, ExplainCommand.Target, ExplainCommand.Foil, ExplainCommand.Counterfactual, ExplainCommand.Dataset, ExplainCommand.Limit,
-         Edges, TargetFaithfulness, CurvePoints, RandomDraws, IgSteps, CheckEdges, ExplainCommand.HtmlFile];
+         Edges, TargetFaithfulness, CurvePoints, RandomDraws, IgSteps, CheckEdges, ExplainCommand.HtmlFile, ExplainCommand.Dashboards];
     public override Type ResultType => typeof(CircuitReport);
 
     public override int Execute(CliArgs args, CommandOutput output)
@@ -37,6 +37,7 @@ public sealed class CircuitCommand : Command
             RandomDraws = args.Int(RandomDraws, 5, min: 1),
             IgSteps = args.Int(IgSteps, 0, min: 0),
             CheckEdges = args.String(CheckEdges)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+            DashboardFolder = ExplainCommand.DashboardFolder(args),
         };
         try
         {

@@ -26,7 +26,7 @@ public sealed class ExplainCommand : Command
     internal static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
     private static readonly CliOption Saes = new("sae", "DIR[,DIR...]", "also attribute target − foil to the features and error nodes of these SAEs (SAELens folders, one per hook) and ablate the top --verify-k against random active features; with --dataset, only this, per item");
     private static readonly CliOption Tuned = new("tuned", "DIR", "tuned lens folder (pinpoint lens train) read beside the logit lens (default: MODEL/tuned-lens when it exists)");
-    private static readonly CliOption Dashboards = new("dashboards", "DIR", "folder of neuron dashboard stores (pinpoint neurons --out); default: the model's own dashboards/ folder. Where a store exists, each mechanism neuron's top corpus contexts are shown");
+    internal static readonly CliOption Dashboards = new("dashboards", "DIR", "folder of neuron dashboard stores (pinpoint neurons --out); default: the model's own dashboards/ folder. Where a store exists, each mechanism neuron's top corpus contexts are shown");
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
@@ -102,8 +102,8 @@ public sealed class ExplainCommand : Command
     {
         if (args.String(Prompt) is not null || args.String(Target) is not null || args.String(Foil) is not null || args.String(Counterfactual) is not null || args.String(CounterfactualsFrom) is not null)
             throw new CliException("--dataset takes the prompts, targets and foils from the file; drop --prompt/--target/--foil/--counterfactual/--counterfactuals-from");
-        if (args.String(Metric) is not null || args.String(Position) is not null)
-            throw new CliException("--metric and --position explain one prediction; --dataset compares target and foil at the end of each prompt");
+        if (args.String(Position) is not null)
+            throw new CliException("--position explains one prediction; --dataset reads each answer at the end of its prompt");
         var items = EvalDataset.ReadScoreItems(dataset);
         return items.Take(args.Int(Limit, items.Count, min: 1)).ToList();
     }
@@ -111,12 +111,13 @@ public sealed class ExplainCommand : Command
     private static int ExplainDataset(CliArgs args, CommandOutput output, string dataset)
     {
         var items = DatasetItems(args, dataset);
+        var metric = MetricOption(args);
         int top = args.Int(Top, 10, min: 1);
         var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1) };
         var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
         using var loaded = ModelOptions.Open(args, output);
         CheckVerifyK(options.VerifyK, loaded);
-        var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items, options, progress), output) with { Dataset = dataset };
+        var report = ExplainDatasetView.Run(progress => DatasetExplainer.Explain(loaded, items, options, progress, metric: metric), output) with { Dataset = dataset };
         if (htmlPath is not null) HtmlOutput.Write(htmlPath, DatasetHtmlReport.Render(report, dataset, top));
         if (output.Json) output.WriteJson(report with { Html = htmlPath });
         else ExplainDatasetView.Render(report, output);
@@ -144,6 +145,7 @@ public sealed class ExplainCommand : Command
 
     private static int ExplainFeatureDataset(CliArgs args, CommandOutput output, string dataset)
     {
+        if (args.String(Metric) is not null) throw new CliException("--metric is not available with --dataset --sae (features are ranked by the logit difference); drop one of them");
         if (args.String(HtmlFile) is not null) throw new CliException("--html is not available with --dataset --sae; drop one of them");
         var items = DatasetItems(args, dataset);
         using var loaded = ModelOptions.Open(args, output);
@@ -193,7 +195,7 @@ public sealed class ExplainCommand : Command
 
     /// <summary>--verify-k against what the model has to ablate, before any work (a silent clamp would run for hours).</summary>
     /// <summary>--dashboards as a full path, checked to exist (a typo would silently show no contexts).</summary>
-    private static string? DashboardFolder(CliArgs args) => args.String(Dashboards) is not { } dir ? null
+    internal static string? DashboardFolder(CliArgs args) => args.String(Dashboards) is not { } dir ? null
         : Directory.Exists(dir) ? Path.GetFullPath(dir) : throw new DirectoryNotFoundException($"--{Dashboards.Name}: folder {dir} does not exist");
 
     /// <summary>Context text on one terminal line: line breaks shown as ⏎.</summary>

@@ -36,7 +36,8 @@ public static class ExplainDatasetView
             ("dataset", r.Dataset),
             ("items", $"{CommandOutput.Int(r.ItemCount)} ({CommandOutput.Int(r.Correct)} where the target wins)"),
             ("logit difference", Pm(r.LogitDiff)),
-            ("clean − counterfactual", Pm(r.Effect)),
+            ("metric", $"{r.Metric} ({r.Unit})"),
+            ("clean − counterfactual", $"{Pm(r.Effect)} {r.Unit}"),
             ("attribution vs activation patching", $"Spearman per item {Pm(r.Spearman.ItemMean)}; on the dataset means {N(r.Spearman.Pooled)}"),
             ($"ablating the top-{r.Verification.K} in every item", Check(r.Verification)),
             ("fractions", $"of the total difference over the {CommandOutput.Int(r.Verification.Resample.Items)} items where the target wins"),
@@ -47,8 +48,8 @@ public static class ExplainDatasetView
         var lens = CommandOutput.NewTable("logit lens", "target − foil (mean ± 95% CI)");
         foreach (var l in r.LogitLens) CommandOutput.AddRow(lens, l.Stage, Pm(l.LogitDiff));
         output.Write(lens);
-        WriteComponents(output, "heads and MLPs (patching effect, logits)", r.Components.Where(c => c.Consistency != Consistency.Negligible).Take(15));
-        WriteComponents(output, "neurons (attribution estimate, logits)", r.Neurons.Take(10));
+        WriteComponents(output, $"heads and MLPs (patching effect, {r.Unit})", r.Components.Where(c => c.Consistency != Consistency.Negligible).Take(15));
+        WriteComponents(output, $"neurons (attribution estimate, {r.Unit})", r.Neurons.Take(10));
         var specific = CommandOutput.NewTable("only in some items", "items where it alone moves ≥ 25% of the effect");
         foreach (var c in r.Components.Concat(r.Neurons).Where(c => c.Consistency == Consistency.ItemSpecific).Take(10))
             CommandOutput.AddRow(specific, c.Component.Name, string.Join(", ", c.StrongIn.Take(8).Select(s => $"#{s.Item} ({P(s.Share)})")) + (c.StrongIn.Count > 8 ? $" … {c.StrongIn.Count} in all" : ""));

@@ -24,6 +24,10 @@ public sealed record CircuitOptions
     /// <summary>Edges ("SENDER->PORT") to check by path patching instead of the top and random ones.</summary>
     public IReadOnlyList<string>? CheckEdges { get; init; }
     public int Seed { get; init; }
+    /// <summary>Where neuron dashboard stores are looked up for the MLP nodes' top contexts (null: the model's own <c>dashboards/</c> folder).</summary>
+    public string? DashboardFolder { get; init; }
+    /// <summary>Neurons per MLP node whose top contexts are shown.</summary>
+    public int ContextNeurons { get; init; } = 3;
 
     public void Validate()
     {
@@ -189,7 +193,7 @@ public static class CircuitDiscovery
             _cancel = cancel;
             var model = forward.Model;
             // The reference prompts run once; each prompt length gets their mean rows repeated.
-            var meanRows = EdgeForward.MeanRows(model, reference);
+            var meanRows = forward.MeanRows(reference);
             var means = new Dictionary<int, Dictionary<Node, float[]>>();
             _items = [];
             foreach (var item in items)
@@ -199,7 +203,7 @@ public static class CircuitDiscovery
                 if (full <= 0) continue;
                 int length = item.Ids.Length;
                 var mean = means.TryGetValue(length, out var m) ? m : means[length] = EdgeForward.Repeated(meanRows, length);
-                _items.Add((item, full, mean, EdgeForward.SenderOutputs(model, item.CounterfactualIds)));
+                _items.Add((item, full, mean, forward.SenderOutputs(item.CounterfactualIds)));
             }
             FullMetric = _items.Sum(x => x.Full);
         }

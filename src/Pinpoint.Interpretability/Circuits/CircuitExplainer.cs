@@ -1,3 +1,4 @@
+using Pinpoint.Interpretability.Dashboards;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Models.Loading;
@@ -33,6 +34,7 @@ public static class CircuitExplainer
         var (_, cache) = model.RunWithCache(TokenBatch.Single(first.Ids), Mechanisms.HookNamesNeeded(model.Config).Concat(EdgeForward.SenderHooks(model.Config)).ToHashSet().Contains, lastPositionOnly: true);
         var qk = new QkCircuits(model, loaded.Tokenizer);
         var readouts = nodes.Select(n => Readout(loaded, cache, qk, first.Ids, n)).ToArray();
+        if (nodes.Any(n => n.Kind == NodeKind.Mlp)) readouts = WithTopContexts(loaded, first, readouts, options);
         var report = new CircuitReport
         {
             Metric = "logit_diff",
@@ -84,6 +86,23 @@ public static class CircuitExplainer
             default:
                 return new CircuitNode(node.Name, kind, node.Layer, node.Index);
         }
+    }
+
+    /// <summary>
+    /// Each MLP node with a neuron dashboard store for its layer gets the top contexts of its <see cref="CircuitOptions.ContextNeurons"/>
+    /// neurons that carry most of the difference on the first item (by |attribution patching estimate|).
+    /// </summary>
+    private static CircuitNode[] WithTopContexts(LoadedModel loaded, Prediction first, CircuitNode[] nodes, CircuitOptions options)
+    {
+        var neurons = AttributionPatching.Run(loaded.Model, first.Ids, first.CounterfactualIds, first.Readout, PatchDirection.Denoise).Neurons!;
+        return nodes.Select(n =>
+        {
+            if (n.Kind != "mlp") return n;
+            var top = neurons[n.Layer].Select((share, i) => (share, i)).OrderByDescending(x => Math.Abs(x.share)).Take(options.ContextNeurons)
+                .Select(x => new Component(ComponentKind.Neuron, n.Layer, x.i));
+            var contexts = NeuronContextReadout.For(loaded, top, options.DashboardFolder);
+            return contexts.Count == 0 ? n : n with { TopContexts = contexts };
+        }).ToArray();
     }
 
     private static ExplainSummary Summarize(CircuitReport r)

@@ -1,3 +1,4 @@
+using Pinpoint.Interpretability.Dashboards;
 using Pinpoint.Interpretability.Explain;
 
 namespace Pinpoint.Interpretability.Circuits;
@@ -13,13 +14,12 @@ public sealed record CircuitEdge(string From, string To, double Score, string[] 
 /// </summary>
 public sealed record HeadReadout(AttendedToken[] AttendsTo, TokenScore[] Promotes, OvCircuit OvCircuit, QkCircuit QkCircuit);
 
-/// <summary>A context from a neuron dashboard store where a neuron of the node fires strongly.</summary>
-public sealed record TopContext(string Neuron, string Text, double Activation);
-
 /// <summary>A node of the circuit with its mechanism readout (heads: attention, OV and QK; MLPs: the tokens their output promotes).</summary>
 /// <param name="Layer">-1 for the embeddings, the number of layers for the logits.</param>
-/// <param name="TopContexts">For MLPs, where a neuron dashboard store is given: its neurons' strongest contexts; null otherwise.</param>
-public sealed record CircuitNode(string Name, string Kind, int Layer, int Index, HeadReadout? Head = null, TokenScore[]? Promotes = null, TopContext[]? TopContexts = null);
+/// <param name="TopContexts">For an MLP whose layer has a neuron dashboard store: the strongest corpus contexts of its neurons that carry
+/// most of the difference on the first item (by attribution patching); null otherwise (heads have no such store).</param>
+public sealed record CircuitNode(string Name, string Kind, int Layer, int Index, HeadReadout? Head = null, TokenScore[]? Promotes = null,
+    IReadOnlyList<NeuronContexts>? TopContexts = null);
 
 /// <summary>One edge checked by exact path patching on one item: its score and the change measured by cutting it alone.</summary>
 public sealed record PatchedEdge(string Edge, double Estimate, double Exact);

@@ -21,12 +21,14 @@ public static class EdgeAttribution
     public static double[] Scores(EdgeForward forward, int[] clean, int[] counterfactual, LogitDiffReadout readout, int igSteps = 0)
     {
         ActivationPatching.CheckLengths(clean, counterfactual);
-        var corrupt = EdgeForward.SenderOutputs(forward.Model, counterfactual);
+        var corrupt = forward.SenderOutputs(counterfactual);
         var graph = forward.Graph;
         int size = clean.Length * graph.Config.DModel, ports = graph.Ports.Count, senders = graph.Senders.Count;
-        // Row p: ∂metric/∂(port p's input), summed over the gradient steps.
-        var gradients = new float[ports * size];
-        IReadOnlyDictionary<Node, float[]>? cleanOutputs = null;
+        // Row s: sender s's (counterfactual − clean) output. Every sender against every port is then one product per
+        // stack of port inputs, [senders, T·d] · [T·d, ports of the stack], read straight off the taped gradients; an
+        // edge's score is its cell (summed over the gradient steps).
+        float[]? moved = igSteps == 0 ? null : Moved(graph, corrupt, forward.SenderOutputs(clean), size);
+        var products = new float[senders * ports];
         int steps = Math.Max(igSteps, 1);
         for (int k = 0; k < steps; k++)
         {
@@ -35,21 +37,22 @@ public static class EdgeAttribution
             var tape = new Tape();
             var run = forward.Run(clean, tape: tape, before: path);
             AttributionPatching.BackwardLogitDiff(tape, run.Logits, readout);
-            foreach (var (port, input) in run.Inputs)
-                Elementwise.ScaleAccumulate(input.Gradient, 1f, gradients.AsSpan(graph.PortIndex(port) * size, size));
+            moved ??= Moved(graph, corrupt, run.Outputs, size);
+            foreach (var (first, stacked) in run.Stacks)
+                Gemm.Multiply(senders, stacked.Dim(0), size, moved, size, false, stacked.Grad!.Span, size, true,
+                    products.AsSpan(graph.PortIndex(first)), ports, beta: 1f);
             tape.Clear();
-            if (igSteps == 0) cleanOutputs = run.Outputs;
         }
-        cleanOutputs ??= EdgeForward.SenderOutputs(forward.Model, clean);
-
-        // Row s: sender s's (counterfactual − clean) output. Every sender against every port is then one product
-        // [senders, T·d] · [T·d, ports], and an edge's score is its cell.
-        var moved = new float[senders * size];
-        for (int s = 0; s < senders; s++)
-            Elementwise.AddScaled(corrupt[graph.Senders[s]], cleanOutputs[graph.Senders[s]], -1f, moved.AsSpan(s * size, size));
-        var products = new float[senders * ports];
-        Gemm.Multiply(senders, ports, size, moved, size, false, gradients, size, true, products, ports);
         return graph.Edges.Select(e => (double)products[graph.SenderIndex(e.From) * ports + graph.PortIndex(e.To)] / steps).ToArray();
+    }
+
+    /// <summary>[senders, T·d_model]: each sender's counterfactual output minus its clean one, in <see cref="EdgeGraph.Senders"/> order.</summary>
+    private static float[] Moved(EdgeGraph graph, IReadOnlyDictionary<Node, float[]> corrupt, IReadOnlyDictionary<Node, float[]> clean, int size)
+    {
+        var moved = new float[graph.Senders.Count * size];
+        for (int s = 0; s < graph.Senders.Count; s++)
+            Elementwise.AddScaled(corrupt[graph.Senders[s]], clean[graph.Senders[s]], -1f, moved.AsSpan(s * size, size));
+        return moved;
     }
 
     /// <summary>
@@ -58,7 +61,7 @@ public static class EdgeAttribution
     /// </summary>
     public static double[] Patch(EdgeForward forward, int[] clean, int[] counterfactual, LogitDiffReadout readout, IReadOnlyList<Edge> edges)
     {
-        var corrupt = EdgeForward.SenderOutputs(forward.Model, counterfactual);
+        var corrupt = forward.SenderOutputs(counterfactual);
         double baseline = readout.FromLogits(forward.Run(clean).Logits);
         return edges.Select(cut => readout.FromLogits(forward.Run(clean, e => e != cut, corrupt).Logits) - baseline).ToArray();
     }

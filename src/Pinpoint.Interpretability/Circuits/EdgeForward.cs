@@ -27,7 +27,9 @@ public sealed record CutSet(Func<Edge, bool> Keep, IReadOnlyDictionary<Node, flo
 /// <summary>What one run through <see cref="EdgeForward"/> gives back.</summary>
 /// <param name="Inputs">Each receiving port's own input (the residual stream as that port saw it), with gradients after a taped backward.</param>
 /// <param name="Outputs">Each sender's write to the residual stream, [T, d_model] row-major.</param>
-public sealed record EdgeRunResult(Tensor Logits, IReadOnlyDictionary<Port, PortInput> Inputs, IReadOnlyDictionary<Node, float[]> Outputs);
+/// <param name="Stacks">Each stack of port inputs with its first port; the ports of a stack follow one another in <see cref="EdgeGraph.Ports"/>.</param>
+public sealed record EdgeRunResult(Tensor Logits, IReadOnlyDictionary<Port, PortInput> Inputs, IReadOnlyDictionary<Node, float[]> Outputs,
+    IReadOnlyList<(Port First, Tensor Stacked)> Stacks);
 
 /// <summary>
 /// A forward pass in which every receiving port — each head's query, key and value, each MLP, the logits — reads its
@@ -44,6 +46,9 @@ public sealed class EdgeForward
     // bias [heads, d_head] where the model has one.
     private readonly Tensor[][] _projections;
     private readonly Tensor?[][] _biases;
+    // [layer]: every head's W_O stacked [heads, d_head, d_model], so its write to the residual stream comes from hook_z by
+    // one untaped product per head (the model's own hook_result would put a slice, product and concat per head on the tape).
+    private readonly float[][] _headOutputs;
 
     public EdgeGraph Graph { get; }
     public HookedTransformer Model => _model;
@@ -70,6 +75,7 @@ public sealed class EdgeForward
         }
         _projections = new Tensor[c.NLayers][];
         _biases = new Tensor?[c.NLayers][];
+        _headOutputs = new float[c.NLayers][];
         for (int l = 0; l < c.NLayers; l++)
         {
             int layer = l;
@@ -81,34 +87,35 @@ public sealed class EdgeForward
             };
             _projections[l] = stacked.Select(s => s.Item1).ToArray();
             _biases[l] = stacked.Select(s => s.Item2).ToArray();
+            _headOutputs[l] = Enumerable.Range(0, c.NHeads).SelectMany(h => WeightMatrices.Output(c, w, layer, h).ToArray()).ToArray();
         }
     }
 
-    /// <summary>Hook points whose activations are the senders' outputs.</summary>
+    /// <summary>Hook points whose activations give the senders' outputs (hook_z for the heads, whose writes are z · W_O[h]).</summary>
     public static IEnumerable<string> SenderHooks(TransformerConfig c) =>
-        Enumerable.Range(0, c.NLayers).SelectMany(l => c.AttentionOnly ? new[] { HookNames.Result(l) } : [HookNames.Result(l), HookNames.MlpOut(l)])
+        Enumerable.Range(0, c.NLayers).SelectMany(l => c.AttentionOnly ? new[] { HookNames.Z(l) } : [HookNames.Z(l), HookNames.MlpOut(l)])
             .Prepend(HookNames.ResidPre(0));
 
     /// <summary>Every sender's output on <paramref name="ids"/> from an ordinary cached forward (what an ablation substitutes).</summary>
-    public static Dictionary<Node, float[]> SenderOutputs(HookedTransformer model, int[] ids)
+    public Dictionary<Node, float[]> SenderOutputs(int[] ids)
     {
-        var names = SenderHooks(model.Config).ToHashSet();
-        var (_, cache) = model.RunWithCache(TokenBatch.Single(ids), names.Contains, lastPositionOnly: true);
+        var names = SenderHooks(_model.Config).ToHashSet();
+        var (_, cache) = _model.RunWithCache(TokenBatch.Single(ids), names.Contains, lastPositionOnly: true);
         var outputs = new Dictionary<Node, float[]>();
-        foreach (var name in names) Capture(model.Config, name, cache[name], outputs);
+        foreach (var name in names) Capture(name, cache[name], outputs);
         return outputs;
     }
 
     /// <summary>Each sender's mean output row [d_model] over every position of <paramref name="reference"/> (mean ablation).</summary>
-    public static Dictionary<Node, float[]> MeanRows(HookedTransformer model, IReadOnlyList<int[]> reference)
+    public Dictionary<Node, float[]> MeanRows(IReadOnlyList<int[]> reference)
     {
         if (reference.Count == 0) throw new ArgumentException("mean ablation needs at least one reference prompt");
-        int d = model.Config.DModel;
+        int d = _model.Config.DModel;
         var sums = new Dictionary<Node, double[]>();
         long rows = 0;
         foreach (var ids in reference)
         {
-            foreach (var (node, output) in SenderOutputs(model, ids))
+            foreach (var (node, output) in SenderOutputs(ids))
             {
                 var sum = sums.TryGetValue(node, out var s) ? s : sums[node] = new double[d];
                 for (int i = 0; i < output.Length; i++) sum[i % d] += output[i];
@@ -150,6 +157,7 @@ public sealed class EdgeForward
         int length = ids.Length, rows = cuts?.Count ?? 1;
         var outputs = new Dictionary<Node, float[]>();
         var inputs = new Dictionary<Port, PortInput>();
+        var stacks = new List<(Port, Tensor)>();
         var residPre = new Tensor[c.NLayers];
         var residMid = new Tensor[c.NLayers];
         var ports = Graph.Ports.ToLookup(p => (p.Layer, p.Kind, p.NodeKind));
@@ -161,7 +169,7 @@ public sealed class EdgeForward
         var cutAll = cuts is null ? null : new float[all];
         void Captured(string hookName, Tensor activation)
         {
-            foreach (var node in Capture(c, hookName, activation, outputs))
+            foreach (var node in Capture(hookName, activation, outputs))
             {
                 if (cutAll is null) continue;
                 var delta = new float[all];
@@ -188,7 +196,12 @@ public sealed class EdgeForward
                 }
             var x = cx.Add(Tensor.FromArray(removed, group.Count, rows * length, c.DModel), cx.Reshape(resid, rows * length, c.DModel));
             if (tape is not null) x.RequiresGrad = true;
-            for (int i = 0; i < group.Count; i++) inputs[group[i]] = new PortInput(x, i);
+            for (int i = 0; i < group.Count; i++)
+            {
+                if (Graph.PortIndex(group[i]) != Graph.PortIndex(group[0]) + i) throw new InvalidOperationException($"port {group[i]} does not follow {group[0]} in the graph");
+                inputs[group[i]] = new PortInput(x, i);
+            }
+            stacks.Add((group[0], x));
             return x;
         }
 
@@ -205,6 +218,17 @@ public sealed class EdgeForward
 
         Tensor Single(int layer, NodeKind receiver, Tensor resid) => cx.Reshape(Inputs([ports[(layer, PortKind.Input, receiver)].Single()], resid), rows, length, c.DModel);
 
+        // Taped, the model's own residual stream is handed back detached where it enters its norms, so its norm and fused
+        // Q/K/V projection (whose outputs the ports replace) stay off the tape instead of back-propagating zeros; the
+        // residual stream the ports and later layers read is rebuilt on the tape from the captured attention and MLP outputs.
+        var attnOut = new Tensor[c.NLayers];
+        var mlpOut = new Tensor[c.NLayers];
+        Tensor? Detached(Tensor x) => tape is not null && x.RequiresGrad ? x.Clone() : null;
+        Tensor? Rebuilt(int layer) => tape is null ? null
+            : c.AttentionOnly ? cx.Add(residPre[layer], attnOut[layer])
+            : c.ParallelResidual ? cx.Add(cx.Add(residPre[layer], attnOut[layer]), mlpOut[layer])
+            : cx.Add(residMid[layer], mlpOut[layer]);
+
         var hooks = new HookSet();
         if (before is { } first) hooks.Add(first.HookName, first.Function);
         for (int l = 0; l < c.NLayers; l++)
@@ -214,42 +238,54 @@ public sealed class EdgeForward
             {
                 residPre[layer] = x;
                 if (layer == 0) Captured(name, x);
-                return null;
+                return Detached(x);
             });
             hooks.Add(HookNames.Q(layer), (_, _) => Heads(layer, PortKind.Query));
             hooks.Add(HookNames.K(layer), (_, _) => Heads(layer, PortKind.Key));
             hooks.Add(HookNames.V(layer), (_, _) => Heads(layer, PortKind.Value));
-            hooks.Add(HookNames.Result(layer), (x, name) => { Captured(name, x); return null; });
+            hooks.Add(HookNames.Z(layer), (x, name) => { Captured(name, x); return null; });
+            hooks.Add(HookNames.AttnOut(layer), (x, _) => { attnOut[layer] = x; return null; });
+            hooks.Add(HookNames.ResidPost(layer), (x, _) =>
+            {
+                var resid = Rebuilt(layer) ?? x;
+                return layer == c.NLayers - 1 ? Single(c.NLayers, NodeKind.Logits, resid) : resid;
+            });
             if (c.AttentionOnly) continue;
-            if (!c.ParallelResidual) hooks.Add(HookNames.ResidMid(layer), (x, _) => { residMid[layer] = x; return null; });
+            if (!c.ParallelResidual)
+                hooks.Add(HookNames.ResidMid(layer), (x, _) =>
+                {
+                    residMid[layer] = tape is null ? x : cx.Add(residPre[layer], attnOut[layer]);
+                    return Detached(x);
+                });
             hooks.Add(HookNames.Ln2Normalized(layer), (_, _) =>
                 _model.ApplyNorm(cx, Single(layer, NodeKind.Mlp, c.ParallelResidual ? residPre[layer] : residMid[layer]), _model.Weights.Blocks[layer].Ln2!));
-            hooks.Add(HookNames.MlpOut(layer), (x, name) => { Captured(name, x); return null; });
+            hooks.Add(HookNames.MlpOut(layer), (x, name) => { mlpOut[layer] = x; Captured(name, x); return null; });
         }
-        hooks.Add(HookNames.ResidPost(c.NLayers - 1), (x, _) => Single(c.NLayers, NodeKind.Logits, x));
         var batch = new TokenBatch(rows, length, Enumerable.Range(0, rows).SelectMany(_ => ids).ToArray());
         var logits = _model.Forward(cx, batch, hooks, lastPositionOnly: true);
-        return new EdgeRunResult(logits, inputs, outputs);
+        return new EdgeRunResult(logits, inputs, outputs, stacks);
     }
 
-    /// <summary>Stores the senders' outputs found at a hook: the embeddings (resid_pre of block 0), each head's result, an MLP's output.</summary>
-    private static List<Node> Capture(TransformerConfig c, string hookName, Tensor activation, Dictionary<Node, float[]> outputs)
+    /// <summary>Stores the senders' outputs found at a hook: the embeddings (resid_pre of block 0), each head's write z · W_O[h] (from hook_z), an MLP's output.</summary>
+    private List<Node> Capture(string hookName, Tensor activation, Dictionary<Node, float[]> outputs)
     {
-        var stored = new List<Node>();
+        var c = _model.Config;
         var values = activation.Contiguous().Span;
-        int d = c.DModel;
         for (int l = 0; l < c.NLayers; l++)
         {
-            if (hookName == HookNames.Result(l))
+            if (hookName == HookNames.Z(l))
             {
-                // hook_result [rows, T, H, d_model]: head h's rows are every H-th block of d_model.
-                int length = values.Length / (c.NHeads * d);
+                // hook_z [rows, T, H, d_head]: head h's z is every H-th block of d_head, so its write is one strided product.
+                int n = values.Length / (c.NHeads * c.DHead), block = c.DHead * c.DModel;
+                var stored = new List<Node>(c.NHeads);
                 for (int h = 0; h < c.NHeads; h++)
                 {
-                    var output = new float[length * d];
-                    for (int t = 0; t < length; t++) values.Slice((t * c.NHeads + h) * d, d).CopyTo(output.AsSpan(t * d, d));
-                    outputs[new Node(NodeKind.Head, l, h)] = output;
-                    stored.Add(new Node(NodeKind.Head, l, h));
+                    var output = new float[n * c.DModel];
+                    Gemm.Multiply(n, c.DModel, c.DHead, values[(h * c.DHead)..], c.NHeads * c.DHead, false,
+                        _headOutputs[l].AsSpan(h * block, block), c.DModel, false, output, c.DModel);
+                    var node = new Node(NodeKind.Head, l, h);
+                    outputs[node] = output;
+                    stored.Add(node);
                 }
                 return stored;
             }

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Pinpoint.Engine.Autograd;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Reports;
 using Pinpoint.Models.Loading;
@@ -29,11 +30,11 @@ public enum Consistency
     Negligible,
 }
 
-/// <summary>One item's value for a component, in logit-difference units and as a share of that item's clean − counterfactual effect.</summary>
+/// <summary>One item's value for a component, in the metric's units and as a share of that item's clean − counterfactual effect.</summary>
 public sealed record ItemValue(int Item, double Value, double Share);
 
 /// <summary>
-/// A component across the dataset, all in logit-difference units: its effect (activation patching, clean into
+/// A component across the dataset, in the metric's units (direct logit attribution in logits): its effect (activation patching, clean into
 /// counterfactual, for heads and MLPs; the attribution-patching estimate for single neurons, which are too many to
 /// patch one by one), direct logit attribution, and the attribution-patching estimate.
 /// </summary>
@@ -43,13 +44,14 @@ public sealed record ComponentSummary(
     Component Component, Interval Effect, double Share, [property: JsonPropertyName("direct")] Interval? DirectAttribution, Interval Estimate,
     [property: JsonConverter(typeof(SnakeCaseEnumJson<Consistency>))] Consistency Consistency, IReadOnlyList<ItemValue> StrongIn);
 
+/// <param name="MetricValue">The metric on the prompt (equal to <paramref name="LogitDiff"/> under logit_diff), in the report's <see cref="DatasetExplainReport.Unit"/>.</param>
 /// <param name="MeanAblationRemoved">Share of this item's difference removed by mean-ablating the verified set (resample beside it).</param>
 /// <param name="OwnTopK">This item's own top-k heads and neurons, found as for a single prediction.</param>
 /// <param name="OwnResampleRemoved">Share of this item's difference removed by resample-ablating its own top-k.</param>
 public sealed record DatasetItemResult(
     int Index, string Source, string Prompt, string Target, string Foil, string Counterfactual, string CounterfactualOrigin,
-    double LogitDiff, double CounterfactualLogitDiff, double Spearman, string TopComponent, double MeanAblationRemoved, double ResampleAblationRemoved,
-    IReadOnlyList<Component> OwnTopK, double OwnResampleRemoved);
+    double LogitDiff, double CounterfactualLogitDiff, double MetricValue, double CounterfactualMetricValue, double Spearman, string TopComponent,
+    double MeanAblationRemoved, double ResampleAblationRemoved, IReadOnlyList<Component> OwnTopK, double OwnResampleRemoved);
 
 
 /// <summary>
@@ -83,11 +85,15 @@ public sealed record DatasetExplainReport
 {
     /// <summary>The dataset's name or path, as the caller gave it.</summary>
     public string Dataset { get; init; } = "";
+    /// <summary>What patching, attribution and ablation measure ("logit_diff", "logprob", "prob", "kl"): every effect, share and estimate is of it.</summary>
+    public string Metric { get; init; } = "logit_diff";
+    /// <summary>The metric's unit ("logits", "nats", "probability"); logit lens and direct attribution stay in logits.</summary>
+    public string Unit { get; init; } = "logits";
     [JsonPropertyName("items")] public required int ItemCount { get; init; }
     /// <summary>Items where the target wins.</summary>
     public required int Correct { get; init; }
     public required Interval LogitDiff { get; init; }
-    /// <summary>Clean − counterfactual difference.</summary>
+    /// <summary>Clean − counterfactual difference of the metric.</summary>
     public required Interval Effect { get; init; }
     [JsonIgnore] public required Interval ItemSpearman { get; init; }
     [JsonIgnore] public required double PooledSpearman { get; init; }
@@ -136,8 +142,9 @@ public static class DatasetExplainer
 
     /// <param name="progress">Called with (phase, items done, items in all).</param>
     /// <param name="cancel">Checked before each item's work; a cancelled call throws <see cref="OperationCanceledException"/>.</param>
+    /// <param name="metric">What each item's patching, attribution and ablation measure (teacher-forced over the whole target for log-probability, probability and KL).</param>
     public static DatasetExplainReport Explain(LoadedModel loaded, IReadOnlyList<ScoreItem> items, ExplainOptions? options = null,
-        Action<string, int, int>? progress = null, CancellationToken cancel = default)
+        Action<string, int, int>? progress = null, CancellationToken cancel = default, MetricKind metric = MetricKind.LogitDiff)
     {
         if (items.Count == 0) throw new ArgumentException("the dataset has no items");
         options ??= new ExplainOptions();
@@ -147,7 +154,7 @@ public static class DatasetExplainer
         for (int i = 0; i < items.Count; i++)
         {
             cancel.ThrowIfCancellationRequested();
-            analyses.Add(Analyze(loaded, items[i], i, options.VerifyK));
+            analyses.Add(Analyze(loaded, items[i], i, options.VerifyK, metric));
             progress?.Invoke("patching", i + 1, items.Count);
         }
 
@@ -182,11 +189,12 @@ public static class DatasetExplainer
         var lens = analyses[0].Lens.Select((point, l) => new LensSummary(point.Stage, Interval.Of(analyses.Select(a => a.Lens[l].LogitDiff).ToList()))).ToList();
         var itemResults = analyses.Select((a, i) => new DatasetItemResult(
             i, a.Source, items[i].Prompt, items[i].Target, items[i].Foil, a.Prediction.Counterfactual, a.Prediction.CounterfactualOrigin,
-            a.Clean, a.CounterfactualDiff, a.Spearman, a.Patching.MaxBy(kv => kv.Value).Key.Name,
+            a.Clean, a.CounterfactualLogitDiff, a.Denoise.CleanDiff, a.Denoise.CounterfactualDiff, a.Spearman, a.Patching.MaxBy(kv => kv.Value).Key.Name,
             mean[i].TopKFractionRemoved, resample[i].TopKFractionRemoved, a.OwnTopK, ownResample[i].TopKFractionRemoved)).ToList();
 
         return new DatasetExplainReport
         {
+            Metric = analyses[0].Prediction.Metric.Name, Unit = analyses[0].Prediction.Metric.Unit,
             ItemCount = items.Count, Correct = analyses.Count(a => a.Clean > 0), LogitDiff = Interval.Of(analyses.Select(a => a.Clean).ToList()),
             Effect = Interval.Of(analyses.Select(a => a.Effect).ToList()), LogitLens = lens, Components = components, Neurons = neurons,
             ItemSpearman = spearmans.Count > 0 ? Interval.Of(spearmans) : new Interval(double.NaN, 0), PooledSpearman = Statistics.Spearman(pooledExact, pooledEstimate),
@@ -196,24 +204,24 @@ public static class DatasetExplainer
         };
     }
 
-    /// <summary>One item's values, every component in logit-difference units.</summary>
+    /// <summary>One item's values: the clean and counterfactual logit differences, every component in the metric's units.</summary>
     private sealed record ItemAnalysis(
-        string Source, Prediction Prediction, double Clean, double CounterfactualDiff, IReadOnlyList<LensPoint> Lens, PatchingResult Denoise,
+        string Source, Prediction Prediction, double Clean, double CounterfactualLogitDiff, IReadOnlyList<LensPoint> Lens, PatchingResult Denoise,
         Dictionary<Component, double> Patching, Dictionary<Component, double> Estimate, Dictionary<Component, double> Direct,
         Dictionary<Component, double> Neurons, double Spearman,
         Dictionary<Component, double> Removal, Dictionary<Component, double> NeuronRemoval, IReadOnlyList<Component> OwnTopK)
     {
-        public double Effect => Clean - CounterfactualDiff;
+        public double Effect => Denoise.CleanDiff - Denoise.CounterfactualDiff;
     }
 
-    private static ItemAnalysis Analyze(LoadedModel loaded, ScoreItem item, int index, int verifyK)
+    private static ItemAnalysis Analyze(LoadedModel loaded, ScoreItem item, int index, int verifyK, MetricKind metricKind)
     {
         var model = loaded.Model;
         string source = item.Source ?? $"item {index}";
         Prediction prediction;
         try
         {
-            prediction = Prediction.Prepare(loaded, new ExplainRequest(item.Prompt, item.Target, item.Foil, item.Counterfactual));
+            prediction = Prediction.Prepare(loaded, new ExplainRequest(item.Prompt, item.Target, item.Foil, item.Counterfactual) { Metric = metricKind });
         }
         catch (ArgumentException e)
         {
@@ -232,7 +240,10 @@ public static class DatasetExplainer
         var removal = Explainer.Ranking(model.Config, ActivationPatching.Run(model, ids, cfIds, metric, PatchDirection.Noise, PatchingCells.Outputs | PatchingCells.Heads));
         var noiseEstimate = AttributionPatching.Run(model, ids, cfIds, metric, PatchDirection.Noise);
         var neuronRemoval = Explainer.NeuronRanking(noiseEstimate);
-        return new ItemAnalysis(source, prediction, clean, denoise.CounterfactualDiff, lens, denoise,
+        // Under logit_diff the counterfactual run's metric is its difference; otherwise it takes one forward of its own.
+        double cfLogitDiff = metricKind == MetricKind.LogitDiff ? denoise.CounterfactualDiff
+            : readout.FromLogits(model.Forward(Compute.Eager, TokenBatch.Single(prediction.CounterfactualAnswerIds), lastPositionOnly: true));
+        return new ItemAnalysis(source, prediction, clean, cfLogitDiff, lens, denoise,
             Units(Explainer.Ranking(model.Config, denoise)), Units(Explainer.Ranking(model.Config, estimate)),
             dla.Components.ToDictionary(a => a.Component, a => a.Value),
             Units(Explainer.NeuronRanking(estimate)), Explainer.Agreement(denoise, estimate),

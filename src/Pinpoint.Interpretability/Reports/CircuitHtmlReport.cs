@@ -60,9 +60,10 @@ public static class CircuitHtmlReport
             Html.Table("circuit edges", ["sender", "receiver", "score"], r.Edges.Select(e => (IReadOnlyList<HtmlFragment>)[e.From, e.To, Html.Number(e.Score)])));
 
     public static HtmlFragment Readouts(CircuitReport r) =>
-        Html.Section("readouts", "What each node does", "On the first prompt: where each head attends from the last position, the tokens its output and its OV circuit promote, the source tokens its QK circuit favours from the last token (weights only); the tokens each MLP's output promotes.",
+        Html.Section("readouts", "What each node does", "On the first prompt: where each head attends from the last position, the tokens its output and its OV circuit promote, the source tokens its QK circuit favours from the last token (weights only); the tokens each MLP's output promotes, and, where a neuron dashboard store exists (pinpoint neurons), the top corpus contexts of the MLP's neurons that carry most of the difference.",
             HtmlFragment.Concat(r.Nodes.Where(n => n.Head is not null || n.Promotes is not null).Select(n =>
-                Html.Element("p", Html.Element("strong", n.Name) + ": " + ReadoutText(n), ("id", "node-" + n.Name)))));
+                Html.Element("p", Html.Element("strong", n.Name) + ": " + ReadoutText(n), ("id", "node-" + n.Name))
+                + (n.TopContexts is { } contexts ? DashboardHtmlReport.NeuronContextsTable(contexts) : HtmlFragment.Concat([])))));
 
     public static HtmlFragment PathPatching(CircuitReport r) =>
         Html.Section("path-patching", "Edge scores against exact path patching",
@@ -78,6 +79,13 @@ public static class CircuitHtmlReport
             return $"attends to {string.Join(" ", h.AttendsTo.Take(3).Select(a => $"{Pinpoint.Models.Tokenizers.TokenDisplay.Quote(a.Token)}@{a.Position} {a.Weight:0.00}"))}; "
                 + $"output promotes {Tokens(h.Promotes)}; OV circuit maps {Pinpoint.Models.Tokenizers.TokenDisplay.Quote(h.OvCircuit.SourceToken)} to {Tokens(h.OvCircuit.Promotes)}; "
                 + $"QK circuit from {Pinpoint.Models.Tokenizers.TokenDisplay.Quote(h.QkCircuit.DestinationToken)} favours {Tokens(h.QkCircuit.Favours)}";
-        return n.Promotes is { } p ? $"output promotes {Tokens(p)}" : n.Kind;
+        var text = n.Promotes is { } p ? $"output promotes {Tokens(p)}" : n.Kind;
+        if (n.TopContexts is { } contexts)
+            text += "; top neurons fire on " + string.Join(", ", contexts.Where(c => c.Top.Count > 0)
+                .Select(c => $"{c.Neuron} {Pinpoint.Models.Tokenizers.TokenDisplay.Quote(c.Top[0].Token)} (after \"…{Tail(c.Top[0].Before)}\")"));
+        return text;
     }
+
+    /// <summary>The last few characters of a context, enough to place its token.</summary>
+    private static string Tail(string before) => before.Length <= 24 ? before : before[^24..];
 }

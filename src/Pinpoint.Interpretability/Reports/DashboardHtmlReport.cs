@@ -61,11 +61,15 @@ public static class DashboardHtmlReport
     /// <summary>An optional report section (explain): each neuron's strongest corpus contexts, the activating token marked.</summary>
     public static HtmlFragment NeuronContextsSection(IReadOnlyList<NeuronContexts> neurons) => neurons.Count == 0 ? HtmlFragment.Concat([]) :
         Html.Section("neuron-contexts", "Neurons: top corpus contexts", "From the dashboard store of each neuron's layer (pinpoint neurons): the corpus tokens that activate it most, the activating token marked.",
-            Html.Table("Top contexts", ["neuron", "max activation", "density", "contexts"], neurons.Select(n => (IReadOnlyList<HtmlFragment>)
-            [
-                Html.Element("code", n.Neuron), Html.Number(n.MaxActivation), Html.Number(n.Density, "P2"),
-                HtmlFragment.Concat(n.Top.Select(c => Html.Element("div", Html.Format(c.Activation, "F2") + " " + ReportParts.Prompt(c.Before) + Html.Element("mark", Html.Token(c.Token)) + ReportParts.Prompt(c.After)))),
-            ])));
+            NeuronContextsTable(neurons));
+
+    /// <summary>One row per neuron: its peak activation, density and top contexts with the activating token marked.</summary>
+    public static HtmlFragment NeuronContextsTable(IReadOnlyList<NeuronContexts> neurons) =>
+        Html.Table("Top contexts", ["neuron", "max activation", "density", "contexts"], neurons.Select(n => (IReadOnlyList<HtmlFragment>)
+        [
+            Html.Element("code", n.Neuron), Html.Number(n.MaxActivation), Html.Number(n.Density, "P2"),
+            HtmlFragment.Concat(n.Top.Select(c => Html.Element("div", Html.Format(c.Activation, "F2") + " " + ReportParts.Prompt(c.Before) + Html.Element("mark", Html.Token(c.Token)) + ReportParts.Prompt(c.After)))),
+        ]));
 
     /// <summary>
     /// Contexts as rows of tokens shaded by activation, each token's value in its tooltip. Kept terse (a page per unit

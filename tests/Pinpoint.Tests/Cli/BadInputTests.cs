@@ -132,7 +132,7 @@ public sealed class BadInputTests : IDisposable
         yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--foil", " the", "--position", "40", "--json"], 1, "position 40 is outside the prompt");
         yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", "", "--foil", " the", "--json"], 1, "the target is empty");
         yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--foil", " the", "--metric", "ppl", "--json"], 2, "--metric: 'ppl'");
-        yield return new(["explain", "--model", stories, "--dataset", WriteDataset("metric.jsonl", Prompt), "--metric", "kl", "--json"], 2, "--metric and --position");
+        yield return new(["explain", "--model", stories, "--dataset", WriteDataset("metric.jsonl", Prompt), "--position", "1", "--json"], 2, "--position explains one prediction");
         yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--foil", " the", "--counterfactual", Prompt, "--counterfactuals-from", WriteDataset("pool.jsonl", Prompt), "--json"], 2, "not both");
         yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--foil", " the", "--counterfactuals-from", WriteDataset("short.jsonl", "Lily"), "--json"], 1, "no prompt has the prompt's");
         // 6: export refuses a folder that holds files, and a missing parent, before loading anything.

@@ -66,6 +66,10 @@ public class CircuitCommandTests
         Cli.Run("circuit", "--edges", "5", "--check-edges", "L9H0->logits").AssertFailed(1, "L9H0->logits");
 
     [Fact]
+    public void MissingDashboardFolderIsAnError() =>
+        Cli.Run("circuit", "--edges", "5", "--dashboards", "/nonexistent/dashboards").AssertFailed(1, "--dashboards");
+
+    [Fact]
     public void EdgesAndTargetTogetherIsAUsageError() =>
         Cli.Run("circuit", "--edges", "5", "--target-faithfulness", "0.5").AssertFailed(2, "--edges");
 }

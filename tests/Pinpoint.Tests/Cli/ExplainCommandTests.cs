@@ -192,7 +192,7 @@ public class ExplainCommandTests
             "{\"prompt\":\"Sue had a hat. She put the hat on\",\"target\":\" her\",\"foil\":\" the\"}",
         ]);
         var json = Cli.RunOn("explain", "stories-bin", "--dataset", dataset, "--verify-k", "2", "--json").Json();
-        Assert.Equal(["dataset", "items", "correct", "logit_diff", "effect", "spearman", "verification", "own_top_k", "logit_lens", "components", "neurons", "item_results"],
+        Assert.Equal(["dataset", "metric", "unit", "items", "correct", "logit_diff", "effect", "spearman", "verification", "own_top_k", "logit_lens", "components", "neurons", "item_results"],
             json.EnumerateObject().Select(p => p.Name));
         Assert.Equal(3, json.GetProperty("items").GetInt32());
         var items = json.GetProperty("item_results").EnumerateArray().ToArray();

@@ -1,7 +1,9 @@
+using Pinpoint.Engine.Autograd;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Models.Formats;
 using Pinpoint.Models.Loading;
+using Pinpoint.Models.Transformer;
 using Pinpoint.Models.Tokenizers;
 
 namespace Pinpoint.Tests.Explain;
@@ -27,19 +29,23 @@ public class DatasetExplainerTests
         public void Dispose() { }
     }
 
+    /// <summary>Items for the planted model: the changed early token reaches the last position only through the planted head.</summary>
+    private static readonly ScoreItem[] PlantedItems =
+    [
+        new("bjdefg", "i", "h", Counterfactual: "bcdefg"),
+        new("ajdefg", "i", "h", Counterfactual: "acdefg"),
+        new("bjdeff", "i", "h", Counterfactual: "bcdeff"),
+        new("bjgefg", "i", "h", Counterfactual: "bcgefg"),
+    ];
+
+    private static DatasetExplainReport ExplainPlanted(LoadedModel loaded, MetricKind metric = MetricKind.LogitDiff) =>
+        DatasetExplainer.Explain(loaded, PlantedItems, new ExplainOptions { VerifyK = 1, ReferencePrompts = ["abcdefgh", "lkjihgfe", "cacbdbed"] }, metric: metric);
+
     [Fact]
     public void ThePlantedHeadIsConsistentAndAblatingItRemovesEveryItemsEffect()
     {
         using var loaded = new LoadedModel(PlantedModel.Build(), new LetterTokenizer(), "planted", TensorFileFormat.Safetensors);
-        // The changed early token reaches the last position only through the planted head.
-        ScoreItem[] items =
-        [
-            new("bjdefg", "i", "h", Counterfactual: "bcdefg"),
-            new("ajdefg", "i", "h", Counterfactual: "acdefg"),
-            new("bjdeff", "i", "h", Counterfactual: "bcdeff"),
-            new("bjgefg", "i", "h", Counterfactual: "bcgefg"),
-        ];
-        var report = DatasetExplainer.Explain(loaded, items, new ExplainOptions { VerifyK = 1, ReferencePrompts = ["abcdefgh", "lkjihgfe", "cacbdbed"] });
+        var report = ExplainPlanted(loaded);
 
         var planted = new Component(ComponentKind.Head, PlantedModel.LiveLayer, PlantedModel.LiveHead);
         // Patching the planted head restores each item's whole effect (MLP0 may restore as much: the head reads its output).
@@ -64,6 +70,37 @@ public class DatasetExplainerTests
         Assert.All(report.Items, i => Assert.Equal([planted], i.OwnTopK));
         Assert.Equal(expected, report.OwnResampleAblation.TopKFractionRemoved, 4);
         Assert.Equal(right.Average(i => (i.LogitDiff - i.CounterfactualLogitDiff) / i.LogitDiff), report.OwnResampleAblation.MeanItemFraction, 4);
+    }
+
+    [Fact]
+    public void DatasetModeMeasuresTheChosenMetricPerItem()
+    {
+        using var loaded = new LoadedModel(PlantedModel.Build(), new LetterTokenizer(), "planted", TensorFileFormat.Safetensors);
+        var report = ExplainPlanted(loaded, MetricKind.LogProb);
+        Assert.Equal("logprob", report.Metric);
+        Assert.Equal("nats", report.Unit);
+
+        // Known answers, from a plain forward of each prompt: log p(target) at the last position, and the logit difference beside it.
+        (double LogProb, double LogitDiff) Brute(string prompt, string target, string foil)
+        {
+            var row = loaded.Model.Forward(Compute.Eager, TokenBatch.Single(loaded.Tokenizer.Encode(prompt, false)), lastPositionOnly: true).ToArray();
+            int t = target[0] - 'a', f = foil[0] - 'a';
+            return (LanguageModelling.LogSoftmax(row)[t], row[t] - row[f]);
+        }
+        for (int i = 0; i < PlantedItems.Length; i++)
+        {
+            var (clean, counterfactual) = (Brute(PlantedItems[i].Prompt, "i", "h"), Brute(PlantedItems[i].Counterfactual!, "i", "h"));
+            var result = report.Items[i];
+            Assert.Equal(clean.LogProb, result.MetricValue, 4);
+            Assert.Equal(counterfactual.LogProb, result.CounterfactualMetricValue, 4);
+            Assert.Equal(clean.LogitDiff, result.LogitDiff, 4);
+            Assert.Equal(counterfactual.LogitDiff, result.CounterfactualLogitDiff, 4);
+        }
+        Assert.Equal(report.Items.Average(i => i.MetricValue - i.CounterfactualMetricValue), report.Effect.Mean, 9);
+        // The planted head is still the one path: patching it restores the whole change in log-probability.
+        var top = report.Components.First(c => c.Component.Kind == ComponentKind.Head);
+        Assert.Equal(new Component(ComponentKind.Head, PlantedModel.LiveLayer, PlantedModel.LiveHead), top.Component);
+        Assert.Equal(1.0, top.Share, 4);
     }
 
     [Fact]

@@ -114,5 +114,10 @@ function nodePanel(n, r) {
       el('div', {}, 'QK circuit (weights) from ', tok(h.qk_circuit.destination_token), ' favours ', ...tokens(h.qk_circuit.favours)));
   }
   if (n.promotes) parts.push(el('div', {}, 'its output promotes: ', ...tokens(n.promotes)));
+  // Where the model has a neuron dashboard store for the layer: the top corpus contexts of the neurons carrying most of the difference.
+  for (const c of n.top_contexts ?? []) {
+    parts.push(el('div', { class: 'circuit-neuron' }, el('code', {}, c.neuron), ` max ${num(c.max_activation, 2)}: `,
+      ...c.top.map(t => el('div', { class: 'context' }, `${num(t.activation, 2)} …${t.before.slice(-40)}`, el('mark', {}, t.token), `${t.after.slice(0, 20)}…`))));
+  }
   return parts;
 }
