@@ -162,8 +162,8 @@ public sealed class ExplainCommand : Command
         output.WriteProperties([
             ("SAEs", string.Join(", ", result.Hooks)),
             ("items", $"{result.Items} ({result.Right} with target ahead of foil; the shares below are over those)"),
-            ($"own top-{result.K} features, mean ablation", $"{P(result.MeanRemoved)} of the difference removed on average (random {result.K}: {P(result.MeanRandomRemoved)}); ≥ 50% in {P(result.ItemsMeanHalfRemoved)} of items"),
-            ($"own top-{result.K} features, resample ablation", $"{P(result.ResampleRemoved)} (random: {P(result.ResampleRandomRemoved)}); ≥ 50% in {P(result.ItemsResampleHalfRemoved)} of items"),
+            ($"own top-{result.K} features, mean ablation", $"{P(result.MeanRemoved)} of the difference removed on average (random {result.K}: {P(result.MeanRandomRemoved)}); ≥ 50% in {P(result.ItemsMeanHalfRemoved)} of items ({P(result.ItemsMeanHalfRemovedByEstimate)} with the estimate's top {result.K} unrefined)"),
+            ($"own top-{result.K} features, resample ablation", $"{P(result.ResampleRemoved)} (random: {P(result.ResampleRandomRemoved)}); ≥ 50% in {P(result.ItemsResampleHalfRemoved)} of items ({P(result.ItemsResampleHalfRemovedByEstimate)} unrefined)"),
             .. result.Hooks.Select((h, s) => ($"error node share, {h}", P(result.MeanErrorShares[s]))),
         ]);
         var table = CommandOutput.NewTable("#", "prompt", "diff", $"top-{result.K} features", "mean removed (random)", "resample removed (random)");
@@ -184,7 +184,7 @@ public sealed class ExplainCommand : Command
             ("SAE features", $"{string.Join(", ", f.Hooks)} spliced in with their error terms; {f.ActiveFeatures} features active on the prompts"),
             .. f.Errors.Select(e => ($"error node, {e.Hook}", $"attribution {N(e.Attribution)} vs {N(e.FeatureAttribution)} for its features ({CommandOutput.Number(e.Share, "P1")} of the attribution mass)")),
             ($"ablating the top-{f.MeanAblation.K} features", $"mean ({string.Join(", ", f.MeanAblated)}): {P(f.MeanAblation.TopKFractionRemoved)} removed (random {f.MeanAblation.K} active: {P(f.MeanAblation.RandomKFractionRemoved)}); " +
-                $"resample: {P(f.ResampleAblation.TopKFractionRemoved)} (random: {P(f.ResampleAblation.RandomKFractionRemoved)})"),
+                $"resample: {P(f.ResampleAblation.TopKFractionRemoved)} (random: {P(f.ResampleAblation.RandomKFractionRemoved)}); the estimate's own top {f.MeanAblation.K}, unrefined: {P(f.MeanRemovedByEstimate)} mean, {P(f.ResampleRemovedByEstimate)} resample"),
         ]);
         var table = CommandOutput.NewTable("feature", "attribution", "share of clean − cf", "largest term at", "activation (cf)", "promotes", "suppresses");
         foreach (var x in f.Top)

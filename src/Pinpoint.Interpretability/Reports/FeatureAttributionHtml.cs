@@ -16,7 +16,7 @@ public static class FeatureAttributionHtml
             "estimate of the change in target − foil if it took its counterfactual values at every position; the error node (what the SAE does not reconstruct) " +
             "is scored the same way. The top features are then ablated together, to their mean over reference prompts or to their counterfactual values, " +
             "beside random sets of as many features active on the prompts. Mean ablation removes the features ranked by the same estimate against their means " +
-            "(a feature that matters by being absent has nothing to lose to its mean). Logit effect: the tokens a feature's decoder row raises and lowers through the unembedding.",
+            "(a feature that matters by being absent has nothing to lose to its mean). The ablated top features are picked greedily by actual ablation from the estimate's first candidates (the estimate is first order). Logit effect: the tokens a feature's decoder row raises and lowers through the unembedding.",
             Html.Properties(
             [
                 ("SAEs", Html.SpaceSeparated(r.Hooks.Select(h => Html.Element("code", h)))),
@@ -24,6 +24,7 @@ public static class FeatureAttributionHtml
                 .. r.Errors.Select(e => ((string, HtmlFragment))($"error node of {e.Hook}", $"attribution {Html.Format(e.Attribution)} vs {Html.Format(e.FeatureAttribution)} for its features: " + ReportParts.Percent(e.Share) + " of the attribution mass")),
                 ("mean ablation", Ablation(r.MeanAblation) + " — " + string.Join(", ", r.MeanAblated)),
                 ("resample ablation", Ablation(r.ResampleAblation)),
+                ("the estimate's own top features, unrefined", $"mean ablation removes {ExplainSummary.Share(r.MeanRemovedByEstimate, r.LogitDiff)}, resample ablation {ExplainSummary.Share(r.ResampleRemovedByEstimate, r.LogitDiff)}"),
             ]) +
             Html.Figures(
             [

@@ -16,6 +16,12 @@ public sealed record FeatureAttributionOptions
     public int VerifyK { get; init; } = 5;
     /// <summary>Tokens each feature's decoder row raises and lowers most (its logit effect).</summary>
     public int LogitEffectTokens { get; init; } = 5;
+    /// <summary>
+    /// The verified top-k are picked greedily, by actual ablation, from this many features best by the estimate: each pick
+    /// the candidate whose ablation together with those already picked removes most (0: the estimate's order as it is).
+    /// Attribution patching is first order; features that act together or saturate are mis-ranked by it.
+    /// </summary>
+    public int RefineCandidates { get; init; } = 20;
     public int Seed { get; init; }
 }
 
@@ -42,12 +48,16 @@ public sealed record SaeErrorShare(string Hook, double Attribution, double Featu
 /// <param name="MeanAblated">
 /// The features mean ablation removes, best first: ranked by the same estimate with each feature's mean over the reference
 /// prompts in place of its counterfactual values (a feature that matters by being absent has nothing to lose to its mean).
+/// Refined by ablation like <paramref name="ResampleAblated"/>.
 /// </param>
-/// <param name="ResampleAblated">The features resample ablation removes: the head of <paramref name="Top"/>'s ranking.</param>
+/// <param name="ResampleAblated">The features resample ablation removes: the head of <paramref name="Top"/>'s ranking, refined by ablation (<see cref="FeatureAttributionOptions.RefineCandidates"/>).</param>
+/// <param name="MeanRemovedByEstimate">What mean-ablating the top-k of the estimate's order alone removes (no refinement).</param>
+/// <param name="ResampleRemovedByEstimate">What resample-ablating the top-k of the estimate's order alone removes.</param>
 public sealed record FeatureAttributionResult(
     IReadOnlyList<string> Hooks, double LogitDiff, double CounterfactualLogitDiff, int ActiveFeatures,
     IReadOnlyList<FeatureScore> Top, IReadOnlyList<SaeErrorShare> Errors,
-    IReadOnlyList<string> MeanAblated, VerificationResult MeanAblation, IReadOnlyList<string> ResampleAblated, VerificationResult ResampleAblation);
+    IReadOnlyList<string> MeanAblated, VerificationResult MeanAblation, IReadOnlyList<string> ResampleAblated, VerificationResult ResampleAblation,
+    double MeanRemovedByEstimate, double ResampleRemovedByEstimate);
 
 /// <summary>One dataset item's feature attribution, reduced to its causal check and error shares.</summary>
 /// <param name="MeanRemoved">Share of the clean difference removed by mean-ablating the item's own top-k features.</param>
@@ -55,17 +65,19 @@ public sealed record FeatureAttributionResult(
 public sealed record FeatureItemResult(
     int Index, string Prompt, string Target, string Foil, string Counterfactual, double LogitDiff, double CounterfactualLogitDiff,
     IReadOnlyList<string> TopFeatures, double MeanRemoved, double MeanRandomRemoved, double ResampleRemoved, double ResampleRandomRemoved,
-    IReadOnlyList<double> ErrorShares);
+    double MeanRemovedByEstimate, double ResampleRemovedByEstimate, IReadOnlyList<double> ErrorShares);
 
 /// <summary>
 /// <see cref="FeatureAttribution"/> over a dataset. The averages and the shares of items whose own top-k remove at
 /// least half of the difference are over the items the model gets right (positive clean difference), which alone
-/// have a difference to remove.
+/// have a difference to remove. The <c>ByEstimate</c> shares are of the top-k by the attribution estimate alone, before
+/// the ablation refinement picks the top-k from its first <see cref="FeatureAttributionOptions.RefineCandidates"/>.
 /// </summary>
 public sealed record FeatureDatasetResult(
     IReadOnlyList<string> Hooks, int Items, int Right, int K,
     double MeanRemoved, double MeanRandomRemoved, double ResampleRemoved, double ResampleRandomRemoved,
-    double ItemsMeanHalfRemoved, double ItemsResampleHalfRemoved, IReadOnlyList<double> MeanErrorShares,
+    double ItemsMeanHalfRemoved, double ItemsResampleHalfRemoved, double ItemsMeanHalfRemovedByEstimate, double ItemsResampleHalfRemovedByEstimate,
+    IReadOnlyList<double> MeanErrorShares,
     IReadOnlyList<FeatureItemResult> PerItem);
 
 /// <summary>
@@ -104,7 +116,8 @@ public static class FeatureAttribution
             var r = Run(loaded.Model, loaded.Tokenizer, saes, prediction.Ids, prediction.CounterfactualIds, reference, prediction.Readout, options with { Seed = i });
             perItem.Add(new FeatureItemResult(i, item.Prompt, item.Target, item.Foil, prediction.Counterfactual, r.LogitDiff, r.CounterfactualLogitDiff,
                 r.ResampleAblated, r.MeanAblation.TopKFractionRemoved, r.MeanAblation.RandomKFractionRemoved,
-                r.ResampleAblation.TopKFractionRemoved, r.ResampleAblation.RandomKFractionRemoved, r.Errors.Select(e => e.Share).ToList()));
+                r.ResampleAblation.TopKFractionRemoved, r.ResampleAblation.RandomKFractionRemoved, r.MeanRemovedByEstimate, r.ResampleRemovedByEstimate,
+                r.Errors.Select(e => e.Share).ToList()));
             progress?.Invoke(i + 1, items.Count);
         }
         var right = perItem.Where(r => r.LogitDiff > 0).ToList();
@@ -112,6 +125,7 @@ public static class FeatureAttribution
         return new FeatureDatasetResult(saes.Select(s => s.Metadata.HookName).ToList(), perItem.Count, right.Count, options.VerifyK,
             Mean(r => r.MeanRemoved), Mean(r => r.MeanRandomRemoved), Mean(r => r.ResampleRemoved), Mean(r => r.ResampleRandomRemoved),
             Mean(r => r.MeanRemoved >= 0.5 ? 1 : 0), Mean(r => r.ResampleRemoved >= 0.5 ? 1 : 0),
+            Mean(r => r.MeanRemovedByEstimate >= 0.5 ? 1 : 0), Mean(r => r.ResampleRemovedByEstimate >= 0.5 ? 1 : 0),
             Enumerable.Range(0, saes.Count).Select(s => perItem.Average(r => r.ErrorShares[s])).ToList(), perItem);
     }
 
@@ -125,6 +139,7 @@ public static class FeatureAttribution
             throw new ArgumentException($"two SAEs read hook '{twice.Key}'; give one SAE per hook");
         if (reference.Count == 0) throw new ArgumentException("mean ablation needs at least one reference prompt");
         if (options.TopK < 1 || options.VerifyK < 1) throw new ArgumentOutOfRangeException(nameof(options), "TopK and VerifyK must be at least 1");
+        if (options.RefineCandidates < 0) throw new ArgumentOutOfRangeException(nameof(options), "RefineCandidates must be ≥ 0 (0: no refinement)");
 
         // Clean run on a tape: every feature and error node is differentiated.
         var tape = new Tape();
@@ -193,14 +208,18 @@ public static class FeatureAttribution
             var estimate = Moved(cleanActs[s], Enumerable.Range(0, rows * width).Select(i => (float)means[s][i % width]).ToArray(), grads[s], width);
             towardsMean.AddRange(estimate.Select((v, j) => (s, j, v)));
         }
-        var resampleOrder = ranked.Select(a => (a.Sae, a.Feature)).ToList();
-        var meanOrder = towardsMean.OrderByDescending(a => a.Attribution).ThenBy(a => a.Sae).ThenBy(a => a.Feature).Select(a => (a.Sae, a.Feature)).ToList();
+        var resampleEstimate = ranked.Select(a => (a.Sae, a.Feature)).ToList();
+        var meanEstimate = towardsMean.OrderByDescending(a => a.Attribution).ThenBy(a => a.Sae).ThenBy(a => a.Feature).Select(a => (a.Sae, a.Feature)).ToList();
         var ablation = new Ablation(model, saes, clean, readout, cleanDiff, active, options.Seed);
-        var mean = ablation.Verify(meanOrder, options.VerifyK, AblationKind.Mean, (s, j, _) => means[s][j]);
-        var resample = ablation.Verify(resampleOrder, options.VerifyK, AblationKind.Resample, (s, j, t) => cfActs[s][t * saes[s].DSae + j]);
+        Replacement toMean = (s, j, _) => means[s][j], toCounterfactual = (s, j, t) => cfActs[s][t * saes[s].DSae + j];
+        var meanOrder = ablation.Refine(meanEstimate, options.RefineCandidates, options.VerifyK, toMean);
+        var resampleOrder = ablation.Refine(resampleEstimate, options.RefineCandidates, options.VerifyK, toCounterfactual);
+        var mean = ablation.Verify(meanOrder, options.VerifyK, AblationKind.Mean, toMean);
+        var resample = ablation.Verify(resampleOrder, options.VerifyK, AblationKind.Resample, toCounterfactual);
+        double meanByEstimate = ablation.Removed(meanEstimate.Take(mean.K), toMean), resampleByEstimate = ablation.Removed(resampleEstimate.Take(resample.K), toCounterfactual);
         List<string> Names(IEnumerable<(int Sae, int Feature)> order, int k) => order.Take(k).Select(f => $"{saes[f.Sae].Metadata.HookName}/{f.Feature}").ToList();
         return new FeatureAttributionResult(saes.Select(s => s.Metadata.HookName).ToList(), cleanDiff, cfDiff, active.Count, top, errors,
-            Names(meanOrder, mean.K), mean, Names(resampleOrder, resample.K), resample);
+            Names(meanOrder, mean.K), mean, Names(resampleOrder, resample.K), resample, meanByEstimate, resampleByEstimate);
     }
 
     private static List<string> NodeNames(IReadOnlyList<Sae> saes) =>
@@ -296,7 +315,31 @@ public static class FeatureAttribution
             return new VerificationResult(kind, k, k > 0 ? curve[^1] : 0, k > 0 ? randomCurve[^1] : 0, curve, randomCurve);
         }
 
-        private double Removed(IEnumerable<(int Sae, int Feature)> set, Replacement replacement)
+        /// <summary>
+        /// <paramref name="ranked"/> with its head replaced by up to <paramref name="k"/> features picked greedily from its first
+        /// <paramref name="candidates"/>: each the one whose ablation together with those already picked removes most.
+        /// </summary>
+        public IReadOnlyList<(int Sae, int Feature)> Refine(IReadOnlyList<(int Sae, int Feature)> ranked, int candidates, int k, Replacement replacement)
+        {
+            var pool = ranked.Take(candidates).ToList();
+            var picked = new List<(int Sae, int Feature)>();
+            while (picked.Count < k && pool.Count > 0)
+            {
+                int best = 0;
+                double bestRemoved = double.NegativeInfinity;
+                for (int i = 0; i < pool.Count; i++)
+                {
+                    double removed = Removed(picked.Append(pool[i]), replacement);
+                    if (removed > bestRemoved) (best, bestRemoved) = (i, removed);
+                }
+                picked.Add(pool[best]);
+                pool.RemoveAt(best);
+            }
+            var chosen = picked.ToHashSet();
+            return [.. picked, .. ranked.Where(f => !chosen.Contains(f))];
+        }
+
+        public double Removed(IEnumerable<(int Sae, int Feature)> set, Replacement replacement)
         {
             var bySae = set.GroupBy(f => f.Sae).ToDictionary(g => g.Key, g => g.Select(f => f.Feature).ToArray());
             var hooks = Spliced(saes, Compute.Eager, interventions: h =>

@@ -23,8 +23,12 @@ public sealed record SaeTrainConfig
     public float GradClip { get; init; } = 1f;
     /// <summary>standard: coefficient of Σ f_i·‖W_dec,i‖ (inputs scaled to E‖x‖ = √d_in).</summary>
     public float L1Coefficient { get; init; } = 5f;
-    /// <summary>jumprelu: coefficient of the L0 penalty.</summary>
-    public float L0Coefficient { get; init; } = 0.05f;
+    /// <summary>jumprelu: coefficient of the sparsity penalty (step: the L0 count; tanh: Σ tanh(c·f)).</summary>
+    public float L0Coefficient { get; init; } = 1f;
+    /// <summary>jumprelu: "tanh" (Anthropic, January 2025: Σ tanh(c·f·‖W_dec‖), whose gradient reaches the threshold through the JumpReLU's own estimator) or "step" (Rajamanoharan et al. 2024: the L0 count H(pre − θ) with its own estimator).</summary>
+    public string JumpReluSparsity { get; init; } = "tanh";
+    /// <summary>jumprelu, tanh sparsity: c in tanh(c·f·‖W_dec‖).</summary>
+    public float JumpReluTanhScale { get; init; } = 4f;
     /// <summary>The sparsity coefficient rises linearly from 0 over this first fraction of the steps.</summary>
     public float SparsityWarmupFraction { get; init; } = 0.05f;
     /// <summary>topk/batchtopk: weight of the AuxK loss that reconstructs the residual from dead latents (Gao et al.: 1/32).</summary>
@@ -33,8 +37,14 @@ public sealed record SaeTrainConfig
     public int AuxK { get; init; }
     /// <summary>A latent that has not fired for this many tokens counts as dead.</summary>
     public long DeadTokens { get; init; } = 1_000_000;
-    public float JumpReluBandwidth { get; init; } = 0.05f;
-    public float JumpReluInitialThreshold { get; init; } = 0.01f;
+    /// <summary>Every this many steps (0: never; none in the final learning-rate decay), dead latents restart on directions the SAE misses.</summary>
+    public int ResampleEvery { get; init; }
+    /// <summary>A restarted latent's encoder norm, as a multiple of the alive latents' mean (Anthropic 2023: 0.2).</summary>
+    public float ResampleEncoderScale { get; init; } = 0.2f;
+    /// <summary>jumprelu: width ε of the rectangle kernel in the threshold's straight-through estimate (normalised input units, where a latent's pre-activation is of order 1).</summary>
+    public float JumpReluBandwidth { get; init; } = 1f;
+    /// <summary>jumprelu: every threshold's starting value (normalised input units).</summary>
+    public float JumpReluInitialThreshold { get; init; } = 1f;
     /// <summary>geometric_median, mean or zeros.</summary>
     public string BDecInit { get; init; } = "geometric_median";
     /// <summary>Scale inputs so E‖x‖ = √d_in while training (folded into the weights on save).</summary>
@@ -77,7 +87,11 @@ public sealed record SaeTrainConfig
         Require(L1Coefficient >= 0 && L0Coefficient >= 0 && AuxKCoefficient >= 0, "l1/l0/auxk coefficients", "must be ≥ 0");
         Require(AuxK >= 0, "aux_k", "must be ≥ 0");
         Require(DeadTokens >= 1, "dead_tokens", "must be positive");
-        Require(JumpReluBandwidth > 0 && JumpReluInitialThreshold > 0, "jumprelu_bandwidth/jumprelu_initial_threshold", "must be positive");
+        Require(ResampleEvery >= 0, "resample_every", "must be ≥ 0 (0: off)");
+        Require(ResampleEncoderScale > 0, "resample_encoder_scale", "must be positive");
+        Require(JumpReluBandwidth > 0 && JumpReluInitialThreshold > 0, "jump_relu_bandwidth/jump_relu_initial_threshold", "must be positive");
+        Require(JumpReluSparsity is "tanh" or "step", "jump_relu_sparsity", $"must be tanh or step, got '{JumpReluSparsity}'");
+        Require(JumpReluTanhScale > 0, "jump_relu_tanh_scale", "must be positive");
         Require(BDecInit is "geometric_median" or "mean" or "zeros", "b_dec_init", $"must be geometric_median, mean or zeros, got '{BDecInit}'");
         Require(InitBatches >= 1, "init_batches", "must be positive");
         Require(LogEvery >= 1, "log_every", "must be positive");

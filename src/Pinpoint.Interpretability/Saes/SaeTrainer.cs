@@ -28,7 +28,7 @@ public sealed class SaeTrainer : IDisposable
     private readonly string? _outDir;
     private readonly SaeMetadata _metadata;
     private readonly int _dIn, _dSae, _batch, _auxK, _chunks;
-    private readonly bool _applyBDec, _unitDecoder;
+    private readonly bool _applyBDec, _unitDecoder, _tanhSparsity;
 
     // Parameters (in the normalised input space while training), their gradients and Adam moments.
     private readonly float[] _enc, _dec, _bEnc, _bDec, _logTheta;
@@ -79,6 +79,7 @@ public sealed class SaeTrainer : IDisposable
         _batch = config.BatchSize;
         _applyBDec = true;
         _unitDecoder = _arch != SaeTrainingArchitecture.Standard;
+        _tanhSparsity = _arch == SaeTrainingArchitecture.JumpRelu && config.JumpReluSparsity == "tanh";
         _auxK = config.AuxK > 0 ? config.AuxK : Math.Max(1, _dIn / 2);
         _chunks = Math.Min(_batch, 4 * WorkerPool.Concurrency);
 
@@ -238,12 +239,65 @@ public sealed class SaeTrainer : IDisposable
             _stepsSinceFired[j] = _firesThisStep[j] > 0 ? 0 : _stepsSinceFired[j] + 1;
             _fireCount[j] += _firesThisStep[j];
         }
+        if (_config.ResampleEvery > 0 && step % _config.ResampleEvery == 0 && step <= (1 - _config.DecayFraction) * _config.Steps) ResampleDeadLatents(step);
         _fireTokens += _batch;
         _step = step;
         _tokensSeen += _batch;
         double ev = ExplainedVariance();
         double deadFraction = _stepsSinceFired.Count(s => (double)s * _batch >= _config.DeadTokens) / (double)_dSae;
         return new SaeStepReport(step, _config.Steps, loss, mse, l0, ev, deadFraction, auxLoss, lr, 0, null);
+    }
+
+    /// <summary>
+    /// Restarts each dead latent on a direction the SAE misses (Anthropic, "Towards Monosemanticity", 2023, with the
+    /// residual x − x̂ in place of the input): a row of this batch drawn with probability ∝ its squared error², the
+    /// decoder row set to its unit residual, the encoder row to the same direction at the alive rows' mean norm times
+    /// <see cref="SaeTrainConfig.ResampleEncoderScale"/>, b_enc (and a JumpReLU threshold) reset, Adam state cleared.
+    /// Without it, BatchTopK and JumpReLU settle with most latents never selected (each fires only above a threshold
+    /// set by the latents that already work) and the alive ones each covering several true directions.
+    /// </summary>
+    private void ResampleDeadLatents(int step)
+    {
+        var dead = new List<int>();
+        double aliveNorm = 0, aliveDecNorm = 0;
+        for (int j = 0; j < _dSae; j++)
+        {
+            if ((double)_stepsSinceFired[j] * _batch >= _config.DeadTokens) dead.Add(j);
+            else
+            {
+                aliveNorm += TensorPrimitives.Norm(_enc.AsSpan(j * _dIn, _dIn));
+                aliveDecNorm += TensorPrimitives.Norm(_dec.AsSpan(j * _dIn, _dIn));
+            }
+        }
+        int alive = _dSae - dead.Count;
+        if (dead.Count == 0 || alive == 0) return;
+        aliveNorm /= alive;
+        aliveDecNorm /= alive;
+        var cumulative = new double[_batch];
+        double total = 0;
+        for (int r = 0; r < _batch; r++) cumulative[r] = total += (double)_rowLoss[r] * _rowLoss[r];
+        if (!(total > 0)) return;
+        var rng = new Random(SeedMix.Of(_config.Seed, step));
+        foreach (int j in dead)
+        {
+            int r = Array.BinarySearch(cumulative, rng.NextDouble() * total);
+            r = Math.Min(r < 0 ? ~r : r, _batch - 1);
+            var resid = _resid.AsSpan(r * _dIn, _dIn); // x̂ − x
+            float norm = TensorPrimitives.Norm(resid);
+            if (!(norm > 0)) continue;
+            TensorPrimitives.Multiply(resid, -(float)((_unitDecoder ? 1 : aliveDecNorm) / norm), _dec.AsSpan(j * _dIn, _dIn));
+            TensorPrimitives.Multiply(resid, -(float)(aliveNorm * _config.ResampleEncoderScale / norm), _enc.AsSpan(j * _dIn, _dIn));
+            _bEnc[j] = 0;
+            if (_logTheta.Length > 0) _logTheta[j] = MathF.Log(_config.JumpReluInitialThreshold);
+            foreach (var (name, param, _, m, v) in _params)
+            {
+                if (name == "b_dec" || param.Length == 0) continue;
+                int width = param.Length / _dSae;
+                m.AsSpan(j * width, width).Clear();
+                v.AsSpan(j * width, width).Clear();
+            }
+            _stepsSinceFired[j] = 0;
+        }
     }
 
     private void NormaliseDecoderRows()
@@ -362,10 +416,19 @@ public sealed class SaeTrainer : IDisposable
         double sparsity = _arch switch
         {
             SaeTrainingArchitecture.Standard => _lambda / bsz * _sparsityPerLatent.Sum(v => (double)v),
+            SaeTrainingArchitecture.JumpRelu when _tanhSparsity => _lambda / bsz * TanhSum(mainCount),
             SaeTrainingArchitecture.JumpRelu => _lambda / bsz * active,
             _ => 0,
         };
         return (mse + sparsity + auxLoss, mse, active / (double)bsz, auxLoss);
+    }
+
+    /// <summary>Σ tanh(c·f) over the active main entries (the tanh sparsity penalty before λ and the batch mean).</summary>
+    private double TanhSum(int mainCount)
+    {
+        double sum = 0;
+        for (int e = 0; e < mainCount; e++) if (_main.F[e] != 0) sum += MathF.Tanh(_config.JumpReluTanhScale * _main.F[e]);
+        return sum;
     }
 
     private static int PrefixSum(int[] counts, int length)
@@ -495,6 +558,12 @@ public sealed class SaeTrainer : IDisposable
             {
                 int j = _main.Col[e];
                 float g = TensorPrimitives.Dot(dRecon, _dec.AsSpan(j * d, d));
+                if (_tanhSparsity)
+                {
+                    // ∂/∂f of λ·tanh(c·f) (unit decoder rows), at f = 0 too: below the threshold it reaches θ through the estimator.
+                    float t = MathF.Tanh(_config.JumpReluTanhScale * _main.F[e]);
+                    g += _lambda * invBatch * _config.JumpReluTanhScale * (1 - t * t);
+                }
                 _main.Df[e] = g;
                 _main.Dpre[e] = _main.F[e] == 0 ? 0f
                     : _arch == SaeTrainingArchitecture.Standard ? g + _lambda * _decNorm[j] * invBatch
@@ -576,8 +645,8 @@ public sealed class SaeTrainer : IDisposable
                     gb += dpre;
                 }
                 if (!isAux && _arch == SaeTrainingArchitecture.JumpRelu && Math.Abs(codes.Pre[e] - theta) < eps / 2)
-                    // Straight-through estimates of ∂/∂θ: of pre·H(pre − θ) and of the L0 term H(pre − θ).
-                    gTheta += -(theta / eps) * codes.Df[e] - _lambda * invBatch / eps;
+                    // Straight-through estimates of ∂/∂θ: of pre·H(pre − θ) (Df holds the tanh penalty's part too) and of the step L0 term H(pre − θ).
+                    gTheta += -(theta / eps) * codes.Df[e] - (_tanhSparsity ? 0 : _lambda * invBatch / eps);
             }
             _firesThisStep[j] = fires;
             _sparsityPerLatent[j] = (float)(sumF * (_arch == SaeTrainingArchitecture.Standard ? _decNorm[j] : 0));

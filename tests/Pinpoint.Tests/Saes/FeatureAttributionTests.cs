@@ -1,4 +1,6 @@
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Tensors;
 using Pinpoint.Interpretability.Explain;
 using Pinpoint.Interpretability.Saes;
 using Pinpoint.Models.Architectures;
@@ -142,6 +144,50 @@ public class FeatureAttributionTests
         }
         Assert.Equal(readout.FromLogits(model.RunWithHooks(TokenBatch.Single(Clean), [], lastPositionOnly: true)), result.LogitDiff, 4);
     }
+
+    /// <summary>
+    /// With one feature to verify and every feature a candidate, the refined pick is the feature whose resample ablation
+    /// alone removes most — checked against ablating each feature by itself here — and it removes at least as much as
+    /// the estimate's own first feature.
+    /// </summary>
+    [Fact]
+    public void RefinedTopFeatureIsTheBestSingleAblation()
+    {
+        using var model = TinyModel();
+        var (cf, readout) = Prediction(model);
+        const int width = 24;
+        var r = SaeFormatTests.RandomSae(SaeArchitecture.Standard, dIn: D, dSae: width, seed: 21);
+        var sae = new Sae(D, width, r.Architecture, 0, true, r.EncoderRows, r.Decoder, r.BEnc, r.BDec, null) { Metadata = new SaeMetadata { HookName = Hook } };
+        var result = FeatureAttribution.Run(model, new DatasetExplainerTests.LetterTokenizer(), [sae], Clean, cf, Reference, readout,
+            new FeatureAttributionOptions { VerifyK = 1, RefineCandidates = width });
+
+        string acts = SaeSplice.HookName(sae, SaeSplice.ActsPost);
+        var cfHooks = new HookSet(h => h == acts);
+        cfHooks.Splice(sae, Compute.Eager, keepError: true);
+        model.Forward(Compute.Eager, TokenBatch.Single(cf), cfHooks, lastPositionOnly: true);
+        var cfActs = cfHooks.Cache[acts].ToArray();
+        double Removed(int feature)
+        {
+            var hooks = new HookSet();
+            hooks.Add(acts, (a, _) =>
+            {
+                var values = a.ToArray();
+                for (int i = feature; i < values.Length; i += width) values[i] = cfActs[i];
+                return Tensor.FromArray(values, a.Shape.ToArray());
+            });
+            hooks.Splice(sae, Compute.Eager, keepError: true);
+            double ablated = readout.FromLogits(model.Forward(Compute.Eager, TokenBatch.Single(Clean), hooks, lastPositionOnly: true));
+            return (result.LogitDiff - ablated) / result.LogitDiff;
+        }
+        var singles = Enumerable.Range(0, width).Select(Removed).ToArray();
+        int best = Array.IndexOf(singles, singles.Max());
+        Assert.True(singles.Max() > 0.01, $"no single feature matters on this prompt (best removes {singles.Max():P2})");
+        Assert.Equal($"{Hook}/{best}", result.ResampleAblated[0]);
+        Assert.Equal(singles[best], result.ResampleAblation.TopKFractionRemoved, 5);
+        Assert.Equal(singles[result.Top[0].Feature], result.ResampleRemovedByEstimate, 5);
+        Assert.True(result.ResampleAblation.TopKFractionRemoved >= result.ResampleRemovedByEstimate);
+    }
+
 
     [Fact]
     public void AnSaeWithoutFeaturesLeavesEverythingToItsErrorNode()
