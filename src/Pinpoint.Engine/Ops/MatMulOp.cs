@@ -29,7 +29,8 @@ public static partial class TensorOps
         outShape[^1] = n;
         int m = Tensor.Product(a.Shape[..^1]);
         var y = cx.Output(outShape, zeroed: false, a, b);
-        operand.Multiply(m, n, k, a.Span, k, false, y.Span, n, beta: 0f);
+        // Without a gradient, quantized weights may meet 8-bit activations (llama.cpp's prefill); gradients need the f32 ones.
+        operand.Multiply(m, n, k, a.Span, k, false, y.Span, n, beta: 0f, integerActivations: !y.RequiresGrad && QuantizedPrefill.Mode == QuantizedPrefillMode.Int8);
 
         if (y.RequiresGrad)
         {
@@ -85,11 +86,17 @@ public static partial class TensorOps
             return new(copy, copy, Math.Max(1, copy.Dim(1)), transposeB);
         }
 
-        /// <summary>C = A·op(B) + beta·C, or A·op(B)ᵀ with <paramref name="transposeOperand"/>.</summary>
-        public void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int lda, bool transposeA, Span<float> c, int ldc, float beta, bool transposeOperand = false)
+        /// <summary>
+        /// C = A·op(B) + beta·C, or A·op(B)ᵀ with <paramref name="transposeOperand"/>. With
+        /// <paramref name="integerActivations"/>, quantized weights used transposed take <see cref="QuantizedGemm"/>.
+        /// </summary>
+        public void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int lda, bool transposeA, Span<float> c, int ldc, float beta,
+            bool transposeOperand = false, bool integerActivations = false)
         {
             bool transposed = _transposed ^ transposeOperand;
-            if (_data.DType == DType.F32)
+            if (integerActivations && transposed && !transposeA && _data.DType.IsQuantized())
+                QuantizedGemm.Multiply(m, n, k, a, lda, _data.Storage.AsBytes()[(int)_data.DType.ByteCount(_data.Offset)..], _data.DType, _ld, c, ldc, beta);
+            else if (_data.DType == DType.F32)
                 Gemm.Multiply(m, n, k, a, lda, transposeA, _data.Storage.AsFloat32()[_data.Offset..], _ld, transposed, c, ldc, beta);
             else if (_data.DType.IsQuantized())
                 Gemm.Multiply(m, n, k, a, lda, transposeA, _data.Storage.AsBytes()[(int)_data.DType.ByteCount(_data.Offset)..], _data.DType, _ld, transposed, c, ldc, beta);

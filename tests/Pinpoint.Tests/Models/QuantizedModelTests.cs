@@ -1,4 +1,5 @@
 using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Kernels;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
@@ -91,6 +92,30 @@ public class QuantizedModelTests
         // A top token can only change where the reference's top two are within 2·max |Δlogit| (a near-tie), so the
         // count is reported, not asserted; the distribution's movement is.
         Assert.True(decodeEffect.MaxKl <= weightsEffect.MaxKl * 2 + 1e-4, $"decode moves the distribution more than twice as much as the weights' rounding: {decodeEffect} vs {weightsEffect}");
+    }
+
+    /// <summary>
+    /// The 8-bit prefill (<see cref="QuantizedPrefillMode.Int8"/>) on stories260K at Q8_0 (its rows of 64 values
+    /// take no K-quant; the kernel tests cover those): each position's activations are rounded as the decode step
+    /// rounds them, so prefill and decode agree far more closely than either agrees with the f32 activations.
+    /// </summary>
+    [Fact]
+    public void Int8PrefillRoundsActivationsAsDecodeDoes()
+    {
+        const QuantizationScheme scheme = QuantizationScheme.Q8_0;
+        using var dir = new TempDir();
+        using var quantized = ModelLoader.Load(Requantized(dir, scheme));
+        var f32 = Prefill(quantized);
+        var decode = Decode(quantized);
+        float[] int8;
+        using (QuantizedPrefill.Use(QuantizedPrefillMode.Int8)) int8 = Prefill(quantized);
+        Assert.Equal(QuantizedPrefillMode.F32, QuantizedPrefill.Mode);
+        double int8VsDecode = MaxAbsDiff(int8, decode), int8VsF32 = MaxAbsDiff(int8, f32);
+        TestContext.Current.TestOutputHelper?.WriteLine($"stories260K {scheme}: int8 prefill vs decode max |Δlogit| {int8VsDecode:G3}, vs f32 prefill {int8VsF32:G3}");
+        Assert.True(int8VsF32 > 1e-3, "the 8-bit path did not run");
+        Assert.True(int8VsF32 <= 0.25, $"8-bit activations moved the logits by {int8VsF32:G3}");
+        Assert.True(int8VsDecode <= 0.2 * int8VsF32, $"int8 prefill vs decode {int8VsDecode:G3} is not well inside int8 vs f32 {int8VsF32:G3}");
+
     }
 
     private sealed record LogitEffect(double MaxAbs, double MaxRelativeToSpread, double MaxKl, int SameTopToken, double LargestFlippedMargin)
