@@ -20,8 +20,9 @@ public static partial class TensorOps
         int bk = transposeB ? b.Dim(1) : b.Dim(0), n = transposeB ? b.Dim(0) : b.Dim(1);
         if (k != bk)
             throw new ArgumentException($"MatMul: shape mismatch between {a.Describe()} and {b.Describe()}{(transposeB ? " (transposed)" : "")}: inner dimensions {k} and {bk} differ");
-        if (b.DType != DType.F32 && cx.NeedsGrad(b))
-            throw new ArgumentException($"MatMul: {b.Describe()} is {b.DType} and cannot receive a gradient; convert it to F32 first");
+        var factors = cx.NeedsGrad(b) ? cx.Tape!.FactorsOf(b) : null;
+        if (b.DType != DType.F32 && cx.NeedsGrad(b) && factors is null)
+            throw new ArgumentException($"MatMul: {b.Describe()} is {b.DType} and cannot receive a dense gradient; convert it to F32 first or factor its gradient (Tape.FactorGradientOf)");
 
         a = cx.Contiguous(a);
         var operand = MatrixOperand.Of(cx, b, transposeB);
@@ -39,6 +40,11 @@ public static partial class TensorOps
                 var gy = cx.GradOf(y);
                 // dA = dC·op(B)ᵀ
                 if (cx.NeedsGrad(a)) operand.Multiply(m, k, n, gy, n, false, cx.GradOf(a), k, beta: 1f, transposeOperand: true);
+                if (factors is not null)
+                {
+                    factors.AddProduct(a.Span, gy, m, k, n, transposeB);
+                    return;
+                }
                 if (!cx.NeedsGrad(operand.Source)) return;
                 // dB = op(A)ᵀ·dC, laid out like b: [k, n], or [n, k] when b is used transposed.
                 if (transposeB) Gemm.Multiply(n, k, m, gy, n, true, a.Span, k, false, cx.GradOf(operand.Source), k, 1f);
