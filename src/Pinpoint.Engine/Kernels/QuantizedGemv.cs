@@ -271,6 +271,27 @@ public static unsafe class QuantizedGemv
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> ActivationScalePair(in Activation x, int block) => Avx512F.LoadVector512(x.ScalePairs + block / 2 * 16);
 
+    /// <summary>Each row's accumulated lanes less its offset (zero points, minimums), into y[0..<typeparamref name="TRows"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<TRows>(float* y, Vector256<float> acc0, Vector256<float> acc1, Vector256<float> acc2, Vector256<float> acc3,
+        float offset0, float offset1, float offset2, float offset3) where TRows : struct, IRows =>
+        Store<TRows>(y, Vector256.Sum(acc0) - offset0, Vector256.Sum(acc1) - offset1, Vector256.Sum(acc2) - offset2, Vector256.Sum(acc3) - offset3);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<TRows>(float* y, Vector512<float> acc0, Vector512<float> acc1, Vector512<float> acc2, Vector512<float> acc3,
+        float offset0, float offset1, float offset2, float offset3) where TRows : struct, IRows =>
+        Store<TRows>(y, Vector512.Sum(acc0) - offset0, Vector512.Sum(acc1) - offset1, Vector512.Sum(acc2) - offset2, Vector512.Sum(acc3) - offset3);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<TRows>(float* y, float dot0, float dot1, float dot2, float dot3) where TRows : struct, IRows
+    {
+        y[0] = dot0;
+        if (TRows.Count == 1) return;
+        y[1] = dot1;
+        y[2] = dot2;
+        y[3] = dot3;
+    }
+
     // ---- Q8_0 ----
 
     private static float DotQ8_0Scalar(byte* row, in Activation x)
@@ -293,12 +314,13 @@ public static unsafe class QuantizedGemv
         Fma.MultiplyAdd(Avx.ConvertToVector256Single(DotBytes(Avx2.Sign(w, w).AsByte(), Avx2.Sign(LoadActivation(x, b), w))),
             Vector256.Create(weightScale * x.Scale[b]), acc);
 
+    /// <summary>Blocks [<paramref name="firstBlock"/>, k/32) of the row (the AVX-512 kernel's odd last block, or all of them).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotQ8_0Avx2<TRows>(byte* row, Activation* xs, float* y) where TRows : struct, IRows
+    private static void DotQ8_0Avx2<TRows>(byte* row, Activation* xs, float* y, int firstBlock = 0) where TRows : struct, IRows
     {
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        for (int b = 0; b < x0.K / 32; b++)
+        for (int b = firstBlock; b < x0.K / 32; b++)
         {
             byte* blk = row + b * 34;
             var w = Avx.LoadVector256((sbyte*)(blk + 2));
@@ -311,13 +333,7 @@ public static unsafe class QuantizedGemv
                 acc3 = Q8_0BlockAvx2(w, d, x3, b, acc3);
             }
         }
-        y[0] = Vector256.Sum(acc0);
-        if (TRows.Count > 1)
-        {
-            y[1] = Vector256.Sum(acc1);
-            y[2] = Vector256.Sum(acc2);
-            y[3] = Vector256.Sum(acc3);
-        }
+        Store<TRows>(y, acc0, acc1, acc2, acc3, 0f, 0f, 0f, 0f);
     }
 
     /// <summary>Two blocks of one activation row; AVX-512 has no byte sign instruction, so sign(w)·x is a masked negate.</summary>
@@ -329,7 +345,7 @@ public static unsafe class QuantizedGemv
         return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(DotBytes(absW, signed)), weightScales * ActivationScalePair(x, b), acc);
     }
 
-    /// <summary>Two blocks per 512-bit step, an odd last block on 256 bits.</summary>
+    /// <summary>Two blocks per 512-bit step, an odd last block by the AVX2 kernel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotQ8_0Avx512<TRows>(byte* row, Activation* xs, float* y) where TRows : struct, IRows
     {
@@ -351,27 +367,9 @@ public static unsafe class QuantizedGemv
                 acc3 = Q8_0PairAvx512(absW, negative, scales, x3, b, acc3);
             }
         }
-        Vector256<float> last0 = default, last1 = default, last2 = default, last3 = default;
-        if (b < blocks)
-        {
-            byte* blk = row + b * 34;
-            var w = Avx.LoadVector256((sbyte*)(blk + 2));
-            float d = BlockQuantization.Half(blk);
-            last0 = Q8_0BlockAvx2(w, d, x0, b, last0);
-            if (TRows.Count > 1)
-            {
-                last1 = Q8_0BlockAvx2(w, d, x1, b, last1);
-                last2 = Q8_0BlockAvx2(w, d, x2, b, last2);
-                last3 = Q8_0BlockAvx2(w, d, x3, b, last3);
-            }
-        }
-        y[0] = Vector512.Sum(acc0) + Vector256.Sum(last0);
-        if (TRows.Count > 1)
-        {
-            y[1] = Vector512.Sum(acc1) + Vector256.Sum(last1);
-            y[2] = Vector512.Sum(acc2) + Vector256.Sum(last2);
-            y[3] = Vector512.Sum(acc3) + Vector256.Sum(last3);
-        }
+        float* last = stackalloc float[4] { 0f, 0f, 0f, 0f };
+        if (b < blocks) DotQ8_0Avx2<TRows>(row, xs, last, b);
+        Store<TRows>(y, acc0, acc1, acc2, acc3, -last[0], -last[1], -last[2], -last[3]);
     }
 
     // ---- Q4_0: x = d·(q − 8), so w·a = d·D·(Σ q·a − 8·Σ a) ----
@@ -421,13 +419,7 @@ public static unsafe class QuantizedGemv
                 off3 += d * x3.Scale[b] * 8 * x3.Sum32(b);
             }
         }
-        y[0] = Vector256.Sum(acc0) - off0;
-        if (TRows.Count > 1)
-        {
-            y[1] = Vector256.Sum(acc1) - off1;
-            y[2] = Vector256.Sum(acc2) - off2;
-            y[3] = Vector256.Sum(acc3) - off3;
-        }
+        Store<TRows>(y, acc0, acc1, acc2, acc3, off0, off1, off2, off3);
     }
 
     // ---- Q4_K / Q5_K: x = d·scale_j·q − dmin·min_j per 32-value pair j ----
@@ -524,13 +516,7 @@ public static unsafe class QuantizedGemv
                 }
             }
         }
-        y[0] = Vector256.Sum(acc0) - mins0;
-        if (TRows.Count > 1)
-        {
-            y[1] = Vector256.Sum(acc1) - mins1;
-            y[2] = Vector256.Sum(acc2) - mins2;
-            y[3] = Vector256.Sum(acc3) - mins3;
-        }
+        Store<TRows>(y, acc0, acc1, acc2, acc3, mins0, mins1, mins2, mins3);
     }
 
     /// <summary>
@@ -603,13 +589,7 @@ public static unsafe class QuantizedGemv
                 mins3 = Fma.MultiplyAdd(minsv, Avx.LoadVector256(x3.ScaledSum32 + sb * 8), mins3);
             }
         }
-        y[0] = Vector512.Sum(acc0) - Vector256.Sum(mins0);
-        if (TRows.Count > 1)
-        {
-            y[1] = Vector512.Sum(acc1) - Vector256.Sum(mins1);
-            y[2] = Vector512.Sum(acc2) - Vector256.Sum(mins2);
-            y[3] = Vector512.Sum(acc3) - Vector256.Sum(mins3);
-        }
+        Store<TRows>(y, acc0, acc1, acc2, acc3, Vector256.Sum(mins0), Vector256.Sum(mins1), Vector256.Sum(mins2), Vector256.Sum(mins3));
     }
 
     // ---- Q6_K: x = d·scale_i·(q − 32), one scale per 16 values ----
@@ -693,13 +673,7 @@ public static unsafe class QuantizedGemv
                 }
             }
         }
-        y[0] = Vector256.Sum(acc0) - off0;
-        if (TRows.Count > 1)
-        {
-            y[1] = Vector256.Sum(acc1) - off1;
-            y[2] = Vector256.Sum(acc2) - off2;
-            y[3] = Vector256.Sum(acc3) - off3;
-        }
+        Store<TRows>(y, acc0, acc1, acc2, acc3, off0, off1, off2, off3);
     }
 
     /// <summary>
@@ -754,12 +728,6 @@ public static unsafe class QuantizedGemv
                 acc3 = Avx512F.FusedMultiplyAdd(Avx512F.FusedMultiplyAddNegated(zeroPoints, Avx512F.LoadVector512(x3.ScaledSum16 + sb * 16), sum3), dv, acc3);
             }
         }
-        y[0] = Vector512.Sum(acc0);
-        if (TRows.Count > 1)
-        {
-            y[1] = Vector512.Sum(acc1);
-            y[2] = Vector512.Sum(acc2);
-            y[3] = Vector512.Sum(acc3);
-        }
+        Store<TRows>(y, acc0, acc1, acc2, acc3, 0f, 0f, 0f, 0f);
     }
 }

@@ -116,7 +116,7 @@ public class QuantizedKernelTests
     {
         var rng = new Random(23 + (int)type);
         int block = type.BlockElements();
-        foreach (var (m, n, k, extraColumns) in new[] { (2, 33, 256, 0), (4, 7, 768, 0), (13, 70, 512, 256), (37, 300, 1280, 0) })
+        foreach (var (m, n, k, extraColumns) in new[] { (2, 33, 256, 0), (4, 7, 768, 0), (13, 70, 512, 256), (37, 300, 1280, 0), (5, 9, 96, 32) })
         {
             int ldw = k + extraColumns, lda = k + 3, ldc = n + 5;
             if (k % block != 0 || ldw % block != 0) continue;
