@@ -47,8 +47,8 @@ public static class ScaleBench
           --no-explain  skip the explain measurement
           --keep DIR    write the GGUF files to DIR and keep them (default: a temporary folder, deleted)
 
-        Needs ~2.2 GB of disk for the two files. The explain step is by far the longest (its weight attribution
-        copies every matrix to f32, ~5 GB for the 1B shape, and activation patching runs one forward per cell):
+        Needs ~2.2 GB of disk for the two files. The explain step is by far the longest (activation patching runs one
+        forward per cell; weight attribution copies only the matrix it is verifying):
         use --no-explain for the speed figures alone.
         Run it on a quiet machine: the two engines alternate so background load hits both, but it still adds noise.
         """;
