@@ -34,10 +34,11 @@ public static class ScaleBench
              round by round, best of N rounds after one warm-up round.
         Tokens/s and ratios (Pinpoint / llama.cpp) are printed; --json prints one object:
           {"models":[{"quant","file_mb","prefill_tokens_per_s","llamacpp_prefill_tokens_per_s","prefill_ratio",
-            "prefill_128_tokens_per_s","llamacpp_prefill_128_tokens_per_s","decode_tokens_per_s",
+            "prefill_int8_tokens_per_s","prefill_128_tokens_per_s","llamacpp_prefill_128_tokens_per_s","decode_tokens_per_s",
             "llamacpp_decode_tokens_per_s","decode_ratio","peak_rss_mb","explain_s","explain_peak_rss_mb",
             "decode_vs_prefill_max_abs_dlogit"}]}
-        (prefill_* without a size is the 512-token prefill; explain_* are null with --no-explain;
+        (prefill_* without a size is the 512-token prefill, on f32 activations against dequantized panels, the
+        default; prefill_int8_* the same on 8-bit activations, PINPOINT_QUANTIZED_PREFILL=int8; explain_* are null with --no-explain;
         decode_vs_prefill_max_abs_dlogit is the accuracy cost of 8-bit activations: the last decode step's logits
         against a prefill's of the same 64 tokens).
 
@@ -46,8 +47,8 @@ public static class ScaleBench
           --no-explain  skip the explain measurement
           --keep DIR    write the GGUF files to DIR and keep them (default: a temporary folder, deleted)
 
-        Needs ~2.2 GB of disk for the two files. The explain step is by far the longest (its weight attribution
-        copies every matrix to f32, ~5 GB for the 1B shape, and activation patching runs one forward per cell):
+        Needs ~2.2 GB of disk for the two files. The explain step is by far the longest (activation patching runs one
+        forward per cell; weight attribution copies only the matrix it is verifying):
         use --no-explain for the speed figures alone.
         Run it on a quiet machine: the two engines alternate so background load hits both, but it still adds noise.
         """;
@@ -129,15 +130,22 @@ public static class ScaleBench
             () => Prefill(model, ids),
             () => llama.Prefill(ids),
             () => Decode(model, decodeIds),
-            () => llama.DecodeOneByOne(decodeIds));
+            () => llama.DecodeOneByOne(decodeIds),
+            () => PrefillInt8(model, ids));
         return new Result(scheme.ToString(), new FileInfo(path).Length / 1e6,
-            Short / best[0], Short / best[1], Long / best[2], Long / best[3], DecodeSteps / best[4], DecodeSteps / best[5],
+            Short / best[0], Short / best[1], Long / best[2], Long / best[3], DecodeSteps / best[4], DecodeSteps / best[5], Long / best[6],
             peakRss, explainSeconds, explainRss, activationError);
     }
 
     /// <summary>The last position's logits of one prefill.</summary>
     private static float[] Prefill(HookedTransformer model, int[] ids) =>
         model.Forward(Compute.Eager, TokenBatch.Single(ids), lastPositionOnly: true).ToArray();
+
+    /// <summary>A prefill on 8-bit activations (<see cref="QuantizedPrefillMode.Int8"/>), timed beside the default f32 one.</summary>
+    private static void PrefillInt8(HookedTransformer model, int[] ids)
+    {
+        using (QuantizedPrefill.Use(QuantizedPrefillMode.Int8)) Prefill(model, ids);
+    }
 
     /// <summary>The tokens one at a time through the KV cache; the last step's logits.</summary>
     private static float[] Decode(HookedTransformer model, int[] ids)
@@ -233,14 +241,14 @@ public static class ScaleBench
     }
 
     private sealed record Result(string Quant, double FileMb, double Prefill128, double LlamaPrefill128, double Prefill512, double LlamaPrefill512,
-        double Decode, double LlamaDecode, double PeakRssMb, double? ExplainSeconds, double? ExplainRssMb, double ActivationError);
+        double Decode, double LlamaDecode, double Prefill512Int8, double PeakRssMb, double? ExplainSeconds, double? ExplainRssMb, double ActivationError);
 
     private static string Json(List<Result> results)
     {
         static string Num(double? v, string format) => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "null";
         var items = results.Select(r =>
             $"{{\"quant\":\"{r.Quant}\",\"file_mb\":{Num(r.FileMb, "F1")},\"prefill_tokens_per_s\":{Num(r.Prefill512, "F2")},\"llamacpp_prefill_tokens_per_s\":{Num(r.LlamaPrefill512, "F2")},\"prefill_ratio\":{Num(r.Prefill512 / r.LlamaPrefill512, "F3")},"
-            + $"\"prefill_128_tokens_per_s\":{Num(r.Prefill128, "F2")},\"llamacpp_prefill_128_tokens_per_s\":{Num(r.LlamaPrefill128, "F2")},"
+            + $"\"prefill_int8_tokens_per_s\":{Num(r.Prefill512Int8, "F2")},\"prefill_128_tokens_per_s\":{Num(r.Prefill128, "F2")},\"llamacpp_prefill_128_tokens_per_s\":{Num(r.LlamaPrefill128, "F2")},"
             + $"\"decode_tokens_per_s\":{Num(r.Decode, "F2")},\"llamacpp_decode_tokens_per_s\":{Num(r.LlamaDecode, "F2")},\"decode_ratio\":{Num(r.Decode / r.LlamaDecode, "F3")},"
             + $"\"peak_rss_mb\":{Num(r.PeakRssMb, "F0")},\"explain_s\":{Num(r.ExplainSeconds, "F1")},\"explain_peak_rss_mb\":{Num(r.ExplainRssMb, "F0")},"
             + $"\"decode_vs_prefill_max_abs_dlogit\":{Num(r.ActivationError, "G4")}}}");
@@ -256,6 +264,7 @@ public static class ScaleBench
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $"{r.Quant,-7} {r.FileMb,8:F0}  {r.Prefill128,8:F1} ({r.LlamaPrefill128,7:F1})  {r.Prefill512,8:F1} ({r.LlamaPrefill512,7:F1}) {r.Prefill512 / r.LlamaPrefill512,5:F2}  {r.Decode,7:F1} ({r.LlamaDecode,7:F1}) {r.Decode / r.LlamaDecode,5:F2}  {r.PeakRssMb,11:F0}  {(r.ExplainSeconds is { } e ? e.ToString("F1", CultureInfo.InvariantCulture) : "-"),9} ({(r.ExplainRssMb is { } m ? m.ToString("F0", CultureInfo.InvariantCulture) : "-")})");
         sb.AppendLine("tokens/s; ratio = Pinpoint / llama.cpp");
+        sb.AppendLine("prefill512 on 8-bit activations (PINPOINT_QUANTIZED_PREFILL=int8): " + string.Join(", ", results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Quant} {r.Prefill512Int8:F1}"))));
         sb.Append("8-bit activations (decode) vs f32 (prefill), last position's logits after 64 tokens, max |Δ|: "
             + string.Join(", ", results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Quant} {r.ActivationError:G3}"))));
         return sb.ToString();

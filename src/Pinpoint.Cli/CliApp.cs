@@ -85,6 +85,7 @@ public static class CliApp
         try
         {
             KernelPaths.CheckRequest(environment(KernelPaths.EnvironmentVariable));
+            QuantizedPrefill.CheckRequest(environment(QuantizedPrefill.EnvironmentVariable));
             var options = command.Options.Concat(CommonOptions).ToList();
             var parsed = new CliArgs(args.Skip(consumed), options);
             if (parsed.Flag(Help))

@@ -15,7 +15,23 @@ public sealed class Tape
     private readonly HashSet<Tensor> _intermediateSet = new(ReferenceEqualityComparer.Instance);
     private readonly TensorArena _gradArena = new();
 
+    private readonly Dictionary<Tensor, FactoredGradient> _factored = new(ReferenceEqualityComparer.Instance);
+
     public int Count => _backward.Count;
+
+    /// <summary>
+    /// Gives the rank-2 weight <paramref name="weight"/> (which must require a gradient) a <see cref="FactoredGradient"/>
+    /// instead of a dense one: products and embedding lookups record their factors, so the weight may be quantized.
+    /// </summary>
+    public FactoredGradient FactorGradientOf(Tensor weight)
+    {
+        if (weight.Rank != 2) throw new ArgumentException($"a factored gradient needs a matrix, got {weight.Describe()}", nameof(weight));
+        if (!_factored.TryGetValue(weight, out var factors)) _factored[weight] = factors = new FactoredGradient(weight.Dim(0), weight.Dim(1));
+        return factors;
+    }
+
+    /// <summary>The factored gradient of <paramref name="weight"/>, or null when it takes a dense one.</summary>
+    public FactoredGradient? FactorsOf(Tensor weight) => _factored.GetValueOrDefault(weight);
 
     /// <summary>Registers the backward step of an op whose output was just computed.</summary>
     public void Record(Action backward) => _backward.Add(backward);

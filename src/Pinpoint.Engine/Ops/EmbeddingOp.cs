@@ -9,7 +9,7 @@ public static partial class TensorOps
     /// <summary>
     /// Rows of <paramref name="table"/> [V, d] picked by <paramref name="ids"/>, as [n, d]. F16/BF16 and quantized
     /// tables are converted row by row, so a memory-mapped table is never widened whole. The backward step scatter-adds
-    /// into the table's gradient rows.
+    /// into the table's gradient rows (or records the rows for a <see cref="FactoredGradient"/>).
     /// </summary>
     public static Tensor Embedding(this Compute cx, Tensor table, int[] ids)
     {
@@ -30,6 +30,11 @@ public static partial class TensorOps
             cx.Tape!.Record(() =>
             {
                 ReadOnlySpan<float> gy = cx.GradOf(y);
+                if (cx.Tape.FactorsOf(table) is { } factors)
+                {
+                    factors.AddLookup(rows, gy);
+                    return;
+                }
                 var gt = cx.GradOf(table);
                 for (int r = 0; r < rows.Length; r++)
                     Elementwise.AddScaled(gt.Slice(rows[r] * d, d), gy.Slice(r * d, d), 1f, gt.Slice(rows[r] * d, d));

@@ -20,8 +20,9 @@ public static partial class TensorOps
         int bk = transposeB ? b.Dim(1) : b.Dim(0), n = transposeB ? b.Dim(0) : b.Dim(1);
         if (k != bk)
             throw new ArgumentException($"MatMul: shape mismatch between {a.Describe()} and {b.Describe()}{(transposeB ? " (transposed)" : "")}: inner dimensions {k} and {bk} differ");
-        if (b.DType != DType.F32 && cx.NeedsGrad(b))
-            throw new ArgumentException($"MatMul: {b.Describe()} is {b.DType} and cannot receive a gradient; convert it to F32 first");
+        var factors = cx.NeedsGrad(b) ? cx.Tape!.FactorsOf(b) : null;
+        if (b.DType != DType.F32 && cx.NeedsGrad(b) && factors is null)
+            throw new ArgumentException($"MatMul: {b.Describe()} is {b.DType} and cannot receive a dense gradient; convert it to F32 first or factor its gradient (Tape.FactorGradientOf)");
 
         a = cx.Contiguous(a);
         var operand = MatrixOperand.Of(cx, b, transposeB);
@@ -29,7 +30,8 @@ public static partial class TensorOps
         outShape[^1] = n;
         int m = Tensor.Product(a.Shape[..^1]);
         var y = cx.Output(outShape, zeroed: false, a, b);
-        operand.Multiply(m, n, k, a.Span, k, false, y.Span, n, beta: 0f);
+        // Without a gradient, quantized weights may meet 8-bit activations (llama.cpp's prefill); gradients need the f32 ones.
+        operand.Multiply(m, n, k, a.Span, k, false, y.Span, n, beta: 0f, integerActivations: !y.RequiresGrad && QuantizedPrefill.Mode == QuantizedPrefillMode.Int8);
 
         if (y.RequiresGrad)
         {
@@ -38,6 +40,11 @@ public static partial class TensorOps
                 var gy = cx.GradOf(y);
                 // dA = dC·op(B)ᵀ
                 if (cx.NeedsGrad(a)) operand.Multiply(m, k, n, gy, n, false, cx.GradOf(a), k, beta: 1f, transposeOperand: true);
+                if (factors is not null)
+                {
+                    factors.AddProduct(a.Span, gy, m, k, n, transposeB);
+                    return;
+                }
                 if (!cx.NeedsGrad(operand.Source)) return;
                 // dB = op(A)ᵀ·dC, laid out like b: [k, n], or [n, k] when b is used transposed.
                 if (transposeB) Gemm.Multiply(n, k, m, gy, n, true, a.Span, k, false, cx.GradOf(operand.Source), k, 1f);
@@ -85,11 +92,17 @@ public static partial class TensorOps
             return new(copy, copy, Math.Max(1, copy.Dim(1)), transposeB);
         }
 
-        /// <summary>C = A·op(B) + beta·C, or A·op(B)ᵀ with <paramref name="transposeOperand"/>.</summary>
-        public void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int lda, bool transposeA, Span<float> c, int ldc, float beta, bool transposeOperand = false)
+        /// <summary>
+        /// C = A·op(B) + beta·C, or A·op(B)ᵀ with <paramref name="transposeOperand"/>. With
+        /// <paramref name="integerActivations"/>, quantized weights used transposed take <see cref="QuantizedGemm"/>.
+        /// </summary>
+        public void Multiply(int m, int n, int k, ReadOnlySpan<float> a, int lda, bool transposeA, Span<float> c, int ldc, float beta,
+            bool transposeOperand = false, bool integerActivations = false)
         {
             bool transposed = _transposed ^ transposeOperand;
-            if (_data.DType == DType.F32)
+            if (integerActivations && transposed && !transposeA && _data.DType.IsQuantized())
+                QuantizedGemm.Multiply(m, n, k, a, lda, _data.Storage.AsBytes()[(int)_data.DType.ByteCount(_data.Offset)..], _data.DType, _ld, c, ldc, beta);
+            else if (_data.DType == DType.F32)
                 Gemm.Multiply(m, n, k, a, lda, transposeA, _data.Storage.AsFloat32()[_data.Offset..], _ld, transposed, c, ldc, beta);
             else if (_data.DType.IsQuantized())
                 Gemm.Multiply(m, n, k, a, lda, transposeA, _data.Storage.AsBytes()[(int)_data.DType.ByteCount(_data.Offset)..], _data.DType, _ld, transposed, c, ldc, beta);

@@ -33,32 +33,49 @@ public sealed record WeightAttributionResult(double LogitDiff, int Scored, Weigh
 /// <summary>
 /// Which weights: one backward pass of the logit difference on the clean prompt gives ∂diff/∂W for every weight
 /// matrix; zeroing a row or column v changes the difference by about −Σ_v grad·weight (gradient × weight). Every row
-/// and column of every matrix is scored, the largest |estimates| are verified by zeroing each one in a copy of the
-/// weights and running the model again. Exact where the difference is linear in the vector (e.g. an unembedding
-/// column of a token that is not in the prompt).
+/// and column of every matrix is scored, the largest |estimates| are verified by zeroing each one in an f32 copy of
+/// its matrix alone and running the model again. Exact where the difference is linear in the vector (e.g. an
+/// unembedding column of a token that is not in the prompt).
 /// </summary>
+/// <remarks>
+/// Memory stays near the model's own: the weights take gradients as views of their storage (quantized or
+/// memory-mapped weights stay so), each matrix's gradient is kept as the factors of its uses (rank ≤ the prompt's
+/// tokens, <see cref="FactoredGradient"/>) and scored block by block, and only the matrix being verified is copied.
+/// </remarks>
 public static class WeightAttribution
 {
+    /// <summary>Floats of weight (and as many of gradient) held at once while scoring a matrix.</summary>
+    private const int ScoreBlockFloats = 1 << 22;
+
     /// <param name="tokenLabel">How a token id is shown in a vector's note.</param>
     public static WeightAttributionResult Run(HookedTransformer model, int[] ids, AnswerMetric metric, int top, Func<int, string> tokenLabel)
     {
-        // F32 copies that can take gradients (loaded weights may be memory-mapped bf16) and can be zeroed without touching the model.
-        var copy = new HookedTransformer(model.Config, model.Weights.Copy(requiresGrad: true));
+        // Views of the model's weights that take gradients, without copying them.
+        var graded = new HookedTransformer(model.Config, model.Weights.Map(t => new Tensor(t.Storage, t.Offset, t.Shape.ToArray(), t.Strides.ToArray()) { RequiresGrad = true }));
         var tape = new Tape();
-        var logits = copy.Forward(new Compute(tape), TokenBatch.Single(ids), lastPositionOnly: metric.LastPositionOnly);
+        foreach (var m in WeightMatrices.All(graded.Config, graded.Weights)) tape.FactorGradientOf(m.Weight);
+        var logits = graded.Forward(new Compute(tape), TokenBatch.Single(ids), lastPositionOnly: metric.LastPositionOnly);
         metric.Backward(tape, logits);
         double diff = metric.FromLogits(logits);
 
-        var scored = Score(copy, tokenLabel);
+        var scored = Score(graded, tape, tokenLabel);
         var measured = new Dictionary<WeightVector, double>();
         WeightRanking Verify(IEnumerable<Scored> candidates)
         {
-            var verified = candidates.OrderByDescending(s => Math.Abs(s.Estimate)).Take(top).Select(s =>
+            var chosen = candidates.OrderByDescending(s => Math.Abs(s.Estimate)).Take(top).ToList();
+            // One matrix copy at a time, for all of its chosen vectors.
+            foreach (var group in chosen.Where(s => !measured.ContainsKey(s.Effect.Vector)).GroupBy(s => s.Matrix.Weight, ReferenceEqualityComparer.Instance))
             {
-                if (!measured.TryGetValue(s.Effect.Vector, out var actual))
-                    measured[s.Effect.Vector] = actual = Zeroed(copy, s.Matrix, s.Effect.Vector, ids, metric) - diff;
-                return s.Effect with { Actual = actual };
-            }).ToList();
+                var stored = (Tensor)group.Key!;
+                var copy = stored.DType == DType.F32 ? stored.Clone() : stored.ToFloat32();
+                var variant = new HookedTransformer(graded.Config, graded.Weights.Map(t => ReferenceEquals(t, stored) ? copy : t));
+                // A quantized matrix in f32 changes the kernels' rounding (8-bit activations at m = 1): measure against the copy unzeroed.
+                double baseline = stored.DType == DType.F32 ? diff : Forward(variant, ids, metric);
+                foreach (var s in group)
+                    if (!measured.ContainsKey(s.Effect.Vector))
+                        measured[s.Effect.Vector] = Zeroed(variant, s.Matrix with { Weight = copy }, s.Effect.Vector, ids, metric) - baseline;
+            }
+            var verified = chosen.Select(s => s.Effect with { Actual = measured[s.Effect.Vector] }).ToList();
             return new WeightRanking(verified, Statistics.Spearman(verified.Select(v => v.Estimate).ToList(), verified.Select(v => v.Actual).ToList()));
         }
         return new WeightAttributionResult(diff, scored.Count, Verify(scored), Verify(scored.Where(s => s.Matrix.Layer >= 0)));
@@ -69,8 +86,8 @@ public static class WeightAttribution
         public double Estimate => Effect.Estimate;
     }
 
-    /// <summary>−Σ grad·weight over every row and every column of every weight matrix of a model whose weights hold gradients.</summary>
-    private static List<Scored> Score(HookedTransformer model, Func<int, string> tokenLabel)
+    /// <summary>−Σ grad·weight over every row and every column of every weight matrix, from the factored gradients on <paramref name="tape"/>.</summary>
+    private static List<Scored> Score(HookedTransformer model, Tape tape, Func<int, string> tokenLabel)
     {
         var c = model.Config;
         var w = model.Weights;
@@ -78,21 +95,7 @@ public static class WeightAttribution
         var scored = new List<Scored>();
         foreach (var m in WeightMatrices.All(c, w))
         {
-            var rows = new double[m.Rows];
-            var columns = new double[m.Columns];
-            // A matrix the difference does not depend on gets no gradient: every estimate is zero.
-            if (m.Weight.Grad is { } grad)
-            {
-                var values = m.ToArray();
-                var g = m.Window(grad).ToArray();
-                for (int r = 0; r < m.Rows; r++)
-                    for (int col = 0; col < m.Columns; col++)
-                    {
-                        double product = (double)g[r * m.Columns + col] * values[r * m.Columns + col];
-                        rows[r] += product;
-                        columns[col] += product;
-                    }
-            }
+            var (rows, columns) = GradientTimesWeight(m, tape.FactorsOf(m.Weight)!);
             void Add(WeightVectorKind kind, double[] sums, WeightAxis axis)
             {
                 for (int i = 0; i < sums.Length; i++)
@@ -104,6 +107,41 @@ public static class WeightAttribution
         return scored;
     }
 
+    /// <summary>
+    /// Σ grad·weight over each row and each column of <paramref name="m"/>'s window, read block by block of stored rows
+    /// (weights dequantized, gradient from its factors), so neither is ever whole in f32.
+    /// </summary>
+    private static (double[] Rows, double[] Columns) GradientTimesWeight(WeightMatrix m, FactoredGradient gradient)
+    {
+        var rows = new double[m.Rows];
+        var columns = new double[m.Columns];
+        // A matrix the difference does not depend on gets no gradient: every estimate is zero.
+        if (gradient.IsEmpty) return (rows, columns);
+        // The window in stored coordinates: [out, in] when OutIn (window rows are stored columns), else as the window.
+        var (row0, rowCount, column0, columnCount) = m.OutIn ? (m.OutStart, m.Columns, m.InStart, m.Rows) : (m.InStart, m.Rows, m.OutStart, m.Columns);
+        var (storedRowSums, storedColumnSums) = m.OutIn ? (columns, rows) : (rows, columns);
+        int chunk = Math.Max(1, ScoreBlockFloats / columnCount);
+        var grad = new float[Math.Min(chunk, rowCount) * columnCount];
+        for (int r0 = 0; r0 < rowCount; r0 += chunk)
+        {
+            int n = Math.Min(chunk, rowCount - r0);
+            var values = m.Weight.Slice(0, row0 + r0, n).Slice(1, column0, columnCount).ToArray();
+            gradient.Block(row0 + r0, n, column0, columnCount, grad);
+            for (int r = 0; r < n; r++)
+            {
+                double rowSum = 0;
+                for (int col = 0; col < columnCount; col++)
+                {
+                    double product = (double)grad[r * columnCount + col] * values[r * columnCount + col];
+                    rowSum += product;
+                    storedColumnSums[col] += product;
+                }
+                storedRowSums[r0 + r] += rowSum;
+            }
+        }
+        return (rows, columns);
+    }
+
     private static string? Note(WeightMatrix m, WeightVectorKind kind, WeightAxis axis, int index, bool tiedEmbedding, Func<int, string> tokenLabel) => axis switch
     {
         WeightAxis.Token when tiedEmbedding => $"token {tokenLabel(index)}, embedding and tied unembedding",
@@ -113,7 +151,10 @@ public static class WeightAttribution
         _ => null,
     };
 
-    /// <summary>The logit difference with <paramref name="vector"/> zeroed; the weights are restored afterwards.</summary>
+    private static double Forward(HookedTransformer model, int[] ids, AnswerMetric metric) =>
+        metric.FromLogits(model.Forward(Compute.Eager, TokenBatch.Single(ids), lastPositionOnly: metric.LastPositionOnly));
+
+    /// <summary>The logit difference with <paramref name="vector"/> zeroed (in <paramref name="matrix"/>'s f32 weight); it is restored afterwards.</summary>
     private static double Zeroed(HookedTransformer model, WeightMatrix matrix, WeightVector vector, int[] ids, AnswerMetric metric)
     {
         var view = matrix.Window(matrix.Weight).Select(vector.Kind == WeightVectorKind.Row ? 0 : 1, vector.Index);
@@ -121,7 +162,7 @@ public static class WeightAttribution
         Fill(view, new float[saved.Length]);
         try
         {
-            return metric.FromLogits(model.Forward(Compute.Eager, TokenBatch.Single(ids), lastPositionOnly: metric.LastPositionOnly));
+            return Forward(model, ids, metric);
         }
         finally
         {

@@ -1,4 +1,5 @@
 using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Kernels;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Interpretability.Explain;
@@ -93,6 +94,30 @@ public class QuantizedModelTests
         Assert.True(decodeEffect.MaxKl <= weightsEffect.MaxKl * 2 + 1e-4, $"decode moves the distribution more than twice as much as the weights' rounding: {decodeEffect} vs {weightsEffect}");
     }
 
+    /// <summary>
+    /// The 8-bit prefill (<see cref="QuantizedPrefillMode.Int8"/>) on stories260K at Q8_0 (its rows of 64 values
+    /// take no K-quant; the kernel tests cover those): each position's activations are rounded as the decode step
+    /// rounds them, so prefill and decode agree far more closely than either agrees with the f32 activations.
+    /// </summary>
+    [Fact]
+    public void Int8PrefillRoundsActivationsAsDecodeDoes()
+    {
+        const QuantizationScheme scheme = QuantizationScheme.Q8_0;
+        using var dir = new TempDir();
+        using var quantized = ModelLoader.Load(Requantized(dir, scheme));
+        var f32 = Prefill(quantized);
+        var decode = Decode(quantized);
+        float[] int8;
+        using (QuantizedPrefill.Use(QuantizedPrefillMode.Int8)) int8 = Prefill(quantized);
+        Assert.Equal(QuantizedPrefillMode.F32, QuantizedPrefill.Mode);
+        double int8VsDecode = MaxAbsDiff(int8, decode), int8VsF32 = MaxAbsDiff(int8, f32);
+        TestContext.Current.TestOutputHelper?.WriteLine($"stories260K {scheme}: int8 prefill vs decode max |Δlogit| {int8VsDecode:G3}, vs f32 prefill {int8VsF32:G3}");
+        Assert.True(int8VsF32 > 1e-3, "the 8-bit path did not run");
+        Assert.True(int8VsF32 <= 0.25, $"8-bit activations moved the logits by {int8VsF32:G3}");
+        Assert.True(int8VsDecode <= 0.2 * int8VsF32, $"int8 prefill vs decode {int8VsDecode:G3} is not well inside int8 vs f32 {int8VsF32:G3}");
+
+    }
+
     private sealed record LogitEffect(double MaxAbs, double MaxRelativeToSpread, double MaxKl, int SameTopToken, double LargestFlippedMargin)
     {
         public override string ToString() =>
@@ -167,5 +192,31 @@ public class QuantizedModelTests
         var q8Heads = estimate.Heads.SelectMany(h => h).ToArray();
         double headScale = heads.Max(Math.Abs);
         for (int i = 0; i < heads.Length; i++) Assert.True(Math.Abs(heads[i] - q8Heads[i]) <= 0.1 * headScale, $"head {i}: {q8Heads[i]} vs {heads[i]}");
+    }
+
+    /// <summary>
+    /// Weight attribution on the quantized model, without an f32 copy of its weights: every matrix's gradient×weight
+    /// sums (from factored gradients and dequantized blocks) agree with the f32 file holding the same values, up to
+    /// the last position's 8-bit activations; the verified vectors are measured against the matrix's f32 copy unzeroed.
+    /// </summary>
+    [Fact]
+    public void WeightAttributionOnQuantizedWeightsMatchesTheDequantizedModel()
+    {
+        using var dir = new TempDir();
+        var path = Requantized(dir, QuantizationScheme.Q8_0);
+        using var quantized = ModelLoader.Load(path);
+        using var dequantized = ModelLoader.Load(Dequantized(dir, path));
+        int[] clean = [1, 403, 407, 261, 378];
+        var q8 = WeightAttribution.Run(quantized.Model, clean, new LogitDiffReadout(quantized.Model, 261, 378), 4, id => $"#{id}");
+        var f32 = WeightAttribution.Run(dequantized.Model, clean, new LogitDiffReadout(dequantized.Model, 261, 378), 4, id => $"#{id}");
+        Assert.Equal(f32.Scored, q8.Scored);
+        Assert.True(Math.Abs(q8.LogitDiff - f32.LogitDiff) <= 5e-2, $"logit difference {q8.LogitDiff} vs {f32.LogitDiff}");
+        foreach (var (expected, actual) in f32.InBlocks.Verified.Zip(q8.InBlocks.Verified))
+        {
+            Assert.Equal(expected.Vector, actual.Vector);
+            Assert.True(Math.Abs(expected.Estimate - actual.Estimate) <= 0.05 * Math.Abs(expected.Estimate) + 1e-3, $"{expected.Vector}: estimate {actual.Estimate} vs {expected.Estimate}");
+            Assert.True(Math.Abs(expected.Actual - actual.Actual) <= 0.05 * Math.Abs(expected.Actual) + 2e-2, $"{expected.Vector}: zeroed {actual.Actual} vs {expected.Actual}");
+        }
+        Assert.Contains(q8.InBlocks.Verified, e => Math.Abs(e.Actual) > 1e-2);
     }
 }

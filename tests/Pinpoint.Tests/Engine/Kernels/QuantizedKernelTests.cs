@@ -1,4 +1,6 @@
+using Pinpoint.Engine.Autograd;
 using Pinpoint.Engine.Kernels;
+using Pinpoint.Engine.Ops;
 using Pinpoint.Engine.Tensors;
 
 namespace Pinpoint.Tests.Engine.Kernels;
@@ -104,6 +106,97 @@ public class QuantizedKernelTests
     }
 
     /// <summary>
+    /// The 8-bit prefill GEMM: every row of A against every weight row is the integer dot of the dequantized row with
+    /// A's own 8-bit rounding, on shapes with row counts that are and are not multiples of the four-row kernel, odd
+    /// block counts, strided A, C and W (a view of whole blocks of columns) and beta.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(PathsAndKinds))]
+    public void PrefillGemmIsTheIntegerDotOfTheDequantizedRows(KernelPath path, DType type)
+    {
+        var rng = new Random(23 + (int)type);
+        int block = type.BlockElements();
+        foreach (var (m, n, k, extraColumns) in new[] { (2, 33, 256, 0), (4, 7, 768, 0), (13, 70, 512, 256), (37, 300, 1280, 0), (5, 9, 96, 32) })
+        {
+            int ldw = k + extraColumns, lda = k + 3, ldc = n + 5;
+            if (k % block != 0 || ldw % block != 0) continue;
+            var (blocks, w) = Weights(rng, type, n, ldw);
+            var a = Random(rng, m * lda, 2f);
+            a[7] = 0f;
+            var c = Random(rng, m * ldc);
+            var before = (float[])c.Clone();
+            QuantizedGemm.Multiply(m, n, k, a, lda, blocks, type, ldw, c, ldc, 0.5f, path);
+            for (int i = 0; i < m; i++)
+            {
+                var x8 = Rounded8Bit(a.AsSpan(i * lda, k).ToArray());
+                for (int r = 0; r < n; r++)
+                {
+                    double exact = 0, scale = 0;
+                    for (int j = 0; j < k; j++)
+                    {
+                        exact += (double)w[r * ldw + j] * x8[j];
+                        scale += Math.Abs(w[r * ldw + j] * x8[j]);
+                    }
+                    float expected = (float)exact + 0.5f * before[i * ldc + r];
+                    Assert.True(Math.Abs(c[i * ldc + r] - expected) <= 1e-5 * scale + 1e-5, $"{path} {type} m={m} n={n} k={k} [{i},{r}]: {c[i * ldc + r]} vs {expected}");
+                }
+                // C's padding between rows is untouched.
+                for (int r = n; r < ldc && i * ldc + r < c.Length; r++) Assert.Equal(before[i * ldc + r], c[i * ldc + r]);
+            }
+        }
+    }
+
+    /// <summary>The four-row kernels give each row what the decode GEMV gives it alone.</summary>
+    [Fact]
+    public void PrefillGemmMatchesTheDecodeGemvRowByRow()
+    {
+        var rng = new Random(41);
+        foreach (var type in Kinds)
+        {
+            int m = 9, n = 65, k = 512;
+            var (blocks, _) = Weights(rng, type, n, k);
+            var a = Random(rng, m * k);
+            var gemm = new float[m * n];
+            QuantizedGemm.Multiply(m, n, k, a, k, blocks, type, k, gemm, n);
+            for (int i = 0; i < m; i++)
+            {
+                var row = new float[n];
+                Gemm.Multiply(1, n, k, a.AsSpan(i * k, k), k, false, blocks, type, k, true, row, n);
+                for (int r = 0; r < n; r++) Assert.True(Math.Abs(row[r] - gemm[i * n + r]) <= 1e-4f * (1 + Math.Abs(row[r])), $"{type} [{i},{r}]: {gemm[i * n + r]} vs {row[r]}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// MatMul's choice: in <see cref="QuantizedPrefillMode.Int8"/> a product without a gradient takes the 8-bit GEMM;
+    /// one whose input needs a gradient keeps the f32 activations (and the mode is per thread, scoped).
+    /// </summary>
+    [Fact]
+    public void MatMulTakesTheInt8GemmOnlyWithoutAGradient()
+    {
+        var rng = new Random(8);
+        int m = 6, n = 40, k = 256;
+        var (blocks, _) = Weights(rng, DType.Q4_K, n, k);
+        var w = new Tensor(Storage.FromBlocks(blocks, DType.Q4_K, n * k), 0, [n, k]);
+        var values = Random(rng, m * k);
+        var int8 = new float[m * n];
+        QuantizedGemm.Multiply(m, n, k, values, k, blocks, DType.Q4_K, k, int8, n);
+        var f32 = new float[m * n];
+        Gemm.Multiply(m, n, k, values, k, false, blocks, DType.Q4_K, k, true, f32, n, 0f);
+        Assert.True(f32.Zip(int8, (p, q) => Math.Abs(p - q)).Max() > 1e-4f, "the two paths should differ by the activations' rounding");
+
+        Assert.Equal(f32, Compute.Eager.MatMul(Tensor.FromArray(values, m, k), w, transposeB: true).ToArray());
+        using (QuantizedPrefill.Use(QuantizedPrefillMode.Int8))
+        {
+            Assert.Equal(int8, Compute.Eager.MatMul(Tensor.FromArray(values, m, k), w, transposeB: true).ToArray());
+            var x = Tensor.FromArray(values, m, k);
+            x.RequiresGrad = true;
+            Assert.Equal(f32, new Compute(new Tape()).MatMul(x, w, transposeB: true).ToArray());
+        }
+        Assert.Equal(QuantizedPrefillMode.F32, QuantizedPrefill.Mode);
+    }
+
+    /// <summary>
     /// Prefill (several rows, B used transposed) and the gradient through the weights (B as stored), on shapes that
     /// cross KC slices, partial tiles and the thread split, against the f32 GEMM on the dequantized weights.
     /// </summary>
@@ -139,5 +232,8 @@ public class QuantizedKernelTests
         Assert.Throws<ArgumentException>(() => Gemm.Multiply(1, 2, 128, new float[128], 128, false, blocks, DType.Q4_K, 128, true, y, 1, 0f));
         // Two rows of 256 need twice the bytes.
         Assert.Throws<ArgumentException>(() => Gemm.Multiply(1, 2, 256, new float[256], 256, false, blocks, DType.Q4_K, 256, true, new float[2], 2, 0f));
+        Assert.Throws<ArgumentException>(() => QuantizedGemm.Multiply(2, 2, 256, new float[512], 256, blocks, DType.Q4_K, 256, new float[4], 2));
+        Assert.Throws<ArgumentException>(() => QuantizedGemm.Multiply(2, 1, 128, new float[256], 128, blocks, DType.Q4_K, 256, new float[2], 1));
+        Assert.Throws<ArgumentException>(() => QuantizedGemm.Multiply(2, 1, 256, new float[300], 256, blocks, DType.Q4_K, 256, new float[2], 1));
     }
 }
