@@ -89,10 +89,14 @@ public sealed class EditCommand : Command
         layers = layers.Distinct().Order().ToArray();
         IReadOnlyDictionary<int, double[,]>? covariances = null;
         string covarianceName = "identity";
+        // Read (and checked) even without --corpus, which alone gives them a use: a bad or orphaned value is an error, not ignored.
+        int covarianceTokens = args.Int(CovarianceTokens, 100_000, min: 1);
+        int window = args.Int(CovarianceWindow, config.ContextLength, min: 1, max: config.ContextLength);
+        if (corpus is null && (args.String(CovarianceTokens) ?? args.String(CovarianceWindow)) is not null)
+            throw new CliException($"--{CovarianceTokens.Name} and --{CovarianceWindow.Name} need --{Corpus.Name} (the text C is computed over)");
         if (corpus is not null)
         {
-            var tokens = loaded.Tokenizer.Encode(File.ReadAllText(corpus), false).Take(args.Int(CovarianceTokens, 100_000, min: 1)).ToArray();
-            int window = args.Int(CovarianceWindow, config.ContextLength, min: 1, max: config.ContextLength);
+            var tokens = loaded.Tokenizer.Encode(File.ReadAllText(corpus), false).Take(covarianceTokens).ToArray();
             covariances = KeyCovariance.Cached(loaded, layers, tokens, KeyCovariance.DefaultCacheFolder, progress is null ? null : (done, total) => progress("covariance tokens", done, total), window);
             covarianceName = $"corpus ({tokens.Length} tokens{(window < config.ContextLength ? $", windows of {window}" : "")})";
         }

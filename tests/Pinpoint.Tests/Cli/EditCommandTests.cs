@@ -79,6 +79,8 @@ public class EditCommandTests
             Cli.Run("edit", "--dataset", path, "--prompt-weight", "1.5").AssertFailed(2, "--prompt-weight must be in (0, 1]");
             Cli.Run("edit", "--dataset", path, "--steps", "0").AssertFailed(2, "--steps: 0 is below the minimum of 1");
             Cli.Run("edit", "--dataset", path, "--corpus", path, "--covariance-window", "999").AssertFailed(2, "--covariance-window: 999 is above the maximum of 256");
+            Cli.Run("edit", "--dataset", path, "--covariance-window", "-3").AssertFailed(2, "--covariance-window: -3 is below the minimum of 1");
+            Cli.Run("edit", "--dataset", path, "--covariance-window", "32").AssertFailed(2, "need --corpus");
             Cli.Run("edit", "--dataset", path, "--out", dir).AssertFailed(2, "add --sequential");
             File.WriteAllText(Path.Combine(dir, "x"), "");
             Cli.Run("edit", "--dataset", path, "--sequential", "--out", dir).AssertFailed(1, "is not empty");
