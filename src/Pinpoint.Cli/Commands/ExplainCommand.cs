@@ -162,16 +162,19 @@ public sealed class ExplainCommand : Command
         output.WriteProperties([
             ("SAEs", string.Join(", ", result.Hooks)),
             ("items", $"{result.Items} ({result.Right} with target ahead of foil; the shares below are over those)"),
-            ($"own top-{result.K} features, mean ablation", $"{P(result.MeanRemoved)} of the difference removed on average (random {result.K}: {P(result.MeanRandomRemoved)}); ≥ 50% in {P(result.ItemsMeanHalfRemoved)} of items ({P(result.ItemsMeanHalfRemovedByEstimate)} with the estimate's top {result.K} unrefined)"),
+            ($"own top-{result.K} features, mean ablation", $"{P(result.MeanRemoved)} of the summed difference removed (random {result.K}: {P(result.MeanRandomRemoved)}); ≥ 50% in {P(result.ItemsMeanHalfRemoved)} of items ({P(result.ItemsMeanHalfRemovedByEstimate)} with the estimate's top {result.K} unrefined)"),
             ($"own top-{result.K} features, resample ablation", $"{P(result.ResampleRemoved)} (random: {P(result.ResampleRandomRemoved)}); ≥ 50% in {P(result.ItemsResampleHalfRemoved)} of items ({P(result.ItemsResampleHalfRemovedByEstimate)} unrefined)"),
             .. result.Hooks.Select((h, s) => ($"error node share, {h}", P(result.MeanErrorShares[s]))),
         ]);
         var table = CommandOutput.NewTable("#", "prompt", "diff", $"top-{result.K} features", "mean removed (random)", "resample removed (random)");
         foreach (var r in result.PerItem)
             CommandOutput.AddRow(table, CommandOutput.Int(r.Index), CommandOutput.Quote(r.Prompt), CommandOutput.Number(r.LogitDiff), string.Join(" ", r.TopFeatures),
-                $"{P(r.MeanRemoved)} ({P(r.MeanRandomRemoved)})", $"{P(r.ResampleRemoved)} ({P(r.ResampleRandomRemoved)})");
+                $"{ItemShare(r.MeanRemoved, r)} ({ItemShare(r.MeanRandomRemoved, r)})", $"{ItemShare(r.ResampleRemoved, r)} ({ItemShare(r.ResampleRandomRemoved, r)})");
         output.Write(table);
         return 0;
+
+        // A wrong item (target behind the foil) or a near-zero difference gets logits, not a share of it.
+        static string ItemShare(double share, FeatureItemResult item) => ExplainSummary.Share(share, item.LogitDiff);
     }
 
     private static void RenderFeatures(FeatureAttributionResult f, CommandOutput output)

@@ -70,8 +70,11 @@ public sealed record FeatureItemResult(
 /// <summary>
 /// <see cref="FeatureAttribution"/> over a dataset. The averages and the shares of items whose own top-k remove at
 /// least half of the difference are over the items the model gets right (positive clean difference), which alone
-/// have a difference to remove. The <c>ByEstimate</c> shares are of the top-k by the attribution estimate alone, before
-/// the ablation refinement picks the top-k from its first <see cref="FeatureAttributionOptions.RefineCandidates"/>.
+/// have a difference to remove. The averages of what ablation removes are weighted by each item's clean difference
+/// (total removed / total difference, as <see cref="DatasetExplainer.Pool"/> does), so an item whose difference is
+/// near zero cannot turn them into large percentages; each item's own share is in <see cref="PerItem"/>. The
+/// <c>ByEstimate</c> shares are of the top-k by the attribution estimate alone, before the ablation refinement picks
+/// the top-k from its first <see cref="FeatureAttributionOptions.RefineCandidates"/>.
 /// </summary>
 public sealed record FeatureDatasetResult(
     IReadOnlyList<string> Hooks, int Items, int Right, int K,
@@ -121,11 +124,13 @@ public static class FeatureAttribution
             progress?.Invoke(i + 1, items.Count);
         }
         var right = perItem.Where(r => r.LogitDiff > 0).ToList();
-        double Mean(Func<FeatureItemResult, double> value) => right.Count > 0 ? right.Average(value) : double.NaN;
+        double total = right.Sum(r => r.LogitDiff);
+        double Removed(Func<FeatureItemResult, double> share) => right.Count > 0 ? right.Sum(r => share(r) * r.LogitDiff) / total : double.NaN;
+        double ItemsAtHalf(Func<FeatureItemResult, double> share) => right.Count > 0 ? right.Average(r => share(r) >= 0.5 ? 1 : 0) : double.NaN;
         return new FeatureDatasetResult(saes.Select(s => s.Metadata.HookName).ToList(), perItem.Count, right.Count, options.VerifyK,
-            Mean(r => r.MeanRemoved), Mean(r => r.MeanRandomRemoved), Mean(r => r.ResampleRemoved), Mean(r => r.ResampleRandomRemoved),
-            Mean(r => r.MeanRemoved >= 0.5 ? 1 : 0), Mean(r => r.ResampleRemoved >= 0.5 ? 1 : 0),
-            Mean(r => r.MeanRemovedByEstimate >= 0.5 ? 1 : 0), Mean(r => r.ResampleRemovedByEstimate >= 0.5 ? 1 : 0),
+            Removed(r => r.MeanRemoved), Removed(r => r.MeanRandomRemoved), Removed(r => r.ResampleRemoved), Removed(r => r.ResampleRandomRemoved),
+            ItemsAtHalf(r => r.MeanRemoved), ItemsAtHalf(r => r.ResampleRemoved),
+            ItemsAtHalf(r => r.MeanRemovedByEstimate), ItemsAtHalf(r => r.ResampleRemovedByEstimate),
             Enumerable.Range(0, saes.Count).Select(s => perItem.Average(r => r.ErrorShares[s])).ToList(), perItem);
     }
 

@@ -64,3 +64,32 @@ public class SaeCommandTests
             .AssertFailed(1, "field 'd_in' is 64, but hook 'blocks.1.hook_resid_post' of this model is 96 wide");
     }
 }
+
+public class FeatureDatasetCommandTests
+{
+    /// <summary>
+    /// The dataset's removal figures are the items' own shares weighted by their clean differences, over the items the
+    /// model gets right; the item counts at half are plain fractions of those items.
+    /// </summary>
+    [Fact]
+    public void DatasetFiguresAreDifferenceWeightedOverTheRightItems()
+    {
+        var saes = string.Join(",", new[] { "blocks.1.hook_resid_post", "blocks.3.hook_resid_post" }
+            .Select(h => Path.Combine(SharedData.RepoRoot, "models", "default", "saes", h)));
+        var json = Cli.Cli.Run("explain", "--dataset", Path.Combine(SharedData.RepoRoot, "evals", "articles.jsonl"), "--limit", "3",
+            "--sae", saes, "--verify-k", "2", "--json").Json();
+        var items = json.GetProperty("per_item").EnumerateArray().ToList();
+        Assert.Equal(3, items.Count);
+        var right = items.Where(i => i.GetProperty("logit_diff").GetDouble() > 0).ToList();
+        Assert.Equal(right.Count, json.GetProperty("right").GetInt32());
+        Assert.NotEmpty(right);
+        double total = right.Sum(i => i.GetProperty("logit_diff").GetDouble());
+        foreach (var field in new[] { "mean_removed", "mean_random_removed", "resample_removed", "resample_random_removed" })
+        {
+            double weighted = right.Sum(i => i.GetProperty(field).GetDouble() * i.GetProperty("logit_diff").GetDouble()) / total;
+            Assert.Equal(weighted, json.GetProperty(field).GetDouble(), 9);
+        }
+        double atHalf = right.Count(i => i.GetProperty("resample_removed").GetDouble() >= 0.5) / (double)right.Count;
+        Assert.Equal(atHalf, json.GetProperty("items_resample_half_removed").GetDouble(), 12);
+    }
+}
