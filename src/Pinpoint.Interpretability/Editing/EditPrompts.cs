@@ -78,13 +78,20 @@ public sealed class EditPrompts
         return result;
     }
 
-    /// <summary>The element-wise mean of equally long vectors (ROME's key: the average over the templates).</summary>
-    public static double[] Mean(IReadOnlyList<double[]> vectors)
+    /// <summary>
+    /// The key ROME stores under: the rows' keys averaged with the weights their NLL has in <see cref="OptimiseDelta"/>
+    /// (<see cref="RomeOptions.PromptWeight"/> on the bare prompt, the rest shared by the prefixed templates; ROME's plain mean
+    /// when every row has an equal share), so u = C⁻¹k̄ points where v* was fitted.
+    /// </summary>
+    public double[] WeightedKey(IReadOnlyList<double[]> keys)
     {
-        var mean = new double[vectors[0].Length];
-        foreach (var v in vectors)
-            for (int i = 0; i < mean.Length; i++) mean[i] += v[i] / vectors.Count;
-        return mean;
+        var key = new double[keys[0].Length];
+        for (int row = 0; row < keys.Count; row++)
+        {
+            double weight = RowWeight(row, keys.Count);
+            for (int i = 0; i < key.Length; i++) key[i] += weight * keys[row][i];
+        }
+        return key;
     }
 
     private int PadId => _tokens.Tokenizer.Eos ?? _tokens.Tokenizer.Bos ?? 0;

@@ -169,6 +169,20 @@ public class RomeTests
             $"{r.Subject}: P(new) {r.NewBefore} → {r.NewAfter}, P(true) {r.TrueBefore} → {r.TrueAfter}"));
     }
 
+    /// <summary>ROME's key averages the templates' keys with their NLL shares: half on the bare prompt here, and the plain mean at equal shares.</summary>
+    [Fact]
+    public void WeightedKeyUsesTheTemplatesNllShares()
+    {
+        using var loaded = ModelLoader.Load(Path.Combine(SharedData.RepoRoot, "models", "default"));
+        var half = new EditPrompts(loaded, loaded.Model, new RomeOptions { ContextPrefixes = 3, PrefixTokens = 2, PromptWeight = 0.5 });
+        Assert.Equal(4, half.Templates.Count);
+        double[][] keys = [[6, 0], [0, 3], [0, 6], [3, 3]];
+        AssertClose([3.5, 2.0], half.WeightedKey(keys));
+        var equal = new EditPrompts(loaded, loaded.Model, new RomeOptions { ContextPrefixes = 3, PrefixTokens = 2, PromptWeight = 0.25 });
+        AssertClose([2.25, 3.0], equal.WeightedKey(keys));
+        static void AssertClose(double[] expected, double[] actual) => Assert.All(expected.Zip(actual), p => Assert.Equal(p.First, p.Second, 12));
+    }
+
     [Fact]
     public void NGramEntropyAndHarmonicMean()
     {
