@@ -34,14 +34,14 @@ public static class ExplainBench
         using var loaded = ModelLoader.Load(modelDir);
         var model = loaded.Model;
         var prediction = Prediction.Prepare(loaded, ExplainRequest.ArticleExample);
-        var batch = TokenBatch.Single(prediction.Ids);
+        var batch = prediction.Run;
         var edges = new EdgeForward(model);
         var best = BenchTiming.BestSeconds(Repetitions, WarmUpRounds,
             () => model.Forward(Compute.Eager, batch),
             () => model.Forward(Compute.Eager, batch, lastPositionOnly: true),
-            () => AttributionPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Readout, PatchDirection.Denoise),
-            () => ActivationPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Readout, PatchDirection.Denoise),
-            () => EdgeAttribution.Scores(edges, prediction.Ids, prediction.CounterfactualIds, prediction.Readout));
+            () => AttributionPatching.Run(model, prediction.Run, prediction.CounterfactualRun, prediction.Metric, PatchDirection.Denoise),
+            () => ActivationPatching.Run(model, prediction.Run, prediction.CounterfactualRun, prediction.Metric, PatchDirection.Denoise),
+            () => EdgeAttribution.Scores(edges, prediction.Run, prediction.CounterfactualRun, prediction.Metric));
         var (forward, lastOnly, attribution, activation, edgeAttribution) = (best[0], best[1], best[2], best[3], best[4]);
         int cells = Explainer.Cells(report.Denoising).Count;
 
@@ -60,11 +60,11 @@ public static class ExplainBench
         using var loaded = ModelLoader.Load(modelDir);
         var model = loaded.Model;
         var prediction = Prediction.Prepare(loaded, ExplainRequest.ArticleExample);
-        var batch = TokenBatch.Single(prediction.Ids);
+        var batch = prediction.Run;
         var best = BenchTiming.BestSeconds(Repetitions * 2, WarmUpRounds,
             () => model.Forward(Compute.Eager, batch),
             () => model.Forward(Compute.Eager, batch, lastPositionOnly: true),
-            () => AttributionPatching.Run(model, prediction.Ids, prediction.CounterfactualIds, prediction.Readout, PatchDirection.Denoise));
+            () => AttributionPatching.Run(model, prediction.Run, prediction.CounterfactualRun, prediction.Metric, PatchDirection.Denoise));
         var (forward, lastOnly, attribution) = (best[0], best[1], best[2]);
         Console.WriteLine(json
             ? string.Create(CultureInfo.InvariantCulture,

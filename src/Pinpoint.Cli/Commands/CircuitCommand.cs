@@ -17,7 +17,7 @@ public sealed class CircuitCommand : Command
     public override string Name => "circuit";
     public override string Summary => "find the circuit (edges between embeddings, heads, MLPs and logits) behind target vs foil, and measure its faithfulness";
     public override IReadOnlyList<CliOption> Options { get; } =
-        [.. ModelOptions.All, ExplainCommand.Prompt, ExplainCommand.Target, ExplainCommand.Foil, ExplainCommand.Counterfactual, ExplainCommand.Dataset, ExplainCommand.Limit,
+        [.. ModelOptions.All, ExplainCommand.Prompt, ExplainCommand.Target, ExplainCommand.Foil, ExplainCommand.Counterfactual, ExplainCommand.Metric, ExplainCommand.Dataset, ExplainCommand.Limit,
          Edges, TargetFaithfulness, CurvePoints, RandomDraws, IgSteps, CheckEdges, ExplainCommand.HtmlFile, ExplainCommand.Dashboards];
     public override Type ResultType => typeof(CircuitReport);
 
@@ -26,7 +26,7 @@ public sealed class CircuitCommand : Command
         var dataset = args.String(ExplainCommand.Dataset);
         var requests = dataset is null
             ? [ExplainCommand.Request(args)]
-            : ExplainCommand.DatasetItems(args, dataset).Select(i => new ExplainRequest(i.Prompt, i.Target, i.Foil, i.Counterfactual)).ToList();
+            : ExplainCommand.DatasetItems(args, dataset).Select(i => new ExplainRequest(i.Prompt, i.Target, i.Foil, i.Counterfactual) { Metric = ExplainCommand.MetricOption(args) }).ToList();
         if (args.String(Edges) is not null && args.String(TargetFaithfulness) is not null)
             throw new CliException("--edges fixes the size; --target-faithfulness searches for it: give one");
         var options = new CircuitOptions
@@ -80,11 +80,11 @@ public sealed class CircuitCommand : Command
             ("items (target wins)", $"{r.Items} ({r.CountedItems})"),
             ("ranking", r.Method == "eap" ? "edge attribution patching" : $"EAP-IG, {r.IgSteps} steps"),
             ("circuit", $"{r.Edges.Length} edges after pruning the top {r.RequestedEdges} of {r.TotalEdges}; {r.Nodes.Length} nodes"),
-            ("faithfulness (share of the full model's logit difference)", $"resample {P(r.Faithfulness.Resample)}, mean {P(r.Faithfulness.Mean)}"),
+            ($"faithfulness (share of the full model's {r.Metric})", $"resample {P(r.Faithfulness.Resample)}, mean {P(r.Faithfulness.Mean)}"),
             ("random circuits, same size", $"resample {P(r.RandomFaithfulness.Resample)}, mean {P(r.RandomFaithfulness.Mean)}"),
             ("edge scores vs exact path patching", $"Spearman {CommandOutput.Number(r.PathPatching.Spearman)} over {r.PathPatching.Edges.Length} edge × item pairs"),
         ]);
-        var edges = CommandOutput.NewTable("edge", "score (Δ logit diff when cut alone, estimated)");
+        var edges = CommandOutput.NewTable("edge", $"score (Δ {r.Metric} in {r.Unit} when cut alone, estimated)");
         foreach (var e in r.Edges) CommandOutput.AddRow(edges, $"{e.From} → {e.To}", CommandOutput.Number(e.Score));
         output.Write(edges);
         var curve = CommandOutput.NewTable("top edges", "after pruning", "faithfulness, resample", "faithfulness, mean");

@@ -21,7 +21,7 @@ public sealed class ExplainCommand : Command
     internal static readonly CliOption Limit = new("limit", "N", "with --dataset: only the first N items");
     internal static readonly CliOption IgSteps = new("ig-steps", "S", $"gradients averaged along the counterfactual→clean path by integrated gradients (default {IntegratedGradients.DefaultSteps})");
     internal static readonly CliOption CounterfactualsFrom = new("counterfactuals-from", "FILE", "draw the counterfactual from the prompts of a JSONL dataset ({\"prompt\",...} lines): of those with the prompt's token length, the one that lowers the difference most");
-    internal static readonly CliOption Metric = new("metric", "NAME", "what patching, attribution, ablation and weights measure: logit-diff (target − foil first tokens, the default), logprob or prob (of the whole target, teacher-forced), kl (KL divergence from the clean run's next-token distributions)");
+    internal static readonly CliOption Metric = new("metric", "NAME", "what patching, attribution, ablation and weights measure: logit-diff (target − foil first tokens, the default), logprob or prob (of the whole target, teacher-forced), kl (KL divergence from the clean run's next-token distributions), logprob-diff (log p(target) − log p(foil), each teacher-forced over all its tokens)");
     internal static readonly CliOption Position = new("position", "P", "the prompt token after which the answer comes (0-based; default: the last); later tokens are dropped");
     internal static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
     private static readonly CliOption Saes = new("sae", "DIR[,DIR...]", "also attribute target − foil to the features and error nodes of these SAEs (SAELens folders, one per hook) and ablate the top --verify-k against random active features; with --dataset, only this, per item");
@@ -75,7 +75,9 @@ public sealed class ExplainCommand : Command
             ? ExplainRequest.ArticleExample with { Counterfactual = args.String(Counterfactual) ?? ExplainRequest.ArticleExample.Counterfactual }
             : new ExplainRequest(prompt,
                 args.String(Target) ?? throw new CliException("--target is required with --prompt"),
-                args.String(Foil) ?? throw new CliException($"--foil is required with --prompt: --metric {MetricNames[(int)metric]} is read beside the target − foil logit difference (logit lens, direct attribution)"),
+                args.String(Foil) ?? (metric == MetricKind.LogProbDiff
+                    ? throw new ArgumentException("--metric logprob-diff compares the target's log-probability with the foil's: give --foil")
+                    : throw new CliException($"--foil is required with --prompt: --metric {MetricNames[(int)metric]} is read beside the target − foil logit difference (logit lens, direct attribution)")),
                 args.String(Counterfactual));
         var pool = args.String(CounterfactualsFrom);
         if (pool is not null && args.String(Counterfactual) is not null) throw new CliException("give --counterfactual or --counterfactuals-from, not both");
@@ -88,9 +90,9 @@ public sealed class ExplainCommand : Command
     }
 
     /// <summary>--metric values, in <see cref="MetricKind"/> order.</summary>
-    private static readonly string[] MetricNames = ["logit-diff", "logprob", "prob", "kl"];
+    private static readonly string[] MetricNames = ["logit-diff", "logprob", "prob", "kl", "logprob-diff"];
 
-    private static MetricKind MetricOption(CliArgs args)
+    internal static MetricKind MetricOption(CliArgs args)
     {
         var name = args.String(Metric) ?? MetricNames[0];
         int index = Array.IndexOf(MetricNames, name);
@@ -229,6 +231,7 @@ public sealed class ExplainCommand : Command
             ("counterfactual origin", r.Counterfactual.Origin),
             .. (r.Counterfactual.Candidates ?? []).Skip(1).Select((c, i) => ($"counterfactual candidate {i + 2}", $"{CommandOutput.Quote(c.Text)} → difference {N(c.LogitDiff)}")),
             ("metric", $"{r.Metric.Name}: {N(r.Metric.Clean)} {unit} on the prompt, {N(r.Metric.Counterfactual)} on the counterfactual (answer after token {r.AnswerPosition})"),
+            .. (r.Metric.Terms ?? []).Select(t => ($"  {(t.Sign > 0 ? "+" : "−")} log p({t.Answer} token {t.Index + 1}, {CommandOutput.Quote(t.Token)})", $"{N(t.Clean)} on the prompt, {N(t.Counterfactual)} on the counterfactual")),
             ("attribution vs activation patching", $"Spearman {N(r.AttributionPatching.SpearmanVsActivation)}"),
             ($"integrated gradients ({r.IntegratedGradients.Steps} steps) vs activation patching", $"Spearman {N(r.IntegratedGradients.SpearmanVsActivation)}"),
             ("weight vectors: estimate vs zeroing", $"Spearman {N(r.WeightsSpearman)} over the top {r.Weights.Count} of {r.WeightsScored} rows and columns; " +

@@ -1,9 +1,14 @@
 using Pinpoint.Interpretability.Explain;
+using Pinpoint.Models.Transformer;
 
 namespace Pinpoint.Interpretability.Circuits;
 
-/// <summary>A prompt whose prediction a circuit should carry, with the counterfactual that resample ablation draws from.</summary>
-public sealed record CircuitItem(int[] Ids, int[] CounterfactualIds, LogitDiffReadout Readout);
+/// <summary>
+/// A prediction a circuit should carry: the run its metric reads (a prompt, or one sequence per answer for a teacher-forced
+/// metric), the same with the counterfactual prompt (what resample ablation draws from), and the metric — a target-vs-foil
+/// difference, positive where the model gets the item right.
+/// </summary>
+public sealed record CircuitItem(TokenBatch Run, TokenBatch CounterfactualRun, AnswerMetric Metric);
 
 /// <summary>How a circuit is chosen and measured.</summary>
 public sealed record CircuitOptions
@@ -80,7 +85,7 @@ public static class CircuitDiscovery
         for (int i = 0; i < items.Count; i++)
         {
             cancel.ThrowIfCancellationRequested();
-            var s = EdgeAttribution.Scores(forward, items[i].Ids, items[i].CounterfactualIds, items[i].Readout, options.IgSteps);
+            var s = EdgeAttribution.Scores(forward, items[i].Run, items[i].CounterfactualRun, items[i].Metric, options.IgSteps);
             for (int e = 0; e < sums.Length; e++) sums[e] += s[e];
             if (i < options.PatchItems) itemScores.Add(s);
             progress?.Invoke("edge attribution", i + 1, items.Count);
@@ -144,7 +149,7 @@ public static class CircuitDiscovery
         {
             cancel.ThrowIfCancellationRequested();
             var (item, estimates) = (items[i], itemScores[i]);
-            var exact = EdgeAttribution.Patch(forward, item.Ids, item.CounterfactualIds, item.Readout, chosen);
+            var exact = EdgeAttribution.Patch(forward, item.Run, item.CounterfactualRun, item.Metric, chosen);
             patched.AddRange(chosen.Select((e, k) => (e, estimates[index[e]], exact[k])));
         }
         double spearman = patched.Count < 2 ? double.NaN : Statistics.Spearman(patched.Select(p => p.Item2).ToList(), patched.Select(p => p.Item3).ToList());
@@ -198,12 +203,12 @@ public static class CircuitDiscovery
             _items = [];
             foreach (var item in items)
             {
-                double full = item.Readout.FromLogits(forward.Run(item.Ids).Logits);
+                double full = item.Metric.FromLogits(forward.Run(item.Run, lastPositionOnly: item.Metric.LastPositionOnly).Logits);
                 // Only items the model gets right have a difference for the circuit to keep.
                 if (full <= 0) continue;
-                int length = item.Ids.Length;
+                int length = item.Run.BatchSize * item.Run.Length;
                 var mean = means.TryGetValue(length, out var m) ? m : means[length] = EdgeForward.Repeated(meanRows, length);
-                _items.Add((item, full, mean, forward.SenderOutputs(item.CounterfactualIds)));
+                _items.Add((item, full, mean, forward.SenderOutputs(item.CounterfactualRun)));
             }
             FullMetric = _items.Sum(x => x.Full);
         }
@@ -229,9 +234,8 @@ public static class CircuitDiscovery
                 {
                     var chunk = circuits.Skip(first).Take(perRun).ToList();
                     var cuts = chunk.SelectMany(circuit => new[] { new CutSet(circuit.Contains, meanValues), new CutSet(circuit.Contains, resampleValues) }).ToList();
-                    var logits = _forward.RunBatch(item.Ids, cuts).Logits.ToArray();
-                    int vocab = logits.Length / cuts.Count;
-                    double Row(int r) => (double)logits[r * vocab + item.Readout.Target] - logits[r * vocab + item.Readout.Foil];
+                    var logits = _forward.RunBatch(item.Run, cuts, lastPositionOnly: item.Metric.LastPositionOnly).Logits;
+                    double Row(int r) => item.Metric.FromLogits(logits, r * item.Run.BatchSize);
                     for (int k = 0; k < chunk.Count; k++)
                     {
                         mean[first + k] += Row(2 * k);

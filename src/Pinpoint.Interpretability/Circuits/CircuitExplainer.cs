@@ -21,9 +21,11 @@ public static class CircuitExplainer
         options.Validate();
         cancel.ThrowIfCancellationRequested();
         if (requests.Count == 0) throw new ArgumentException("no prompts to find a circuit for");
+        if (requests.FirstOrDefault(r => r.CustomMetric is null && r.Metric is not (MetricKind.LogitDiff or MetricKind.LogProbDiff)) is { } other)
+            throw new ArgumentException($"metric {other.Metric}: faithfulness is a share of a target-vs-foil difference; use logit-diff or logprob-diff");
         var model = loaded.Model;
         var predictions = requests.Select(r => Prediction.Prepare(loaded, r)).ToList();
-        var items = predictions.Select(p => new CircuitItem(p.Ids, p.CounterfactualIds, p.Readout)).ToList();
+        var items = predictions.Select(p => new CircuitItem(p.Run, p.CounterfactualRun, p.Metric)).ToList();
         var reference = (referencePrompts ?? ExplainOptions.DefaultReferencePrompts).Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList();
         var forward = new EdgeForward(model);
         var result = CircuitDiscovery.Run(forward, items, reference, options, progress, cancel);
@@ -31,13 +33,15 @@ public static class CircuitExplainer
         CircuitEdge Edge(EdgeScore e) => new(e.Edge.From.Name, e.Edge.To.Name, e.Score, e.Edge.To.Nodes(model.Config).Select(n => n.Name).ToArray());
         var nodes = CircuitNodes(result.Circuit.Select(e => e.Edge), model.Config);
         var first = predictions[0];
-        var (_, cache) = model.RunWithCache(TokenBatch.Single(first.Ids), Mechanisms.HookNamesNeeded(model.Config).Concat(EdgeForward.SenderHooks(model.Config)).ToHashSet().Contains, lastPositionOnly: true);
+        // Readouts are of the answer position: the prompt alone.
+        var (_, cache) = model.RunWithCache(TokenBatch.Single(first.AnswerIds), Mechanisms.HookNamesNeeded(model.Config).Concat(EdgeForward.SenderHooks(model.Config)).ToHashSet().Contains, lastPositionOnly: true);
         var qk = new QkCircuits(model, loaded.Tokenizer);
-        var readouts = nodes.Select(n => Readout(loaded, cache, qk, first.Ids, n)).ToArray();
+        var readouts = nodes.Select(n => Readout(loaded, cache, qk, first.AnswerIds, n)).ToArray();
         if (nodes.Any(n => n.Kind == NodeKind.Mlp)) readouts = WithTopContexts(loaded, first, readouts, options);
         var report = new CircuitReport
         {
-            Metric = "logit_diff",
+            Metric = first.Metric.Name,
+            Unit = first.Metric.Unit,
             Method = options.IgSteps > 0 ? "eap_ig" : "eap",
             IgSteps = options.IgSteps,
             Items = result.Items,
@@ -94,7 +98,7 @@ public static class CircuitExplainer
     /// </summary>
     private static CircuitNode[] WithTopContexts(LoadedModel loaded, Prediction first, CircuitNode[] nodes, CircuitOptions options)
     {
-        var neurons = AttributionPatching.Run(loaded.Model, first.Ids, first.CounterfactualIds, first.Readout, PatchDirection.Denoise).Neurons!;
+        var neurons = AttributionPatching.Run(loaded.Model, first.Run, first.CounterfactualRun, first.Metric, PatchDirection.Denoise).Neurons!;
         return nodes.Select(n =>
         {
             if (n.Kind != "mlp") return n;
@@ -112,10 +116,10 @@ public static class CircuitExplainer
         var caveats = new List<string>();
         string over = r.Items == 1 ? "this prediction" : $"the {r.CountedItems} items the model gets right (of {r.Items})";
         sentences.Add($"A circuit of {r.Edges.Length} edges (the top {r.RequestedEdges} of {r.TotalEdges} by {(r.Method == "eap" ? "edge attribution patching" : $"EAP with {r.IgSteps} integrated-gradient steps")}, pruned) between {r.Nodes.Length} nodes keeps "
-            + $"{P(r.Faithfulness.Resample)} of the logit difference over {over} when every other edge carries the counterfactual's activations, and {P(r.Faithfulness.Mean)} with mean ablation; "
+            + $"{P(r.Faithfulness.Resample)} of the {(r.Metric == "logit_diff" ? "logit difference" : r.Metric)} over {over} when every other edge carries the counterfactual's activations, and {P(r.Faithfulness.Mean)} with mean ablation; "
             + $"random circuits of {r.Edges.Length} edges keep {P(r.RandomFaithfulness.Resample)} and {P(r.RandomFaithfulness.Mean)}.");
         if (r.Edges.Length > 0)
-            sentences.Add("Strongest edges: " + string.Join(", ", r.Edges.Take(4).Select(e => $"{e.From} → {e.To} ({ExplainSummary.Logits(e.Score)})")) + " (estimated change in logits when the edge alone is cut).");
+            sentences.Add("Strongest edges: " + string.Join(", ", r.Edges.Take(4).Select(e => $"{e.From} → {e.To} ({ExplainSummary.Logits(e.Score)})")) + $" (estimated change in {r.Unit} when the edge alone is cut).");
         foreach (var n in r.Nodes.Where(n => n.Head is not null).Take(3))
         {
             var h = n.Head!;

@@ -34,8 +34,10 @@ public sealed record PathPatchingCheck(double Spearman, PatchedEdge[] Edges);
 /// </summary>
 public sealed record CircuitReport
 {
-    /// <summary>"logit_diff": target − foil logit at the last position.</summary>
+    /// <summary>"logit_diff" (target − foil logit at the last position) or "logprob_diff" (teacher-forced log p(target) − log p(foil)).</summary>
     public required string Metric { get; init; }
+    /// <summary>What the metric and edge scores are in: "logits" or "nats".</summary>
+    public required string Unit { get; init; }
     /// <summary>"eap", or "eap_ig" with integrated-gradient steps.</summary>
     public required string Method { get; init; }
     public int IgSteps { get; init; }

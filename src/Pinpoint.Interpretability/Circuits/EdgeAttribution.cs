@@ -18,12 +18,12 @@ public sealed record EdgeScore(Edge Edge, double Score);
 public static class EdgeAttribution
 {
     /// <param name="igSteps">0 for plain EAP; S &gt; 0 averages gradients at α = (k + ½)/S.</param>
-    public static double[] Scores(EdgeForward forward, int[] clean, int[] counterfactual, LogitDiffReadout readout, int igSteps = 0)
+    public static double[] Scores(EdgeForward forward, TokenBatch clean, TokenBatch counterfactual, AnswerMetric metric, int igSteps = 0)
     {
         ActivationPatching.CheckLengths(clean, counterfactual);
         var corrupt = forward.SenderOutputs(counterfactual);
         var graph = forward.Graph;
-        int size = clean.Length * graph.Config.DModel, ports = graph.Ports.Count, senders = graph.Senders.Count;
+        int size = clean.BatchSize * clean.Length * graph.Config.DModel, ports = graph.Ports.Count, senders = graph.Senders.Count;
         // Row s: sender s's (counterfactual − clean) output. Every sender against every port is then one product per
         // stack of port inputs, [senders, T·d] · [T·d, ports of the stack], read straight off the taped gradients; an
         // edge's score is its cell (summed over the gradient steps).
@@ -35,8 +35,8 @@ public static class EdgeAttribution
             (string, HookFunction)? path = igSteps == 0 ? null
                 : (HookNames.ResidPre(0), (x, _) => Interpolate(x, corrupt[Node.Embed], (k + 0.5) / steps));
             var tape = new Tape();
-            var run = forward.Run(clean, tape: tape, before: path);
-            AttributionPatching.BackwardLogitDiff(tape, run.Logits, readout);
+            var run = forward.Run(clean, tape: tape, before: path, lastPositionOnly: metric.LastPositionOnly);
+            metric.Backward(tape, run.Logits);
             moved ??= Moved(graph, corrupt, run.Outputs, size);
             foreach (var (first, stacked) in run.Stacks)
                 Gemm.Multiply(senders, stacked.Dim(0), size, moved, size, false, stacked.Grad!.Span, size, true,
@@ -59,11 +59,11 @@ public static class EdgeAttribution
     /// Exact path patching of single edges: the metric with only that edge cut (its sender's counterfactual output at
     /// that port), minus the clean metric — what <see cref="Scores"/> estimates.
     /// </summary>
-    public static double[] Patch(EdgeForward forward, int[] clean, int[] counterfactual, LogitDiffReadout readout, IReadOnlyList<Edge> edges)
+    public static double[] Patch(EdgeForward forward, TokenBatch clean, TokenBatch counterfactual, AnswerMetric metric, IReadOnlyList<Edge> edges)
     {
         var corrupt = forward.SenderOutputs(counterfactual);
-        double baseline = readout.FromLogits(forward.Run(clean).Logits);
-        return edges.Select(cut => readout.FromLogits(forward.Run(clean, e => e != cut, corrupt).Logits) - baseline).ToArray();
+        double baseline = metric.FromLogits(forward.Run(clean, lastPositionOnly: metric.LastPositionOnly).Logits);
+        return edges.Select(cut => metric.FromLogits(forward.Run(clean, e => e != cut, corrupt, lastPositionOnly: metric.LastPositionOnly).Logits) - baseline).ToArray();
     }
 
     /// <summary>corrupt + α·(x − corrupt): the embeddings a fraction α of the way from the counterfactual to the clean prompt.</summary>

@@ -21,12 +21,12 @@ public readonly record struct PortInput(Tensor Stacked, int Slot)
     public ReadOnlySpan<float> Gradient => Stacked.Grad!.Span.Slice(Slot * Size, Size);
 }
 
-/// <summary>One row of a batched edge run: the edges it keeps, and what a cut edge's sender carries instead ([T, d_model] per sender).</summary>
+/// <summary>One row of a batched edge run: the edges it keeps, and what a cut edge's sender carries instead ([sequences, T, d_model] per sender).</summary>
 public sealed record CutSet(Func<Edge, bool> Keep, IReadOnlyDictionary<Node, float[]> Ablated);
 
 /// <summary>What one run through <see cref="EdgeForward"/> gives back.</summary>
 /// <param name="Inputs">Each receiving port's own input (the residual stream as that port saw it), with gradients after a taped backward.</param>
-/// <param name="Outputs">Each sender's write to the residual stream, [T, d_model] row-major.</param>
+/// <param name="Outputs">Each sender's write to the residual stream, [rows, sequences, T, d_model] row-major.</param>
 /// <param name="Stacks">Each stack of port inputs with its first port; the ports of a stack follow one another in <see cref="EdgeGraph.Ports"/>.</param>
 public sealed record EdgeRunResult(Tensor Logits, IReadOnlyDictionary<Port, PortInput> Inputs, IReadOnlyDictionary<Node, float[]> Outputs,
     IReadOnlyList<(Port First, Tensor Stacked)> Stacks);
@@ -97,10 +97,10 @@ public sealed class EdgeForward
             .Prepend(HookNames.ResidPre(0));
 
     /// <summary>Every sender's output on <paramref name="ids"/> from an ordinary cached forward (what an ablation substitutes).</summary>
-    public Dictionary<Node, float[]> SenderOutputs(int[] ids)
+    public Dictionary<Node, float[]> SenderOutputs(TokenBatch ids)
     {
         var names = SenderHooks(_model.Config).ToHashSet();
-        var (_, cache) = _model.RunWithCache(TokenBatch.Single(ids), names.Contains, lastPositionOnly: true);
+        var (_, cache) = _model.RunWithCache(ids, names.Contains, lastPositionOnly: true);
         var outputs = new Dictionary<Node, float[]>();
         foreach (var name in names) Capture(name, cache[name], outputs);
         return outputs;
@@ -139,29 +139,32 @@ public sealed class EdgeForward
     /// <paramref name="ablated"/> at the receiving port only). With <paramref name="tape"/>, each port's input is marked
     /// for a gradient; <paramref name="before"/> runs first at its hook (e.g. to move the embeddings along a path).
     /// </summary>
-    public EdgeRunResult Run(int[] ids, Func<Edge, bool>? keep = null, IReadOnlyDictionary<Node, float[]>? ablated = null, Tape? tape = null,
-        (string HookName, HookFunction Function)? before = null)
+    /// <param name="lastPositionOnly">Whether the logits of the last position suffice (a metric reading earlier rows needs all).</param>
+    public EdgeRunResult Run(TokenBatch ids, Func<Edge, bool>? keep = null, IReadOnlyDictionary<Node, float[]>? ablated = null, Tape? tape = null,
+        (string HookName, HookFunction Function)? before = null, bool lastPositionOnly = true)
     {
         if (keep is not null && ablated is null) throw new ArgumentException("cutting edges needs the senders' ablated outputs");
-        return RunBatch(ids, keep is null ? null : [new CutSet(keep, ablated!)], tape, before);
+        return RunBatch(ids, keep is null ? null : [new CutSet(keep, ablated!)], tape, before, lastPositionOnly);
     }
 
     /// <summary>
     /// Runs <paramref name="ids"/> once per cut set, every row in one batch: row r cuts the edges cuts[r] rejects (null:
-    /// one row, nothing cut). The logits are [rows, 1, vocab]; a sender's output holds every row, one after another.
+    /// one row, nothing cut). The logits are [rows · sequences, 1 (or T), vocab]; a sender's output holds every row, one after another.
     /// </summary>
-    public EdgeRunResult RunBatch(int[] ids, IReadOnlyList<CutSet>? cuts, Tape? tape = null, (string HookName, HookFunction Function)? before = null)
+    public EdgeRunResult RunBatch(TokenBatch ids, IReadOnlyList<CutSet>? cuts, Tape? tape = null, (string HookName, HookFunction Function)? before = null,
+        bool lastPositionOnly = true)
     {
         var c = _model.Config;
         var cx = tape is null ? Compute.Eager : new Compute(tape);
-        int length = ids.Length, rows = cuts?.Count ?? 1;
+        // A row is one cut set over every sequence of the run; the model sees rows · sequences sequences.
+        int length = ids.Length, rows = cuts?.Count ?? 1, sequences = rows * ids.BatchSize;
         var outputs = new Dictionary<Node, float[]>();
         var inputs = new Dictionary<Port, PortInput>();
         var stacks = new List<(Port, Tensor)>();
         var residPre = new Tensor[c.NLayers];
         var residMid = new Tensor[c.NLayers];
         var ports = Graph.Ports.ToLookup(p => (p.Layer, p.Kind, p.NodeKind));
-        int size = length * c.DModel, all = rows * size;
+        int size = ids.BatchSize * length * c.DModel, all = rows * size;
 
         // With edges to cut: each captured sender's (output − ablated output) per row, and their running sum over every
         // sender so far, so that a port subtracts only what it keeps instead of adding up everything it cuts.
@@ -180,7 +183,7 @@ public sealed class EdgeForward
             }
         }
 
-        // The inputs of ports reading the same residual stream, stacked [ports, rows·T, d_model]: each its own copy (so
+        // The inputs of ports reading the same residual stream, stacked [ports, rows·sequences·T, d_model]: each its own copy (so
         // each is a slice of one tensor on the tape), less the ablation of the edges it cuts in each row.
         Tensor Inputs(IReadOnlyList<Port> group, Tensor resid)
         {
@@ -194,7 +197,7 @@ public sealed class EdgeForward
                     foreach (var (sender, delta) in moved)
                         if (!EdgeGraph.Feeds(c, sender, group[i]) || cuts![r].Keep(new Edge(sender, group[i]))) Elementwise.ScaleAccumulate(delta.AsSpan(r * size, size), 1f, slot);
                 }
-            var x = cx.Add(Tensor.FromArray(removed, group.Count, rows * length, c.DModel), cx.Reshape(resid, rows * length, c.DModel));
+            var x = cx.Add(Tensor.FromArray(removed, group.Count, sequences * length, c.DModel), cx.Reshape(resid, sequences * length, c.DModel));
             if (tape is not null) x.RequiresGrad = true;
             for (int i = 0; i < group.Count; i++)
             {
@@ -210,13 +213,13 @@ public sealed class EdgeForward
             var group = ports[(layer, kind, NodeKind.Head)].OrderBy(p => p.Index).ToList();
             var normed = _model.ApplyNorm(cx, Inputs(group, residPre[layer]), _model.Weights.Blocks[layer].Ln1);
             int k = (int)kind;
-            // [heads, rows·T, d_head] → [rows·T, heads, d_head], the layout the model's own projection has at this hook.
+            // [heads, sequences·T, d_head] → [sequences·T, heads, d_head], the layout the model's own projection has at this hook.
             var projected = cx.Contiguous(cx.Transpose(cx.BatchedMatMul(normed, _projections[layer][k]), 0, 1));
             if (_biases[layer][k] is { } b) projected = cx.Add(projected, b);
-            return cx.Reshape(projected, rows, length, group.Count, c.DHead);
+            return cx.Reshape(projected, sequences, length, group.Count, c.DHead);
         }
 
-        Tensor Single(int layer, NodeKind receiver, Tensor resid) => cx.Reshape(Inputs([ports[(layer, PortKind.Input, receiver)].Single()], resid), rows, length, c.DModel);
+        Tensor Single(int layer, NodeKind receiver, Tensor resid) => cx.Reshape(Inputs([ports[(layer, PortKind.Input, receiver)].Single()], resid), sequences, length, c.DModel);
 
         // Taped, the model's own residual stream is handed back detached where it enters its norms, so its norm and fused
         // Q/K/V projection (whose outputs the ports replace) stay off the tape instead of back-propagating zeros; the
@@ -261,8 +264,8 @@ public sealed class EdgeForward
                 _model.ApplyNorm(cx, Single(layer, NodeKind.Mlp, c.ParallelResidual ? residPre[layer] : residMid[layer]), _model.Weights.Blocks[layer].Ln2!));
             hooks.Add(HookNames.MlpOut(layer), (x, name) => { mlpOut[layer] = x; Captured(name, x); return null; });
         }
-        var batch = new TokenBatch(rows, length, Enumerable.Range(0, rows).SelectMany(_ => ids).ToArray());
-        var logits = _model.Forward(cx, batch, hooks, lastPositionOnly: true);
+        var batch = new TokenBatch(sequences, length, Enumerable.Range(0, rows).SelectMany(_ => ids.Ids).ToArray());
+        var logits = _model.Forward(cx, batch, hooks, lastPositionOnly: lastPositionOnly);
         return new EdgeRunResult(logits, inputs, outputs, stacks);
     }
 

@@ -188,7 +188,7 @@ public static class DynamicsAnalysis
         var reference = new ExplainOptions().ReferencePrompts.Select(p => loaded.Tokenizer.Encode(p, bos).Take(model.Config.ContextLength).ToArray()).ToList();
         var ablatable = topSet.Where(c => c.Kind is ComponentKind.Head or ComponentKind.Mlp).ToList();
         var plans = pairs.Select((_, i) => Verification.Plan(model.Config, ablatable, ablatable.Count, seed: i)).ToList();
-        var mean = Verification.Replacements(model, AblationKind.Mean, [], reference);
+        var mean = Verification.Replacements(model, AblationKind.Mean, null, reference);
         DatasetVerification Check(AblationKind kind, Func<int, Dictionary<string, float[]>> replacements) =>
             DatasetExplainer.Pool(kind, clean, DatasetPatching.Ablate(model, pairs, clean, plans, kind, replacements, cancel: cancel));
         return new CheckpointVerification(step, ablatable.Select(c => c.Name).ToList(), Check(AblationKind.Mean, _ => mean),

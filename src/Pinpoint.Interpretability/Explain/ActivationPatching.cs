@@ -43,7 +43,7 @@ public sealed record PatchingResult(
 public static class ActivationPatching
 {
     /// <param name="cells">Cells left out are empty arrays (e.g. dataset mode needs no residual × position grid from the noising run).</param>
-    public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, AnswerMetric metric, PatchDirection direction,
+    public static PatchingResult Run(HookedTransformer model, TokenBatch clean, TokenBatch counterfactual, AnswerMetric metric, PatchDirection direction,
         PatchingCells cells = PatchingCells.All)
     {
         var c = model.Config;
@@ -80,7 +80,7 @@ public static class ActivationPatching
     /// Exact patching of single neurons (their hook_post column at every position): one forward each, so meant for the
     /// few that attribution patching ranks highest. Values are shares of (clean − counterfactual), as in <see cref="Run"/>.
     /// </summary>
-    public static List<Attribution> Neurons(HookedTransformer model, int[] clean, int[] counterfactual, AnswerMetric metric,
+    public static List<Attribution> Neurons(HookedTransformer model, TokenBatch clean, TokenBatch counterfactual, AnswerMetric metric,
         PatchDirection direction, IEnumerable<Component> neurons)
     {
         var list = neurons.ToList();
@@ -95,16 +95,16 @@ public static class ActivationPatching
         private readonly HookedTransformer _model;
         private readonly AnswerMetric _metric;
         private readonly PatchDirection _direction;
-        private readonly int[] _target;
+        private readonly TokenBatch _target;
         private readonly ActivationCache _source;
         private readonly double _baseline, _span;
 
-        public Patcher(HookedTransformer model, int[] clean, int[] counterfactual, AnswerMetric metric, PatchDirection direction, ISet<string> hooks)
+        public Patcher(HookedTransformer model, TokenBatch clean, TokenBatch counterfactual, AnswerMetric metric, PatchDirection direction, ISet<string> hooks)
         {
             CheckLengths(clean, counterfactual);
             (_model, _metric, _direction) = (model, metric, direction);
-            var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), hooks.Contains, lastPositionOnly: metric.LastPositionOnly);
-            var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), hooks.Contains, lastPositionOnly: metric.LastPositionOnly);
+            var (cleanLogits, cleanCache) = model.RunWithCache(clean, hooks.Contains, lastPositionOnly: metric.LastPositionOnly);
+            var (cfLogits, cfCache) = model.RunWithCache(counterfactual, hooks.Contains, lastPositionOnly: metric.LastPositionOnly);
             (CleanDiff, CounterfactualDiff) = (metric.FromLogits(cleanLogits), metric.FromLogits(cfLogits));
             (_target, _source) = direction == PatchDirection.Denoise ? (counterfactual, cleanCache) : (clean, cfCache);
             _baseline = direction == PatchDirection.Denoise ? CounterfactualDiff : CleanDiff;
@@ -117,40 +117,50 @@ public static class ActivationPatching
         /// <summary>Share of (clean − counterfactual) that patching <paramref name="hook"/> moves in the patching direction.</summary>
         public double Effect(string hook, Func<Tensor, Tensor, Tensor> patch)
         {
-            var logits = _model.RunWithHooks(TokenBatch.Single(_target), [(hook, (act, name) => patch(act, _source[name]))], lastPositionOnly: _metric.LastPositionOnly);
+            var logits = _model.RunWithHooks(_target, [(hook, (act, name) => patch(act, _source[name]))], lastPositionOnly: _metric.LastPositionOnly);
             double moved = _metric.FromLogits(logits) - _baseline;
             return Math.Abs(_span) < 1e-12 ? 0 : (_direction == PatchDirection.Denoise ? moved : -moved) / _span;
         }
     }
 
-    /// <summary>Position-wise patching pairs the two prompts token by token.</summary>
-    public static void CheckLengths(int[] clean, int[] counterfactual)
+    /// <summary>Position-wise patching pairs the two runs token by token (and sequence by sequence).</summary>
+    public static void CheckLengths(TokenBatch clean, TokenBatch counterfactual)
     {
         if (clean.Length != counterfactual.Length)
             throw new ArgumentException($"the clean prompt has {clean.Length} tokens and the counterfactual {counterfactual.Length}; position-wise patching needs equal lengths");
+        if (clean.BatchSize != counterfactual.BatchSize)
+            throw new ArgumentException($"the clean run has {clean.BatchSize} sequences and the counterfactual {counterfactual.BatchSize}; patching pairs them one to one");
     }
 
-    /// <summary>A copy of <paramref name="activation"/> [1, T, ...] with positions [start, start+count) taken from <paramref name="source"/>.</summary>
+    /// <summary>
+    /// A copy of <paramref name="activation"/> [sequences, T, ...] with positions [start, start+count) of every sequence
+    /// taken from <paramref name="source"/>.
+    /// </summary>
     public static Tensor CopyPositions(Tensor activation, Tensor source, int start, int count)
     {
         var patched = activation.Clone();
-        int width = activation.Size / activation.Dim(1);
-        source.Contiguous().Span.Slice(start * width, count * width).CopyTo(patched.Span.Slice(start * width, count * width));
+        int length = activation.Dim(1), width = activation.Size / (activation.Dim(0) * length);
+        var from = source.Contiguous().Span;
+        for (int b = 0; b < activation.Dim(0); b++)
+        {
+            int offset = (b * length + start) * width;
+            from.Slice(offset, count * width).CopyTo(patched.Span.Slice(offset, count * width));
+        }
         return patched;
     }
 
-    /// <summary>A copy of hook_z [1, T, H, D] with head <paramref name="head"/> taken from <paramref name="source"/> at every position.</summary>
+    /// <summary>A copy of hook_z [sequences, T, H, D] with head <paramref name="head"/> taken from <paramref name="source"/> at every position.</summary>
     public static Tensor CopyHead(Tensor z, Tensor source, int head) =>
         ReplaceColumns(z, source.ToArray(), head * z.Dim(3), z.Dim(3));
 
     /// <summary>
-    /// Columns [start, start+width) of every position of <paramref name="activation"/> [1, T, ...] replaced by
-    /// <paramref name="values"/>: either one row (a mean, broadcast over positions) or a whole tensor of the same shape.
+    /// Columns [start, start+width) of every position of every sequence of <paramref name="activation"/> [sequences, T, ...]
+    /// replaced by <paramref name="values"/>: either one row (a mean, broadcast over positions) or a whole tensor of the same shape.
     /// </summary>
     public static Tensor ReplaceColumns(Tensor activation, float[] values, int start, int width)
     {
         var result = activation.Clone();
-        ReplaceColumns(result.Span, values, activation.Size / activation.Dim(1), start, width);
+        ReplaceColumns(result.Span, values, activation.Size / (activation.Dim(0) * activation.Dim(1)), start, width);
         return result;
     }
 

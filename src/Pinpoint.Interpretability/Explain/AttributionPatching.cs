@@ -12,7 +12,7 @@ namespace Pinpoint.Interpretability.Explain;
 /// </summary>
 public static class AttributionPatching
 {
-    public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, AnswerMetric metric, PatchDirection direction)
+    public static PatchingResult Run(HookedTransformer model, TokenBatch clean, TokenBatch counterfactual, AnswerMetric metric, PatchDirection direction)
     {
         ActivationPatching.CheckLengths(clean, counterfactual);
         var c = model.Config;
@@ -20,7 +20,7 @@ public static class AttributionPatching
         var (sourceIds, baseIds) = direction == PatchDirection.Denoise ? (clean, counterfactual) : (counterfactual, clean);
         // The source run only supplies activations, so it runs untaped; only the base run is differentiated (a taped
         // batch of both would back-propagate zeros through the source row at the same cost).
-        var (sourceLogits, source) = model.RunWithCache(TokenBatch.Single(sourceIds), names.Contains, lastPositionOnly: metric.LastPositionOnly);
+        var (sourceLogits, source) = model.RunWithCache(sourceIds, names.Contains, lastPositionOnly: metric.LastPositionOnly);
         var (baseDiff, baseline) = Gradients(model, baseIds, names, metric);
         double sourceDiff = metric.FromLogits(sourceLogits);
         var (cleanDiff, cfDiff) = direction == PatchDirection.Denoise ? (sourceDiff, baseDiff) : (baseDiff, sourceDiff);
@@ -29,8 +29,8 @@ public static class AttributionPatching
 
     /// <summary>
     /// Fills every patching cell with (source − base) · gradient, summed over the cell's elements and normalised by
-    /// the clean − counterfactual span. <paramref name="source"/> and <paramref name="baseline"/> hold one sequence's
-    /// activation per hook, <paramref name="gradient"/> ∂diff/∂activation (null where the metric does not depend on
+    /// the clean − counterfactual span (position cells summed over the run's sequences). <paramref name="source"/> and
+    /// <paramref name="baseline"/> hold the run's activation per hook, <paramref name="gradient"/> ∂diff/∂activation (null where the metric does not depend on
     /// it): the gradient at the base run, or one averaged along a path.
     /// </summary>
     public static PatchingResult FromGradients(TransformerConfig c, int length, PatchDirection direction, double cleanDiff, double cfDiff,
@@ -97,7 +97,7 @@ public static class AttributionPatching
     /// whose Grad holds ∂diff/∂activation.
     /// </summary>
     /// <param name="replacements">Hook functions run before the activations are marked (so a replaced activation is the one differentiated).</param>
-    public static (double LogitDiff, ActivationCache Activations) Gradients(HookedTransformer model, int[] ids, IReadOnlySet<string> names,
+    public static (double LogitDiff, ActivationCache Activations) Gradients(HookedTransformer model, TokenBatch ids, IReadOnlySet<string> names,
         AnswerMetric metric, IEnumerable<(string HookName, HookFunction Function)>? replacements = null)
     {
         var tape = new Tape();
@@ -109,7 +109,7 @@ public static class AttributionPatching
                 act.RequiresGrad = true;
                 return null;
             });
-        var logits = model.Forward(new Compute(tape), TokenBatch.Single(ids), hooks, lastPositionOnly: metric.LastPositionOnly);
+        var logits = model.Forward(new Compute(tape), ids, hooks, lastPositionOnly: metric.LastPositionOnly);
         metric.Backward(tape, logits);
         return (metric.FromLogits(logits), hooks.Cache);
     }

@@ -175,7 +175,7 @@ public static class DatasetExplainer
             cancel.ThrowIfCancellationRequested();
             var p = analyses[i].Prediction;
             VerificationResult Check(IReadOnlyList<Component> set, AblationKind kind) =>
-                Verification.Run(model, p.Ids, p.CounterfactualIds, reference, p.Metric, set, options.VerifyK, kind, seed: i);
+                Verification.Run(model, p.Run, p.CounterfactualRun, reference, p.Metric, set, options.VerifyK, kind, seed: i);
             mean.Add(Check(verified, AblationKind.Mean));
             resample.Add(Check(verified, AblationKind.Resample));
             ownMean.Add(Check(analyses[i].OwnTopK, AblationKind.Mean));

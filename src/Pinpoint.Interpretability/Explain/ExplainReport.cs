@@ -28,9 +28,20 @@ public sealed record PatchingEstimate(int? Steps, double[][] Residual, double[] 
 /// <param name="Unit">"logits", "nats" or "probability".</param>
 public sealed record MetricSummary(string Name, string Unit, double Clean, double Counterfactual)
 {
+    /// <summary>For metrics that sum answer tokens' log-probabilities (logprob, logprob_diff): each token's part; null otherwise.</summary>
+    public IReadOnlyList<MetricTermValue>? Terms { get; init; }
+
     /// <summary>Clean − counterfactual: what patching shares are shares of.</summary>
     [JsonIgnore] public double Effect => Clean - Counterfactual;
 }
+
+/// <summary>One answer token's teacher-forced log-probability in the metric: the metric is Σ sign · log p over its terms.</summary>
+/// <param name="Answer">"target" or "foil".</param>
+/// <param name="Index">The token's place in its answer.</param>
+/// <param name="Sign">+1 (added) or −1 (subtracted).</param>
+/// <param name="Clean">log p(token | prompt, earlier answer tokens), nats.</param>
+/// <param name="Counterfactual">The same on the counterfactual prompt.</param>
+public sealed record MetricTermValue(string Answer, int Index, string Token, int Sign, double Clean, double Counterfactual);
 
 /// <summary>The causal check: mean ablation's numbers at the top level, the ablated set, and resample ablation beside them.</summary>
 public sealed record VerificationSummary(

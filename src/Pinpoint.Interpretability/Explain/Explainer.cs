@@ -1,3 +1,4 @@
+using Pinpoint.Engine.Autograd;
 using Pinpoint.Interpretability.Dashboards;
 using System.Text.Json.Serialization;
 using Pinpoint.Interpretability.Evaluation;
@@ -141,10 +142,11 @@ public static class Explainer
         var directNeurons = dla.Neurons.OrderByDescending(a => Math.Abs(a.Value)).ToList();
         var report = new ExplainReport
         {
-            Prompt = request.Prompt, Ids = ids, Tokens = ids.Select(loaded.Tokenizer.TokenText).ToArray(), Target = target, Foil = foil,
+            Prompt = request.Prompt, Ids = prediction.Ids, Tokens = prediction.Ids.Select(loaded.Tokenizer.TokenText).ToArray(), Target = target, Foil = foil,
             LogitDiff = diff,
-            Metric = new MetricSummary(metric.Name, metric.Unit, denoise.CleanDiff, denoise.CounterfactualDiff), AnswerPosition = prediction.AnswerIds.Length - 1,
-            Counterfactual = new CounterfactualPrompt(cfText, origin, cfIds.Select(loaded.Tokenizer.TokenText).ToArray(), cfDiff)
+            Metric = new MetricSummary(metric.Name, metric.Unit, denoise.CleanDiff, denoise.CounterfactualDiff) { Terms = MetricTerms(model, loaded.Tokenizer, prediction) },
+            AnswerPosition = prediction.AnswerIds.Length - 1,
+            Counterfactual = new CounterfactualPrompt(cfText, origin, prediction.CounterfactualIds.Select(loaded.Tokenizer.TokenText).ToArray(), cfDiff)
             {
                 Candidates = prediction.CounterfactualCandidates.Count > 0 ? prediction.CounterfactualCandidates : null,
             },
@@ -177,6 +179,16 @@ public static class Explainer
         return (diff, LogitLens.Run(model.Config, cache, readout), DirectLogitAttribution.Run(model, cache, readout, diff), cache);
     }
 
+    /// <summary>Each answer token's log-probability on the clean and counterfactual runs, for metrics that sum them (null otherwise).</summary>
+    public static IReadOnlyList<MetricTermValue>? MetricTerms(HookedTransformer model, ITokenizer tokenizer, Prediction prediction)
+    {
+        var metric = prediction.Metric;
+        if (metric.Terms is not { } terms) return null;
+        double[] Values(TokenBatch run) => metric.TermValues(model.Forward(Compute.Eager, run, lastPositionOnly: metric.LastPositionOnly))!;
+        var (clean, counterfactual) = (Values(prediction.Run), Values(prediction.CounterfactualRun));
+        return terms.Select((t, i) => new MetricTermValue(t.Answer, t.Index, tokenizer.TokenText(t.Token), t.Sign, clean[i], counterfactual[i])).ToList();
+    }
+
     /// <summary>
     /// The set the causal check ablates: the k heads and single neurons with the largest values (MLP layers are too coarse
     /// to name a mechanism). Given noising-direction rankings — how much knocking each one out alone removes — since
@@ -195,7 +207,7 @@ public static class Explainer
     /// a neuron past a GELU knee can be far off.
     /// </summary>
     /// <param name="noiseEstimate">Attribution patching of the prediction in the noising direction.</param>
-    public static List<Attribution> NeuronRemovalRanking(HookedTransformer model, int[] ids, int[] cfIds, AnswerMetric metric, PatchingResult noiseEstimate, int k)
+    public static List<Attribution> NeuronRemovalRanking(HookedTransformer model, TokenBatch ids, TokenBatch cfIds, AnswerMetric metric, PatchingResult noiseEstimate, int k)
     {
         var shortlist = NeuronRanking(noiseEstimate).Take(NeuronShortlistPerSlot * k).Select(a => a.Component);
         return ActivationPatching.Neurons(model, ids, cfIds, metric, PatchDirection.Noise, shortlist)

@@ -15,14 +15,14 @@ public static class IntegratedGradients
 {
     public const int DefaultSteps = 5;
 
-    public static PatchingResult Run(HookedTransformer model, int[] clean, int[] counterfactual, AnswerMetric metric, int steps = DefaultSteps)
+    public static PatchingResult Run(HookedTransformer model, TokenBatch clean, TokenBatch counterfactual, AnswerMetric metric, int steps = DefaultSteps)
     {
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), $"integrated gradients needs at least one step, got {steps}");
         ActivationPatching.CheckLengths(clean, counterfactual);
         var c = model.Config;
         var names = AttributionPatching.HookPoints(c);
-        var (cleanLogits, cleanCache) = model.RunWithCache(TokenBatch.Single(clean), names.Contains, lastPositionOnly: metric.LastPositionOnly);
-        var (cfLogits, cfCache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains, lastPositionOnly: metric.LastPositionOnly);
+        var (cleanLogits, cleanCache) = model.RunWithCache(clean, names.Contains, lastPositionOnly: metric.LastPositionOnly);
+        var (cfLogits, cfCache) = model.RunWithCache(counterfactual, names.Contains, lastPositionOnly: metric.LastPositionOnly);
         string input = HookNames.ResidPre(0);
         var from = cfCache[input].ToArray();
         var to = cleanCache[input].ToArray();

@@ -6,16 +6,21 @@ using Pinpoint.Models.Transformer;
 namespace Pinpoint.Interpretability.Explain;
 
 /// <summary>
-/// A request made concrete: the token ids patching runs on (the prompt up to the answer position, then, for a
-/// teacher-forced metric, the target's tokens but its last), target and foil with their teacher-forced
-/// log-probabilities, the linear target − foil readout (logit lens, direct attribution), the metric, and the
-/// counterfactual prompt (given, or found by <see cref="CounterfactualSearch"/>) of equal length.
+/// A request made concrete: the run patching works on (the prompt up to the answer position, then, for a
+/// teacher-forced metric, the answer's tokens but its last — one sequence per answer the metric reads), target and foil
+/// with their teacher-forced log-probabilities, the linear target − foil readout (logit lens, direct attribution), the
+/// metric, and the counterfactual prompt (given, or found by <see cref="CounterfactualSearch"/>) of equal length.
 /// </summary>
-/// <param name="Ids">What patching and ablation run on: <see cref="AnswerIds"/>, plus teacher-forced target tokens.</param>
+/// <param name="Run">What patching and ablation run on: <see cref="AnswerIds"/> plus teacher-forced answer tokens, one row per sequence the metric reads.</param>
 /// <param name="Readout">Target − foil logit difference of the first tokens at the answer position.</param>
+/// <param name="CounterfactualRun">The same rows with the counterfactual prompt in place of the prompt (patching pairs them position by position).</param>
 public sealed record Prediction(
-    int[] Ids, TokenChoice Target, TokenChoice Foil, LogitDiffReadout Readout, int[] CounterfactualIds, string Counterfactual, string CounterfactualOrigin)
+    TokenBatch Run, TokenChoice Target, TokenChoice Foil, LogitDiffReadout Readout, TokenBatch CounterfactualRun, string Counterfactual, string CounterfactualOrigin)
 {
+    /// <summary>The run's first sequence: the prompt and the target tokens it feeds (what reports show).</summary>
+    public required int[] Ids { get; init; }
+    /// <summary><see cref="Ids"/> with the counterfactual prompt.</summary>
+    public int[] CounterfactualIds => [.. CounterfactualAnswerIds, .. Ids[AnswerIds.Length..]];
     /// <summary>The prompt up to and including the answer position (the metric's first row predicts from its last token).</summary>
     public required int[] AnswerIds { get; init; }
     public required int[] CounterfactualAnswerIds { get; init; }
@@ -30,6 +35,7 @@ public sealed record Prediction(
         string prompt = ids.Length == full.Length ? request.Prompt : loaded.Tokenizer.Decode(ids, skipSpecial: true);
         var target = Choice(loaded, prompt, ids, request.Target, "target");
         var foil = Choice(loaded, prompt, ids, request.Foil, "foil");
+        // The logit lens, direct attribution and the counterfactual search read the first tokens' difference, so they must differ.
         if (target.Id == foil.Id)
             throw new ArgumentException($"target \"{request.Target}\" and foil \"{request.Foil}\" both start with token {target.Id} ({target.Token}); the difference would be 0");
         var readout = new LogitDiffReadout(loaded.Model, target.Id, foil.Id);
@@ -45,19 +51,26 @@ public sealed record Prediction(
         if (cfIds.AsSpan().SequenceEqual(ids))
             throw new ArgumentException("counterfactual: it encodes to the same tokens as the prompt, so patching between them measures nothing; give a prompt where the answer changes");
 
-        // Teacher forcing: every target token but the last is fed, so the metric reads one row per target token.
+        // Teacher forcing: every answer token but the last is fed, so the metric reads one row per answer token.
         int[] forced = request.Metric == MetricKind.LogitDiff && request.CustomMetric is null ? [] : target.Ids[..^1];
-        int[] runIds = [.. ids, .. forced], cfRunIds = [.. cfIds, .. forced];
+        bool sequences = request.Metric == MetricKind.LogProbDiff && request.CustomMetric is null;
+        TokenBatch Run(int[] prompt) => sequences ? AnswerMetric.LogProbDiffRun(prompt, target.Ids, foil.Ids) : TokenBatch.Single([.. prompt, .. forced]);
+        var (run, cfRun) = (Run(ids), Run(cfIds));
+        int[] runIds = [.. ids, .. forced];
         var metric = request.CustomMetric?.Invoke(runIds, target.Ids, foil.Ids) ?? request.Metric switch
         {
             MetricKind.LogitDiff => AnswerMetric.LogitDiff(target.Id, foil.Id),
             MetricKind.LogProb => AnswerMetric.LogProb(target.Ids),
             MetricKind.Prob => AnswerMetric.Prob(target.Ids),
-            _ => AnswerMetric.Kl(AnswerMetric.LastRows(loaded.Model.Forward(Compute.Eager, TokenBatch.Single(runIds)), target.Ids.Length)),
+            MetricKind.LogProbDiff => AnswerMetric.LogProbDiff(target.Ids, foil.Ids),
+            _ => AnswerMetric.Kl(AnswerMetric.LastRows(loaded.Model.Forward(Compute.Eager, run), target.Ids.Length)),
         };
-        if (metric.Rows > runIds.Length)
-            throw new ArgumentException($"the metric reads {metric.Rows} positions but the run has {runIds.Length} tokens");
-        return new Prediction(runIds, target, foil, readout, cfRunIds, cfText, origin) { AnswerIds = ids, CounterfactualAnswerIds = cfIds, Metric = metric, CounterfactualCandidates = choice.Ranked };
+        if (metric.Cells.Max(c => c.FromEnd) >= run.Length || metric.Sequences > run.BatchSize)
+            throw new ArgumentException($"the metric reads {metric.Rows} rows of {metric.Sequences} sequences but the run has {run.BatchSize} of {run.Length} tokens");
+        return new Prediction(run, target, foil, readout, cfRun, cfText, origin)
+        {
+            Ids = runIds, AnswerIds = ids, CounterfactualAnswerIds = cfIds, Metric = metric, CounterfactualCandidates = choice.Ranked,
+        };
     }
 
     /// <summary>The prompt up to and including <paramref name="position"/> (all of it when null): the model's prediction there depends on nothing later.</summary>

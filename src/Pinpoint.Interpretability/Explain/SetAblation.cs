@@ -23,9 +23,9 @@ public static class SetAblation
         var reference = kind == AblationKind.Mean
             ? options.ReferencePrompts.Select(r => Continuations.EncodePrompt(loaded, r, "reference prompt")).ToList()
             : [];
-        var replacement = Verification.Replacements(model, kind, p.CounterfactualIds, reference);
-        double clean = p.Metric.FromLogits(model.RunWithHooks(Pinpoint.Models.Transformer.TokenBatch.Single(p.Ids), [], lastPositionOnly: p.Metric.LastPositionOnly));
-        double ablated = Verification.AblatedDiff(model, p.Ids, p.Metric, replacement, set);
+        var replacement = Verification.Replacements(model, kind, p.CounterfactualRun, reference);
+        double clean = p.Metric.FromLogits(model.RunWithHooks(p.Run, [], lastPositionOnly: p.Metric.LastPositionOnly));
+        double ablated = Verification.AblatedDiff(model, p.Run, p.Metric, replacement, set);
         return new SetAblationResult(set.Select(x => x.Name).ToArray(), kind == AblationKind.Mean ? "mean" : "resample",
             clean, ablated, Math.Abs(clean) < 1e-12 ? 0 : (clean - ablated) / clean, p.Counterfactual, p.CounterfactualOrigin);
     }

@@ -26,12 +26,12 @@ public static class Verification
 {
     public const int RandomDraws = 8;
 
-    public static VerificationResult Run(HookedTransformer model, int[] clean, int[] counterfactual, IReadOnlyList<int[]> reference,
+    public static VerificationResult Run(HookedTransformer model, TokenBatch clean, TokenBatch counterfactual, IReadOnlyList<int[]> reference,
         AnswerMetric metric, IReadOnlyList<Component> ranked, int k, AblationKind kind, int seed = 0)
     {
         var plan = Plan(model.Config, ranked, k, seed);
         var replacement = Replacements(model, kind, counterfactual, reference);
-        double cleanDiff = metric.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), [], lastPositionOnly: metric.LastPositionOnly));
+        double cleanDiff = metric.FromLogits(model.RunWithHooks(clean, [], lastPositionOnly: metric.LastPositionOnly));
         return plan.Result(kind, cleanDiff, set => AblatedDiff(model, clean, metric, replacement, set));
     }
 
@@ -59,11 +59,13 @@ public static class Verification
     }
 
     /// <summary>What ablation puts in place of each head, MLP and neuron output: their means over the reference prompts, or the counterfactual's.</summary>
-    public static Dictionary<string, float[]> Replacements(HookedTransformer model, AblationKind kind, int[] counterfactual, IReadOnlyList<int[]> reference) =>
-        kind == AblationKind.Mean ? MeanOutputs(model, reference) : CounterfactualOutputs(model, counterfactual);
+    /// <param name="counterfactual">The counterfactual run (resample ablation needs it, mean ablation does not).</param>
+    public static Dictionary<string, float[]> Replacements(HookedTransformer model, AblationKind kind, TokenBatch? counterfactual, IReadOnlyList<int[]> reference) =>
+        kind == AblationKind.Mean ? MeanOutputs(model, reference)
+            : CounterfactualOutputs(model, counterfactual ?? throw new ArgumentException("resample ablation needs the counterfactual run"));
 
     /// <summary>The logit difference of the clean prompt with every component of <paramref name="set"/> replaced together.</summary>
-    public static double AblatedDiff(HookedTransformer model, int[] clean, AnswerMetric metric, Dictionary<string, float[]> replacement, IEnumerable<Component> set)
+    public static double AblatedDiff(HookedTransformer model, TokenBatch clean, AnswerMetric metric, Dictionary<string, float[]> replacement, IEnumerable<Component> set)
     {
         var c = model.Config;
         var hooks = set.Select(x => x.Kind switch
@@ -73,7 +75,7 @@ public static class Verification
             ComponentKind.Mlp => (HookNames.MlpOut(x.Layer), (HookFunction)((o, _) => ActivationPatching.ReplaceColumns(o, replacement[HookNames.MlpOut(x.Layer)], 0, c.DModel))),
             _ => throw new ArgumentException($"{x.Name} cannot be ablated (heads, MLPs and neurons can)"),
         });
-        return metric.FromLogits(model.RunWithHooks(TokenBatch.Single(clean), hooks.ToList(), lastPositionOnly: metric.LastPositionOnly));
+        return metric.FromLogits(model.RunWithHooks(clean, hooks.ToList(), lastPositionOnly: metric.LastPositionOnly));
     }
 
     public static List<Component> AllComponents(TransformerConfig c)
@@ -115,10 +117,10 @@ public static class Verification
     }
 
     /// <summary>Counterfactual outputs, position by position (the prompts have equal length).</summary>
-    private static Dictionary<string, float[]> CounterfactualOutputs(HookedTransformer model, int[] counterfactual)
+    private static Dictionary<string, float[]> CounterfactualOutputs(HookedTransformer model, TokenBatch counterfactual)
     {
         var names = Points(model.Config).ToHashSet();
-        var (_, cache) = model.RunWithCache(TokenBatch.Single(counterfactual), names.Contains, lastPositionOnly: true);
+        var (_, cache) = model.RunWithCache(counterfactual, names.Contains, lastPositionOnly: true);
         return names.ToDictionary(n => n, n => cache[n].ToArray());
     }
 }

@@ -48,13 +48,13 @@ public static class WeightAttribution
     private const int ScoreBlockFloats = 1 << 22;
 
     /// <param name="tokenLabel">How a token id is shown in a vector's note.</param>
-    public static WeightAttributionResult Run(HookedTransformer model, int[] ids, AnswerMetric metric, int top, Func<int, string> tokenLabel)
+    public static WeightAttributionResult Run(HookedTransformer model, TokenBatch ids, AnswerMetric metric, int top, Func<int, string> tokenLabel)
     {
         // Views of the model's weights that take gradients, without copying them.
         var graded = new HookedTransformer(model.Config, model.Weights.Map(t => new Tensor(t.Storage, t.Offset, t.Shape.ToArray(), t.Strides.ToArray()) { RequiresGrad = true }));
         var tape = new Tape();
         foreach (var m in WeightMatrices.All(graded.Config, graded.Weights)) tape.FactorGradientOf(m.Weight);
-        var logits = graded.Forward(new Compute(tape), TokenBatch.Single(ids), lastPositionOnly: metric.LastPositionOnly);
+        var logits = graded.Forward(new Compute(tape), ids, lastPositionOnly: metric.LastPositionOnly);
         metric.Backward(tape, logits);
         double diff = metric.FromLogits(logits);
 
@@ -151,11 +151,11 @@ public static class WeightAttribution
         _ => null,
     };
 
-    private static double Forward(HookedTransformer model, int[] ids, AnswerMetric metric) =>
-        metric.FromLogits(model.Forward(Compute.Eager, TokenBatch.Single(ids), lastPositionOnly: metric.LastPositionOnly));
+    private static double Forward(HookedTransformer model, TokenBatch ids, AnswerMetric metric) =>
+        metric.FromLogits(model.Forward(Compute.Eager, ids, lastPositionOnly: metric.LastPositionOnly));
 
     /// <summary>The logit difference with <paramref name="vector"/> zeroed (in <paramref name="matrix"/>'s f32 weight); it is restored afterwards.</summary>
-    private static double Zeroed(HookedTransformer model, WeightMatrix matrix, WeightVector vector, int[] ids, AnswerMetric metric)
+    private static double Zeroed(HookedTransformer model, WeightMatrix matrix, WeightVector vector, TokenBatch ids, AnswerMetric metric)
     {
         var view = matrix.Window(matrix.Weight).Select(vector.Kind == WeightVectorKind.Row ? 0 : 1, vector.Index);
         var saved = view.ToArray();

@@ -37,6 +37,9 @@ public sealed class TokenBatch
 
     public static TokenBatch Single(IReadOnlyList<int> ids, int positionOffset = 0) => new(1, ids.Count, ids.ToArray(), null, positionOffset);
 
+    /// <summary>One sequence as a batch of one row (what every single-prompt analysis runs).</summary>
+    public static implicit operator TokenBatch(int[] ids) => Single(ids);
+
     /// <summary>Sequences of different lengths, left-padded with <paramref name="padId"/> so every row ends at the last position.</summary>
     public static TokenBatch LeftPadded(IReadOnlyList<IReadOnlyList<int>> sequences, int padId)
     {

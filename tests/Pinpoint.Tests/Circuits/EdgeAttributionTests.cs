@@ -54,6 +54,34 @@ public class EdgeAttributionTests
 
     [Theory]
     [MemberData(nameof(Architectures))]
+    public void ATwoAnswerRunIsItsRowsRunApart(string kind)
+    {
+        // log p(target) − log p(foil) over one row per answer: scores, exact path patching and cut runs are those of the
+        // target row (metric log p(target)) minus those of the foil row (log p(foil)), each run alone.
+        var model = Random(kind);
+        var forward = new EdgeForward(model);
+        int[] target = [3, 5, 2], foil = [4];
+        var metric = AnswerMetric.LogProbDiff(target, foil);
+        var (run, counterfactualRun) = (AnswerMetric.LogProbDiffRun(Clean, target, foil), AnswerMetric.LogProbDiffRun(Counterfactual, target, foil));
+        int[] targetRow = [.. Clean, .. target[..^1]], cfTargetRow = [.. Counterfactual, .. target[..^1]];
+        var (targetMetric, foilMetric) = (AnswerMetric.LogProb(target), AnswerMetric.LogProb(foil));
+        Assert.Equal(model.Forward(Pinpoint.Engine.Autograd.Compute.Eager, run).ToArray(), forward.Run(run, lastPositionOnly: false).Logits.ToArray(), (a, b) => Math.Abs(a - b) < 1e-4);
+
+        var scores = EdgeAttribution.Scores(forward, run, counterfactualRun, metric);
+        var apart = EdgeAttribution.Scores(forward, targetRow, cfTargetRow, targetMetric).Zip(EdgeAttribution.Scores(forward, Clean, Counterfactual, foilMetric), (t, f) => t - f).ToArray();
+        Assert.Equal(apart, scores, (a, b) => Math.Abs(a - b) < 1e-4);
+        var edges = forward.Graph.Edges.Where((_, i) => i % 7 == 0).ToList();
+        var exact = EdgeAttribution.Patch(forward, run, counterfactualRun, metric, edges);
+        var exactApart = EdgeAttribution.Patch(forward, targetRow, cfTargetRow, targetMetric, edges).Zip(EdgeAttribution.Patch(forward, Clean, Counterfactual, foilMetric, edges), (t, f) => t - f);
+        Assert.Equal(exactApart, exact, (a, b) => Math.Abs(a - b) < 1e-4);
+        Assert.Contains(exact, x => Math.Abs(x) > 1e-3);
+        // Everything cut is the counterfactual run, in both rows.
+        double counterfactual = metric.FromLogits(model.Forward(Pinpoint.Engine.Autograd.Compute.Eager, counterfactualRun));
+        Assert.Equal(counterfactual, metric.FromLogits(forward.Run(run, _ => false, forward.SenderOutputs(counterfactualRun), lastPositionOnly: false).Logits), 4);
+    }
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
     public void EachRowOfABatchedRunIsThatCircuitRunAlone(string kind)
     {
         // Rows with different kept edges and different ablations (the counterfactual's outputs, another prompt's) must
@@ -61,7 +89,7 @@ public class EdgeAttributionTests
         var model = Random(kind);
         var forward = new EdgeForward(model);
         var resample = forward.SenderOutputs(Counterfactual);
-        var other = forward.SenderOutputs([2, 2, 9, 1, 0, 4, 4]);
+        var other = forward.SenderOutputs(new[] { 2, 2, 9, 1, 0, 4, 4 });
         Func<Edge, bool>[] keeps = [e => e.Name.Length % 3 == 0, e => e.Name.Length % 2 == 1, _ => false];
         var cuts = keeps.SelectMany(k => new[] { new CutSet(k, resample), new CutSet(k, other) }).ToList();
         var batched = forward.RunBatch(Clean, cuts).Logits.ToArray();

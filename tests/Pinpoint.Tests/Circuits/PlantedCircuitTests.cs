@@ -17,8 +17,8 @@ public class PlantedCircuitTests
         var planted = Planted(name);
         foreach (var item in planted.Items)
         {
-            double clean = item.Readout.FromLogits(planted.Model.RunWithHooks(Pinpoint.Models.Transformer.TokenBatch.Single(item.Ids), [], lastPositionOnly: true));
-            double counterfactual = item.Readout.FromLogits(planted.Model.RunWithHooks(Pinpoint.Models.Transformer.TokenBatch.Single(item.CounterfactualIds), [], lastPositionOnly: true));
+            double clean = item.Metric.FromLogits(planted.Model.RunWithHooks(item.Run, [], lastPositionOnly: true));
+            double counterfactual = item.Metric.FromLogits(planted.Model.RunWithHooks(item.CounterfactualRun, [], lastPositionOnly: true));
             Assert.True(clean > 1 && counterfactual < -1, $"{name}: the planted circuit must decide the answer (clean {clean:F2}, counterfactual {counterfactual:F2})");
         }
     }
@@ -35,7 +35,7 @@ public class PlantedCircuitTests
             var sums = new double[forward.Graph.Edges.Count];
             foreach (var item in planted.Items)
             {
-                var s = EdgeAttribution.Scores(forward, item.Ids, item.CounterfactualIds, item.Readout, igSteps);
+                var s = EdgeAttribution.Scores(forward, item.Run, item.CounterfactualRun, item.Metric, igSteps);
                 for (int e = 0; e < sums.Length; e++) sums[e] += s[e];
             }
             double auc = Statistics.RocAuc(sums.Select(Math.Abs).ToList(), forward.Graph.Edges.Select(truth.Contains).ToList());
@@ -50,7 +50,7 @@ public class PlantedCircuitTests
         var planted = Planted(name);
         var forward = new EdgeForward(planted.Model);
         var truth = planted.Edges.Select(forward.Graph.Find).ToHashSet();
-        var reference = planted.Items.Select(i => i.CounterfactualIds).ToList();
+        var reference = planted.Items.Select(i => i.CounterfactualRun.Ids).ToList();
         var result = CircuitDiscovery.Run(forward, planted.Items, reference, new CircuitOptions { Edges = truth.Count, CurvePoints = 4, RandomDraws = 3, PatchEdges = 5, PatchItems = 1 });
         Assert.Equal(truth.Select(e => e.Name).Order(), result.Circuit.Select(e => e.Edge.Name).Order());
         Assert.True(result.Faithfulness.Resample > 0.8, $"{name}: resample faithfulness {result.Faithfulness.Resample:F3}");
@@ -63,7 +63,7 @@ public class PlantedCircuitTests
     {
         var planted = Planted("induction");
         var forward = new EdgeForward(planted.Model);
-        var reference = planted.Items.Select(i => i.CounterfactualIds).ToList();
+        var reference = planted.Items.Select(i => i.CounterfactualRun.Ids).ToList();
         var result = CircuitDiscovery.Run(forward, planted.Items, reference, new CircuitOptions { TargetFaithfulness = 0.9, CurvePoints = 6, RandomDraws = 2, PatchEdges = 0 });
         Assert.True(result.ReachedTarget);
         Assert.True(result.Faithfulness.Resample >= 0.9);

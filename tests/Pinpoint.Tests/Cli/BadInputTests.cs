@@ -129,6 +129,8 @@ public sealed class BadInputTests : IDisposable
         yield return new(["explain", "--html", _temp, "--json"], 1, "it is a folder");
         // Issue 16: a metric that needs a foil without one, a position outside the prompt, an empty target, an unknown metric.
         yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--metric", "logit-diff", "--json"], 2, "--foil is required");
+        yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--metric", "logprob-diff", "--json"], 1, "--metric logprob-diff compares the target");
+        yield return new(["circuit", "--model", stories, "--metric", "kl", "--edges", "3", "--json"], 1, "faithfulness is a share of a target-vs-foil difference");
         yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--foil", " the", "--position", "40", "--json"], 1, "position 40 is outside the prompt");
         yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", "", "--foil", " the", "--json"], 1, "the target is empty");
         yield return new(["explain", "--model", stories, "--prompt", Prompt, "--target", " her", "--foil", " the", "--metric", "ppl", "--json"], 2, "--metric: 'ppl'");

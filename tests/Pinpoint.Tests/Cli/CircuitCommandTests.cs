@@ -37,6 +37,18 @@ public class CircuitCommandTests
     }
 
     [Fact]
+    public void MultiTokenAnswersFindACircuitBySequenceLogProb()
+    {
+        var json = Cli.Run("circuit", "--prompt", "Tom had a big red ball. One day he lost", "--target", " the ball", "--foil", " a dog",
+            "--counterfactual", "Tom had a big red ball. One day he bought", "--metric", "logprob-diff", "--edges", "10", "--curve-points", "2", "--random", "1", "--json").Json();
+        Assert.Equal(("logprob_diff", "nats"), (json.GetProperty("metric").GetString(), json.GetProperty("unit").GetString()));
+        var curve = json.GetProperty("curve").EnumerateArray().ToArray();
+        Assert.Equal(1, json.GetProperty("counted_items").GetInt32());
+        Assert.Equal(1.0, curve[^1].GetProperty("resample").GetDouble(), 4);
+        Assert.Contains("of the logprob_diff", json.GetProperty("summary").GetProperty("sentences")[0].GetString());
+    }
+
+    [Fact]
     public void HtmlReportDrawsTheCircuit()
     {
         var path = Path.Combine(Path.GetTempPath(), $"pinpoint-circuit-{Guid.NewGuid():N}.html");

@@ -157,6 +157,23 @@ public class ExplainCommandTests
         Assert.Equal(json.GetProperty("answer_position").GetInt32() + count, json.GetProperty("tokens").GetArrayLength());
     }
 
+    /// <summary>Both names are several tokens: log p(target) − log p(foil), each teacher-forced, with each token's term.</summary>
+    [Fact]
+    public void MultiTokenTargetAndFoilAreComparedBySequenceLogProb()
+    {
+        var first = JsonDocument.Parse(File.ReadAllText(SharedData.Require("concepts/ioi_prompts.json"))).RootElement[0];
+        var json = Cli.Run("explain", "--prompt", first.GetProperty("prompt").GetString()!, "--target", " Deanna", "--foil", " Eleanor", "--metric", "logprob-diff",
+            "--top", "3", "--verify-k", "2", "--ig-steps", "1", "--json").Json();
+        var (target, foil, metric) = (json.GetProperty("target"), json.GetProperty("foil"), json.GetProperty("metric"));
+        Assert.True(target.GetProperty("token_count").GetInt32() > 1 && foil.GetProperty("token_count").GetInt32() > 1);
+        Assert.Equal(("logprob_diff", "nats"), (metric.GetProperty("name").GetString(), metric.GetProperty("unit").GetString()));
+        Assert.Equal(target.GetProperty("log_prob").GetDouble() - foil.GetProperty("log_prob").GetDouble(), metric.GetProperty("clean").GetDouble(), 3);
+        var terms = metric.GetProperty("terms").EnumerateArray().ToArray();
+        Assert.Equal(target.GetProperty("token_count").GetInt32() + foil.GetProperty("token_count").GetInt32(), terms.Length);
+        Assert.Equal(metric.GetProperty("clean").GetDouble(), terms.Sum(t => t.GetProperty("sign").GetInt32() * t.GetProperty("clean").GetDouble()), 3);
+        Assert.Equal(metric.GetProperty("counterfactual").GetDouble(), terms.Sum(t => t.GetProperty("sign").GetInt32() * t.GetProperty("counterfactual").GetDouble()), 3);
+    }
+
     [Fact]
     public void TargetWithoutPromptIsAUsageError() =>
         Cli.RunOn("explain", "stories-bin", "--target", " the").AssertFailed(2, "--prompt");

@@ -9,8 +9,8 @@ namespace Pinpoint.Tests.Explain;
 /// <summary>Metrics over the logits (#16 item 2): gradients, teacher forcing, answer positions, and explain run with them.</summary>
 public class AnswerMetricTests
 {
-    private static readonly ExplainOptions Small = new() { TopK = 3, VerifyK = 2, IgSteps = 2, ReferencePrompts = ["xyz", "zyx the a"] };
-    private static readonly ScoreItem Item = NastyTokenReport.Items[0];
+    internal static readonly ExplainOptions Small = new() { TopK = 3, VerifyK = 2, IgSteps = 2, ReferencePrompts = ["xyz", "zyx the a"] };
+    internal static readonly ScoreItem Item = NastyTokenReport.Items[0];
 
     public static TheoryData<string> Metrics => new() { "logit_diff", "logprob", "prob", "kl" };
 
