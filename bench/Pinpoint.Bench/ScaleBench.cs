@@ -20,7 +20,7 @@ namespace Pinpoint.Bench;
 public static class ScaleBench
 {
     public const string Help = """
-        usage: bench/run scale [--json] [--quick] [--rounds N] [--no-explain] [--keep DIR]
+        usage: bench/run scale [--json] [--quick] [--rounds N] [--no-explain] [--no-timing] [--keep DIR]
 
         Writes random-weight GGUF files shaped like Llama-3.2-1B (16 layers, d_model 2048, 32 query / 8 key-value
         heads of 64, SwiGLU 8192, vocab 128256, tied embeddings, rope theta 500000) in Q8_0 and Q4_K_M with
@@ -45,6 +45,7 @@ public static class ScaleBench
           --quick       2 layers instead of 16 (same widths and vocabulary): checks the whole run in a few minutes
           --rounds N    timed rounds per measurement (default 3)
           --no-explain  skip the explain measurement
+          --no-timing   skip step 3 (its fields are null): the memory and explain figures alone
           --keep DIR    write the GGUF files to DIR and keep them (default: a temporary folder, deleted)
 
         Needs ~2.2 GB of disk for the two files. The explain step is by far the longest (activation patching runs one
@@ -64,7 +65,7 @@ public static class ScaleBench
 
     public static int Run(string[] args)
     {
-        bool json = args.Contains("--json"), quick = args.Contains("--quick"), explain = !args.Contains("--no-explain");
+        bool json = args.Contains("--json"), quick = args.Contains("--quick"), timing = !args.Contains("--no-timing"), explain = !args.Contains("--no-explain");
         int rounds = IntFlag(args, "--rounds", 3);
         string? keep = StringFlag(args, "--keep");
         var shape = new Shape(2048, quick ? 2 : 16, 32, 8, 8192, 128256);
@@ -79,7 +80,7 @@ public static class ScaleBench
                 var clock = Stopwatch.StartNew();
                 if (!File.Exists(path)) WriteRandomModel(path, shape, scheme, seed: 11);
                 Console.Error.WriteLine($"scale: {Path.GetFileName(path)} ready ({new FileInfo(path).Length / 1e6:F0} MB, {clock.Elapsed.TotalSeconds:F0} s)");
-                results.Add(Measure(path, scheme, rounds, explain));
+                results.Add(Measure(path, scheme, rounds, explain, timing));
             }
             Console.WriteLine(json ? Json(results) : Table(results, shape, rounds));
             return 0;
@@ -90,36 +91,45 @@ public static class ScaleBench
         }
     }
 
-    private static Result Measure(string path, QuantizationScheme scheme, int rounds, bool explain)
+    private static Result Measure(string path, QuantizationScheme scheme, int rounds, bool explain, bool timing)
     {
         var rng = new Random(5);
         var ids = Enumerable.Range(0, Long).Select(_ => rng.Next(256, 128000)).ToArray();
         int[] shortIds = ids[..Short], decodeIds = ids[..DecodeSteps];
 
+        ReportResident(scheme, "before the collection that starts the measurement");
         ResetPeakRss();
         double peakRss, activationError;
         using (var loaded = ModelLoader.Load(path))
         {
+            ReportResident(scheme, "after load");
             Prefill(loaded.Model, ids);
+            ReportResident(scheme, "after a 512-token prefill");
             // The last decode step's logits (8-bit activations) against a prefill's of the same tokens (f32 activations).
             var decoded = Decode(loaded.Model, decodeIds);
+            ReportResident(scheme, "after 64 decode steps");
             var prefilled = Prefill(loaded.Model, decodeIds);
             activationError = decoded.Zip(prefilled, (a, b) => (double)Math.Abs(a - b)).Max();
             peakRss = PeakRssMb();
         }
         Console.Error.WriteLine($"scale: {scheme} peak RSS {peakRss:F0} MB, 8-bit activations move the last logits by up to {activationError:G3}");
+        double fileMb = new FileInfo(path).Length / 1e6;
 
         double? explainSeconds = null, explainRss = null;
         if (explain)
         {
             ResetPeakRss();
             var clock = Stopwatch.StartNew();
-            using (var loaded = ModelLoader.Load(path)) Explainer.Explain(loaded, Request);
+            using (var loaded = ModelLoader.Load(path))
+                Explainer.Explain(loaded, Request, progress: (phase, step, steps) => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"scale: {scheme} explain {step}/{steps} {phase} done at {clock.Elapsed.TotalSeconds:F0} s, peak RSS so far {PeakRssMb():F0} MB")));
             explainSeconds = clock.Elapsed.TotalSeconds;
             explainRss = PeakRssMb();
             Console.Error.WriteLine($"scale: {scheme} explain {explainSeconds:F1} s, peak RSS {explainRss:F0} MB");
         }
 
+        if (!timing)
+            return new Result(scheme.ToString(), fileMb, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, peakRss, explainSeconds, explainRss, activationError);
         using var ours = ModelLoader.Load(path);
         using var llama = new LlamaCppModel(path, Long, LlamaCppThreads);
         var model = ours.Model;
@@ -132,7 +142,7 @@ public static class ScaleBench
             () => Decode(model, decodeIds),
             () => llama.DecodeOneByOne(decodeIds),
             () => PrefillInt8(model, ids));
-        return new Result(scheme.ToString(), new FileInfo(path).Length / 1e6,
+        return new Result(scheme.ToString(), fileMb,
             Short / best[0], Short / best[1], Long / best[2], Long / best[3], DecodeSteps / best[4], DecodeSteps / best[5], Long / best[6],
             peakRss, explainSeconds, explainRss, activationError);
     }
@@ -226,26 +236,36 @@ public static class ScaleBench
 
     private static void ResetPeakRss()
     {
-        GC.Collect();
+        // Aggressive: give the memory freed since (the written files' blocks) back to the system, so the peak is the model's.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
         // Writing 5 to clear_refs resets the peak resident set size (VmHWM) to the current one (Linux ≥ 4.0).
         try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private static double PeakRssMb()
+    private static double PeakRssMb() => StatusMb("VmHWM:") ?? Process.GetCurrentProcess().PeakWorkingSet64 / 1e6;
+
+    /// <summary>A size field of /proc/self/status in MB (null off Linux).</summary>
+    private static double? StatusMb(string field)
     {
+        if (!File.Exists("/proc/self/status")) return null;
         foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
                 return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
-        return Process.GetCurrentProcess().PeakWorkingSet64 / 1e6;
+        return null;
     }
+
+    /// <summary>The resident set now, split into mapped file pages (the weights) and the process's own memory, and the managed heap.</summary>
+    private static void ReportResident(QuantizationScheme scheme, string when) =>
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"scale: {scheme} {when}: RSS {StatusMb("VmRSS:"):F0} MB = file {StatusMb("RssFile:"):F0} + anonymous {StatusMb("RssAnon:"):F0} + shared {StatusMb("RssShmem:"):F0}; managed heap {GC.GetTotalMemory(false) / 1e6:F0} MB, GC committed {GC.GetGCMemoryInfo().TotalCommittedBytes / 1e6:F0} MB"));
 
     private sealed record Result(string Quant, double FileMb, double Prefill128, double LlamaPrefill128, double Prefill512, double LlamaPrefill512,
         double Decode, double LlamaDecode, double Prefill512Int8, double PeakRssMb, double? ExplainSeconds, double? ExplainRssMb, double ActivationError);
 
     private static string Json(List<Result> results)
     {
-        static string Num(double? v, string format) => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "null";
+        static string Num(double? v, string format) => v is { } x && double.IsFinite(x) ? x.ToString(format, CultureInfo.InvariantCulture) : "null";
         var items = results.Select(r =>
             $"{{\"quant\":\"{r.Quant}\",\"file_mb\":{Num(r.FileMb, "F1")},\"prefill_tokens_per_s\":{Num(r.Prefill512, "F2")},\"llamacpp_prefill_tokens_per_s\":{Num(r.LlamaPrefill512, "F2")},\"prefill_ratio\":{Num(r.Prefill512 / r.LlamaPrefill512, "F3")},"
             + $"\"prefill_int8_tokens_per_s\":{Num(r.Prefill512Int8, "F2")},\"prefill_128_tokens_per_s\":{Num(r.Prefill128, "F2")},\"llamacpp_prefill_128_tokens_per_s\":{Num(r.LlamaPrefill128, "F2")},"

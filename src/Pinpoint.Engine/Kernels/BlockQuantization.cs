@@ -153,7 +153,27 @@ public static unsafe class BlockQuantization
             byte* q = qs + 32 * chunk;
             float* out1 = y + 64 * chunk, out2 = out1 + 32;
             int bit1 = 2 * chunk, bit2 = bit1 + 1;
-            for (int l = 0; l < 32; l++)
+            int l = 0;
+            if (Avx2.IsSupported)
+            {
+                // Eight values at a time with the scalar loop's two roundings (multiply, then subtract), so both paths agree bit for bit.
+                Vector256<float> vd1 = Vector256.Create(d1), vo1 = Vector256.Create(o1), vd2 = Vector256.Create(d2), vo2 = Vector256.Create(o2);
+                var low = Vector256.Create(0x0F);
+                for (; l < 32; l += 8)
+                {
+                    var bytes = Avx2.ConvertToVector256Int32(q + l);
+                    Vector256<int> n1 = bytes & low, n2 = Avx2.ShiftRightLogical(bytes, 4);
+                    if (qh != null)
+                    {
+                        var high = Avx2.ConvertToVector256Int32(qh + l);
+                        n1 |= Avx2.ShiftLeftLogical((high >>> bit1) & Vector256<int>.One, 4);
+                        n2 |= Avx2.ShiftLeftLogical((high >>> bit2) & Vector256<int>.One, 4);
+                    }
+                    Avx.Store(out1 + l, Avx.Subtract(Avx.Multiply(vd1, Avx.ConvertToVector256Single(n1)), vo1));
+                    Avx.Store(out2 + l, Avx.Subtract(Avx.Multiply(vd2, Avx.ConvertToVector256Single(n2)), vo2));
+                }
+            }
+            for (; l < 32; l++)
             {
                 int h1 = qh == null ? 0 : ((qh[l] >> bit1) & 1) << 4, h2 = qh == null ? 0 : ((qh[l] >> bit2) & 1) << 4;
                 out1[l] = d1 * ((q[l] & 0x0F) | h1) - o1;
@@ -174,7 +194,22 @@ public static unsafe class BlockQuantization
             byte* l4 = ql + 64 * half, h = qh + 32 * half;
             sbyte* sc = scales + 8 * half;
             float* o = y + 128 * half;
-            for (int l = 0; l < 32; l++)
+            int l = 0;
+            if (Avx2.IsSupported)
+            {
+                // Eight values at a time (one scale each: scales change every 16), rounding as the scalar loop does.
+                Vector256<int> low = Vector256.Create(0x0F), three = Vector256.Create(3), offset = Vector256.Create(32);
+                for (; l < 32; l += 8)
+                {
+                    int s = l / 16;
+                    Vector256<int> a = Avx2.ConvertToVector256Int32(l4 + l), b = Avx2.ConvertToVector256Int32(l4 + l + 32), hb = Avx2.ConvertToVector256Int32(h + l);
+                    Avx.Store(o + l, Avx.Multiply(Vector256.Create(d * sc[s]), Avx.ConvertToVector256Single(((a & low) | Avx2.ShiftLeftLogical(hb & three, 4)) - offset)));
+                    Avx.Store(o + l + 32, Avx.Multiply(Vector256.Create(d * sc[s + 2]), Avx.ConvertToVector256Single(((b & low) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(hb, 2) & three, 4)) - offset)));
+                    Avx.Store(o + l + 64, Avx.Multiply(Vector256.Create(d * sc[s + 4]), Avx.ConvertToVector256Single((Avx2.ShiftRightLogical(a, 4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(hb, 4) & three, 4)) - offset)));
+                    Avx.Store(o + l + 96, Avx.Multiply(Vector256.Create(d * sc[s + 6]), Avx.ConvertToVector256Single((Avx2.ShiftRightLogical(b, 4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(hb, 6), 4)) - offset)));
+                }
+            }
+            for (; l < 32; l++)
             {
                 int s = l / 16;
                 o[l] = d * sc[s] * (((l4[l] & 0x0F) | ((h[l] & 3) << 4)) - 32);

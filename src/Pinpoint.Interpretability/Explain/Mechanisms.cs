@@ -55,8 +55,8 @@ public static class Mechanisms
     {
         var mlp = model.Weights.Blocks[neuron.Layer].Mlp!;
         var input = (mlp.In.OutIn ? mlp.In.Weight.Select(0, neuron.Index) : mlp.In.Weight.Select(1, neuron.Index)).ToArray();
-        var embedding = model.Weights.Embedding.ToFloat32();
-        var reads = Cx.MatMul(embedding, Tensor.FromArray(input, input.Length, 1)).ToArray();
+        // input·W_Eᵀ reads the embedding as stored (a quantized one through its blocks), never widening it whole to f32.
+        var reads = Cx.MatMul(Tensor.FromArray(input, 1, input.Length), model.Weights.Embedding, transposeB: true).ToArray();
         var readsFrom = Rank(tokenizer, reads, top, descending: true);
         var output = DirectLogitAttribution.NeuronOutput(mlp.Out, neuron.Index);
         double activation = LogitLens.LastRow(cache[HookNames.MlpPost(neuron.Layer)])[neuron.Index];

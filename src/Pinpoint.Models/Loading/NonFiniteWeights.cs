@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using Pinpoint.Engine.Kernels;
@@ -48,7 +49,20 @@ public static class NonFiniteWeights
     {
         const int chunk = 1 << 16; // a whole number of blocks of every quantized kind (32 and 256 elements)
         var bytes = t.Storage.AsBytes();
-        var values = new float[(int)Math.Min(chunk, t.Size)];
+        // Pooled: a 1B model has ~150 quantized tensors, and a fresh chunk each would be 37 MB of large-object garbage.
+        var values = ArrayPool<float>.Shared.Rent((int)Math.Min(chunk, t.Size));
+        try
+        {
+            return ScanChunks(t, bytes, values, chunk);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(values);
+        }
+    }
+
+    private static (long First, float Value, int Count) ScanChunks(Tensor t, ReadOnlySpan<byte> bytes, float[] values, int chunk)
+    {
         long first = -1;
         float value = 0;
         int count = 0;
