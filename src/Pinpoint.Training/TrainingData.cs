@@ -13,30 +13,60 @@ public interface ITrainingData : IDisposable
     void FillValidationBatch(int index, int batches, int batch, int context, int[] inputs, int[] targets);
 }
 
-/// <summary>Random windows of a tokenized corpus for training; evenly spaced windows of the held-out split for validation.</summary>
-public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validation) : ITrainingData
+/// <summary>
+/// How many rows of a training micro-batch end in an exact repeat of their last span, and the span lengths:
+/// ⌊fraction·batch⌋ rows plus one more with the remaining probability, so the expected share is exactly the fraction.
+/// </summary>
+public sealed record RepeatMix(double Fraction, int MinSpan, int MaxSpan)
 {
+    public static readonly RepeatMix None = new(0, 0, 0);
+
+    /// <summary>Draws the number of repeat rows; draws nothing when the fraction is 0, so such batches match a run without repeats.</summary>
+    public int Rows(Random random, int batch)
+    {
+        if (Fraction <= 0) return 0;
+        double expected = Fraction * batch;
+        int rows = (int)Math.Floor(expected);
+        return Math.Min(batch, rows + (random.NextDouble() < expected - rows ? 1 : 0));
+    }
+}
+
+/// <summary>
+/// Random windows of a tokenized corpus for training; evenly spaced windows of the held-out split for validation.
+/// With a <see cref="RepeatMix"/>, the first rows of each training micro-batch are natural text whose last span of
+/// L tokens is followed by the same L tokens again (still trained on next-token prediction throughout).
+/// </summary>
+public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validation, RepeatMix? repeats = null) : ITrainingData
+{
+    private readonly RepeatMix _repeats = repeats ?? RepeatMix.None;
+
     public void FillTrainBatch(int seed, int step, int micro, int batch, int context, int[] inputs, int[] targets)
     {
         var random = new Random(BatchSeed.Of(seed, step, micro));
+        int repeatRows = _repeats.Rows(random, batch);
         for (int r = 0; r < batch; r++)
-            CopyWindow(train.Slice(random.NextInt64(train.Count - context - 1), context + 1), r, context, inputs, targets);
+        {
+            int span = r < repeatRows ? random.Next(_repeats.MinSpan, _repeats.MaxSpan + 1) : 0;
+            int natural = context + 1 - span;
+            CopyWindow(train.Slice(random.NextInt64(train.Count - natural), natural), span, r, context, inputs, targets);
+        }
     }
 
     public void FillValidationBatch(int index, int batches, int batch, int context, int[] inputs, int[] targets)
     {
         long span = validation.Count - context - 1;
         for (int r = 0; r < batch; r++)
-            CopyWindow(validation.Slice(span * (index * batch + r) / Math.Max(1, batches * batch), context + 1), r, context, inputs, targets);
+            CopyWindow(validation.Slice(span * (index * batch + r) / Math.Max(1, batches * batch), context + 1), 0, r, context, inputs, targets);
     }
 
-    private static void CopyWindow(ReadOnlySpan<ushort> window, int row, int context, int[] inputs, int[] targets)
+    /// <summary>Row <paramref name="row"/> is <paramref name="natural"/> followed by its last <paramref name="repeat"/> tokens again.</summary>
+    private static void CopyWindow(ReadOnlySpan<ushort> natural, int repeat, int row, int context, int[] inputs, int[] targets)
     {
         int o = row * context;
         for (int i = 0; i < context; i++)
         {
-            inputs[o + i] = window[i];
-            targets[o + i] = window[i + 1];
+            inputs[o + i] = natural[i < natural.Length ? i : i - repeat];
+            targets[o + i] = natural[i + 1 < natural.Length ? i + 1 : i + 1 - repeat];
         }
     }
 
