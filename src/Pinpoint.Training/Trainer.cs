@@ -135,9 +135,8 @@ public sealed class Trainer : IDisposable
             throw new IOException($"nothing to resume in {outDir}: it holds no run ({LatestFile} is missing)");
         if (!resume && HoldsCheckpoints(outDir))
             throw new IOException($"{outDir} already holds checkpoints; resume that run or choose another folder");
-        // A resumed run knows where it started; only a new one reads the init checkpoint, checked before anything is written.
-        if (resume) config = config with { Init = null };
-        if (config.Init is { } init) CheckInitCheckpoint(config, init);
+        // A resumed run knows where it started (its trainer state); a new one checks its init checkpoint before writing anything.
+        if (!resume && config.Init is { } init) CheckInitCheckpoint(config, init);
         Directory.CreateDirectory(outDir);
         var configPath = Path.Combine(outDir, "train_config.json");
         string? resumeFrom = null;
@@ -179,7 +178,7 @@ public sealed class Trainer : IDisposable
         var validation = TokenDataset.Open(Path.Combine(dataDir, "val.bin"));
         if (train.Count <= config.Context + 1 || validation.Count <= config.Context + 1)
             throw new InvalidDataException($"{dataDir}: too few tokens ({train.Count} train, {validation.Count} validation) for context {config.Context}");
-        return new Trainer(config, new CorpusTrainingData(train, validation, config.Repeats), tokenizer.VocabSize, tokenizer, outDir, resumeFrom, probe);
+        return new Trainer(config, new CorpusTrainingData(train, validation, config.Repeats(tokenizer.VocabSize)), tokenizer.VocabSize, tokenizer, outDir, resumeFrom, probe);
     }
 
     /// <summary>

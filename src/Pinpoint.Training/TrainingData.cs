@@ -16,8 +16,10 @@ public interface ITrainingData : IDisposable
 /// <summary>
 /// How many rows of a training micro-batch end in an exact repeat of their last span, and the span lengths:
 /// ⌊fraction·batch⌋ rows plus one more with the remaining probability, so the expected share is exactly the fraction.
+/// With <paramref name="RandomVocab"/> &gt; 0 the span is uniform random tokens below it instead of the text's own
+/// (which a model that has seen the corpus before may predict from memory rather than by copying).
 /// </summary>
-public sealed record RepeatMix(double Fraction, int MinSpan, int MaxSpan)
+public sealed record RepeatMix(double Fraction, int MinSpan, int MaxSpan, int RandomVocab = 0)
 {
     public static readonly RepeatMix None = new(0, 0, 0);
 
@@ -39,6 +41,7 @@ public sealed record RepeatMix(double Fraction, int MinSpan, int MaxSpan)
 public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validation, RepeatMix? repeats = null) : ITrainingData
 {
     private readonly RepeatMix _repeats = repeats ?? RepeatMix.None;
+    private int[] _window = [];
 
     public void FillTrainBatch(int seed, int step, int micro, int batch, int context, int[] inputs, int[] targets)
     {
@@ -48,7 +51,11 @@ public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validati
         {
             int span = r < repeatRows ? random.Next(_repeats.MinSpan, _repeats.MaxSpan + 1) : 0;
             int natural = context + 1 - span;
-            CopyWindow(train.Slice(random.NextInt64(train.Count - natural), natural), span, r, context, inputs, targets);
+            var window = Window(context, train.Slice(random.NextInt64(train.Count - natural), natural));
+            if (span > 0 && _repeats.RandomVocab > 0)
+                for (int i = natural - span; i < natural; i++) window[i] = random.Next(_repeats.RandomVocab);
+            window.AsSpan(natural - span, span).CopyTo(window.AsSpan(natural));
+            CopyRow(window, r, context, inputs, targets);
         }
     }
 
@@ -56,18 +63,21 @@ public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validati
     {
         long span = validation.Count - context - 1;
         for (int r = 0; r < batch; r++)
-            CopyWindow(validation.Slice(span * (index * batch + r) / Math.Max(1, batches * batch), context + 1), 0, r, context, inputs, targets);
+            CopyRow(Window(context, validation.Slice(span * (index * batch + r) / Math.Max(1, batches * batch), context + 1)), r, context, inputs, targets);
     }
 
-    /// <summary>Row <paramref name="row"/> is <paramref name="natural"/> followed by its last <paramref name="repeat"/> tokens again.</summary>
-    private static void CopyWindow(ReadOnlySpan<ushort> natural, int repeat, int row, int context, int[] inputs, int[] targets)
+    /// <summary>The reused buffer of context + 1 tokens, starting with <paramref name="tokens"/>.</summary>
+    private int[] Window(int context, ReadOnlySpan<ushort> tokens)
     {
-        int o = row * context;
-        for (int i = 0; i < context; i++)
-        {
-            inputs[o + i] = natural[i < natural.Length ? i : i - repeat];
-            targets[o + i] = natural[i + 1 < natural.Length ? i + 1 : i + 1 - repeat];
-        }
+        if (_window.Length != context + 1) _window = new int[context + 1];
+        for (int i = 0; i < tokens.Length; i++) _window[i] = tokens[i];
+        return _window;
+    }
+
+    private static void CopyRow(int[] window, int row, int context, int[] inputs, int[] targets)
+    {
+        window.AsSpan(0, context).CopyTo(inputs.AsSpan(row * context));
+        window.AsSpan(1, context).CopyTo(targets.AsSpan(row * context));
     }
 
     public void Dispose()

@@ -14,7 +14,7 @@ public sealed class RepeatMixTests : IDisposable
 
     public RepeatMixTests()
     {
-        _train = TokenDataset.Open(WriteTokens("train.bin", first: 0, count: 30_000));
+        _train = TokenDataset.Open(WriteTokens("train.bin", first: 100, count: 30_000));
         _validation = TokenDataset.Open(WriteTokens("val.bin", first: 40_000, count: 5_000));
     }
 
@@ -78,6 +78,29 @@ public sealed class RepeatMixTests : IDisposable
         }
         Assert.Contains(4, seen);
         Assert.Contains(16, seen);
+    }
+
+    /// <summary>Random spans (tokens below 50, where the corpus has none): natural text, a random span, the same span again.</summary>
+    [Fact]
+    public void RandomSpansRepeatExactlyAfterNaturalText()
+    {
+        var data = new CorpusTrainingData(_train, _validation, new RepeatMix(0.25, 4, 16, RandomVocab: 50));
+        var (inputs, targets) = Train(data, 9);
+        for (int r = 0; r < Batch; r++)
+        {
+            var sequence = Sequence(inputs, targets, r);
+            int natural = sequence.TakeWhile(t => t >= 100).Count(), span = (sequence.Length - natural) / 2;
+            if (r >= 4)
+            {
+                Assert.Equal(sequence.Length, natural);
+                continue;
+            }
+            Assert.InRange(span, 4, 16);
+            Assert.Equal(sequence.Length, natural + 2 * span);
+            Assert.Equal(0, RepeatLength(sequence[..natural]));
+            Assert.All(sequence[natural..], t => Assert.InRange(t, 0, 49));
+            Assert.Equal(sequence[natural..(natural + span)], sequence[(natural + span)..]);
+        }
     }
 
     [Fact]
@@ -144,6 +167,7 @@ public sealed class RepeatMixTests : IDisposable
     [InlineData("\"repeat_span\": [8, 4]", "repeat_span must be [min, max]")]
     [InlineData("\"repeat_span\": [8, 17]", "(context + 1) / 2 = 16")]
     [InlineData("\"repeat_span\": [8]", "repeat_span must be [min, max]")]
+    [InlineData("\"repeat_tokens\": \"noise\"", "repeat_tokens must be corpus or random, got 'noise'")]
     [InlineData("\"repeat_fraction\": 0.1, \"data\": \"repeated_random_tokens\", \"vocab_size\": 64", "repeat_fraction needs data corpus")]
     public void ImpossibleRepeatMixesAreRejected(string field, string message)
     {
@@ -156,8 +180,8 @@ public sealed class RepeatMixTests : IDisposable
     [Fact]
     public void DefaultSpanRunsFromAnEighthToHalfTheContext()
     {
-        Assert.Equal(new RepeatMix(0.1, 32, 128), new TrainConfig { Context = 256, RepeatFraction = 0.1 }.Repeats);
-        Assert.Equal(new RepeatMix(0.2, 5, 9), new TrainConfig { Context = 256, RepeatFraction = 0.2, RepeatSpan = [5, 9] }.Repeats);
+        Assert.Equal(new RepeatMix(0.1, 32, 128), new TrainConfig { Context = 256, RepeatFraction = 0.1 }.Repeats(8192));
+        Assert.Equal(new RepeatMix(0.2, 5, 9, 8192), new TrainConfig { Context = 256, RepeatFraction = 0.2, RepeatSpan = [5, 9], RepeatTokens = "random" }.Repeats(8192));
     }
 
     public void Dispose()
