@@ -49,6 +49,22 @@ public sealed record TrainConfig
     public const string CorpusData = "corpus", RepeatedRandomTokensData = "repeated_random_tokens";
     public const int MaxByteVocabSize = 257;
 
+    /// <summary>
+    /// Share of each training micro-batch's rows that end in an exact repeat of their own last span (natural text, then
+    /// the span again: the pattern induction heads predict, Olsson et al. 2022). Corpus data only; validation never changes.
+    /// </summary>
+    public double RepeatFraction { get; init; }
+    /// <summary>[min, max] tokens of the repeated span (drawn uniformly per row); null: [context / 8, (context + 1) / 2].</summary>
+    public int[]? RepeatSpan { get; init; }
+    /// <summary>What the repeated span is: the text's own last tokens (<see cref="CorpusData"/>) or uniform random tokens (<see cref="RandomRepeat"/>).</summary>
+    public string RepeatTokens { get; init; } = CorpusData;
+    public const string RandomRepeat = "random";
+    /// <summary>
+    /// A checkpoint folder whose weights and AdamW moments start this run (a new run with this recipe's own warm-up and
+    /// schedule; steps and tokens continue from the checkpoint's). Its shape and tokenizer must be the recipe's.
+    /// </summary>
+    public string? Init { get; init; }
+
     public string[] Corpus { get; init; } = [];
     /// <summary>An existing tokenizer.json; when null a byte-level BPE of <see cref="VocabSize"/> is trained on the corpus.</summary>
     public string? Tokenizer { get; init; }
@@ -95,8 +111,17 @@ public sealed record TrainConfig
         if (Data is not (CorpusData or RepeatedRandomTokensData)) problems.Add($"data must be {CorpusData} or {RepeatedRandomTokensData}, got '{Data}'");
         if (Data == RepeatedRandomTokensData && Tokenizer is null && VocabSize > MaxByteVocabSize)
             problems.Add($"{RepeatedRandomTokensData} without a tokenizer uses byte tokens and end-of-text: vocab_size must be at most {MaxByteVocabSize}, got {VocabSize}");
+        if (!(RepeatFraction >= 0 && RepeatFraction <= 1)) problems.Add($"repeat_fraction must be in [0, 1], got {RepeatFraction}");
+        if (RepeatFraction > 0 && Data != CorpusData) problems.Add($"repeat_fraction needs data {CorpusData}");
+        if (RepeatTokens is not (CorpusData or RandomRepeat)) problems.Add($"repeat_tokens must be {CorpusData} or {RandomRepeat}, got '{RepeatTokens}'");
+        if (RepeatSpan is not null && (RepeatSpan.Length != 2 || RepeatSpan[0] < 1 || RepeatSpan[0] > RepeatSpan[1] || RepeatSpan[1] > (Context + 1) / 2))
+            problems.Add($"repeat_span must be [min, max] with 1 ≤ min ≤ max ≤ (context + 1) / 2 = {(Context + 1) / 2}");
         if (problems.Count > 0) throw new ArgumentException("invalid training config: " + string.Join("; ", problems));
     }
+
+    /// <summary>The rows of a training micro-batch that end in a repeated span (none when <see cref="RepeatFraction"/> is 0), over <paramref name="vocabSize"/> tokens.</summary>
+    public RepeatMix Repeats(int vocabSize) => new(RepeatFraction, RepeatSpan?[0] ?? Math.Max(1, Context / 8), RepeatSpan?[1] ?? (Context + 1) / 2,
+        RepeatTokens == RandomRepeat ? vocabSize : 0);
 
     /// <summary>Learning rate at optimizer step <paramref name="step"/> (1-based): linear warmup, then cosine to the minimum.</summary>
     public float LearningRateAt(int step)

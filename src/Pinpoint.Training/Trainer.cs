@@ -12,7 +12,7 @@ using Pinpoint.Models.Transformer;
 namespace Pinpoint.Training;
 
 /// <summary>What the trainer reports after each optimizer step.</summary>
-public sealed record StepReport(int Step, int TotalSteps, double TrainLoss, double? ValidationLoss, float LearningRate, double GradNorm,
+public sealed record StepReport(int Step, long Tokens, int TotalSteps, double TrainLoss, double? ValidationLoss, float LearningRate, double GradNorm,
     double TokensPerSecond, string? Checkpoint, IReadOnlyDictionary<string, double>? Dynamics);
 
 /// <summary>One optimizer step: its mean loss, gradient norm before clipping, learning rate and seconds by phase (forward includes the loss, optimizer includes clipping).</summary>
@@ -42,14 +42,21 @@ public sealed class Trainer : IDisposable
     private readonly Tape _tape = new();
     private readonly int[] _inputs;
     private readonly int[] _targets;
+    /// <summary>Steps of this run (its schedule's step); <see cref="StartStep"/> more were taken before it by the run it started from.</summary>
     private int _step;
     private long _tokensSeen;
+    private readonly int _startStep;
+    private readonly long _startTokens;
+    private readonly string? _initFrom;
 
     public const string CheckpointsFolder = "checkpoints";
     public const string LatestFile = "latest.json";
     public const string MetricsFile = "metrics.jsonl";
 
+    /// <summary>Optimizer steps taken by this run (not counting <see cref="StartStep"/>).</summary>
     public int Step => _step;
+    /// <summary>The step of the checkpoint this run started from (<see cref="TrainConfig.Init"/>); 0 for a run from scratch.</summary>
+    public int StartStep => _startStep;
     public HookedTransformer Model => _model;
     public long ParameterCount => _params.Sum(p => (long)p.Param.Size);
 
@@ -62,7 +69,9 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// A trainer over any data source. <paramref name="tokenizer"/> (when given) is copied into checkpoints;
-    /// <paramref name="resumeFrom"/> is a checkpoint folder to continue from. <paramref name="probe"/> measures the
+    /// <paramref name="resumeFrom"/> is a checkpoint folder to continue from; otherwise <see cref="TrainConfig.Init"/>, when set, is a
+    /// checkpoint whose weights and AdamW moments start the run (as is: <see cref="Open"/> checks its shape and tokenizer).
+    /// <paramref name="probe"/> measures the
     /// model at each evaluation; by default <see cref="TrainingDynamics.Probe"/> of the config's metrics.
     /// </summary>
     public Trainer(TrainConfig config, ITrainingData data, int vocabSize, ITokenizer? tokenizer, string outDir, string? resumeFrom = null,
@@ -77,26 +86,30 @@ public sealed class Trainer : IDisposable
         _architecture = TrainableArchitecture(config.Architecture, outDir);
         _modelConfig = ModelConfig(config, vocabSize, tokenizer?.Eos);
         Directory.CreateDirectory(outDir);
-        if (resumeFrom is null)
+        var startFrom = resumeFrom ?? config.Init;
+        if (startFrom is null)
         {
             _weights = _architecture.CreateRandom(_modelConfig, config.Seed);
         }
         else
         {
-            var state = TrainingState.Load(resumeFrom);
+            var state = TrainingState.Load(startFrom);
             if (state.Architecture != config.Architecture)
-                throw new InvalidDataException($"{resumeFrom}: checkpoint is a '{state.Architecture}' model, the config trains '{config.Architecture}'");
-            _weights = LoadTrainable(resumeFrom);
-            _step = state.Step;
+                throw new InvalidDataException($"{startFrom}: checkpoint is a '{state.Architecture}' model, the config trains '{config.Architecture}'");
+            _weights = LoadTrainable(startFrom);
             _tokensSeen = state.TokensSeen;
+            (_startStep, _startTokens, _initFrom) = resumeFrom is null
+                ? (state.Step, state.TokensSeen, Path.GetFullPath(startFrom))
+                : (state.StartStep, state.StartTokens, state.InitFrom);
+            _step = state.Step - _startStep;
         }
         _model = new HookedTransformer(_modelConfig, _weights);
         _params = _weights.Parameters()
             .DistinctBy(p => p.Tensor, ReferenceEqualityComparer.Instance)
             .Select(p => (p.Name, p.Tensor, Tensor.Zeros(p.Tensor.Shape.ToArray()), Tensor.Zeros(p.Tensor.Shape.ToArray()), p.Tensor.Rank >= 2))
             .ToArray();
-        if (resumeFrom is not null) LoadOptimizer(resumeFrom);
-        TruncateMetricsAfter(Path.Combine(outDir, MetricsFile), _step);
+        if (startFrom is not null) LoadOptimizer(startFrom);
+        TruncateMetricsAfter(Path.Combine(outDir, MetricsFile), _startStep + _step);
         _inputs = new int[config.BatchSize * config.Context];
         _targets = new int[config.BatchSize * config.Context];
     }
@@ -122,6 +135,8 @@ public sealed class Trainer : IDisposable
             throw new IOException($"nothing to resume in {outDir}: it holds no run ({LatestFile} is missing)");
         if (!resume && HoldsCheckpoints(outDir))
             throw new IOException($"{outDir} already holds checkpoints; resume that run or choose another folder");
+        // A resumed run knows where it started (its trainer state); a new one checks its init checkpoint before writing anything.
+        if (!resume && config.Init is { } init) CheckInitCheckpoint(config, init);
         Directory.CreateDirectory(outDir);
         var configPath = Path.Combine(outDir, "train_config.json");
         string? resumeFrom = null;
@@ -139,6 +154,7 @@ public sealed class Trainer : IDisposable
         if (!File.Exists(tokenizerPath))
         {
             if (config.Tokenizer is not null) File.Copy(config.Tokenizer, tokenizerPath);
+            else if (config.Init is not null) File.Copy(TokenizerDiscovery.Find(config.Init), tokenizerPath);
             else if (synthetic) TrainedBpe.Bytes(config.VocabSize - 1).Save(tokenizerPath);
             else
             {
@@ -162,7 +178,27 @@ public sealed class Trainer : IDisposable
         var validation = TokenDataset.Open(Path.Combine(dataDir, "val.bin"));
         if (train.Count <= config.Context + 1 || validation.Count <= config.Context + 1)
             throw new InvalidDataException($"{dataDir}: too few tokens ({train.Count} train, {validation.Count} validation) for context {config.Context}");
-        return new Trainer(config, new CorpusTrainingData(train, validation), tokenizer.VocabSize, tokenizer, outDir, resumeFrom, probe);
+        return new Trainer(config, new CorpusTrainingData(train, validation, config.Repeats(tokenizer.VocabSize)), tokenizer.VocabSize, tokenizer, outDir, resumeFrom, probe);
+    }
+
+    /// <summary>
+    /// Refuses an init checkpoint that is incomplete, of another architecture or shape, or whose tokenizer differs from
+    /// the recipe's (without a recipe tokenizer the checkpoint's is used).
+    /// </summary>
+    private static void CheckInitCheckpoint(TrainConfig config, string init)
+    {
+        if (!Directory.Exists(init)) throw new DirectoryNotFoundException($"{init}: no such checkpoint folder (init)");
+        foreach (var file in new[] { TrainingState.FileName, "config.json", "model.safetensors", "optimizer.safetensors" })
+            if (!File.Exists(Path.Combine(init, file))) throw new InvalidDataException($"{init}: not a complete training checkpoint (no {file})");
+        var state = TrainingState.Load(init);
+        if (state.Architecture != config.Architecture)
+            throw new InvalidDataException($"{init}: checkpoint is a '{state.Architecture}' model, the recipe trains '{config.Architecture}'");
+        var tokenizerPath = TokenizerDiscovery.Find(init);
+        if (config.Tokenizer is not null && CheckpointModel.TokenizerHash(config.Tokenizer) != CheckpointModel.TokenizerHash(tokenizerPath))
+            throw new InvalidDataException($"{init}: its tokenizer differs from the recipe's {config.Tokenizer}");
+        using var tokenizer = HfTokenizer.Load(tokenizerPath);
+        string wanted = CheckpointModel.Describe(ModelConfig(config, tokenizer.VocabSize, tokenizer.Eos)), found = CheckpointModel.Describe(CheckpointModel.Config(init));
+        if (wanted != found) throw new InvalidDataException($"{init}: a {found} model, but the recipe trains a {wanted} model");
     }
 
     /// <summary>The model a recipe describes, with its architecture's conventions.</summary>
@@ -182,7 +218,7 @@ public sealed class Trainer : IDisposable
         while (_step < _config.Steps && !cancel.IsCancellationRequested)
         {
             var (loss, gradNorm, lr, _, _, _) = TrainStep();
-            int step = _step;
+            int step = _step, absoluteStep = _startStep + _step;
             _tokensSeen += (long)_config.BatchSize * _config.Context * _config.GradAccumulation;
             bool checkpointStep = _config.SaveCheckpoints && IsCheckpointStep(step);
             bool evaluate = checkpointStep || step % _config.EvalEvery == 0 || step == _config.Steps;
@@ -192,17 +228,19 @@ public sealed class Trainer : IDisposable
             var dynamics = evaluate ? new Dictionary<string, double>(_probe(_model, _tokenizer)) : null;
             AppendMetrics(new MetricsRecord
             {
-                Step = step, Tokens = _tokensSeen, TrainLoss = loss, ValLoss = valLoss, LearningRate = lr, GradNorm = gradNorm,
+                Step = absoluteStep, Tokens = _tokensSeen, TrainLoss = loss, ValLoss = valLoss, LearningRate = lr, GradNorm = gradNorm,
                 TokensPerSecond = tps, Dynamics = dynamics,
+                StartStep = _initFrom is null ? null : _startStep, StartTokens = _initFrom is null ? null : _startTokens,
             });
-            report?.Invoke(new StepReport(step, _config.Steps, loss, valLoss, lr, gradNorm, tps, checkpoint, dynamics));
+            report?.Invoke(new StepReport(absoluteStep, _tokensSeen, _startStep + _config.Steps, loss, valLoss, lr, gradNorm, tps, checkpoint, dynamics));
         }
         LossCurve.Write(Path.Combine(_outDir, MetricsFile), Path.Combine(_outDir, "loss.svg"));
     }
 
     /// <summary>
     /// One optimizer step (forward, backward over the micro-batches, global-norm clipping, AdamW), without the
-    /// evaluation, checkpoints and metrics of <see cref="Run"/>.
+    /// evaluation, checkpoints and metrics of <see cref="Run"/>. The learning rate follows this run's own schedule; the
+    /// batch and AdamW's bias correction count every step since the moments began (<see cref="StartStep"/> included).
     /// </summary>
     public StepTiming TrainStep()
     {
@@ -211,7 +249,7 @@ public sealed class Trainer : IDisposable
         for (int micro = 0; micro < _config.GradAccumulation; micro++)
         {
             long start = Stopwatch.GetTimestamp();
-            var microLoss = MicroBatchLoss(step, micro);
+            var microLoss = MicroBatchLoss(_startStep + step, micro);
             double value = microLoss.ToScalar();
             long forwardDone = Stopwatch.GetTimestamp();
             _tape.Backward(microLoss, Tensor.Full(1f / _config.GradAccumulation, microLoss.Shape.ToArray()));
@@ -219,15 +257,15 @@ public sealed class Trainer : IDisposable
             backward += Stopwatch.GetElapsedTime(forwardDone).TotalSeconds;
             loss += value / _config.GradAccumulation;
         }
-        if (!double.IsFinite(loss)) throw NotFinite("loss", loss, step);
+        if (!double.IsFinite(loss)) throw NotFinite("loss", loss, _startStep + step);
         long optimizerStart = Stopwatch.GetTimestamp();
         double gradNorm = GradientClipping.ClipGlobalNorm(_params.Select(p => p.Param), _config.GradClip);
         // A finite loss can still give infinite gradients; one such update would poison every weight.
-        if (!double.IsFinite(gradNorm)) throw NotFinite("gradient norm", gradNorm, step);
+        if (!double.IsFinite(gradNorm)) throw NotFinite("gradient norm", gradNorm, _startStep + step);
         float lr = _config.LearningRateAt(step);
         foreach (var (_, param, m, v, decay) in _params)
         {
-            AdamW.Step(param.Span, param.Grad!.Span, m.Span, v.Span, lr, _config.Beta1, _config.Beta2, _config.AdamEps, decay ? _config.WeightDecay : 0f, step);
+            AdamW.Step(param.Span, param.Grad!.Span, m.Span, v.Span, lr, _config.Beta1, _config.Beta2, _config.AdamEps, decay ? _config.WeightDecay : 0f, _startStep + step);
             param.Grad.Span.Clear();
         }
         _step = step;
@@ -271,14 +309,18 @@ public sealed class Trainer : IDisposable
 
     private string SaveCheckpoint(double trainLoss, double? valLoss)
     {
-        string name = $"step-{_step:D7}";
+        string name = $"step-{_startStep + _step:D7}";
         string dir = Path.Combine(_outDir, CheckpointsFolder, name);
         Directory.CreateDirectory(dir);
         var tokenizerJson = Path.Combine(_outDir, "tokenizer.json");
         HfCheckpoint.Write(dir, _architecture, _modelConfig, _weights, File.Exists(tokenizerJson) ? tokenizerJson : null, DType.F32);
         SafetensorsWriter.Write(Path.Combine(dir, "optimizer.safetensors"),
             _params.SelectMany(p => new[] { KeyValuePair.Create(p.Name + ".m", p.M), KeyValuePair.Create(p.Name + ".v", p.V) }));
-        var state = new TrainingState { Step = _step, TokensSeen = _tokensSeen, Architecture = _config.Architecture, LastTrainLoss = trainLoss, LastValidationLoss = valLoss };
+        var state = new TrainingState
+        {
+            Step = _startStep + _step, TokensSeen = _tokensSeen, Architecture = _config.Architecture, LastTrainLoss = trainLoss, LastValidationLoss = valLoss,
+            InitFrom = _initFrom, StartStep = _startStep, StartTokens = _startTokens,
+        };
         AtomicFile.Write(Path.Combine(dir, TrainingState.FileName), s => JsonSerializer.Serialize(s, state, TrainConfig.Json));
         AtomicFile.Write(Path.Combine(_outDir, LatestFile), s => JsonSerializer.Serialize(s, name));
         return dir;

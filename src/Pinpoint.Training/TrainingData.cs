@@ -13,31 +13,71 @@ public interface ITrainingData : IDisposable
     void FillValidationBatch(int index, int batches, int batch, int context, int[] inputs, int[] targets);
 }
 
-/// <summary>Random windows of a tokenized corpus for training; evenly spaced windows of the held-out split for validation.</summary>
-public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validation) : ITrainingData
+/// <summary>
+/// How many rows of a training micro-batch end in an exact repeat of their last span, and the span lengths:
+/// ⌊fraction·batch⌋ rows plus one more with the remaining probability, so the expected share is exactly the fraction.
+/// With <paramref name="RandomVocab"/> &gt; 0 the span is uniform random tokens below it instead of the text's own
+/// (which a model that has seen the corpus before may predict from memory rather than by copying).
+/// </summary>
+public sealed record RepeatMix(double Fraction, int MinSpan, int MaxSpan, int RandomVocab = 0)
 {
+    public static readonly RepeatMix None = new(0, 0, 0);
+
+    /// <summary>Draws the number of repeat rows; draws nothing when the fraction is 0, so such batches match a run without repeats.</summary>
+    public int Rows(Random random, int batch)
+    {
+        if (Fraction <= 0) return 0;
+        double expected = Fraction * batch;
+        int rows = (int)Math.Floor(expected);
+        return Math.Min(batch, rows + (random.NextDouble() < expected - rows ? 1 : 0));
+    }
+}
+
+/// <summary>
+/// Random windows of a tokenized corpus for training; evenly spaced windows of the held-out split for validation.
+/// With a <see cref="RepeatMix"/>, the first rows of each training micro-batch are natural text whose last span of
+/// L tokens is followed by the same L tokens again (still trained on next-token prediction throughout).
+/// </summary>
+public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validation, RepeatMix? repeats = null) : ITrainingData
+{
+    private readonly RepeatMix _repeats = repeats ?? RepeatMix.None;
+    private int[] _window = [];
+
     public void FillTrainBatch(int seed, int step, int micro, int batch, int context, int[] inputs, int[] targets)
     {
         var random = new Random(BatchSeed.Of(seed, step, micro));
+        int repeatRows = _repeats.Rows(random, batch);
         for (int r = 0; r < batch; r++)
-            CopyWindow(train.Slice(random.NextInt64(train.Count - context - 1), context + 1), r, context, inputs, targets);
+        {
+            int span = r < repeatRows ? random.Next(_repeats.MinSpan, _repeats.MaxSpan + 1) : 0;
+            int natural = context + 1 - span;
+            var window = Window(context, train.Slice(random.NextInt64(train.Count - natural), natural));
+            if (span > 0 && _repeats.RandomVocab > 0)
+                for (int i = natural - span; i < natural; i++) window[i] = random.Next(_repeats.RandomVocab);
+            window.AsSpan(natural - span, span).CopyTo(window.AsSpan(natural));
+            CopyRow(window, r, context, inputs, targets);
+        }
     }
 
     public void FillValidationBatch(int index, int batches, int batch, int context, int[] inputs, int[] targets)
     {
         long span = validation.Count - context - 1;
         for (int r = 0; r < batch; r++)
-            CopyWindow(validation.Slice(span * (index * batch + r) / Math.Max(1, batches * batch), context + 1), r, context, inputs, targets);
+            CopyRow(Window(context, validation.Slice(span * (index * batch + r) / Math.Max(1, batches * batch), context + 1)), r, context, inputs, targets);
     }
 
-    private static void CopyWindow(ReadOnlySpan<ushort> window, int row, int context, int[] inputs, int[] targets)
+    /// <summary>The reused buffer of context + 1 tokens, starting with <paramref name="tokens"/>.</summary>
+    private int[] Window(int context, ReadOnlySpan<ushort> tokens)
     {
-        int o = row * context;
-        for (int i = 0; i < context; i++)
-        {
-            inputs[o + i] = window[i];
-            targets[o + i] = window[i + 1];
-        }
+        if (_window.Length != context + 1) _window = new int[context + 1];
+        for (int i = 0; i < tokens.Length; i++) _window[i] = tokens[i];
+        return _window;
+    }
+
+    private static void CopyRow(int[] window, int row, int context, int[] inputs, int[] targets)
+    {
+        window.AsSpan(0, context).CopyTo(inputs.AsSpan(row * context));
+        window.AsSpan(1, context).CopyTo(targets.AsSpan(row * context));
     }
 
     public void Dispose()

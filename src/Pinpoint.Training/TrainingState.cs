@@ -10,6 +10,10 @@ public sealed record TrainingState
     public string Architecture { get; init; } = "";
     public double? LastTrainLoss { get; init; }
     public double? LastValidationLoss { get; init; }
+    /// <summary>For a run started from another run's checkpoint (<see cref="TrainConfig.Init"/>): that checkpoint, its step and tokens.</summary>
+    public string? InitFrom { get; init; }
+    public int StartStep { get; init; }
+    public long StartTokens { get; init; }
 
     public const string FileName = "trainer_state.json";
 
@@ -40,4 +44,7 @@ public sealed record MetricsRecord
     public double? TokensPerSecond { get; init; }
     /// <summary>Training-dynamics metrics recorded at checkpoints (induction score, previous-token score, accuracies).</summary>
     public Dictionary<string, double>? Dynamics { get; init; }
+    /// <summary>Where a run started from a checkpoint began (absent for runs from scratch); step and tokens above include it.</summary>
+    public int? StartStep { get; init; }
+    public long? StartTokens { get; init; }
 }

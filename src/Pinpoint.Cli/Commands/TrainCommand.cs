@@ -11,6 +11,7 @@ public sealed class TrainCommand : Command
     private static readonly CliOption Config = new("config", "FILE", "training recipe (JSON, snake_case fields of TrainConfig); options below override it");
     private static readonly CliOption Out = new("out", "DIR", "run folder: tokenizer, tokenized data, checkpoints, metrics.jsonl, loss.svg (required)");
     private static readonly CliOption Resume = new("resume", null, "continue the run in --out from its latest checkpoint (exactly as if it never stopped)");
+    private static readonly CliOption Init = new("init", "CHECKPOINT", "start a new run in --out from this checkpoint's weights and AdamW moments, with the recipe's own schedule (steps and tokens continue from the checkpoint's; same shape and tokenizer required)");
     private static readonly CliOption Corpus = new("corpus", "FILES", "comma-separated corpus files (.txt, .jsonl with a \"text\" field, WordNet .tsv)");
     private static readonly CliOption Steps = new("steps", "N", "optimizer steps");
     private static readonly CliOption BatchSize = new("batch-size", "N", "sequences per micro-batch");
@@ -19,7 +20,7 @@ public sealed class TrainCommand : Command
 
     public override string Name => "train";
     public override string Summary => "train a GPT-2- or Llama-style model from scratch, or resume a run";
-    public override IReadOnlyList<CliOption> Options { get; } = [Config, Out, Resume, Corpus, Steps, BatchSize, LearningRate, Seed];
+    public override IReadOnlyList<CliOption> Options { get; } = [Config, Out, Resume, Init, Corpus, Steps, BatchSize, LearningRate, Seed];
     public override Type ResultType => typeof(Result);
 
     public sealed record Result(string Out, int Step, long Tokens, double TrainLoss, double? ValLoss, double TokensPerSecond, string? Checkpoint);
@@ -34,6 +35,7 @@ public sealed class TrainCommand : Command
             BatchSize = args.Int(BatchSize, config.BatchSize, min: 1),
             LearningRate = args.Float(LearningRate, config.LearningRate),
             Seed = args.Int(Seed, config.Seed),
+            Init = args.String(Init) ?? config.Init,
         };
         if (args.String(Steps) is not null && config.WarmupSteps > config.Steps)
         {
@@ -43,6 +45,8 @@ public sealed class TrainCommand : Command
         var outDir = args.RequiredString(Out);
         // The library refuses these too; here the message can name the option.
         bool resume = args.Flag(Resume);
+        if (resume && args.String(Init) is not null)
+            throw new CliException($"--{Init.Name} starts a new run and --{Resume.Name} continues one; give one of them");
         if (resume && !Trainer.HoldsRun(outDir))
             throw new IOException($"--{Resume.Name}: nothing to resume in {outDir} (no run there; drop --{Resume.Name} to start one)");
         if (!resume && Trainer.HoldsCheckpoints(outDir))
@@ -67,10 +71,10 @@ public sealed class TrainCommand : Command
 
         if (last is null)
         {
-            output.Text.WriteLine($"{outDir} already reached step {trainer.Step} of {config.Steps}; nothing to do");
+            output.Text.WriteLine($"{outDir} already reached step {trainer.StartStep + trainer.Step} of {trainer.StartStep + config.Steps}; nothing to do");
             return 0;
         }
-        var result = new Result(outDir, last.Step, (long)last.Step * config.BatchSize * config.Context * config.GradAccumulation,
+        var result = new Result(outDir, last.Step, last.Tokens,
             last.TrainLoss, last.ValidationLoss, last.TokensPerSecond, lastCheckpoint);
         if (output.Json) output.WriteJson(result);
         else output.Text.WriteLine($"done: {Line(last)}; metrics in {Path.Combine(outDir, Trainer.MetricsFile)}, curve in {Path.Combine(outDir, "loss.svg")}");
@@ -83,8 +87,8 @@ public sealed class TrainCommand : Command
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                var task = ctx.AddTask("training", maxValue: config.Steps);
-                task.Value = trainer.Step;
+                var task = ctx.AddTask("training", maxValue: trainer.StartStep + config.Steps);
+                task.Value = trainer.StartStep + trainer.Step;
                 trainer.Run(r =>
                 {
                     record(r);

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using Pinpoint.Models.Architectures;
 using Pinpoint.Models.Formats;
@@ -57,15 +56,9 @@ public static class CheckpointFolder
         }
     }
 
-    private static string Shape(string folder)
-    {
-        var configPath = Path.Combine(folder, "config.json");
-        var hf = HfConfig.Read(configPath);
-        var c = ArchitectureRegistry.ForHfModelType(hf.ModelType ?? throw new ModelConfigException($"{configPath}: model_type is missing"), configPath).ConfigFromHf(hf);
-        return $"{c.Architecture} d{c.DModel}×{c.NLayers} layers, {c.NHeads} heads, d_mlp {c.DMlp}, vocab {c.VocabSize}, context {c.ContextLength}";
-    }
+    private static string Shape(string folder) => CheckpointModel.Describe(CheckpointModel.Config(folder));
 
-    private static string TokenizerHash(string folder) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(TokenizerDiscovery.Find(folder))));
+    private static string TokenizerHash(string folder) => CheckpointModel.TokenizerHash(TokenizerDiscovery.Find(folder));
 
     /// <summary>Validation loss by step from the run's metrics.jsonl (absent when the folder is not a run's).</summary>
     public static Dictionary<int, double> ValidationLosses(string run)

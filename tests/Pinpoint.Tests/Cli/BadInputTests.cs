@@ -161,6 +161,9 @@ public sealed class BadInputTests : IDisposable
             new(["train", "--config", config, "--out", Path.Combine(_temp, "none"), "--resume", "--json"], 1, "--resume: nothing to resume"),
             new(["train", "--config", WriteText("typo.json", "{\"stepz\": 3}"), "--out", Path.Combine(_temp, "new"), "--json"], 1, "stepz"),
             new(["train", "--config", WriteText("metric.json", "{\"metrics\": [\"inductoin\"]}"), "--out", Path.Combine(_temp, "new"), "--json"], 1, "inductoin"),
+            new(["train", "--config", config, "--out", Path.Combine(_temp, "new"), "--init", run, "--resume", "--json"], 2, "give one of them"),
+            new(["train", "--config", config, "--out", Path.Combine(_temp, "new"), "--init", Path.Combine(_temp, "no-checkpoint"), "--json"], 1, "no such checkpoint folder"),
+            new(["train", "--config", WriteText("repeat.json", "{\"repeat_fraction\": 2}"), "--out", Path.Combine(_temp, "new"), "--json"], 1, "repeat_fraction must be in [0, 1]"),
         })
             CliContract.AssertCleanFailure(c, _temp);
 

@@ -57,6 +57,90 @@ public class TrainerTests
         Assert.True(File.Exists(Path.Combine(straight, "loss.svg")));
     }
 
+    /// <summary>
+    /// --init: a new run starts from a checkpoint's weights and moments with its own schedule; steps, tokens and
+    /// checkpoint names continue from the checkpoint's, and the continuation itself resumes exactly.
+    /// </summary>
+    [Fact]
+    public void RunFromACheckpointContinuesItsStepsWithItsOwnSchedule()
+    {
+        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
+        var first = TempDir();
+        var config = TinyCorpusConfig(corpus) with { Architecture = "llama", Steps = 8, WarmupSteps = 1 };
+        using (var t = Trainer.Open(config, first, resume: false)) t.Run(cancel: TestContext.Current.CancellationToken);
+        var init = Path.Combine(first, Trainer.CheckpointsFolder, "step-0000008");
+        var next = config with { Init = init, Steps = 4, WarmupSteps = 2, LearningRate = 2e-3f, RepeatFraction = 0.25, RepeatSpan = [4, 8] };
+
+        string straight = TempDir(), resumed = TempDir();
+        using (var t = Trainer.Open(next, straight, resume: false))
+        {
+            Assert.Equal((0, 8), (t.Step, t.StartStep));
+            using var loaded = ModelLoader.Load(init);
+            Assert.Equal(loaded.Model.Weights.Embedding.Span.ToArray(), t.Model.Weights.Embedding.Span.ToArray());
+            t.Run(cancel: TestContext.Current.CancellationToken);
+        }
+        var records = File.ReadLines(Path.Combine(straight, Trainer.MetricsFile)).Select(l => JsonSerializer.Deserialize<MetricsRecord>(l, Trainer.MetricsJson)!).ToList();
+        long tokensPerStep = config.BatchSize * config.Context;
+        Assert.Equal([9, 10, 11, 12], records.Select(r => r.Step));
+        Assert.Equal(9 * tokensPerStep, records[0].Tokens);
+        Assert.All(records, r => Assert.Equal((8, 8 * tokensPerStep), (r.StartStep, r.StartTokens)));
+        // The new recipe's warm-up: half its peak at its own first step.
+        Assert.Equal(next.LearningRateAt(1), records[0].LearningRate!.Value, 1e-9);
+        Assert.Equal(1e-3, records[0].LearningRate!.Value, 1e-9);
+        var checkpoints = Directory.GetDirectories(Path.Combine(straight, Trainer.CheckpointsFolder)).Select(Path.GetFileName).Order();
+        Assert.Equal(["step-0000009", "step-0000010", "step-0000012"], checkpoints);
+        var state = TrainingState.Load(Path.Combine(straight, Trainer.CheckpointsFolder, "step-0000012"));
+        Assert.Equal((12, 12 * tokensPerStep, 8, 8 * tokensPerStep, Path.GetFullPath(init)), (state.Step, state.TokensSeen, state.StartStep, state.StartTokens, state.InitFrom));
+        // The first run's metrics are not the continuation's.
+        Assert.DoesNotContain(File.ReadLines(Path.Combine(first, Trainer.MetricsFile)), l => l.Contains("start_step"));
+
+        using (var cancel = new CancellationTokenSource())
+        using (var t = Trainer.Open(next, resumed, resume: false))
+            t.Run(r => { if (r.Step == 10) cancel.Cancel(); }, cancel.Token);
+        using (var t = Trainer.Open(next, resumed, resume: true))
+        {
+            Assert.Equal((2, 8), (t.Step, t.StartStep));
+            t.Run(cancel: TestContext.Current.CancellationToken);
+        }
+        Assert.Equal(Losses(straight), Losses(resumed));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, Trainer.CheckpointsFolder, "step-0000012", "model.safetensors")),
+            File.ReadAllBytes(Path.Combine(resumed, Trainer.CheckpointsFolder, "step-0000012", "model.safetensors")));
+    }
+
+    [Fact]
+    public void InitRefusesACheckpointOfAnotherShapeOrTokenizerBeforeWritingAnything()
+    {
+        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
+        var first = TempDir();
+        var config = TinyCorpusConfig(corpus) with { Steps = 2, WarmupSteps = 1 };
+        using (var t = Trainer.Open(config, first, resume: false)) t.Run(cancel: TestContext.Current.CancellationToken);
+        var init = Path.Combine(first, Trainer.CheckpointsFolder, "step-0000002");
+        var otherTokenizer = Path.Combine(TempDir(), "tokenizer.json");
+        File.WriteAllText(otherTokenizer, File.ReadAllText(Path.Combine(init, "tokenizer.json")).Replace("\"<|endoftext|>\"", "\"<|end|>\""));
+        var incomplete = Directory.CreateDirectory(Path.Combine(TempDir(), "step-0000002")).FullName;
+        foreach (var file in Directory.GetFiles(init).Where(f => !f.EndsWith("optimizer.safetensors", StringComparison.Ordinal)))
+            File.Copy(file, Path.Combine(incomplete, Path.GetFileName(file)));
+
+        foreach (var (recipe, message) in new (TrainConfig, string)[]
+        {
+            (config with { Init = init, DModel = 64 }, "a gpt2 d32×2 layers, 2 heads, d_mlp 128, vocab 300, context 32 model, but the recipe trains a gpt2 d64×2"),
+            (config with { Init = init, Context = 64 }, "context 64 model"),
+            (config with { Init = init, Tokenizer = otherTokenizer }, $"its tokenizer differs from the recipe's {otherTokenizer}"),
+            (config with { Init = init, Architecture = "llama" }, "checkpoint is a 'gpt2' model, the recipe trains 'llama'"),
+            (config with { Init = incomplete }, "not a complete training checkpoint (no optimizer.safetensors)"),
+        })
+        {
+            var outDir = Path.Combine(TempDir(), "run");
+            var e = Assert.Throws<InvalidDataException>(() => Trainer.Open(recipe, outDir, resume: false));
+            Assert.Contains(message, e.Message);
+            Assert.StartsWith(recipe.Init!, e.Message);
+            Assert.False(Directory.Exists(outDir), "nothing is written for a refused checkpoint");
+        }
+        // The recipe's own tokenizer, byte for byte the checkpoint's, is accepted.
+        using var accepted = Trainer.Open(config with { Init = init, Tokenizer = Path.Combine(init, "tokenizer.json") }, Path.Combine(TempDir(), "run"), resume: false);
+        Assert.Equal(2, accepted.StartStep);
+    }
+
     [Fact]
     public void FreshRunRefusesFolderWithCheckpoints()
     {
