@@ -52,7 +52,7 @@ public static class ExplainBench
     }
 
     /// <summary>
-    /// The small kernels' share only (plain forward, last-position forward, attribution patching): what the worker pool's
+    /// The small kernels' share only (plain forward, last-position forward, attribution patching, edge attribution): what the worker pool's
     /// per-loop overhead shows in, and short enough to repeat and alternate with another build on a loaded machine.
     /// </summary>
     private static int RunQuick(string modelDir, bool json)
@@ -61,16 +61,18 @@ public static class ExplainBench
         var model = loaded.Model;
         var prediction = Prediction.Prepare(loaded, ExplainRequest.ArticleExample);
         var batch = prediction.Run;
+        var edges = new EdgeForward(model);
         var best = BenchTiming.BestSeconds(Repetitions * 2, WarmUpRounds,
             () => model.Forward(Compute.Eager, batch),
             () => model.Forward(Compute.Eager, batch, lastPositionOnly: true),
-            () => AttributionPatching.Run(model, prediction.Run, prediction.CounterfactualRun, prediction.Metric, PatchDirection.Denoise));
-        var (forward, lastOnly, attribution) = (best[0], best[1], best[2]);
+            () => AttributionPatching.Run(model, prediction.Run, prediction.CounterfactualRun, prediction.Metric, PatchDirection.Denoise),
+            () => EdgeAttribution.Scores(edges, prediction.Run, prediction.CounterfactualRun, prediction.Metric));
+        var (forward, lastOnly, attribution, edgeAttribution) = (best[0], best[1], best[2], best[3]);
         Console.WriteLine(json
             ? string.Create(CultureInfo.InvariantCulture,
-                $"{{\"tokens\":{prediction.Ids.Length},\"forward_ms\":{forward * 1e3:F3},\"last_position_forward_ms\":{lastOnly * 1e3:F3},\"attribution_patching_ms\":{attribution * 1e3:F3}}}")
+                $"{{\"tokens\":{prediction.Ids.Length},\"forward_ms\":{forward * 1e3:F3},\"last_position_forward_ms\":{lastOnly * 1e3:F3},\"attribution_patching_ms\":{attribution * 1e3:F3},\"edge_attribution_ms\":{edgeAttribution * 1e3:F3},\"edge_attribution_forward_equivalents\":{edgeAttribution / forward:F2}}}")
             : string.Create(CultureInfo.InvariantCulture,
-                $"explain --quick on models/default, built-in example ({prediction.Ids.Length} tokens)\n  plain forward           {forward * 1e3,10:F2} ms\n  forward, last position  {lastOnly * 1e3,10:F2} ms\n  attribution patching    {attribution * 1e3,10:F2} ms"));
+                $"explain --quick on models/default, built-in example ({prediction.Ids.Length} tokens)\n  plain forward           {forward * 1e3,10:F2} ms\n  forward, last position  {lastOnly * 1e3,10:F2} ms\n  attribution patching    {attribution * 1e3,10:F2} ms\n  edge attribution (EAP)  {edgeAttribution * 1e3,10:F2} ms  = {edgeAttribution / forward:F2} forward passes"));
         return 0;
     }
 

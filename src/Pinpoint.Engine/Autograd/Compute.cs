@@ -15,7 +15,7 @@ public sealed class Compute(Tape? tape = null, TensorArena? arena = null)
     public TensorArena? Arena { get; } = arena;
 
     /// <summary>True when <paramref name="t"/> must receive a gradient from the op being run.</summary>
-    public bool NeedsGrad(Tensor t) => Tape is not null && t.RequiresGrad;
+    public bool NeedsGrad(Tensor t) => Tape is not null && Tape.Wants(t);
 
     /// <summary>A zero-filled contiguous tensor.</summary>
     public Tensor Allocate(params int[] shape) => Arena?.Allocate(shape) ?? Tensor.Zeros(shape);
@@ -41,7 +41,7 @@ public sealed class Compute(Tape? tape = null, TensorArena? arena = null)
     public bool AnyNeedsGrad(params ReadOnlySpan<Tensor> inputs)
     {
         if (Tape is null) return false;
-        foreach (var t in inputs) if (t.RequiresGrad) return true;
+        foreach (var t in inputs) if (Tape.Wants(t)) return true;
         return false;
     }
 

@@ -16,6 +16,7 @@ public sealed class Tape
     private readonly TensorArena _gradArena = new();
 
     private readonly Dictionary<Tensor, FactoredGradient> _factored = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<Tensor> _frozen = new(ReferenceEqualityComparer.Instance);
 
     public int Count => _backward.Count;
 
@@ -32,6 +33,19 @@ public sealed class Tape
 
     /// <summary>The factored gradient of <paramref name="weight"/>, or null when it takes a dense one.</summary>
     public FactoredGradient? FactorsOf(Tensor weight) => _factored.GetValueOrDefault(weight);
+
+    /// <summary>
+    /// Leaves that take no gradient on this tape although they require one — a trainable model's parameters, when only
+    /// activations' gradients are wanted (attribution patching): ops treat them as constants and skip their parameter
+    /// branches, so no weight or embedding-table gradient is computed or accumulated.
+    /// </summary>
+    public void Freeze(IEnumerable<Tensor> leaves)
+    {
+        foreach (var t in leaves) _frozen.Add(t);
+    }
+
+    /// <summary>Whether <paramref name="t"/> takes a gradient on this tape: it requires one and is not frozen.</summary>
+    public bool Wants(Tensor t) => t.RequiresGrad && (_frozen.Count == 0 || !_frozen.Contains(t));
 
     /// <summary>Registers the backward step of an op whose output was just computed.</summary>
     public void Record(Action backward) => _backward.Add(backward);

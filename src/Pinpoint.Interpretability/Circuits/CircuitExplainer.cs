@@ -22,7 +22,7 @@ public static class CircuitExplainer
         cancel.ThrowIfCancellationRequested();
         if (requests.Count == 0) throw new ArgumentException("no prompts to find a circuit for");
         if (requests.FirstOrDefault(r => r.CustomMetric is null && r.Metric is not (MetricKind.LogitDiff or MetricKind.LogProbDiff)) is { } other)
-            throw new ArgumentException($"metric {other.Metric}: faithfulness is a share of a target-vs-foil difference; use logit-diff or logprob-diff");
+            throw new ArgumentException($"metric {other.Metric.ToString().ToLowerInvariant()}: faithfulness is a share of a target-vs-foil difference; use logit-diff or logprob-diff");
         var model = loaded.Model;
         var predictions = requests.Select(r => Prediction.Prepare(loaded, r)).ToList();
         var items = predictions.Select(p => new CircuitItem(p.Run, p.CounterfactualRun, p.Metric)).ToList();

@@ -34,7 +34,7 @@ public static class EdgeAttribution
         {
             (string, HookFunction)? path = igSteps == 0 ? null
                 : (HookNames.ResidPre(0), (x, _) => Interpolate(x, corrupt[Node.Embed], (k + 0.5) / steps));
-            var tape = new Tape();
+            var tape = AttributionPatching.ActivationTape(forward.Model);
             var run = forward.Run(clean, tape: tape, before: path, lastPositionOnly: metric.LastPositionOnly);
             metric.Backward(tape, run.Logits);
             moved ??= Moved(graph, corrupt, run.Outputs, size);

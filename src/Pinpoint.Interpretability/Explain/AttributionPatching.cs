@@ -100,7 +100,7 @@ public static class AttributionPatching
     public static (double LogitDiff, ActivationCache Activations) Gradients(HookedTransformer model, TokenBatch ids, IReadOnlySet<string> names,
         AnswerMetric metric, IEnumerable<(string HookName, HookFunction Function)>? replacements = null)
     {
-        var tape = new Tape();
+        var tape = ActivationTape(model);
         var hooks = new HookSet(names.Contains);
         foreach (var (name, f) in replacements ?? []) hooks.Add(name, f);
         foreach (var name in names)
@@ -112,6 +112,17 @@ public static class AttributionPatching
         var logits = model.Forward(new Compute(tape), ids, hooks, lastPositionOnly: metric.LastPositionOnly);
         metric.Backward(tape, logits);
         return (metric.FromLogits(logits), hooks.Cache);
+    }
+
+    /// <summary>
+    /// A tape on which the model's parameters take no gradient even when they require one (a freshly trained model's
+    /// do): attribution needs gradients with respect to activations only.
+    /// </summary>
+    public static Tape ActivationTape(HookedTransformer model)
+    {
+        var tape = new Tape();
+        tape.Freeze(model.Weights.Parameters().Select(p => p.Tensor));
+        return tape;
     }
 
     /// <summary>Back-propagates the target−foil logit difference at the last position of a taped single sequence's logits [1, T, V] (T may be 1).</summary>

@@ -52,6 +52,21 @@ public class EdgeAttributionTests
         Assert.Equal(clean, readout.FromLogits(forward.Run(Clean, _ => true, resample).Logits), 4);
     }
 
+    [Fact]
+    public void AttributionComputesNoWeightGradients()
+    {
+        // The random models are initialised for training, so every weight requires a gradient: the tapes of edge
+        // attribution, attribution patching and integrated gradients must still leave them without one.
+        var model = Random("gpt2");
+        var parameters = model.Weights.Parameters().Select(p => p.Tensor).ToList();
+        Assert.All(parameters, t => Assert.True(t.RequiresGrad));
+        var metric = new LogitDiffReadout(model, 3, 4);
+        EdgeAttribution.Scores(new EdgeForward(model), Clean, Counterfactual, metric, igSteps: 2);
+        AttributionPatching.Run(model, Clean, Counterfactual, metric, PatchDirection.Denoise);
+        IntegratedGradients.Run(model, Clean, Counterfactual, metric, steps: 2);
+        Assert.All(parameters, t => Assert.Null(t.Grad));
+    }
+
     [Theory]
     [MemberData(nameof(Architectures))]
     public void ATwoAnswerRunIsItsRowsRunApart(string kind)
