@@ -13,8 +13,8 @@ public sealed class EditCommand : Command
     private static readonly CliOption Dataset = new("dataset", "FILE", "JSONL lines {\"subject\",\"prompt\",\"target_new\",\"paraphrases\":[..],\"neighbors\":[..]}; prompt and paraphrases hold {} for the subject (required)");
     private static readonly CliOption Method = new("method", "NAME", "rome (default: each item on its own) or memit (every item at once, several layers)");
     private static readonly CliOption Layer = new("layer", "L", "rome: the MLP layer whose output matrix is edited (default: 35% of the depth, rounded down)");
-    private static readonly CliOption Layers = new("layers", "L,L,..", "memit: the MLP layers edited together (default: the rome layer and the next)");
-    private static readonly CliOption UpdateWeight = new("update-weight", "λ", "memit: how many keys' worth the corpus covariance counts for against the new keys (default: the MLP width)");
+    private static readonly CliOption Layers = new("layers", "L,L,..", "memit: the MLP layers edited together (default: the rome layer and the one before, so z* is read where rome's v* works)");
+    private static readonly CliOption UpdateWeight = new("update-weight", "λ", "memit: how many keys' worth the corpus covariance counts for against the new keys (default: 4 × the MLP width)");
     private static readonly CliOption ClampNorm = new("clamp-norm", "F", $"‖δ‖ is clamped to F times the norm of the activation it is added to (rome: the MLP output, default {RomeOptions.DefaultClampNorm}; memit: the residual, default {MemitOptions.DefaultClampNorm})");
     private static readonly CliOption Steps = new("steps", "N", $"Adam steps of the δ optimisation (default {RomeOptions.DefaultSteps})");
     private static readonly CliOption PromptWeight = new("prompt-weight", "W", $"share of the δ optimisation's NLL on the bare prompt, the rest shared by the prefixed templates (default {RomeOptions.DefaultPromptWeight}; 1/6 is ROME's equal share)");
@@ -82,7 +82,7 @@ public sealed class EditCommand : Command
             throw new IOException($"--{Out.Name} {outDir} is the source model; an edit never overwrites it");
         var config = loaded.Model.Config;
         int layer = args.Int(Layer, config.NLayers * 35 / 100, min: 0);
-        var layers = memit ? args.IntList(Layers) ?? [layer, Math.Min(layer + 1, config.NLayers - 1)] : [layer];
+        var layers = memit ? args.IntList(Layers) ?? [Math.Max(layer - 1, 0), layer] : [layer];
         foreach (var l in layers)
             if (l < 0 || l >= config.NLayers)
                 throw new ArgumentException($"--{(memit && args.String(Layers) is not null ? Layers.Name : Layer.Name)} {l} is out of range: the model has layers 0..{config.NLayers - 1}");

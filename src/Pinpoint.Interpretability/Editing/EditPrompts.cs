@@ -79,7 +79,7 @@ public sealed class EditPrompts
     }
 
     /// <summary>
-    /// The key ROME stores under: the rows' keys averaged with the weights their NLL has in <see cref="OptimiseDelta"/>
+    /// The key ROME stores under: the rows' keys averaged with the weights their NLL has in <see cref="OptimiseDelta(EditRequest, IReadOnlyList{Row}, string)"/>
     /// (<see cref="RomeOptions.PromptWeight"/> on the bare prompt, the rest shared by the prefixed templates; ROME's plain mean
     /// when every row has an equal share), so u = C⁻¹k̄ points where v* was fitted.
     /// </summary>
@@ -88,7 +88,7 @@ public sealed class EditPrompts
         var key = new double[keys[0].Length];
         for (int row = 0; row < keys.Count; row++)
         {
-            double weight = RowWeight(row, keys.Count);
+            double weight = TemplateWeight(row, keys.Count);
             for (int i = 0; i < key.Length; i++) key[i] += weight * keys[row][i];
         }
         return key;
@@ -111,8 +111,23 @@ public sealed class EditPrompts
     /// (length-normalised, averaged over the template rows) + KL(original ‖ edited) of the next-token distribution at
     /// the subject's last token of "{subject} is a" + a norm penalty, with ‖δ‖ clamped to a multiple of ‖v‖.
     /// </summary>
-    public DeltaResult OptimiseDelta(EditRequest request, IReadOnlyList<Row> rows, string hook)
+    public DeltaResult OptimiseDelta(EditRequest request, IReadOnlyList<Row> rows, string hook) => OptimiseDelta([request], [rows], hook)[0];
+
+    /// <summary>
+    /// One δ for several requests about the same subject (their rows from <see cref="Rows"/>), each request's NLL with an
+    /// equal share. A subject-first prompt gives the subject the same key whatever follows, so a memory update can store
+    /// only one value for it: one that serves all of the subject's new facts (MEMIT's batches). One result per request,
+    /// sharing δ, each with its own <see cref="DeltaResult.PromptProbability"/>.
+    /// </summary>
+    public IReadOnlyList<DeltaResult> OptimiseDelta(IReadOnlyList<EditRequest> requests, IReadOnlyList<IReadOnlyList<Row>> rowsPerRequest, string hook)
     {
+        var request = requests[0];
+        if (requests.Any(r => r.Subject != request.Subject)) throw new ArgumentException("one δ serves requests about one subject");
+        // Every request's rows, each with its NLL weight: the request's share times the template's.
+        var rows = rowsPerRequest.SelectMany(r => r).ToList();
+        var weights = rowsPerRequest.SelectMany(r => r.Select((_, row) => TemplateWeight(row, r.Count) / requests.Count)).ToArray();
+        var bareRows = rowsPerRequest.Select((_, i) => rowsPerRequest.Take(i).Sum(r => r.Count)).ToArray();
+        var promptProbabilities = new double[requests.Count];
         var c = _model.Config;
         int d = c.DModel, vocab = c.VocabSize;
         // Causal attention: the prediction at the subject's last token of "{subject} is a" sees only the tokens up to it.
@@ -138,7 +153,7 @@ public sealed class EditPrompts
         var moment = new double[d];
         var velocity = new double[d];
         double[]? originalKl = null;
-        double valueNorm = 0, probability = 0, promptProbability = 0;
+        double valueNorm = 0, probability = 0;
         bool clamped = false;
         int step = 0;
         for (; step < Options.Steps; step++)
@@ -167,7 +182,7 @@ public sealed class EditPrompts
             {
                 var target = rows[row].Target;
 
-                double weight = RowWeight(row, rows.Count);
+                double weight = weights[row];
                 double rowLogProb = 0;
                 for (int j = 0; j < target.Length; j++)
                 {
@@ -178,7 +193,7 @@ public sealed class EditPrompts
                     grad[at + target[j]] -= (float)(weight / target.Length);
                 }
                 nll -= weight * rowLogProb / target.Length;
-                if (row == 0) promptProbability = Math.Exp(rowLogProb / target.Length);
+                if (Array.IndexOf(bareRows, row) is var bare and >= 0) promptProbabilities[bare] = Math.Exp(rowLogProb / target.Length);
                 probability += Math.Exp(rowLogProb / target.Length) / rows.Count;
             }
             if (nll < 5e-2) break;
@@ -201,11 +216,12 @@ public sealed class EditPrompts
             if (clamped)
                 for (int i = 0; i < d; i++) dv[i] = (float)(dv[i] * limit / norm);
         }
-        return new DeltaResult(delta.ToArray().Select(x => (double)x).ToArray(), valueNorm, step, probability, promptProbability, clamped);
+        var result = delta.ToArray().Select(x => (double)x).ToArray();
+        return promptProbabilities.Select(p => new DeltaResult(result, valueNorm, step, probability, p, clamped)).ToList();
     }
 
     /// <summary>The NLL weight of a template row: <see cref="RomeOptions.PromptWeight"/> for the bare prompt (row 0), the rest shared equally.</summary>
-    private double RowWeight(int row, int count) =>
+    public double TemplateWeight(int row, int count) =>
         count == 1 ? 1 : row == 0 ? Options.PromptWeight : (1 - Options.PromptWeight) / (count - 1);
 
     private static IReadOnlyList<string> GenerateTemplates(LoadedModel tokens, HookedTransformer model, RomeOptions options)

@@ -48,7 +48,7 @@ public sealed record RomeEdit(EditRequest Request, int Layer, double KeyNorm, Ed
 /// <summary>
 /// ROME on one MLP output matrix of a model whose weights it may change (an F32 copy). As in the reference
 /// implementation: u = C⁻¹k̄ with k̄ the MLP's hidden activation at the subject's last token averaged over the prompt
-/// and the self-generated prefixes (weighted as in v*'s NLL, see <see cref="EditPrompts.WeightedKey"/>); v* = v + δ with δ optimised at the MLP output (see <see cref="EditPrompts.OptimiseDelta"/>);
+/// and the self-generated prefixes (weighted as in v*'s NLL, see <see cref="EditPrompts.WeightedKey"/>); v* = v + δ with δ optimised at the MLP output (see <see cref="EditPrompts.OptimiseDelta(EditRequest, IReadOnlyList{EditPrompts.Row}, string)"/>);
 /// W' = W + u ⊗ δ / (u·k), with k the bare prompt's key, so the bare prompt's key maps to v* exactly.
 /// </summary>
 public sealed class RomeEditor

@@ -104,6 +104,26 @@ public class RomeTests
         }
     }
 
+    /// <summary>
+    /// One key asked for two values with weights 3 and 1 (two facts of one subject-first subject): as λ → 0 the weighted
+    /// least squares stores their weighted mean, (3r₁ + r₂) / 4; unweighted, the plain mean.
+    /// </summary>
+    [Theory]
+    [InlineData(3.0, 1.0)]
+    [InlineData(1.0, 1.0)]
+    public void MemitUpdateStoresTheWeightedMeanOfConflictingResiduals(double first, double second)
+    {
+        var memory = new Linear(Tensor.Zeros(3, 2), false);
+        double[] key = [1, 2, -1];
+        double[][] residuals = [[4, 0], [0, 8]];
+        var identity = new double[3, 3];
+        for (int i = 0; i < 3; i++) identity[i, i] = 1;
+        MemitEditor.UpdateLayer(memory, [key, key], residuals, identity, 1e-9, [first, second]);
+        var stored = RankOneUpdate.Map(memory, key);
+        Assert.Equal((first * 4 + second * 0) / (first + second), stored[0], 4);
+        Assert.Equal((first * 0 + second * 8) / (first + second), stored[1], 4);
+    }
+
     /// <summary>C over windows of two tokens is the mean of kkᵀ over the keys of each two-token forward pass, computed one by one.</summary>
     [Fact]
     public void KeyCovarianceOverShortWindowsIsTheMeanOfEachWindowsKeys()
@@ -159,12 +179,13 @@ public class RomeTests
     public void MemitMovesEachItemOfABatchTowardsItsNewTarget()
     {
         using var loaded = ModelLoader.Load(Path.Combine(SharedData.RepoRoot, "models", "default"));
-        EditItem Item(string subject, string target) => new(new EditRequest(subject, "{} had a pet", target, "test"), [], ["Tom had a pet"]);
-        var report = EditEvaluation.Run(loaded, [Item("Lily", " frog"), Item("Sam", " turtle")],
-            new EditEvaluationOptions { Memit = new MemitOptions { Layers = [1, 2] }, GenerationTokens = 8 });
+        EditItem Item(string subject, string prompt, string target) => new(new EditRequest(subject, prompt, target, "test"), [], ["Tom had a pet"]);
+        // Lily has two facts: her key is the same in both prompts, so one δ must serve both.
+        var report = EditEvaluation.Run(loaded, [Item("Lily", "{} had a pet", " frog"), Item("Sam", "{} had a pet", " turtle"), Item("Lily", "{}'s best friend was a", " bear")],
+            new EditEvaluationOptions { Memit = new MemitOptions { Layers = [0, 1] }, GenerationTokens = 8 });
         Assert.Equal("memit", report.Method);
-        Assert.Equal([1, 2], report.Layers);
-        // C = I and the default λ store about half of each residual per layer: the new target must gain, the old one lose.
+        Assert.Equal([0, 1], report.Layers);
+        // C = I and the default λ: the new target must gain, the old one lose.
         Assert.All(report.ItemResults, r => Assert.True(r.NewAfter > 2 * r.NewBefore && r.TrueAfter < r.TrueBefore,
             $"{r.Subject}: P(new) {r.NewBefore} → {r.NewAfter}, P(true) {r.TrueBefore} → {r.TrueAfter}"));
     }
