@@ -24,6 +24,9 @@ public static class OvCircuits
 {
     public const int CopyingSample = 512, CopyingTopK = 5;
 
+    /// <summary>Sampled tokens whose circuit rows are computed together (64 rows of a 128K vocabulary: 33 MB).</summary>
+    private const int CopyingRowsPerProduct = 64;
+
     public static OvCircuit Read(HookedTransformer model, ITokenizer tokenizer, int layer, int head, int sourcePosition, int sourceToken, int top)
     {
         var circuit = Circuit(model, layer, head);
@@ -37,16 +40,21 @@ public static class OvCircuits
     {
         int sample = Math.Min(CopyingSample, vocab);
         var tokens = Enumerable.Range(0, sample).Select(i => (int)((long)i * vocab / sample)).ToArray();
-        var rows = circuit(tokens);
         int copied = 0;
-        for (int i = 0; i < sample; i++)
+        // A few rows at a time: all 512 rows of a 128K vocabulary would be 263 MB per head (and as much again copied out).
+        for (int start = 0; start < sample; start += CopyingRowsPerProduct)
         {
-            var row = rows.AsSpan(i * c.VocabSize, vocab);
-            float own = row[tokens[i]];
-            // Ties count against the token: a flat row copies nothing.
-            int rivals = -1;
-            foreach (var v in row) if (v >= own) rivals++;
-            if (rivals < CopyingTopK) copied++;
+            var part = tokens[start..Math.Min(sample, start + CopyingRowsPerProduct)];
+            var rows = circuit(part);
+            for (int i = 0; i < part.Length; i++)
+            {
+                var row = rows.AsSpan(i * c.VocabSize, vocab);
+                float own = row[part[i]];
+                // Ties count against the token: a flat row copies nothing.
+                int rivals = -1;
+                foreach (var v in row) if (v >= own) rivals++;
+                if (rivals < CopyingTopK) copied++;
+            }
         }
         return (double)copied / sample;
     }
