@@ -60,6 +60,13 @@ public sealed record TrainConfig
     public string RepeatTokens { get; init; } = CorpusData;
     public const string RandomRepeat = "random";
     /// <summary>
+    /// Where a repeat row's span and its repeat sit: at the end of the row (<see cref="RepeatAtEnd"/>), or at a uniformly
+    /// random offset with the text continuing after the repeat (<see cref="RepeatAnywhere"/>). Repeats only at the end
+    /// teach a model to copy only late in its context, which the induction probe's early repeats do not reward.
+    /// </summary>
+    public string RepeatPosition { get; init; } = RepeatAtEnd;
+    public const string RepeatAtEnd = "end", RepeatAnywhere = "anywhere";
+    /// <summary>
     /// A checkpoint folder whose weights and AdamW moments start this run (a new run with this recipe's own warm-up and
     /// schedule; steps and tokens continue from the checkpoint's). Its shape and tokenizer must be the recipe's.
     /// </summary>
@@ -114,6 +121,7 @@ public sealed record TrainConfig
         if (!(RepeatFraction >= 0 && RepeatFraction <= 1)) problems.Add($"repeat_fraction must be in [0, 1], got {RepeatFraction}");
         if (RepeatFraction > 0 && Data != CorpusData) problems.Add($"repeat_fraction needs data {CorpusData}");
         if (RepeatTokens is not (CorpusData or RandomRepeat)) problems.Add($"repeat_tokens must be {CorpusData} or {RandomRepeat}, got '{RepeatTokens}'");
+        if (RepeatPosition is not (RepeatAtEnd or RepeatAnywhere)) problems.Add($"repeat_position must be {RepeatAtEnd} or {RepeatAnywhere}, got '{RepeatPosition}'");
         if (RepeatSpan is not null && (RepeatSpan.Length != 2 || RepeatSpan[0] < 1 || RepeatSpan[0] > RepeatSpan[1] || RepeatSpan[1] > (Context + 1) / 2))
             problems.Add($"repeat_span must be [min, max] with 1 ≤ min ≤ max ≤ (context + 1) / 2 = {(Context + 1) / 2}");
         if (problems.Count > 0) throw new ArgumentException("invalid training config: " + string.Join("; ", problems));
@@ -121,7 +129,7 @@ public sealed record TrainConfig
 
     /// <summary>The rows of a training micro-batch that end in a repeated span (none when <see cref="RepeatFraction"/> is 0), over <paramref name="vocabSize"/> tokens.</summary>
     public RepeatMix Repeats(int vocabSize) => new(RepeatFraction, RepeatSpan?[0] ?? Math.Max(1, Context / 8), RepeatSpan?[1] ?? (Context + 1) / 2,
-        RepeatTokens == RandomRepeat ? vocabSize : 0);
+        RepeatTokens == RandomRepeat ? vocabSize : 0, RepeatPosition == RepeatAnywhere);
 
     /// <summary>Learning rate at optimizer step <paramref name="step"/> (1-based): linear warmup, then cosine to the minimum.</summary>
     public float LearningRateAt(int step)

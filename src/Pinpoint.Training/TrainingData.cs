@@ -17,9 +17,11 @@ public interface ITrainingData : IDisposable
 /// How many rows of a training micro-batch end in an exact repeat of their last span, and the span lengths:
 /// ⌊fraction·batch⌋ rows plus one more with the remaining probability, so the expected share is exactly the fraction.
 /// With <paramref name="RandomVocab"/> &gt; 0 the span is uniform random tokens below it instead of the text's own
-/// (which a model that has seen the corpus before may predict from memory rather than by copying).
+/// (which a model that has seen the corpus before may predict from memory rather than by copying). With
+/// <paramref name="Anywhere"/> the span and its repeat start at a uniformly random offset and the text continues after
+/// them; otherwise they end the row.
 /// </summary>
-public sealed record RepeatMix(double Fraction, int MinSpan, int MaxSpan, int RandomVocab = 0)
+public sealed record RepeatMix(double Fraction, int MinSpan, int MaxSpan, int RandomVocab = 0, bool Anywhere = false)
 {
     public static readonly RepeatMix None = new(0, 0, 0);
 
@@ -35,7 +37,7 @@ public sealed record RepeatMix(double Fraction, int MinSpan, int MaxSpan, int Ra
 
 /// <summary>
 /// Random windows of a tokenized corpus for training; evenly spaced windows of the held-out split for validation.
-/// With a <see cref="RepeatMix"/>, the first rows of each training micro-batch are natural text whose last span of
+/// With a <see cref="RepeatMix"/>, the first rows of each training micro-batch are natural text in which a span of
 /// L tokens is followed by the same L tokens again (still trained on next-token prediction throughout).
 /// </summary>
 public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validation, RepeatMix? repeats = null) : ITrainingData
@@ -52,9 +54,13 @@ public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validati
             int span = r < repeatRows ? random.Next(_repeats.MinSpan, _repeats.MaxSpan + 1) : 0;
             int natural = context + 1 - span;
             var window = Window(context, train.Slice(random.NextInt64(train.Count - natural), natural));
+            // Drawn only for rows placed anywhere, so end-placed batches stay those of earlier runs.
+            int start = span > 0 && _repeats.Anywhere ? random.Next(natural - span + 1) : natural - span;
             if (span > 0 && _repeats.RandomVocab > 0)
-                for (int i = natural - span; i < natural; i++) window[i] = random.Next(_repeats.RandomVocab);
-            window.AsSpan(natural - span, span).CopyTo(window.AsSpan(natural));
+                for (int i = start; i < start + span; i++) window[i] = random.Next(_repeats.RandomVocab);
+            // The text after the span moves right by one span; the repeat fills the gap.
+            window.AsSpan(start + span, natural - start - span).CopyTo(window.AsSpan(start + 2 * span));
+            window.AsSpan(start, span).CopyTo(window.AsSpan(start + span));
             CopyRow(window, r, context, inputs, targets);
         }
     }

@@ -103,6 +103,38 @@ public sealed class RepeatMixTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Placed anywhere: natural text, a random span, the same span again, then the text that the span displaced — at
+    /// offsets from the row's start to its end.
+    /// </summary>
+    [Fact]
+    public void SpansPlacedAnywhereRepeatExactlyAndTheTextContinuesAfterThem()
+    {
+        var data = new CorpusTrainingData(_train, _validation, new RepeatMix(0.25, 4, 8, RandomVocab: 50, Anywhere: true));
+        var starts = new List<int>();
+        for (int step = 1; step <= 100; step++)
+        {
+            var (inputs, targets) = Train(data, step);
+            for (int r = 0; r < 4; r++)
+            {
+                var sequence = Sequence(inputs, targets, r);
+                int start = Array.FindIndex(sequence, t => t < 50), span = sequence.Count(t => t < 50) / 2;
+                Assert.InRange(span, 4, 8);
+                Assert.All(sequence[start..(start + 2 * span)], t => Assert.InRange(t, 0, 49));
+                Assert.Equal(sequence[start..(start + span)], sequence[(start + span)..(start + 2 * span)]);
+                // The natural text is one ascending run of Context + 1 − span tokens with the spans cut into it.
+                var natural = sequence.Where(t => t >= 100).ToArray();
+                Assert.Equal(Context + 1 - 2 * span, natural.Length);
+                Assert.All(Enumerable.Range(1, natural.Length - 1), i => Assert.Equal(natural[i - 1] + (i == start ? span + 1 : 1), natural[i]));
+                starts.Add(start);
+            }
+            Assert.All(Enumerable.Range(4, Batch - 4), r => Assert.DoesNotContain(Sequence(inputs, targets, r), t => t < 100));
+        }
+        Assert.Contains(0, starts);
+        Assert.Contains(starts, s => s > 0 && s < Context / 2);
+        Assert.Contains(starts, s => s >= Context / 2);
+    }
+
     [Fact]
     public void FractionIsHonouredInExpectation()
     {
@@ -168,6 +200,7 @@ public sealed class RepeatMixTests : IDisposable
     [InlineData("\"repeat_span\": [8, 17]", "(context + 1) / 2 = 16")]
     [InlineData("\"repeat_span\": [8]", "repeat_span must be [min, max]")]
     [InlineData("\"repeat_tokens\": \"noise\"", "repeat_tokens must be corpus or random, got 'noise'")]
+    [InlineData("\"repeat_position\": \"middle\"", "repeat_position must be end or anywhere, got 'middle'")]
     [InlineData("\"repeat_fraction\": 0.1, \"data\": \"repeated_random_tokens\", \"vocab_size\": 64", "repeat_fraction needs data corpus")]
     public void ImpossibleRepeatMixesAreRejected(string field, string message)
     {
@@ -182,6 +215,7 @@ public sealed class RepeatMixTests : IDisposable
     {
         Assert.Equal(new RepeatMix(0.1, 32, 128), new TrainConfig { Context = 256, RepeatFraction = 0.1 }.Repeats(8192));
         Assert.Equal(new RepeatMix(0.2, 5, 9, 8192), new TrainConfig { Context = 256, RepeatFraction = 0.2, RepeatSpan = [5, 9], RepeatTokens = "random" }.Repeats(8192));
+        Assert.Equal(new RepeatMix(0.2, 32, 128, 0, Anywhere: true), new TrainConfig { Context = 256, RepeatFraction = 0.2, RepeatPosition = "anywhere" }.Repeats(8192));
     }
 
     public void Dispose()
