@@ -319,7 +319,7 @@ public sealed class Trainer : IDisposable
         var state = new TrainingState
         {
             Step = _startStep + _step, TokensSeen = _tokensSeen, Architecture = _config.Architecture, LastTrainLoss = trainLoss, LastValidationLoss = valLoss,
-            InitFrom = _initFrom, StartStep = _startStep, StartTokens = _startTokens,
+            ValidationData = _config.Data, InitFrom = _initFrom, StartStep = _startStep, StartTokens = _startTokens,
         };
         AtomicFile.Write(Path.Combine(dir, TrainingState.FileName), s => JsonSerializer.Serialize(s, state, TrainConfig.Json));
         AtomicFile.Write(Path.Combine(_outDir, LatestFile), s => JsonSerializer.Serialize(s, name));

@@ -10,6 +10,11 @@ public sealed record TrainingState
     public string Architecture { get; init; } = "";
     public double? LastTrainLoss { get; init; }
     public double? LastValidationLoss { get; init; }
+    /// <summary>
+    /// What <see cref="LastValidationLoss"/> was measured on: the run's <see cref="TrainConfig.Data"/> (the corpus's held-out
+    /// split, or repeated random tokens); absent in checkpoints written before it was recorded.
+    /// </summary>
+    public string? ValidationData { get; init; }
     /// <summary>For a run started from another run's checkpoint (<see cref="TrainConfig.Init"/>): that checkpoint, its step and tokens.</summary>
     public string? InitFrom { get; init; }
     public int StartStep { get; init; }

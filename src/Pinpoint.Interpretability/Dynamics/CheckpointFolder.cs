@@ -7,8 +7,8 @@ using Pinpoint.Training;
 
 namespace Pinpoint.Interpretability.Dynamics;
 
-/// <summary>One complete checkpoint: its folder, step and tokens seen (from its trainer state).</summary>
-public sealed record Checkpoint(string Folder, int Step, long Tokens, double? RecordedValidationLoss);
+/// <summary>One complete checkpoint: its folder, step and tokens seen, and what its recorded validation loss was measured on (from its trainer state).</summary>
+public sealed record Checkpoint(string Folder, int Step, long Tokens, double? RecordedValidationLoss, string? ValidationData = null);
 
 /// <summary>
 /// The checkpoints of a <c>pinpoint train</c> run (its <c>checkpoints/</c> folder) or of any folder of checkpoint
@@ -29,7 +29,7 @@ public static class CheckpointFolder
             if (hasModel && hasState)
             {
                 var state = TrainingState.Load(folder);
-                complete.Add(new Checkpoint(folder, state.Step, state.TokensSeen, state.LastValidationLoss));
+                complete.Add(new Checkpoint(folder, state.Step, state.TokensSeen, state.LastValidationLoss, state.ValidationData));
             }
             else if (hasModel || hasState || Path.GetFileName(folder).StartsWith("step-", StringComparison.Ordinal))
                 warn?.Invoke($"{folder}: incomplete checkpoint (no {(hasState ? "model" : TrainingState.FileName)}; still being written?), skipped");

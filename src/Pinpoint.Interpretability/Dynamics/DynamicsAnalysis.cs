@@ -14,7 +14,7 @@ public sealed record ComponentEffect(string Component, double Effect);
 /// <param name="Baseline">Majority class of the training folds, scored like the probe (chance level).</param>
 public sealed record ProbeScore(string Hook, double Accuracy, double Ci95, double Baseline);
 
-/// <param name="ValLoss">From the run's metrics.jsonl (or the checkpoint's trainer state); null where none was recorded.</param>
+/// <param name="ValLoss">From the run's metrics.jsonl (or the checkpoint's trainer state); null where none was recorded, or where it was measured on other data than the final checkpoint's (a synthetic-data stage).</param>
 /// <param name="Induction">Highest per-head induction score on repeated random tokens (as recorded during training).</param>
 /// <param name="PrevToken">Highest per-head previous-token score on the same sequences.</param>
 /// <param name="RepeatedHalfLoss">Mean loss on the repeated half of those sequences: it falls as in-context copying forms.</param>
@@ -68,6 +68,19 @@ public static class DynamicsAnalysis
     /// <summary>Grouped folds of the concept probe; no permutation test (its p-value is not reported here).</summary>
     public const int ProbeFolds = 5;
 
+    /// <summary>
+    /// Steps whose recorded validation loss was measured on other data than the final checkpoint's (a folder joining a
+    /// corpus run with a synthetic-data stage): their losses are not comparable, so they are left out, with a warning.
+    /// </summary>
+    private static HashSet<int> OtherValidationData(IReadOnlyList<Checkpoint> checkpoints, Action<string>? warn)
+    {
+        var final = checkpoints[^1].ValidationData;
+        var other = checkpoints.Where(c => c.ValidationData is not null && final is not null && c.ValidationData != final).ToList();
+        foreach (var group in other.GroupBy(c => c.ValidationData))
+            warn?.Invoke($"validation loss left out at steps {string.Join(", ", group.Select(c => c.Step))}: measured on {group.Key}, the final checkpoint's on {final}");
+        return other.Select(c => c.Step).ToHashSet();
+    }
+
     /// <param name="progress">Called with (phase, done, in all): the dataset's items as they are prepared, then the checkpoints (0 of them once the items are ready).</param>
     public static DynamicsReport Run(string run, DynamicsOptions? options = null,
         Action<string>? warn = null, Action<string, int, int>? progress = null, CancellationToken cancel = default)
@@ -80,13 +93,15 @@ public static class DynamicsAnalysis
         var checkpoints = CheckpointFolder.Find(run, w => { skipped.Add(w); warn?.Invoke(w); });
         var verifySteps = dataset is null ? [] : VerifySteps(checkpoints.Select(c => c.Step).ToList(), options.VerifyAt);
         var recordedLosses = CheckpointFolder.ValidationLosses(run);
+        var otherValidation = OtherValidationData(checkpoints, warn);
         var pairs = dataset is null ? null : PreparePairs(checkpoints[^1], dataset, progress, cancel);
         progress?.Invoke("checkpoints", 0, checkpoints.Count);
         var measured = new List<Measurement>();
         foreach (var checkpoint in checkpoints)
         {
             cancel.ThrowIfCancellationRequested();
-            var valLoss = recordedLosses.TryGetValue(checkpoint.Step, out var loss) ? loss : checkpoint.RecordedValidationLoss;
+            var valLoss = otherValidation.Contains(checkpoint.Step) ? null
+                : recordedLosses.TryGetValue(checkpoint.Step, out var loss) ? loss : checkpoint.RecordedValidationLoss;
             measured.Add(Measure(checkpoint, valLoss, options, pairs, verifySteps.Contains(checkpoint.Step), cancel));
             progress?.Invoke("checkpoints", measured.Count, checkpoints.Count);
         }

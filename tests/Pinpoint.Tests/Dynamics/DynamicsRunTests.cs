@@ -98,6 +98,42 @@ public class DynamicsRunTests(TinyRun run) : IClassFixture<TinyRun>
         File.WriteAllText(path, node.ToJsonString());
     }
 
+    /// <summary>
+    /// A folder joining a corpus run with a synthetic-data stage (as v2's lineage does): the stage's validation loss was
+    /// measured on repeated random tokens, so it is left out, with a warning naming its steps.
+    /// </summary>
+    [Fact]
+    public void ValidationLossesMeasuredOnOtherDataThanTheFinalCheckpointsAreLeftOut()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "pinpoint-dynamics-stages-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            foreach (var step in new[] { 4, 8, 12 })
+            {
+                var from = Path.Combine(run.Folder, Trainer.CheckpointsFolder, $"step-{step:D7}");
+                var dir = Directory.CreateDirectory(Path.Combine(folder, Path.GetFileName(from))).FullName;
+                foreach (var f in Directory.GetFiles(from)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+                Assert.Equal(TrainConfig.CorpusData, TrainingState.Load(dir).ValidationData);
+            }
+            var synthetic = Path.Combine(folder, "step-0000008", TrainingState.FileName);
+            var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(synthetic))!;
+            node["validation_data"] = TrainConfig.RepeatedRandomTokensData;
+            File.WriteAllText(synthetic, node.ToJsonString());
+
+            var warnings = new List<string>();
+            var report = DynamicsAnalysis.Run(folder, warn: warnings.Add, cancel: TestContext.Current.CancellationToken);
+            Assert.Equal([4, 8, 12], report.Checkpoints.Select(c => c.Step));
+            Assert.NotNull(report.Checkpoints[0].ValLoss);
+            Assert.Null(report.Checkpoints[1].ValLoss);
+            Assert.NotNull(report.Checkpoints[2].ValLoss);
+            Assert.Equal("validation loss left out at steps 8: measured on repeated_random_tokens, the final checkpoint's on corpus", Assert.Single(warnings));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public void IncompleteCheckpointsAreSkippedAndMixedShapesOrTokenizersRefused()
     {
