@@ -53,6 +53,34 @@ public sealed class EdgeForward
     public EdgeGraph Graph { get; }
     public HookedTransformer Model => _model;
 
+    /// <summary>
+    /// A tape (the model's weights frozen) and an arena for a taped run's tensors, kept between attribution calls so that
+    /// each reuses the last one's memory instead of faulting in and zeroing fresh megabytes; a second caller at the same
+    /// time gets its own.
+    /// </summary>
+    public sealed class Scratch(HookedTransformer model)
+    {
+        public Tape Tape { get; } = AttributionPatching.ActivationTape(model);
+        public TensorArena Arena { get; } = new();
+
+        /// <summary>Forgets the last run: its tensors and gradients are overwritten by the next.</summary>
+        public void Clear()
+        {
+            Tape.Clear();
+            Arena.Reset();
+        }
+    }
+
+    private Scratch? _scratch;
+
+    public Scratch RentScratch() => Interlocked.Exchange(ref _scratch, null) ?? new Scratch(_model);
+
+    public void ReturnScratch(Scratch scratch)
+    {
+        scratch.Clear();
+        _scratch = scratch;
+    }
+
     public EdgeForward(HookedTransformer model, EdgeGraph? graph = null)
     {
         _model = model;
@@ -97,10 +125,11 @@ public sealed class EdgeForward
             .Prepend(HookNames.ResidPre(0));
 
     /// <summary>Every sender's output on <paramref name="ids"/> from an ordinary cached forward (what an ablation substitutes).</summary>
-    public Dictionary<Node, float[]> SenderOutputs(TokenBatch ids)
+    /// <param name="arena">Where the forward's own tensors live (the outputs are copied out); null: fresh arrays.</param>
+    public Dictionary<Node, float[]> SenderOutputs(TokenBatch ids, TensorArena? arena = null)
     {
         var names = SenderHooks(_model.Config).ToHashSet();
-        var (_, cache) = _model.RunWithCache(ids, names.Contains, lastPositionOnly: true);
+        var (_, cache) = _model.RunWithCache(ids, names.Contains, new Compute(arena: arena), lastPositionOnly: true);
         var outputs = new Dictionary<Node, float[]>();
         foreach (var name in names) Capture(name, cache[name], outputs);
         return outputs;
@@ -140,11 +169,12 @@ public sealed class EdgeForward
     /// for a gradient; <paramref name="before"/> runs first at its hook (e.g. to move the embeddings along a path).
     /// </summary>
     /// <param name="lastPositionOnly">Whether the logits of the last position suffice (a metric reading earlier rows needs all).</param>
+    /// <param name="arena">Where the run's tensors live (they are valid until it is reset); null: fresh arrays.</param>
     public EdgeRunResult Run(TokenBatch ids, Func<Edge, bool>? keep = null, IReadOnlyDictionary<Node, float[]>? ablated = null, Tape? tape = null,
-        (string HookName, HookFunction Function)? before = null, bool lastPositionOnly = true)
+        (string HookName, HookFunction Function)? before = null, bool lastPositionOnly = true, TensorArena? arena = null)
     {
         if (keep is not null && ablated is null) throw new ArgumentException("cutting edges needs the senders' ablated outputs");
-        return RunBatch(ids, keep is null ? null : [new CutSet(keep, ablated!)], tape, before, lastPositionOnly);
+        return RunBatch(ids, keep is null ? null : [new CutSet(keep, ablated!)], tape, before, lastPositionOnly, arena);
     }
 
     /// <summary>
@@ -152,10 +182,10 @@ public sealed class EdgeForward
     /// one row, nothing cut). The logits are [rows · sequences, 1 (or T), vocab]; a sender's output holds every row, one after another.
     /// </summary>
     public EdgeRunResult RunBatch(TokenBatch ids, IReadOnlyList<CutSet>? cuts, Tape? tape = null, (string HookName, HookFunction Function)? before = null,
-        bool lastPositionOnly = true)
+        bool lastPositionOnly = true, TensorArena? arena = null)
     {
         var c = _model.Config;
-        var cx = tape is null ? Compute.Eager : new Compute(tape);
+        var cx = new Compute(tape, arena);
         // A row is one cut set over every sequence of the run; the model sees rows · sequences sequences.
         int length = ids.Length, rows = cuts?.Count ?? 1, sequences = rows * ids.BatchSize;
         var outputs = new Dictionary<Node, float[]>();
@@ -187,18 +217,23 @@ public sealed class EdgeForward
         // each is a slice of one tensor on the tape), less the ablation of the edges it cuts in each row.
         Tensor Inputs(IReadOnlyList<Port> group, Tensor resid)
         {
-            var removed = new float[group.Count * all];
+            var removed = cx.Allocate(group.Count, sequences * length, c.DModel);
             for (int i = 0; cutAll is not null && i < group.Count; i++)
                 for (int r = 0; r < rows; r++)
                 {
                     // −Σ over cut edges = −Σ over every sender captured so far + those this port keeps or is not fed by.
-                    var slot = removed.AsSpan(i * all + r * size, size);
+                    var slot = removed.Span.Slice(i * all + r * size, size);
                     Elementwise.Scale(cutAll.AsSpan(r * size, size), -1f, slot);
                     foreach (var (sender, delta) in moved)
                         if (!EdgeGraph.Feeds(c, sender, group[i]) || cuts![r].Keep(new Edge(sender, group[i]))) Elementwise.ScaleAccumulate(delta.AsSpan(r * size, size), 1f, slot);
                 }
-            var x = cx.Add(Tensor.FromArray(removed, group.Count, sequences * length, c.DModel), cx.Reshape(resid, sequences * length, c.DModel));
-            if (tape is not null) x.RequiresGrad = true;
+            var x = cx.Add(removed, cx.Reshape(resid, sequences * length, c.DModel));
+            if (tape is not null)
+            {
+                // Its gradient is scratch of this run like any intermediate's, even where nothing before it took one.
+                x.RequiresGrad = true;
+                tape.AddIntermediate(x);
+            }
             for (int i = 0; i < group.Count; i++)
             {
                 if (Graph.PortIndex(group[i]) != Graph.PortIndex(group[0]) + i) throw new InvalidOperationException($"port {group[i]} does not follow {group[0]} in the graph");
@@ -221,9 +256,10 @@ public sealed class EdgeForward
 
         Tensor Single(int layer, NodeKind receiver, Tensor resid) => cx.Reshape(Inputs([ports[(layer, PortKind.Input, receiver)].Single()], resid), sequences, length, c.DModel);
 
-        // Taped, the model's own residual stream is handed back detached where it enters its norms, so its norm and fused
-        // Q/K/V projection (whose outputs the ports replace) stay off the tape instead of back-propagating zeros; the
-        // residual stream the ports and later layers read is rebuilt on the tape from the captured attention and MLP outputs.
+        // The ports supply each block's query, key, value and MLP input, so the model skips its own norms and fused Q/K/V
+        // projection. Taped, its residual stream is handed back detached, so its own residual sums (which the rebuilt ones
+        // replace) stay off the tape instead of back-propagating zeros; the residual stream the ports and later layers
+        // read is rebuilt on the tape from the captured attention and MLP outputs.
         var attnOut = new Tensor[c.NLayers];
         var mlpOut = new Tensor[c.NLayers];
         Tensor? Detached(Tensor x) => tape is not null && x.RequiresGrad ? x.Clone() : null;
@@ -243,9 +279,9 @@ public sealed class EdgeForward
                 if (layer == 0) Captured(name, x);
                 return Detached(x);
             });
-            hooks.Add(HookNames.Q(layer), (_, _) => Heads(layer, PortKind.Query));
-            hooks.Add(HookNames.K(layer), (_, _) => Heads(layer, PortKind.Key));
-            hooks.Add(HookNames.V(layer), (_, _) => Heads(layer, PortKind.Value));
+            hooks.Supply(HookNames.Q(layer), _ => Heads(layer, PortKind.Query));
+            hooks.Supply(HookNames.K(layer), _ => Heads(layer, PortKind.Key));
+            hooks.Supply(HookNames.V(layer), _ => Heads(layer, PortKind.Value));
             hooks.Add(HookNames.Z(layer), (x, name) => { Captured(name, x); return null; });
             hooks.Add(HookNames.AttnOut(layer), (x, _) => { attnOut[layer] = x; return null; });
             hooks.Add(HookNames.ResidPost(layer), (x, _) =>
@@ -260,7 +296,7 @@ public sealed class EdgeForward
                     residMid[layer] = tape is null ? x : cx.Add(residPre[layer], attnOut[layer]);
                     return Detached(x);
                 });
-            hooks.Add(HookNames.Ln2Normalized(layer), (_, _) =>
+            hooks.Supply(HookNames.Ln2Normalized(layer), _ =>
                 _model.ApplyNorm(cx, Single(layer, NodeKind.Mlp, c.ParallelResidual ? residPre[layer] : residMid[layer]), _model.Weights.Blocks[layer].Ln2!));
             hooks.Add(HookNames.MlpOut(layer), (x, name) => { mlpOut[layer] = x; Captured(name, x); return null; });
         }
