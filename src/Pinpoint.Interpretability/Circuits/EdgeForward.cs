@@ -195,12 +195,11 @@ public sealed class EdgeForward
     /// for a gradient; <paramref name="before"/> runs first at its hook (e.g. to move the embeddings along a path).
     /// </summary>
     /// <param name="lastPositionOnly">Whether the logits of the last position suffice (a metric reading earlier rows needs all).</param>
-    /// <param name="arena">Where the run's tensors live (they are valid until it is reset); null: fresh arrays.</param>
     public EdgeRunResult Run(TokenBatch ids, Func<Edge, bool>? keep = null, IReadOnlyDictionary<Node, float[]>? ablated = null, Tape? tape = null,
-        (string HookName, HookFunction Function)? before = null, bool lastPositionOnly = true, TensorArena? arena = null)
+        (string HookName, HookFunction Function)? before = null, bool lastPositionOnly = true)
     {
         if (keep is not null && ablated is null) throw new ArgumentException("cutting edges needs the senders' ablated outputs");
-        return RunBatch(ids, keep is null ? null : [new CutSet(keep, ablated!)], tape, before, lastPositionOnly, arena);
+        return RunBatch(ids, keep is null ? null : [new CutSet(keep, ablated!)], tape, before, lastPositionOnly);
     }
 
     /// <summary>
@@ -208,10 +207,10 @@ public sealed class EdgeForward
     /// one row, nothing cut). The logits are [rows · sequences, 1 (or T), vocab]; a sender's output holds every row, one after another.
     /// </summary>
     public EdgeRunResult RunBatch(TokenBatch ids, IReadOnlyList<CutSet>? cuts, Tape? tape = null, (string HookName, HookFunction Function)? before = null,
-        bool lastPositionOnly = true, TensorArena? arena = null)
+        bool lastPositionOnly = true)
     {
         var c = _model.Config;
-        var cx = new Compute(tape, arena);
+        var cx = new Compute(tape);
         // A row is one cut set over every sequence of the run; the model sees rows · sequences sequences.
         int length = ids.Length, rows = cuts?.Count ?? 1, sequences = rows * ids.BatchSize;
         var outputs = new Dictionary<Node, float[]>();

@@ -20,13 +20,16 @@ public class SharedStartTests
         return (double)logits[target] - logits[foil];
     }
 
+    /// <summary>The shared start and the two differing tokens of " thex" vs " they".</summary>
+    private static (int The, int X, int Y) Ids(Pinpoint.Models.Tokenizers.ITokenizer tokens) =>
+        (tokens.Encode(" the", false).Single(), tokens.Encode("x", false).Single(), tokens.Encode("y", false).Single());
+
     [Fact]
     public void TheLensDirectAttributionAndCounterfactualReadWhereTheAnswersDiffer()
     {
         using var loaded = NastyTokenReport.Load();
-        var model = loaded.Model;
-        var tokens = loaded.Tokenizer;
-        int the = tokens.Encode(" the", false).Single(), x = tokens.Encode("x", false).Single(), y = tokens.Encode("y", false).Single();
+        var (model, tokens) = (loaded.Model, loaded.Tokenizer);
+        var (the, x, y) = Ids(tokens);
         var request = new ExplainRequest(Item.Prompt, " thex", " they", Item.Counterfactual);
         var report = Explainer.Explain(loaded, request, Small);
         var prompt = tokens.Encode(Item.Prompt, false);
@@ -50,9 +53,8 @@ public class SharedStartTests
     public void TheCounterfactualSearchRanksCandidatesAfterTheSharedStart()
     {
         using var loaded = NastyTokenReport.Load();
-        var model = loaded.Model;
-        var tokens = loaded.Tokenizer;
-        int the = tokens.Encode(" the", false).Single(), x = tokens.Encode("x", false).Single(), y = tokens.Encode("y", false).Single();
+        var (model, tokens) = (loaded.Model, loaded.Tokenizer);
+        var (the, x, y) = Ids(tokens);
         var p = Prediction.Prepare(loaded, new ExplainRequest(Item.Prompt, " thex", " they"));
         Assert.Equal([.. p.CounterfactualAnswerIds[..^1], the], p.CounterfactualAnswerIds);
         Assert.NotEmpty(p.CounterfactualCandidates);
