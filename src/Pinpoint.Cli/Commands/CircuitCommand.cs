@@ -13,7 +13,7 @@ public sealed class CircuitCommand : Command
     private static readonly CliOption RandomDraws = new("random", "R", "random circuits of the same size measured beside it (default 5)");
     private static readonly CliOption IgSteps = new("ig-steps", "S", "rank edges by EAP with S integrated-gradient steps (default 0: plain EAP)");
     // The same --metric as explain's (parsed by it), limited to differences: faithfulness is a share of one.
-    private static readonly CliOption Metric = new(ExplainCommand.Metric.Name, "NAME", "the target-vs-foil difference a circuit keeps: logit-diff (first tokens, the default) or logprob-diff (log p(target) − log p(foil), each teacher-forced over all its tokens)");
+    private static readonly CliOption Metric = new(ExplainCommand.Metric.Name, "NAME", "the target-vs-foil difference a circuit keeps: logit-diff (at the first token where target and foil differ, the default) or logprob-diff (log p(target) − log p(foil), each teacher-forced over all its tokens)");
     private static readonly CliOption CheckEdges = new("check-edges", "LIST", "comma-separated edges (SENDER->PORT, e.g. L0H1->L1H0.k) to check by exact path patching (default: the top 10 and 10 random)");
 
     public override string Name => "circuit";

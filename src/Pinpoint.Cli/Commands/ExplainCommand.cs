@@ -12,8 +12,8 @@ namespace Pinpoint.Cli.Commands;
 public sealed class ExplainCommand : Command
 {
     internal static readonly CliOption Prompt = new("prompt", "TEXT", "the text whose next token is explained (default: a built-in article example)");
-    internal static readonly CliOption Target = new("target", "TOKEN", "the expected continuation, e.g. \" the\" (its first token is used)");
-    internal static readonly CliOption Foil = new("foil", "TOKEN", "the alternative, e.g. \" a\"");
+    internal static readonly CliOption Target = new("target", "TEXT", "the expected continuation, e.g. \" the\" (any length; the logit difference compares the first token where target and foil differ, after the tokens they share)");
+    internal static readonly CliOption Foil = new("foil", "TEXT", "the alternative, e.g. \" a\" (any length)");
     internal static readonly CliOption Counterfactual = new("counterfactual", "TEXT", "a prompt of equal token length where the answer changes (default: found by swapping one token)");
     private static readonly CliOption Top = new("top", "K", "rows per ranking (default 10)");
     private static readonly CliOption VerifyK = new("verify-k", "K", "components ablated together in the causal check (default 5)");
@@ -21,7 +21,7 @@ public sealed class ExplainCommand : Command
     internal static readonly CliOption Limit = new("limit", "N", "with --dataset: only the first N items");
     internal static readonly CliOption IgSteps = new("ig-steps", "S", $"gradients averaged along the counterfactual→clean path by integrated gradients (default {IntegratedGradients.DefaultSteps})");
     internal static readonly CliOption CounterfactualsFrom = new("counterfactuals-from", "FILE", "draw the counterfactual from the prompts of a JSONL dataset ({\"prompt\",...} lines): of those with the prompt's token length, the one that lowers the difference most");
-    internal static readonly CliOption Metric = new("metric", "NAME", "what patching, attribution, ablation and weights measure: logit-diff (target − foil first tokens, the default), logprob or prob (of the whole target, teacher-forced), kl (KL divergence from the clean run's next-token distributions), logprob-diff (log p(target) − log p(foil), each teacher-forced over all its tokens)");
+    internal static readonly CliOption Metric = new("metric", "NAME", "what patching, attribution, ablation and weights measure: logit-diff (target − foil at their first differing token, the default), logprob or prob (of the whole target, teacher-forced), kl (KL divergence from the clean run's next-token distributions), logprob-diff (log p(target) − log p(foil), each teacher-forced over all its tokens)");
     internal static readonly CliOption Position = new("position", "P", "the prompt token after which the answer comes (0-based; default: the last); later tokens are dropped");
     internal static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
     private static readonly CliOption Saes = new("sae", "DIR[,DIR...]", "also attribute target − foil to the features and error nodes of these SAEs (SAELens folders, one per hook) and ablate the top --verify-k against random active features; with --dataset, only this, per item");
@@ -223,9 +223,10 @@ public sealed class ExplainCommand : Command
         string unit = r.Metric.Unit;
         output.WriteProperties([
             ("prompt", CommandOutput.Quote(r.Prompt)),
-            ("target vs foil", $"{CommandOutput.Quote(r.Target.Token)} (id {r.Target.Id}) vs {CommandOutput.Quote(r.Foil.Token)} (id {r.Foil.Id})"),
+            ("target vs foil", $"{CommandOutput.Quote(r.Compared.TargetToken)} (id {r.Compared.TargetId}) vs {CommandOutput.Quote(r.Compared.FoilToken)} (id {r.Compared.FoilId})"
+                + (r.Compared.Shared.Count > 0 ? $", after the shared {CommandOutput.Quote(string.Concat(r.Compared.Shared))} fed after the prompt" : "")),
             .. new[] { ("target", r.Target), ("foil", r.Foil) }.Where(c => c.Item2.TokenCount > 1).Select(c => (c.Item1,
-                $"{CommandOutput.Quote(c.Item2.Text)} is {c.Item2.TokenCount} tokens ({string.Join(" ", c.Item2.Pieces.Select(CommandOutput.Quote))}); the logit difference compares the first; teacher-forced log p {N(c.Item2.LogProb ?? double.NaN)} ({string.Join(", ", (c.Item2.TokenLogProbs ?? []).Select(N))} per token)")),
+                $"{CommandOutput.Quote(c.Item2.Text)} is {c.Item2.TokenCount} tokens ({string.Join(" ", c.Item2.Pieces.Select(CommandOutput.Quote))}); the logit difference compares token {r.Compared.Shared.Count + 1}; teacher-forced log p {N(c.Item2.LogProb ?? double.NaN)} ({string.Join(", ", (c.Item2.TokenLogProbs ?? []).Select(N))} per token)")),
             ("logit difference", N(r.LogitDiff)),
             ("counterfactual", $"{CommandOutput.Quote(r.Counterfactual.Text)} → difference {N(r.Counterfactual.LogitDiff)}"),
             ("counterfactual origin", r.Counterfactual.Origin),

@@ -21,37 +21,53 @@ public static class EdgeAttribution
     public static double[] Scores(EdgeForward forward, TokenBatch clean, TokenBatch counterfactual, AnswerMetric metric, int igSteps = 0)
     {
         ActivationPatching.CheckLengths(clean, counterfactual);
-        var corrupt = forward.SenderOutputs(counterfactual);
+        var scratch = forward.RentScratch();
+        var corrupt = forward.SenderOutputs(counterfactual, scratch.Arena);
         var graph = forward.Graph;
-        int size = clean.BatchSize * clean.Length * graph.Config.DModel, ports = graph.Ports.Count, senders = graph.Senders.Count;
-        // Row s: sender s's (counterfactual − clean) output. Every sender against every port is then one product per
-        // stack of port inputs, [senders, T·d] · [T·d, ports of the stack], read straight off the taped gradients; an
-        // edge's score is its cell (summed over the gradient steps).
-        float[]? moved = igSteps == 0 ? null : Moved(graph, corrupt, forward.SenderOutputs(clean), size);
-        var products = new float[senders * ports];
+        int size = clean.BatchSize * clean.Length * graph.Config.DModel;
+        // Column s of moved: sender s's (counterfactual − clean) output. Every port against every sender is then one
+        // product per stack of port inputs, [ports of the stack, T·d] · [T·d, senders], read straight off the taped
+        // gradients with both operands as stored (a few rows against B in place); an edge's score is its cell
+        // (summed over the gradient steps).
+        int senders = graph.Senders.Count;
+        float[]? moved = igSteps == 0 ? null : Moved(graph, corrupt, forward.SenderOutputs(clean, scratch.Arena), size);
+        var products = new float[graph.Ports.Count * senders];
         int steps = Math.Max(igSteps, 1);
-        for (int k = 0; k < steps; k++)
+        try
         {
-            (string, HookFunction)? path = igSteps == 0 ? null
-                : (HookNames.ResidPre(0), (x, _) => Interpolate(x, corrupt[Node.Embed], (k + 0.5) / steps));
-            var tape = AttributionPatching.ActivationTape(forward.Model);
-            var run = forward.Run(clean, tape: tape, before: path, lastPositionOnly: metric.LastPositionOnly);
-            metric.Backward(tape, run.Logits);
-            moved ??= Moved(graph, corrupt, run.Outputs, size);
-            foreach (var (first, stacked) in run.Stacks)
-                Gemm.Multiply(senders, stacked.Dim(0), size, moved, size, false, stacked.Grad!.Span, size, true,
-                    products.AsSpan(graph.PortIndex(first)), ports, beta: 1f);
-            tape.Clear();
+            for (int k = 0; k < steps; k++)
+            {
+                (string, HookFunction)? path = igSteps == 0 ? null
+                    : (HookNames.ResidPre(0), (x, _) => Interpolate(x, corrupt[Node.Embed], (k + 0.5) / steps));
+                var run = forward.Gradients(clean, metric, scratch, path);
+                moved ??= Moved(graph, corrupt, run.Outputs, size);
+                // Only the senders that feed a stack's layer (the first ones) have edges to it.
+                foreach (var (first, count, gradients) in run.Stacks)
+                    Gemm.Multiply(count, graph.FeedingSenders(first), size, gradients, size, false, moved, senders, false,
+                        products.AsSpan(graph.PortIndex(first) * senders), senders, beta: 1f);
+                scratch.Clear();
+            }
         }
-        return graph.Edges.Select(e => (double)products[graph.SenderIndex(e.From) * ports + graph.PortIndex(e.To)] / steps).ToArray();
+        finally
+        {
+            forward.ReturnScratch(scratch);
+        }
+        var scores = new double[graph.Edges.Count];
+        for (int e = 0; e < scores.Length; e++) scores[e] = (double)products[graph.EdgePorts[e] * senders + graph.EdgeSenders[e]] / steps;
+        return scores;
     }
 
-    /// <summary>[senders, T·d_model]: each sender's counterfactual output minus its clean one, in <see cref="EdgeGraph.Senders"/> order.</summary>
+    /// <summary>[T·d_model, senders]: each sender's counterfactual output minus its clean one, a column per sender in <see cref="EdgeGraph.Senders"/> order.</summary>
     private static float[] Moved(EdgeGraph graph, IReadOnlyDictionary<Node, float[]> corrupt, IReadOnlyDictionary<Node, float[]> clean, int size)
     {
-        var moved = new float[graph.Senders.Count * size];
-        for (int s = 0; s < graph.Senders.Count; s++)
-            Elementwise.AddScaled(corrupt[graph.Senders[s]], clean[graph.Senders[s]], -1f, moved.AsSpan(s * size, size));
+        int senders = graph.Senders.Count;
+        var moved = new float[size * senders];
+        var row = new float[size];
+        for (int s = 0; s < senders; s++)
+        {
+            Elementwise.AddScaled(corrupt[graph.Senders[s]], clean[graph.Senders[s]], -1f, row);
+            for (int i = 0; i < size; i++) moved[i * senders + s] = row[i];
+        }
         return moved;
     }
 

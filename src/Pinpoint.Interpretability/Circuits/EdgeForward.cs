@@ -31,6 +31,12 @@ public sealed record CutSet(Func<Edge, bool> Keep, IReadOnlyDictionary<Node, flo
 public sealed record EdgeRunResult(Tensor Logits, IReadOnlyDictionary<Port, PortInput> Inputs, IReadOnlyDictionary<Node, float[]> Outputs,
     IReadOnlyList<(Port First, Tensor Stacked)> Stacks);
 
+/// <summary>What <see cref="EdgeForward.Gradients"/> gives back.</summary>
+/// <param name="Outputs">Each sender's write to the residual stream, [sequences, T, d_model] row-major.</param>
+/// <param name="Stacks">Each stack of ports (a block's queries, keys or values; an MLP; the logits) with its first port, how many it has, and their
+/// input gradients one after another ([ports, sequences·T·d_model]); the ports of a stack follow one another in <see cref="EdgeGraph.Ports"/>.</param>
+public sealed record PortGradients(IReadOnlyDictionary<Node, float[]> Outputs, IReadOnlyList<(Port First, int Count, float[] Gradients)> Stacks);
+
 /// <summary>
 /// A forward pass in which every receiving port — each head's query, key and value, each MLP, the logits — reads its
 /// own copy of the residual stream, so that single edges can be cut: a port's input is the residual stream minus,
@@ -49,9 +55,43 @@ public sealed class EdgeForward
     // [layer]: every head's W_O stacked [heads, d_head, d_model], so its write to the residual stream comes from hook_z by
     // one untaped product per head (the model's own hook_result would put a slice, product and concat per head on the tape).
     private readonly float[][] _headOutputs;
+    // [layer] ln1's and ln2's weights, and the final norm's, as F32 rows (a port's gradient goes back through its norm).
+    private readonly float[][] _ln1, _ln2;
+    private readonly float[] _finalNorm;
+    // [layer][query, key, value]: every head's projection transposed, [heads, d_head, d_model], which takes a head's
+    // gradient back to its normed input with B read in place.
+    private readonly float[][][] _backProjections;
 
     public EdgeGraph Graph { get; }
     public HookedTransformer Model => _model;
+
+    /// <summary>
+    /// A tape (the model's weights frozen) and an arena for a taped run's tensors, kept between attribution calls so that
+    /// each reuses the last one's memory instead of faulting in and zeroing fresh megabytes; a second caller at the same
+    /// time gets its own.
+    /// </summary>
+    public sealed class Scratch(HookedTransformer model)
+    {
+        public Tape Tape { get; } = AttributionPatching.ActivationTape(model);
+        public TensorArena Arena { get; } = new();
+
+        /// <summary>Forgets the last run: its tensors and gradients are overwritten by the next.</summary>
+        public void Clear()
+        {
+            Tape.Clear();
+            Arena.Reset();
+        }
+    }
+
+    private Scratch? _scratch;
+
+    public Scratch RentScratch() => Interlocked.Exchange(ref _scratch, null) ?? new Scratch(_model);
+
+    public void ReturnScratch(Scratch scratch)
+    {
+        scratch.Clear();
+        _scratch = scratch;
+    }
 
     public EdgeForward(HookedTransformer model, EdgeGraph? graph = null)
     {
@@ -89,6 +129,20 @@ public sealed class EdgeForward
             _biases[l] = stacked.Select(s => s.Item2).ToArray();
             _headOutputs[l] = Enumerable.Range(0, c.NHeads).SelectMany(h => WeightMatrices.Output(c, w, layer, h).ToArray()).ToArray();
         }
+        _backProjections = _projections.Select(layer => layer.Select(p => Transposed(p.ToArray(), p.Dim(0), p.Dim(1), p.Dim(2))).ToArray()).ToArray();
+        _ln1 = w.Blocks.Select(b => b.Ln1.Weight.ToArray()).ToArray();
+        _ln2 = w.Blocks.Select(b => b.Ln2?.Weight.ToArray() ?? []).ToArray();
+        _finalNorm = w.FinalNorm.Weight.ToArray();
+    }
+
+    /// <summary>Each of <paramref name="count"/> [rows, columns] matrices transposed in place of the next.</summary>
+    private static float[] Transposed(float[] matrices, int count, int rows, int columns)
+    {
+        var transposed = new float[matrices.Length];
+        for (int m = 0, size = rows * columns; m < count; m++)
+            for (int r = 0; r < rows; r++)
+                for (int col = 0; col < columns; col++) transposed[m * size + col * rows + r] = matrices[m * size + r * columns + col];
+        return transposed;
     }
 
     /// <summary>Hook points whose activations give the senders' outputs (hook_z for the heads, whose writes are z · W_O[h]).</summary>
@@ -97,10 +151,11 @@ public sealed class EdgeForward
             .Prepend(HookNames.ResidPre(0));
 
     /// <summary>Every sender's output on <paramref name="ids"/> from an ordinary cached forward (what an ablation substitutes).</summary>
-    public Dictionary<Node, float[]> SenderOutputs(TokenBatch ids)
+    /// <param name="arena">Where the forward's own tensors live (the outputs are copied out); null: fresh arrays.</param>
+    public Dictionary<Node, float[]> SenderOutputs(TokenBatch ids, TensorArena? arena = null)
     {
         var names = SenderHooks(_model.Config).ToHashSet();
-        var (_, cache) = _model.RunWithCache(ids, names.Contains, lastPositionOnly: true);
+        var (_, cache) = _model.RunWithCache(ids, names.Contains, new Compute(arena: arena), lastPositionOnly: true);
         var outputs = new Dictionary<Node, float[]>();
         foreach (var name in names) Capture(name, cache[name], outputs);
         return outputs;
@@ -155,7 +210,7 @@ public sealed class EdgeForward
         bool lastPositionOnly = true)
     {
         var c = _model.Config;
-        var cx = tape is null ? Compute.Eager : new Compute(tape);
+        var cx = new Compute(tape);
         // A row is one cut set over every sequence of the run; the model sees rows · sequences sequences.
         int length = ids.Length, rows = cuts?.Count ?? 1, sequences = rows * ids.BatchSize;
         var outputs = new Dictionary<Node, float[]>();
@@ -187,18 +242,23 @@ public sealed class EdgeForward
         // each is a slice of one tensor on the tape), less the ablation of the edges it cuts in each row.
         Tensor Inputs(IReadOnlyList<Port> group, Tensor resid)
         {
-            var removed = new float[group.Count * all];
+            var removed = cx.Allocate(group.Count, sequences * length, c.DModel);
             for (int i = 0; cutAll is not null && i < group.Count; i++)
                 for (int r = 0; r < rows; r++)
                 {
                     // −Σ over cut edges = −Σ over every sender captured so far + those this port keeps or is not fed by.
-                    var slot = removed.AsSpan(i * all + r * size, size);
+                    var slot = removed.Span.Slice(i * all + r * size, size);
                     Elementwise.Scale(cutAll.AsSpan(r * size, size), -1f, slot);
                     foreach (var (sender, delta) in moved)
                         if (!EdgeGraph.Feeds(c, sender, group[i]) || cuts![r].Keep(new Edge(sender, group[i]))) Elementwise.ScaleAccumulate(delta.AsSpan(r * size, size), 1f, slot);
                 }
-            var x = cx.Add(Tensor.FromArray(removed, group.Count, sequences * length, c.DModel), cx.Reshape(resid, sequences * length, c.DModel));
-            if (tape is not null) x.RequiresGrad = true;
+            var x = cx.Add(removed, cx.Reshape(resid, sequences * length, c.DModel));
+            if (tape is not null)
+            {
+                // Its gradient is scratch of this run like any intermediate's, even where nothing before it took one.
+                x.RequiresGrad = true;
+                tape.AddIntermediate(x);
+            }
             for (int i = 0; i < group.Count; i++)
             {
                 if (Graph.PortIndex(group[i]) != Graph.PortIndex(group[0]) + i) throw new InvalidOperationException($"port {group[i]} does not follow {group[0]} in the graph");
@@ -221,9 +281,10 @@ public sealed class EdgeForward
 
         Tensor Single(int layer, NodeKind receiver, Tensor resid) => cx.Reshape(Inputs([ports[(layer, PortKind.Input, receiver)].Single()], resid), sequences, length, c.DModel);
 
-        // Taped, the model's own residual stream is handed back detached where it enters its norms, so its norm and fused
-        // Q/K/V projection (whose outputs the ports replace) stay off the tape instead of back-propagating zeros; the
-        // residual stream the ports and later layers read is rebuilt on the tape from the captured attention and MLP outputs.
+        // The ports supply each block's query, key, value and MLP input, so the model skips its own norms and fused Q/K/V
+        // projection. Taped, its residual stream is handed back detached, so its own residual sums (which the rebuilt ones
+        // replace) stay off the tape instead of back-propagating zeros; the residual stream the ports and later layers
+        // read is rebuilt on the tape from the captured attention and MLP outputs.
         var attnOut = new Tensor[c.NLayers];
         var mlpOut = new Tensor[c.NLayers];
         Tensor? Detached(Tensor x) => tape is not null && x.RequiresGrad ? x.Clone() : null;
@@ -243,9 +304,9 @@ public sealed class EdgeForward
                 if (layer == 0) Captured(name, x);
                 return Detached(x);
             });
-            hooks.Add(HookNames.Q(layer), (_, _) => Heads(layer, PortKind.Query));
-            hooks.Add(HookNames.K(layer), (_, _) => Heads(layer, PortKind.Key));
-            hooks.Add(HookNames.V(layer), (_, _) => Heads(layer, PortKind.Value));
+            hooks.Supply(HookNames.Q(layer), _ => Heads(layer, PortKind.Query));
+            hooks.Supply(HookNames.K(layer), _ => Heads(layer, PortKind.Key));
+            hooks.Supply(HookNames.V(layer), _ => Heads(layer, PortKind.Value));
             hooks.Add(HookNames.Z(layer), (x, name) => { Captured(name, x); return null; });
             hooks.Add(HookNames.AttnOut(layer), (x, _) => { attnOut[layer] = x; return null; });
             hooks.Add(HookNames.ResidPost(layer), (x, _) =>
@@ -260,13 +321,106 @@ public sealed class EdgeForward
                     residMid[layer] = tape is null ? x : cx.Add(residPre[layer], attnOut[layer]);
                     return Detached(x);
                 });
-            hooks.Add(HookNames.Ln2Normalized(layer), (_, _) =>
+            hooks.Supply(HookNames.Ln2Normalized(layer), _ =>
                 _model.ApplyNorm(cx, Single(layer, NodeKind.Mlp, c.ParallelResidual ? residPre[layer] : residMid[layer]), _model.Weights.Blocks[layer].Ln2!));
             hooks.Add(HookNames.MlpOut(layer), (x, name) => { mlpOut[layer] = x; Captured(name, x); return null; });
         }
         var batch = new TokenBatch(sequences, length, Enumerable.Range(0, rows).SelectMany(_ => ids.Ids).ToArray());
         var logits = _model.Forward(cx, batch, hooks, lastPositionOnly: lastPositionOnly);
         return new EdgeRunResult(logits, inputs, outputs, stacks);
+    }
+
+    /// <summary>
+    /// The gradients a taped <see cref="Run"/> with nothing cut leaves on its ports, from one taped ordinary forward and
+    /// backward of <paramref name="metric"/>: every port of a block reads the same residual stream then, so its gradient
+    /// is the model's own gradient where the port's path begins (a head's slice of hook_q, hook_k or hook_v taken back
+    /// through that head's projection, an MLP's or the logits' normed input), taken back through the port's norm — no
+    /// port needs its own copy of the residual stream, norm and projection. Also each sender's output on the run.
+    /// </summary>
+    /// <param name="scratch">Holds the run's tensors; the gradients are copied out.</param>
+    /// <param name="before">Runs first at its hook (e.g. to move the embeddings along a path).</param>
+    public PortGradients Gradients(TokenBatch ids, AnswerMetric metric, Scratch scratch, (string HookName, HookFunction Function)? before = null)
+    {
+        var c = _model.Config;
+        var outputs = new Dictionary<Node, float[]>();
+        var kept = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var hooks = new HookSet();
+        if (before is { } first) hooks.Add(first.HookName, first.Function);
+        // The embeddings take a gradient, so everything after them is taped.
+        hooks.Add(HookNames.ResidPre(0), (x, _) =>
+        {
+            var leaf = x.Contiguous().Clone();
+            leaf.RequiresGrad = true;
+            scratch.Tape.AddIntermediate(leaf);
+            return leaf;
+        });
+        foreach (var name in SenderHooks(c)) hooks.Add(name, (x, hookName) => { Capture(hookName, x, outputs); return null; });
+        foreach (var name in GradientHooks(c)) hooks.Add(name, (x, hookName) => { kept[hookName] = x; return null; });
+        var logits = _model.Forward(new Compute(scratch.Tape, scratch.Arena), ids, hooks, lastPositionOnly: metric.LastPositionOnly);
+        metric.Backward(scratch.Tape, logits);
+
+        int rows = ids.BatchSize * ids.Length, size = rows * c.DModel;
+        var stacks = new List<(Port, int, float[])>();
+        var ports = Graph.Ports.ToLookup(p => (p.Layer, p.Kind, p.NodeKind));
+        var projected = new float[size];
+        for (int l = 0; l < c.NLayers; l++)
+        {
+            var ln1 = new NormRows(this, kept[HookNames.ResidPre(l)], _ln1[l]);
+            foreach (var (kind, hook, heads) in new[] { (PortKind.Query, HookNames.Q(l), c.NHeads), (PortKind.Key, HookNames.K(l), c.NKvHeads), (PortKind.Value, HookNames.V(l), c.NKvHeads) })
+            {
+                // Head h's slice of the gradient [rows, heads·d_head], back through its projection [d_head, d_model], then ln1.
+                var gradient = kept[hook].Grad!.Span;
+                var back = _backProjections[l][(int)kind];
+                var stacked = new float[heads * size];
+                for (int h = 0; h < heads; h++)
+                {
+                    Gemm.Multiply(rows, c.DModel, c.DHead, gradient[(h * c.DHead)..], heads * c.DHead, false,
+                        back.AsSpan(h * c.DHead * c.DModel, c.DHead * c.DModel), c.DModel, false, projected, c.DModel);
+                    ln1.Backward(projected, stacked.AsSpan(h * size, size));
+                }
+                stacks.Add((ports[(l, kind, NodeKind.Head)].MinBy(p => p.Index)!, heads, stacked));
+            }
+            if (c.AttentionOnly) continue;
+            var mlp = new float[size];
+            new NormRows(this, kept[c.ParallelResidual ? HookNames.ResidPre(l) : HookNames.ResidMid(l)], _ln2[l]).Backward(kept[HookNames.Ln2Normalized(l)].Grad!.Span, mlp);
+            stacks.Add((ports[(l, PortKind.Input, NodeKind.Mlp)].Single(), 1, mlp));
+        }
+        var final = new float[size];
+        new NormRows(this, kept[HookNames.ResidPost(c.NLayers - 1)], _finalNorm).Backward(kept[HookNames.FinalNormalized].Grad!.Span, final);
+        stacks.Add((ports[(c.NLayers, PortKind.Input, NodeKind.Logits)].Single(), 1, final));
+        return new PortGradients(outputs, stacks);
+    }
+
+    /// <summary>Hook points whose activations <see cref="Gradients"/> keeps: the norms' inputs, and where each port's path begins.</summary>
+    private static IEnumerable<string> GradientHooks(TransformerConfig c) =>
+        Enumerable.Range(0, c.NLayers).SelectMany(l => new[] { HookNames.ResidPre(l), HookNames.Q(l), HookNames.K(l), HookNames.V(l) }
+                .Concat(c.AttentionOnly ? [] : c.ParallelResidual ? [HookNames.Ln2Normalized(l)] : [HookNames.ResidMid(l), HookNames.Ln2Normalized(l)]))
+            .Append(HookNames.ResidPost(c.NLayers - 1)).Append(HookNames.FinalNormalized);
+
+    /// <summary>The model's norm with given weights at each row of an input [rows, d_model], its statistics computed once for every port that reads it.</summary>
+    private sealed class NormRows
+    {
+        private readonly float[] _x, _weight, _means, _rstds;
+        private readonly int _d;
+        private readonly float _offset;
+        private readonly bool _center;
+
+        public NormRows(EdgeForward forward, Tensor input, float[] weight)
+        {
+            var c = forward._model.Config;
+            (_x, _weight, _d, _offset, _center) = (input.ToArray(), weight, c.DModel, c.NormAddsOne ? 1f : 0f, c.Norm == NormKind.LayerNorm);
+            int rows = _x.Length / _d;
+            (_means, _rstds) = (new float[rows], new float[rows]);
+            var normed = new float[_d];
+            for (int r = 0; r < rows; r++) _rstds[r] = Normalization.Forward(_x.AsSpan(r * _d, _d), weight, _offset, default, c.NormEps, _center, normed, out _means[r]);
+        }
+
+        /// <summary>dx += the norm's backward for the output gradient <paramref name="dy"/>, row by row.</summary>
+        public void Backward(ReadOnlySpan<float> dy, Span<float> dx)
+        {
+            for (int r = 0; r < _means.Length; r++)
+                Normalization.Backward(_x.AsSpan(r * _d, _d), dy.Slice(r * _d, _d), _weight, _offset, _center, _means[r], _rstds[r], dx.Slice(r * _d, _d), default, default);
+        }
     }
 
     /// <summary>Stores the senders' outputs found at a hook: the embeddings (resid_pre of block 0), each head's write z · W_O[h] (from hook_z), an MLP's output.</summary>

@@ -76,6 +76,7 @@ public sealed class EdgeGraph
     private readonly Dictionary<string, Edge> _byName;
     private readonly Dictionary<Node, int> _senderIndex;
     private readonly Dictionary<Port, int> _portIndex;
+    private readonly int[] _feeding;
 
     public EdgeGraph(TransformerConfig c)
     {
@@ -99,7 +100,20 @@ public sealed class EdgeGraph
         _byName = Edges.ToDictionary(e => e.Name, StringComparer.Ordinal);
         _senderIndex = senders.Select((s, i) => (s, i)).ToDictionary(x => x.s, x => x.i);
         _portIndex = ports.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i);
+        // Senders are in the order they write to the residual stream, so those feeding a port come first.
+        _feeding = ports.Select(p => senders.TakeWhile(s => Feeds(c, s, p)).Count()).ToArray();
+        EdgeSenders = Edges.Select(e => _senderIndex[e.From]).ToArray();
+        EdgePorts = Edges.Select(e => _portIndex[e.To]).ToArray();
     }
+
+    /// <summary>Each edge's sender, as its index in <see cref="Senders"/> (in <see cref="Edges"/> order).</summary>
+    public IReadOnlyList<int> EdgeSenders { get; }
+
+    /// <summary>Each edge's port, as its index in <see cref="Ports"/> (in <see cref="Edges"/> order).</summary>
+    public IReadOnlyList<int> EdgePorts { get; }
+
+    /// <summary>How many senders feed <paramref name="port"/>: the first that many of <see cref="Senders"/>.</summary>
+    public int FeedingSenders(Port port) => _feeding[_portIndex[port]];
 
     /// <summary>Where a sender stands in <see cref="Senders"/>.</summary>
     public int SenderIndex(Node sender) => _senderIndex[sender];

@@ -26,7 +26,8 @@ public static class CounterfactualSearch
     /// <summary>A swap partner's vocabulary id lies within this factor of the original's (a frequency band).</summary>
     public const double RankFactor = 4;
 
-    public static CounterfactualChoice Build(LoadedModel loaded, int[] ids, LogitDiffReadout readout)
+    /// <param name="forced">Tokens fed after every candidate before the readout (the answers' shared start); the swaps change the prompt only.</param>
+    public static CounterfactualChoice Build(LoadedModel loaded, int[] ids, int[] forced, LogitDiffReadout readout)
     {
         var tokenizer = loaded.Tokenizer;
         var embedding = loaded.Model.Weights.Embedding;
@@ -53,7 +54,7 @@ public static class CounterfactualSearch
             }
         }
         if (candidates.Count == 0) throw new ArgumentException("the prompt has no token with a swap of the same kind that keeps its tokenization; give a counterfactual");
-        var (ranked, diffs) = Rank(loaded, candidates.Select(c => c.Ids).ToList(), readout);
+        var (ranked, diffs) = Rank(loaded, candidates.Select(c => c.Ids).ToList(), forced, readout);
         var (position, token, chosen) = candidates[ranked[0]];
         string origin = $"swapped token {position} \"{tokenizer.TokenText(ids[position])}\" for \"{tokenizer.TokenText(token)}\": the swap among {candidates.Count} " +
                         $"same-kind nearest-embedding swaps that lowers the difference most (to {diffs[ranked[0]]:0.00})";
@@ -61,18 +62,18 @@ public static class CounterfactualSearch
     }
 
     /// <summary>Resampling: the prompts of <paramref name="pool"/> with the prompt's token length, ranked the same way.</summary>
-    public static CounterfactualChoice FromPool(LoadedModel loaded, int[] ids, LogitDiffReadout readout, IEnumerable<string> pool, string poolName)
+    public static CounterfactualChoice FromPool(LoadedModel loaded, int[] ids, int[] forced, LogitDiffReadout readout, IEnumerable<string> pool, string poolName)
     {
         var same = pool.Select(p => Continuations.EncodePrompt(loaded, p, poolName)).Where(c => c.Length == ids.Length && !c.AsSpan().SequenceEqual(ids)).ToList();
         if (same.Count == 0) throw new ArgumentException($"{poolName}: no prompt has the prompt's {ids.Length} tokens; resampling needs one of equal length");
-        var (ranked, diffs) = Rank(loaded, same, readout);
+        var (ranked, diffs) = Rank(loaded, same, forced, readout);
         string origin = $"drawn from {poolName}: of its {same.Count} prompts with {ids.Length} tokens, the one that lowers the difference most (to {diffs[ranked[0]]:0.00})";
         return Choice(loaded.Tokenizer, same[ranked[0]], origin, ranked, diffs, same);
     }
 
-    private static (List<int> Ranked, double[] Diffs) Rank(LoadedModel loaded, List<int[]> prompts, LogitDiffReadout readout)
+    private static (List<int> Ranked, double[] Diffs) Rank(LoadedModel loaded, List<int[]> prompts, int[] forced, LogitDiffReadout readout)
     {
-        var logits = Continuations.LastLogits(loaded, prompts, batchSize: 32);
+        var logits = Continuations.LastLogits(loaded, prompts.Select(p => (int[])[.. p, .. forced]).ToList(), batchSize: 32);
         var diffs = logits.Select(l => (double)l[readout.Target] - l[readout.Foil]).ToArray();
         return (Enumerable.Range(0, prompts.Count).OrderBy(i => diffs[i]).ToList(), diffs);
     }

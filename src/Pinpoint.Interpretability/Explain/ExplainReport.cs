@@ -72,11 +72,13 @@ public sealed record ExplainReport
     public required string[] Tokens { get; init; }
     public required TokenChoice Target { get; init; }
     public required TokenChoice Foil { get; init; }
-    /// <summary>Target − foil logit (first tokens) at the answer position.</summary>
+    /// <summary>The tokens the logit difference, the logit lens and direct attribution compare: where the answers first differ.</summary>
+    public required AnswerComparison Compared { get; init; }
+    /// <summary>Target − foil logit of the <see cref="Compared"/> tokens at the answer position.</summary>
     public required double LogitDiff { get; init; }
     /// <summary>The metric patching and ablation use; with the default (logit_diff) its clean value is <see cref="LogitDiff"/>.</summary>
     public required MetricSummary Metric { get; init; }
-    /// <summary>The prompt position whose next token is the answer.</summary>
+    /// <summary>The position (in <see cref="Tokens"/>) whose next-token logits are compared: the prompt's last, or the last token the answers share.</summary>
     public required int AnswerPosition { get; init; }
     public required CounterfactualPrompt Counterfactual { get; init; }
     public required IReadOnlyList<LensPoint> LogitLens { get; init; }

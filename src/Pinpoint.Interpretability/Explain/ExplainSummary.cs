@@ -36,11 +36,13 @@ public sealed record ExplainSummary(IReadOnlyList<string> Sentences, IReadOnlyLi
 
     public static ExplainSummary For(ExplainReport r)
     {
-        string target = Quote(r.Target.Token), foil = Quote(r.Foil.Token);
+        string target = Quote(r.Compared.TargetToken), foil = Quote(r.Compared.FoilToken);
         double effect = r.LogitDiff - r.Counterfactual.LogitDiff;
         var sentences = new List<string>();
         var caveats = new List<string>();
 
+        if (r.Compared.Shared.Count > 0)
+            sentences.Add($"{Quote(r.Target.Text)} and {Quote(r.Foil.Text)} start alike, so the answers are {r.Compared.Text} (fed after the prompt).");
         sentences.Add(r.LogitDiff >= 0
             ? $"The model prefers {target} over {foil} by {Logits(r.LogitDiff)} logits; with the counterfactual {Quote(r.Counterfactual.Text)} the difference is {Logits(r.Counterfactual.LogitDiff)}, so the changed tokens account for {Logits(effect)} logits (the effect)."
             : $"The model prefers {foil} over {target} by {Logits(-r.LogitDiff)} logits; with the counterfactual {Quote(r.Counterfactual.Text)} the difference is {Logits(r.Counterfactual.LogitDiff)}, an effect of {Logits(effect)} logits.");

@@ -143,7 +143,7 @@ public static class Explainer
         var report = new ExplainReport
         {
             Prompt = request.Prompt, Ids = prediction.Ids, Tokens = prediction.Ids.Select(loaded.Tokenizer.TokenText).ToArray(), Target = target, Foil = foil,
-            LogitDiff = diff,
+            Compared = prediction.Compared, LogitDiff = diff,
             Metric = new MetricSummary(metric.Name, metric.Unit, denoise.CleanDiff, denoise.CounterfactualDiff) { Terms = MetricTerms(model, loaded.Tokenizer, prediction) },
             AnswerPosition = prediction.AnswerIds.Length - 1,
             Counterfactual = new CounterfactualPrompt(cfText, origin, prediction.CounterfactualIds.Select(loaded.Tokenizer.TokenText).ToArray(), cfDiff)

@@ -12,7 +12,7 @@ public static class ExplainHtmlReport
     public const int DefaultRankingRows = 10;
 
     public static string Render(ExplainReport report, int rankingRows = DefaultRankingRows) =>
-        Html.Document($"pinpoint explain: {Html.VisibleToken(report.Target.Token)} vs {Html.VisibleToken(report.Foil.Token)}", ReportParts.Css,
+        Html.Document($"pinpoint explain: {Html.VisibleToken(report.Compared.TargetToken)} vs {Html.VisibleToken(report.Compared.FoilToken)}", ReportParts.Css,
         [
             Summary(report), LogitLensSection(report), ResidualPatching(report), HeadsAndLayers(report),
             AttentionPatterns(report), Rankings(report, rankingRows), MechanismTables(report), DashboardHtmlReport.NeuronContextsSection(report.NeuronContexts ?? []), Weights(report), Faithfulness(report),
@@ -22,17 +22,19 @@ public static class ExplainHtmlReport
     public static HtmlFragment Summary(ExplainReport r)
     {
         string WeightAgreement(WeightRanking w) => $"Spearman {Html.Format(w.Spearman)} over the top {w.Verified.Count}";
-        HtmlFragment Choice(TokenChoice c) =>
-            Html.Token(c.Token, $"id {c.Id}") + $" id {c.Id}" + (c.TokenCount > 1 ? $", first of {c.TokenCount} tokens of \"{c.Text}\"" : "");
+        HtmlFragment Choice(TokenChoice c, int compared) =>
+            Html.Token(c.Pieces[0], $"id {c.Ids[0]}") + $" id {c.Ids[0]}" + (c.TokenCount > 1 ? $", first of {c.TokenCount} tokens of \"{c.Text}\"" : "")
+            + (r.Compared.Shared.Count > 0 ? $"; compared at token {r.Compared.Shared.Count + 1}, {Html.VisibleToken(c.Pieces[r.Compared.Shared.Count])} (id {compared})" : "");
         HtmlFragment Ablation(VerificationResult v) =>
             $"top {v.K} remove {ExplainSummary.Share(v.TopKFractionRemoved, r.Metric.Clean, r.Metric.Unit)} of the clean {(r.Metric.Unit == "logits" ? "difference" : r.Metric.Name)} ({Html.Format(r.Metric.Clean)} {r.Metric.Unit}); random {v.K} (same kinds, mean of {Verification.RandomDraws} draws) remove {ExplainSummary.Share(v.RandomKFractionRemoved, r.Metric.Clean, r.Metric.Unit)}";
-        var title = Html.Element("h1", "Why " + Html.Token(r.Target.Token) + " and not " + Html.Token(r.Foil.Token) + "?");
+        var title = Html.Element("h1", "Why " + Html.Token(r.Compared.TargetToken) + " and not " + Html.Token(r.Compared.FoilToken) + "?"
+            + (r.Compared.Shared.Count > 0 ? " (after " + Html.Token(string.Concat(r.Compared.Shared)) + ")" : ""));
         return title + ReportParts.Answer(r.Summary) + Html.Properties(
         [
             ("prompt", ReportParts.Prompt(r.Prompt)),
             ("tokens", TokenChips(r.Tokens, r.Ids.Select(id => $"id {id}").ToList(), changed: r.Tokens.Select((t, p) => t != r.Counterfactual.Tokens[p]).ToList())),
-            ("target", Choice(r.Target)),
-            ("foil", Choice(r.Foil)),
+            ("target", Choice(r.Target, r.Compared.TargetId)),
+            ("foil", Choice(r.Foil, r.Compared.FoilId)),
             ("logit difference (target − foil)", Html.Number(r.LogitDiff)),
             ("counterfactual", ReportParts.Prompt(r.Counterfactual.Text)),
             ("counterfactual tokens", TokenChips(r.Counterfactual.Tokens, null, changed: r.Counterfactual.Tokens.Select((t, p) => t != r.Tokens[p]).ToList())),

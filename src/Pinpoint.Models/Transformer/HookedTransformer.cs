@@ -79,7 +79,9 @@ public sealed class HookedTransformer : IDisposable
         {
             var block = Weights.Blocks[l];
             var residPre = Hook(HookNames.ResidPre(l), x);
-            var attnIn = Norm(cx, residPre, block.Ln1, HookNames.Ln1Scale(l), HookNames.Ln1Normalized(l), hooks);
+            // Supplied queries, keys and values need no attention input unless a hook reads it.
+            var attnIn = SuppliesAttention(hooks, l) && !hooks!.Wants(HookNames.Ln1Scale(l)) && !hooks.Wants(HookNames.Ln1Normalized(l)) ? null
+                : Norm(cx, residPre, block.Ln1, HookNames.Ln1Scale(l), HookNames.Ln1Normalized(l), hooks);
             var attnOut = Hook(HookNames.AttnOut(l), Attention(cx, l, attnIn, batch, positions, hooks, kvCache));
             if (c.AttentionOnly)
             {
@@ -190,6 +192,7 @@ public sealed class HookedTransformer : IDisposable
 
     private Tensor Norm(Compute cx, Tensor x, NormWeights weights, string scaleHook, string normalizedHook, HookSet? hooks)
     {
+        if (hooks is not null && hooks.Supplies(normalizedHook) && !hooks.Wants(scaleHook)) return hooks.ApplySupplied(normalizedHook);
         if (hooks is null || !hooks.Wants(scaleHook))
         {
             var plain = ApplyNorm(cx, x, weights);
@@ -231,30 +234,43 @@ public sealed class HookedTransformer : IDisposable
         return linear.Bias is null ? y : cx.Add(y, linear.Bias);
     }
 
-    private Tensor Attention(Compute cx, int layer, Tensor x, TokenBatch batch, int[] positions, HookSet? hooks, KvCache? kvCache)
+    private static bool SuppliesAttention(HookSet? hooks, int layer) =>
+        hooks is not null && hooks.Supplies(HookNames.Q(layer)) && hooks.Supplies(HookNames.K(layer)) && hooks.Supplies(HookNames.V(layer));
+
+    /// <param name="x">The normed attention input; null when hooks supply the query, key and value.</param>
+    private Tensor Attention(Compute cx, int layer, Tensor? x, TokenBatch batch, int[] positions, HookSet? hooks, KvCache? kvCache)
     {
         var c = Config;
         var w = Weights.Blocks[layer].Attention;
         int bsz = batch.BatchSize, len = batch.Length;
+        Tensor Hook(string name, Tensor t) => hooks is null ? t : hooks.Apply(name, t);
         Tensor q, k, v;
-        if (w.Qkv is not null)
+        if (SuppliesAttention(hooks, layer))
         {
-            var qkv = Project(cx, x, w.Qkv);
-            int qWidth = c.NHeads * c.DHead, kvWidth = c.NKvHeads * c.DHead;
-            q = cx.Slice(qkv, -1, 0, qWidth);
-            k = cx.Slice(qkv, -1, qWidth, kvWidth);
-            v = cx.Slice(qkv, -1, qWidth + kvWidth, kvWidth);
+            q = hooks!.ApplySupplied(HookNames.Q(layer));
+            k = hooks.ApplySupplied(HookNames.K(layer));
+            v = hooks.ApplySupplied(HookNames.V(layer));
         }
         else
         {
-            q = Project(cx, x, w.Q!);
-            k = Project(cx, x, w.K!);
-            v = Project(cx, x, w.V!);
+            if (w.Qkv is not null)
+            {
+                var qkv = Project(cx, x!, w.Qkv);
+                int qWidth = c.NHeads * c.DHead, kvWidth = c.NKvHeads * c.DHead;
+                q = cx.Slice(qkv, -1, 0, qWidth);
+                k = cx.Slice(qkv, -1, qWidth, kvWidth);
+                v = cx.Slice(qkv, -1, qWidth + kvWidth, kvWidth);
+            }
+            else
+            {
+                q = Project(cx, x!, w.Q!);
+                k = Project(cx, x!, w.K!);
+                v = Project(cx, x!, w.V!);
+            }
+            q = Hook(HookNames.Q(layer), cx.Reshape(q, bsz, len, c.NHeads, c.DHead));
+            k = Hook(HookNames.K(layer), cx.Reshape(k, bsz, len, c.NKvHeads, c.DHead));
+            v = Hook(HookNames.V(layer), cx.Reshape(v, bsz, len, c.NKvHeads, c.DHead));
         }
-        Tensor Hook(string name, Tensor t) => hooks is null ? t : hooks.Apply(name, t);
-        q = Hook(HookNames.Q(layer), cx.Reshape(q, bsz, len, c.NHeads, c.DHead));
-        k = Hook(HookNames.K(layer), cx.Reshape(k, bsz, len, c.NKvHeads, c.DHead));
-        v = Hook(HookNames.V(layer), cx.Reshape(v, bsz, len, c.NKvHeads, c.DHead));
         if (_rope is not null)
         {
             q = Hook(HookNames.RotQ(layer), cx.Rope(q, _rope, 0, positions));

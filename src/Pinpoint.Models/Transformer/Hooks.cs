@@ -55,8 +55,8 @@ public sealed class HookSet
 
     public ActivationCache Cache { get; } = new();
 
-    /// <summary>Hook names that have functions and that the model must have (it checks them before it runs).</summary>
-    public IEnumerable<string> Names => _functions.Keys.Where(n => !_nested.Contains(n));
+    /// <summary>Hook names that have functions or sources and that the model must have (it checks them before it runs).</summary>
+    public IEnumerable<string> Names => _functions.Keys.Concat(_sources.Keys).Where(n => !_nested.Contains(n));
 
     private readonly HashSet<string> _nested = new(StringComparer.Ordinal);
 
@@ -73,6 +73,29 @@ public sealed class HookSet
         list.Add(function);
         return this;
     }
+
+    private readonly Dictionary<string, Func<string, Tensor>> _sources = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Makes <paramref name="source"/> produce the activation at <paramref name="hookName"/> instead of the model, which
+    /// then skips what only feeds it: a norm whose output is supplied, or a block's attention input (its norm and Q/K/V
+    /// projection) when its query, key and value are all supplied, unless a hook reads that input. Functions at the
+    /// point still run on the supplied activation, which must have the shape the model's own would have.
+    /// </summary>
+    public HookSet Supply(string hookName, Func<string, Tensor> source)
+    {
+        if (!_sources.TryAdd(hookName, source)) throw new ArgumentException($"the activation at {hookName} already has a source");
+        return this;
+    }
+
+    /// <summary>Whether a source supplies the activation at this hook point.</summary>
+    public bool Supplies(string hookName) => _sources.ContainsKey(hookName) || (_next?.Supplies(hookName) ?? false);
+
+    /// <summary>The supplied activation at <paramref name="hookName"/> after the point's functions and cache, as <see cref="Apply"/> gives it.</summary>
+    public Tensor ApplySupplied(string hookName) => Apply(hookName, Source(hookName));
+
+    private Tensor Source(string hookName) => _sources.TryGetValue(hookName, out var source) ? source(hookName)
+        : _next?.Source(hookName) ?? throw new InvalidOperationException($"no source supplies {hookName}");
 
     /// <summary>Whether anything happens at this hook point (so optional activations must be computed).</summary>
     public bool Wants(string hookName) =>

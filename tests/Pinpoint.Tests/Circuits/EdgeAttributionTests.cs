@@ -118,6 +118,35 @@ public class EdgeAttributionTests
 
     [Theory]
     [MemberData(nameof(Architectures))]
+    public void ScoresAreSenderMovesDottedWithPortGradients(string kind)
+    {
+        // The definition, summed edge by edge in double precision from one plain taped run: (counterfactual − clean)
+        // sender output · the port's input gradient. The scores (one product per stack over the senders that feed it,
+        // on a tape and arena reused between calls) must match it, and a second call must repeat the first exactly.
+        var model = Random(kind);
+        var forward = new EdgeForward(model);
+        AnswerMetric metric = new LogitDiffReadout(model, 3, 4);
+        var tape = AttributionPatching.ActivationTape(model);
+        var run = forward.Run(Clean, tape: tape);
+        metric.Backward(tape, run.Logits);
+        var counterfactual = forward.SenderOutputs(Counterfactual);
+        var expected = forward.Graph.Edges.Select(e =>
+        {
+            var gradient = run.Inputs[e.To].Gradient;
+            double sum = 0;
+            for (int i = 0; i < gradient.Length; i++) sum += ((double)counterfactual[e.From][i] - run.Outputs[e.From][i]) * gradient[i];
+            return sum;
+        }).ToArray();
+        var scores = EdgeAttribution.Scores(forward, Clean, Counterfactual, metric);
+        double largest = expected.Max(Math.Abs);
+        Assert.True(largest > 1e-2, "the pair must move the metric");
+        for (int e = 0; e < expected.Length; e++)
+            Assert.True(Math.Abs(scores[e] - expected[e]) <= 1e-5 * largest, $"{forward.Graph.Edges[e]}: {scores[e]:G9} vs {expected[e]:G9}");
+        Assert.Equal(scores, EdgeAttribution.Scores(forward, Clean, Counterfactual, metric));
+    }
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
     public void GraphHasEveryPortAndOnlyForwardEdges(string kind)
     {
         var model = Random(kind);
@@ -130,6 +159,10 @@ public class EdgeAttributionTests
         Assert.Equal(graph.Senders.Count, graph.Edges.Count(e => e.To.NodeKind == NodeKind.Logits));
         // Heads of a layer feed that layer's MLP unless attention and MLP read the same residual stream.
         Assert.Equal(!c.ParallelResidual, graph.Edges.Any(e => e.From.Kind == NodeKind.Head && e.To.NodeKind == NodeKind.Mlp && e.From.Layer == e.To.Layer));
+        // The senders feeding a port are the first ones, as many as it has edges; each edge's indices name its ends.
+        Assert.All(graph.Ports, p => Assert.Equal(graph.Edges.Where(e => e.To == p).Select(e => e.From), graph.Senders.Take(graph.FeedingSenders(p))));
+        Assert.All(Enumerable.Range(0, graph.Edges.Count), e =>
+            Assert.Equal((graph.Edges[e].From, graph.Edges[e].To), (graph.Senders[graph.EdgeSenders[e]], graph.Ports[graph.EdgePorts[e]])));
         Assert.Equal("L0H1->L1H0.q", graph.Find("L0H1->L1H0.q").Name);
         var error = Assert.Throws<ArgumentException>(() => graph.Find("L0H1->L1H9.q"));
         Assert.Contains("L0H1->L1H", error.Message);

@@ -17,7 +17,7 @@ public class ExplainCommandTests
         var json = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " her", "--foil", " the",
             "--counterfactual", Counterfactual, "--top", "5", "--verify-k", "3", "--ig-steps", "3", "--json").Json();
         Assert.Equal(
-            ["summary", "prompt", "tokens", "target", "foil", "logit_diff", "metric", "answer_position", "counterfactual", "logit_lens", "direct_attribution",
+            ["summary", "prompt", "tokens", "target", "foil", "compared", "logit_diff", "metric", "answer_position", "counterfactual", "logit_lens", "direct_attribution",
              "direct_attribution_constant", "top_neurons", "patching", "attribution_patching", "integrated_gradients", "patching_ranking", "neuron_patching", "verification", "head_mechanisms", "neuron_mechanisms",
              "weights", "weights_spearman", "block_weights", "block_weights_spearman", "weights_scored"],
             json.EnumerateObject().Select(p => p.Name));
@@ -119,6 +119,7 @@ public class ExplainCommandTests
     {
         var result = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " her", "--foil", " the", "--counterfactual", "A cat.", "--json");
         result.AssertFailed(1, "equal lengths");
+        Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " her", "--foil", " her").AssertFailed(1, "are the same tokens; there is no difference to explain");
     }
 
     [Fact]
@@ -132,7 +133,7 @@ public class ExplainCommandTests
         Assert.Equal(pieces[0], target.GetProperty("token").GetString());
         Assert.Equal(" zzzz", string.Concat(pieces));
         var text = Cli.RunOn("explain", "stories-bin", "--prompt", Prompt, "--target", " zzzz", "--foil", " the", "--verify-k", "1");
-        Assert.Contains("the logit difference compares the first;", text.Out);
+        Assert.Contains("the logit difference compares token 1;", text.Out);
         Assert.Contains("teacher-forced log p", text.Out);
     }
 

@@ -17,7 +17,7 @@ public class CounterfactualSearchTests
         using var loaded = Embedded();
         var ids = Continuations.EncodePrompt(loaded, Article.Prompt, "prompt");
         var readout = Prediction.Prepare(loaded, Article).Readout;
-        var choice = CounterfactualSearch.Build(loaded, ids, readout);
+        var choice = CounterfactualSearch.Build(loaded, ids, [], readout);
 
         Assert.Equal(loaded.Tokenizer.Encode(choice.Text, false), choice.Ids);
         int changed = Enumerable.Range(0, ids.Length).Single(p => ids[p] != choice.Ids[p]);
@@ -40,11 +40,11 @@ public class CounterfactualSearchTests
         var ids = Continuations.EncodePrompt(loaded, Article.Prompt, "prompt");
         var readout = Prediction.Prepare(loaded, Article).Readout;
         string[] pool = [Article.Counterfactual!, "Tom had a big red ball. One day he found", "A much longer prompt that cannot be paired with the article prompt at all."];
-        var choice = CounterfactualSearch.FromPool(loaded, ids, readout, pool, "pool.jsonl");
+        var choice = CounterfactualSearch.FromPool(loaded, ids, [], readout, pool, "pool.jsonl");
         Assert.Equal(2, choice.Ranked.Count); // the long prompt has another length
         Assert.True(choice.Ranked[0].LogitDiff <= choice.Ranked[1].LogitDiff);
         Assert.Contains("drawn from pool.jsonl", choice.Origin);
-        var none = Assert.Throws<ArgumentException>(() => CounterfactualSearch.FromPool(loaded, ids, readout, [pool[2]], "pool.jsonl"));
+        var none = Assert.Throws<ArgumentException>(() => CounterfactualSearch.FromPool(loaded, ids, [], readout, [pool[2]], "pool.jsonl"));
         Assert.Contains("pool.jsonl: no prompt has the prompt's", none.Message);
     }
 }

@@ -34,6 +34,41 @@ public class HookTests
         Assert.True(fused <= 1e-4, $"hooked vs plain forward: max |Δlogit| {fused:G3}");
     }
 
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void SuppliedActivationsSkipWhatOnlyFeedsThem(string model)
+    {
+        using var loaded = Open(model);
+        var m = loaded.Model;
+        var batch = TokenBatch.Single(Prompt(model));
+        string[] Supplied(int layer) => [HookNames.Q(layer), HookNames.K(layer), HookNames.V(layer), HookNames.Ln2Normalized(layer)];
+        var names = Enumerable.Range(0, m.Config.NLayers).SelectMany(Supplied).ToHashSet();
+        var (logits, cache) = m.RunWithCache(batch, names.Contains);
+        // Taped from embeddings that take a gradient, so every op the model computes from them is recorded: the cached
+        // query, key, value and MLP input given by sources leave out the model's own norms and Q/K/V projections, which
+        // functions replacing the same activations do not, and both give the plain run's logits.
+        (float[] Logits, int Ops) Run(Action<HookSet, string> register)
+        {
+            var tape = new Tape();
+            tape.Freeze(m.Weights.Parameters().Select(p => p.Tensor));
+            var hooks = new HookSet().Add(HookNames.Embed, (x, _) =>
+            {
+                var leaf = x.Clone();
+                leaf.RequiresGrad = true;
+                return leaf;
+            });
+            foreach (var name in names) register(hooks, name);
+            return (m.Forward(new Compute(tape), batch, hooks).ToArray(), tape.Count);
+        }
+        var supplied = Run((hooks, name) => hooks.Supply(name, n => cache[n].Clone()));
+        var replaced = Run((hooks, name) => hooks.Add(name, (_, n) => cache[n].Clone()));
+        Assert.Equal(logits.ToArray(), supplied.Logits);
+        Assert.Equal(logits.ToArray(), replaced.Logits);
+        Assert.True(supplied.Ops < replaced.Ops, $"{supplied.Ops} ops recorded with sources, {replaced.Ops} with replacing functions");
+        var twice = new HookSet().Supply(HookNames.Q(0), n => cache[n]);
+        Assert.Throws<ArgumentException>(() => twice.Supply(HookNames.Q(0), n => cache[n]));
+    }
+
     /// <summary>A 16-bit cache holds only the filtered activations, in half the bytes, each value rounded once.</summary>
     [Theory]
     [InlineData(DType.BF16, 1.0 / 256)]

@@ -97,7 +97,7 @@ public class WebApiTests(WebHost host) : IClassFixture<WebHost>
     [InlineData("/api/run", """{"prompt":"x","top":0}""", 400, "top: 0")]
     [InlineData("/api/run", """{"prompt":"x","model":"nope"}""", 404, "nope")]
     [InlineData("/api/explain", """{"prompt":"Once upon a time","target":" the"}""", 400, "foil is required")]
-    [InlineData("/api/explain", """{"prompt":"Once upon a time","target":" the","foil":" the"}""", 400, "difference would be 0")]
+    [InlineData("/api/explain", """{"prompt":"Once upon a time","target":" the","foil":" the"}""", 400, "no difference to explain")]
     [InlineData("/api/ablate", """{"components":["L9H0"]}""", 400, "4 layers")]
     [InlineData("/api/ablate", """{"components":["head 3"]}""", 400, "not a head")]
     [InlineData("/api/ablate", """{"components":["L0H0"],"kind":"zero"}""", 400, "kind")]
