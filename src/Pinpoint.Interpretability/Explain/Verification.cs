@@ -37,7 +37,7 @@ public static class Verification
 
     /// <summary>
     /// The sets a check ablates: the top n of the ranked heads, MLPs and neurons for n = 1..k, and for each n
-    /// <see cref="RandomDraws"/> random sets with the same mix of kinds, drawn from <paramref name="seed"/>.
+    /// <see cref="RandomDraws"/> random sets with the same mix of kinds (see <see cref="RandomSet"/>), drawn from <paramref name="seed"/>.
     /// </summary>
     public static AblationPlan Plan(TransformerConfig c, IReadOnlyList<Component> ranked, int k, int seed)
     {
@@ -50,12 +50,27 @@ public static class Verification
         for (int n = 1; n <= k; n++)
         {
             top.Add(candidates.Take(n).ToArray());
-            // Random sets keep the top set's mix of kinds, so heads are compared with heads, neurons with neurons.
             var mix = candidates.Take(n).GroupBy(x => x.Kind).ToList();
-            randomSets.Add(Enumerable.Range(0, RandomDraws)
-                .Select(_ => mix.SelectMany(g => pool.Where(x => x.Kind == g.Key).OrderBy(_ => random.Next()).Take(g.Count())).ToArray()).ToArray());
+            randomSets.Add(Enumerable.Range(0, RandomDraws).Select(_ => RandomSet(mix, pool, random)).ToArray());
         }
         return new AblationPlan(top, randomSets);
+    }
+
+    /// <summary>
+    /// A random set with the top set's mix of kinds, so heads are compared with heads and neurons with neurons — where a
+    /// kind has at least twice the components needed. Otherwise (all four MLPs of a 4-layer model, say) a draw of that
+    /// kind would be the top set itself, so those places are drawn from all heads and MLPs.
+    /// </summary>
+    private static Component[] RandomSet(List<IGrouping<ComponentKind, Component>> mix, List<Component> pool, Random random)
+    {
+        var set = new List<Component>();
+        foreach (var kind in mix)
+        {
+            var ofKind = pool.Where(x => x.Kind == kind.Key).ToList();
+            var source = ofKind.Count >= 2 * kind.Count() ? ofKind : pool.Where(x => x.Kind is ComponentKind.Head or ComponentKind.Mlp).ToList();
+            set.AddRange(source.Except(set).OrderBy(_ => random.Next()).Take(kind.Count()));
+        }
+        return set.ToArray();
     }
 
     /// <summary>What ablation puts in place of each head, MLP and neuron output: their means over the reference prompts, or the counterfactual's.</summary>
