@@ -9,20 +9,21 @@ using Pinpoint.Engine.Threading;
 namespace Pinpoint.Bench;
 
 /// <summary>
-/// The decode GEMV on quantized weights (<see cref="QuantizedGemv"/>: one activation row against a Llama-3.2-1B-sized
-/// MLP matrix), best of several timed rounds, as weight bytes streamed per second. Run it with
+/// Products with quantized weights on Llama-3.2-1B-sized MLP matrices, best of several timed rounds: the decode GEMV
+/// (<see cref="QuantizedGemv"/>, one activation row; as weight bytes streamed per second) and a 128-row prefill, both
+/// the default f32 GEMM with dequantized panels and the 8-bit <see cref="QuantizedGemm"/> (as GFLOP/s). Run it with
 /// <c>DOTNET_PROCESSOR_COUNT=1</c> for one thread.
 /// </summary>
 public static unsafe class GemvBench
 {
     private static readonly DType[] Types = [DType.Q8_0, DType.Q4_K, DType.Q5_K, DType.Q6_K];
     private static readonly (int N, int K)[] Shapes = [(8192, 2048), (2048, 8192)];
-    private const int Rounds = 7;
+    private const int Rounds = 7, PrefillRows = 128;
     private const double SecondsPerRound = 0.25;
 
     public static int Run(bool json)
     {
-        var rows = new List<(DType Type, int N, int K, double Microseconds, double GigabytesPerSecond)>();
+        var rows = new List<(DType Type, string Product, int M, int N, int K, double Microseconds, double Rate)>();
         var rng = new Random(7);
         foreach (var (n, k) in Shapes)
         {
@@ -36,46 +37,62 @@ public static unsafe class GemvBench
                 long bytes = type.ByteCount(values.Length);
                 var blocks = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
                 BlockQuantization.Quantize(type, values, new Span<byte>(blocks, checked((int)bytes)));
-                double best = double.MaxValue;
+                long rowBytes = type.ByteCount(k);
+                var weights = new ReadOnlySpan<byte>(blocks, checked((int)bytes)).ToArray();
+                var a = new float[PrefillRows * k];
+                for (int i = 0; i < a.Length; i++) a[i] = x[i % k] * (1 + i / k % 3);
+                var c = new float[PrefillRows * n];
+                double flops = 2.0 * PrefillRows * n * k;
+                double gemv;
                 fixed (float* px = x)
                 fixed (float* py = y)
                 {
                     float* xp = px, yp = py;
-                    long rowBytes = type.ByteCount(k);
-                    void Once() => QuantizedGemv.Run(KernelPaths.Best, type, n, k, xp, blocks, rowBytes, yp, 0f);
-                    Once();
-                    for (int r = 0; r < Rounds; r++)
-                    {
-                        long end = Stopwatch.GetTimestamp() + (long)(SecondsPerRound * Stopwatch.Frequency);
-                        do
-                        {
-                            long start = Stopwatch.GetTimestamp();
-                            Once();
-                            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds);
-                        }
-                        while (Stopwatch.GetTimestamp() < end);
-                    }
+                    gemv = Best(() => QuantizedGemv.Run(KernelPaths.Best, type, n, k, xp, blocks, rowBytes, yp, 0f));
                 }
+                rows.Add((type, "gemv", 1, n, k, gemv * 1e6, bytes / gemv / 1e9));
+                double f32 = Best(() => Gemm.Multiply(PrefillRows, n, k, a, k, false, weights, type, k, true, c, n));
+                rows.Add((type, "prefill_f32", PrefillRows, n, k, f32 * 1e6, flops / f32 / 1e9));
+                double int8 = Best(() => QuantizedGemm.Multiply(PrefillRows, n, k, a, k, weights, type, k, c, n));
+                rows.Add((type, "prefill_int8", PrefillRows, n, k, int8 * 1e6, flops / int8 / 1e9));
                 NativeMemory.AlignedFree(blocks);
-                rows.Add((type, n, k, best * 1e6, bytes / best / 1e9));
             }
         }
         var sb = new StringBuilder();
         if (json)
         {
-            sb.Append(CultureInfo.InvariantCulture, $"{{\"threads\": {WorkerPool.Concurrency}, \"kernel\": \"{KernelPaths.Best}\", \"gemv\": [");
+            sb.Append(CultureInfo.InvariantCulture, $"{{\"threads\": {WorkerPool.Concurrency}, \"kernel\": \"{KernelPaths.Best}\", \"products\": [");
             sb.AppendJoin(", ", rows.Select(r => string.Create(CultureInfo.InvariantCulture,
-                $"{{\"type\": \"{r.Type}\", \"n\": {r.N}, \"k\": {r.K}, \"microseconds\": {r.Microseconds:F1}, \"gb_per_s\": {r.GigabytesPerSecond:F2}}}")));
+                $"{{\"type\": \"{r.Type}\", \"product\": \"{r.Product}\", \"m\": {r.M}, \"n\": {r.N}, \"k\": {r.K}, \"microseconds\": {r.Microseconds:F1}, \"{(r.M == 1 ? "gb_per_s" : "gflops")}\": {r.Rate:F2}}}")));
             sb.Append("]}");
         }
         else
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"Quantized GEMV, {WorkerPool.Concurrency} threads, kernel {KernelPaths.Best} (best of {Rounds} rounds)");
-            sb.AppendLine("type        n      k       µs     GB/s");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"Quantized products, {WorkerPool.Concurrency} threads, kernel {KernelPaths.Best} (best of {Rounds} rounds)");
+            sb.AppendLine("type   product          m      n      k         µs   GB/s (gemv) or GFLOP/s");
             foreach (var r in rows)
-                sb.AppendLine(CultureInfo.InvariantCulture, $"{r.Type,-6} {r.N,6} {r.K,6} {r.Microseconds,8:F1} {r.GigabytesPerSecond,8:F2}");
+                sb.AppendLine(CultureInfo.InvariantCulture, $"{r.Type,-6} {r.Product,-12} {r.M,5} {r.N,6} {r.K,6} {r.Microseconds,10:F1} {r.Rate,8:F2}");
         }
         Console.WriteLine(sb.ToString().TrimEnd());
         return 0;
+    }
+
+    /// <summary>The fastest single call over <see cref="Rounds"/> rounds of about <see cref="SecondsPerRound"/> each, after one warm-up call.</summary>
+    private static double Best(Action action)
+    {
+        action();
+        double best = double.MaxValue;
+        for (int r = 0; r < Rounds; r++)
+        {
+            long end = Stopwatch.GetTimestamp() + (long)(SecondsPerRound * Stopwatch.Frequency);
+            do
+            {
+                long start = Stopwatch.GetTimestamp();
+                action();
+                best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds);
+            }
+            while (Stopwatch.GetTimestamp() < end);
+        }
+        return best;
     }
 }

@@ -13,7 +13,7 @@ var suites = new Dictionary<string, (Func<string[], int> Run, string[] Flags, st
     ["sae"] = (a => SaeBench.Run(a.Contains("--json")), [], []),
     ["serve"] = (a => ServeBench.Run(a.Contains("--json")), [], []),
     ["concepts"] = (a => ConceptsBench.Run(a.Contains("--json")), [], []),
-    ["scale"] = (ScaleBench.Run, ["--quick", "--no-explain", "--no-timing"], ["--rounds", "--keep"]),
+    ["scale"] = (ScaleBench.Run, ["--quick", "--no-explain", "--no-timing"], ["--rounds", "--keep", "--quant"]),
     ["dynamics"] = (DynamicsBench.Run, [], ["--run"]),
     ["edit"] = (EditBench.Run, [], ["--tokens"]),
 };

@@ -81,6 +81,18 @@ public static class WeightAttribution
         return new WeightAttributionResult(diff, scored.Count, Verify(scored), Verify(scored.Where(s => s.Matrix.Layer >= 0)));
     }
 
+    /// <summary>The weight and gradient blocks <see cref="GradientTimesWeight"/> fills, grown to the largest block seen.</summary>
+    private sealed class ScoreBuffers
+    {
+        private float[] _values = [], _gradient = [];
+
+        public (float[] Values, float[] Gradient) Take(int floats)
+        {
+            if (_values.Length < floats) (_values, _gradient) = (new float[floats], new float[floats]);
+            return (_values, _gradient);
+        }
+    }
+
     private sealed record Scored(WeightMatrix Matrix, WeightEffect Effect)
     {
         public double Estimate => Effect.Estimate;
@@ -93,9 +105,12 @@ public static class WeightAttribution
         var w = model.Weights;
         bool tied = ReferenceEquals(w.Unembed.Weight, w.Embedding);
         var scored = new List<Scored>();
+        // One weight and one gradient block for every matrix: a new pair per block would leave gigabytes of large-object
+        // garbage on a 1B model (its 1.2G weights read in 4M blocks) before the collector gets to it.
+        var buffers = new ScoreBuffers();
         foreach (var m in WeightMatrices.All(c, w))
         {
-            var (rows, columns) = GradientTimesWeight(m, tape.FactorsOf(m.Weight)!);
+            var (rows, columns) = GradientTimesWeight(m, tape.FactorsOf(m.Weight)!, buffers);
             void Add(WeightVectorKind kind, double[] sums, WeightAxis axis)
             {
                 for (int i = 0; i < sums.Length; i++)
@@ -111,7 +126,7 @@ public static class WeightAttribution
     /// Σ grad·weight over each row and each column of <paramref name="m"/>'s window, read block by block of stored rows
     /// (weights dequantized, gradient from its factors), so neither is ever whole in f32.
     /// </summary>
-    private static (double[] Rows, double[] Columns) GradientTimesWeight(WeightMatrix m, FactoredGradient gradient)
+    private static (double[] Rows, double[] Columns) GradientTimesWeight(WeightMatrix m, FactoredGradient gradient, ScoreBuffers buffers)
     {
         var rows = new double[m.Rows];
         var columns = new double[m.Columns];
@@ -121,11 +136,11 @@ public static class WeightAttribution
         var (row0, rowCount, column0, columnCount) = m.OutIn ? (m.OutStart, m.Columns, m.InStart, m.Rows) : (m.InStart, m.Rows, m.OutStart, m.Columns);
         var (storedRowSums, storedColumnSums) = m.OutIn ? (columns, rows) : (rows, columns);
         int chunk = Math.Max(1, ScoreBlockFloats / columnCount);
-        var grad = new float[Math.Min(chunk, rowCount) * columnCount];
+        var (values, grad) = buffers.Take(Math.Min(chunk, rowCount) * columnCount);
         for (int r0 = 0; r0 < rowCount; r0 += chunk)
         {
             int n = Math.Min(chunk, rowCount - r0);
-            var values = m.Weight.Slice(0, row0 + r0, n).Slice(1, column0, columnCount).ToArray();
+            m.Weight.Slice(0, row0 + r0, n).Slice(1, column0, columnCount).CopyTo(values.AsSpan(0, n * columnCount));
             gradient.Block(row0 + r0, n, column0, columnCount, grad);
             for (int r = 0; r < n; r++)
             {
