@@ -11,7 +11,8 @@ namespace Pinpoint.Bench;
 /// <summary>
 /// Products with quantized weights on Llama-3.2-1B-sized MLP matrices, best of several timed rounds: the decode GEMV
 /// (<see cref="QuantizedGemv"/>, one activation row; as weight bytes streamed per second) and a 128-row prefill, both
-/// the default f32 GEMM with dequantized panels and the 8-bit <see cref="QuantizedGemm"/> (as GFLOP/s). Run it with
+/// the default f32 GEMM with dequantized panels and the 8-bit <see cref="QuantizedGemm"/> (as GFLOP/s), and the panel
+/// decoder alone (as G values/s; <c>DOTNET_EnableAVX512F=0</c> times the AVX2 decoders). Run it with
 /// <c>DOTNET_PROCESSOR_COUNT=1</c> for one thread.
 /// </summary>
 public static unsafe class GemvBench
@@ -51,6 +52,14 @@ public static unsafe class GemvBench
                     gemv = Best(() => QuantizedGemv.Run(KernelPaths.Best, type, n, k, xp, blocks, rowBytes, yp, 0f));
                 }
                 rows.Add((type, "gemv", 1, n, k, gemv * 1e6, bytes / gemv / 1e9));
+                // The panel decoder alone: the matrix decoded 64K values at a time into one L2-sized buffer, as packing does.
+                var decoded = new float[1 << 16];
+                double decode = Best(() =>
+                {
+                    int chunkBytes = checked((int)type.ByteCount(decoded.Length));
+                    for (long at = 0; at < bytes; at += chunkBytes) BlockQuantization.Dequantize(type, weights.AsSpan((int)at, chunkBytes), decoded);
+                });
+                rows.Add((type, "dequantize", 0, n, k, decode * 1e6, (double)n * k / decode / 1e9));
                 double f32 = Best(() => Gemm.Multiply(PrefillRows, n, k, a, k, false, weights, type, k, true, c, n));
                 rows.Add((type, "prefill_f32", PrefillRows, n, k, f32 * 1e6, flops / f32 / 1e9));
                 double int8 = Best(() => QuantizedGemm.Multiply(PrefillRows, n, k, a, k, weights, type, k, c, n));
@@ -63,13 +72,13 @@ public static unsafe class GemvBench
         {
             sb.Append(CultureInfo.InvariantCulture, $"{{\"threads\": {WorkerPool.Concurrency}, \"kernel\": \"{KernelPaths.Best}\", \"products\": [");
             sb.AppendJoin(", ", rows.Select(r => string.Create(CultureInfo.InvariantCulture,
-                $"{{\"type\": \"{r.Type}\", \"product\": \"{r.Product}\", \"m\": {r.M}, \"n\": {r.N}, \"k\": {r.K}, \"microseconds\": {r.Microseconds:F1}, \"{(r.M == 1 ? "gb_per_s" : "gflops")}\": {r.Rate:F2}}}")));
+                $"{{\"type\": \"{r.Type}\", \"product\": \"{r.Product}\", \"m\": {r.M}, \"n\": {r.N}, \"k\": {r.K}, \"microseconds\": {r.Microseconds:F1}, \"{r.Product switch { "gemv" => "gb_per_s", "dequantize" => "gvalues_per_s", _ => "gflops" }}\": {r.Rate:F2}}}")));
             sb.Append("]}");
         }
         else
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"Quantized products, {WorkerPool.Concurrency} threads, kernel {KernelPaths.Best} (best of {Rounds} rounds)");
-            sb.AppendLine("type   product          m      n      k         µs   GB/s (gemv) or GFLOP/s");
+            sb.AppendLine("type   product          m      n      k         µs   GB/s (gemv), G values/s (dequantize) or GFLOP/s");
             foreach (var r in rows)
                 sb.AppendLine(CultureInfo.InvariantCulture, $"{r.Type,-6} {r.Product,-12} {r.M,5} {r.N,6} {r.K,6} {r.Microseconds,10:F1} {r.Rate,8:F2}");
         }

@@ -167,26 +167,7 @@ public static unsafe class BlockQuantization
             float* out1 = y + 64 * chunk, out2 = out1 + 32;
             int bit1 = 2 * chunk, bit2 = bit1 + 1;
             int l = 0;
-            if (Avx512F.IsSupported)
-            {
-                // Sixteen values at a time, with the scalar loop's two roundings (multiply, then subtract).
-                Vector512<float> vd1 = Vector512.Create(d1), vo1 = Vector512.Create(o1), vd2 = Vector512.Create(d2), vo2 = Vector512.Create(o2);
-                var low = Vector512.Create(0x0F);
-                for (; l < 32; l += 16)
-                {
-                    var bytes = Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(q + l));
-                    Vector512<int> n1 = bytes & low, n2 = bytes >>> 4;
-                    if (qh != null)
-                    {
-                        var high = Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(qh + l));
-                        n1 |= ((high >>> bit1) & Vector512<int>.One) << 4;
-                        n2 |= ((high >>> bit2) & Vector512<int>.One) << 4;
-                    }
-                    Avx512F.Store(out1 + l, Avx512F.Subtract(Avx512F.Multiply(vd1, Avx512F.ConvertToVector512Single(n1)), vo1));
-                    Avx512F.Store(out2 + l, Avx512F.Subtract(Avx512F.Multiply(vd2, Avx512F.ConvertToVector512Single(n2)), vo2));
-                }
-            }
-            else if (Avx2.IsSupported)
+            if (Avx2.IsSupported)
             {
                 // Eight values at a time with the scalar loop's two roundings (multiply, then subtract), so both paths agree bit for bit.
                 Vector256<float> vd1 = Vector256.Create(d1), vo1 = Vector256.Create(o1), vd2 = Vector256.Create(d2), vo2 = Vector256.Create(o2);
@@ -227,22 +208,7 @@ public static unsafe class BlockQuantization
             sbyte* sc = scales + 8 * half;
             float* o = y + 128 * half;
             int l = 0;
-            if (Avx512F.IsSupported)
-            {
-                // Sixteen values at a time (one scale each: scales change every 16), rounding as the scalar loop does.
-                Vector512<int> low = Vector512.Create(0x0F), three = Vector512.Create(3), offset = Vector512.Create(32);
-                for (; l < 32; l += 16)
-                {
-                    int s = l / 16;
-                    Vector512<int> a = Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(l4 + l)), b = Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(l4 + l + 32)),
-                        hb = Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(h + l));
-                    Avx512F.Store(o + l, Avx512F.Multiply(Vector512.Create(d * sc[s]), Avx512F.ConvertToVector512Single(((a & low) | ((hb & three) << 4)) - offset)));
-                    Avx512F.Store(o + l + 32, Avx512F.Multiply(Vector512.Create(d * sc[s + 2]), Avx512F.ConvertToVector512Single(((b & low) | (((hb >>> 2) & three) << 4)) - offset)));
-                    Avx512F.Store(o + l + 64, Avx512F.Multiply(Vector512.Create(d * sc[s + 4]), Avx512F.ConvertToVector512Single(((a >>> 4) | (((hb >>> 4) & three) << 4)) - offset)));
-                    Avx512F.Store(o + l + 96, Avx512F.Multiply(Vector512.Create(d * sc[s + 6]), Avx512F.ConvertToVector512Single(((b >>> 4) | ((hb >>> 6) << 4)) - offset)));
-                }
-            }
-            else if (Avx2.IsSupported)
+            if (Avx2.IsSupported)
             {
                 // Eight values at a time (one scale each: scales change every 16), rounding as the scalar loop does.
                 Vector256<int> low = Vector256.Create(0x0F), three = Vector256.Create(3), offset = Vector256.Create(32);

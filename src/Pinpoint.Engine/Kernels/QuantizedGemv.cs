@@ -495,10 +495,26 @@ public static unsafe class QuantizedGemv
     private static Vector512<byte> Broadcast16(int lane0, int lane1, int lane2, int lane3) =>
         Vector512.Create(Vector256.Create(Broadcast16(lane0), Broadcast16(lane1)), Vector256.Create(Broadcast16(lane2), Broadcast16(lane3)));
 
-    /// <summary>Σ minimum_j·(level sum of pair j) for one activation row's super-block <paramref name="sb"/>, times dmin·D, into four lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> MinimumsSuperBlock(Vector128<short> mins, float dmin, in Activation x, int sb, Vector128<float> acc) =>
-        Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(mins, Sse2.LoadVector128(x.Sum32 + sb * 8))), Vector128.Create(dmin * x.Scale[sb]), acc);
+    /// <summary>One row's running K-quant dot: its super-blocks' scaled level sums, less the minimums' offsets.</summary>
+    private readonly struct KRowDot(Vector256<float> levels, Vector128<float> minimums)
+    {
+        public readonly Vector256<float> Levels = levels;
+        public readonly Vector128<float> Minimums = minimums;
+
+        public float Value => Vector256.Sum(Levels) - Vector128.Sum(Minimums);
+    }
+
+    /// <summary>What a Q4_K/Q5_K super-block adds to a row's dot once its int32 level sums are in: those times d·D, and Σ min_j·(level sum of pair j) times dmin·D.</summary>
+    private readonly struct KSuperBlock(byte* blk, ulong mins8)
+    {
+        private readonly float _d = BlockQuantization.Half(blk), _dmin = BlockQuantization.Half(blk + 2);
+        private readonly Vector128<short> _mins = Widen(mins8);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public KRowDot Add(KRowDot dot, Vector256<int> levels, in Activation x, int sb) => new(
+            Fma.MultiplyAdd(Avx.ConvertToVector256Single(levels), Vector256.Create(_d * x.Scale[sb]), dot.Levels),
+            Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(_mins, Sse2.LoadVector128(x.Sum32 + sb * 8))), Vector128.Create(_dmin * x.Scale[sb]), dot.Minimums));
+    }
 
     /// <summary>Two 32-value pairs (low and high nibbles of one 32-byte chunk) against 64 activations, their scales multiplied in by <c>vpmaddwd</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -510,8 +526,7 @@ public static unsafe class QuantizedGemv
     private static void DotKWithMinsAvx2<TRows>(byte* row, Activation* xs, float* y, bool fifthBit) where TRows : struct, IRows
     {
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
-        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        Vector128<float> mins0 = default, mins1 = default, mins2 = default, mins3 = default;
+        KRowDot dot0 = default, dot1 = default, dot2 = default, dot3 = default;
         int blockBytes = fifthBit ? 176 : 144;
         var low = Vector256.Create((byte)0x0F);
         var one = Vector256.Create((byte)1);
@@ -545,21 +560,11 @@ public static unsafe class QuantizedGemv
                     sum3 = KChunkAvx2(lo, hi, scaleLo, scaleHi, x3.Q + at, sum3);
                 }
             }
-            float d = BlockQuantization.Half(blk), dmin = BlockQuantization.Half(blk + 2);
-            var mins = Widen(mins8);
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum0), Vector256.Create(d * x0.Scale[sb]), acc0);
-            mins0 = MinimumsSuperBlock(mins, dmin, x0, sb, mins0);
-            if (TRows.Count > 1)
-            {
-                acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum1), Vector256.Create(d * x1.Scale[sb]), acc1);
-                mins1 = MinimumsSuperBlock(mins, dmin, x1, sb, mins1);
-                acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum2), Vector256.Create(d * x2.Scale[sb]), acc2);
-                mins2 = MinimumsSuperBlock(mins, dmin, x2, sb, mins2);
-                acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum3), Vector256.Create(d * x3.Scale[sb]), acc3);
-                mins3 = MinimumsSuperBlock(mins, dmin, x3, sb, mins3);
-            }
+            var end = new KSuperBlock(blk, mins8);
+            dot0 = end.Add(dot0, sum0, x0, sb);
+            if (TRows.Count > 1) (dot1, dot2, dot3) = (end.Add(dot1, sum1, x1, sb), end.Add(dot2, sum2, x2, sb), end.Add(dot3, sum3, x3, sb));
         }
-        Store<TRows>(y, acc0, acc1, acc2, acc3, Vector128.Sum(mins0), Vector128.Sum(mins1), Vector128.Sum(mins2), Vector128.Sum(mins3));
+        Store<TRows>(y, dot0.Value, dot1.Value, dot2.Value, dot3.Value);
     }
 
     /// <summary>64 levels against 64 adjacent activations, each 16-lane group of the byte-pair sums multiplied by its weight scale.</summary>
@@ -585,8 +590,7 @@ public static unsafe class QuantizedGemv
     private static void DotKWithMinsAvx512<TRows>(byte* row, Activation* xs, float* y, bool fifthBit) where TRows : struct, IRows
     {
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
-        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        Vector128<float> mins0 = default, mins1 = default, mins2 = default, mins3 = default;
+        KRowDot dot0 = default, dot1 = default, dot2 = default, dot3 = default;
         int blockBytes = fifthBit ? 176 : 144;
         var low = Vector512.Create((byte)0x0F);
         var one = Vector512.Create((byte)1);
@@ -621,22 +625,16 @@ public static unsafe class QuantizedGemv
                 }
                 chunkPick += nextPair;
             }
-            float d = BlockQuantization.Half(blk), dmin = BlockQuantization.Half(blk + 2);
-            var mins = Widen(mins8);
-            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sum0), Vector512.Create(d * x0.Scale[sb]), acc0);
-            mins0 = MinimumsSuperBlock(mins, dmin, x0, sb, mins0);
-            if (TRows.Count > 1)
-            {
-                acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sum1), Vector512.Create(d * x1.Scale[sb]), acc1);
-                mins1 = MinimumsSuperBlock(mins, dmin, x1, sb, mins1);
-                acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sum2), Vector512.Create(d * x2.Scale[sb]), acc2);
-                mins2 = MinimumsSuperBlock(mins, dmin, x2, sb, mins2);
-                acc3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sum3), Vector512.Create(d * x3.Scale[sb]), acc3);
-                mins3 = MinimumsSuperBlock(mins, dmin, x3, sb, mins3);
-            }
+            var end = new KSuperBlock(blk, mins8);
+            dot0 = end.Add(dot0, Fold(sum0), x0, sb);
+            if (TRows.Count > 1) (dot1, dot2, dot3) = (end.Add(dot1, Fold(sum1), x1, sb), end.Add(dot2, Fold(sum2), x2, sb), end.Add(dot3, Fold(sum3), x3, sb));
         }
-        Store<TRows>(y, acc0, acc1, acc2, acc3, Vector128.Sum(mins0), Vector128.Sum(mins1), Vector128.Sum(mins2), Vector128.Sum(mins3));
+        Store<TRows>(y, dot0.Value, dot1.Value, dot2.Value, dot3.Value);
     }
+
+    /// <summary>The two 256-bit halves of a super-block's int32 sums added (the lanes are summed in the end anyway).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Fold(Vector512<int> sums) => Avx2.Add(sums.GetLower(), sums.GetUpper());
 
     // ---- Q6_K: x = d·scale_g·(q − 32), one int8 scale per 16 values; one activation scale D per super-block ----
 
