@@ -4,6 +4,7 @@ using Pinpoint.Bench;
 var suites = new Dictionary<string, (Func<string[], int> Run, string[] Flags, string[] Options)>(StringComparer.OrdinalIgnoreCase)
 {
     ["gemm"] = (a => GemmBench.Run(a.Contains("--json")), [], []),
+    ["gemv"] = (a => GemvBench.Run(a.Contains("--json")), [], []),
     ["forward"] = (a => ForwardBench.Run(a.Contains("--json")), [], []),
     ["train"] = (a => TrainBench.Run(a.Contains("--json")), [], []),
     ["explain"] = (a => ExplainBench.Run(a.Contains("--json"), a.Contains("--quick")), ["--quick"], []),
@@ -12,7 +13,7 @@ var suites = new Dictionary<string, (Func<string[], int> Run, string[] Flags, st
     ["sae"] = (a => SaeBench.Run(a.Contains("--json")), [], []),
     ["serve"] = (a => ServeBench.Run(a.Contains("--json")), [], []),
     ["concepts"] = (a => ConceptsBench.Run(a.Contains("--json")), [], []),
-    ["scale"] = (ScaleBench.Run, ["--quick", "--no-explain", "--no-timing"], ["--rounds", "--keep"]),
+    ["scale"] = (ScaleBench.Run, ["--quick", "--no-explain", "--no-timing"], ["--rounds", "--keep", "--quant"]),
     ["dynamics"] = (DynamicsBench.Run, [], ["--run"]),
     ["edit"] = (EditBench.Run, [], ["--tokens"]),
 };

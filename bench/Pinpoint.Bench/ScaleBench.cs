@@ -20,7 +20,7 @@ namespace Pinpoint.Bench;
 public static class ScaleBench
 {
     public const string Help = """
-        usage: bench/run scale [--json] [--quick] [--rounds N] [--no-explain] [--no-timing] [--keep DIR]
+        usage: bench/run scale [--json] [--quick] [--rounds N] [--no-explain] [--no-timing] [--keep DIR] [--quant Q8_0|Q4_K_M]
 
         Writes random-weight GGUF files shaped like Llama-3.2-1B (16 layers, d_model 2048, 32 query / 8 key-value
         heads of 64, SwiGLU 8192, vocab 128256, tied embeddings, rope theta 500000) in Q8_0 and Q4_K_M with
@@ -47,10 +47,11 @@ public static class ScaleBench
           --no-explain  skip the explain measurement
           --no-timing   skip step 3 (its fields are null): the memory and explain figures alone
           --keep DIR    write the GGUF files to DIR and keep them (default: a temporary folder, deleted)
+          --quant Q     only this file (Q8_0 or Q4_K_M)
 
-        Needs ~2.2 GB of disk for the two files. The explain step is by far the longest (activation patching runs one
-        forward per cell; weight attribution copies only the matrix it is verifying):
-        use --no-explain for the speed figures alone.
+        Needs ~2.2 GB of disk for the two files. The explain step is the longest (the patching grids are estimated by
+        attribution patching at this size, 32 cells per direction verified; weight attribution copies only the matrix
+        it is verifying): use --no-explain for the speed figures alone.
         Run it on a quiet machine: the two engines alternate so background load hits both, but it still adds noise.
         """;
 
@@ -74,7 +75,10 @@ public static class ScaleBench
         try
         {
             var results = new List<Result>();
-            foreach (var scheme in new[] { QuantizationScheme.Q8_0, QuantizationScheme.Q4_K_M })
+            var only = StringFlag(args, "--quant");
+            var schemes = new[] { QuantizationScheme.Q8_0, QuantizationScheme.Q4_K_M }.Where(s => only is null || s.ToString() == only).ToList();
+            if (schemes.Count == 0) throw new BenchSetupException($"--quant {only}: expected Q8_0 or Q4_K_M");
+            foreach (var scheme in schemes)
             {
                 var path = Path.Combine(dir, $"llama-1b-shape-{scheme}{(quick ? "-quick" : "")}.gguf");
                 var clock = Stopwatch.StartNew();

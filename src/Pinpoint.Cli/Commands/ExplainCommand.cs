@@ -26,11 +26,12 @@ public sealed class ExplainCommand : Command
     internal static readonly CliOption HtmlFile = new("html", "FILE", "also write a self-contained HTML report (heatmaps, charts, tables; no network) to FILE");
     private static readonly CliOption Saes = new("sae", "DIR[,DIR...]", "also attribute target − foil to the features and error nodes of these SAEs (SAELens folders, one per hook) and ablate the top --verify-k against random active features; with --dataset, only this, per item");
     private static readonly CliOption Tuned = new("tuned", "DIR", "tuned lens folder (pinpoint lens train) read beside the logit lens (default: MODEL/tuned-lens when it exists)");
+    private static readonly CliOption FullPatching = new("full-patching", null, $"exact activation patching of every cell even above {EstimatedPatching.ParameterThreshold / 1_000_000}M parameters, where the default estimates the grids by attribution patching and verifies the top {EstimatedPatching.DefaultVerifiedCells} cells per direction");
     internal static readonly CliOption Dashboards = new("dashboards", "DIR", "folder of neuron dashboard stores (pinpoint neurons --out); default: the model's own dashboards/ folder. Where a store exists, each mechanism neuron's top corpus contexts are shown");
 
     public override string Name => "explain";
     public override string Summary => "explain one prediction (target vs foil): lens, attributions, patching, ablation check, mechanisms, weights";
-    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, CounterfactualsFrom, Metric, Position, Dataset, Limit, Top, VerifyK, IgSteps, HtmlFile, Dashboards, Tuned, Saes];
+    public override IReadOnlyList<CliOption> Options { get; } = [.. ModelOptions.All, ModelOptions.Steer, Prompt, Target, Foil, Counterfactual, CounterfactualsFrom, Metric, Position, Dataset, Limit, Top, VerifyK, IgSteps, FullPatching, HtmlFile, Dashboards, Tuned, Saes];
     public override Type ResultType => typeof(ExplainReport);
     public override IReadOnlyList<(string Option, Type Type)> OtherResultTypes => [("--dataset", typeof(DatasetExplainReport)), ("--dataset with --sae", typeof(FeatureDatasetResult))];
 
@@ -40,7 +41,8 @@ public sealed class ExplainCommand : Command
             return args.String(Saes) is null ? ExplainDataset(args, output, dataset) : ExplainFeatureDataset(args, output, dataset);
         var request = Request(args);
         int top = args.Int(Top, 10, min: 1);
-        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1), DashboardFolder = DashboardFolder(args) };
+        var options = new ExplainOptions { TopK = top, VerifyK = args.Int(VerifyK, 5, min: 1), IgSteps = args.Int(IgSteps, IntegratedGradients.DefaultSteps, min: 1), DashboardFolder = DashboardFolder(args),
+            Patching = args.Flag(FullPatching) ? PatchingPolicy.Full : PatchingPolicy.Auto };
         var htmlPath = HtmlOutput.ReportPath(args, HtmlFile);
         using var loaded = ModelOptions.Open(args, output);
         CheckVerifyK(options.VerifyK, loaded);
@@ -233,7 +235,8 @@ public sealed class ExplainCommand : Command
             .. (r.Counterfactual.Candidates ?? []).Skip(1).Select((c, i) => ($"counterfactual candidate {i + 2}", $"{CommandOutput.Quote(c.Text)} → difference {N(c.LogitDiff)}")),
             ("metric", $"{r.Metric.Name}: {N(r.Metric.Clean)} {unit} on the prompt, {N(r.Metric.Counterfactual)} on the counterfactual (answer after token {r.AnswerPosition})"),
             .. (r.Metric.Terms ?? []).Select(t => ($"  {(t.Sign > 0 ? "+" : "−")} log p({t.Answer} token {t.Index + 1}, {CommandOutput.Quote(t.Token)})", $"{N(t.Clean)} on the prompt, {N(t.Counterfactual)} on the counterfactual")),
-            ("attribution vs activation patching", $"Spearman {N(r.AttributionPatching.SpearmanVsActivation)}"),
+            .. (r.EstimatedPatching is { } estimated ? new[] { ("patching grids", $"{estimated.Note} (largest |estimate − exact| {N(estimated.MaxVerifiedError)}); --full-patching measures every cell") } : []),
+            (r.EstimatedPatching is null ? "attribution vs activation patching" : "attribution vs activation patching (verified cells)", $"Spearman {N(r.AttributionPatching.SpearmanVsActivation)}"),
             ($"integrated gradients ({r.IntegratedGradients.Steps} steps) vs activation patching", $"Spearman {N(r.IntegratedGradients.SpearmanVsActivation)}"),
             ("weight vectors: estimate vs zeroing", $"Spearman {N(r.WeightsSpearman)} over the top {r.Weights.Count} of {r.WeightsScored} rows and columns; " +
                 $"{N(r.BlockWeightsSpearman)} over the top {r.BlockWeights.Count} inside blocks"),

@@ -51,6 +51,19 @@ public static unsafe class BlockQuantization
         ? (scales[j] & 63, scales[j + 4] & 63)
         : ((scales[j + 4] & 0x0F) | ((scales[j - 4] >> 6) << 4), (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
 
+    /// <summary>
+    /// All eight (scale, min) pairs of Q4_K/Q5_K at once, as <see cref="ScaleMin"/> unpacks them one by one but on 32-bit
+    /// words: byte j of <paramref name="scales"/> is pair j's scale, byte j of <paramref name="mins"/> its minimum.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void ScalesAndMins(byte* packed, out ulong scales, out ulong mins)
+    {
+        uint low = Unsafe.ReadUnaligned<uint>(packed), middle = Unsafe.ReadUnaligned<uint>(packed + 4), high = Unsafe.ReadUnaligned<uint>(packed + 8);
+        const uint sixBits = 0x3F3F3F3F, fourBits = 0x0F0F0F0F, topBits = 0x03030303;
+        scales = (low & sixBits) | (ulong)((high & fourBits) | (((low >> 6) & topBits) << 4)) << 32;
+        mins = (middle & sixBits) | (ulong)(((high >> 4) & fourBits) | (((middle >> 6) & topBits) << 4)) << 32;
+    }
+
     /// <summary>Decodes whole blocks: <paramref name="destination"/> holds a whole number of blocks matching <paramref name="source"/>.</summary>
     public static void Dequantize(DType type, ReadOnlySpan<byte> source, Span<float> destination)
     {

@@ -9,36 +9,35 @@ namespace Pinpoint.Engine.Kernels;
 
 /// <summary>
 /// y = beta·y + W·x for one activation row x and a quantized weight matrix W stored [n, k] (rows of blocks): the
-/// decode-time product, bound by streaming W once. x is first quantized to 8 bits per 32-value block (scale
-/// D = max|x|/127, with the block's sums of q per 16 values), then every weight block meets its activation block
-/// as an integer dot product — <c>vpmaddubsw</c> (unsigned weight levels × signed activations) and
-/// <c>vpmaddwd</c> — scaled once per block in f32. Q8_0's signed weights go through the sign trick (|w| and
-/// sign(w)·x). Zero points (Q4_0's 8, Q6_K's 32) and K-quant minimums come out of the activation sums, so the
-/// inner loops only multiply levels. Threads split the rows.
+/// decode-time product, bound by streaming W once. x is first quantized to 8 bits per block of the weights' own
+/// size — 32 values for Q8_0/Q4_0, 256 for the K-quants (ggml's Q8_K) — with scale D = max|x|/127 and the sums of
+/// levels per 16 and per 32 values; then every weight block meets its activation block as an integer dot product
+/// (<c>vpmaddubsw</c>: unsigned weight levels × signed activations, then <c>vpmaddwd</c>). Q8_0's signed weights go
+/// through the sign trick (|w| and sign(w)·x). The K-quants' 6/8-bit sub-block scales multiply in the integer
+/// domain (<c>vpmaddwd</c> against the scales instead of ones), so a 256-value super-block accumulates in int32 and
+/// meets d·D once; zero points (Q4_0's 8, Q6_K's 32) and K-quant minimums come out of the level sums, so the inner
+/// loops only multiply levels. Threads split the rows.
 /// </summary>
 /// <remarks>
 /// The cost of 8-bit activations: each activation carries a rounding error of at most D/2 = max|x|/254 of its
-/// block, so a dot product moves by at most Σ|w|·D/2 — about 0.2% of the block's largest activation per weight,
-/// averaging out over a row (see README, "Quantized GGUF weights").
+/// block, so a dot product moves by at most Σ|w|·D/2 (see README, "Quantized GGUF weights").
 /// </remarks>
 public static unsafe class QuantizedGemv
 {
     /// <summary>
-    /// An activation row quantized per 32 values: int8 levels, f32 scales D, sums of levels per 16 values, and what
-    /// the 512-bit kernels read as vectors: the sums times D per 16 and per 32 values (zero points and minimums take
-    /// them off the dot), and the scales of each pair of blocks spread over 16 lanes (eight each).
+    /// An activation row quantized per block of <see cref="BlockValues"/> (32 or 256): int8 levels, f32 scales D,
+    /// sums of levels per 16 and per 32 values (int16), and for 32-value blocks what the 512-bit Q8_0 kernel reads as
+    /// a vector: the scales of each pair of blocks spread over 16 lanes (eight each).
     /// </summary>
-    internal readonly struct Activation(sbyte* q, float* scale, int* sum16, float* scaledSum16, float* scaledSum32, float* scalePairs, int k)
+    internal readonly struct Activation(sbyte* q, float* scale, short* sum16, short* sum32, float* scalePairs, int k, int blockValues)
     {
         public readonly sbyte* Q = q;
         public readonly float* Scale = scale;
-        public readonly int* Sum16 = sum16;
-        public readonly float* ScaledSum16 = scaledSum16;
-        public readonly float* ScaledSum32 = scaledSum32;
+        public readonly short* Sum16 = sum16;
+        public readonly short* Sum32 = sum32;
         public readonly float* ScalePairs = scalePairs;
         public readonly int K = k;
-
-        public int Sum32(int block) => Sum16[2 * block] + Sum16[2 * block + 1];
+        public readonly int BlockValues = blockValues;
 
         /// <summary>Floats of <see cref="ScalePairs"/> per row: 16 per pair of blocks, a last odd block taking a whole pair.</summary>
         public static long ScalePairFloats(int k) => (k / 32 + 1) / 2 * 16L;
@@ -47,9 +46,12 @@ public static unsafe class QuantizedGemv
         public Activation Row(int i)
         {
             long offset = (long)i * K;
-            return new Activation(Q + offset, Scale + offset / 32, Sum16 + offset / 16, ScaledSum16 + offset / 16, ScaledSum32 + offset / 32, ScalePairs + i * ScalePairFloats(K), K);
+            return new Activation(Q + offset, Scale + offset / BlockValues, Sum16 + offset / 16, Sum32 + offset / 32, ScalePairs + i * ScalePairFloats(K), K, BlockValues);
         }
     }
+
+    /// <summary>Values per activation scale for weights of <paramref name="type"/>: the K-quants' super-block, else 32.</summary>
+    internal static int ActivationBlock(DType type) => type is DType.Q4_K or DType.Q5_K or DType.Q6_K ? BlockQuantization.QKK : BlockQuantization.QK;
 
     /// <summary>Per-thread activation buffers, grown to the most values seen.</summary>
     private sealed class Buffers
@@ -57,8 +59,8 @@ public static unsafe class QuantizedGemv
         [ThreadStatic] private static Buffers? t_current;
         private long _capacity;
         public sbyte* Q;
-        public float* Scale, ScaledSum16, ScaledSum32, ScalePairs;
-        public int* Sum16;
+        public float* Scale, ScalePairs;
+        public short* Sum16, Sum32;
 
         public static Buffers For(long values)
         {
@@ -73,9 +75,8 @@ public static unsafe class QuantizedGemv
             _capacity = values;
             Q = (sbyte*)NativeMemory.AlignedAlloc((nuint)values, 64);
             Scale = Floats(values / 32);
-            Sum16 = (int*)Floats(values / 16);
-            ScaledSum16 = Floats(values / 16);
-            ScaledSum32 = Floats(values / 32);
+            Sum16 = (short*)Floats(values / 32);
+            Sum32 = (short*)Floats(values / 64);
             // At most 16 floats per 32 values (rows of one block each).
             ScalePairs = Floats(values / 2);
         }
@@ -87,8 +88,7 @@ public static unsafe class QuantizedGemv
             NativeMemory.AlignedFree(Q);
             NativeMemory.AlignedFree(Scale);
             NativeMemory.AlignedFree(Sum16);
-            NativeMemory.AlignedFree(ScaledSum16);
-            NativeMemory.AlignedFree(ScaledSum32);
+            NativeMemory.AlignedFree(Sum32);
             NativeMemory.AlignedFree(ScalePairs);
         }
 
@@ -96,13 +96,13 @@ public static unsafe class QuantizedGemv
     }
 
     /// <summary>
-    /// <paramref name="m"/> rows of <paramref name="k"/> activations (a multiple of 32), <paramref name="lda"/> apart,
-    /// quantized into this thread's buffers; row i's levels start at i·k.
+    /// <paramref name="m"/> rows of <paramref name="k"/> activations, <paramref name="lda"/> apart, quantized into this
+    /// thread's buffers in the format <paramref name="type"/>'s kernels read; row i's levels start at i·k.
     /// </summary>
-    internal static Activation QuantizeRows(float* a, int lda, int m, int k)
+    internal static Activation QuantizeRows(DType type, float* a, int lda, int m, int k)
     {
         var b = Buffers.For((long)m * k);
-        var first = new Activation(b.Q, b.Scale, b.Sum16, b.ScaledSum16, b.ScaledSum32, b.ScalePairs, k);
+        var first = new Activation(b.Q, b.Scale, b.Sum16, b.Sum32, b.ScalePairs, k, ActivationBlock(type));
         var rows = new RowsJob { A = a, Lda = lda, Rows = m, First = first };
         // Rounding costs about as much as a dot product of the row against 2 weight rows: worth threads only for many rows.
         int tasks = m < 64 ? 1 : Math.Min(m, 4 * WorkerPool.Concurrency);
@@ -122,33 +122,63 @@ public static unsafe class QuantizedGemv
         public int Lda, PerTask, Rows;
     }
 
-    /// <summary>One row: per 32 values D = max|x|/127 and levels round(x/D), with the sums of levels per 16.</summary>
+    /// <summary>
+    /// One row: per block D = max|x|/127 and levels round(x/D) (to even, as <c>vcvtps2dq</c> rounds, so both paths
+    /// agree bit for bit), with the sums of levels per 16 and 32 values.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void QuantizeRow(float* x, in Activation row)
     {
-        for (int blk = 0; blk < row.K / BlockQuantization.QK; blk++)
+        int bv = row.BlockValues;
+        for (int blk = 0; blk < row.K / bv; blk++)
         {
-            float* xb = x + blk * BlockQuantization.QK;
-            sbyte* qb = row.Q + blk * BlockQuantization.QK;
+            float* xb = x + blk * bv;
+            sbyte* qb = row.Q + blk * bv;
+            short* sum16 = row.Sum16 + blk * bv / 16;
             float amax = 0f;
-            for (int j = 0; j < BlockQuantization.QK; j++) amax = MathF.Max(amax, MathF.Abs(xb[j]));
+            int j = 0;
+            if (Avx512F.IsSupported)
+            {
+                var max = Vector512<float>.Zero;
+                for (; j < bv; j += 16) max = Avx512F.Max(max, Vector512.Abs(Avx512F.LoadVector512(xb + j)));
+                amax = MaxAcross(max);
+            }
+            else
+                for (; j < bv; j++) amax = MathF.Max(amax, MathF.Abs(xb[j]));
             float id = amax > 0f ? 127f / amax : 0f, d = amax / 127f;
             row.Scale[blk] = d;
-            for (int half = 0; half < 2; half++)
+            j = 0;
+            if (Avx512F.IsSupported)
+            {
+                var idv = Vector512.Create(id);
+                for (; j < bv; j += 16)
+                {
+                    var levels = Avx512F.ConvertToVector512Int32(Avx512F.Multiply(Avx512F.LoadVector512(xb + j), idv));
+                    Sse2.Store(qb + j, Avx512F.ConvertToVector128SByte(levels));
+                    sum16[j / 16] = (short)Vector512.Sum(levels);
+                }
+            }
+            for (; j < bv; j += 16)
             {
                 int sum = 0;
-                for (int j = 16 * half; j < 16 * half + 16; j++)
+                for (int l = j; l < j + 16; l++)
                 {
-                    int level = (int)MathF.Round(xb[j] * id);
-                    qb[j] = (sbyte)level;
+                    int level = (int)MathF.Round(xb[l] * id);
+                    qb[l] = (sbyte)level;
                     sum += level;
                 }
-                row.Sum16[2 * blk + half] = sum;
-                row.ScaledSum16[2 * blk + half] = d * sum;
+                sum16[j / 16] = (short)sum;
             }
-            row.ScaledSum32[blk] = d * row.Sum32(blk);
+            for (int p = 0; p < bv / 32; p++) row.Sum32[blk * bv / 32 + p] = (short)(sum16[2 * p] + sum16[2 * p + 1]);
             // Block 2p + h fills lanes 8h..8h+7 of pair p.
-            new Span<float>(row.ScalePairs + blk / 2 * 16 + blk % 2 * 8, 8).Fill(d);
+            if (bv == BlockQuantization.QK) new Span<float>(row.ScalePairs + blk / 2 * 16 + blk % 2 * 8, 8).Fill(d);
         }
+    }
+
+    private static float MaxAcross(Vector512<float> v)
+    {
+        var m4 = Vector128.Max(Vector256.Max(v.GetLower(), v.GetUpper()).GetLower(), Vector256.Max(v.GetLower(), v.GetUpper()).GetUpper());
+        return MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3]));
     }
 
     private struct Job
@@ -168,7 +198,7 @@ public static unsafe class QuantizedGemv
     {
         RequireBlocks(type, k);
         if (n == 0) return;
-        var job = new Job { Path = path, Type = type, N = n, RowBytes = rowBytes, W = w, Y = y, Beta = beta, X = QuantizeRows(x, k, 1, k) };
+        var job = new Job { Path = path, Type = type, N = n, RowBytes = rowBytes, W = w, Y = y, Beta = beta, X = QuantizeRows(type, x, k, 1, k) };
         int threads = WorkerPool.Concurrency;
         int tasks = (long)n * k < (1 << 18) || threads == 1 ? 1 : Math.Min(threads * 8, (n + 15) / 16);
         job.PerTask = (n + tasks - 1) / tasks;
@@ -383,7 +413,7 @@ public static unsafe class QuantizedGemv
             sbyte* a = x.Q + b * 32;
             int dot = 0;
             for (int j = 0; j < 16; j++) dot += (blk[2 + j] & 0x0F) * a[j] + (blk[2 + j] >> 4) * a[j + 16];
-            sum += BlockQuantization.Half(blk) * x.Scale[b] * (dot - 8 * x.Sum32(b));
+            sum += BlockQuantization.Half(blk) * x.Scale[b] * (dot - 8 * x.Sum32[b]);
         }
         return sum;
     }
@@ -408,21 +438,21 @@ public static unsafe class QuantizedGemv
             var levels = Avx2.And(Vector256.Create(packed, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()), low);
             float d = BlockQuantization.Half(blk);
             acc0 = LevelsBlockAvx2(levels, d * x0.Scale[b], x0, b, acc0);
-            off0 += d * x0.Scale[b] * 8 * x0.Sum32(b);
+            off0 += d * x0.Scale[b] * 8 * x0.Sum32[b];
             if (TRows.Count > 1)
             {
                 acc1 = LevelsBlockAvx2(levels, d * x1.Scale[b], x1, b, acc1);
-                off1 += d * x1.Scale[b] * 8 * x1.Sum32(b);
+                off1 += d * x1.Scale[b] * 8 * x1.Sum32[b];
                 acc2 = LevelsBlockAvx2(levels, d * x2.Scale[b], x2, b, acc2);
-                off2 += d * x2.Scale[b] * 8 * x2.Sum32(b);
+                off2 += d * x2.Scale[b] * 8 * x2.Sum32[b];
                 acc3 = LevelsBlockAvx2(levels, d * x3.Scale[b], x3, b, acc3);
-                off3 += d * x3.Scale[b] * 8 * x3.Sum32(b);
+                off3 += d * x3.Scale[b] * 8 * x3.Sum32[b];
             }
         }
         Store<TRows>(y, acc0, acc1, acc2, acc3, off0, off1, off2, off3);
     }
 
-    // ---- Q4_K / Q5_K: x = d·scale_j·q − dmin·min_j per 32-value pair j ----
+    // ---- Q4_K / Q5_K: x = d·scale_j·q − dmin·min_j per 32-value pair j; one activation scale D per super-block ----
 
     private static float DotKWithMinsScalar(byte* row, in Activation x, bool fifthBit)
     {
@@ -431,12 +461,12 @@ public static unsafe class QuantizedGemv
         for (int sb = 0; sb < x.K / 256; sb++)
         {
             byte* blk = row + sb * blockBytes, qh = blk + 16, qs = blk + (fifthBit ? 48 : 16);
-            float d = BlockQuantization.Half(blk), dmin = BlockQuantization.Half(blk + 2);
+            BlockQuantization.ScalesAndMins(blk + 4, out ulong scales, out ulong mins);
+            int levels = 0, offsets = 0;
             for (int j = 0; j < 8; j++)
             {
-                var (sc, m) = BlockQuantization.ScaleMin(blk + 4, j);
-                int ab = sb * 8 + j, shift = (j & 1) * 4;
-                sbyte* a = x.Q + ab * 32;
+                int shift = (j & 1) * 4;
+                sbyte* a = x.Q + sb * 256 + 32 * j;
                 byte* q = qs + 32 * (j / 2);
                 int dot = 0;
                 for (int l = 0; l < 32; l++)
@@ -445,51 +475,69 @@ public static unsafe class QuantizedGemv
                     if (fifthBit) level |= ((qh[l] >> j) & 1) << 4;
                     dot += level * a[l];
                 }
-                sum += x.Scale[ab] * (d * sc * dot - dmin * m * x.Sum32(ab));
+                levels += (int)(byte)(scales >> (8 * j)) * dot;
+                offsets += (int)(byte)(mins >> (8 * j)) * x.Sum32[sb * 8 + j];
             }
+            sum += x.Scale[sb] * (BlockQuantization.Half(blk) * levels - BlockQuantization.Half(blk + 2) * offsets);
         }
         return sum;
     }
 
-    /// <summary>A chunk's two pairs: their level scales d·scale and minimum offsets dmin·min.</summary>
-    private readonly struct ChunkScales
+    /// <summary>Eight 16-bit lanes per byte of <paramref name="packed"/> (zero-extended): the eight 6-bit scales or minimums of a K-quant super-block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<short> Widen(ulong packed) => Sse41.ConvertToVector128Int16(Vector128.CreateScalar(packed).AsByte());
+
+    /// <summary><c>vpshufb</c> indices that fill every 16-bit lane of a 128-bit lane with 16-bit element <paramref name="element"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<byte> Broadcast16(int element) => Vector128.Create((ushort)(2 * element | (2 * element + 1) << 8)).AsByte();
+
+    /// <summary><c>vpshufb</c> indices that fill the four 128-bit lanes of a 512-bit vector with 16-bit elements <paramref name="lane0"/> ... <paramref name="lane3"/> of their lane.</summary>
+    private static Vector512<byte> Broadcast16(int lane0, int lane1, int lane2, int lane3) =>
+        Vector512.Create(Vector256.Create(Broadcast16(lane0), Broadcast16(lane1)), Vector256.Create(Broadcast16(lane2), Broadcast16(lane3)));
+
+    /// <summary>One row's running K-quant dot: its super-blocks' scaled level sums, less the minimums' offsets.</summary>
+    private readonly struct KRowDot(Vector256<float> levels, Vector128<float> minimums)
     {
-        public readonly float Scale1, Scale2, Min1, Min2;
+        public readonly Vector256<float> Levels = levels;
+        public readonly Vector128<float> Minimums = minimums;
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public ChunkScales(byte* blk, int chunk, float d, float dmin)
-        {
-            var (sc1, m1) = BlockQuantization.ScaleMin(blk + 4, 2 * chunk);
-            var (sc2, m2) = BlockQuantization.ScaleMin(blk + 4, 2 * chunk + 1);
-            Scale1 = d * sc1;
-            Scale2 = d * sc2;
-            Min1 = dmin * m1;
-            Min2 = dmin * m2;
-        }
-
-        /// <summary>What the minimums take off the dot with activation blocks <paramref name="ab"/> and <paramref name="ab"/> + 1.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public float Offset(in Activation x, int ab) => Min1 * x.Scale[ab] * x.Sum32(ab) + Min2 * x.Scale[ab + 1] * x.Sum32(ab + 1);
+        public float Value => Vector256.Sum(Levels) - Vector128.Sum(Minimums);
     }
 
+    /// <summary>What a Q4_K/Q5_K super-block adds to a row's dot once its int32 level sums are in: those times d·D, and Σ min_j·(level sum of pair j) times dmin·D.</summary>
+    private readonly struct KSuperBlock(byte* blk, ulong mins8)
+    {
+        private readonly float _d = BlockQuantization.Half(blk), _dmin = BlockQuantization.Half(blk + 2);
+        private readonly Vector128<short> _mins = Widen(mins8);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public KRowDot Add(KRowDot dot, Vector256<int> levels, in Activation x, int sb) => new(
+            Fma.MultiplyAdd(Avx.ConvertToVector256Single(levels), Vector256.Create(_d * x.Scale[sb]), dot.Levels),
+            Fma.MultiplyAdd(Sse2.ConvertToVector128Single(Sse2.MultiplyAddAdjacent(_mins, Sse2.LoadVector128(x.Sum32 + sb * 8))), Vector128.Create(_dmin * x.Scale[sb]), dot.Minimums));
+    }
+
+    /// <summary>Two 32-value pairs (low and high nibbles of one 32-byte chunk) against 64 activations, their scales multiplied in by <c>vpmaddwd</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> KChunkAvx2(Vector256<byte> lo, Vector256<byte> hi, in ChunkScales s, in Activation x, int ab, Vector256<float> acc) =>
-        LevelsBlockAvx2(hi, s.Scale2 * x.Scale[ab + 1], x, ab + 1, LevelsBlockAvx2(lo, s.Scale1 * x.Scale[ab], x, ab, acc));
+    private static Vector256<int> KChunkAvx2(Vector256<byte> lo, Vector256<byte> hi, Vector256<short> scaleLo, Vector256<short> scaleHi, sbyte* a, Vector256<int> sum) =>
+        Avx2.Add(sum, Avx2.Add(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(lo, Avx.LoadVector256(a)), scaleLo),
+            Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(hi, Avx.LoadVector256(a + 32)), scaleHi)));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotKWithMinsAvx2<TRows>(byte* row, Activation* xs, float* y, bool fifthBit) where TRows : struct, IRows
     {
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
-        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        float mins0 = 0f, mins1 = 0f, mins2 = 0f, mins3 = 0f;
+        KRowDot dot0 = default, dot1 = default, dot2 = default, dot3 = default;
         int blockBytes = fifthBit ? 176 : 144;
         var low = Vector256.Create((byte)0x0F);
         var one = Vector256.Create((byte)1);
         for (int sb = 0; sb < x0.K / 256; sb++)
         {
             byte* blk = row + sb * blockBytes, qs = blk + (fifthBit ? 48 : 16);
-            float d = BlockQuantization.Half(blk), dmin = BlockQuantization.Half(blk + 2);
+            BlockQuantization.ScalesAndMins(blk + 4, out ulong scales8, out ulong mins8);
+            var scales = Widen(scales8).AsByte();
+            var bothScales = Vector256.Create(scales, scales);
             var qh = fifthBit ? Avx.LoadVector256(blk + 16) : default;
+            Vector256<int> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
             for (int chunk = 0; chunk < 4; chunk++)
             {
                 var packed = Avx.LoadVector256(qs + 32 * chunk);
@@ -501,98 +549,94 @@ public static unsafe class QuantizedGemv
                     lo = Avx2.Or(lo, Avx2.ShiftLeftLogical(Avx2.And(Vector256.ShiftRightLogical(qh.AsUInt16(), 2 * chunk).AsByte(), one).AsUInt16(), 4).AsByte());
                     hi = Avx2.Or(hi, Avx2.ShiftLeftLogical(Avx2.And(Vector256.ShiftRightLogical(qh.AsUInt16(), 2 * chunk + 1).AsByte(), one).AsUInt16(), 4).AsByte());
                 }
-                int ab = sb * 8 + 2 * chunk;
-                var scales = new ChunkScales(blk, chunk, d, dmin);
-                acc0 = KChunkAvx2(lo, hi, scales, x0, ab, acc0);
-                mins0 += scales.Offset(x0, ab);
+                var scaleLo = Avx2.Shuffle(bothScales, Vector256.Create(Broadcast16(2 * chunk), Broadcast16(2 * chunk))).AsInt16();
+                var scaleHi = Avx2.Shuffle(bothScales, Vector256.Create(Broadcast16(2 * chunk + 1), Broadcast16(2 * chunk + 1))).AsInt16();
+                int at = sb * 256 + 64 * chunk;
+                sum0 = KChunkAvx2(lo, hi, scaleLo, scaleHi, x0.Q + at, sum0);
                 if (TRows.Count > 1)
                 {
-                    acc1 = KChunkAvx2(lo, hi, scales, x1, ab, acc1);
-                    mins1 += scales.Offset(x1, ab);
-                    acc2 = KChunkAvx2(lo, hi, scales, x2, ab, acc2);
-                    mins2 += scales.Offset(x2, ab);
-                    acc3 = KChunkAvx2(lo, hi, scales, x3, ab, acc3);
-                    mins3 += scales.Offset(x3, ab);
+                    sum1 = KChunkAvx2(lo, hi, scaleLo, scaleHi, x1.Q + at, sum1);
+                    sum2 = KChunkAvx2(lo, hi, scaleLo, scaleHi, x2.Q + at, sum2);
+                    sum3 = KChunkAvx2(lo, hi, scaleLo, scaleHi, x3.Q + at, sum3);
                 }
             }
+            var end = new KSuperBlock(blk, mins8);
+            dot0 = end.Add(dot0, sum0, x0, sb);
+            if (TRows.Count > 1) (dot1, dot2, dot3) = (end.Add(dot1, sum1, x1, sb), end.Add(dot2, sum2, x2, sb), end.Add(dot3, sum3, x3, sb));
         }
-        Store<TRows>(y, acc0, acc1, acc2, acc3, mins0, mins1, mins2, mins3);
+        Store<TRows>(y, dot0.Value, dot1.Value, dot2.Value, dot3.Value);
+    }
+
+    /// <summary>64 levels against 64 adjacent activations, each 16-lane group of the byte-pair sums multiplied by its weight scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> ScaledLevelsAvx512(Vector512<byte> levels, Vector512<short> scales16, sbyte* a, Vector512<int> sum) =>
+        Avx512F.Add(sum, Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, Avx512F.LoadVector512(a)), scales16));
+
+    /// <summary>The same 128-bit lane in all four lanes of a 512-bit vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> InEveryLane(Vector128<byte> lane)
+    {
+        var half = Vector256.Create(lane, lane);
+        return Vector512.Create(half, half);
     }
 
     /// <summary>
-    /// 64 levels (two activation blocks) against one activation row: <c>vpmaddwd</c> multiplies the byte-pair sums by
-    /// the weights' integer scales (one per 16 lanes) instead of ones, so the f32 step only applies the activation scales.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> ScaledLevelsPairAvx512(Vector512<byte> levels, Vector512<short> scales16, in Activation x, int ab, Vector512<float> acc) =>
-        Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(levels, LoadActivationPair(x, ab)), scales16)),
-            ActivationScalePair(x, ab), acc);
-
-    /// <summary>
     /// One 32-byte chunk (two 32-value pairs: low nibbles, then high nibbles) per 512-bit step, so the two pairs'
-    /// activation blocks are adjacent and load as one vector. The 6-bit scales multiply in the integer domain and d
-    /// once per super-block; the minimums meet the activations' scaled sums as one 8-lane product per super-block.
+    /// activations are adjacent and load as one vector. The scales multiply in the integer domain (one <c>vpshufb</c>
+    /// spreads pair 2c's scale over the lower 256 bits and pair 2c + 1's over the upper), the super-block sums in
+    /// int32 and meets d·D once; the minimums meet the activations' 32-value level sums as one <c>vpmaddwd</c>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotKWithMinsAvx512<TRows>(byte* row, Activation* xs, float* y, bool fifthBit) where TRows : struct, IRows
     {
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
-        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        Vector256<float> mins0 = default, mins1 = default, mins2 = default, mins3 = default;
+        KRowDot dot0 = default, dot1 = default, dot2 = default, dot3 = default;
         int blockBytes = fifthBit ? 176 : 144;
         var low = Vector512.Create((byte)0x0F);
         var one = Vector512.Create((byte)1);
-        short* scales = stackalloc short[8];
-        float* mins = stackalloc float[8];
+        // vpshufb indices of pair 2c's scale in the lower 256 bits and pair 2c + 1's in the upper, for c = 0; each chunk adds 4 (two 16-bit elements).
+        var pick = Broadcast16(0, 0, 1, 1);
+        var nextPair = Vector512.Create((byte)4);
         for (int sb = 0; sb < x0.K / 256; sb++)
         {
             byte* blk = row + sb * blockBytes, qs = blk + (fifthBit ? 48 : 16);
-            float d = BlockQuantization.Half(blk), dmin = BlockQuantization.Half(blk + 2);
-            for (int j = 0; j < 8; j++)
-            {
-                var (sc, m) = BlockQuantization.ScaleMin(blk + 4, j);
-                scales[j] = (short)sc;
-                mins[j] = dmin * m;
-            }
+            BlockQuantization.ScalesAndMins(blk + 4, out ulong scales8, out ulong mins8);
+            var scales = InEveryLane(Widen(scales8).AsByte());
             // Upper half pre-shifted by one: after shifting both by 2·chunk, bit 0 of each byte is the fifth bit of
             // pair 2·chunk (lower half) and 2·chunk + 1 (upper half).
             var qh = fifthBit ? Avx.LoadVector256(blk + 16) : default;
             var qhPairs = fifthBit ? Vector512.Create(qh, Vector256.ShiftRightLogical(qh.AsUInt16(), 1).AsByte()) : default;
-            Vector512<float> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
+            var chunkPick = pick;
+            Vector512<int> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
             for (int chunk = 0; chunk < 4; chunk++)
             {
                 var packed = Avx.LoadVector256(qs + 32 * chunk);
                 var levels = Vector512.Create(packed, Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()) & low;
                 if (fifthBit)
                     levels |= Vector512.ShiftLeft((Vector512.ShiftRightLogical(qhPairs.AsUInt16(), 2 * chunk).AsByte() & one).AsUInt16(), 4).AsByte();
-                int ab = sb * 8 + 2 * chunk;
-                var scales16 = Vector512.Create(Vector256.Create(scales[2 * chunk]), Vector256.Create(scales[2 * chunk + 1]));
-                sum0 = ScaledLevelsPairAvx512(levels, scales16, x0, ab, sum0);
+                var scales16 = Avx512BW.Shuffle(scales, chunkPick).AsInt16();
+                int at = sb * 256 + 64 * chunk;
+                sum0 = ScaledLevelsAvx512(levels, scales16, x0.Q + at, sum0);
                 if (TRows.Count > 1)
                 {
-                    sum1 = ScaledLevelsPairAvx512(levels, scales16, x1, ab, sum1);
-                    sum2 = ScaledLevelsPairAvx512(levels, scales16, x2, ab, sum2);
-                    sum3 = ScaledLevelsPairAvx512(levels, scales16, x3, ab, sum3);
+                    sum1 = ScaledLevelsAvx512(levels, scales16, x1.Q + at, sum1);
+                    sum2 = ScaledLevelsAvx512(levels, scales16, x2.Q + at, sum2);
+                    sum3 = ScaledLevelsAvx512(levels, scales16, x3.Q + at, sum3);
                 }
+                chunkPick += nextPair;
             }
-            var dv = Vector512.Create(d);
-            var minsv = Avx.LoadVector256(mins);
-            acc0 = Avx512F.FusedMultiplyAdd(sum0, dv, acc0);
-            mins0 = Fma.MultiplyAdd(minsv, Avx.LoadVector256(x0.ScaledSum32 + sb * 8), mins0);
-            if (TRows.Count > 1)
-            {
-                acc1 = Avx512F.FusedMultiplyAdd(sum1, dv, acc1);
-                mins1 = Fma.MultiplyAdd(minsv, Avx.LoadVector256(x1.ScaledSum32 + sb * 8), mins1);
-                acc2 = Avx512F.FusedMultiplyAdd(sum2, dv, acc2);
-                mins2 = Fma.MultiplyAdd(minsv, Avx.LoadVector256(x2.ScaledSum32 + sb * 8), mins2);
-                acc3 = Avx512F.FusedMultiplyAdd(sum3, dv, acc3);
-                mins3 = Fma.MultiplyAdd(minsv, Avx.LoadVector256(x3.ScaledSum32 + sb * 8), mins3);
-            }
+            var end = new KSuperBlock(blk, mins8);
+            dot0 = end.Add(dot0, Fold(sum0), x0, sb);
+            if (TRows.Count > 1) (dot1, dot2, dot3) = (end.Add(dot1, Fold(sum1), x1, sb), end.Add(dot2, Fold(sum2), x2, sb), end.Add(dot3, Fold(sum3), x3, sb));
         }
-        Store<TRows>(y, acc0, acc1, acc2, acc3, Vector256.Sum(mins0), Vector256.Sum(mins1), Vector256.Sum(mins2), Vector256.Sum(mins3));
+        Store<TRows>(y, dot0.Value, dot1.Value, dot2.Value, dot3.Value);
     }
 
-    // ---- Q6_K: x = d·scale_i·(q − 32), one scale per 16 values ----
+    /// <summary>The two 256-bit halves of a super-block's int32 sums added (the lanes are summed in the end anyway).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Fold(Vector512<int> sums) => Avx2.Add(sums.GetLower(), sums.GetUpper());
+
+    // ---- Q6_K: x = d·scale_g·(q − 32), one int8 scale per 16 values; one activation scale D per super-block ----
 
     private static float DotQ6_KScalar(byte* row, in Activation x)
     {
@@ -601,12 +645,11 @@ public static unsafe class QuantizedGemv
         {
             byte* blk = row + sb * 210, ql = blk, qh = blk + 128;
             sbyte* scales = (sbyte*)(blk + 192);
-            float d = BlockQuantization.Half(blk + 208);
+            int levels = 0, zeroPoints = 0;
             for (int half = 0; half < 2; half++)
             for (int t = 0; t < 4; t++)
             {
-                int ab = sb * 8 + half * 4 + t;
-                sbyte* a = x.Q + ab * 32;
+                sbyte* a = x.Q + sb * 256 + 128 * half + 32 * t;
                 byte* l4 = ql + 64 * half + (t & 1) * 32, h = qh + 32 * half;
                 int shift = t < 2 ? 0 : 4;
                 for (int g = 0; g < 2; g++)
@@ -614,39 +657,44 @@ public static unsafe class QuantizedGemv
                     int dot = 0;
                     for (int l = 16 * g; l < 16 * g + 16; l++)
                         dot += (((l4[l] >> shift) & 0x0F) | (((h[l] >> (2 * t)) & 3) << 4)) * a[l];
-                    sum += d * scales[8 * half + 2 * t + g] * x.Scale[ab] * (dot - 32 * x.Sum16[2 * ab + g]);
+                    levels += scales[8 * half + 2 * t + g] * dot;
                 }
             }
+            for (int g = 0; g < 16; g++) zeroPoints += scales[g] * x.Sum16[sb * 16 + g];
+            sum += BlockQuantization.Half(blk + 208) * x.Scale[sb] * (levels - 32 * zeroPoints);
         }
         return sum;
     }
 
-    /// <summary>What Q6_K's zero point 32 takes off the dot with activation block <paramref name="ab"/> (16-value scales s0, s1).</summary>
+    /// <summary>
+    /// Σ_g scale_g·(level sum of group g) over a super-block's 16 groups, as eight int32 lanes times 32: what the zero
+    /// point takes off the level products (lanes do not matter, the super-block's lanes are summed at the end).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Q6_KOffset(in Activation x, int ab, float d, int s0, int s1) =>
-        d * x.Scale[ab] * 32 * (s0 * x.Sum16[2 * ab] + s1 * x.Sum16[2 * ab + 1]);
+    private static Vector256<int> Q6_KZeroPoints(Vector256<short> scales, in Activation x, int sb) =>
+        Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(scales, Avx.LoadVector256(x.Sum16 + sb * 16)), 5);
 
-    /// <summary>Levels with their 16-value scales folded in by <c>vpmaddwd</c>, then the block scale d·D in f32.</summary>
+    /// <summary>32 levels against 32 activations, each 16-value half multiplied by its scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Q6_KBlockAvx2(Vector256<byte> levels, Vector256<short> scales16, float d, in Activation x, int ab, Vector256<float> acc) =>
-        Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(levels, LoadActivation(x, ab)), scales16)),
-            Vector256.Create(d * x.Scale[ab]), acc);
+    private static Vector256<int> ScaledLevelsAvx2(Vector256<byte> levels, Vector256<short> scales16, sbyte* a, Vector256<int> sum) =>
+        Avx2.Add(sum, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(levels, Avx.LoadVector256(a)), scales16));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotQ6_KAvx2<TRows>(byte* row, Activation* xs, float* y) where TRows : struct, IRows
     {
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        float off0 = 0f, off1 = 0f, off2 = 0f, off3 = 0f;
         var low = Vector256.Create((byte)0x0F);
-        var two = Vector256.Create((byte)3);
+        var three = Vector256.Create((byte)3);
         for (int sb = 0; sb < x0.K / 256; sb++)
         {
             byte* blk = row + sb * 210;
-            sbyte* scales = (sbyte*)(blk + 192);
-            float d = BlockQuantization.Half(blk + 208);
+            var scales = Avx2.ConvertToVector256Int16((sbyte*)(blk + 192));
+            Vector256<int> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
             for (int half = 0; half < 2; half++)
             {
+                var halfScales = (half == 0 ? scales.GetLower() : scales.GetUpper()).AsByte();
+                var bothScales = Vector256.Create(halfScales, halfScales);
                 var l0 = Avx.LoadVector256(blk + 64 * half);
                 var l1 = Avx.LoadVector256(blk + 64 * half + 32);
                 var h = Avx.LoadVector256(blk + 128 + 32 * half);
@@ -654,32 +702,42 @@ public static unsafe class QuantizedGemv
                 {
                     var nibbles = (t & 1) == 0 ? l0 : l1;
                     if (t >= 2) nibbles = Avx2.ShiftRightLogical(nibbles.AsUInt16(), 4).AsByte();
-                    var high = Avx2.And(Vector256.ShiftRightLogical(h.AsUInt16(), 2 * t).AsByte(), two);
+                    var high = Avx2.And(Vector256.ShiftRightLogical(h.AsUInt16(), 2 * t).AsByte(), three);
                     var levels = Avx2.Or(Avx2.And(nibbles, low), Avx2.ShiftLeftLogical(high.AsUInt16(), 4).AsByte());
-                    int ab = sb * 8 + half * 4 + t;
-                    int s0 = scales[8 * half + 2 * t], s1 = scales[8 * half + 2 * t + 1];
-                    var scales16 = Vector256.Create(Vector128.Create((short)s0), Vector128.Create((short)s1));
-                    acc0 = Q6_KBlockAvx2(levels, scales16, d, x0, ab, acc0);
-                    off0 += Q6_KOffset(x0, ab, d, s0, s1);
+                    var scales16 = Avx2.Shuffle(bothScales, Vector256.Create(Broadcast16(2 * t), Broadcast16(2 * t + 1))).AsInt16();
+                    int at = sb * 256 + 128 * half + 32 * t;
+                    sum0 = ScaledLevelsAvx2(levels, scales16, x0.Q + at, sum0);
                     if (TRows.Count > 1)
                     {
-                        acc1 = Q6_KBlockAvx2(levels, scales16, d, x1, ab, acc1);
-                        off1 += Q6_KOffset(x1, ab, d, s0, s1);
-                        acc2 = Q6_KBlockAvx2(levels, scales16, d, x2, ab, acc2);
-                        off2 += Q6_KOffset(x2, ab, d, s0, s1);
-                        acc3 = Q6_KBlockAvx2(levels, scales16, d, x3, ab, acc3);
-                        off3 += Q6_KOffset(x3, ab, d, s0, s1);
+                        sum1 = ScaledLevelsAvx2(levels, scales16, x1.Q + at, sum1);
+                        sum2 = ScaledLevelsAvx2(levels, scales16, x2.Q + at, sum2);
+                        sum3 = ScaledLevelsAvx2(levels, scales16, x3.Q + at, sum3);
                     }
                 }
             }
+            float d = BlockQuantization.Half(blk + 208);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(sum0, Q6_KZeroPoints(scales, x0, sb))), Vector256.Create(d * x0.Scale[sb]), acc0);
+            if (TRows.Count > 1)
+            {
+                acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(sum1, Q6_KZeroPoints(scales, x1, sb))), Vector256.Create(d * x1.Scale[sb]), acc1);
+                acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(sum2, Q6_KZeroPoints(scales, x2, sb))), Vector256.Create(d * x2.Scale[sb]), acc2);
+                acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(sum3, Q6_KZeroPoints(scales, x3, sb))), Vector256.Create(d * x3.Scale[sb]), acc3);
+            }
         }
-        Store<TRows>(y, acc0, acc1, acc2, acc3, off0, off1, off2, off3);
+        Store<TRows>(y, acc0, acc1, acc2, acc3, 0f, 0f, 0f, 0f);
     }
 
+    /// <summary>The zero points' int32 lanes (<see cref="Q6_KZeroPoints"/>) in the lower half of a 512-bit accumulator.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Q6_KZeroPoints512(Vector256<short> scales, in Activation x, int sb) =>
+        Vector512.Create(Q6_KZeroPoints(scales, x, sb), Vector256<int>.Zero);
+
     /// <summary>
-    /// Two 32-value groups per 512-bit step: groups t and t + 1 of a half read 64 adjacent bytes of low bits and
-    /// adjacent activation blocks; the high bits' upper half is pre-shifted by two so one shift serves both. d applies
-    /// once per super-block, and the zero point 32 meets the activations' scaled 16-value sums as one 16-lane product.
+    /// Two 32-value groups per 512-bit step: groups t and t + 1 of a half read 64 adjacent bytes of low bits and 64
+    /// adjacent activations; the high bits' upper half is pre-shifted by two so one shift serves both. The scales
+    /// multiply in the integer domain (one <c>vpshufb</c> gives each 128-bit lane its 16-value group's scale), the
+    /// zero point 32 comes off the super-block's int32 sums as one <c>vpmaddwd</c> of the scales against the
+    /// activations' 16-value level sums, and d·D applies once per super-block.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotQ6_KAvx512<TRows>(byte* row, Activation* xs, float* y) where TRows : struct, IRows
@@ -688,14 +746,17 @@ public static unsafe class QuantizedGemv
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         var low = Vector512.Create((byte)0x0F);
         var three = Vector512.Create((byte)3);
+        // vpshufb indices of groups 0–3 of a half, one per 128-bit lane; groups 4–7 add 8 (four 16-bit elements).
+        var pickFirst = Broadcast16(0, 1, 2, 3);
+        var nextGroups = Vector512.Create((byte)8);
         for (int sb = 0; sb < x0.K / 256; sb++)
         {
             byte* blk = row + sb * 210;
-            sbyte* scales = (sbyte*)(blk + 192);
-            float d = BlockQuantization.Half(blk + 208);
-            Vector512<float> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
+            var scales = Avx2.ConvertToVector256Int16((sbyte*)(blk + 192));
+            Vector512<int> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
             for (int half = 0; half < 2; half++)
             {
+                var halfScales = InEveryLane((half == 0 ? scales.GetLower() : scales.GetUpper()).AsByte());
                 var nibbles = Avx512F.LoadVector512(blk + 64 * half);
                 var h = Avx.LoadVector256(blk + 128 + 32 * half);
                 var highBits = Vector512.Create(h, Vector256.ShiftRightLogical(h.AsUInt16(), 2).AsByte());
@@ -704,28 +765,24 @@ public static unsafe class QuantizedGemv
                     var lowBits = t == 0 ? nibbles & low : Vector512.ShiftRightLogical(nibbles.AsUInt16(), 4).AsByte() & low;
                     var high = Vector512.ShiftRightLogical(highBits.AsUInt16(), 2 * t).AsByte() & three;
                     var levels = lowBits | Vector512.ShiftLeft(high.AsUInt16(), 4).AsByte();
-                    int ab = sb * 8 + half * 4 + t;
-                    sbyte* s = scales + 8 * half + 2 * t;
-                    var scales16 = Vector512.Create(
-                        Vector256.Create(Vector128.Create((short)s[0]), Vector128.Create((short)s[1])), Vector256.Create(Vector128.Create((short)s[2]), Vector128.Create((short)s[3])));
-                    sum0 = ScaledLevelsPairAvx512(levels, scales16, x0, ab, sum0);
+                    var scales16 = Avx512BW.Shuffle(halfScales, t == 0 ? pickFirst : pickFirst + nextGroups).AsInt16();
+                    int at = sb * 256 + 128 * half + 32 * t;
+                    sum0 = ScaledLevelsAvx512(levels, scales16, x0.Q + at, sum0);
                     if (TRows.Count > 1)
                     {
-                        sum1 = ScaledLevelsPairAvx512(levels, scales16, x1, ab, sum1);
-                        sum2 = ScaledLevelsPairAvx512(levels, scales16, x2, ab, sum2);
-                        sum3 = ScaledLevelsPairAvx512(levels, scales16, x3, ab, sum3);
+                        sum1 = ScaledLevelsAvx512(levels, scales16, x1.Q + at, sum1);
+                        sum2 = ScaledLevelsAvx512(levels, scales16, x2.Q + at, sum2);
+                        sum3 = ScaledLevelsAvx512(levels, scales16, x3.Q + at, sum3);
                     }
                 }
             }
-            // Σ_g 32·scale_g·(D·sum16)_g over the super-block's 16 groups, taken off the level sums before d.
-            var zeroPoints = Vector512.Create(32f) * Avx512F.ConvertToVector512Single(Avx512BW.ConvertToVector512Int32(Sse2.LoadVector128(scales)));
-            var dv = Vector512.Create(d);
-            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.FusedMultiplyAddNegated(zeroPoints, Avx512F.LoadVector512(x0.ScaledSum16 + sb * 16), sum0), dv, acc0);
+            float d = BlockQuantization.Half(blk + 208);
+            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sum0 - Q6_KZeroPoints512(scales, x0, sb)), Vector512.Create(d * x0.Scale[sb]), acc0);
             if (TRows.Count > 1)
             {
-                acc1 = Avx512F.FusedMultiplyAdd(Avx512F.FusedMultiplyAddNegated(zeroPoints, Avx512F.LoadVector512(x1.ScaledSum16 + sb * 16), sum1), dv, acc1);
-                acc2 = Avx512F.FusedMultiplyAdd(Avx512F.FusedMultiplyAddNegated(zeroPoints, Avx512F.LoadVector512(x2.ScaledSum16 + sb * 16), sum2), dv, acc2);
-                acc3 = Avx512F.FusedMultiplyAdd(Avx512F.FusedMultiplyAddNegated(zeroPoints, Avx512F.LoadVector512(x3.ScaledSum16 + sb * 16), sum3), dv, acc3);
+                acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sum1 - Q6_KZeroPoints512(scales, x1, sb)), Vector512.Create(d * x1.Scale[sb]), acc1);
+                acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sum2 - Q6_KZeroPoints512(scales, x2, sb)), Vector512.Create(d * x2.Scale[sb]), acc2);
+                acc3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sum3 - Q6_KZeroPoints512(scales, x3, sb)), Vector512.Create(d * x3.Scale[sb]), acc3);
             }
         }
         Store<TRows>(y, acc0, acc1, acc2, acc3, 0f, 0f, 0f, 0f);

@@ -26,6 +26,51 @@ public enum PatchingCells
     All = Residual | Outputs | Heads,
 }
 
+/// <summary>Where a single activation-patching cell patches.</summary>
+public enum PatchSite
+{
+    /// <summary>resid_pre of layer <see cref="PatchCell.Layer"/> (NLayers: the final resid_post) at position <see cref="PatchCell.Index"/>.</summary>
+    Residual,
+    /// <summary>hook_attn_out of the layer at every position.</summary>
+    AttentionOut,
+    /// <summary>hook_mlp_out of the layer at every position.</summary>
+    MlpOut,
+    /// <summary>Head <see cref="PatchCell.Index"/>'s hook_z at every position.</summary>
+    Head,
+}
+
+/// <summary>One cell of <see cref="PatchingResult"/>'s grids: one forward pass of activation patching.</summary>
+public readonly record struct PatchCell(PatchSite Site, int Layer, int Index)
+{
+    /// <summary>The hook this cell patches.</summary>
+    public string Hook(TransformerConfig c) => Site switch
+    {
+        PatchSite.Residual => Layer < c.NLayers ? HookNames.ResidPre(Layer) : HookNames.ResidPost(c.NLayers - 1),
+        PatchSite.AttentionOut => HookNames.AttnOut(Layer),
+        PatchSite.MlpOut => HookNames.MlpOut(Layer),
+        _ => HookNames.Z(Layer),
+    };
+
+    /// <summary>The patched activation from the run's own (<c>act</c>) and the source run's (<c>src</c>).</summary>
+    public Tensor Patch(Tensor act, Tensor src) => Site switch
+    {
+        PatchSite.Residual => ActivationPatching.CopyPositions(act, src, Index, 1),
+        PatchSite.Head => ActivationPatching.CopyHead(act, src, Index),
+        _ => src.Clone(),
+    };
+
+    /// <summary>Every cell of <paramref name="r"/>'s grids with its value, in <see cref="Explainer.Cells"/>' order.</summary>
+    public static IEnumerable<(PatchCell Cell, double Value)> Of(PatchingResult r)
+    {
+        for (int l = 0; l < r.ResidualByLayerPosition.Length; l++)
+            for (int p = 0; p < r.ResidualByLayerPosition[l].Length; p++) yield return (new PatchCell(PatchSite.Residual, l, p), r.ResidualByLayerPosition[l][p]);
+        for (int l = 0; l < r.AttentionOut.Length; l++) yield return (new PatchCell(PatchSite.AttentionOut, l, 0), r.AttentionOut[l]);
+        for (int l = 0; l < r.MlpOut.Length; l++) yield return (new PatchCell(PatchSite.MlpOut, l, 0), r.MlpOut[l]);
+        for (int l = 0; l < r.Heads.Length; l++)
+            for (int h = 0; h < r.Heads[l].Length; h++) yield return (new PatchCell(PatchSite.Head, l, h), r.Heads[l][h]);
+    }
+}
+
 /// <summary>Patching effects, each as the share of (clean − counterfactual) logit difference it moves.</summary>
 /// <param name="ResidualByLayerPosition">[layer][position]: resid_pre of each block at one position (layer = NLayers is the final residual); empty when not computed.</param>
 /// <param name="AttentionOut">Per layer, hook_attn_out at every position.</param>
@@ -49,31 +94,35 @@ public static class ActivationPatching
         var c = model.Config;
         var patcher = new Patcher(model, clean, counterfactual, metric, direction, AttributionPatching.HookPoints(c));
         int len = clean.Length;
+        double Effect(PatchSite site, int layer, int index) => patcher.Effect(new PatchCell(site, layer, index), c);
         var residual = new double[cells.HasFlag(PatchingCells.Residual) ? c.NLayers + 1 : 0][];
         for (int l = 0; l < residual.Length; l++)
         {
-            string hook = l < c.NLayers ? HookNames.ResidPre(l) : HookNames.ResidPost(c.NLayers - 1);
             residual[l] = new double[len];
-            for (int p = 0; p < len; p++)
-            {
-                int position = p;
-                residual[l][p] = patcher.Effect(hook, (act, src) => CopyPositions(act, src, position, 1));
-            }
+            for (int p = 0; p < len; p++) residual[l][p] = Effect(PatchSite.Residual, l, p);
         }
         bool outputs = cells.HasFlag(PatchingCells.Outputs);
-        var attn = outputs ? Enumerable.Range(0, c.NLayers).Select(l => patcher.Effect(HookNames.AttnOut(l), (_, src) => src.Clone())).ToArray() : [];
-        var mlp = c.AttentionOnly || !outputs ? [] : Enumerable.Range(0, c.NLayers).Select(l => patcher.Effect(HookNames.MlpOut(l), (_, src) => src.Clone())).ToArray();
+        var attn = outputs ? Enumerable.Range(0, c.NLayers).Select(l => Effect(PatchSite.AttentionOut, l, 0)).ToArray() : [];
+        var mlp = c.AttentionOnly || !outputs ? [] : Enumerable.Range(0, c.NLayers).Select(l => Effect(PatchSite.MlpOut, l, 0)).ToArray();
         var heads = new double[cells.HasFlag(PatchingCells.Heads) ? c.NLayers : 0][];
         for (int l = 0; l < heads.Length; l++)
         {
             heads[l] = new double[c.NHeads];
-            for (int h = 0; h < c.NHeads; h++)
-            {
-                int head = h;
-                heads[l][h] = patcher.Effect(HookNames.Z(l), (act, src) => CopyHead(act, src, head));
-            }
+            for (int h = 0; h < c.NHeads; h++) heads[l][h] = Effect(PatchSite.Head, l, h);
         }
         return new PatchingResult(direction, patcher.CleanDiff, patcher.CounterfactualDiff, residual, attn, mlp, heads);
+    }
+
+    /// <summary>
+    /// Exact patching of chosen cells only (one forward each), e.g. the ones attribution patching ranks highest; values
+    /// as in <see cref="Run"/>, in the order of <paramref name="cells"/>, with the two runs' metric values.
+    /// </summary>
+    public static (double[] Effects, double CleanDiff, double CounterfactualDiff) Cells(HookedTransformer model, TokenBatch clean, TokenBatch counterfactual,
+        AnswerMetric metric, PatchDirection direction, IReadOnlyList<PatchCell> cells)
+    {
+        var c = model.Config;
+        var patcher = new Patcher(model, clean, counterfactual, metric, direction, cells.Select(cell => cell.Hook(c)).ToHashSet());
+        return (cells.Select(cell => patcher.Effect(cell, c)).ToArray(), patcher.CleanDiff, patcher.CounterfactualDiff);
     }
 
     /// <summary>
@@ -113,6 +162,8 @@ public static class ActivationPatching
 
         public double CleanDiff { get; }
         public double CounterfactualDiff { get; }
+
+        public double Effect(PatchCell cell, TransformerConfig c) => Effect(cell.Hook(c), cell.Patch);
 
         /// <summary>Share of (clean − counterfactual) that patching <paramref name="hook"/> moves in the patching direction.</summary>
         public double Effect(string hook, Func<Tensor, Tensor, Tensor> patch)

@@ -96,6 +96,8 @@ public sealed record ExplainReport
 
     [JsonIgnore] public required PatchingResult Denoising { get; init; }
     [JsonIgnore] public required PatchingResult Noising { get; init; }
+    /// <summary>Set when the patching grids are attribution-patching estimates with only their largest cells verified (large models); null when every cell is exact.</summary>
+    public PatchingEstimateNote? EstimatedPatching { get; init; }
     [JsonIgnore] public required PatchingResult AttributionDenoising { get; init; }
     [JsonIgnore] public required double AttributionSpearman { get; init; }
     [JsonIgnore] public required PatchingResult IntegratedDenoising { get; init; }

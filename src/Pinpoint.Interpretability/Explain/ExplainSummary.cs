@@ -90,6 +90,8 @@ public sealed record ExplainSummary(IReadOnlyList<string> Sentences, IReadOnlyLi
             caveats.Add($"The counterfactual favours the target more than the prompt does (effect {Logits(effect)} {unit}): patching shares are of a negative effect.");
         else if (r.Counterfactual.LogitDiff > 0)
             caveats.Add($"The counterfactual does not flip the answer (its difference is still {Logits(r.Counterfactual.LogitDiff)}): patching explains {Logits(effect)} of the {Logits(r.LogitDiff)} logits only.");
+        if (r.EstimatedPatching is { } estimated)
+            caveats.Add($"The patching grids are {estimated.Note}: other cells are first-order estimates.");
         if (!double.IsFinite(r.AttributionSpearman))
             caveats.Add("The agreement of attribution with activation patching is undefined (fewer than two cells move, or one ranking is constant).");
         else if (r.AttributionSpearman < 0.5)

@@ -48,6 +48,10 @@ public sealed record ExplainOptions
     public string? DashboardFolder { get; init; }
     /// <summary>When set, the report also reads the target − foil difference through this tuned lens, beside the logit lens.</summary>
     public Lens.TunedLens? TunedLens { get; init; }
+    /// <summary>Exact patching grids, or attribution-patching estimates with the largest cells verified (default: by model size).</summary>
+    public PatchingPolicy Patching { get; init; } = PatchingPolicy.Auto;
+    /// <summary>Cells per direction that real patching verifies when the grids are estimated.</summary>
+    public int VerifiedCells { get; init; } = EstimatedPatching.DefaultVerifiedCells;
 
     /// <summary>Fails on settings the model cannot honour, before any work: an oversized <see cref="VerifyK"/> would run for hours.</summary>
     public void Check(TransformerConfig config)
@@ -120,17 +124,26 @@ public static class Explainer
         double cfDiff = readout.FromLogits(model.RunWithHooks(TokenBatch.Single(prediction.CounterfactualAnswerIds), [], lastPositionOnly: true));
         Step("logit lens and direct attribution");
 
-        var denoise = ActivationPatching.Run(model, ids, cfIds, metric, PatchDirection.Denoise);
-        var noise = ActivationPatching.Run(model, ids, cfIds, metric, PatchDirection.Noise);
-        Step("activation patching");
         var estimate = AttributionPatching.Run(model, ids, cfIds, metric, PatchDirection.Denoise);
-        double spearman = Agreement(denoise, estimate);
+        var noiseEstimate = AttributionPatching.Run(model, ids, cfIds, metric, PatchDirection.Noise);
+        PatchingResult denoise, noise;
+        PatchingEstimateNote? estimated = null;
+        if (EstimatedPatching.Applies(options.Patching, model))
+            (denoise, noise, estimated) = EstimatedPatching.Run(model, ids, cfIds, metric, estimate, noiseEstimate, options.VerifiedCells);
+        else
+        {
+            denoise = ActivationPatching.Run(model, ids, cfIds, metric, PatchDirection.Denoise);
+            noise = ActivationPatching.Run(model, ids, cfIds, metric, PatchDirection.Noise);
+        }
+        Step("activation patching");
+        // Estimated grids agree with the estimate by construction outside the verified cells: compare on those.
+        double spearman = estimated?.SpearmanOnVerified ?? Agreement(denoise, estimate);
         var integrated = IntegratedGradients.Run(model, ids, cfIds, metric, options.IgSteps);
         Step("attribution patching");
 
         var ranking = Ranking(model.Config, denoise);
         var neurons = NeuronRanking(estimate);
-        var verified = VerificationSet(Ranking(model.Config, noise), NeuronRemovalRanking(model, ids, cfIds, metric, AttributionPatching.Run(model, ids, cfIds, metric, PatchDirection.Noise), options.VerifyK), options.VerifyK);
+        var verified = VerificationSet(Ranking(model.Config, noise), NeuronRemovalRanking(model, ids, cfIds, metric, noiseEstimate, options.VerifyK), options.VerifyK);
         var reference = options.ReferencePrompts.Select(p => Continuations.EncodePrompt(loaded, p, "reference prompt")).ToList();
         var mean = Verification.Run(model, ids, cfIds, reference, metric, verified, options.VerifyK, AblationKind.Mean);
         var resample = Verification.Run(model, ids, cfIds, reference, metric, verified, options.VerifyK, AblationKind.Resample);
@@ -152,7 +165,7 @@ public static class Explainer
             },
             LogitLens = lens, TunedLens = options.TunedLens?.LogitDiffs(cache, readout), TopK = options.TopK,
             DirectAttribution = directAttribution, DirectAttributionConstant = dla.Constant, TopNeurons = directNeurons.Take(options.TopK).ToList(),
-            Denoising = denoise, Noising = noise, AttributionDenoising = estimate, AttributionSpearman = spearman,
+            Denoising = denoise, Noising = noise, EstimatedPatching = estimated, AttributionDenoising = estimate, AttributionSpearman = spearman,
             IntegratedDenoising = integrated, IntegratedGradientsSpearman = Agreement(denoise, integrated), IgSteps = options.IgSteps,
             PatchingRanking = ranking, NeuronRanking = neurons.Take(options.TopK).ToList(),
             Verified = verified, MeanAblation = mean, ResampleAblation = resample,

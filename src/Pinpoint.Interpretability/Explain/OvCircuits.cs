@@ -1,3 +1,4 @@
+using Pinpoint.Engine.Kernels;
 using Pinpoint.Engine.Ops;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Models.Tokenizers;
@@ -59,14 +60,19 @@ public static class OvCircuits
         return (double)copied / sample;
     }
 
-    /// <summary>The full OV circuit of one head as a function from tokens to their logit rows [tokens, vocab].</summary>
+    /// <summary>
+    /// The full OV circuit of one head as a function from tokens to their logit rows [tokens, vocab]. The rows are
+    /// written into one buffer the function reuses (read them before the next call): the copying score asks for 512
+    /// rows of a 128K vocabulary 64 at a time, and a new 33 MB array per call is garbage the collector is slow to reclaim.
+    /// </summary>
     public static Func<int[], float[]> Circuit(HookedTransformer model, int layer, int head)
     {
         var c = model.Config;
         var w = model.Weights;
         var value = Tensor.FromArray(WeightMatrices.KeyOrValue(c, w, layer, head / c.QueriesPerKvHead, value: true).ToArray(), c.DModel, c.DHead);
         // W_O[h] · W_U first: [d_head, vocab] keeps every token's row a product through the head's low rank.
-        var output = Tensor.FromArray(Mechanisms.Unembed(model, WeightMatrices.Output(c, w, layer, head).ToArray(), c.DHead), c.DHead, c.VocabSize);
+        var output = Mechanisms.Unembed(model, WeightMatrices.Output(c, w, layer, head).ToArray(), c.DHead);
+        float[] rows = [];
         return tokens =>
         {
             var embedded = new float[tokens.Length * c.DModel];
@@ -77,7 +83,10 @@ public static class OvCircuits
                 foreach (ref var v in row) v *= c.EmbeddingScale;
             }
             var read = Tensor.FromArray(Mechanisms.FoldNorm(c, w.Blocks[layer].Ln1, embedded), tokens.Length, c.DModel);
-            return Mechanisms.Cx.MatMul(Mechanisms.Cx.MatMul(read, value), output).ToArray();
+            var through = Mechanisms.Cx.MatMul(read, value).ToArray();
+            if (rows.Length != tokens.Length * c.VocabSize) rows = new float[tokens.Length * c.VocabSize];
+            Gemm.Multiply(tokens.Length, c.VocabSize, c.DHead, through, c.DHead, false, output, c.VocabSize, false, rows, c.VocabSize);
+            return rows;
         };
     }
 }

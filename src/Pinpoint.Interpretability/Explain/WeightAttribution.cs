@@ -67,6 +67,18 @@ public static class WeightAttribution
             foreach (var group in chosen.Where(s => !measured.ContainsKey(s.Effect.Vector)).GroupBy(s => s.Matrix.Weight, ReferenceEqualityComparer.Instance))
             {
                 var stored = (Tensor)group.Key!;
+                if (stored.DType.IsQuantized() && group.All(s => WholeBlocks(s.Matrix, s.Effect.Vector) is not null))
+                {
+                    // Vectors that are whole blocks of storage (a token's embedding row, a neuron's input row) are zeroed
+                    // in a copy of the blocks themselves: no f32 copy (1 GB for a 1B model's embedding), and the copy
+                    // unzeroed is the model itself, so the baseline is the clean difference.
+                    var blocks = new BlockCopy(stored);
+                    var quantized = new HookedTransformer(graded.Config, graded.Weights.Map(t => ReferenceEquals(t, stored) ? blocks.Tensor : t));
+                    foreach (var s in group)
+                        if (!measured.ContainsKey(s.Effect.Vector))
+                            measured[s.Effect.Vector] = blocks.Zeroed(WholeBlocks(s.Matrix, s.Effect.Vector)!.Value, () => Forward(quantized, ids, metric)) - diff;
+                    continue;
+                }
                 var copy = stored.DType == DType.F32 ? stored.Clone() : stored.ToFloat32();
                 var variant = new HookedTransformer(graded.Config, graded.Weights.Map(t => ReferenceEquals(t, stored) ? copy : t));
                 // A quantized matrix in f32 changes the kernels' rounding (8-bit activations at m = 1): measure against the copy unzeroed.
@@ -81,6 +93,18 @@ public static class WeightAttribution
         return new WeightAttributionResult(diff, scored.Count, Verify(scored), Verify(scored.Where(s => s.Matrix.Layer >= 0)));
     }
 
+    /// <summary>The weight and gradient blocks <see cref="GradientTimesWeight"/> fills, grown to the largest block seen.</summary>
+    private sealed class ScoreBuffers
+    {
+        private float[] _values = [], _gradient = [];
+
+        public (float[] Values, float[] Gradient) Take(int floats)
+        {
+            if (_values.Length < floats) (_values, _gradient) = (new float[floats], new float[floats]);
+            return (_values, _gradient);
+        }
+    }
+
     private sealed record Scored(WeightMatrix Matrix, WeightEffect Effect)
     {
         public double Estimate => Effect.Estimate;
@@ -93,9 +117,12 @@ public static class WeightAttribution
         var w = model.Weights;
         bool tied = ReferenceEquals(w.Unembed.Weight, w.Embedding);
         var scored = new List<Scored>();
+        // One weight and one gradient block for every matrix: a new pair per block would leave gigabytes of large-object
+        // garbage on a 1B model (its 1.2G weights read in 4M blocks) before the collector gets to it.
+        var buffers = new ScoreBuffers();
         foreach (var m in WeightMatrices.All(c, w))
         {
-            var (rows, columns) = GradientTimesWeight(m, tape.FactorsOf(m.Weight)!);
+            var (rows, columns) = GradientTimesWeight(m, tape.FactorsOf(m.Weight)!, buffers);
             void Add(WeightVectorKind kind, double[] sums, WeightAxis axis)
             {
                 for (int i = 0; i < sums.Length; i++)
@@ -111,7 +138,7 @@ public static class WeightAttribution
     /// Σ grad·weight over each row and each column of <paramref name="m"/>'s window, read block by block of stored rows
     /// (weights dequantized, gradient from its factors), so neither is ever whole in f32.
     /// </summary>
-    private static (double[] Rows, double[] Columns) GradientTimesWeight(WeightMatrix m, FactoredGradient gradient)
+    private static (double[] Rows, double[] Columns) GradientTimesWeight(WeightMatrix m, FactoredGradient gradient, ScoreBuffers buffers)
     {
         var rows = new double[m.Rows];
         var columns = new double[m.Columns];
@@ -121,11 +148,11 @@ public static class WeightAttribution
         var (row0, rowCount, column0, columnCount) = m.OutIn ? (m.OutStart, m.Columns, m.InStart, m.Rows) : (m.InStart, m.Rows, m.OutStart, m.Columns);
         var (storedRowSums, storedColumnSums) = m.OutIn ? (columns, rows) : (rows, columns);
         int chunk = Math.Max(1, ScoreBlockFloats / columnCount);
-        var grad = new float[Math.Min(chunk, rowCount) * columnCount];
+        var (values, grad) = buffers.Take(Math.Min(chunk, rowCount) * columnCount);
         for (int r0 = 0; r0 < rowCount; r0 += chunk)
         {
             int n = Math.Min(chunk, rowCount - r0);
-            var values = m.Weight.Slice(0, row0 + r0, n).Slice(1, column0, columnCount).ToArray();
+            m.Weight.Slice(0, row0 + r0, n).Slice(1, column0, columnCount).CopyTo(values.AsSpan(0, n * columnCount));
             gradient.Block(row0 + r0, n, column0, columnCount, grad);
             for (int r = 0; r < n; r++)
             {
@@ -167,6 +194,49 @@ public static class WeightAttribution
         finally
         {
             Fill(view, saved);
+        }
+    }
+
+    /// <summary>The storage blocks [first, first + count) that hold exactly <paramref name="vector"/>, or null when it is not whole contiguous blocks.</summary>
+    private static (int First, int Count)? WholeBlocks(WeightMatrix matrix, WeightVector vector)
+    {
+        var view = matrix.Window(matrix.Weight).Select(vector.Kind == WeightVectorKind.Row ? 0 : 1, vector.Index);
+        int block = matrix.Weight.DType.BlockElements(), length = view.Dim(0);
+        return view.Strides[0] == 1 && view.Offset % block == 0 && length % block == 0 ? (view.Offset / block, length / block) : null;
+    }
+
+    /// <summary>A quantized weight copied block for block into pinned memory this class may write.</summary>
+    private sealed unsafe class BlockCopy
+    {
+        private readonly byte[] _bytes;
+        private readonly int _blockBytes;
+
+        public Tensor Tensor { get; }
+
+        public BlockCopy(Tensor stored)
+        {
+            var source = stored.Storage.AsBytes();
+            _bytes = GC.AllocateUninitializedArray<byte>(source.Length + 1, pinned: true);
+            source.CopyTo(_bytes);
+            _blockBytes = stored.DType.BlockBytes();
+            fixed (byte* p = _bytes)
+                Tensor = new Tensor(new Storage(p, stored.Storage.Length, stored.DType, _bytes), stored.Offset, stored.Shape.ToArray(), stored.Strides.ToArray());
+        }
+
+        /// <summary>Runs <paramref name="measure"/> with the blocks set to all-zero bytes (scale 0: every value exactly 0), then restores them.</summary>
+        public double Zeroed((int First, int Count) blocks, Func<double> measure)
+        {
+            var range = _bytes.AsSpan(blocks.First * _blockBytes, blocks.Count * _blockBytes);
+            var saved = range.ToArray();
+            range.Clear();
+            try
+            {
+                return measure();
+            }
+            finally
+            {
+                saved.CopyTo(range);
+            }
         }
     }
 

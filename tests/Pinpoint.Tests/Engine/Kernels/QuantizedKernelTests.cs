@@ -39,16 +39,19 @@ public class QuantizedKernelTests
         return (blocks, values);
     }
 
-    /// <summary>The activation as the GEMV sees it: each 32-block rounded to 8 bits of its max.</summary>
-    private static float[] Rounded8Bit(float[] x)
+    /// <summary>Values per activation scale for <paramref name="type"/>'s kernels: the K-quants' 256-value super-block (ggml's Q8_K), else 32.</summary>
+    private static int ActivationBlock(DType type) => type is DType.Q4_K or DType.Q5_K or DType.Q6_K ? 256 : 32;
+
+    /// <summary>The activation as the GEMV sees it: each block rounded to 8 bits of its max.</summary>
+    private static float[] Rounded8Bit(float[] x, int block)
     {
         var y = new float[x.Length];
-        for (int b = 0; b < x.Length / 32; b++)
+        for (int b = 0; b < x.Length / block; b++)
         {
             float amax = 0f;
-            for (int j = 0; j < 32; j++) amax = MathF.Max(amax, MathF.Abs(x[32 * b + j]));
+            for (int j = 0; j < block; j++) amax = MathF.Max(amax, MathF.Abs(x[block * b + j]));
             float d = amax / 127f, id = amax > 0 ? 127f / amax : 0f;
-            for (int j = 0; j < 32; j++) y[32 * b + j] = d * (int)MathF.Round(x[32 * b + j] * id);
+            for (int j = 0; j < block; j++) y[block * b + j] = d * (int)MathF.Round(x[block * b + j] * id);
         }
         return y;
     }
@@ -72,8 +75,9 @@ public class QuantizedKernelTests
             x[5] = 0f;
             var y = new float[n];
             Gemm.Multiply(1, n, k, x, k, false, blocks, type, k, true, y, n, 0f, path);
-            var x8 = Rounded8Bit(x);
-            var blockMax = Enumerable.Range(0, k / 32).Select(b => x.Skip(32 * b).Take(32).Max(Math.Abs)).ToArray();
+            int block = ActivationBlock(type);
+            var x8 = Rounded8Bit(x, block);
+            var blockMax = Enumerable.Range(0, k / block).Select(b => x.Skip(block * b).Take(block).Max(Math.Abs)).ToArray();
             double bound8 = 0;
             for (int r = 0; r < n; r++)
             {
@@ -82,7 +86,7 @@ public class QuantizedKernelTests
                 Assert.True(Math.Abs(y[r] - exact) <= 1e-5 * scale + 1e-6, $"{path} {type} n={n} k={k} row {r}: {y[r]} vs {exact}");
                 // Against the f32 activation: at most half a step (max|x_block|/254) per value.
                 double bound = 0;
-                for (int j = 0; j < k; j++) bound += Math.Abs(w[r * k + j]) * blockMax[j / 32] / 254;
+                for (int j = 0; j < k; j++) bound += Math.Abs(w[r * k + j]) * blockMax[j / block] / 254;
                 Assert.True(Math.Abs(y[r] - Dot(w, r, k, x)) <= bound * 1.001 + 1e-5, $"{path} {type} row {r}: 8-bit activations moved the dot beyond their bound");
                 bound8 = Math.Max(bound8, bound);
             }
@@ -128,7 +132,7 @@ public class QuantizedKernelTests
             QuantizedGemm.Multiply(m, n, k, a, lda, blocks, type, ldw, c, ldc, 0.5f, path);
             for (int i = 0; i < m; i++)
             {
-                var x8 = Rounded8Bit(a.AsSpan(i * lda, k).ToArray());
+                var x8 = Rounded8Bit(a.AsSpan(i * lda, k).ToArray(), ActivationBlock(type));
                 for (int r = 0; r < n; r++)
                 {
                     double exact = 0, scale = 0;
@@ -220,6 +224,56 @@ public class QuantizedKernelTests
             if (m == 1 && transposed) continue; // the integer GEMV, checked above
             for (int i = 0; i < expected.Length; i++)
                 Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-4f * (1 + Math.Abs(expected[i])), $"{path} {type} m={m} n={n} k={k} transposed={transposed} [{i}]: {actual[i]} vs {expected[i]}");
+        }
+    }
+
+    /// <summary>The K-quants' packed (scale, min) pairs unpacked all at once on 32-bit words are <see cref="BlockQuantization.ScaleMin"/>'s one by one.</summary>
+    [Fact]
+    public unsafe void ScalesAndMinsUnpackAsScaleMin()
+    {
+        var rng = new Random(12);
+        var packed = new byte[12];
+        for (int trial = 0; trial < 500; trial++)
+        {
+            rng.NextBytes(packed);
+            fixed (byte* p = packed)
+            {
+                BlockQuantization.ScalesAndMins(p, out ulong scales, out ulong mins);
+                for (int j = 0; j < 8; j++)
+                    Assert.Equal(BlockQuantization.ScaleMin(p, j), ((int)(byte)(scales >> (8 * j)), (int)(byte)(mins >> (8 * j))));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The largest levels and scales against activations at their extremes (±127): the byte and word multiply-adds
+    /// must not saturate, so every instruction set gives the scalar integer dot (to f32 rounding).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(PathsAndKinds))]
+    public void ExtremeLevelsDoNotSaturate(KernelPath path, DType type)
+    {
+        int n = 4, k = 512;
+        var blocks = new byte[type.ByteCount(n * k)];
+        // All bits set: the largest level of every kind, and scale bytes of 0xFF (K-quant scales and mins 63, Q6_K scale −1);
+        // row 1 sets Q6_K's scales to −128 and 127, row 2 and 3 keep random bytes; the f16 scales are 1.
+        new Random(9).NextBytes(blocks);
+        int bb = type.BlockBytes();
+        for (int b = 0; b < blocks.Length / bb; b++)
+        {
+            var block = blocks.AsSpan(b * bb, bb);
+            if (b < k / type.BlockElements()) block.Fill(0xFF);
+            if (b >= k / type.BlockElements() && b < 2 * k / type.BlockElements()) { block.Fill(0xFF); if (type == DType.Q6_K) for (int g = 0; g < 16; g++) block[192 + g] = (byte)(g % 2 == 0 ? 0x80 : 0x7F); }
+            foreach (int at in type switch { DType.Q6_K => new[] { 208 }, DType.Q4_K or DType.Q5_K => new[] { 0, 2 }, _ => new[] { 0 } })
+                BitConverter.TryWriteBytes(block[at..], BitConverter.HalfToUInt16Bits((Half)1f));
+        }
+        foreach (var x in new[] { Enumerable.Repeat(1f, k).ToArray(), Enumerable.Range(0, k).Select(i => i % 3 == 0 ? -1f : 1f).ToArray() })
+        {
+            var expected = new float[n];
+            var actual = new float[n];
+            Gemm.Multiply(1, n, k, x, k, false, blocks, type, k, true, expected, n, 0f, KernelPath.Scalar);
+            Gemm.Multiply(1, n, k, x, k, false, blocks, type, k, true, actual, n, 0f, path);
+            for (int r = 0; r < n; r++) Assert.True(Math.Abs(expected[r] - actual[r]) <= 1e-5f * (1 + Math.Abs(expected[r])), $"{path} {type} row {r}: {actual[r]} vs {expected[r]}");
         }
     }
 
