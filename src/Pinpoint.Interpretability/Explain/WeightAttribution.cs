@@ -64,9 +64,15 @@ public static class WeightAttribution
         {
             var chosen = candidates.OrderByDescending(s => Math.Abs(s.Estimate)).Take(top).ToList();
             // One matrix copy at a time, for all of its chosen vectors.
-            foreach (var group in chosen.Where(s => !measured.ContainsKey(s.Effect.Vector)).GroupBy(s => s.Matrix.Weight, ReferenceEqualityComparer.Instance))
+            foreach (var matrixGroup in chosen.Where(s => !measured.ContainsKey(s.Effect.Vector)).GroupBy(s => s.Matrix.Weight, ReferenceEqualityComparer.Instance))
             {
-                var stored = (Tensor)group.Key!;
+                var stored = (Tensor)matrixGroup.Key!;
+                // A residual dimension of the token embedding is zeroed where it is used, by hooks: no copy of the table
+                // (in f32 the same products with the same zero terms).
+                foreach (var s in matrixGroup.Where(s => s.Matrix.Name == EmbeddingName && s.Effect.Vector.Kind == WeightVectorKind.Column))
+                    measured[s.Effect.Vector] = EmbeddingDimensionZeroed(graded, s.Effect.Vector.Index, ids, metric) - diff;
+                var group = matrixGroup.Where(s => !measured.ContainsKey(s.Effect.Vector)).ToList();
+                if (group.Count == 0) continue;
                 if (stored.DType.IsQuantized() && group.All(s => WholeBlocks(s.Matrix, s.Effect.Vector) is not null))
                 {
                     // Vectors that are whole blocks of storage (a token's embedding row, a neuron's input row) are zeroed
@@ -180,6 +186,27 @@ public static class WeightAttribution
 
     private static double Forward(HookedTransformer model, TokenBatch ids, AnswerMetric metric) =>
         metric.FromLogits(model.Forward(Compute.Eager, ids, lastPositionOnly: metric.LastPositionOnly));
+
+    private const string EmbeddingName = "embed.W_E";
+
+    /// <summary>
+    /// The logit difference with column <paramref name="dimension"/> of W_E zeroed: that dimension of every looked-up
+    /// embedding, and — when the unembedding is W_E itself — of the final normalized residual the logits are read from.
+    /// </summary>
+    private static double EmbeddingDimensionZeroed(HookedTransformer model, int dimension, TokenBatch ids, AnswerMetric metric)
+    {
+        int width = model.Config.DModel;
+        Tensor ZeroDimension(Tensor activation, string _)
+        {
+            var copy = activation.Contiguous().Clone();
+            var values = copy.Span;
+            for (int i = dimension; i < values.Length; i += width) values[i] = 0;
+            return copy;
+        }
+        var hooks = new List<(string, HookFunction)> { (HookNames.Embed, ZeroDimension) };
+        if (ReferenceEquals(model.Weights.Unembed.Weight, model.Weights.Embedding)) hooks.Add((HookNames.FinalNormalized, ZeroDimension));
+        return metric.FromLogits(model.RunWithHooks(ids, hooks, lastPositionOnly: metric.LastPositionOnly));
+    }
 
     /// <summary>The logit difference with <paramref name="vector"/> zeroed (in <paramref name="matrix"/>'s f32 weight); it is restored afterwards.</summary>
     private static double Zeroed(HookedTransformer model, WeightMatrix matrix, WeightVector vector, TokenBatch ids, AnswerMetric metric)

@@ -59,6 +59,33 @@ public class WeightAttributionTests
         Assert.True(result.All.Spearman > 0.8, $"estimate vs zeroing over every vector: Spearman {result.All.Spearman:G3}");
     }
 
+    /// <summary>
+    /// W_E's columns (residual dimensions) are zeroed by hooks where the table is used — the looked-up embeddings and,
+    /// tied, the final normalized residual — not in a copy of the table: the same measurement as zeroing the column itself.
+    /// </summary>
+    [Fact]
+    public void EmbeddingColumnsMeasureExactlyWhatZeroingTheColumnDoes()
+    {
+        var (model, result) = RunAll();
+        Assert.True(ReferenceEquals(model.Weights.Unembed.Weight, model.Weights.Embedding), "the planted model's unembedding is tied");
+        var readout = new LogitDiffReadout(model, PlantedModel.Target, PlantedModel.Foil);
+        var ids = TokenBatch.Single(PlantedModel.Clean);
+        double clean = readout.FromLogits(model.RunWithHooks(ids, []));
+        var columns = result.All.Verified.Where(e => e.Vector.Matrix == "embed.W_E" && e.Vector.Kind == WeightVectorKind.Column).ToList();
+        Assert.Equal(model.Config.DModel, columns.Count);
+        Assert.Contains(columns, e => Math.Abs(e.Actual) > 1e-3);
+        var table = model.Weights.Embedding.Span;
+        int width = model.Config.DModel;
+        foreach (var e in columns)
+        {
+            var saved = new float[table.Length / width];
+            for (int t = 0; t < saved.Length; t++) (saved[t], table[t * width + e.Vector.Index]) = (table[t * width + e.Vector.Index], 0);
+            double zeroed = readout.FromLogits(model.RunWithHooks(ids, []));
+            for (int t = 0; t < saved.Length; t++) table[t * width + e.Vector.Index] = saved[t];
+            Assert.Equal(zeroed - clean, e.Actual, tolerance: 1e-6); // the result's baseline is the taped forward's difference: float rounding apart
+        }
+    }
+
     [Fact]
     public void TheModelIsLeftUntouchedAndTopLimitsTheVerifiedVectors()
     {
