@@ -32,6 +32,9 @@ public sealed unsafe class TokenDataset : IDisposable
 
     public static TokenDataset Open(string path) => new(path);
 
+    public ushort this[long index] => (ulong)index < (ulong)Count ? ((ushort*)_pointer)[index]
+        : throw new ArgumentOutOfRangeException(nameof(index), $"{Path}: token {index} is outside {Count} tokens");
+
     public ReadOnlySpan<ushort> Slice(long start, int length)
     {
         if (start < 0 || length < 0 || start + length > Count)

@@ -1,4 +1,5 @@
 using Pinpoint.Models.Formats;
+using Pinpoint.Models.Tokenizers;
 using System.Text.Json;
 using Pinpoint.Models.Architectures;
 using System.Text.Json.Serialization;
@@ -67,6 +68,19 @@ public sealed record TrainConfig
     public string RepeatPosition { get; init; } = RepeatAtEnd;
     public const string RepeatAtEnd = "end", RepeatAnywhere = "anywhere";
     /// <summary>
+    /// Share of each training micro-batch's rows (after the repeat rows) placed on an occurrence of one of
+    /// <see cref="FocusTokens"/>: a data mix that makes rare decisions, such as " an" against " a", common. Corpus data
+    /// only; validation never changes.
+    /// </summary>
+    public double FocusFraction { get; init; }
+    /// <summary>Single-token strings (e.g. " a", " an"); each focus row picks one uniformly, so rare tokens weigh as much as common ones.</summary>
+    public string[] FocusTokens { get; init; } = [];
+    /// <summary>
+    /// Only occurrences whose next token already occurred in the half row before them (an article whose noun was named
+    /// earlier: the case where a model can know which article comes).
+    /// </summary>
+    public bool FocusNextInContext { get; init; }
+    /// <summary>
     /// A checkpoint folder whose weights and AdamW moments start this run (a new run with this recipe's own warm-up and
     /// schedule; steps and tokens continue from the checkpoint's). Its shape and tokenizer must be the recipe's.
     /// </summary>
@@ -122,6 +136,9 @@ public sealed record TrainConfig
         if (RepeatFraction > 0 && Data != CorpusData) problems.Add($"repeat_fraction needs data {CorpusData}");
         if (RepeatTokens is not (CorpusData or RandomRepeat)) problems.Add($"repeat_tokens must be {CorpusData} or {RandomRepeat}, got '{RepeatTokens}'");
         if (RepeatPosition is not (RepeatAtEnd or RepeatAnywhere)) problems.Add($"repeat_position must be {RepeatAtEnd} or {RepeatAnywhere}, got '{RepeatPosition}'");
+        if (!(FocusFraction >= 0 && FocusFraction <= 1)) problems.Add($"focus_fraction must be in [0, 1], got {FocusFraction}");
+        if (FocusFraction > 0 && FocusTokens.Length == 0) problems.Add("focus_fraction needs focus_tokens");
+        if (FocusFraction > 0 && Data != CorpusData) problems.Add($"focus_fraction needs data {CorpusData}");
         if (RepeatSpan is not null && (RepeatSpan.Length != 2 || RepeatSpan[0] < 1 || RepeatSpan[0] > RepeatSpan[1] || RepeatSpan[1] > (Context + 1) / 2))
             problems.Add($"repeat_span must be [min, max] with 1 ≤ min ≤ max ≤ (context + 1) / 2 = {(Context + 1) / 2}");
         if (problems.Count > 0) throw new ArgumentException("invalid training config: " + string.Join("; ", problems));
@@ -130,6 +147,19 @@ public sealed record TrainConfig
     /// <summary>The rows of a training micro-batch that end in a repeated span (none when <see cref="RepeatFraction"/> is 0), over <paramref name="vocabSize"/> tokens.</summary>
     public RepeatMix Repeats(int vocabSize) => new(RepeatFraction, RepeatSpan?[0] ?? Math.Max(1, Context / 8), RepeatSpan?[1] ?? (Context + 1) / 2,
         RepeatTokens == RandomRepeat ? vocabSize : 0, RepeatPosition == RepeatAnywhere);
+
+    /// <summary>The rows of a training micro-batch placed on focus tokens (none when <see cref="FocusFraction"/> is 0), as ids of <paramref name="tokenizer"/>.</summary>
+    public FocusMix Focus(ITokenizer tokenizer)
+    {
+        if (FocusFraction <= 0) return FocusMix.None;
+        var ids = FocusTokens.Select(token =>
+        {
+            var encoded = tokenizer.Encode(token, addBos: false);
+            return encoded.Length == 1 ? encoded[0]
+                : throw new ArgumentException($"invalid training config: focus token '{token}' is {encoded.Length} tokens, not one");
+        }).Distinct().ToArray();
+        return new FocusMix(FocusFraction, ids, FocusNextInContext);
+    }
 
     /// <summary>Learning rate at optimizer step <paramref name="step"/> (1-based): linear warmup, then cosine to the minimum.</summary>
     public float LearningRateAt(int step)

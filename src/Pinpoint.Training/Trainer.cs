@@ -165,6 +165,7 @@ public sealed class Trainer : IDisposable
             }
         }
         var tokenizer = HfTokenizer.Load(tokenizerPath);
+        var focus = config.Focus(tokenizer);
         if (synthetic) return new Trainer(config, new RepeatedRandomTokens(tokenizer.VocabSize), tokenizer.VocabSize, tokenizer, outDir, resumeFrom, probe);
         var dataDir = Path.Combine(outDir, "data");
         if (!File.Exists(Path.Combine(dataDir, "val.bin")))
@@ -178,7 +179,7 @@ public sealed class Trainer : IDisposable
         var validation = TokenDataset.Open(Path.Combine(dataDir, "val.bin"));
         if (train.Count <= config.Context + 1 || validation.Count <= config.Context + 1)
             throw new InvalidDataException($"{dataDir}: too few tokens ({train.Count} train, {validation.Count} validation) for context {config.Context}");
-        return new Trainer(config, new CorpusTrainingData(train, validation, config.Repeats(tokenizer.VocabSize)), tokenizer.VocabSize, tokenizer, outDir, resumeFrom, probe);
+        return new Trainer(config, new CorpusTrainingData(train, validation, config.Repeats(tokenizer.VocabSize), focus), tokenizer.VocabSize, tokenizer, outDir, resumeFrom, probe);
     }
 
     /// <summary>

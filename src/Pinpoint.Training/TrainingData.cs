@@ -26,10 +26,28 @@ public sealed record RepeatMix(double Fraction, int MinSpan, int MaxSpan, int Ra
     public static readonly RepeatMix None = new(0, 0, 0);
 
     /// <summary>Draws the number of repeat rows; draws nothing when the fraction is 0, so such batches match a run without repeats.</summary>
-    public int Rows(Random random, int batch)
+    public int Rows(Random random, int batch) => BatchShare.Rows(random, Fraction, batch);
+}
+
+/// <summary>
+/// How many rows of a training micro-batch are placed on an occurrence of a focus token (same count rule as
+/// <see cref="RepeatMix"/>), which token ids those are, and whether only occurrences whose next token already occurred
+/// in the half row before them count.
+/// </summary>
+public sealed record FocusMix(double Fraction, int[] TokenIds, bool NextInContext)
+{
+    public static readonly FocusMix None = new(0, [], false);
+
+    public int Rows(Random random, int batch) => BatchShare.Rows(random, Fraction, batch);
+}
+
+public static class BatchShare
+{
+    /// <summary>⌊fraction·batch⌋ rows plus one more with the remaining probability; draws nothing when the fraction is 0, so such batches match a run without the mix.</summary>
+    public static int Rows(Random random, double fraction, int batch)
     {
-        if (Fraction <= 0) return 0;
-        double expected = Fraction * batch;
+        if (fraction <= 0) return 0;
+        double expected = fraction * batch;
         int rows = (int)Math.Floor(expected);
         return Math.Min(batch, rows + (random.NextDouble() < expected - rows ? 1 : 0));
     }
@@ -40,17 +58,24 @@ public sealed record RepeatMix(double Fraction, int MinSpan, int MaxSpan, int Ra
 /// With a <see cref="RepeatMix"/>, the first rows of each training micro-batch are natural text in which a span of
 /// L tokens is followed by the same L tokens again (still trained on next-token prediction throughout).
 /// </summary>
-public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validation, RepeatMix? repeats = null) : ITrainingData
+public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validation, RepeatMix? repeats = null, FocusMix? focus = null) : ITrainingData
 {
     private readonly RepeatMix _repeats = repeats ?? RepeatMix.None;
+    private readonly FocusMix _focus = focus ?? FocusMix.None;
+    private long[][]? _focusOccurrences;
+    private int _focusContext;
     private int[] _window = [];
 
     public void FillTrainBatch(int seed, int step, int micro, int batch, int context, int[] inputs, int[] targets)
     {
         var random = new Random(BatchSeed.Of(seed, step, micro));
         int repeatRows = _repeats.Rows(random, batch);
+        int focusRows = Math.Min(batch - repeatRows, _focus.Rows(random, batch));
+        for (int r = repeatRows; r < repeatRows + focusRows; r++)
+            CopyRow(FocusWindow(random, context), r, context, inputs, targets);
         for (int r = 0; r < batch; r++)
         {
+            if (r >= repeatRows && r < repeatRows + focusRows) continue;
             int span = r < repeatRows ? random.Next(_repeats.MinSpan, _repeats.MaxSpan + 1) : 0;
             int natural = context + 1 - span;
             var window = Window(context, train.Slice(random.NextInt64(train.Count - natural), natural));
@@ -63,6 +88,39 @@ public sealed class CorpusTrainingData(TokenDataset train, TokenDataset validati
             window.AsSpan(start, span).CopyTo(window.AsSpan(start + span));
             CopyRow(window, r, context, inputs, targets);
         }
+    }
+
+    /// <summary>
+    /// A window whose token at a uniformly drawn index in [context/2, context] is an occurrence of a uniformly drawn focus
+    /// token, so it is predicted (a target) with at least half a row of text before it.
+    /// </summary>
+    private int[] FocusWindow(Random random, int context)
+    {
+        var occurrences = FocusOccurrences(context);
+        var positions = occurrences[random.Next(occurrences.Length)];
+        long at = positions[random.Next(positions.Length)];
+        int index = random.Next(context / 2, context + 1);
+        long start = Math.Clamp(at - index, 0, train.Count - context - 1);
+        return Window(context, train.Slice(start, context + 1));
+    }
+
+    /// <summary>Per focus token with any occurrence, the training-split positions it may be placed at (found once per context length).</summary>
+    private long[][] FocusOccurrences(int context)
+    {
+        if (_focusOccurrences is not null && _focusContext == context) return _focusOccurrences;
+        int before = context / 2;
+        var found = _focus.TokenIds.Select(_ => new List<long>()).ToArray();
+        for (long p = before; p + 1 < train.Count; p++)
+        {
+            int which = Array.IndexOf(_focus.TokenIds, (int)train[p]);
+            if (which < 0 || (_focus.NextInContext && !train.Slice(p - before, before).Contains(train[p + 1]))) continue;
+            found[which].Add(p);
+        }
+        _focusOccurrences = found.Where(list => list.Count > 0).Select(list => list.ToArray()).ToArray();
+        if (_focusOccurrences.Length == 0)
+            throw new InvalidDataException($"{train.Path}: no occurrence of the focus tokens{(_focus.NextInContext ? " whose next token occurred in the half row before" : "")}");
+        _focusContext = context;
+        return _focusOccurrences;
     }
 
     public void FillValidationBatch(int index, int batches, int batch, int context, int[] inputs, int[] targets)
