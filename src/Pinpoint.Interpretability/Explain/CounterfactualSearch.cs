@@ -25,6 +25,10 @@ public static class CounterfactualSearch
     public const int Listed = 5;
     /// <summary>A swap partner's vocabulary id lies within this factor of the original's (a frequency band).</summary>
     public const double RankFactor = 4;
+    /// <summary>A best single swap that keeps more than this share of the clean difference is weak: pairs of swaps are tried.</summary>
+    public const double WeakShare = 0.5;
+    /// <summary>How many of the best single swaps are paired (at most n(n−1)/2 pairs).</summary>
+    public const int PairedSwaps = 8;
 
     /// <param name="forced">Tokens fed after every candidate before the readout (the answers' shared start); the swaps change the prompt only.</param>
     public static CounterfactualChoice Build(LoadedModel loaded, int[] ids, int[] forced, LogitDiffReadout readout)
@@ -54,11 +58,38 @@ public static class CounterfactualSearch
             }
         }
         if (candidates.Count == 0) throw new ArgumentException("the prompt has no token with a swap of the same kind that keeps its tokenization; give a counterfactual");
-        var (ranked, diffs) = Rank(loaded, candidates.Select(c => c.Ids).ToList(), forced, readout);
+        // The clean prompt is ranked last so its difference comes from the same batch as the swaps'.
+        var (ranked, diffs) = Rank(loaded, [.. candidates.Select(c => c.Ids), ids], forced, readout);
+        double clean = diffs[^1];
+        ranked.Remove(candidates.Count);
+        var prompts = candidates.Select(c => c.Ids).ToList();
+        string Swap(int position, int token) => $"{position} \"{tokenizer.TokenText(ids[position])}\" for \"{tokenizer.TokenText(token)}\"";
         var (position, token, chosen) = candidates[ranked[0]];
-        string origin = $"swapped token {position} \"{tokenizer.TokenText(ids[position])}\" for \"{tokenizer.TokenText(token)}\": the swap among {candidates.Count} " +
-                        $"same-kind nearest-embedding swaps that lowers the difference most (to {diffs[ranked[0]]:0.00})";
-        return Choice(tokenizer, chosen, origin, ranked, diffs, candidates.Select(c => c.Ids).ToList());
+        double single = diffs[ranked[0]];
+        string origin = $"swapped token {Swap(position, token)}: the swap among {candidates.Count} same-kind nearest-embedding swaps that lowers the difference most (to {single:0.00})";
+        if (!(clean > 0 && single > WeakShare * clean)) return Choice(tokenizer, chosen, origin, ranked, diffs, prompts);
+
+        // No single swap takes half the difference away: try the best single swaps two at a time.
+        var best = ranked.Take(PairedSwaps).Select(i => candidates[i]).ToList();
+        var pairs = new List<(int A, int B, int[] Ids)>();
+        for (int a = 0; a < best.Count; a++)
+            for (int b = a + 1; b < best.Count; b++)
+            {
+                if (best[a].Position == best[b].Position) continue;
+                var both = (int[])best[a].Ids.Clone();
+                both[best[b].Position] = best[b].Token;
+                if (ReEncodes(loaded, both)) pairs.Add((a, b, both));
+            }
+        if (pairs.Count == 0) return Choice(tokenizer, chosen, origin, ranked, diffs, prompts);
+        var (pairRanked, pairDiffs) = Rank(loaded, pairs.Select(p => p.Ids).ToList(), forced, readout);
+        if (pairDiffs[pairRanked[0]] >= single) return Choice(tokenizer, chosen, origin, ranked, diffs, prompts);
+        var (first, second, pair) = (best[pairs[pairRanked[0]].A], best[pairs[pairRanked[0]].B], pairs[pairRanked[0]].Ids);
+        origin = $"swapped tokens {Swap(first.Position, first.Token)} and {Swap(second.Position, second.Token)}: no single swap of {candidates.Count} lowers the difference " +
+                 $"below half of {clean:0.00} (best {single:0.00}), so the {PairedSwaps} best were paired; of {pairs.Count} pairs this one lowers it most (to {pairDiffs[pairRanked[0]]:0.00})";
+        // Pairs and single swaps in one ranking, best first.
+        var all = prompts.Concat(pairs.Select(p => p.Ids)).ToList();
+        var allDiffs = diffs[..candidates.Count].Concat(pairDiffs).ToArray();
+        return Choice(tokenizer, pair, origin, Enumerable.Range(0, all.Count).OrderBy(i => allDiffs[i]).ToList(), allDiffs, all);
     }
 
     /// <summary>Resampling: the prompts of <paramref name="pool"/> with the prompt's token length, ranked the same way.</summary>

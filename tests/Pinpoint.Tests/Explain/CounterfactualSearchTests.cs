@@ -34,6 +34,29 @@ public class CounterfactualSearchTests
     }
 
     [Fact]
+    public void WhenNoSingleSwapHalvesTheDifferenceTheBestSwapsArePaired()
+    {
+        using var loaded = Embedded();
+        // Item 16 of evals/articles.jsonl: its best single swap keeps 0.97 of the clean 1.94 logits.
+        var item = EvalDataset.ReadScoreItems(Path.Combine(SharedData.RepoRoot, "evals", "articles.jsonl")).ElementAt(15);
+        var prediction = Prediction.Prepare(loaded, new ExplainRequest(item.Prompt, item.Target, item.Foil));
+        var ids = prediction.Ids;
+        var choice = CounterfactualSearch.Build(loaded, ids, [], prediction.Readout);
+
+        Assert.StartsWith("swapped tokens", choice.Origin);
+        Assert.Equal(2, Enumerable.Range(0, ids.Length).Count(p => ids[p] != choice.Ids[p]));
+        Assert.Equal(loaded.Tokenizer.Encode(choice.Text, false), choice.Ids);
+        var logits = Continuations.LastLogits(loaded, [ids, choice.Ids], batchSize: 2);
+        var readout = prediction.Readout;
+        double clean = logits[0][readout.Target] - logits[0][readout.Foil];
+        double paired = logits[1][readout.Target] - logits[1][readout.Foil];
+        Assert.True(paired < CounterfactualSearch.WeakShare * clean, $"the pair keeps {paired:0.00} of {clean:0.00}");
+        Assert.Equal(choice.Text, choice.Ranked[0].Text);
+        Assert.Equal(choice.Ranked.Select(c => c.LogitDiff).Order(), choice.Ranked.Select(c => c.LogitDiff));
+        Assert.Contains($"below half of {clean:0.00}", choice.Origin);
+    }
+
+    [Fact]
     public void ResamplingDrawsTheEqualLengthPromptThatMovesTheAnswerMost()
     {
         using var loaded = Embedded();
