@@ -22,7 +22,13 @@ public static class EdgeAttribution
     {
         ActivationPatching.CheckLengths(clean, counterfactual);
         var scratch = forward.RentScratch();
-        var corrupt = forward.SenderOutputs(counterfactual, scratch.Arena);
+        // Before the first position where the prompts differ, causal attention makes every activation of the two runs the
+        // same (each sender moves by exactly 0, so those positions add nothing to any score): the prefix runs once,
+        // untaped, and both runs continue from its keys and values.
+        int shared = SharedPrefix(clean, counterfactual, metric);
+        var prefix = shared == 0 ? null : forward.Prefix(clean, shared, scratch.Arena);
+        if (shared > 0) (clean, counterfactual) = (clean.Range(shared, clean.Length - shared), counterfactual.Range(shared, clean.Length - shared));
+        var corrupt = forward.SenderOutputs(counterfactual, scratch.Arena, prefix);
         var graph = forward.Graph;
         int size = clean.BatchSize * clean.Length * graph.Config.DModel;
         // Column s of moved: sender s's (counterfactual − clean) output. Every port against every sender is then one
@@ -30,7 +36,7 @@ public static class EdgeAttribution
         // gradients with both operands as stored (a few rows against B in place); an edge's score is its cell
         // (summed over the gradient steps).
         int senders = graph.Senders.Count;
-        float[]? moved = igSteps == 0 ? null : Moved(graph, corrupt, forward.SenderOutputs(clean, scratch.Arena), size);
+        float[]? moved = igSteps == 0 ? null : Moved(graph, corrupt, forward.SenderOutputs(clean, scratch.Arena, prefix), size);
         var products = new float[graph.Ports.Count * senders];
         int steps = Math.Max(igSteps, 1);
         try
@@ -39,7 +45,7 @@ public static class EdgeAttribution
             {
                 (string, HookFunction)? path = igSteps == 0 ? null
                     : (HookNames.ResidPre(0), (x, _) => Interpolate(x, corrupt[Node.Embed], (k + 0.5) / steps));
-                var run = forward.Gradients(clean, metric, scratch, path);
+                var run = forward.Gradients(clean, metric, scratch, path, prefix);
                 moved ??= Moved(graph, corrupt, run.Outputs, size);
                 // Only the senders that feed a stack's layer (the first ones) have edges to it.
                 foreach (var (first, count, gradients) in run.Stacks)
@@ -55,6 +61,19 @@ public static class EdgeAttribution
         var scores = new double[graph.Edges.Count];
         for (int e = 0; e < scores.Length; e++) scores[e] = (double)products[graph.EdgePorts[e] * senders + graph.EdgeSenders[e]] / steps;
         return scores;
+    }
+
+    /// <summary>
+    /// How many leading positions every sequence of the two runs shares, short of the first logit row the metric reads
+    /// (which the continuation must compute); 0 for padded runs.
+    /// </summary>
+    private static int SharedPrefix(TokenBatch clean, TokenBatch counterfactual, AnswerMetric metric)
+    {
+        if (clean.Mask is not null || counterfactual.Mask is not null) return 0;
+        int length = clean.Length, shared = Math.Max(0, length - 1 - metric.Cells.Max(c => c.FromEnd));
+        for (int b = 0; b < clean.BatchSize; b++)
+            shared = clean.Ids.AsSpan(b * length, shared).CommonPrefixLength(counterfactual.Ids.AsSpan(b * length, shared));
+        return shared;
     }
 
     /// <summary>[T·d_model, senders]: each sender's counterfactual output minus its clean one, a column per sender in <see cref="EdgeGraph.Senders"/> order.</summary>

@@ -152,13 +152,28 @@ public sealed class EdgeForward
 
     /// <summary>Every sender's output on <paramref name="ids"/> from an ordinary cached forward (what an ablation substitutes).</summary>
     /// <param name="arena">Where the forward's own tensors live (the outputs are copied out); null: fresh arrays.</param>
-    public Dictionary<Node, float[]> SenderOutputs(TokenBatch ids, TensorArena? arena = null)
+    /// <param name="prefix">Keys and values of the tokens before <paramref name="ids"/> (see <see cref="Prefix"/>); the outputs are <paramref name="ids"/>' positions only.</param>
+    public Dictionary<Node, float[]> SenderOutputs(TokenBatch ids, TensorArena? arena = null, KvCache? prefix = null)
     {
         var names = SenderHooks(_model.Config).ToHashSet();
-        var (_, cache) = _model.RunWithCache(ids, names.Contains, new Compute(arena: arena), lastPositionOnly: true);
+        var hooks = new HookSet(names.Contains);
+        _model.Forward(new Compute(arena: arena), ids, hooks, prefix, lastPositionOnly: true);
         var outputs = new Dictionary<Node, float[]>();
-        foreach (var name in names) Capture(name, cache[name], outputs);
+        foreach (var name in names) Capture(name, hooks.Cache[name], outputs);
         return outputs;
+    }
+
+    /// <summary>
+    /// The keys and values of the first <paramref name="length"/> positions of <paramref name="ids"/> from an untaped
+    /// forward, frozen: a run of the positions after them (the clean or a counterfactual ending, taped or not) reads them
+    /// instead of recomputing what causal attention makes the same in every such run.
+    /// </summary>
+    public KvCache Prefix(TokenBatch ids, int length, TensorArena? arena = null)
+    {
+        var cache = new KvCache(_model.Config, ids.BatchSize, length);
+        _model.Forward(new Compute(arena: arena), ids.Range(0, length), kvCache: cache, lastPositionOnly: true);
+        cache.Freeze();
+        return cache;
     }
 
     /// <summary>Each sender's mean output row [d_model] over every position of <paramref name="reference"/> (mean ablation).</summary>
@@ -339,7 +354,9 @@ public sealed class EdgeForward
     /// </summary>
     /// <param name="scratch">Holds the run's tensors; the gradients are copied out.</param>
     /// <param name="before">Runs first at its hook (e.g. to move the embeddings along a path).</param>
-    public PortGradients Gradients(TokenBatch ids, AnswerMetric metric, Scratch scratch, (string HookName, HookFunction Function)? before = null)
+    /// <param name="prefix">Keys and values of the tokens before <paramref name="ids"/> (see <see cref="Prefix"/>): the gradients and outputs are then those
+    /// of <paramref name="ids"/>' positions in the whole run (causal attention sends nothing from them back to the prefix).</param>
+    public PortGradients Gradients(TokenBatch ids, AnswerMetric metric, Scratch scratch, (string HookName, HookFunction Function)? before = null, KvCache? prefix = null)
     {
         var c = _model.Config;
         var outputs = new Dictionary<Node, float[]>();
@@ -356,7 +373,7 @@ public sealed class EdgeForward
         });
         foreach (var name in SenderHooks(c)) hooks.Add(name, (x, hookName) => { Capture(hookName, x, outputs); return null; });
         foreach (var name in GradientHooks(c)) hooks.Add(name, (x, hookName) => { kept[hookName] = x; return null; });
-        var logits = _model.Forward(new Compute(scratch.Tape, scratch.Arena), ids, hooks, lastPositionOnly: metric.LastPositionOnly);
+        var logits = _model.Forward(new Compute(scratch.Tape, scratch.Arena), ids, hooks, prefix, lastPositionOnly: metric.LastPositionOnly);
         metric.Backward(scratch.Tape, logits);
 
         int rows = ids.BatchSize * ids.Length, size = rows * c.DModel;

@@ -277,7 +277,7 @@ public sealed class HookedTransformer : IDisposable
             k = Hook(HookNames.RotK(layer), cx.Rope(k, _rope, 0, positions));
         }
         int past = kvCache?.Length ?? 0;
-        if (kvCache is not null) (k, v) = kvCache.Append(layer, k, v);
+        if (kvCache is not null) (k, v) = kvCache.Frozen ? kvCache.Extend(cx, layer, k, v) : kvCache.Append(layer, k, v);
 
         var z = Hook(HookNames.Z(layer), ScaledDotProduct(cx, layer, q, k, v, batch, past, hooks));
         var wo = w.O;
