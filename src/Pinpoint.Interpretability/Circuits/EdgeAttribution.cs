@@ -28,8 +28,7 @@ public static class EdgeAttribution
         int shared = SharedPrefix(clean, counterfactual, metric);
         var prefix = shared == 0 ? null : forward.Prefix(clean, shared, scratch.Arena);
         if (shared > 0) (clean, counterfactual) = (clean.Range(shared, clean.Length - shared), counterfactual.Range(shared, clean.Length - shared));
-        // Plain EAP runs the counterfactual in the clean run's batch; EAP-IG needs its embeddings before the first step.
-        var corrupt = igSteps == 0 ? null : forward.SenderOutputs(counterfactual, scratch.Arena, prefix);
+        var corrupt = forward.SenderOutputs(counterfactual, scratch.Arena, prefix);
         var graph = forward.Graph;
         int size = clean.BatchSize * clean.Length * graph.Config.DModel;
         // Column s of moved: sender s's (counterfactual − clean) output. Every port against every sender is then one
@@ -37,7 +36,7 @@ public static class EdgeAttribution
         // gradients with both operands as stored (a few rows against B in place); an edge's score is its cell
         // (summed over the gradient steps).
         int senders = graph.Senders.Count;
-        float[]? moved = igSteps == 0 ? null : Moved(graph, corrupt!, forward.SenderOutputs(clean, scratch.Arena, prefix), size);
+        float[]? moved = igSteps == 0 ? null : Moved(graph, corrupt, forward.SenderOutputs(clean, scratch.Arena, prefix), size);
         var products = new float[graph.Ports.Count * senders];
         int steps = Math.Max(igSteps, 1);
         try
@@ -45,9 +44,9 @@ public static class EdgeAttribution
             for (int k = 0; k < steps; k++)
             {
                 (string, HookFunction)? path = igSteps == 0 ? null
-                    : (HookNames.ResidPre(0), (x, _) => Interpolate(x, corrupt![Node.Embed], (k + 0.5) / steps));
-                var run = forward.Gradients(clean, metric, scratch, path, prefix, igSteps == 0 ? counterfactual : null);
-                moved ??= Moved(graph, run.Counterfactual!, run.Outputs, size);
+                    : (HookNames.ResidPre(0), (x, _) => Interpolate(x, corrupt[Node.Embed], (k + 0.5) / steps));
+                var run = forward.Gradients(clean, metric, scratch, path, prefix);
+                moved ??= Moved(graph, corrupt, run.Outputs, size);
                 // Only the senders that feed a stack's layer (the first ones) have edges to it.
                 foreach (var (first, count, gradients) in run.Stacks)
                     Gemm.Multiply(count, graph.FeedingSenders(first), size, gradients, size, false, moved, senders, false,

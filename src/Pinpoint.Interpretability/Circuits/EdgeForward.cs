@@ -35,9 +35,7 @@ public sealed record EdgeRunResult(Tensor Logits, IReadOnlyDictionary<Port, Port
 /// <param name="Outputs">Each sender's write to the residual stream, [sequences, T, d_model] row-major.</param>
 /// <param name="Stacks">Each stack of ports (a block's queries, keys or values; an MLP; the logits) with its first port, how many it has, and their
 /// input gradients one after another ([ports, sequences·T·d_model]); the ports of a stack follow one another in <see cref="EdgeGraph.Ports"/>.</param>
-/// <param name="Counterfactual">Each sender's output on the counterfactual run alongside, when there was one.</param>
-public sealed record PortGradients(IReadOnlyDictionary<Node, float[]> Outputs, IReadOnlyList<(Port First, int Count, float[] Gradients)> Stacks,
-    IReadOnlyDictionary<Node, float[]>? Counterfactual = null);
+public sealed record PortGradients(IReadOnlyDictionary<Node, float[]> Outputs, IReadOnlyList<(Port First, int Count, float[] Gradients)> Stacks);
 
 /// <summary>
 /// A forward pass in which every receiving port — each head's query, key and value, each MLP, the logits — reads its
@@ -358,10 +356,7 @@ public sealed class EdgeForward
     /// <param name="before">Runs first at its hook (e.g. to move the embeddings along a path).</param>
     /// <param name="prefix">Keys and values of the tokens before <paramref name="ids"/> (see <see cref="Prefix"/>): the gradients and outputs are then those
     /// of <paramref name="ids"/>' positions in the whole run (causal attention sends nothing from them back to the prefix).</param>
-    /// <param name="counterfactual">Runs in the same batch after <paramref name="ids"/> (as long, after the same prefix) for its senders' outputs only: the
-    /// metric reads <paramref name="ids"/>' sequences, so no gradient comes from it, and both runs read the weights once.</param>
-    public PortGradients Gradients(TokenBatch ids, AnswerMetric metric, Scratch scratch, (string HookName, HookFunction Function)? before = null, KvCache? prefix = null,
-        TokenBatch? counterfactual = null)
+    public PortGradients Gradients(TokenBatch ids, AnswerMetric metric, Scratch scratch, (string HookName, HookFunction Function)? before = null, KvCache? prefix = null)
     {
         var c = _model.Config;
         var outputs = new Dictionary<Node, float[]>();
@@ -378,8 +373,7 @@ public sealed class EdgeForward
         });
         foreach (var name in SenderHooks(c)) hooks.Add(name, (x, hookName) => { Capture(hookName, x, outputs); return null; });
         foreach (var name in GradientHooks(c)) hooks.Add(name, (x, hookName) => { kept[hookName] = x; return null; });
-        var batch = counterfactual is null ? ids : TokenBatch.Stack(ids, counterfactual);
-        var logits = _model.Forward(new Compute(scratch.Tape, scratch.Arena), batch, hooks, prefix, lastPositionOnly: metric.LastPositionOnly);
+        var logits = _model.Forward(new Compute(scratch.Tape, scratch.Arena), ids, hooks, prefix, lastPositionOnly: metric.LastPositionOnly);
         metric.Backward(scratch.Tape, logits);
 
         int rows = ids.BatchSize * ids.Length, size = rows * c.DModel;
@@ -388,7 +382,7 @@ public sealed class EdgeForward
         var projected = new float[size];
         for (int l = 0; l < c.NLayers; l++)
         {
-            var ln1 = new NormRows(this, kept[HookNames.ResidPre(l)], _ln1[l], rows);
+            var ln1 = new NormRows(this, kept[HookNames.ResidPre(l)], _ln1[l]);
             foreach (var (kind, hook, heads) in new[] { (PortKind.Query, HookNames.Q(l), c.NHeads), (PortKind.Key, HookNames.K(l), c.NKvHeads), (PortKind.Value, HookNames.V(l), c.NKvHeads) })
             {
                 // Head h's slice of the gradient [rows, heads·d_head], back through its projection [d_head, d_model], then ln1.
@@ -405,15 +399,13 @@ public sealed class EdgeForward
             }
             if (c.AttentionOnly) continue;
             var mlp = new float[size];
-            new NormRows(this, kept[c.ParallelResidual ? HookNames.ResidPre(l) : HookNames.ResidMid(l)], _ln2[l], rows).Backward(kept[HookNames.Ln2Normalized(l)].Grad!.Span, mlp);
+            new NormRows(this, kept[c.ParallelResidual ? HookNames.ResidPre(l) : HookNames.ResidMid(l)], _ln2[l]).Backward(kept[HookNames.Ln2Normalized(l)].Grad!.Span, mlp);
             stacks.Add((ports[(l, PortKind.Input, NodeKind.Mlp)].Single(), 1, mlp));
         }
         var final = new float[size];
-        new NormRows(this, kept[HookNames.ResidPost(c.NLayers - 1)], _finalNorm, rows).Backward(kept[HookNames.FinalNormalized].Grad!.Span, final);
+        new NormRows(this, kept[HookNames.ResidPost(c.NLayers - 1)], _finalNorm).Backward(kept[HookNames.FinalNormalized].Grad!.Span, final);
         stacks.Add((ports[(c.NLayers, PortKind.Input, NodeKind.Logits)].Single(), 1, final));
-        if (counterfactual is null) return new PortGradients(outputs, stacks);
-        // Each sender's output holds the run's rows, then the counterfactual's.
-        return new PortGradients(outputs.ToDictionary(kv => kv.Key, kv => kv.Value[..size]), stacks, outputs.ToDictionary(kv => kv.Key, kv => kv.Value[size..]));
+        return new PortGradients(outputs, stacks);
     }
 
     /// <summary>Hook points whose activations <see cref="Gradients"/> keeps: the norms' inputs, and where each port's path begins.</summary>
@@ -422,7 +414,7 @@ public sealed class EdgeForward
                 .Concat(c.AttentionOnly ? [] : c.ParallelResidual ? [HookNames.Ln2Normalized(l)] : [HookNames.ResidMid(l), HookNames.Ln2Normalized(l)]))
             .Append(HookNames.ResidPost(c.NLayers - 1)).Append(HookNames.FinalNormalized);
 
-    /// <summary>The model's norm with given weights at each of the first rows of an input [rows, d_model], its statistics computed once for every port that reads it.</summary>
+    /// <summary>The model's norm with given weights at each row of an input [rows, d_model], its statistics computed once for every port that reads it.</summary>
     private sealed class NormRows
     {
         private readonly float[] _x, _weight, _means, _rstds;
@@ -430,10 +422,11 @@ public sealed class EdgeForward
         private readonly float _offset;
         private readonly bool _center;
 
-        public NormRows(EdgeForward forward, Tensor input, float[] weight, int rows)
+        public NormRows(EdgeForward forward, Tensor input, float[] weight)
         {
             var c = forward._model.Config;
-            (_x, _weight, _d, _offset, _center) = (input.Contiguous().Span[..(rows * c.DModel)].ToArray(), weight, c.DModel, c.NormAddsOne ? 1f : 0f, c.Norm == NormKind.LayerNorm);
+            (_x, _weight, _d, _offset, _center) = (input.ToArray(), weight, c.DModel, c.NormAddsOne ? 1f : 0f, c.Norm == NormKind.LayerNorm);
+            int rows = _x.Length / _d;
             (_means, _rstds) = (new float[rows], new float[rows]);
             var normed = new float[_d];
             for (int r = 0; r < rows; r++) _rstds[r] = Normalization.Forward(_x.AsSpan(r * _d, _d), weight, _offset, default, c.NormEps, _center, normed, out _means[r]);

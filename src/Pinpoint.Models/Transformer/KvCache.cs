@@ -59,21 +59,14 @@ public sealed class KvCache
     public void Freeze() => Frozen = true;
 
     /// <summary>
-    /// A frozen cache's keys/values of one layer followed by the new ones [r·B, T, Hkv, D], joined on <paramref name="cx"/>'s
-    /// tape so gradients reach the new ones (the prefix is a constant). A batch of r·B sequences continues the B stored
-    /// ones r times over: sequence i follows stored sequence i mod B.
+    /// A frozen cache's keys/values of one layer followed by the new ones [B, T, Hkv, D], joined on <paramref name="cx"/>'s
+    /// tape so gradients reach the new ones (the prefix is a constant).
     /// </summary>
     public (Tensor Keys, Tensor Values) Extend(Compute cx, int layer, Tensor keys, Tensor values)
     {
         if (!Frozen) throw new InvalidOperationException("only a frozen KV cache is extended without storing; call Freeze first");
-        int copies = keys.Dim(0) / BatchSize;
-        if (copies * BatchSize != keys.Dim(0)) throw new ArgumentException($"KV cache holds {BatchSize} sequences; a batch of {keys.Dim(0)} cannot continue them");
-        Tensor Stored(Tensor all)
-        {
-            var stored = all.Slice(1, 0, Length);
-            return copies == 1 ? stored : cx.Concat(Enumerable.Repeat(stored, copies).ToArray(), 0);
-        }
-        return (cx.Concat([Stored(_keys[layer]), keys], 1), cx.Concat([Stored(_values[layer]), values], 1));
+        if (keys.Dim(0) != BatchSize) throw new ArgumentException($"KV cache holds {BatchSize} sequences; cannot extend it by {keys.Dim(0)}");
+        return (cx.Concat([_keys[layer].Slice(1, 0, Length), keys], 1), cx.Concat([_values[layer].Slice(1, 0, Length), values], 1));
     }
 
     /// <summary>Marks the tokens appended in this step as stored (after every layer has appended); a frozen cache stays as it is.</summary>

@@ -45,15 +45,6 @@ public sealed class TokenBatch
         return new TokenBatch(BatchSize, length, ids);
     }
 
-    /// <summary>The sequences of <paramref name="first"/> followed by those of <paramref name="second"/> (as long), each with its padding.</summary>
-    public static TokenBatch Stack(TokenBatch first, TokenBatch second)
-    {
-        if (first.Length != second.Length) throw new ArgumentException($"cannot stack sequences of {first.Length} and {second.Length} tokens in one batch");
-        bool[]? mask = first.Mask is null && second.Mask is null ? null
-            : [.. first.Mask ?? Enumerable.Repeat(true, first.Ids.Length), .. second.Mask ?? Enumerable.Repeat(true, second.Ids.Length)];
-        return new TokenBatch(first.BatchSize + second.BatchSize, first.Length, [.. first.Ids, .. second.Ids], mask);
-    }
-
     public static TokenBatch Single(IReadOnlyList<int> ids, int positionOffset = 0) => new(1, ids.Count, ids.ToArray(), null, positionOffset);
 
     /// <summary>One sequence as a batch of one row (what every single-prompt analysis runs).</summary>
