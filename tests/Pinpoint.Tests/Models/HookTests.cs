@@ -227,6 +227,19 @@ public class HookTests
 
     [Theory]
     [MemberData(nameof(Models))]
+    public void ResidualIsTheForwardUpToTheFinalNorm(string model)
+    {
+        using var loaded = Open(model);
+        var m = loaded.Model;
+        var batch = TokenBatch.Single(Prompt(model));
+        var (_, cache) = m.RunWithCache(batch, name => name == HookNames.ResidPost(m.Config.NLayers - 1));
+        var residual = m.Residual(Compute.Eager, batch);
+        Assert.Equal(cache[HookNames.ResidPost(m.Config.NLayers - 1)].ToArray(), residual.ToArray());
+        Assert.Equal([1, batch.Length, m.Config.DModel], residual.Shape.ToArray());
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
     public void AFrozenPrefixContinuesAsTheWholeRunOnAndOffTheTape(string model)
     {
         // Two continuations of one frozen 6-token prefix, one of them taped: each gives the whole run's logits at its
