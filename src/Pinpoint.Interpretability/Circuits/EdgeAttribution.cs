@@ -23,12 +23,17 @@ public static class EdgeAttribution
         ActivationPatching.CheckLengths(clean, counterfactual);
         var scratch = forward.RentScratch();
         // Before the first position where the prompts differ, causal attention makes every activation of the two runs the
-        // same (each sender moves by exactly 0, so those positions add nothing to any score): the prefix runs once,
-        // untaped, and both runs continue from its keys and values.
+        // same (each sender moves by exactly 0 there, so those positions add nothing to any score): the counterfactual runs
+        // whole and untaped, keeping its keys and values, and the clean run continues from those of the shared positions.
         int shared = SharedPrefix(clean, counterfactual, metric);
-        var prefix = shared == 0 ? null : forward.Prefix(clean, shared, scratch.Arena);
-        if (shared > 0) (clean, counterfactual) = (clean.Range(shared, clean.Length - shared), counterfactual.Range(shared, clean.Length - shared));
+        var prefix = shared == 0 ? null : new KvCache(forward.Model.Config, clean.BatchSize, clean.Length);
         var corrupt = forward.SenderOutputs(counterfactual, scratch.Arena, prefix);
+        if (prefix is not null)
+        {
+            prefix.Freeze(shared);
+            corrupt = From(corrupt, counterfactual, shared);
+            clean = clean.Range(shared, clean.Length - shared);
+        }
         var graph = forward.Graph;
         int size = clean.BatchSize * clean.Length * graph.Config.DModel;
         // Column s of moved: sender s's (counterfactual − clean) output. Every port against every sender is then one
@@ -74,6 +79,19 @@ public static class EdgeAttribution
         for (int b = 0; b < clean.BatchSize; b++)
             shared = clean.Ids.AsSpan(b * length, shared).CommonPrefixLength(counterfactual.Ids.AsSpan(b * length, shared));
         return shared;
+    }
+
+    /// <summary>Each sender's output from position <paramref name="start"/> on in every sequence of <paramref name="run"/>: [sequences, T, d_model] → [sequences, T − start, d_model].</summary>
+    private static Dictionary<Node, float[]> From(Dictionary<Node, float[]> outputs, TokenBatch run, int start)
+    {
+        int length = run.Length, rest = length - start;
+        return outputs.ToDictionary(kv => kv.Key, kv =>
+        {
+            int d = kv.Value.Length / (run.BatchSize * length);
+            var kept = new float[run.BatchSize * rest * d];
+            for (int b = 0; b < run.BatchSize; b++) kv.Value.AsSpan((b * length + start) * d, rest * d).CopyTo(kept.AsSpan(b * rest * d));
+            return kept;
+        });
     }
 
     /// <summary>[T·d_model, senders]: each sender's counterfactual output minus its clean one, a column per sender in <see cref="EdgeGraph.Senders"/> order.</summary>

@@ -152,28 +152,16 @@ public sealed class EdgeForward
 
     /// <summary>Every sender's output on <paramref name="ids"/> from an ordinary cached forward (what an ablation substitutes).</summary>
     /// <param name="arena">Where the forward's own tensors live (the outputs are copied out); null: fresh arrays.</param>
-    /// <param name="prefix">Keys and values of the tokens before <paramref name="ids"/> (see <see cref="Prefix"/>); the outputs are <paramref name="ids"/>' positions only.</param>
-    public Dictionary<Node, float[]> SenderOutputs(TokenBatch ids, TensorArena? arena = null, KvCache? prefix = null)
+    /// <param name="kvCache">A frozen cache: the keys and values of the tokens before <paramref name="ids"/>, whose positions alone the outputs then hold;
+    /// an empty one: filled with the run's keys and values (e.g. to freeze a prefix of them for runs that share it).</param>
+    public Dictionary<Node, float[]> SenderOutputs(TokenBatch ids, TensorArena? arena = null, KvCache? kvCache = null)
     {
         var names = SenderHooks(_model.Config).ToHashSet();
         var hooks = new HookSet(names.Contains);
-        _model.Residual(new Compute(arena: arena), ids, hooks, prefix);
+        _model.Residual(new Compute(arena: arena), ids, hooks, kvCache);
         var outputs = new Dictionary<Node, float[]>();
         foreach (var name in names) Capture(name, hooks.Cache[name], outputs);
         return outputs;
-    }
-
-    /// <summary>
-    /// The keys and values of the first <paramref name="length"/> positions of <paramref name="ids"/> from an untaped
-    /// forward, frozen: a run of the positions after them (the clean or a counterfactual ending, taped or not) reads them
-    /// instead of recomputing what causal attention makes the same in every such run.
-    /// </summary>
-    public KvCache Prefix(TokenBatch ids, int length, TensorArena? arena = null)
-    {
-        var cache = new KvCache(_model.Config, ids.BatchSize, length);
-        _model.Residual(new Compute(arena: arena), ids.Range(0, length), kvCache: cache);
-        cache.Freeze();
-        return cache;
     }
 
     /// <summary>Each sender's mean output row [d_model] over every position of <paramref name="reference"/> (mean ablation).</summary>
@@ -354,7 +342,7 @@ public sealed class EdgeForward
     /// </summary>
     /// <param name="scratch">Holds the run's tensors; the gradients are copied out.</param>
     /// <param name="before">Runs first at its hook (e.g. to move the embeddings along a path).</param>
-    /// <param name="prefix">Keys and values of the tokens before <paramref name="ids"/> (see <see cref="Prefix"/>): the gradients and outputs are then those
+    /// <param name="prefix">Keys and values of the tokens before <paramref name="ids"/> (a frozen <see cref="KvCache"/>): the gradients and outputs are then those
     /// of <paramref name="ids"/>' positions in the whole run (causal attention sends nothing from them back to the prefix).</param>
     public PortGradients Gradients(TokenBatch ids, AnswerMetric metric, Scratch scratch, (string HookName, HookFunction Function)? before = null, KvCache? prefix = null)
     {

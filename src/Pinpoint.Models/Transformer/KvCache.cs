@@ -55,8 +55,13 @@ public sealed class KvCache
     /// </summary>
     public bool Frozen { get; private set; }
 
-    /// <summary>Keeps the tokens stored so far as a fixed prefix (see <see cref="Frozen"/>).</summary>
-    public void Freeze() => Frozen = true;
+    /// <summary>Keeps the first <paramref name="length"/> tokens stored so far as a fixed prefix (see <see cref="Frozen"/>) and forgets the rest.</summary>
+    public void Freeze(int length)
+    {
+        if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length), length, $"the KV cache holds {Length} tokens");
+        Length = length;
+        Frozen = true;
+    }
 
     /// <summary>
     /// A frozen cache's keys/values of one layer followed by the new ones [B, T, Hkv, D], joined on <paramref name="cx"/>'s

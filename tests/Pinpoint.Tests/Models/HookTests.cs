@@ -242,21 +242,20 @@ public class HookTests
     [MemberData(nameof(Models))]
     public void AFrozenPrefixContinuesAsTheWholeRunOnAndOffTheTape(string model)
     {
-        // Two continuations of one frozen 6-token prefix, one of them taped: each gives the whole run's logits at its
-        // positions, and the taped one the whole run's gradient at its positions of resid_pre 0 (which reaches the logits
-        // through its own keys and values too).
+        // A cache filled by one prompt and frozen at the 6 tokens another shares with it: continuing either (the other one
+        // taped) gives the whole run's logits at its positions, and the taped one the whole run's gradient at its
+        // positions of resid_pre 0 (which reaches the logits through its own keys and values too).
         using var loaded = Open(model);
         var m = loaded.Model;
         var prompt = Prompt(model);
         int shared = 6, vocab = m.Config.VocabSize, d = m.Config.DModel;
         var other = prompt.ToArray();
         other[shared] = prompt[shared + 1];
-        var cache = new KvCache(m.Config, 1, shared);
-        m.Forward(Compute.Eager, TokenBatch.Single(prompt[..shared]), kvCache: cache);
-        cache.Freeze();
+        var cache = new KvCache(m.Config, 1, prompt.Length);
+        var wholeOther = m.Forward(Compute.Eager, TokenBatch.Single(other), kvCache: cache).ToArray()[(shared * vocab)..];
+        cache.Freeze(shared);
 
         var continued = m.Forward(Compute.Eager, TokenBatch.Single(other[shared..]), kvCache: cache).ToArray();
-        var wholeOther = m.Forward(Compute.Eager, TokenBatch.Single(other)).ToArray()[(shared * vocab)..];
         Assert.True(MaxAbsDiff(wholeOther, continued) <= 1e-4, $"max |Δlogit| {MaxAbsDiff(wholeOther, continued):G3}");
         Assert.Equal(shared, cache.Length);
 
