@@ -12,7 +12,8 @@ public sealed record EdgeScore(Edge Edge, double Score);
 /// <summary>
 /// Edge attribution patching (EAP, Syed et al. 2023): for every edge u→v, (u's output on the counterfactual − on the
 /// clean prompt) · ∂metric/∂(v's input), summed over positions — one cached counterfactual forward, one taped clean
-/// forward and one backward for all edges. With integrated gradients (EAP-IG, Hanna et al. 2024) the gradient is
+/// forward and one backward for all edges, the clean ones only over the positions from the first where the prompts differ
+/// (before it every sender moves by exactly 0). With integrated gradients (EAP-IG, Hanna et al. 2024) the gradient is
 /// averaged over embeddings moved along the straight line from the counterfactual to the clean prompt.
 /// </summary>
 public static class EdgeAttribution
