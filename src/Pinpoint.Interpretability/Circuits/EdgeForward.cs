@@ -152,12 +152,15 @@ public sealed class EdgeForward
 
     /// <summary>Every sender's output on <paramref name="ids"/> from an ordinary cached forward (what an ablation substitutes).</summary>
     /// <param name="arena">Where the forward's own tensors live (the outputs are copied out); null: fresh arrays.</param>
-    public Dictionary<Node, float[]> SenderOutputs(TokenBatch ids, TensorArena? arena = null)
+    /// <param name="kvCache">A frozen cache: the keys and values of the tokens before <paramref name="ids"/>, whose positions alone the outputs then hold;
+    /// an empty one: filled with the run's keys and values (e.g. to freeze a prefix of them for runs that share it).</param>
+    public Dictionary<Node, float[]> SenderOutputs(TokenBatch ids, TensorArena? arena = null, KvCache? kvCache = null)
     {
         var names = SenderHooks(_model.Config).ToHashSet();
-        var (_, cache) = _model.RunWithCache(ids, names.Contains, new Compute(arena: arena), lastPositionOnly: true);
+        var hooks = new HookSet(names.Contains);
+        _model.Residual(new Compute(arena: arena), ids, hooks, kvCache);
         var outputs = new Dictionary<Node, float[]>();
-        foreach (var name in names) Capture(name, cache[name], outputs);
+        foreach (var name in names) Capture(name, hooks.Cache[name], outputs);
         return outputs;
     }
 
@@ -339,7 +342,9 @@ public sealed class EdgeForward
     /// </summary>
     /// <param name="scratch">Holds the run's tensors; the gradients are copied out.</param>
     /// <param name="before">Runs first at its hook (e.g. to move the embeddings along a path).</param>
-    public PortGradients Gradients(TokenBatch ids, AnswerMetric metric, Scratch scratch, (string HookName, HookFunction Function)? before = null)
+    /// <param name="prefix">Keys and values of the tokens before <paramref name="ids"/> (a frozen <see cref="KvCache"/>): the gradients and outputs are then those
+    /// of <paramref name="ids"/>' positions in the whole run (causal attention sends nothing from them back to the prefix).</param>
+    public PortGradients Gradients(TokenBatch ids, AnswerMetric metric, Scratch scratch, (string HookName, HookFunction Function)? before = null, KvCache? prefix = null)
     {
         var c = _model.Config;
         var outputs = new Dictionary<Node, float[]>();
@@ -356,7 +361,7 @@ public sealed class EdgeForward
         });
         foreach (var name in SenderHooks(c)) hooks.Add(name, (x, hookName) => { Capture(hookName, x, outputs); return null; });
         foreach (var name in GradientHooks(c)) hooks.Add(name, (x, hookName) => { kept[hookName] = x; return null; });
-        var logits = _model.Forward(new Compute(scratch.Tape, scratch.Arena), ids, hooks, lastPositionOnly: metric.LastPositionOnly);
+        var logits = _model.Forward(new Compute(scratch.Tape, scratch.Arena), ids, hooks, prefix, lastPositionOnly: metric.LastPositionOnly);
         metric.Backward(scratch.Tape, logits);
 
         int rows = ids.BatchSize * ids.Length, size = rows * c.DModel;

@@ -48,13 +48,35 @@ public sealed class HookedTransformer : IDisposable
     public Tensor Forward(Compute cx, TokenBatch batch, HookSet? hooks = null, KvCache? kvCache = null, bool lastPositionOnly = false)
     {
         var c = Config;
+        (var x, hooks) = Blocks(cx, batch, hooks, kvCache);
+        int bsz = batch.BatchSize, len = batch.Length, rows = bsz * len;
+        var final = Norm(cx, x, Weights.FinalNorm, HookNames.FinalScale, HookNames.FinalNormalized, hooks);
+        if (lastPositionOnly && len > 1)
+        {
+            var lastRows = Enumerable.Range(1, bsz).Select(b => b * len - 1).ToArray();
+            final = cx.Reshape(cx.SelectRows(cx.Reshape(final, rows, c.DModel), lastRows), bsz, 1, c.DModel);
+        }
+        return Project(cx, final, Weights.Unembed);
+    }
+
+    /// <summary>
+    /// The residual stream after the last block, [batch, length, d_model]: the forward without the final norm and
+    /// unembedding, for callers that read activations only (the unembedding matrix is most of a small model's weights).
+    /// </summary>
+    public Tensor Residual(Compute cx, TokenBatch batch, HookSet? hooks = null, KvCache? kvCache = null)
+        => Blocks(cx, batch, hooks, kvCache).Residual;
+
+    /// <summary>The blocks of a forward: the residual stream after the last one, and the hooks the pass runs (the call's, with the model's interventions).</summary>
+    private (Tensor Residual, HookSet? Hooks) Blocks(Compute cx, TokenBatch batch, HookSet? hooks, KvCache? kvCache)
+    {
+        var c = Config;
         int past = kvCache?.Length ?? 0;
         if (past + batch.Length > c.ContextLength)
             throw new ArgumentException($"{past + batch.Length} tokens exceed the model's context of {c.ContextLength}");
         foreach (var id in batch.Ids)
             if ((uint)id >= (uint)c.VocabSize) throw new ArgumentException($"token id {id} is outside the vocabulary of {c.VocabSize}");
         if (hooks is not null) foreach (var name in hooks.Names) CheckHookName(name);
-        int bsz = batch.BatchSize, len = batch.Length, rows = bsz * len;
+        int bsz = batch.BatchSize, len = batch.Length;
         var positions = past == 0 ? batch.Positions : batch.Positions.Select(p => p + past).ToArray();
         if (Interventions.Count > 0)
         {
@@ -104,14 +126,7 @@ public sealed class HookedTransformer : IDisposable
             x = Hook(HookNames.ResidPost(l), sum);
         }
         kvCache?.Advance(len);
-
-        var final = Norm(cx, x, Weights.FinalNorm, HookNames.FinalScale, HookNames.FinalNormalized, hooks);
-        if (lastPositionOnly && len > 1)
-        {
-            var lastRows = Enumerable.Range(1, bsz).Select(b => b * len - 1).ToArray();
-            final = cx.Reshape(cx.SelectRows(cx.Reshape(final, rows, c.DModel), lastRows), bsz, 1, c.DModel);
-        }
-        return Project(cx, final, Weights.Unembed);
+        return (x, hooks);
     }
 
     /// <summary>
@@ -277,7 +292,7 @@ public sealed class HookedTransformer : IDisposable
             k = Hook(HookNames.RotK(layer), cx.Rope(k, _rope, 0, positions));
         }
         int past = kvCache?.Length ?? 0;
-        if (kvCache is not null) (k, v) = kvCache.Append(layer, k, v);
+        if (kvCache is not null) (k, v) = kvCache.Frozen ? kvCache.Extend(cx, layer, k, v) : kvCache.Append(layer, k, v);
 
         var z = Hook(HookNames.Z(layer), ScaledDotProduct(cx, layer, q, k, v, batch, past, hooks));
         var wo = w.O;

@@ -35,6 +35,16 @@ public sealed class TokenBatch
         }
     }
 
+    /// <summary>Positions [<paramref name="start"/>, start + <paramref name="length"/>) of every sequence (of an unpadded batch).</summary>
+    public TokenBatch Range(int start, int length)
+    {
+        if (Mask is not null) throw new InvalidOperationException("a padded batch cannot be cut by position");
+        if (start < 0 || length <= 0 || start + length > Length) throw new ArgumentOutOfRangeException(nameof(start), $"positions {start}..{start + length} lie outside a batch of length {Length}");
+        var ids = new int[BatchSize * length];
+        for (int b = 0; b < BatchSize; b++) Ids.AsSpan(b * Length + start, length).CopyTo(ids.AsSpan(b * length));
+        return new TokenBatch(BatchSize, length, ids);
+    }
+
     public static TokenBatch Single(IReadOnlyList<int> ids, int positionOffset = 0) => new(1, ids.Count, ids.ToArray(), null, positionOffset);
 
     /// <summary>One sequence as a batch of one row (what every single-prompt analysis runs).</summary>

@@ -116,33 +116,58 @@ public class EdgeAttributionTests
         }
     }
 
-    [Theory]
-    [MemberData(nameof(Architectures))]
-    public void ScoresAreSenderMovesDottedWithPortGradients(string kind)
+    /// <summary>
+    /// Counterfactuals differing first at position 2, only at the last position (all but the last row run once, shared),
+    /// and at position 0 (nothing shared), each for plain EAP and EAP-IG with two steps.
+    /// </summary>
+    public static TheoryData<string, int[], int> Pairs()
     {
-        // The definition, summed edge by edge in double precision from one plain taped run: (counterfactual − clean)
-        // sender output · the port's input gradient. The scores (one product per stack over the senders that feed it,
-        // on a tape and arena reused between calls) must match it, and a second call must repeat the first exactly.
+        var data = new TheoryData<string, int[], int>();
+        foreach (var kind in new[] { "gpt2", "llama-gqa", "parallel" })
+            foreach (var counterfactual in new[] { Counterfactual, [1, 5, 2, 7, 3, 9, 8], [6, 5, 2, 7, 3, 9, 4] })
+                foreach (var steps in new[] { 0, 2 }) data.Add(kind, counterfactual, steps);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Pairs))]
+    public void ScoresAreSenderMovesDottedWithPortGradients(string kind, int[] counterfactualIds, int igSteps)
+    {
+        // The definition, summed edge by edge in double precision from plain taped runs of the whole prompt: (counterfactual
+        // − clean) sender output · the port's input gradient, averaged over the embeddings moved α = (k + ½)/S of the way
+        // from the counterfactual's for EAP-IG. The scores (one product per stack over the senders that feed it, positions
+        // the prompts share run once, on a tape and arena reused between calls) must match it, and a second call must
+        // repeat the first exactly.
         var model = Random(kind);
         var forward = new EdgeForward(model);
         AnswerMetric metric = new LogitDiffReadout(model, 3, 4);
-        var tape = AttributionPatching.ActivationTape(model);
-        var run = forward.Run(Clean, tape: tape);
-        metric.Backward(tape, run.Logits);
-        var counterfactual = forward.SenderOutputs(Counterfactual);
-        var expected = forward.Graph.Edges.Select(e =>
+        var counterfactual = forward.SenderOutputs(counterfactualIds);
+        var clean = forward.SenderOutputs(Clean);
+        int steps = Math.Max(igSteps, 1);
+        var expected = new double[forward.Graph.Edges.Count];
+        for (int k = 0; k < steps; k++)
         {
-            var gradient = run.Inputs[e.To].Gradient;
-            double sum = 0;
-            for (int i = 0; i < gradient.Length; i++) sum += ((double)counterfactual[e.From][i] - run.Outputs[e.From][i]) * gradient[i];
-            return sum;
-        }).ToArray();
-        var scores = EdgeAttribution.Scores(forward, Clean, Counterfactual, metric);
+            double alpha = igSteps == 0 ? 1 : (k + 0.5) / steps;
+            var tape = AttributionPatching.ActivationTape(model);
+            var run = forward.Run(Clean, tape: tape, before: (HookNames.ResidPre(0), (x, _) =>
+            {
+                var moved = x.Contiguous().ToArray().Select((v, i) => (float)(counterfactual[Node.Embed][i] + alpha * (v - counterfactual[Node.Embed][i]))).ToArray();
+                return Pinpoint.Engine.Tensors.Tensor.FromArray(moved, x.Shape.ToArray());
+            }));
+            metric.Backward(tape, run.Logits);
+            for (int e = 0; e < expected.Length; e++)
+            {
+                var edge = forward.Graph.Edges[e];
+                var gradient = run.Inputs[edge.To].Gradient;
+                for (int i = 0; i < gradient.Length; i++) expected[e] += ((double)counterfactual[edge.From][i] - clean[edge.From][i]) * gradient[i] / steps;
+            }
+        }
+        var scores = EdgeAttribution.Scores(forward, Clean, counterfactualIds, metric, igSteps);
         double largest = expected.Max(Math.Abs);
         Assert.True(largest > 1e-2, "the pair must move the metric");
         for (int e = 0; e < expected.Length; e++)
             Assert.True(Math.Abs(scores[e] - expected[e]) <= 1e-5 * largest, $"{forward.Graph.Edges[e]}: {scores[e]:G9} vs {expected[e]:G9}");
-        Assert.Equal(scores, EdgeAttribution.Scores(forward, Clean, Counterfactual, metric));
+        Assert.Equal(scores, EdgeAttribution.Scores(forward, Clean, counterfactualIds, metric, igSteps));
     }
 
     [Theory]

@@ -225,6 +225,69 @@ public class HookTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void ResidualIsTheForwardUpToTheFinalNorm(string model)
+    {
+        using var loaded = Open(model);
+        var m = loaded.Model;
+        var batch = TokenBatch.Single(Prompt(model));
+        var (_, cache) = m.RunWithCache(batch, name => name == HookNames.ResidPost(m.Config.NLayers - 1));
+        var residual = m.Residual(Compute.Eager, batch);
+        Assert.Equal(cache[HookNames.ResidPost(m.Config.NLayers - 1)].ToArray(), residual.ToArray());
+        Assert.Equal([1, batch.Length, m.Config.DModel], residual.Shape.ToArray());
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void AFrozenPrefixContinuesAsTheWholeRunOnAndOffTheTape(string model)
+    {
+        // A cache filled by one prompt and frozen at the 6 tokens another shares with it: continuing either (the other one
+        // taped) gives the whole run's logits at its positions, and the taped one the whole run's gradient at its
+        // positions of resid_pre 0 (which reaches the logits through its own keys and values too).
+        using var loaded = Open(model);
+        var m = loaded.Model;
+        var prompt = Prompt(model);
+        int shared = 6, vocab = m.Config.VocabSize, d = m.Config.DModel;
+        var other = prompt.ToArray();
+        other[shared] = prompt[shared + 1];
+        var cache = new KvCache(m.Config, 1, prompt.Length);
+        var wholeOther = m.Forward(Compute.Eager, TokenBatch.Single(other), kvCache: cache).ToArray()[(shared * vocab)..];
+        cache.Freeze(shared);
+
+        var continued = m.Forward(Compute.Eager, TokenBatch.Single(other[shared..]), kvCache: cache).ToArray();
+        Assert.True(MaxAbsDiff(wholeOther, continued) <= 1e-4, $"max |Δlogit| {MaxAbsDiff(wholeOther, continued):G3}");
+        Assert.Equal(shared, cache.Length);
+
+        var (logits, gradient) = Taped(prompt[shared..], cache, 0);
+        var (wholeLogits, wholeGradient) = Taped(prompt, null, shared);
+        Assert.True(MaxAbsDiff(wholeLogits[(shared * vocab)..], logits) <= 1e-4);
+        var expected = wholeGradient[(shared * d)..];
+        Assert.True(expected.Max(Math.Abs) > 1e-3, "the gradient must not vanish");
+        Assert.True(MaxAbsDiff(expected, gradient) <= 1e-4 * expected.Max(Math.Abs), $"max |Δgradient| {MaxAbsDiff(expected, gradient):G3}");
+        var step = Tensor.Zeros(1, 1, m.Config.NKvHeads, m.Config.DHead);
+        Assert.Throws<InvalidOperationException>(() => cache.Append(0, step, step));
+
+        // Logits and ∂(Σ sin(i) · logit i over the rows from position `seeded` on)/∂resid_pre 0 of a taped run.
+        (float[] Logits, float[] Gradient) Taped(int[] ids, KvCache? prefix, int seeded)
+        {
+            var tape = new Tape();
+            Tensor? leaf = null;
+            var hooks = new HookSet();
+            hooks.Add(HookNames.ResidPre(0), (x, _) =>
+            {
+                leaf = x.Contiguous().Clone();
+                leaf.RequiresGrad = true;
+                return leaf;
+            });
+            var output = m.Forward(new Compute(tape), TokenBatch.Single(ids), hooks, prefix);
+            var seed = Tensor.Zeros(output.Shape.ToArray());
+            for (int i = seeded * vocab; i < output.Size; i++) seed.Span[i] = (float)Math.Sin(i - seeded * vocab);
+            tape.Backward(output, seed);
+            return (output.ToArray(), leaf!.Grad!.ToArray());
+        }
+    }
+
     private static Tensor ZeroHead(Tensor z, int head)
     {
         var copy = z.Clone();
