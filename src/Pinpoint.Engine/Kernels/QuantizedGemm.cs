@@ -16,6 +16,9 @@ public static unsafe class QuantizedGemm
     /// <summary>Weight bytes per task: a chunk of rows that stays in L2 while every group of four activation rows passes over it.</summary>
     private const long ChunkBytes = 128 * 1024;
 
+    /// <summary>From this many activation rows, K-quant weights go through <see cref="QuantizedPanelGemm"/> (its tiles take four rows).</summary>
+    private const int PanelRowsFrom = 4;
+
     /// <summary>
     /// W's row r starts at element r·<paramref name="ldw"/> of <paramref name="w"/>'s block sequence
     /// (<paramref name="ldw"/> ≥ k, both whole blocks).
@@ -60,6 +63,11 @@ public static unsafe class QuantizedGemm
         if (m == 1)
         {
             QuantizedGemv.Run(path, type, n, k, a, w, rowBytes, c, beta);
+            return;
+        }
+        if (m >= PanelRowsFrom && QuantizedPanelGemm.Supports(type))
+        {
+            QuantizedPanelGemm.Run(path, type, m, n, k, a, lda, w, rowBytes, c, ldc, beta);
             return;
         }
         var job = new Job
