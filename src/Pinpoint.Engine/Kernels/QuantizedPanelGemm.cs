@@ -127,16 +127,26 @@ public static unsafe class QuantizedPanelGemm
             {
                 Tile(j.Path, j.Type, panel + g * j.GroupBytes, j.K / BlockQuantization.QKK, tokens, lanes);
                 int row = (firstGroup + g) * GroupRows, rows = Math.Min(GroupRows, j.N - row);
-                for (int t = 0; t < count; t++)
-                {
-                    float* y = j.C + (long)(t0 + t) * j.Ldc + row;
-                    for (int r = 0; r < rows; r++)
-                    {
-                        float dot = lanes[16 * t + 2 * r] + lanes[16 * t + 2 * r + 1];
-                        y[r] = j.Beta == 0f ? dot : dot + j.Beta * y[r];
-                    }
-                }
+                for (int t = 0; t < count; t++) StoreRows(lanes + 16 * t, j.C + (long)(t0 + t) * j.Ldc + row, rows, j.Beta);
             }
+        }
+    }
+
+    /// <summary>y[r] = lanes[2r] + lanes[2r + 1] (+ beta·y[r]) for the group's <paramref name="rows"/> rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRows(float* lanes, float* y, int rows, float beta)
+    {
+        if (rows == GroupRows && beta == 0f && Avx2.IsSupported)
+        {
+            // Pairwise sums come out as rows 0, 1, 4, 5, 2, 3, 6, 7; one permute puts them in order.
+            var sums = Avx.HorizontalAdd(Avx.LoadVector256(lanes), Avx.LoadVector256(lanes + 8));
+            Avx.Store(y, Avx2.PermuteVar8x32(sums, Vector256.Create(0, 1, 4, 5, 2, 3, 6, 7)));
+            return;
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            float dot = lanes[2 * r] + lanes[2 * r + 1];
+            y[r] = beta == 0f ? dot : dot + beta * y[r];
         }
     }
 
@@ -172,7 +182,9 @@ public static unsafe class QuantizedPanelGemm
     {
         int groupValues = GroupValues(type), groups = BlockQuantization.QKK / groupValues;
         int sbBytes = SuperBlockBytes(type), blockBytes = type.BlockBytes();
-        byte* levels = stackalloc byte[BlockQuantization.QKK];
+        // Row r's levels of one super-block at levels[256r]; rows past the last stay zero.
+        byte* levels = stackalloc byte[GroupRows * BlockQuantization.QKK];
+        if (rows < GroupRows) new Span<byte>(levels, GroupRows * BlockQuantization.QKK).Clear();
         short* scales = stackalloc short[16];
         short* coefficients = stackalloc short[16];
         for (int sb = 0; sb < k / BlockQuantization.QKK; sb++)
@@ -185,16 +197,62 @@ public static unsafe class QuantizedPanelGemm
             for (int r = 0; r < rows; r++)
             {
                 byte* block = w + r * rowBytes + (long)sb * blockBytes;
-                (float d, float offset) = Unpack(type, block, levels, scales, coefficients);
-                ulong* slot = (ulong*)(record + 8 * r);
-                for (int c = 0; c < BlockQuantization.QKK / 8; c++) slot[8 * c] = ((ulong*)levels)[c];
+                (float d, float offset) = Unpack(type, block, levels + BlockQuantization.QKK * r, scales, coefficients);
                 // The group's scale in all four int16 lanes of the row's 8-byte slot.
                 for (int g = 0; g < groups; g++) scaleRecords[8 * g + r] = (ushort)scales[g] * 0x0001_0001_0001_0001UL;
                 for (int v = 0; v < groups / 4; v++) coefficientRecords[8 * v + r] = ((ulong*)coefficients)[v];
                 factors[2 * r] = factors[2 * r + 1] = d;
                 factors[16 + 2 * r] = factors[16 + 2 * r + 1] = offset;
             }
+            Interleave(levels, record);
         }
+    }
+
+    /// <summary>
+    /// The eight rows' levels (row r at rows[256r]) into 32 records of 64 bytes: record c holds values 8c..8c+7 of
+    /// row r at bytes 8r..8r+7. On AVX-512 an 8 × 8 transpose of 8-byte elements per eight records.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Interleave(byte* rows, byte* records)
+    {
+        const int RowBytes = BlockQuantization.QKK;
+        if (!Avx512F.IsSupported)
+        {
+            for (int r = 0; r < GroupRows; r++)
+            for (int c = 0; c < RowBytes / 8; c++) ((ulong*)records)[8 * c + r] = ((ulong*)(rows + RowBytes * r))[c];
+            return;
+        }
+        for (int c0 = 0; c0 < RowBytes / 8; c0 += 8)
+        {
+            // Pairs of rows interleaved within 128-bit lanes: even[p] lane i holds (row 2p, row 2p+1) of record 2i, odd[p] of record 2i + 1.
+            var r0 = Avx512F.LoadVector512((ulong*)(rows + 8 * c0));
+            var r1 = Avx512F.LoadVector512((ulong*)(rows + RowBytes + 8 * c0));
+            var r2 = Avx512F.LoadVector512((ulong*)(rows + 2 * RowBytes + 8 * c0));
+            var r3 = Avx512F.LoadVector512((ulong*)(rows + 3 * RowBytes + 8 * c0));
+            var r4 = Avx512F.LoadVector512((ulong*)(rows + 4 * RowBytes + 8 * c0));
+            var r5 = Avx512F.LoadVector512((ulong*)(rows + 5 * RowBytes + 8 * c0));
+            var r6 = Avx512F.LoadVector512((ulong*)(rows + 6 * RowBytes + 8 * c0));
+            var r7 = Avx512F.LoadVector512((ulong*)(rows + 7 * RowBytes + 8 * c0));
+            byte* o = records + 64 * c0;
+            InterleaveLanes(Avx512F.UnpackLow(r0, r1), Avx512F.UnpackLow(r2, r3), Avx512F.UnpackLow(r4, r5), Avx512F.UnpackLow(r6, r7), o, o + 128);
+            InterleaveLanes(Avx512F.UnpackHigh(r0, r1), Avx512F.UnpackHigh(r2, r3), Avx512F.UnpackHigh(r4, r5), Avx512F.UnpackHigh(r6, r7), o + 64, o + 192);
+        }
+    }
+
+    /// <summary>
+    /// Lane i of a, b, c, d (rows 0–1, 2–3, 4–5, 6–7 of record 2i, or 2i + 1) into one record each: lanes 0 and 2 go to
+    /// <paramref name="first"/> and <paramref name="first"/> + 256, lanes 1 and 3 to <paramref name="second"/> and + 256.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InterleaveLanes(Vector512<ulong> a, Vector512<ulong> b, Vector512<ulong> c, Vector512<ulong> d, byte* first, byte* second)
+    {
+        // vshufi64x2 picks two 128-bit lanes from each operand: 0x44 lanes 0, 1 of both, 0xEE lanes 2, 3; then 0x88 lanes 0, 2 and 0xDD lanes 1, 3.
+        Vector512<ulong> ab01 = Avx512F.Shuffle4x128(a, b, 0x44), cd01 = Avx512F.Shuffle4x128(c, d, 0x44);
+        Vector512<ulong> ab23 = Avx512F.Shuffle4x128(a, b, 0xEE), cd23 = Avx512F.Shuffle4x128(c, d, 0xEE);
+        Avx512F.Store((ulong*)first, Avx512F.Shuffle4x128(ab01, cd01, 0x88));
+        Avx512F.Store((ulong*)second, Avx512F.Shuffle4x128(ab01, cd01, 0xDD));
+        Avx512F.Store((ulong*)(first + 256), Avx512F.Shuffle4x128(ab23, cd23, 0x88));
+        Avx512F.Store((ulong*)(second + 256), Avx512F.Shuffle4x128(ab23, cd23, 0xDD));
     }
 
     /// <summary>
@@ -244,12 +302,9 @@ public static unsafe class QuantizedPanelGemm
             first.Store(levels + 64 * chunk);
             second.Store(levels + 64 * chunk + 32);
         }
-        for (int j = 0; j < 8; j++)
-        {
-            var (scale, min) = BlockQuantization.ScaleMin(block + 4, j);
-            scales[j] = (short)scale;
-            coefficients[j] = (short)min;
-        }
+        BlockQuantization.ScalesAndMins(block + 4, out ulong scaleBytes, out ulong minBytes);
+        Vector128.WidenLower(Vector128.CreateScalar(scaleBytes).AsByte()).AsInt16().Store(scales);
+        Vector128.WidenLower(Vector128.CreateScalar(minBytes).AsByte()).AsInt16().Store(coefficients);
         return (BlockQuantization.Half(block), BlockQuantization.Half(block + 2));
     }
 
@@ -335,17 +390,17 @@ public static unsafe class QuantizedPanelGemm
             TV i0 = default, i1 = default, i2 = default, i3 = default;
             for (int g = 0; g < groups; g++)
             {
-                // The group's first record starts the int16 sums, the others add to them.
-                var weights = TW.Load(levels);
-                TV p0 = TW.MultiplyAddBytes(weights, TW.Broadcast8(a0)), p1 = TW.MultiplyAddBytes(weights, TW.Broadcast8(a1)),
-                    p2 = TW.MultiplyAddBytes(weights, TW.Broadcast8(a2)), p3 = TW.MultiplyAddBytes(weights, TW.Broadcast8(a3));
-                for (int c = 1; c < chunks; c++)
+                // Two records at a time (a group has two or four), so no inner loop; integer sums in any order are exact.
+                TV w0 = TW.Load(levels), w1 = TW.Load(levels + 64);
+                TV p0 = TwoRecords<TW, TV>(w0, w1, a0), p1 = TwoRecords<TW, TV>(w0, w1, a1), p2 = TwoRecords<TW, TV>(w0, w1, a2), p3 = TwoRecords<TW, TV>(w0, w1, a3);
+                if (chunks == 4)
                 {
-                    weights = TW.Load(levels + 64 * c);
-                    p0 = TW.AddInt16(p0, TW.MultiplyAddBytes(weights, TW.Broadcast8(a0 + 8 * c)));
-                    p1 = TW.AddInt16(p1, TW.MultiplyAddBytes(weights, TW.Broadcast8(a1 + 8 * c)));
-                    p2 = TW.AddInt16(p2, TW.MultiplyAddBytes(weights, TW.Broadcast8(a2 + 8 * c)));
-                    p3 = TW.AddInt16(p3, TW.MultiplyAddBytes(weights, TW.Broadcast8(a3 + 8 * c)));
+                    w0 = TW.Load(levels + 128);
+                    w1 = TW.Load(levels + 192);
+                    p0 = TW.AddInt16(p0, TwoRecords<TW, TV>(w0, w1, a0 + 16));
+                    p1 = TW.AddInt16(p1, TwoRecords<TW, TV>(w0, w1, a1 + 16));
+                    p2 = TW.AddInt16(p2, TwoRecords<TW, TV>(w0, w1, a2 + 16));
+                    p3 = TW.AddInt16(p3, TwoRecords<TW, TV>(w0, w1, a3 + 16));
                 }
                 levels += 64 * chunks;
                 a0 += groupValues;
@@ -380,6 +435,11 @@ public static unsafe class QuantizedPanelGemm
         TW.Store(lanes + 2 * stride, acc2);
         TW.Store(lanes + 3 * stride, acc3);
     }
+
+    /// <summary>The int16 byte-product sums of two consecutive records against the 16 activations at <paramref name="a"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV TwoRecords<TW, TV>(TV first, TV second, sbyte* a) where TW : struct, IWidth<TV> where TV : struct =>
+        TW.AddInt16(TW.MultiplyAddBytes(first, TW.Broadcast8(a)), TW.MultiplyAddBytes(second, TW.Broadcast8(a + 8)));
 
     /// <summary>acc + D·(I·d − Mn·offset) with I, Mn the super-block's int32 sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
