@@ -9,7 +9,8 @@ namespace Pinpoint.Engine.Kernels;
 /// bits per 32 values (<see cref="QuantizedGemv"/>'s format), the weights stay in their blocks, and the integer
 /// dot-product kernels take four activation rows per weight row, so each weight block is unpacked (nibbles, high
 /// bits, scales) once for four rows and the four rows' levels stay in L1 while a chunk of weight rows streams from L2.
-/// Threads split the weight rows. Gradients need the f32 activations and take <see cref="Gemm"/>'s dequantizing path.
+/// Threads split the weight rows. K-quant weights with four rows or more take <see cref="QuantizedPanelGemm"/>'s
+/// interleaved panels instead. Gradients take <see cref="Gemm"/>'s dequantizing path.
 /// </summary>
 public static unsafe class QuantizedGemm
 {

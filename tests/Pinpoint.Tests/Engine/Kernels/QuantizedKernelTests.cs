@@ -243,6 +243,16 @@ public class QuantizedKernelTests
         Assert.Equal(QuantizedPrefillMode.Auto, QuantizedPrefill.Mode);
     }
 
+    /// <summary>The prefill mode variable: the three modes in any case, unset is auto; anything else is one line naming it.</summary>
+    [Fact]
+    public void PrefillModeRequestsAreChecked()
+    {
+        foreach (var ok in new[] { null, "", "auto", "F32", "Int8" }) QuantizedPrefill.CheckRequest(ok);
+        var error = Assert.Throws<ArgumentException>(() => QuantizedPrefill.CheckRequest("int4"));
+        Assert.Contains(QuantizedPrefill.EnvironmentVariable + "=int4", error.Message);
+        Assert.Contains("auto, f32 or int8", error.Message);
+    }
+
     /// <summary>
     /// Prefill (several rows, B used transposed) and the gradient through the weights (B as stored), on shapes that
     /// cross KC slices, partial tiles and the thread split, against the f32 GEMM on the dequantized weights.
