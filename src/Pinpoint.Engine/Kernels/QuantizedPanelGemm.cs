@@ -40,16 +40,22 @@ public static unsafe class QuantizedPanelGemm
     /// <summary>Values per scale group: 32 for Q4_K/Q5_K, 16 for Q6_K.</summary>
     private static int GroupValues(DType type) => type == DType.Q6_K ? 16 : 32;
 
+    /// <summary>Level bytes per super-block of one row group: 32 records of 8 rows × 8 levels.</summary>
+    private const int LevelBytes = 2048;
+
     /// <summary>
-    /// Panel bytes per super-block of one row group: levels (32 records of 8 rows × 8 bytes), one 32 × int16 scale
-    /// record per scale group, one offset-coefficient record per four groups, and 16 floats each of d and the offset
-    /// factor.
+    /// Where a super-block of one row group keeps its parts, after its <see cref="LevelBytes"/> of levels: one 32 × int16
+    /// scale record per scale group (at <see cref="LevelBytes"/>), one offset-coefficient record per four groups (at
+    /// Coefficients), then 16 floats each of d and the offset factor (at Factors); Total is the super-block's size.
     /// </summary>
-    private static int SuperBlockBytes(DType type)
+    private static (int Coefficients, int Factors, int Total) Layout(int groupValues)
     {
-        int groups = BlockQuantization.QKK / GroupValues(type);
-        return 2048 + groups * 64 + groups / 4 * 64 + 128;
+        int groups = BlockQuantization.QKK / groupValues;
+        int coefficients = LevelBytes + groups * 64, factors = coefficients + groups / 4 * 64;
+        return (coefficients, factors, factors + 128);
     }
+
+    private static int SuperBlockBytes(DType type) => Layout(GroupValues(type)).Total;
 
     /// <summary>
     /// W's row r starts at byte r·<paramref name="rowBytes"/> of <paramref name="w"/>; k is a whole number of
@@ -181,7 +187,8 @@ public static unsafe class QuantizedPanelGemm
     internal static void Pack(DType type, byte* w, long rowBytes, int rows, int k, byte* panel)
     {
         int groupValues = GroupValues(type), groups = BlockQuantization.QKK / groupValues;
-        int sbBytes = SuperBlockBytes(type), blockBytes = type.BlockBytes();
+        var (coefficientsAt, factorsAt, sbBytes) = Layout(groupValues);
+        int blockBytes = type.BlockBytes();
         // Row r's levels of one super-block at levels[256r]; rows past the last stay zero.
         byte* levels = stackalloc byte[GroupRows * BlockQuantization.QKK];
         if (rows < GroupRows) new Span<byte>(levels, GroupRows * BlockQuantization.QKK).Clear();
@@ -191,9 +198,9 @@ public static unsafe class QuantizedPanelGemm
         {
             byte* record = panel + (long)sb * sbBytes;
             if (rows < GroupRows) new Span<byte>(record, sbBytes).Clear();
-            ulong* scaleRecords = (ulong*)(record + 2048);
-            ulong* coefficientRecords = (ulong*)(record + 2048 + groups * 64);
-            float* factors = (float*)(record + 2048 + groups * 64 + groups / 4 * 64);
+            ulong* scaleRecords = (ulong*)(record + LevelBytes);
+            ulong* coefficientRecords = (ulong*)(record + coefficientsAt);
+            float* factors = (float*)(record + factorsAt);
             for (int r = 0; r < rows; r++)
             {
                 byte* block = w + r * rowBytes + (long)sb * blockBytes;
@@ -378,14 +385,14 @@ public static unsafe class QuantizedPanelGemm
         where TW : struct, IWidth<TV> where TV : struct
     {
         int groups = BlockQuantization.QKK / groupValues, chunks = groupValues / 8;
-        int scaleBytes = groups * 64, coefficientBytes = groups / 4 * 64, sbBytes = 2048 + scaleBytes + coefficientBytes + 128;
+        var (coefficientsAt, factorsAt, sbBytes) = Layout(groupValues);
         QuantizedGemv.Activation x0 = tokens[0], x1 = tokens[1], x2 = tokens[2], x3 = tokens[3];
         short* sums0 = LevelSums(x0, groupValues), sums1 = LevelSums(x1, groupValues), sums2 = LevelSums(x2, groupValues), sums3 = LevelSums(x3, groupValues);
         TV acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         for (int sb = 0; sb < superBlocks; sb++)
         {
-            byte* levels = panel + (long)sb * sbBytes, scales = levels + 2048, coefficients = scales + scaleBytes;
-            float* factors = (float*)(coefficients + coefficientBytes);
+            byte* levels = panel + (long)sb * sbBytes, scales = levels + LevelBytes, coefficients = levels + coefficientsAt;
+            float* factors = (float*)(levels + factorsAt);
             sbyte* a0 = x0.Q + sb * BlockQuantization.QKK, a1 = x1.Q + sb * BlockQuantization.QKK, a2 = x2.Q + sb * BlockQuantization.QKK, a3 = x3.Q + sb * BlockQuantization.QKK;
             TV i0 = default, i1 = default, i2 = default, i3 = default;
             for (int g = 0; g < groups; g++)
@@ -456,7 +463,7 @@ public static unsafe class QuantizedPanelGemm
     private static void TileScalar(byte* panel, int superBlocks, int groupValues, QuantizedGemv.Activation* tokens, float* lanes)
     {
         int groups = BlockQuantization.QKK / groupValues, chunks = groupValues / 8;
-        int scaleBytes = groups * 64, coefficientBytes = groups / 4 * 64, sbBytes = 2048 + scaleBytes + coefficientBytes + 128;
+        var (coefficientsAt, factorsAt, sbBytes) = Layout(groupValues);
         for (int t = 0; t < TileTokens; t++)
         {
             var x = tokens[t];
@@ -468,8 +475,8 @@ public static unsafe class QuantizedPanelGemm
                 for (int sb = 0; sb < superBlocks; sb++)
                 {
                     byte* record = panel + (long)sb * sbBytes;
-                    short* scales = (short*)(record + 2048), coefficients = (short*)(record + 2048 + scaleBytes);
-                    float* factors = (float*)(record + 2048 + scaleBytes + coefficientBytes);
+                    short* scales = (short*)(record + LevelBytes), coefficients = (short*)(record + coefficientsAt);
+                    float* factors = (float*)(record + factorsAt);
                     sbyte* a = x.Q + sb * BlockQuantization.QKK;
                     int levels = 0, offsets = 0;
                     for (int g = 0; g < groups; g++)
