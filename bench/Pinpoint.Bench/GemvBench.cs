@@ -12,17 +12,18 @@ namespace Pinpoint.Bench;
 /// Products with quantized weights on Llama-3.2-1B-sized MLP matrices, best of several timed rounds: the decode GEMV
 /// (<see cref="QuantizedGemv"/>, one activation row; as weight bytes streamed per second) and a 128-row prefill, both
 /// the default f32 GEMM with dequantized panels and the 8-bit <see cref="QuantizedGemm"/> (as GFLOP/s), and the panel
-/// decoder alone (as G values/s; <c>DOTNET_EnableAVX512F=0</c> times the AVX2 decoders). Run it with
-/// <c>DOTNET_PROCESSOR_COUNT=1</c> for one thread.
+/// decoder alone (as G values/s; <c>DOTNET_EnableAVX512F=0</c> times the AVX2 decoders). <c>--prefill</c> times only
+/// the prefill products, at 128 and 512 rows. Run it with <c>DOTNET_PROCESSOR_COUNT=1</c> for one thread.
 /// </summary>
 public static unsafe class GemvBench
 {
     private static readonly DType[] Types = [DType.Q8_0, DType.Q4_K, DType.Q5_K, DType.Q6_K];
     private static readonly (int N, int K)[] Shapes = [(8192, 2048), (2048, 8192)];
-    private const int Rounds = 7, PrefillRows = 128;
+    private const int Rounds = 7;
+    private static readonly int[] DefaultPrefillRows = [128], LongPrefillRows = [128, 512];
     private const double SecondsPerRound = 0.25;
 
-    public static int Run(bool json)
+    public static int Run(bool json, bool prefillOnly = false)
     {
         var rows = new List<(DType Type, string Product, int M, int N, int K, double Microseconds, double Rate)>();
         var rng = new Random(7);
@@ -40,30 +41,36 @@ public static unsafe class GemvBench
                 BlockQuantization.Quantize(type, values, new Span<byte>(blocks, checked((int)bytes)));
                 long rowBytes = type.ByteCount(k);
                 var weights = new ReadOnlySpan<byte>(blocks, checked((int)bytes)).ToArray();
-                var a = new float[PrefillRows * k];
-                for (int i = 0; i < a.Length; i++) a[i] = x[i % k] * (1 + i / k % 3);
-                var c = new float[PrefillRows * n];
-                double flops = 2.0 * PrefillRows * n * k;
-                double gemv;
-                fixed (float* px = x)
-                fixed (float* py = y)
+                if (!prefillOnly)
                 {
-                    float* xp = px, yp = py;
-                    gemv = Best(() => QuantizedGemv.Run(KernelPaths.Best, type, n, k, xp, blocks, rowBytes, yp, 0f));
+                    double gemv;
+                    fixed (float* px = x)
+                    fixed (float* py = y)
+                    {
+                        float* xp = px, yp = py;
+                        gemv = Best(() => QuantizedGemv.Run(KernelPaths.Best, type, n, k, xp, blocks, rowBytes, yp, 0f));
+                    }
+                    rows.Add((type, "gemv", 1, n, k, gemv * 1e6, bytes / gemv / 1e9));
+                    // The panel decoder alone: the matrix decoded 64K values at a time into one L2-sized buffer, as packing does.
+                    var decoded = new float[1 << 16];
+                    double decode = Best(() =>
+                    {
+                        int chunkBytes = checked((int)type.ByteCount(decoded.Length));
+                        for (long at = 0; at < bytes; at += chunkBytes) BlockQuantization.Dequantize(type, weights.AsSpan((int)at, chunkBytes), decoded);
+                    });
+                    rows.Add((type, "dequantize", 0, n, k, decode * 1e6, (double)n * k / decode / 1e9));
                 }
-                rows.Add((type, "gemv", 1, n, k, gemv * 1e6, bytes / gemv / 1e9));
-                // The panel decoder alone: the matrix decoded 64K values at a time into one L2-sized buffer, as packing does.
-                var decoded = new float[1 << 16];
-                double decode = Best(() =>
+                foreach (int m in prefillOnly ? LongPrefillRows : DefaultPrefillRows)
                 {
-                    int chunkBytes = checked((int)type.ByteCount(decoded.Length));
-                    for (long at = 0; at < bytes; at += chunkBytes) BlockQuantization.Dequantize(type, weights.AsSpan((int)at, chunkBytes), decoded);
-                });
-                rows.Add((type, "dequantize", 0, n, k, decode * 1e6, (double)n * k / decode / 1e9));
-                double f32 = Best(() => Gemm.Multiply(PrefillRows, n, k, a, k, false, weights, type, k, true, c, n));
-                rows.Add((type, "prefill_f32", PrefillRows, n, k, f32 * 1e6, flops / f32 / 1e9));
-                double int8 = Best(() => QuantizedGemm.Multiply(PrefillRows, n, k, a, k, weights, type, k, c, n));
-                rows.Add((type, "prefill_int8", PrefillRows, n, k, int8 * 1e6, flops / int8 / 1e9));
+                    var a = new float[m * k];
+                    for (int i = 0; i < a.Length; i++) a[i] = x[i % k] * (1 + i / k % 3);
+                    var c = new float[m * n];
+                    double flops = 2.0 * m * n * k;
+                    double f32 = Best(() => Gemm.Multiply(m, n, k, a, k, false, weights, type, k, true, c, n));
+                    rows.Add((type, "prefill_f32", m, n, k, f32 * 1e6, flops / f32 / 1e9));
+                    double int8 = Best(() => QuantizedGemm.Multiply(m, n, k, a, k, weights, type, k, c, n));
+                    rows.Add((type, "prefill_int8", m, n, k, int8 * 1e6, flops / int8 / 1e9));
+                }
                 NativeMemory.AlignedFree(blocks);
             }
         }

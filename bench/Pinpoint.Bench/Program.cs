@@ -4,7 +4,7 @@ using Pinpoint.Bench;
 var suites = new Dictionary<string, (Func<string[], int> Run, string[] Flags, string[] Options)>(StringComparer.OrdinalIgnoreCase)
 {
     ["gemm"] = (a => GemmBench.Run(a.Contains("--json")), [], []),
-    ["gemv"] = (a => GemvBench.Run(a.Contains("--json")), [], []),
+    ["gemv"] = (a => GemvBench.Run(a.Contains("--json"), a.Contains("--prefill")), ["--prefill"], []),
     ["forward"] = (a => ForwardBench.Run(a.Contains("--json")), [], []),
     ["train"] = (a => TrainBench.Run(a.Contains("--json")), [], []),
     ["explain"] = (a => ExplainBench.Run(a.Contains("--json"), a.Contains("--quick")), ["--quick"], []),

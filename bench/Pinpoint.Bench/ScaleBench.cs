@@ -34,13 +34,15 @@ public static class ScaleBench
              round by round, best of N rounds after one warm-up round.
         Tokens/s and ratios (Pinpoint / llama.cpp) are printed; --json prints one object:
           {"models":[{"quant","file_mb","prefill_tokens_per_s","llamacpp_prefill_tokens_per_s","prefill_ratio",
-            "prefill_int8_tokens_per_s","prefill_128_tokens_per_s","llamacpp_prefill_128_tokens_per_s","decode_tokens_per_s",
+            "prefill_f32_tokens_per_s","prefill_128_tokens_per_s","llamacpp_prefill_128_tokens_per_s","decode_tokens_per_s",
             "llamacpp_decode_tokens_per_s","decode_ratio","peak_rss_mb","explain_s","explain_peak_rss_mb",
-            "decode_vs_prefill_max_abs_dlogit"}]}
-        (prefill_* without a size is the 512-token prefill, on f32 activations against dequantized panels, the
-        default; prefill_int8_* the same on 8-bit activations, PINPOINT_QUANTIZED_PREFILL=int8; explain_* are null with --no-explain;
-        decode_vs_prefill_max_abs_dlogit is the accuracy cost of 8-bit activations: the last decode step's logits
-        against a prefill's of the same 64 tokens).
+            "decode_vs_prefill_max_abs_dlogit","int8_vs_f32_prefill_max_abs_dlogit"}]}
+        (prefill_* without a size is the 512-token prefill in the default mode: 8-bit activations on the K-quants'
+        interleaved panels, f32 activations against dequantized panels on Q8_0; prefill_f32_* the same with f32
+        activations throughout, PINPOINT_QUANTIZED_PREFILL=f32; explain_* are null with --no-explain; the accuracy
+        cost of 8-bit activations: decode_vs_prefill_max_abs_dlogit is the last decode step's logits against an f32
+        prefill's of the same 64 tokens, int8_vs_f32_prefill_max_abs_dlogit an 8-bit prefill's (every type,
+        PINPOINT_QUANTIZED_PREFILL=int8) against the f32 one).
 
           --quick       2 layers instead of 16 (same widths and vocabulary): checks the whole run in a few minutes
           --rounds N    timed rounds per measurement (default 3)
@@ -103,20 +105,23 @@ public static class ScaleBench
 
         ReportResident(scheme, "before the collection that starts the measurement");
         ResetPeakRss();
-        double peakRss, activationError;
+        double peakRss, activationError, prefillError;
         using (var loaded = ModelLoader.Load(path))
         {
             ReportResident(scheme, "after load");
             Prefill(loaded.Model, ids);
             ReportResident(scheme, "after a 512-token prefill");
-            // The last decode step's logits (8-bit activations) against a prefill's of the same tokens (f32 activations).
+            // The last decode step's logits and an 8-bit prefill's against an f32 prefill's of the same tokens.
             var decoded = Decode(loaded.Model, decodeIds);
             ReportResident(scheme, "after 64 decode steps");
-            var prefilled = Prefill(loaded.Model, decodeIds);
-            activationError = decoded.Zip(prefilled, (a, b) => (double)Math.Abs(a - b)).Max();
+            float[] f32, int8;
+            using (QuantizedPrefill.Use(QuantizedPrefillMode.F32)) f32 = Prefill(loaded.Model, decodeIds);
+            using (QuantizedPrefill.Use(QuantizedPrefillMode.Int8)) int8 = Prefill(loaded.Model, decodeIds);
+            activationError = MaxAbsDifference(decoded, f32);
+            prefillError = MaxAbsDifference(int8, f32);
             peakRss = PeakRssMb();
         }
-        Console.Error.WriteLine($"scale: {scheme} peak RSS {peakRss:F0} MB, 8-bit activations move the last logits by up to {activationError:G3}");
+        Console.Error.WriteLine($"scale: {scheme} peak RSS {peakRss:F0} MB, 8-bit activations move the last logits by up to {activationError:G3} (decode), {prefillError:G3} (prefill)");
         double fileMb = new FileInfo(path).Length / 1e6;
 
         double? explainSeconds = null, explainRss = null;
@@ -133,7 +138,7 @@ public static class ScaleBench
         }
 
         if (!timing)
-            return new Result(scheme.ToString(), fileMb, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, peakRss, explainSeconds, explainRss, activationError);
+            return new Result(scheme.ToString(), fileMb, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, peakRss, explainSeconds, explainRss, activationError, prefillError);
         using var ours = ModelLoader.Load(path);
         using var llama = new LlamaCppModel(path, Long, LlamaCppThreads);
         var model = ours.Model;
@@ -145,20 +150,22 @@ public static class ScaleBench
             () => llama.Prefill(ids),
             () => Decode(model, decodeIds),
             () => llama.DecodeOneByOne(decodeIds),
-            () => PrefillInt8(model, ids));
+            () => PrefillF32(model, ids));
         return new Result(scheme.ToString(), fileMb,
             Short / best[0], Short / best[1], Long / best[2], Long / best[3], DecodeSteps / best[4], DecodeSteps / best[5], Long / best[6],
-            peakRss, explainSeconds, explainRss, activationError);
+            peakRss, explainSeconds, explainRss, activationError, prefillError);
     }
+
+    private static double MaxAbsDifference(float[] a, float[] b) => a.Zip(b, (x, y) => (double)Math.Abs(x - y)).Max();
 
     /// <summary>The last position's logits of one prefill.</summary>
     private static float[] Prefill(HookedTransformer model, int[] ids) =>
         model.Forward(Compute.Eager, TokenBatch.Single(ids), lastPositionOnly: true).ToArray();
 
-    /// <summary>A prefill on 8-bit activations (<see cref="QuantizedPrefillMode.Int8"/>), timed beside the default f32 one.</summary>
-    private static void PrefillInt8(HookedTransformer model, int[] ids)
+    /// <summary>A prefill on f32 activations throughout (<see cref="QuantizedPrefillMode.F32"/>), timed beside the default one.</summary>
+    private static void PrefillF32(HookedTransformer model, int[] ids)
     {
-        using (QuantizedPrefill.Use(QuantizedPrefillMode.Int8)) Prefill(model, ids);
+        using (QuantizedPrefill.Use(QuantizedPrefillMode.F32)) Prefill(model, ids);
     }
 
     /// <summary>The tokens one at a time through the KV cache; the last step's logits.</summary>
@@ -265,17 +272,18 @@ public static class ScaleBench
             $"scale: {scheme} {when}: RSS {StatusMb("VmRSS:"):F0} MB = file {StatusMb("RssFile:"):F0} + anonymous {StatusMb("RssAnon:"):F0} + shared {StatusMb("RssShmem:"):F0}; managed heap {GC.GetTotalMemory(false) / 1e6:F0} MB, GC committed {GC.GetGCMemoryInfo().TotalCommittedBytes / 1e6:F0} MB"));
 
     private sealed record Result(string Quant, double FileMb, double Prefill128, double LlamaPrefill128, double Prefill512, double LlamaPrefill512,
-        double Decode, double LlamaDecode, double Prefill512Int8, double PeakRssMb, double? ExplainSeconds, double? ExplainRssMb, double ActivationError);
+        double Decode, double LlamaDecode, double Prefill512F32, double PeakRssMb, double? ExplainSeconds, double? ExplainRssMb, double ActivationError,
+        double PrefillActivationError);
 
     private static string Json(List<Result> results)
     {
         static string Num(double? v, string format) => v is { } x && double.IsFinite(x) ? x.ToString(format, CultureInfo.InvariantCulture) : "null";
         var items = results.Select(r =>
             $"{{\"quant\":\"{r.Quant}\",\"file_mb\":{Num(r.FileMb, "F1")},\"prefill_tokens_per_s\":{Num(r.Prefill512, "F2")},\"llamacpp_prefill_tokens_per_s\":{Num(r.LlamaPrefill512, "F2")},\"prefill_ratio\":{Num(r.Prefill512 / r.LlamaPrefill512, "F3")},"
-            + $"\"prefill_int8_tokens_per_s\":{Num(r.Prefill512Int8, "F2")},\"prefill_128_tokens_per_s\":{Num(r.Prefill128, "F2")},\"llamacpp_prefill_128_tokens_per_s\":{Num(r.LlamaPrefill128, "F2")},"
+            + $"\"prefill_f32_tokens_per_s\":{Num(r.Prefill512F32, "F2")},\"prefill_128_tokens_per_s\":{Num(r.Prefill128, "F2")},\"llamacpp_prefill_128_tokens_per_s\":{Num(r.LlamaPrefill128, "F2")},"
             + $"\"decode_tokens_per_s\":{Num(r.Decode, "F2")},\"llamacpp_decode_tokens_per_s\":{Num(r.LlamaDecode, "F2")},\"decode_ratio\":{Num(r.Decode / r.LlamaDecode, "F3")},"
             + $"\"peak_rss_mb\":{Num(r.PeakRssMb, "F0")},\"explain_s\":{Num(r.ExplainSeconds, "F1")},\"explain_peak_rss_mb\":{Num(r.ExplainRssMb, "F0")},"
-            + $"\"decode_vs_prefill_max_abs_dlogit\":{Num(r.ActivationError, "G4")}}}");
+            + $"\"decode_vs_prefill_max_abs_dlogit\":{Num(r.ActivationError, "G4")},\"int8_vs_f32_prefill_max_abs_dlogit\":{Num(r.PrefillActivationError, "G4")}}}");
         return $"{{\"models\":[{string.Join(",", items)}]}}";
     }
 
@@ -288,9 +296,9 @@ public static class ScaleBench
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $"{r.Quant,-7} {r.FileMb,8:F0}  {r.Prefill128,8:F1} ({r.LlamaPrefill128,7:F1})  {r.Prefill512,8:F1} ({r.LlamaPrefill512,7:F1}) {r.Prefill512 / r.LlamaPrefill512,5:F2}  {r.Decode,7:F1} ({r.LlamaDecode,7:F1}) {r.Decode / r.LlamaDecode,5:F2}  {r.PeakRssMb,11:F0}  {(r.ExplainSeconds is { } e ? e.ToString("F1", CultureInfo.InvariantCulture) : "-"),9} ({(r.ExplainRssMb is { } m ? m.ToString("F0", CultureInfo.InvariantCulture) : "-")})");
         sb.AppendLine("tokens/s; ratio = Pinpoint / llama.cpp");
-        sb.AppendLine("prefill512 on 8-bit activations (PINPOINT_QUANTIZED_PREFILL=int8): " + string.Join(", ", results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Quant} {r.Prefill512Int8:F1}"))));
-        sb.Append("8-bit activations (decode) vs f32 (prefill), last position's logits after 64 tokens, max |Δ|: "
-            + string.Join(", ", results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Quant} {r.ActivationError:G3}"))));
+        sb.AppendLine("prefill512 on f32 activations (PINPOINT_QUANTIZED_PREFILL=f32): " + string.Join(", ", results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Quant} {r.Prefill512F32:F1}"))));
+        sb.Append("8-bit activations vs f32 (prefill), last position's logits after 64 tokens, max |Δ| (decode; int8 prefill): "
+            + string.Join(", ", results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Quant} {r.ActivationError:G3}; {r.PrefillActivationError:G3}"))));
         return sb.ToString();
     }
 

@@ -9,12 +9,16 @@ namespace Pinpoint.Engine.Kernels;
 /// bits per 32 values (<see cref="QuantizedGemv"/>'s format), the weights stay in their blocks, and the integer
 /// dot-product kernels take four activation rows per weight row, so each weight block is unpacked (nibbles, high
 /// bits, scales) once for four rows and the four rows' levels stay in L1 while a chunk of weight rows streams from L2.
-/// Threads split the weight rows. Gradients need the f32 activations and take <see cref="Gemm"/>'s dequantizing path.
+/// Threads split the weight rows. K-quant weights with four rows or more take <see cref="QuantizedPanelGemm"/>'s
+/// interleaved panels instead. Gradients take <see cref="Gemm"/>'s dequantizing path.
 /// </summary>
 public static unsafe class QuantizedGemm
 {
     /// <summary>Weight bytes per task: a chunk of rows that stays in L2 while every group of four activation rows passes over it.</summary>
     private const long ChunkBytes = 128 * 1024;
+
+    /// <summary>From this many activation rows, K-quant weights go through <see cref="QuantizedPanelGemm"/> (its tiles take four rows).</summary>
+    private const int PanelRowsFrom = 4;
 
     /// <summary>
     /// W's row r starts at element r·<paramref name="ldw"/> of <paramref name="w"/>'s block sequence
@@ -60,6 +64,11 @@ public static unsafe class QuantizedGemm
         if (m == 1)
         {
             QuantizedGemv.Run(path, type, n, k, a, w, rowBytes, c, beta);
+            return;
+        }
+        if (m >= PanelRowsFrom && QuantizedPanelGemm.Supports(type))
+        {
+            QuantizedPanelGemm.Run(path, type, m, n, k, a, lda, w, rowBytes, c, ldc, beta);
             return;
         }
         var job = new Job

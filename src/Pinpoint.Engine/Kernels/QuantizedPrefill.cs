@@ -1,25 +1,33 @@
+using Pinpoint.Engine.Tensors;
+
 namespace Pinpoint.Engine.Kernels;
 
-/// <summary>Which activations meet quantized weights in products of several rows when no gradient is recorded.</summary>
+/// <summary>Which activations meet quantized weights in products of several rows.</summary>
 public enum QuantizedPrefillMode
 {
+    /// <summary>
+    /// The default: 8-bit activations where the weights have an interleaved-panel kernel (<see cref="QuantizedPanelGemm"/>:
+    /// Q4_K, Q5_K, Q6_K), f32 activations on the others.
+    /// </summary>
+    Auto,
+
     /// <summary>f32 activations against weight panels dequantized while packing (<see cref="Gemm"/>): exact up to f32 rounding.</summary>
     F32,
 
-    /// <summary>8-bit activations per 32 values against the blocks (<see cref="QuantizedGemm"/>), as decode and llama.cpp use.</summary>
+    /// <summary>8-bit activations on every quantized type (<see cref="QuantizedGemm"/>), as decode and llama.cpp use.</summary>
     Int8,
 }
 
 /// <summary>
-/// The prefill choice for quantized weights. The default is <see cref="QuantizedPrefillMode.F32"/>: without a VNNI
-/// instruction (.NET 10 exposes none for AVX-512 CPUs), the 8-bit kernel spends about as many vector instructions
-/// per multiply-add as the f32 GEMM (byte multiply-add, word multiply-add, convert, scale per 32 values) and
-/// measured slower on this project's Zen 4 (README, "Quantized GGUF weights"); it is there for CPUs and runtimes
-/// where it wins, and to compare.
+/// The prefill choice for quantized weights. <see cref="QuantizedPrefillMode.Auto"/> takes 8-bit activations where
+/// they measured faster than the f32 GEMM on this project's Zen 4 (README, "Quantized GGUF weights"): the K-quants'
+/// interleaved panels. Q8_0 and Q4_0 keep f32 activations unless <see cref="QuantizedPrefillMode.Int8"/> asks.
+/// The choice is the same with and without a gradient tape (the forward values must not depend on it); gradients
+/// w.r.t. the activations take the dequantized f32 weights.
 /// </summary>
 public static class QuantizedPrefill
 {
-    /// <summary>The environment variable that picks the mode: f32 or int8 (case-insensitive).</summary>
+    /// <summary>The environment variable that picks the mode: auto, f32 or int8 (case-insensitive).</summary>
     public const string EnvironmentVariable = "PINPOINT_QUANTIZED_PREFILL";
 
     [ThreadStatic] private static QuantizedPrefillMode? t_override;
@@ -28,6 +36,14 @@ public static class QuantizedPrefill
 
     /// <summary>The mode on this thread: an override from <see cref="Use"/>, else the environment's choice.</summary>
     public static QuantizedPrefillMode Mode => t_override ?? FromEnvironment;
+
+    /// <summary>Whether products with <paramref name="weights"/> of this type take 8-bit activations on this thread.</summary>
+    public static bool UsesInt8(DType weights) => weights.IsQuantized() && Mode switch
+    {
+        QuantizedPrefillMode.Int8 => true,
+        QuantizedPrefillMode.Auto => QuantizedPanelGemm.Supports(weights),
+        _ => false,
+    };
 
     /// <summary>Runs products started on this thread in <paramref name="mode"/> until the returned scope is disposed.</summary>
     public static IDisposable Use(QuantizedPrefillMode mode)
@@ -42,10 +58,10 @@ public static class QuantizedPrefill
 
     private static QuantizedPrefillMode Parse(string? requested)
     {
-        if (string.IsNullOrEmpty(requested)) return QuantizedPrefillMode.F32;
+        if (string.IsNullOrEmpty(requested)) return QuantizedPrefillMode.Auto;
         foreach (var mode in Enum.GetValues<QuantizedPrefillMode>())
             if (mode.ToString().Equals(requested, StringComparison.OrdinalIgnoreCase)) return mode;
-        throw new ArgumentException($"{EnvironmentVariable}={requested} is not a quantized prefill mode (use f32 or int8; or unset it)");
+        throw new ArgumentException($"{EnvironmentVariable}={requested} is not a quantized prefill mode (use auto, f32 or int8; or unset it)");
     }
 
     private sealed class Scope(QuantizedPrefillMode? previous) : IDisposable

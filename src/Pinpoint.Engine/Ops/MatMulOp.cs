@@ -30,8 +30,9 @@ public static partial class TensorOps
         outShape[^1] = n;
         int m = Tensor.Product(a.Shape[..^1]);
         var y = cx.Output(outShape, zeroed: false, a, b);
-        // Without a gradient, quantized weights may meet 8-bit activations (llama.cpp's prefill); gradients need the f32 ones.
-        operand.Multiply(m, n, k, a.Span, k, false, y.Span, n, beta: 0f, integerActivations: !y.RequiresGrad && QuantizedPrefill.Mode == QuantizedPrefillMode.Int8);
+        // Quantized weights may meet 8-bit activations (llama.cpp's prefill), with or without a tape so the forward
+        // values never depend on it; the gradient w.r.t. a takes the dequantized f32 weights.
+        operand.Multiply(m, n, k, a.Span, k, false, y.Span, n, beta: 0f, integerActivations: QuantizedPrefill.UsesInt8(b.DType));
 
         if (y.RequiresGrad)
         {

@@ -150,6 +150,32 @@ public class QuantizedKernelTests
         }
     }
 
+    /// <summary>
+    /// The K-quants' interleaved-panel GEMM (<see cref="QuantizedPanelGemm"/>) on every instruction set gives the scalar
+    /// reference's floats bit for bit: the same integer sums and the same fused f32 steps per super-block, on a short
+    /// last tile of activation rows and a last row group of fewer than eight rows.
+    /// </summary>
+    [Fact]
+    public void PanelGemmPathsAgreeBitForBit()
+    {
+        var rng = new Random(29);
+        foreach (var type in Kinds.Where(QuantizedPanelGemm.Supports))
+        {
+            int m = 7, n = 8 * 3 + 5, k = 768;
+            var (blocks, _) = Weights(rng, type, n, k);
+            var a = Random(rng, m * k, 3f);
+            var reference = new float[m * n];
+            QuantizedGemm.Multiply(m, n, k, a, k, blocks, type, k, reference, n, 0f, KernelPath.Scalar);
+            Assert.Contains(reference, v => v != 0f);
+            foreach (var path in KernelPaths.Supported)
+            {
+                var c = new float[m * n];
+                QuantizedGemm.Multiply(m, n, k, a, k, blocks, type, k, c, n, 0f, path);
+                for (int i = 0; i < c.Length; i++) Assert.True(BitConverter.SingleToInt32Bits(reference[i]) == BitConverter.SingleToInt32Bits(c[i]), $"{type} {path} [{i / n},{i % n}]: {c[i]} vs {reference[i]}");
+            }
+        }
+    }
+
     /// <summary>The four-row kernels give each row what the decode GEMV gives it alone.</summary>
     [Fact]
     public void PrefillGemmMatchesTheDecodeGemvRowByRow()
@@ -172,32 +198,59 @@ public class QuantizedKernelTests
     }
 
     /// <summary>
-    /// MatMul's choice: in <see cref="QuantizedPrefillMode.Int8"/> a product without a gradient takes the 8-bit GEMM;
-    /// one whose input needs a gradient keeps the f32 activations (and the mode is per thread, scoped).
+    /// MatMul's choice: by default (<see cref="QuantizedPrefillMode.Auto"/>) K-quant weights take the 8-bit GEMM and Q8_0
+    /// the f32 one; <see cref="QuantizedPrefillMode.F32"/> and <see cref="QuantizedPrefillMode.Int8"/> force either. The
+    /// forward is the same with and without a tape, and the gradient w.r.t. the activations is dy·W on the dequantized
+    /// weights (the mode is per thread, scoped).
     /// </summary>
     [Fact]
-    public void MatMulTakesTheInt8GemmOnlyWithoutAGradient()
+    public void MatMulTakesTheSameGemmWithAndWithoutAGradient()
     {
         var rng = new Random(8);
         int m = 6, n = 40, k = 256;
-        var (blocks, _) = Weights(rng, DType.Q4_K, n, k);
-        var w = new Tensor(Storage.FromBlocks(blocks, DType.Q4_K, n * k), 0, [n, k]);
         var values = Random(rng, m * k);
-        var int8 = new float[m * n];
-        QuantizedGemm.Multiply(m, n, k, values, k, blocks, DType.Q4_K, k, int8, n);
-        var f32 = new float[m * n];
-        Gemm.Multiply(m, n, k, values, k, false, blocks, DType.Q4_K, k, true, f32, n, 0f);
-        Assert.True(f32.Zip(int8, (p, q) => Math.Abs(p - q)).Max() > 1e-4f, "the two paths should differ by the activations' rounding");
-
-        Assert.Equal(f32, Compute.Eager.MatMul(Tensor.FromArray(values, m, k), w, transposeB: true).ToArray());
-        using (QuantizedPrefill.Use(QuantizedPrefillMode.Int8))
+        foreach (var type in new[] { DType.Q4_K, DType.Q8_0 })
         {
-            Assert.Equal(int8, Compute.Eager.MatMul(Tensor.FromArray(values, m, k), w, transposeB: true).ToArray());
-            var x = Tensor.FromArray(values, m, k);
-            x.RequiresGrad = true;
-            Assert.Equal(f32, new Compute(new Tape()).MatMul(x, w, transposeB: true).ToArray());
+            var (blocks, dequantized) = Weights(rng, type, n, k);
+            var w = new Tensor(Storage.FromBlocks(blocks, type, n * k), 0, [n, k]);
+            var int8 = new float[m * n];
+            QuantizedGemm.Multiply(m, n, k, values, k, blocks, type, k, int8, n);
+            var f32 = new float[m * n];
+            Gemm.Multiply(m, n, k, values, k, false, blocks, type, k, true, f32, n, 0f);
+            Assert.True(f32.Zip(int8, (p, q) => Math.Abs(p - q)).Max() > 1e-4f, "the two paths should differ by the activations' rounding");
+
+            foreach (var (mode, expected) in new[] { ((QuantizedPrefillMode?)null, type == DType.Q8_0 ? f32 : int8), (QuantizedPrefillMode.F32, f32), (QuantizedPrefillMode.Int8, int8) })
+            {
+                using var scope = mode is { } chosen ? QuantizedPrefill.Use(chosen) : null;
+                Assert.Equal(expected, Compute.Eager.MatMul(Tensor.FromArray(values, m, k), w, transposeB: true).ToArray());
+                var x = Tensor.FromArray(values, m, k);
+                x.RequiresGrad = true;
+                var tape = new Tape();
+                var cx = new Compute(tape);
+                var y = cx.MatMul(x, w, transposeB: true);
+                Assert.Equal(expected, y.ToArray());
+                tape.Backward(cx.Sum(y));
+                // d(sum y)/dx[i, j] = Σ_r w[r, j]
+                var grad = x.Grad!.ToArray();
+                for (int j = 0; j < k; j++)
+                {
+                    double column = 0;
+                    for (int r = 0; r < n; r++) column += dequantized[r * k + j];
+                    for (int i = 0; i < m; i++) Assert.True(Math.Abs(grad[i * k + j] - column) <= 1e-4 * (1 + Math.Abs(column)), $"{type} {mode} dx[{i},{j}] {grad[i * k + j]} vs {column}");
+                }
+            }
         }
-        Assert.Equal(QuantizedPrefillMode.F32, QuantizedPrefill.Mode);
+        Assert.Equal(QuantizedPrefillMode.Auto, QuantizedPrefill.Mode);
+    }
+
+    /// <summary>The prefill mode variable: the three modes in any case, unset is auto; anything else is one line naming it.</summary>
+    [Fact]
+    public void PrefillModeRequestsAreChecked()
+    {
+        foreach (var ok in new[] { null, "", "auto", "F32", "Int8" }) QuantizedPrefill.CheckRequest(ok);
+        var error = Assert.Throws<ArgumentException>(() => QuantizedPrefill.CheckRequest("int4"));
+        Assert.Contains(QuantizedPrefill.EnvironmentVariable + "=int4", error.Message);
+        Assert.Contains("auto, f32 or int8", error.Message);
     }
 
     /// <summary>
