@@ -66,8 +66,10 @@ public static class CounterfactualSearch
         string Swap(int position, int token) => $"{position} \"{tokenizer.TokenText(ids[position])}\" for \"{tokenizer.TokenText(token)}\"";
         var (position, token, chosen) = candidates[ranked[0]];
         double single = diffs[ranked[0]];
-        string origin = $"swapped token {Swap(position, token)}: the swap among {candidates.Count} same-kind nearest-embedding swaps that lowers the difference most (to {single:0.00})";
-        if (!(clean > 0 && single > WeakShare * clean)) return Choice(tokenizer, chosen, origin, ranked, diffs, prompts);
+        var singleSwap = Choice(tokenizer, chosen,
+            $"swapped token {Swap(position, token)}: the swap among {candidates.Count} same-kind nearest-embedding swaps that lowers the difference most (to {single:0.00})",
+            ranked, diffs, prompts);
+        if (!(clean > 0 && single > WeakShare * clean)) return singleSwap;
 
         // No single swap takes half the difference away: try the best single swaps two at a time.
         var best = ranked.Take(PairedSwaps).Select(i => candidates[i]).ToList();
@@ -80,11 +82,11 @@ public static class CounterfactualSearch
                 both[best[b].Position] = best[b].Token;
                 if (ReEncodes(loaded, both)) pairs.Add((a, b, both));
             }
-        if (pairs.Count == 0) return Choice(tokenizer, chosen, origin, ranked, diffs, prompts);
+        if (pairs.Count == 0) return singleSwap;
         var (pairRanked, pairDiffs) = Rank(loaded, pairs.Select(p => p.Ids).ToList(), forced, readout);
-        if (pairDiffs[pairRanked[0]] >= single) return Choice(tokenizer, chosen, origin, ranked, diffs, prompts);
+        if (pairDiffs[pairRanked[0]] >= single) return singleSwap;
         var (first, second, pair) = (best[pairs[pairRanked[0]].A], best[pairs[pairRanked[0]].B], pairs[pairRanked[0]].Ids);
-        origin = $"swapped tokens {Swap(first.Position, first.Token)} and {Swap(second.Position, second.Token)}: no single swap of {candidates.Count} lowers the difference " +
+        string origin = $"swapped tokens {Swap(first.Position, first.Token)} and {Swap(second.Position, second.Token)}: no single swap of {candidates.Count} lowers the difference " +
                  $"below half of {clean:0.00} (best {single:0.00}), so the {PairedSwaps} best were paired; of {pairs.Count} pairs this one lowers it most (to {pairDiffs[pairRanked[0]]:0.00})";
         // Pairs and single swaps in one ranking, best first.
         var all = prompts.Concat(pairs.Select(p => p.Ids)).ToList();
