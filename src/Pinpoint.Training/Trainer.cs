@@ -48,6 +48,9 @@ public sealed class Trainer : IDisposable
     private readonly int _startStep;
     private readonly long _startTokens;
     private readonly string? _initFrom;
+    /// <summary>The shape this run grew from at its start (<see cref="ModelGrowth"/>), carried through resumes; null when it did not grow.</summary>
+    private readonly string? _grownFrom;
+    private readonly ModelGrowth? _growth;
 
     public const string CheckpointsFolder = "checkpoints";
     public const string LatestFile = "latest.json";
@@ -87,6 +90,7 @@ public sealed class Trainer : IDisposable
         _modelConfig = ModelConfig(config, vocabSize, tokenizer?.Eos);
         Directory.CreateDirectory(outDir);
         var startFrom = resumeFrom ?? config.Init;
+        TransformerWeights? oldWeights = null;
         if (startFrom is null)
         {
             _weights = _architecture.CreateRandom(_modelConfig, config.Seed);
@@ -96,7 +100,16 @@ public sealed class Trainer : IDisposable
             var state = TrainingState.Load(startFrom);
             if (state.Architecture != config.Architecture)
                 throw new InvalidDataException($"{startFrom}: checkpoint is a '{state.Architecture}' model, the config trains '{config.Architecture}'");
-            _weights = LoadTrainable(startFrom);
+            var fromConfig = CheckpointModel.Config(startFrom);
+            // A new run whose recipe is larger than its init checkpoint grows it (Open has checked that it can).
+            var growth = resumeFrom is null && CheckpointModel.Describe(fromConfig) != CheckpointModel.Describe(_modelConfig)
+                ? new ModelGrowth(fromConfig, _modelConfig, startFrom) : null;
+            // The norm epsilon is the checkpoint's (a grown model's is scaled, see ModelGrowth), not the architecture's default.
+            _modelConfig = growth?.To ?? _modelConfig with { NormEps = fromConfig.NormEps };
+            oldWeights = LoadTrainable(startFrom, growth?.From ?? _modelConfig);
+            _weights = growth is null ? oldWeights : growth.Grow(oldWeights, _architecture.CreateRandom(_modelConfig, config.Seed));
+            _growth = growth;
+            _grownFrom = growth is null ? resumeFrom is null ? null : state.GrownFrom : CheckpointModel.Describe(fromConfig);
             _tokensSeen = state.TokensSeen;
             (_startStep, _startTokens, _initFrom) = resumeFrom is null
                 ? (state.Step, state.TokensSeen, Path.GetFullPath(startFrom))
@@ -108,7 +121,7 @@ public sealed class Trainer : IDisposable
             .DistinctBy(p => p.Tensor, ReferenceEqualityComparer.Instance)
             .Select(p => (p.Name, p.Tensor, Tensor.Zeros(p.Tensor.Shape.ToArray()), Tensor.Zeros(p.Tensor.Shape.ToArray()), p.Tensor.Rank >= 2))
             .ToArray();
-        if (startFrom is not null) LoadOptimizer(startFrom);
+        if (startFrom is not null) LoadOptimizer(startFrom, oldWeights!);
         TruncateMetricsAfter(Path.Combine(outDir, MetricsFile), _startStep + _step);
         _inputs = new int[config.BatchSize * config.Context];
         _targets = new int[config.BatchSize * config.Context];
@@ -183,8 +196,8 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
-    /// Refuses an init checkpoint that is incomplete, of another architecture or shape, or whose tokenizer differs from
-    /// the recipe's (without a recipe tokenizer the checkpoint's is used).
+    /// Refuses an init checkpoint that is incomplete, of another architecture, of a shape that cannot grow into the recipe's
+    /// (<see cref="ModelGrowth"/>), or whose tokenizer differs from the recipe's (without a recipe tokenizer the checkpoint's is used).
     /// </summary>
     private static void CheckInitCheckpoint(TrainConfig config, string init)
     {
@@ -198,8 +211,8 @@ public sealed class Trainer : IDisposable
         if (config.Tokenizer is not null && CheckpointModel.TokenizerHash(config.Tokenizer) != CheckpointModel.TokenizerHash(tokenizerPath))
             throw new InvalidDataException($"{init}: its tokenizer differs from the recipe's {config.Tokenizer}");
         using var tokenizer = HfTokenizer.Load(tokenizerPath);
-        string wanted = CheckpointModel.Describe(ModelConfig(config, tokenizer.VocabSize, tokenizer.Eos)), found = CheckpointModel.Describe(CheckpointModel.Config(init));
-        if (wanted != found) throw new InvalidDataException($"{init}: a {found} model, but the recipe trains a {wanted} model");
+        TransformerConfig wanted = ModelConfig(config, tokenizer.VocabSize, tokenizer.Eos), found = CheckpointModel.Config(init);
+        if (CheckpointModel.Describe(wanted) != CheckpointModel.Describe(found)) _ = new ModelGrowth(found, wanted, init);
     }
 
     /// <summary>The model a recipe describes, with its architecture's conventions.</summary>
@@ -320,23 +333,37 @@ public sealed class Trainer : IDisposable
         var state = new TrainingState
         {
             Step = _startStep + _step, TokensSeen = _tokensSeen, Architecture = _config.Architecture, LastTrainLoss = trainLoss, LastValidationLoss = valLoss,
-            ValidationData = _config.Data, InitFrom = _initFrom, StartStep = _startStep, StartTokens = _startTokens,
+            ValidationData = _config.Data, InitFrom = _initFrom, StartStep = _startStep, StartTokens = _startTokens, GrownFrom = _grownFrom,
         };
         AtomicFile.Write(Path.Combine(dir, TrainingState.FileName), s => JsonSerializer.Serialize(s, state, TrainConfig.Json));
         AtomicFile.Write(Path.Combine(_outDir, LatestFile), s => JsonSerializer.Serialize(s, name));
         return dir;
     }
 
-    private TransformerWeights LoadTrainable(string dir)
+    private TransformerWeights LoadTrainable(string dir, TransformerConfig config)
     {
         using var file = TensorFile.Open(Path.Combine(dir, "model.safetensors"));
         var source = new CopyingTensorSource(file);
-        return _architecture.WeightsFromHf(_modelConfig, source);
+        return _architecture.WeightsFromHf(config, source);
     }
 
-    private void LoadOptimizer(string dir)
+    /// <summary>Reads the checkpoint's AdamW moments (of <paramref name="checkpointWeights"/>'s parameters), grown like the weights when the run grew.</summary>
+    private void LoadOptimizer(string dir, TransformerWeights checkpointWeights)
     {
         using var file = TensorFile.Open(Path.Combine(dir, "optimizer.safetensors"));
+        if (_growth is not null)
+        {
+            var names = checkpointWeights.Parameters().ToDictionary(p => (object)p.Tensor, p => p.Name, ReferenceEqualityComparer.Instance);
+            Dictionary<string, Tensor> Grown(string moment, int power) => _growth.GrowMoments(checkpointWeights.Map(t => file[names[t] + moment].Clone()), _weights, power)
+                .Parameters().ToDictionary(p => p.Name, p => p.Tensor);
+            var (first, second) = (Grown(".m", 1), Grown(".v", 2));
+            foreach (var (name, _, m, v, _) in _params)
+            {
+                first[name].Span.CopyTo(m.Span);
+                second[name].Span.CopyTo(v.Span);
+            }
+            return;
+        }
         foreach (var (name, _, m, v, _) in _params)
         {
             file[name + ".m"].CopyTo(m.Span);

@@ -19,6 +19,11 @@ public sealed record TrainingState
     public string? InitFrom { get; init; }
     public int StartStep { get; init; }
     public long StartTokens { get; init; }
+    /// <summary>
+    /// For a run that grew its init checkpoint into a larger shape (<see cref="ModelGrowth"/>): the shape it grew from, as
+    /// <see cref="CheckpointModel.Describe"/> writes it; kept through resumes, absent when the run did not grow.
+    /// </summary>
+    public string? GrownFrom { get; init; }
 
     public const string FileName = "trainer_state.json";
 

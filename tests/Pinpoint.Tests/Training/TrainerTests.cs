@@ -10,14 +10,14 @@ namespace Pinpoint.Tests.Training;
 
 public class TrainerTests
 {
-    private static TrainConfig TinyCorpusConfig(string corpus) => new()
+    internal static TrainConfig TinyCorpusConfig(string corpus) => new()
     {
         Architecture = "gpt2", DModel = 32, NLayers = 2, NHeads = 2, Context = 32, VocabSize = 300,
         BatchSize = 4, Steps = 12, LearningRate = 3e-3f, MinLearningRate = 3e-4f, WarmupSteps = 3,
         EvalEvery = 4, EvalBatches = 2, CheckpointEvery = 0, Corpus = [corpus], Metrics = [],
     };
 
-    private static string TempDir()
+    internal static string TempDir()
     {
         var dir = Path.Combine(Path.GetTempPath(), "pinpoint-train-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
