@@ -82,7 +82,8 @@ public sealed record TrainConfig
     public bool FocusNextInContext { get; init; }
     /// <summary>
     /// A checkpoint folder whose weights and AdamW moments start this run (a new run with this recipe's own warm-up and
-    /// schedule; steps and tokens continue from the checkpoint's). Its shape and tokenizer must be the recipe's.
+    /// schedule; steps and tokens continue from the checkpoint's). Its tokenizer must be the recipe's; its shape the recipe's, or
+    /// smaller for a Llama checkpoint, which is then grown into the recipe's shape (<see cref="ModelGrowth"/>).
     /// </summary>
     public string? Init { get; init; }
 

@@ -179,7 +179,7 @@ public sealed class Trainer : IDisposable
         }
         var tokenizer = HfTokenizer.Load(tokenizerPath);
         var focus = config.Focus(tokenizer);
-        if (synthetic) return new Trainer(config, new RepeatedRandomTokens(tokenizer.VocabSize), tokenizer.VocabSize, tokenizer, outDir, resumeFrom, probe);
+        if (synthetic) return LogGrowth(new Trainer(config, new RepeatedRandomTokens(tokenizer.VocabSize), tokenizer.VocabSize, tokenizer, outDir, resumeFrom, probe), log);
         var dataDir = Path.Combine(outDir, "data");
         if (!File.Exists(Path.Combine(dataDir, "val.bin")))
         {
@@ -192,7 +192,16 @@ public sealed class Trainer : IDisposable
         var validation = TokenDataset.Open(Path.Combine(dataDir, "val.bin"));
         if (train.Count <= config.Context + 1 || validation.Count <= config.Context + 1)
             throw new InvalidDataException($"{dataDir}: too few tokens ({train.Count} train, {validation.Count} validation) for context {config.Context}");
-        return new Trainer(config, new CorpusTrainingData(train, validation, config.Repeats(tokenizer.VocabSize), focus), tokenizer.VocabSize, tokenizer, outDir, resumeFrom, probe);
+        return LogGrowth(new Trainer(config, new CorpusTrainingData(train, validation, config.Repeats(tokenizer.VocabSize), focus), tokenizer.VocabSize, tokenizer, outDir, resumeFrom, probe), log);
+    }
+
+    /// <summary>For a run that grows its init checkpoint: the grown model's validation loss at step 0 beside the checkpoint's own (growth keeps the function, so they agree).</summary>
+    private static Trainer LogGrowth(Trainer trainer, Action<string>? log)
+    {
+        if (trainer._growth is { } growth && log is not null)
+            log($"grew {CheckpointModel.Describe(growth.From)} into {CheckpointModel.Describe(growth.To)}: validation loss at step 0 {trainer.ValidationLoss():F6} "
+                + $"(the checkpoint recorded {TrainingState.Load(trainer._initFrom!).LastValidationLoss:F6})");
+        return trainer;
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ public sealed class TrainCommand : Command
     private static readonly CliOption Config = new("config", "FILE", "training recipe (JSON, snake_case fields of TrainConfig); options below override it");
     private static readonly CliOption Out = new("out", "DIR", "run folder: tokenizer, tokenized data, checkpoints, metrics.jsonl, loss.svg (required)");
     private static readonly CliOption Resume = new("resume", null, "continue the run in --out from its latest checkpoint (exactly as if it never stopped)");
-    private static readonly CliOption Init = new("init", "CHECKPOINT", "start a new run in --out from this checkpoint's weights and AdamW moments, with the recipe's own schedule (steps and tokens continue from the checkpoint's; same shape and tokenizer required)");
+    private static readonly CliOption Init = new("init", "CHECKPOINT", "start a new run in --out from this checkpoint's weights and AdamW moments, with the recipe's own schedule (steps and tokens continue from the checkpoint's; same tokenizer, vocab and context required). A Llama checkpoint smaller than the recipe (d_model, heads at the same head_dim, d_mlp, layers) is grown into the recipe's shape without changing its function: new weights that write into the residual start at zero, new layers are interleaved identity blocks, AdamW moments of new entries start at zero");
     private static readonly CliOption Corpus = new("corpus", "FILES", "comma-separated corpus files (.txt, .jsonl with a \"text\" field, WordNet .tsv)");
     private static readonly CliOption Steps = new("steps", "N", "optimizer steps");
     private static readonly CliOption BatchSize = new("batch-size", "N", "sequences per micro-batch");

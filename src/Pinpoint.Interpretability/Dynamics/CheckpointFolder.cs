@@ -50,7 +50,8 @@ public static class CheckpointFolder
         {
             var shape = Shape(c.Folder);
             if (shape != firstShape)
-                throw new InvalidDataException($"{c.Folder}: a {shape} model, but {Path.GetFileName(first.Folder)} is a {firstShape} model; checkpoints of different shapes in one folder");
+                throw new InvalidDataException($"{c.Folder}: a {shape} model, but {Path.GetFileName(first.Folder)} is a {firstShape} model; checkpoints of different shapes in one folder"
+                    + (TrainingState.Load(c.Folder).GrownFrom is null ? "" : " (the run grew its init checkpoint: read the checkpoints before and after the growth as separate folders)"));
             if (TokenizerHash(c.Folder) != firstTokenizer)
                 throw new InvalidDataException($"{c.Folder}: its tokenizer differs from {Path.GetFileName(first.Folder)}'s; checkpoints of different tokenizers in one folder");
         }

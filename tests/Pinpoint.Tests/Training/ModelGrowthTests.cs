@@ -130,5 +130,15 @@ public class ModelGrowthTests
         var state = TrainingState.Load(Path.Combine(grownRun + "-run", Trainer.CheckpointsFolder, "step-0000006"));
         Assert.Equal("llama d32×2 layers, 4 heads, d_mlp 128, vocab 300, context 32", state.GrownFrom);
         Assert.Equal([5, 6], CheckpointFolder.Find(grownRun + "-run").Select(c => c.Step));
+        // Both sides of the growth in one folder: refused, saying why.
+        var lineage = TrainerTests.TempDir();
+        foreach (var checkpoint in new[] { init, Path.Combine(grownRun + "-run", Trainer.CheckpointsFolder, "step-0000006") })
+        {
+            var copy = Directory.CreateDirectory(Path.Combine(lineage, Path.GetFileName(checkpoint))).FullName;
+            foreach (var file in Directory.GetFiles(checkpoint)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        }
+        var mixed = Assert.Throws<InvalidDataException>(() => CheckpointFolder.Find(lineage));
+        Assert.Contains("step-0000006: a llama d48×3 layers", mixed.Message);
+        Assert.Contains("the run grew its init checkpoint", mixed.Message);
     }
 }
