@@ -29,7 +29,7 @@ public class ModelGrowthTests
     private static float[] Logits(TransformerConfig config, TransformerWeights weights, int[] ids) =>
         new HookedTransformer(config, weights).RunWithCache(TokenBatch.Single(ids), _ => false).Logits.Span.ToArray();
 
-    public static TheoryData<string> Growths => ["d_model", "heads", "d_mlp", "layers", "all"];
+    public static TheoryData<string> Growths => ["d_model", "heads", "d_mlp", "layers", "all", "all, untied unembedding"];
 
     private static TransformerConfig Grown(string dimension) => dimension switch
     {
@@ -47,6 +47,7 @@ public class ModelGrowthTests
     {
         var to = Grown(dimension);
         var old = SmallModel();
+        if (dimension.Contains("untied")) old = old with { Unembed = new Linear(new WeightInitializer(7, Small.NLayers).Normal(0.3f, Small.VocabSize, Small.DModel), OutIn: true) };
         var growth = new ModelGrowth(Small, to, "test");
         var grown = growth.Grow(old, Llama.CreateRandom(to, seed: 5));
         foreach (var ids in new[] { new[] { 1, 7, 3, 3, 9, 12 }, new[] { 40, 2, 2, 2 }, Enumerable.Range(0, 16).Select(i => i * 3 % 49).ToArray() })
@@ -58,6 +59,26 @@ public class ModelGrowthTests
         if (to.NLayers > Small.NLayers) Assert.Equal([0, 4], growth.LayerPositions);
         // The new entries of input-side matrices are the fresh random draw, not zeros: gradients can reach them.
         if (to.DModel > Small.DModel) Assert.NotEqual(0f, grown.Blocks[0].Attention.Q!.Weight.Span[to.DModel - 1]);
+    }
+
+    /// <summary>AdamW moments: old entries in place (the gains' scaled as their gradients scale), zeros everywhere else.</summary>
+    [Fact]
+    public void MomentsArePlacedLikeTheWeightsWithZerosForNewEntries()
+    {
+        var to = Shape(48, 3, 6, 96);
+        var growth = new ModelGrowth(Small, to, "test");
+        var grown = growth.Grow(SmallModel(), Llama.CreateRandom(to, seed: 5));
+        var oldSecond = SmallModel();
+        var second = growth.GrowMoments(oldSecond, grown, power: 2);
+        Assert.Equal(grown.Parameters().Select(p => (p.Name, p.Tensor.Shape.ToArray())), second.Parameters().Select(p => (p.Name, p.Tensor.Shape.ToArray())));
+        float[] Row(Tensor t, int row, int length) => t.Span.Slice(row * t.Dim(t.Rank - 1), length).ToArray();
+        Assert.Equal(Row(oldSecond.Embedding, 9, 32), Row(second.Embedding, 9, 32));
+        Assert.All(Row(second.Embedding, 9, 48)[32..], x => Assert.Equal(0f, x));
+        Assert.Equal(Row(oldSecond.Blocks[1].Mlp!.Up!.Weight, 63, 32), Row(second.Blocks[2].Mlp!.Up!.Weight, 63, 32));
+        Assert.All(Row(second.Blocks[2].Mlp!.Up!.Weight, 64, 48), x => Assert.Equal(0f, x));
+        Assert.Equal(oldSecond.Blocks[0].Ln1.Weight.Span[5] * 48f / 32f, second.Blocks[0].Ln1.Weight.Span[5], 1e-5f);
+        Assert.Equal(0f, second.Blocks[0].Ln1.Weight.Span[40]);
+        Assert.All(second.Blocks[1].Mlp!.In.Weight.Span.ToArray(), x => Assert.Equal(0f, x));
     }
 
     [Fact]
