@@ -74,7 +74,7 @@ public static unsafe class QuantizedGemm
         var job = new Job
         {
             Path = path, Type = type, M = m, N = n, Ldc = ldc, RowBytes = rowBytes, W = w, C = c, Beta = beta,
-            X = QuantizedGemv.QuantizeRows(type, a, lda, m, k),
+            X = QuantizedGemv.QuantizeRows(type, a, lda, m, k, QuantizedGemv.InterleavesPairs(path, type)),
             RowsPerTask = (int)Math.Clamp(ChunkBytes / rowBytes, 1, n),
         };
         // Enough tasks for a thread slowed by a busy core to hand work to the other.
