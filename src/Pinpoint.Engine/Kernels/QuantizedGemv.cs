@@ -214,14 +214,19 @@ public static unsafe class QuantizedGemv
         {
             int r1 = Math.Min(j.N, (t + 1) * j.PerTask);
             var x = j.X;
-            float dot;
-            for (int r = t * j.PerTask; r < r1; r++)
+            float* dots = stackalloc float[RowsPerCall];
+            for (int r0 = t * j.PerTask; r0 < r1; r0 += RowsPerCall)
             {
-                Dot<OneRow>(j.Path, j.Type, j.W + r * j.RowBytes, &x, &dot);
-                j.Y[r] = j.Beta == 0f ? dot : dot + j.Beta * j.Y[r];
+                int rows = Math.Min(RowsPerCall, r1 - r0);
+                Dot<OneRow>(j.Path, j.Type, j.W + r0 * j.RowBytes, j.RowBytes, rows, &x, dots);
+                float* y = j.Y + r0;
+                for (int r = 0; r < rows; r++) y[r] = j.Beta == 0f ? dots[r] : dots[r] + j.Beta * y[r];
             }
         });
     }
+
+    /// <summary>Weight rows per kernel call in decode: the kernels' set-up and dispatch cost about as much as a 2,048-value row otherwise.</summary>
+    private const int RowsPerCall = 64;
 
     internal static void RequireBlocks(DType type, int k)
     {
@@ -247,8 +252,29 @@ public static unsafe class QuantizedGemv
         public static int Count => 4;
     }
 
-    /// <summary>One weight row (k values of <paramref name="type"/>) · each of <typeparamref name="TRows"/>'s activation rows at <paramref name="x"/>, into <paramref name="y"/>.</summary>
-    internal static void Dot<TRows>(KernelPath path, DType type, byte* row, Activation* x, float* y) where TRows : struct, IRows
+    /// <summary>
+    /// <paramref name="rows"/> weight rows (k values of <paramref name="type"/> each, <paramref name="rowBytes"/> apart
+    /// from <paramref name="row"/>) · each of <typeparamref name="TRows"/>'s activation rows at <paramref name="x"/>:
+    /// weight row r's dots at y[r·count .. r·count + count).
+    /// </summary>
+    internal static void Dot<TRows>(KernelPath path, DType type, byte* row, long rowBytes, int rows, Activation* x, float* y) where TRows : struct, IRows
+    {
+        if (path == KernelPath.Avx512)
+        {
+            // The 512-bit kernels loop over the rows themselves, so their set-up is paid once per call.
+            switch (type)
+            {
+                case DType.Q8_0: DotQ8_0Avx512<TRows>(row, rowBytes, rows, x, y); return;
+                case DType.Q4_K: DotKWithMinsAvx512<TRows, Q4Levels>(row, rowBytes, rows, x, y); return;
+                case DType.Q5_K: DotKWithMinsAvx512<TRows, Q5Levels>(row, rowBytes, rows, x, y); return;
+                case DType.Q6_K: DotQ6_KAvx512<TRows>(row, rowBytes, rows, x, y); return;
+            }
+        }
+        for (int r = 0; r < rows; r++, row += rowBytes, y += TRows.Count) DotNarrow<TRows>(path, type, row, x, y);
+    }
+
+    /// <summary>One weight row on the AVX2 kernels (and Q4_0 on AVX-512), or the scalar integer code below AVX2.</summary>
+    private static void DotNarrow<TRows>(KernelPath path, DType type, byte* row, Activation* x, float* y) where TRows : struct, IRows
     {
         // The integer dot products need 256-bit byte multiply-adds; the 128-bit path runs the scalar integer code.
         if (path < KernelPath.Avx2)
@@ -256,14 +282,13 @@ public static unsafe class QuantizedGemv
             for (int i = 0; i < TRows.Count; i++) y[i] = DotScalar(type, row, x[i]);
             return;
         }
-        bool wide = path == KernelPath.Avx512;
         switch (type)
         {
-            case DType.Q8_0: if (wide) DotQ8_0Avx512<TRows>(row, x, y); else DotQ8_0Avx2<TRows>(row, x, y); break;
+            case DType.Q8_0: DotQ8_0Avx2<TRows>(row, x, y); break;
             case DType.Q4_0: DotQ4_0Avx2<TRows>(row, x, y); break;
-            case DType.Q4_K: if (wide) DotKWithMinsAvx512<TRows, Q4Levels>(row, x, y); else DotKWithMinsAvx2<TRows>(row, x, y, fifthBit: false); break;
-            case DType.Q5_K: if (wide) DotKWithMinsAvx512<TRows, Q5Levels>(row, x, y); else DotKWithMinsAvx2<TRows>(row, x, y, fifthBit: true); break;
-            case DType.Q6_K: if (wide) DotQ6_KAvx512<TRows>(row, x, y); else DotQ6_KAvx2<TRows>(row, x, y); break;
+            case DType.Q4_K: DotKWithMinsAvx2<TRows>(row, x, y, fifthBit: false); break;
+            case DType.Q5_K: DotKWithMinsAvx2<TRows>(row, x, y, fifthBit: true); break;
+            case DType.Q6_K: DotQ6_KAvx2<TRows>(row, x, y); break;
             default: throw new ArgumentException($"{type} is not a quantized type", nameof(type));
         }
     }
@@ -282,21 +307,17 @@ public static unsafe class QuantizedGemv
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Activation RowOf<TRows>(Activation* x, int i) where TRows : struct, IRows => TRows.Count > i ? x[i] : x[0];
 
-    private static readonly Vector256<short> Ones16 = Vector256.Create((short)1);
-
     /// <summary>Eight int32 partial sums of u·s over 32 byte pairs (u unsigned levels, s signed activations).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> DotBytes(Vector256<byte> u, Vector256<sbyte> s) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Ones16);
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
 
     private static Vector256<sbyte> LoadActivation(in Activation x, int block) => Avx.LoadVector256(x.Q + block * 32);
-
-    private static readonly Vector512<short> Ones16x32 = Vector512.Create((short)1);
 
     /// <summary>Sixteen int32 partial sums of u·s over 64 byte pairs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> DotBytes(Vector512<byte> u, Vector512<sbyte> s) =>
-        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(u, s), Ones16x32);
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(u, s), Vector512.Create((short)1));
 
     /// <summary>Activation blocks <paramref name="block"/> and <paramref name="block"/> + 1 (adjacent in memory).</summary>
     private static Vector512<sbyte> LoadActivationPair(in Activation x, int block) => Avx512F.LoadVector512(x.Q + block * 32);
@@ -385,30 +406,34 @@ public static unsafe class QuantizedGemv
 
     /// <summary>Two blocks per 512-bit step, an odd last block by the AVX2 kernel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotQ8_0Avx512<TRows>(byte* row, Activation* xs, float* y) where TRows : struct, IRows
+    private static void DotQ8_0Avx512<TRows>(byte* row, long rowBytes, int rows, Activation* xs, float* y) where TRows : struct, IRows
     {
         float* halves = BlockQuantization.Halves;
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
-        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        int blocks = x0.K / 32, b = 0;
-        for (; b + 2 <= blocks; b += 2)
+        float* last = stackalloc float[4];
+        for (int r = 0; r < rows; r++, row += rowBytes, y += TRows.Count)
         {
-            byte* blk = row + b * 34;
-            var w = Vector512.Create(Avx.LoadVector256((sbyte*)(blk + 2)), Avx.LoadVector256((sbyte*)(blk + 36)));
-            var absW = Vector512.Abs(w).AsByte();
-            var negative = Vector512.LessThan(w, Vector512<sbyte>.Zero);
-            var scales = HalfScales(Half(halves, blk), Half(halves, blk + 34));
-            acc0 = Q8_0PairAvx512(absW, negative, scales, x0, b, acc0);
-            if (TRows.Count > 1)
+            Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            int blocks = x0.K / 32, b = 0;
+            for (; b + 2 <= blocks; b += 2)
             {
-                acc1 = Q8_0PairAvx512(absW, negative, scales, x1, b, acc1);
-                acc2 = Q8_0PairAvx512(absW, negative, scales, x2, b, acc2);
-                acc3 = Q8_0PairAvx512(absW, negative, scales, x3, b, acc3);
+                byte* blk = row + b * 34;
+                var w = Vector512.Create(Avx.LoadVector256((sbyte*)(blk + 2)), Avx.LoadVector256((sbyte*)(blk + 36)));
+                var absW = Vector512.Abs(w).AsByte();
+                var negative = Vector512.LessThan(w, Vector512<sbyte>.Zero);
+                var scales = HalfScales(Half(halves, blk), Half(halves, blk + 34));
+                acc0 = Q8_0PairAvx512(absW, negative, scales, x0, b, acc0);
+                if (TRows.Count > 1)
+                {
+                    acc1 = Q8_0PairAvx512(absW, negative, scales, x1, b, acc1);
+                    acc2 = Q8_0PairAvx512(absW, negative, scales, x2, b, acc2);
+                    acc3 = Q8_0PairAvx512(absW, negative, scales, x3, b, acc3);
+                }
             }
+            new Span<float>(last, 4).Clear();
+            if (b < blocks) DotQ8_0Avx2<TRows>(row, xs, last, b);
+            Store<TRows>(y, acc0, acc1, acc2, acc3, -last[0], -last[1], -last[2], -last[3]);
         }
-        float* last = stackalloc float[4] { 0f, 0f, 0f, 0f };
-        if (b < blocks) DotQ8_0Avx2<TRows>(row, xs, last, b);
-        Store<TRows>(y, acc0, acc1, acc2, acc3, -last[0], -last[1], -last[2], -last[3]);
     }
 
     // ---- Q4_0: x = d·(q − 8), so w·a = d·D·(Σ q·a − 8·Σ a) ----
@@ -619,47 +644,50 @@ public static unsafe class QuantizedGemv
     /// meets d·D once; the minimums meet the activations' 32-value level sums as one <c>vpmaddwd</c>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotKWithMinsAvx512<TRows, TBits>(byte* row, Activation* xs, float* y) where TRows : struct, IRows where TBits : struct, IFifthBit
+    private static void DotKWithMinsAvx512<TRows, TBits>(byte* row, long rowBytes, int rows, Activation* xs, float* y) where TRows : struct, IRows where TBits : struct, IFifthBit
     {
         float* halves = BlockQuantization.Halves;
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
-        KRowDot dot0 = default, dot1 = default, dot2 = default, dot3 = default;
-        int blockBytes = TBits.Present ? 176 : 144;
-        var low = Vector512.Create((byte)0x0F);
-        // vpermw indices: pair p's scale over the lower 256 bits, pair p + 2's over the upper.
-        Vector512<short> pick0 = ScalePairIndices(0), pick1 = ScalePairIndices(1), pick2 = ScalePairIndices(4), pick3 = ScalePairIndices(5);
-        for (int sb = 0; sb < x0.K / 256; sb++)
+        for (int r = 0; r < rows; r++, row += rowBytes, y += TRows.Count)
         {
-            byte* blk = row + sb * blockBytes, qs = blk + (TBits.Present ? 48 : 16);
-            BlockQuantization.ScalesAndMins(blk + 4, out ulong scales8, out ulong mins8);
-            var scales = Widen(scales8).ToVector256Unsafe().ToVector512Unsafe();
-            var first = Avx512F.LoadVector512(qs);
-            var second = Avx512F.LoadVector512(qs + 64);
-            Vector512<byte> lo0 = first & low, hi0 = Vector512.ShiftRightLogical(first.AsUInt16(), 4).AsByte() & low;
-            Vector512<byte> lo1 = second & low, hi1 = Vector512.ShiftRightLogical(second.AsUInt16(), 4).AsByte() & low;
-            if (TBits.Present)
+            KRowDot dot0 = default, dot1 = default, dot2 = default, dot3 = default;
+            int blockBytes = TBits.Present ? 176 : 144;
+            var low = Vector512.Create((byte)0x0F);
+            // vpermw indices: pair p's scale over the lower 256 bits, pair p + 2's over the upper.
+            Vector512<short> pick0 = ScalePairIndices(0), pick1 = ScalePairIndices(1), pick2 = ScalePairIndices(4), pick3 = ScalePairIndices(5);
+            for (int sb = 0; sb < x0.K / 256; sb++)
             {
-                // Bit j of qh[l] is the fifth bit of pair j's value l; the upper half pre-shifted by two lines pair
-                // p + 2 up with pair p, so shifting by p leaves each pair's bit in bit 0.
-                var qh = Avx.LoadVector256(blk + 16);
-                var qhPairs = Vector512.Create(qh, Vector256.ShiftRightLogical(qh.AsUInt16(), 2).AsByte()).AsUInt16();
-                var one = Vector512.Create((byte)1);
-                lo0 |= Vector512.ShiftLeft((qhPairs.AsByte() & one).AsUInt16(), 4).AsByte();
-                hi0 |= Vector512.ShiftLeft((Vector512.ShiftRightLogical(qhPairs, 1).AsByte() & one).AsUInt16(), 4).AsByte();
-                lo1 |= Vector512.ShiftLeft((Vector512.ShiftRightLogical(qhPairs, 4).AsByte() & one).AsUInt16(), 4).AsByte();
-                hi1 |= Vector512.ShiftLeft((Vector512.ShiftRightLogical(qhPairs, 5).AsByte() & one).AsUInt16(), 4).AsByte();
+                byte* blk = row + sb * blockBytes, qs = blk + (TBits.Present ? 48 : 16);
+                BlockQuantization.ScalesAndMins(blk + 4, out ulong scales8, out ulong mins8);
+                var scales = Widen(scales8).ToVector256Unsafe().ToVector512Unsafe();
+                var first = Avx512F.LoadVector512(qs);
+                var second = Avx512F.LoadVector512(qs + 64);
+                Vector512<byte> lo0 = first & low, hi0 = Vector512.ShiftRightLogical(first.AsUInt16(), 4).AsByte() & low;
+                Vector512<byte> lo1 = second & low, hi1 = Vector512.ShiftRightLogical(second.AsUInt16(), 4).AsByte() & low;
+                if (TBits.Present)
+                {
+                    // Bit j of qh[l] is the fifth bit of pair j's value l; the upper half pre-shifted by two lines pair
+                    // p + 2 up with pair p, so shifting by p leaves each pair's bit in bit 0.
+                    var qh = Avx.LoadVector256(blk + 16);
+                    var qhPairs = Vector512.Create(qh, Vector256.ShiftRightLogical(qh.AsUInt16(), 2).AsByte()).AsUInt16();
+                    var one = Vector512.Create((byte)1);
+                    lo0 |= Vector512.ShiftLeft((qhPairs.AsByte() & one).AsUInt16(), 4).AsByte();
+                    hi0 |= Vector512.ShiftLeft((Vector512.ShiftRightLogical(qhPairs, 1).AsByte() & one).AsUInt16(), 4).AsByte();
+                    lo1 |= Vector512.ShiftLeft((Vector512.ShiftRightLogical(qhPairs, 4).AsByte() & one).AsUInt16(), 4).AsByte();
+                    hi1 |= Vector512.ShiftLeft((Vector512.ShiftRightLogical(qhPairs, 5).AsByte() & one).AsUInt16(), 4).AsByte();
+                }
+                Vector512<short> s0 = Avx512BW.PermuteVar32x16(scales, pick0), s1 = Avx512BW.PermuteVar32x16(scales, pick1);
+                Vector512<short> s2 = Avx512BW.PermuteVar32x16(scales, pick2), s3 = Avx512BW.PermuteVar32x16(scales, pick3);
+                int at = sb * 256;
+                var end = new KSuperBlock(halves, blk, mins8);
+                dot0 = end.Add(dot0, KLevelSums(lo0, hi0, lo1, hi1, s0, s1, s2, s3, x0.Q + at), x0, sb);
+                if (TRows.Count > 1)
+                    (dot1, dot2, dot3) = (end.Add(dot1, KLevelSums(lo0, hi0, lo1, hi1, s0, s1, s2, s3, x1.Q + at), x1, sb),
+                        end.Add(dot2, KLevelSums(lo0, hi0, lo1, hi1, s0, s1, s2, s3, x2.Q + at), x2, sb),
+                        end.Add(dot3, KLevelSums(lo0, hi0, lo1, hi1, s0, s1, s2, s3, x3.Q + at), x3, sb));
             }
-            Vector512<short> s0 = Avx512BW.PermuteVar32x16(scales, pick0), s1 = Avx512BW.PermuteVar32x16(scales, pick1);
-            Vector512<short> s2 = Avx512BW.PermuteVar32x16(scales, pick2), s3 = Avx512BW.PermuteVar32x16(scales, pick3);
-            int at = sb * 256;
-            var end = new KSuperBlock(halves, blk, mins8);
-            dot0 = end.Add(dot0, KLevelSums(lo0, hi0, lo1, hi1, s0, s1, s2, s3, x0.Q + at), x0, sb);
-            if (TRows.Count > 1)
-                (dot1, dot2, dot3) = (end.Add(dot1, KLevelSums(lo0, hi0, lo1, hi1, s0, s1, s2, s3, x1.Q + at), x1, sb),
-                    end.Add(dot2, KLevelSums(lo0, hi0, lo1, hi1, s0, s1, s2, s3, x2.Q + at), x2, sb),
-                    end.Add(dot3, KLevelSums(lo0, hi0, lo1, hi1, s0, s1, s2, s3, x3.Q + at), x3, sb));
+            Store<TRows>(y, dot0.Value, dot1.Value, dot2.Value, dot3.Value);
         }
-        Store<TRows>(y, dot0.Value, dot1.Value, dot2.Value, dot3.Value);
     }
 
     /// <summary>A Q4_K/Q5_K super-block's scaled int32 level sums against 256 activations in <see cref="InterleavesPairs"/> order.</summary>
@@ -783,43 +811,46 @@ public static unsafe class QuantizedGemv
     /// scales against the activations' 16-value level sums, and d·D applies once per super-block.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotQ6_KAvx512<TRows>(byte* row, Activation* xs, float* y) where TRows : struct, IRows
+    private static void DotQ6_KAvx512<TRows>(byte* row, long rowBytes, int rows, Activation* xs, float* y) where TRows : struct, IRows
     {
         float* halves = BlockQuantization.Halves;
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
-        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        var low = Vector512.Create((byte)0x0F);
-        var highMask = Vector512.Create((byte)0x30);
-        // Groups 0–3 of the low nibbles take high bits 0–1 (lower half) and 2–3 (upper); groups 4–7 bits 4–5 and 6–7.
-        var firstShift = Vector512.Create(Vector256.Create((ushort)4), Vector256.Create((ushort)2));
-        var secondShift = Vector512.Create(Vector256.Create((ushort)0), Vector256.Create((ushort)2));
-        // vpermw indices: lane i of a 64-value step meets 16-value group i / 8 of the step's four.
-        Vector512<short> pick0 = GroupIndices(0), pick1 = GroupIndices(4), pick2 = GroupIndices(8), pick3 = GroupIndices(12);
-        for (int sb = 0; sb < x0.K / 256; sb++)
+        for (int r = 0; r < rows; r++, row += rowBytes, y += TRows.Count)
         {
-            byte* blk = row + sb * 210;
-            var scales = Avx2.ConvertToVector256Int16((sbyte*)(blk + 192));
-            var wideScales = scales.ToVector512Unsafe();
-            Vector512<short> s0 = Avx512BW.PermuteVar32x16(wideScales, pick0), s1 = Avx512BW.PermuteVar32x16(wideScales, pick1);
-            Vector512<short> s2 = Avx512BW.PermuteVar32x16(wideScales, pick2), s3 = Avx512BW.PermuteVar32x16(wideScales, pick3);
-            var nibbles0 = Avx512F.LoadVector512(blk);
-            var nibbles1 = Avx512F.LoadVector512(blk + 64);
-            var high0 = BothHalves(blk + 128);
-            var high1 = BothHalves(blk + 160);
-            var levels0 = (nibbles0 & low) | (Avx512BW.ShiftLeftLogicalVariable(high0, firstShift).AsByte() & highMask);
-            var levels1 = (Vector512.ShiftRightLogical(nibbles0.AsUInt16(), 4).AsByte() & low) | (Avx512BW.ShiftRightLogicalVariable(high0, secondShift).AsByte() & highMask);
-            var levels2 = (nibbles1 & low) | (Avx512BW.ShiftLeftLogicalVariable(high1, firstShift).AsByte() & highMask);
-            var levels3 = (Vector512.ShiftRightLogical(nibbles1.AsUInt16(), 4).AsByte() & low) | (Avx512BW.ShiftRightLogicalVariable(high1, secondShift).AsByte() & highMask);
-            float d = Half(halves, blk + 208);
-            acc0 = Q6_KSuperBlockAvx512(levels0, levels1, levels2, levels3, s0, s1, s2, s3, scales, d, x0, sb, acc0);
-            if (TRows.Count > 1)
+            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            var low = Vector512.Create((byte)0x0F);
+            var highMask = Vector512.Create((byte)0x30);
+            // Groups 0–3 of the low nibbles take high bits 0–1 (lower half) and 2–3 (upper); groups 4–7 bits 4–5 and 6–7.
+            var firstShift = Vector512.Create(Vector256.Create((ushort)4), Vector256.Create((ushort)2));
+            var secondShift = Vector512.Create(Vector256.Create((ushort)0), Vector256.Create((ushort)2));
+            // vpermw indices: lane i of a 64-value step meets 16-value group i / 8 of the step's four.
+            Vector512<short> pick0 = GroupIndices(0), pick1 = GroupIndices(4), pick2 = GroupIndices(8), pick3 = GroupIndices(12);
+            for (int sb = 0; sb < x0.K / 256; sb++)
             {
-                acc1 = Q6_KSuperBlockAvx512(levels0, levels1, levels2, levels3, s0, s1, s2, s3, scales, d, x1, sb, acc1);
-                acc2 = Q6_KSuperBlockAvx512(levels0, levels1, levels2, levels3, s0, s1, s2, s3, scales, d, x2, sb, acc2);
-                acc3 = Q6_KSuperBlockAvx512(levels0, levels1, levels2, levels3, s0, s1, s2, s3, scales, d, x3, sb, acc3);
+                byte* blk = row + sb * 210;
+                var scales = Avx2.ConvertToVector256Int16((sbyte*)(blk + 192));
+                var wideScales = scales.ToVector512Unsafe();
+                Vector512<short> s0 = Avx512BW.PermuteVar32x16(wideScales, pick0), s1 = Avx512BW.PermuteVar32x16(wideScales, pick1);
+                Vector512<short> s2 = Avx512BW.PermuteVar32x16(wideScales, pick2), s3 = Avx512BW.PermuteVar32x16(wideScales, pick3);
+                var nibbles0 = Avx512F.LoadVector512(blk);
+                var nibbles1 = Avx512F.LoadVector512(blk + 64);
+                var high0 = BothHalves(blk + 128);
+                var high1 = BothHalves(blk + 160);
+                var levels0 = (nibbles0 & low) | (Avx512BW.ShiftLeftLogicalVariable(high0, firstShift).AsByte() & highMask);
+                var levels1 = (Vector512.ShiftRightLogical(nibbles0.AsUInt16(), 4).AsByte() & low) | (Avx512BW.ShiftRightLogicalVariable(high0, secondShift).AsByte() & highMask);
+                var levels2 = (nibbles1 & low) | (Avx512BW.ShiftLeftLogicalVariable(high1, firstShift).AsByte() & highMask);
+                var levels3 = (Vector512.ShiftRightLogical(nibbles1.AsUInt16(), 4).AsByte() & low) | (Avx512BW.ShiftRightLogicalVariable(high1, secondShift).AsByte() & highMask);
+                float d = Half(halves, blk + 208);
+                acc0 = Q6_KSuperBlockAvx512(levels0, levels1, levels2, levels3, s0, s1, s2, s3, scales, d, x0, sb, acc0);
+                if (TRows.Count > 1)
+                {
+                    acc1 = Q6_KSuperBlockAvx512(levels0, levels1, levels2, levels3, s0, s1, s2, s3, scales, d, x1, sb, acc1);
+                    acc2 = Q6_KSuperBlockAvx512(levels0, levels1, levels2, levels3, s0, s1, s2, s3, scales, d, x2, sb, acc2);
+                    acc3 = Q6_KSuperBlockAvx512(levels0, levels1, levels2, levels3, s0, s1, s2, s3, scales, d, x3, sb, acc3);
+                }
             }
+            Store<TRows>(y, acc0, acc1, acc2, acc3, 0f, 0f, 0f, 0f);
         }
-        Store<TRows>(y, acc0, acc1, acc2, acc3, 0f, 0f, 0f, 0f);
     }
 
     /// <summary>A Q6_K super-block's four 64-value steps against one activation row, less the zero points, times d·D, added to <paramref name="acc"/>.</summary>
