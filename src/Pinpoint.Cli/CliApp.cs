@@ -86,6 +86,7 @@ public static class CliApp
         {
             KernelPaths.CheckRequest(environment(KernelPaths.EnvironmentVariable));
             QuantizedPrefill.CheckRequest(environment(QuantizedPrefill.EnvironmentVariable));
+            GgufReader.ResidentWeights(environment(GgufReader.WeightsVariable));
             var options = command.Options.Concat(CommonOptions).ToList();
             var parsed = new CliArgs(args.Skip(consumed), options);
             if (parsed.Flag(Help))

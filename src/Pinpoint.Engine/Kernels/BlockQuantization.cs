@@ -39,6 +39,12 @@ public static unsafe class BlockQuantization
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static float Half(byte* p) => HalfTable[*(ushort*)p];
 
+    /// <summary>
+    /// The table itself, for kernels to read once before their loops: a method compiled with full optimisation before
+    /// this class is initialised checks that on every access to a static, and spills its vector registers around the check.
+    /// </summary>
+    internal static float* Halves => HalfTable;
+
     private static ushort HalfBits(float v) => BitConverter.HalfToUInt16Bits((Half)v);
 
     /// <summary>

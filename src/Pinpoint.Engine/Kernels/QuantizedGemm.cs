@@ -74,7 +74,7 @@ public static unsafe class QuantizedGemm
         var job = new Job
         {
             Path = path, Type = type, M = m, N = n, Ldc = ldc, RowBytes = rowBytes, W = w, C = c, Beta = beta,
-            X = QuantizedGemv.QuantizeRows(type, a, lda, m, k),
+            X = QuantizedGemv.QuantizeRows(type, a, lda, m, k, QuantizedGemv.InterleavesPairs(path, type)),
             RowsPerTask = (int)Math.Clamp(ChunkBytes / rowBytes, 1, n),
         };
         // Enough tasks for a thread slowed by a busy core to hand work to the other.
@@ -95,8 +95,8 @@ public static unsafe class QuantizedGemm
             for (int r = r0; r < r1; r++)
             {
                 byte* weights = j.W + r * j.RowBytes;
-                if (count == 4) QuantizedGemv.Dot<QuantizedGemv.FourRows>(j.Path, j.Type, weights, rows, dots);
-                else for (int i = 0; i < count; i++) QuantizedGemv.Dot<QuantizedGemv.OneRow>(j.Path, j.Type, weights, rows + i, dots + i);
+                if (count == 4) QuantizedGemv.Dot<QuantizedGemv.FourRows>(j.Path, j.Type, weights, j.RowBytes, 1, rows, dots);
+                else for (int i = 0; i < count; i++) QuantizedGemv.Dot<QuantizedGemv.OneRow>(j.Path, j.Type, weights, j.RowBytes, 1, rows + i, dots + i);
                 for (int i = 0; i < count; i++)
                 {
                     float* y = j.C + (long)(i0 + i) * j.Ldc + r;

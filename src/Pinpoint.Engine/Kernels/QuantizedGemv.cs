@@ -97,20 +97,21 @@ public static unsafe class QuantizedGemv
 
     /// <summary>
     /// <paramref name="m"/> rows of <paramref name="k"/> activations, <paramref name="lda"/> apart, quantized into this
-    /// thread's buffers in the format <paramref name="type"/>'s kernels read; row i's levels start at i·k.
+    /// thread's buffers in the format <paramref name="type"/>'s kernels read; row i's levels start at i·k, each 128
+    /// values' middle pairs swapped when <paramref name="interleavePairs"/> (<see cref="InterleavesPairs"/>).
     /// </summary>
-    internal static Activation QuantizeRows(DType type, float* a, int lda, int m, int k)
+    internal static Activation QuantizeRows(DType type, float* a, int lda, int m, int k, bool interleavePairs = false)
     {
         var b = Buffers.For((long)m * k);
         var first = new Activation(b.Q, b.Scale, b.Sum16, b.Sum32, b.ScalePairs, k, ActivationBlock(type));
-        var rows = new RowsJob { A = a, Lda = lda, Rows = m, First = first };
+        var rows = new RowsJob { A = a, Lda = lda, Rows = m, First = first, InterleavePairs = interleavePairs };
         // Rounding costs about as much as a dot product of the row against 2 weight rows: worth threads only for many rows.
         int tasks = m < 64 ? 1 : Math.Min(m, 4 * WorkerPool.Concurrency);
         rows.PerTask = (m + tasks - 1) / tasks;
         WorkerPool.ParallelFor((m + rows.PerTask - 1) / rows.PerTask, rows, static (j, t) =>
         {
             int end = Math.Min((t + 1) * j.PerTask, j.Rows);
-            for (int i = t * j.PerTask; i < end; i++) QuantizeRow(j.A + (long)i * j.Lda, j.First.Row(i));
+            for (int i = t * j.PerTask; i < end; i++) QuantizeRow(j.A + (long)i * j.Lda, j.First.Row(i), j.InterleavePairs);
         });
         return first;
     }
@@ -120,6 +121,7 @@ public static unsafe class QuantizedGemv
         public float* A;
         public Activation First;
         public int Lda, PerTask, Rows;
+        public bool InterleavePairs;
     }
 
     /// <summary>
@@ -127,7 +129,7 @@ public static unsafe class QuantizedGemv
     /// agree bit for bit), with the sums of levels per 16 and 32 values.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void QuantizeRow(float* x, in Activation row)
+    private static void QuantizeRow(float* x, in Activation row, bool interleavePairs)
     {
         int bv = row.BlockValues;
         for (int blk = 0; blk < row.K / bv; blk++)
@@ -154,7 +156,7 @@ public static unsafe class QuantizedGemv
                 for (; j < bv; j += 16)
                 {
                     var levels = Avx512F.ConvertToVector512Int32(Avx512F.Multiply(Avx512F.LoadVector512(xb + j), idv));
-                    Sse2.Store(qb + j, Avx512F.ConvertToVector128SByte(levels));
+                    Sse2.Store(qb + LevelPosition(j, interleavePairs), Avx512F.ConvertToVector128SByte(levels));
                     sum16[j / 16] = (short)Vector512.Sum(levels);
                 }
             }
@@ -164,7 +166,7 @@ public static unsafe class QuantizedGemv
                 for (int l = j; l < j + 16; l++)
                 {
                     int level = (int)MathF.Round(xb[l] * id);
-                    qb[l] = (sbyte)level;
+                    qb[LevelPosition(l, interleavePairs)] = (sbyte)level;
                     sum += level;
                 }
                 sum16[j / 16] = (short)sum;
@@ -174,6 +176,11 @@ public static unsafe class QuantizedGemv
             if (bv == BlockQuantization.QK) new Span<float>(row.ScalePairs + blk / 2 * 16 + blk % 2 * 8, 8).Fill(d);
         }
     }
+
+    /// <summary>Where value <paramref name="v"/> of a block is stored: in place, or with each 128 values' 32-value pairs 1 and 2 swapped.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int LevelPosition(int v, bool interleavePairs) =>
+        interleavePairs && ((v >> 5) & 3) is 1 or 2 ? v ^ 0x60 : v;
 
     private static float MaxAcross(Vector512<float> v)
     {
@@ -198,7 +205,7 @@ public static unsafe class QuantizedGemv
     {
         RequireBlocks(type, k);
         if (n == 0) return;
-        var job = new Job { Path = path, Type = type, N = n, RowBytes = rowBytes, W = w, Y = y, Beta = beta, X = QuantizeRows(type, x, k, 1, k) };
+        var job = new Job { Path = path, Type = type, N = n, RowBytes = rowBytes, W = w, Y = y, Beta = beta, X = QuantizeRows(type, x, k, 1, k, InterleavesPairs(path, type)) };
         int threads = WorkerPool.Concurrency;
         int tasks = (long)n * k < (1 << 18) || threads == 1 ? 1 : Math.Min(threads * 8, (n + 15) / 16);
         job.PerTask = (n + tasks - 1) / tasks;
@@ -207,14 +214,19 @@ public static unsafe class QuantizedGemv
         {
             int r1 = Math.Min(j.N, (t + 1) * j.PerTask);
             var x = j.X;
-            float dot;
-            for (int r = t * j.PerTask; r < r1; r++)
+            float* dots = stackalloc float[RowsPerCall];
+            for (int r0 = t * j.PerTask; r0 < r1; r0 += RowsPerCall)
             {
-                Dot<OneRow>(j.Path, j.Type, j.W + r * j.RowBytes, &x, &dot);
-                j.Y[r] = j.Beta == 0f ? dot : dot + j.Beta * j.Y[r];
+                int rows = Math.Min(RowsPerCall, r1 - r0);
+                Dot<OneRow>(j.Path, j.Type, j.W + r0 * j.RowBytes, j.RowBytes, rows, &x, dots);
+                float* y = j.Y + r0;
+                for (int r = 0; r < rows; r++) y[r] = j.Beta == 0f ? dots[r] : dots[r] + j.Beta * y[r];
             }
         });
     }
+
+    /// <summary>Weight rows per kernel call in decode: the kernels' set-up and dispatch cost about as much as a 2,048-value row otherwise.</summary>
+    private const int RowsPerCall = 64;
 
     internal static void RequireBlocks(DType type, int k)
     {
@@ -240,8 +252,29 @@ public static unsafe class QuantizedGemv
         public static int Count => 4;
     }
 
-    /// <summary>One weight row (k values of <paramref name="type"/>) · each of <typeparamref name="TRows"/>'s activation rows at <paramref name="x"/>, into <paramref name="y"/>.</summary>
-    internal static void Dot<TRows>(KernelPath path, DType type, byte* row, Activation* x, float* y) where TRows : struct, IRows
+    /// <summary>
+    /// <paramref name="rows"/> weight rows (k values of <paramref name="type"/> each, <paramref name="rowBytes"/> apart
+    /// from <paramref name="row"/>) · each of <typeparamref name="TRows"/>'s activation rows at <paramref name="x"/>:
+    /// weight row r's dots at y[r·count .. r·count + count).
+    /// </summary>
+    internal static void Dot<TRows>(KernelPath path, DType type, byte* row, long rowBytes, int rows, Activation* x, float* y) where TRows : struct, IRows
+    {
+        if (path == KernelPath.Avx512)
+        {
+            // The 512-bit kernels loop over the rows themselves, so their set-up is paid once per call.
+            switch (type)
+            {
+                case DType.Q8_0: DotQ8_0Avx512<TRows>(row, rowBytes, rows, x, y); return;
+                case DType.Q4_K: DotKWithMinsAvx512<TRows, Q4Levels>(row, rowBytes, rows, x, y); return;
+                case DType.Q5_K: DotKWithMinsAvx512<TRows, Q5Levels>(row, rowBytes, rows, x, y); return;
+                case DType.Q6_K: DotQ6_KAvx512<TRows>(row, rowBytes, rows, x, y); return;
+            }
+        }
+        for (int r = 0; r < rows; r++, row += rowBytes, y += TRows.Count) DotNarrow<TRows>(path, type, row, x, y);
+    }
+
+    /// <summary>One weight row on the AVX2 kernels (and Q4_0 on AVX-512), or the scalar integer code below AVX2.</summary>
+    private static void DotNarrow<TRows>(KernelPath path, DType type, byte* row, Activation* x, float* y) where TRows : struct, IRows
     {
         // The integer dot products need 256-bit byte multiply-adds; the 128-bit path runs the scalar integer code.
         if (path < KernelPath.Avx2)
@@ -249,14 +282,13 @@ public static unsafe class QuantizedGemv
             for (int i = 0; i < TRows.Count; i++) y[i] = DotScalar(type, row, x[i]);
             return;
         }
-        bool wide = path == KernelPath.Avx512;
         switch (type)
         {
-            case DType.Q8_0: if (wide) DotQ8_0Avx512<TRows>(row, x, y); else DotQ8_0Avx2<TRows>(row, x, y); break;
+            case DType.Q8_0: DotQ8_0Avx2<TRows>(row, x, y); break;
             case DType.Q4_0: DotQ4_0Avx2<TRows>(row, x, y); break;
-            case DType.Q4_K: if (wide) DotKWithMinsAvx512<TRows>(row, x, y, fifthBit: false); else DotKWithMinsAvx2<TRows>(row, x, y, fifthBit: false); break;
-            case DType.Q5_K: if (wide) DotKWithMinsAvx512<TRows>(row, x, y, fifthBit: true); else DotKWithMinsAvx2<TRows>(row, x, y, fifthBit: true); break;
-            case DType.Q6_K: if (wide) DotQ6_KAvx512<TRows>(row, x, y); else DotQ6_KAvx2<TRows>(row, x, y); break;
+            case DType.Q4_K: DotKWithMinsAvx2<TRows>(row, x, y, fifthBit: false); break;
+            case DType.Q5_K: DotKWithMinsAvx2<TRows>(row, x, y, fifthBit: true); break;
+            case DType.Q6_K: DotQ6_KAvx2<TRows>(row, x, y); break;
             default: throw new ArgumentException($"{type} is not a quantized type", nameof(type));
         }
     }
@@ -275,21 +307,17 @@ public static unsafe class QuantizedGemv
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Activation RowOf<TRows>(Activation* x, int i) where TRows : struct, IRows => TRows.Count > i ? x[i] : x[0];
 
-    private static readonly Vector256<short> Ones16 = Vector256.Create((short)1);
-
     /// <summary>Eight int32 partial sums of u·s over 32 byte pairs (u unsigned levels, s signed activations).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> DotBytes(Vector256<byte> u, Vector256<sbyte> s) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Ones16);
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
 
     private static Vector256<sbyte> LoadActivation(in Activation x, int block) => Avx.LoadVector256(x.Q + block * 32);
-
-    private static readonly Vector512<short> Ones16x32 = Vector512.Create((short)1);
 
     /// <summary>Sixteen int32 partial sums of u·s over 64 byte pairs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> DotBytes(Vector512<byte> u, Vector512<sbyte> s) =>
-        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(u, s), Ones16x32);
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(u, s), Vector512.Create((short)1));
 
     /// <summary>Activation blocks <paramref name="block"/> and <paramref name="block"/> + 1 (adjacent in memory).</summary>
     private static Vector512<sbyte> LoadActivationPair(in Activation x, int block) => Avx512F.LoadVector512(x.Q + block * 32);
@@ -348,13 +376,14 @@ public static unsafe class QuantizedGemv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotQ8_0Avx2<TRows>(byte* row, Activation* xs, float* y, int firstBlock = 0) where TRows : struct, IRows
     {
+        float* halves = BlockQuantization.Halves;
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         for (int b = firstBlock; b < x0.K / 32; b++)
         {
             byte* blk = row + b * 34;
             var w = Avx.LoadVector256((sbyte*)(blk + 2));
-            float d = BlockQuantization.Half(blk);
+            float d = Half(halves, blk);
             acc0 = Q8_0BlockAvx2(w, d, x0, b, acc0);
             if (TRows.Count > 1)
             {
@@ -377,29 +406,34 @@ public static unsafe class QuantizedGemv
 
     /// <summary>Two blocks per 512-bit step, an odd last block by the AVX2 kernel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotQ8_0Avx512<TRows>(byte* row, Activation* xs, float* y) where TRows : struct, IRows
+    private static void DotQ8_0Avx512<TRows>(byte* row, long rowBytes, int rows, Activation* xs, float* y) where TRows : struct, IRows
     {
+        float* halves = BlockQuantization.Halves;
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
-        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        int blocks = x0.K / 32, b = 0;
-        for (; b + 2 <= blocks; b += 2)
+        float* last = stackalloc float[4];
+        for (int r = 0; r < rows; r++, row += rowBytes, y += TRows.Count)
         {
-            byte* blk = row + b * 34;
-            var w = Vector512.Create(Avx.LoadVector256((sbyte*)(blk + 2)), Avx.LoadVector256((sbyte*)(blk + 36)));
-            var absW = Vector512.Abs(w).AsByte();
-            var negative = Vector512.LessThan(w, Vector512<sbyte>.Zero);
-            var scales = HalfScales(BlockQuantization.Half(blk), BlockQuantization.Half(blk + 34));
-            acc0 = Q8_0PairAvx512(absW, negative, scales, x0, b, acc0);
-            if (TRows.Count > 1)
+            Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            int blocks = x0.K / 32, b = 0;
+            for (; b + 2 <= blocks; b += 2)
             {
-                acc1 = Q8_0PairAvx512(absW, negative, scales, x1, b, acc1);
-                acc2 = Q8_0PairAvx512(absW, negative, scales, x2, b, acc2);
-                acc3 = Q8_0PairAvx512(absW, negative, scales, x3, b, acc3);
+                byte* blk = row + b * 34;
+                var w = Vector512.Create(Avx.LoadVector256((sbyte*)(blk + 2)), Avx.LoadVector256((sbyte*)(blk + 36)));
+                var absW = Vector512.Abs(w).AsByte();
+                var negative = Vector512.LessThan(w, Vector512<sbyte>.Zero);
+                var scales = HalfScales(Half(halves, blk), Half(halves, blk + 34));
+                acc0 = Q8_0PairAvx512(absW, negative, scales, x0, b, acc0);
+                if (TRows.Count > 1)
+                {
+                    acc1 = Q8_0PairAvx512(absW, negative, scales, x1, b, acc1);
+                    acc2 = Q8_0PairAvx512(absW, negative, scales, x2, b, acc2);
+                    acc3 = Q8_0PairAvx512(absW, negative, scales, x3, b, acc3);
+                }
             }
+            new Span<float>(last, 4).Clear();
+            if (b < blocks) DotQ8_0Avx2<TRows>(row, xs, last, b);
+            Store<TRows>(y, acc0, acc1, acc2, acc3, -last[0], -last[1], -last[2], -last[3]);
         }
-        float* last = stackalloc float[4] { 0f, 0f, 0f, 0f };
-        if (b < blocks) DotQ8_0Avx2<TRows>(row, xs, last, b);
-        Store<TRows>(y, acc0, acc1, acc2, acc3, -last[0], -last[1], -last[2], -last[3]);
     }
 
     // ---- Q4_0: x = d·(q − 8), so w·a = d·D·(Σ q·a − 8·Σ a) ----
@@ -426,6 +460,7 @@ public static unsafe class QuantizedGemv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotQ4_0Avx2<TRows>(byte* row, Activation* xs, float* y) where TRows : struct, IRows
     {
+        float* halves = BlockQuantization.Halves;
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         float off0 = 0f, off1 = 0f, off2 = 0f, off3 = 0f;
@@ -436,7 +471,7 @@ public static unsafe class QuantizedGemv
             var packed = Sse2.LoadVector128(blk + 2);
             // Low nibbles are values 0–15, high nibbles 16–31: one 256-bit vector of levels in value order.
             var levels = Avx2.And(Vector256.Create(packed, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()), low);
-            float d = BlockQuantization.Half(blk);
+            float d = Half(halves, blk);
             acc0 = LevelsBlockAvx2(levels, d * x0.Scale[b], x0, b, acc0);
             off0 += d * x0.Scale[b] * 8 * x0.Sum32[b];
             if (TRows.Count > 1)
@@ -487,6 +522,10 @@ public static unsafe class QuantizedGemv
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<short> Widen(ulong packed) => Sse41.ConvertToVector128Int16(Vector128.CreateScalar(packed).AsByte());
 
+    /// <summary>The f32 value of the f16 at <paramref name="p"/>, from <see cref="BlockQuantization.Halves"/> read once per kernel call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Half(float* halves, byte* p) => halves[*(ushort*)p];
+
     /// <summary><c>vpshufb</c> indices that fill every 16-bit lane of a 128-bit lane with 16-bit element <paramref name="element"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<byte> Broadcast16(int element) => Vector128.Create((ushort)(2 * element | (2 * element + 1) << 8)).AsByte();
@@ -505,9 +544,9 @@ public static unsafe class QuantizedGemv
     }
 
     /// <summary>What a Q4_K/Q5_K super-block adds to a row's dot once its int32 level sums are in: those times d·D, and Σ min_j·(level sum of pair j) times dmin·D.</summary>
-    private readonly struct KSuperBlock(byte* blk, ulong mins8)
+    private readonly struct KSuperBlock(float* halves, byte* blk, ulong mins8)
     {
-        private readonly float _d = BlockQuantization.Half(blk), _dmin = BlockQuantization.Half(blk + 2);
+        private readonly float _d = Half(halves, blk), _dmin = Half(halves, blk + 2);
         private readonly Vector128<short> _mins = Widen(mins8);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -525,6 +564,7 @@ public static unsafe class QuantizedGemv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotKWithMinsAvx2<TRows>(byte* row, Activation* xs, float* y, bool fifthBit) where TRows : struct, IRows
     {
+        float* halves = BlockQuantization.Halves;
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
         KRowDot dot0 = default, dot1 = default, dot2 = default, dot3 = default;
         int blockBytes = fifthBit ? 176 : 144;
@@ -560,7 +600,7 @@ public static unsafe class QuantizedGemv
                     sum3 = KChunkAvx2(lo, hi, scaleLo, scaleHi, x3.Q + at, sum3);
                 }
             }
-            var end = new KSuperBlock(blk, mins8);
+            var end = new KSuperBlock(halves, blk, mins8);
             dot0 = end.Add(dot0, sum0, x0, sb);
             if (TRows.Count > 1) (dot1, dot2, dot3) = (end.Add(dot1, sum1, x1, sb), end.Add(dot2, sum2, x2, sb), end.Add(dot3, sum3, x3, sb));
         }
@@ -580,57 +620,91 @@ public static unsafe class QuantizedGemv
         return Vector512.Create(half, half);
     }
 
+    /// <summary>Whether a K-quant with minimums has Q5_K's fifth bit plane: a type parameter, so each kind compiles to its own loop without branches.</summary>
+    internal interface IFifthBit
+    {
+        static abstract bool Present { get; }
+    }
+
+    internal readonly struct Q4Levels : IFifthBit
+    {
+        public static bool Present => false;
+    }
+
+    internal readonly struct Q5Levels : IFifthBit
+    {
+        public static bool Present => true;
+    }
+
     /// <summary>
-    /// One 32-byte chunk (two 32-value pairs: low nibbles, then high nibbles) per 512-bit step, so the two pairs'
-    /// activations are adjacent and load as one vector. The scales multiply in the integer domain (one <c>vpshufb</c>
-    /// spreads pair 2c's scale over the lower 256 bits and pair 2c + 1's over the upper), the super-block sums in
-    /// int32 and meets d·D once; the minimums meet the activations' 32-value level sums as one <c>vpmaddwd</c>.
+    /// 64 bytes of levels (chunks 2h and 2h + 1: pairs 4h..4h + 3) per 512-bit load: the low nibbles are pairs 4h and
+    /// 4h + 2, the high nibbles pairs 4h + 1 and 4h + 3, so the activations come in that order
+    /// (<see cref="InterleavesPairs"/>) and one load, two masks and a shift feed two <c>vpmaddubsw</c> with no lane
+    /// inserts. Each half's pair scales reach its 16-bit lanes by one <c>vpermw</c>; the super-block sums in int32 and
+    /// meets d·D once; the minimums meet the activations' 32-value level sums as one <c>vpmaddwd</c>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotKWithMinsAvx512<TRows>(byte* row, Activation* xs, float* y, bool fifthBit) where TRows : struct, IRows
+    private static void DotKWithMinsAvx512<TRows, TBits>(byte* row, long rowBytes, int rows, Activation* xs, float* y) where TRows : struct, IRows where TBits : struct, IFifthBit
     {
+        float* halves = BlockQuantization.Halves;
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
-        KRowDot dot0 = default, dot1 = default, dot2 = default, dot3 = default;
-        int blockBytes = fifthBit ? 176 : 144;
-        var low = Vector512.Create((byte)0x0F);
-        var one = Vector512.Create((byte)1);
-        // vpshufb indices of pair 2c's scale in the lower 256 bits and pair 2c + 1's in the upper, for c = 0; each chunk adds 4 (two 16-bit elements).
-        var pick = Broadcast16(0, 0, 1, 1);
-        var nextPair = Vector512.Create((byte)4);
-        for (int sb = 0; sb < x0.K / 256; sb++)
+        for (int r = 0; r < rows; r++, row += rowBytes, y += TRows.Count)
         {
-            byte* blk = row + sb * blockBytes, qs = blk + (fifthBit ? 48 : 16);
-            BlockQuantization.ScalesAndMins(blk + 4, out ulong scales8, out ulong mins8);
-            var scales = InEveryLane(Widen(scales8).AsByte());
-            // Upper half pre-shifted by one: after shifting both by 2·chunk, bit 0 of each byte is the fifth bit of
-            // pair 2·chunk (lower half) and 2·chunk + 1 (upper half).
-            var qh = fifthBit ? Avx.LoadVector256(blk + 16) : default;
-            var qhPairs = fifthBit ? Vector512.Create(qh, Vector256.ShiftRightLogical(qh.AsUInt16(), 1).AsByte()) : default;
-            var chunkPick = pick;
-            Vector512<int> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
-            for (int chunk = 0; chunk < 4; chunk++)
+            KRowDot dot0 = default, dot1 = default, dot2 = default, dot3 = default;
+            int blockBytes = TBits.Present ? 176 : 144;
+            var low = Vector512.Create((byte)0x0F);
+            // vpermw indices: pair p's scale over the lower 256 bits, pair p + 2's over the upper.
+            Vector512<short> pick0 = ScalePairIndices(0), pick1 = ScalePairIndices(1), pick2 = ScalePairIndices(4), pick3 = ScalePairIndices(5);
+            for (int sb = 0; sb < x0.K / 256; sb++)
             {
-                var packed = Avx.LoadVector256(qs + 32 * chunk);
-                var levels = Vector512.Create(packed, Vector256.ShiftRightLogical(packed.AsUInt16(), 4).AsByte()) & low;
-                if (fifthBit)
-                    levels |= Vector512.ShiftLeft((Vector512.ShiftRightLogical(qhPairs.AsUInt16(), 2 * chunk).AsByte() & one).AsUInt16(), 4).AsByte();
-                var scales16 = Avx512BW.Shuffle(scales, chunkPick).AsInt16();
-                int at = sb * 256 + 64 * chunk;
-                sum0 = ScaledLevelsAvx512(levels, scales16, x0.Q + at, sum0);
-                if (TRows.Count > 1)
+                byte* blk = row + sb * blockBytes, qs = blk + (TBits.Present ? 48 : 16);
+                BlockQuantization.ScalesAndMins(blk + 4, out ulong scales8, out ulong mins8);
+                var scales = Widen(scales8).ToVector256Unsafe().ToVector512Unsafe();
+                var first = Avx512F.LoadVector512(qs);
+                var second = Avx512F.LoadVector512(qs + 64);
+                Vector512<byte> lo0 = first & low, hi0 = Vector512.ShiftRightLogical(first.AsUInt16(), 4).AsByte() & low;
+                Vector512<byte> lo1 = second & low, hi1 = Vector512.ShiftRightLogical(second.AsUInt16(), 4).AsByte() & low;
+                if (TBits.Present)
                 {
-                    sum1 = ScaledLevelsAvx512(levels, scales16, x1.Q + at, sum1);
-                    sum2 = ScaledLevelsAvx512(levels, scales16, x2.Q + at, sum2);
-                    sum3 = ScaledLevelsAvx512(levels, scales16, x3.Q + at, sum3);
+                    // Bit j of qh[l] is the fifth bit of pair j's value l; the upper half pre-shifted by two lines pair
+                    // p + 2 up with pair p, so shifting by p leaves each pair's bit in bit 0.
+                    var qh = Avx.LoadVector256(blk + 16);
+                    var qhPairs = Vector512.Create(qh, Vector256.ShiftRightLogical(qh.AsUInt16(), 2).AsByte()).AsUInt16();
+                    var one = Vector512.Create((byte)1);
+                    lo0 |= Vector512.ShiftLeft((qhPairs.AsByte() & one).AsUInt16(), 4).AsByte();
+                    hi0 |= Vector512.ShiftLeft((Vector512.ShiftRightLogical(qhPairs, 1).AsByte() & one).AsUInt16(), 4).AsByte();
+                    lo1 |= Vector512.ShiftLeft((Vector512.ShiftRightLogical(qhPairs, 4).AsByte() & one).AsUInt16(), 4).AsByte();
+                    hi1 |= Vector512.ShiftLeft((Vector512.ShiftRightLogical(qhPairs, 5).AsByte() & one).AsUInt16(), 4).AsByte();
                 }
-                chunkPick += nextPair;
+                Vector512<short> s0 = Avx512BW.PermuteVar32x16(scales, pick0), s1 = Avx512BW.PermuteVar32x16(scales, pick1);
+                Vector512<short> s2 = Avx512BW.PermuteVar32x16(scales, pick2), s3 = Avx512BW.PermuteVar32x16(scales, pick3);
+                int at = sb * 256;
+                var end = new KSuperBlock(halves, blk, mins8);
+                dot0 = end.Add(dot0, KLevelSums(lo0, hi0, lo1, hi1, s0, s1, s2, s3, x0.Q + at), x0, sb);
+                if (TRows.Count > 1)
+                    (dot1, dot2, dot3) = (end.Add(dot1, KLevelSums(lo0, hi0, lo1, hi1, s0, s1, s2, s3, x1.Q + at), x1, sb),
+                        end.Add(dot2, KLevelSums(lo0, hi0, lo1, hi1, s0, s1, s2, s3, x2.Q + at), x2, sb),
+                        end.Add(dot3, KLevelSums(lo0, hi0, lo1, hi1, s0, s1, s2, s3, x3.Q + at), x3, sb));
             }
-            var end = new KSuperBlock(blk, mins8);
-            dot0 = end.Add(dot0, Fold(sum0), x0, sb);
-            if (TRows.Count > 1) (dot1, dot2, dot3) = (end.Add(dot1, Fold(sum1), x1, sb), end.Add(dot2, Fold(sum2), x2, sb), end.Add(dot3, Fold(sum3), x3, sb));
+            Store<TRows>(y, dot0.Value, dot1.Value, dot2.Value, dot3.Value);
         }
-        Store<TRows>(y, dot0.Value, dot1.Value, dot2.Value, dot3.Value);
     }
+
+    /// <summary>A Q4_K/Q5_K super-block's scaled int32 level sums against 256 activations in <see cref="InterleavesPairs"/> order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> KLevelSums(Vector512<byte> lo0, Vector512<byte> hi0, Vector512<byte> lo1, Vector512<byte> hi1,
+        Vector512<short> s0, Vector512<short> s1, Vector512<short> s2, Vector512<short> s3, sbyte* a) =>
+        Fold(ScaledLevelsAvx512(hi1, s3, a + 192, ScaledLevelsAvx512(lo1, s2, a + 128, ScaledLevelsAvx512(hi0, s1, a + 64, ScaledLevelsAvx512(lo0, s0, a, default)))));
+
+    /// <summary><c>vpermw</c> indices that fill the lower 16 lanes with element <paramref name="pair"/> and the upper 16 with element pair + 2.</summary>
+    private static Vector512<short> ScalePairIndices(int pair) => Vector512.Create(Vector256.Create((short)pair), Vector256.Create((short)(pair + 2)));
+
+    /// <summary>
+    /// Whether <paramref name="type"/>'s <paramref name="path"/> kernel reads activations with each 128 values' middle
+    /// 32-value pairs swapped (values 0–31, 64–95, 32–63, 96–127): the order in which one 512-bit load of Q4_K/Q5_K
+    /// nibbles meets them.
+    /// </summary>
+    internal static bool InterleavesPairs(KernelPath path, DType type) => path == KernelPath.Avx512 && type is DType.Q4_K or DType.Q5_K;
 
     /// <summary>The two 256-bit halves of a super-block's int32 sums added (the lanes are summed in the end anyway).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -682,6 +756,7 @@ public static unsafe class QuantizedGemv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotQ6_KAvx2<TRows>(byte* row, Activation* xs, float* y) where TRows : struct, IRows
     {
+        float* halves = BlockQuantization.Halves;
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         var low = Vector256.Create((byte)0x0F);
@@ -715,7 +790,7 @@ public static unsafe class QuantizedGemv
                     }
                 }
             }
-            float d = BlockQuantization.Half(blk + 208);
+            float d = Half(halves, blk + 208);
             acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(sum0, Q6_KZeroPoints(scales, x0, sb))), Vector256.Create(d * x0.Scale[sb]), acc0);
             if (TRows.Count > 1)
             {
@@ -727,64 +802,77 @@ public static unsafe class QuantizedGemv
         Store<TRows>(y, acc0, acc1, acc2, acc3, 0f, 0f, 0f, 0f);
     }
 
-    /// <summary>The zero points' int32 lanes (<see cref="Q6_KZeroPoints"/>) in the lower half of a 512-bit accumulator.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Q6_KZeroPoints512(Vector256<short> scales, in Activation x, int sb) =>
-        Vector512.Create(Q6_KZeroPoints(scales, x, sb), Vector256<int>.Zero);
-
     /// <summary>
     /// Two 32-value groups per 512-bit step: groups t and t + 1 of a half read 64 adjacent bytes of low bits and 64
-    /// adjacent activations; the high bits' upper half is pre-shifted by two so one shift serves both. The scales
-    /// multiply in the integer domain (one <c>vpshufb</c> gives each 128-bit lane its 16-value group's scale), the
-    /// zero point 32 comes off the super-block's int32 sums as one <c>vpmaddwd</c> of the scales against the
-    /// activations' 16-value level sums, and d·D applies once per super-block.
+    /// adjacent activations. The half's 32 bytes of high bits are broadcast to both 256-bit halves and one variable
+    /// 16-bit shift moves each half's two bits to bits 4–5 (they differ by two between the halves), so one masked
+    /// merge completes the levels. The scales multiply in the integer domain (one <c>vpermw</c> gives each 16-value
+    /// group's lanes its scale), the zero point 32 comes off the super-block's int32 sums as one <c>vpmaddwd</c> of the
+    /// scales against the activations' 16-value level sums, and d·D applies once per super-block.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotQ6_KAvx512<TRows>(byte* row, Activation* xs, float* y) where TRows : struct, IRows
+    private static void DotQ6_KAvx512<TRows>(byte* row, long rowBytes, int rows, Activation* xs, float* y) where TRows : struct, IRows
     {
+        float* halves = BlockQuantization.Halves;
         Activation x0 = xs[0], x1 = RowOf<TRows>(xs, 1), x2 = RowOf<TRows>(xs, 2), x3 = RowOf<TRows>(xs, 3);
-        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        var low = Vector512.Create((byte)0x0F);
-        var three = Vector512.Create((byte)3);
-        // vpshufb indices of groups 0–3 of a half, one per 128-bit lane; groups 4–7 add 8 (four 16-bit elements).
-        var pickFirst = Broadcast16(0, 1, 2, 3);
-        var nextGroups = Vector512.Create((byte)8);
-        for (int sb = 0; sb < x0.K / 256; sb++)
+        for (int r = 0; r < rows; r++, row += rowBytes, y += TRows.Count)
         {
-            byte* blk = row + sb * 210;
-            var scales = Avx2.ConvertToVector256Int16((sbyte*)(blk + 192));
-            Vector512<int> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
-            for (int half = 0; half < 2; half++)
+            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            var low = Vector512.Create((byte)0x0F);
+            var highMask = Vector512.Create((byte)0x30);
+            // Groups 0–3 of the low nibbles take high bits 0–1 (lower half) and 2–3 (upper); groups 4–7 bits 4–5 and 6–7.
+            var firstShift = Vector512.Create(Vector256.Create((ushort)4), Vector256.Create((ushort)2));
+            var secondShift = Vector512.Create(Vector256.Create((ushort)0), Vector256.Create((ushort)2));
+            // vpermw indices: lane i of a 64-value step meets 16-value group i / 8 of the step's four.
+            Vector512<short> pick0 = GroupIndices(0), pick1 = GroupIndices(4), pick2 = GroupIndices(8), pick3 = GroupIndices(12);
+            for (int sb = 0; sb < x0.K / 256; sb++)
             {
-                var halfScales = InEveryLane((half == 0 ? scales.GetLower() : scales.GetUpper()).AsByte());
-                var nibbles = Avx512F.LoadVector512(blk + 64 * half);
-                var h = Avx.LoadVector256(blk + 128 + 32 * half);
-                var highBits = Vector512.Create(h, Vector256.ShiftRightLogical(h.AsUInt16(), 2).AsByte());
-                for (int t = 0; t < 4; t += 2)
+                byte* blk = row + sb * 210;
+                var scales = Avx2.ConvertToVector256Int16((sbyte*)(blk + 192));
+                var wideScales = scales.ToVector512Unsafe();
+                Vector512<short> s0 = Avx512BW.PermuteVar32x16(wideScales, pick0), s1 = Avx512BW.PermuteVar32x16(wideScales, pick1);
+                Vector512<short> s2 = Avx512BW.PermuteVar32x16(wideScales, pick2), s3 = Avx512BW.PermuteVar32x16(wideScales, pick3);
+                var nibbles0 = Avx512F.LoadVector512(blk);
+                var nibbles1 = Avx512F.LoadVector512(blk + 64);
+                var high0 = BothHalves(blk + 128);
+                var high1 = BothHalves(blk + 160);
+                var levels0 = (nibbles0 & low) | (Avx512BW.ShiftLeftLogicalVariable(high0, firstShift).AsByte() & highMask);
+                var levels1 = (Vector512.ShiftRightLogical(nibbles0.AsUInt16(), 4).AsByte() & low) | (Avx512BW.ShiftRightLogicalVariable(high0, secondShift).AsByte() & highMask);
+                var levels2 = (nibbles1 & low) | (Avx512BW.ShiftLeftLogicalVariable(high1, firstShift).AsByte() & highMask);
+                var levels3 = (Vector512.ShiftRightLogical(nibbles1.AsUInt16(), 4).AsByte() & low) | (Avx512BW.ShiftRightLogicalVariable(high1, secondShift).AsByte() & highMask);
+                float d = Half(halves, blk + 208);
+                acc0 = Q6_KSuperBlockAvx512(levels0, levels1, levels2, levels3, s0, s1, s2, s3, scales, d, x0, sb, acc0);
+                if (TRows.Count > 1)
                 {
-                    var lowBits = t == 0 ? nibbles & low : Vector512.ShiftRightLogical(nibbles.AsUInt16(), 4).AsByte() & low;
-                    var high = Vector512.ShiftRightLogical(highBits.AsUInt16(), 2 * t).AsByte() & three;
-                    var levels = lowBits | Vector512.ShiftLeft(high.AsUInt16(), 4).AsByte();
-                    var scales16 = Avx512BW.Shuffle(halfScales, t == 0 ? pickFirst : pickFirst + nextGroups).AsInt16();
-                    int at = sb * 256 + 128 * half + 32 * t;
-                    sum0 = ScaledLevelsAvx512(levels, scales16, x0.Q + at, sum0);
-                    if (TRows.Count > 1)
-                    {
-                        sum1 = ScaledLevelsAvx512(levels, scales16, x1.Q + at, sum1);
-                        sum2 = ScaledLevelsAvx512(levels, scales16, x2.Q + at, sum2);
-                        sum3 = ScaledLevelsAvx512(levels, scales16, x3.Q + at, sum3);
-                    }
+                    acc1 = Q6_KSuperBlockAvx512(levels0, levels1, levels2, levels3, s0, s1, s2, s3, scales, d, x1, sb, acc1);
+                    acc2 = Q6_KSuperBlockAvx512(levels0, levels1, levels2, levels3, s0, s1, s2, s3, scales, d, x2, sb, acc2);
+                    acc3 = Q6_KSuperBlockAvx512(levels0, levels1, levels2, levels3, s0, s1, s2, s3, scales, d, x3, sb, acc3);
                 }
             }
-            float d = BlockQuantization.Half(blk + 208);
-            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sum0 - Q6_KZeroPoints512(scales, x0, sb)), Vector512.Create(d * x0.Scale[sb]), acc0);
-            if (TRows.Count > 1)
-            {
-                acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sum1 - Q6_KZeroPoints512(scales, x1, sb)), Vector512.Create(d * x1.Scale[sb]), acc1);
-                acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sum2 - Q6_KZeroPoints512(scales, x2, sb)), Vector512.Create(d * x2.Scale[sb]), acc2);
-                acc3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(sum3 - Q6_KZeroPoints512(scales, x3, sb)), Vector512.Create(d * x3.Scale[sb]), acc3);
-            }
+            Store<TRows>(y, acc0, acc1, acc2, acc3, 0f, 0f, 0f, 0f);
         }
-        Store<TRows>(y, acc0, acc1, acc2, acc3, 0f, 0f, 0f, 0f);
     }
+
+    /// <summary>A Q6_K super-block's four 64-value steps against one activation row, less the zero points, times d·D, added to <paramref name="acc"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Q6_KSuperBlockAvx512(Vector512<byte> levels0, Vector512<byte> levels1, Vector512<byte> levels2, Vector512<byte> levels3,
+        Vector512<short> s0, Vector512<short> s1, Vector512<short> s2, Vector512<short> s3, Vector256<short> scales, float d, in Activation x, int sb, Vector256<float> acc)
+    {
+        sbyte* a = x.Q + sb * 256;
+        var sum = ScaledLevelsAvx512(levels3, s3, a + 192, ScaledLevelsAvx512(levels2, s2, a + 128, ScaledLevelsAvx512(levels1, s1, a + 64, ScaledLevelsAvx512(levels0, s0, a, default))));
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(Fold(sum), Q6_KZeroPoints(scales, x, sb))), Vector256.Create(d * x.Scale[sb]), acc);
+    }
+
+    /// <summary>32 bytes at <paramref name="p"/> in both 256-bit halves. (<c>Avx512F.BroadcastVector256ToVector512</c> on a pointer read zeros here in .NET 10.)</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<ushort> BothHalves(byte* p)
+    {
+        var half = Avx.LoadVector256(p).AsUInt16();
+        return Vector512.Create(half, half);
+    }
+
+    /// <summary><c>vpermw</c> indices for a 64-value step whose first 16-value group is <paramref name="first"/>: lane i takes group first + i / 8.</summary>
+    private static Vector512<short> GroupIndices(int first) =>
+        Vector512.Create(Vector256.Create(Vector128.Create((short)first), Vector128.Create((short)(first + 1))),
+            Vector256.Create(Vector128.Create((short)(first + 2)), Vector128.Create((short)(first + 3))));
 }

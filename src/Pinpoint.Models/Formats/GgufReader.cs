@@ -4,8 +4,10 @@ namespace Pinpoint.Models.Formats;
 
 /// <summary>
 /// Reads GGUF v2/v3 files: metadata (all value types, including the tokenizer's string arrays) and tensors.
-/// Tensors are mapped without copying, quantized ones (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) too: they stay in their blocks
-/// and the quantized kernels read them in place.
+/// Tensors are mapped without copying. Quantized ones (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) stay in their blocks and the
+/// quantized kernels read them as they are; by default their bytes are read once into memory backed by huge pages
+/// (<see cref="MappedFile.ReadResident"/>), which decode streams faster than the page cache's small pages;
+/// <see cref="WeightsVariable"/>=mapped keeps them in the map (for files larger than memory).
 /// Tensor shapes are reported row-major, i.e. ggml's ne[] reversed (a [n_out, n_in] weight has ne = {n_in, n_out}).
 /// </summary>
 /// <remarks>
@@ -29,11 +31,25 @@ public static class GgufReader
     /// <summary>Arrays of arrays deeper than this are refused so a crafted file cannot exhaust the stack.</summary>
     private const int MaxArrayDepth = 8;
 
-    public static TensorFile Open(string path) => MappedFile.Parse(path, Read);
+    /// <summary>The environment variable that says where quantized tensors live: <c>resident</c> (the default) or <c>mapped</c>.</summary>
+    public const string WeightsVariable = "PINPOINT_QUANTIZED_WEIGHTS";
+
+    public static TensorFile Open(string path) => Open(path, ResidentWeights(Environment.GetEnvironmentVariable(WeightsVariable)));
+
+    /// <summary>Reads <paramref name="path"/>, its quantized tensors read into memory when <paramref name="residentWeights"/>, else left in the map.</summary>
+    public static TensorFile Open(string path, bool residentWeights) => MappedFile.Parse(path, file => Read(file, residentWeights));
+
+    /// <summary>Whether <paramref name="requested"/> (the variable's value) reads quantized tensors into memory; an unknown value is an <see cref="ArgumentException"/> naming the variable.</summary>
+    public static bool ResidentWeights(string? requested) => requested?.ToLowerInvariant() switch
+    {
+        null or "" or "resident" => true,
+        "mapped" => false,
+        _ => throw new ArgumentException($"{WeightsVariable}={requested} is not a place for quantized weights (use resident or mapped; or unset it)"),
+    };
 
     private sealed record Info(string Name, long[] Ne, uint TypeId, ulong Offset);
 
-    private static TensorFile Read(MappedFile file)
+    private static unsafe TensorFile Read(MappedFile file, bool residentWeights)
     {
         var c = file.Cursor();
         uint magic = c.ReadU32("magic");
@@ -133,7 +149,12 @@ public static class GgufReader
             previous = p.Info.Name;
         }
 
-        var tensors = placed.Select(p => file.Tensor(p.Info.Name, dataStart + (long)p.Info.Offset, p.Shape, p.Type)).ToList();
+        var quantized = residentWeights ? placed.Where(p => p.Type.IsQuantized()).ToList() : [];
+        var resident = file.ReadResident(quantized.Select(p => (dataStart + (long)p.Info.Offset, p.Bytes)).ToList());
+        var residentAt = new Dictionary<string, nint>();
+        for (int i = 0; i < quantized.Count; i++) residentAt[quantized[i].Info.Name] = (nint)resident[i];
+        var tensors = placed.Select(p => file.Tensor(p.Info.Name, dataStart + (long)p.Info.Offset, p.Shape, p.Type,
+            residentAt.TryGetValue(p.Info.Name, out var at) ? (byte*)at : null)).ToList();
         return new TensorFile(file.Path, TensorFileFormat.Gguf, tensors, metadata, [file]);
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using Pinpoint.Engine.Kernels;
 using Pinpoint.Engine.Tensors;
 
@@ -10,11 +11,12 @@ namespace Pinpoint.Models.Formats;
 /// here point straight into the map and hold this object as their storage owner; the map stays valid until
 /// <see cref="Dispose"/> (or, if nobody disposes, until the last tensor becomes unreachable).
 /// </summary>
-internal sealed unsafe class MappedFile : IDisposable
+internal sealed unsafe partial class MappedFile : IDisposable
 {
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;
     private byte* _pointer;
+    private byte* _resident;
 
     public string Path { get; }
     public long Length { get; }
@@ -68,6 +70,50 @@ internal sealed unsafe class MappedFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads the byte ranges [offset, offset + bytes) of the file into one block of anonymous memory that this map owns
+    /// from then on, and returns where each range starts there. On Linux the block asks for transparent huge pages:
+    /// a decode step streams every weight byte once, and 2 MB pages instead of the page cache's 4 KB ones raised that
+    /// stream from about 27 to 31 GB/s on this project's 2-core Zen 4 (README, "Quantized GGUF weights"). The file's
+    /// own pages are read with <c>pread</c>, never through the map, so they do not count in the process's memory.
+    /// Ranges must lie inside the file (the caller checked them against its layout).
+    /// </summary>
+    public byte*[] ReadResident(IReadOnlyList<(long Offset, long Bytes)> ranges)
+    {
+        if (_resident != null) throw new InvalidOperationException($"{Path}: ranges were already read into memory");
+        const long Page = 2 << 20, Align = 64;
+        long total = 0;
+        var starts = new long[ranges.Count];
+        for (int i = 0; i < ranges.Count; i++)
+        {
+            starts[i] = total;
+            total += (ranges[i].Bytes + Align - 1) / Align * Align;
+        }
+        var pointers = new byte*[ranges.Count];
+        if (total == 0) return pointers;
+        long size = (total + Page - 1) / Page * Page;
+        _resident = (byte*)NativeMemory.AlignedAlloc((nuint)size, (nuint)Page);
+        if (OperatingSystem.IsLinux()) _ = Madvise(_resident, (nuint)size, MadviseHugePage);
+        using var handle = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        for (int i = 0; i < ranges.Count; i++)
+        {
+            pointers[i] = _resident + starts[i];
+            for (long done = 0; done < ranges[i].Bytes;)
+            {
+                int chunk = (int)Math.Min(1 << 30, ranges[i].Bytes - done);
+                int read = RandomAccess.Read(handle, new Span<byte>(pointers[i] + done, chunk), ranges[i].Offset + done);
+                if (read <= 0) throw new ModelFormatException(Path, $"file ended while reading bytes {ranges[i].Offset + done}..{ranges[i].Offset + ranges[i].Bytes}");
+                done += read;
+            }
+        }
+        return pointers;
+    }
+
+    private const int MadviseHugePage = 14;
+
+    [LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int Madvise(void* address, nuint length, int advice);
+
     public BinaryCursor Cursor(long position = 0) => new(Pointer, Length, Path, position);
 
     private byte* Pointer => _pointer != null ? _pointer : throw new ObjectDisposedException(Path);
@@ -81,11 +127,14 @@ internal sealed unsafe class MappedFile : IDisposable
     /// storage as <c>Span&lt;float&gt;</c>/<c>Span&lt;ushort&gt;</c> and .NET only guarantees atomic, portable access
     /// for naturally aligned elements. Quantized blocks are read bytewise, so they are mapped wherever they start.
     /// </summary>
-    public Tensor Tensor(string name, long offset, int[] shape, DType dtype)
+    public Tensor Tensor(string name, long offset, int[] shape, DType dtype) => Tensor(name, offset, shape, dtype, null);
+
+    /// <summary>As the map's own tensor, over the bytes that <see cref="ReadResident"/> put at <paramref name="resident"/> when it is not null.</summary>
+    public Tensor Tensor(string name, long offset, int[] shape, DType dtype, byte* resident)
     {
         int count = Shapes.ElementCount(shape);
         var bytes = Bytes(offset, dtype.ByteCount(count), $"data of tensor '{name}'");
-        byte* start = Pointer + offset;
+        byte* start = resident != null ? resident : Pointer + offset;
         Storage storage = dtype.IsQuantized() || (nint)start % dtype.SizeInBytes() == 0
             ? new Storage(start, count, dtype, this)
             : new Storage(CopyToFloat32(bytes, dtype, count));
@@ -118,6 +167,8 @@ internal sealed unsafe class MappedFile : IDisposable
 
     private void Release()
     {
+        NativeMemory.AlignedFree(_resident);
+        _resident = null;
         if (_pointer == null) return;
         _pointer = null;
         _view.SafeMemoryMappedViewHandle.ReleasePointer();

@@ -102,6 +102,7 @@ public sealed class BadInputTests : IDisposable
         // 3: a bad kernel path is a one-line error, not a TypeInitializationException.
         yield return new(["run", "--prompt", "hi", "--json"], 1, "PINPOINT_KERNEL=avx9", new() { ["PINPOINT_KERNEL"] = "avx9" });
         yield return new(["info", "--json"], 1, "PINPOINT_KERNEL=7", new() { ["PINPOINT_KERNEL"] = "7" });
+        yield return new(["info", "--json"], 1, "PINPOINT_QUANTIZED_WEIGHTS=swap", new() { ["PINPOINT_QUANTIZED_WEIGHTS"] = "swap" });
         // 4: a tokenizer that cannot belong to the model is refused when loading, before any run.
         yield return new(["explain", "--tokenizer", tok512, "--json", "--html", report], 1, "512 tokens");
         yield return new(["run", "--prompt", "hi", "--tokenizer", tok512, "--json"], 1, "512 tokens");

@@ -57,6 +57,32 @@ public class QuantizedModelTests
     /// panels; the brief's 2e-2), decode carries the 8-bit activation error. Against the original f32 file, the weights' own rounding
     /// (printed; llama.cpp's Q8_0 of the same file moves its logits alike).
     /// </summary>
+    /// <summary>
+    /// Quantized tensors read into memory (the default) hold the file's bytes exactly as the map does, every other
+    /// tensor stays a view of the map, and the place names only resident and mapped (one line naming the variable).
+    /// </summary>
+    [Fact]
+    public void ResidentQuantizedTensorsHoldTheMappedBytes()
+    {
+        using var dir = new TempDir();
+        var path = Requantized(dir, QuantizationScheme.Q4_K_M);
+        using var resident = GgufReader.Open(path, residentWeights: true);
+        using var mapped = GgufReader.Open(path, residentWeights: false);
+        Assert.Equal(mapped.Names, resident.Names);
+        int quantized = 0;
+        foreach (var name in mapped.Names)
+        {
+            Tensor a = resident.Tensors[name], b = mapped.Tensors[name];
+            Assert.Equal(b.DType, a.DType);
+            Assert.True(a.Storage.AsBytes().SequenceEqual(b.Storage.AsBytes()), $"{name}: resident bytes differ from the file's");
+            if (a.DType.IsQuantized()) quantized++;
+        }
+        Assert.True(quantized > 0, "no quantized tensor in the requantized file");
+        Assert.True(GgufReader.ResidentWeights(null) && GgufReader.ResidentWeights("Resident") && !GgufReader.ResidentWeights("mapped"));
+        var error = Assert.Throws<ArgumentException>(() => GgufReader.ResidentWeights("swap"));
+        Assert.Contains(GgufReader.WeightsVariable + "=swap", error.Message);
+    }
+
     [Fact]
     public void Stories260KInQ8_0StaysWithinTolerance()
     {
