@@ -9,7 +9,7 @@ namespace Pinpoint.Engine.Kernels;
 /// bits per 32 values (<see cref="QuantizedGemv"/>'s format), the weights stay in their blocks, and the integer
 /// dot-product kernels take four activation rows per weight row, so each weight block is unpacked (nibbles, high
 /// bits, scales) once for four rows and the four rows' levels stay in L1 while a chunk of weight rows streams from L2.
-/// Threads split the weight rows. K-quant weights with four rows or more take <see cref="QuantizedPanelGemm"/>'s
+/// Threads split the weight rows. Q8_0 and K-quant weights with four rows or more take <see cref="QuantizedPanelGemm"/>'s
 /// interleaved panels instead. Gradients take <see cref="Gemm"/>'s dequantizing path.
 /// </summary>
 public static unsafe class QuantizedGemm
@@ -17,7 +17,7 @@ public static unsafe class QuantizedGemm
     /// <summary>Weight bytes per task: a chunk of rows that stays in L2 while every group of four activation rows passes over it.</summary>
     private const long ChunkBytes = 128 * 1024;
 
-    /// <summary>From this many activation rows, K-quant weights go through <see cref="QuantizedPanelGemm"/> (its tiles take four rows).</summary>
+    /// <summary>From this many activation rows, Q8_0 and K-quant weights go through <see cref="QuantizedPanelGemm"/> (its tiles take four rows).</summary>
     private const int PanelRowsFrom = 4;
 
     /// <summary>

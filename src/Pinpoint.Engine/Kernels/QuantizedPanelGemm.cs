@@ -8,20 +8,23 @@ using Pinpoint.Engine.Threading;
 namespace Pinpoint.Engine.Kernels;
 
 /// <summary>
-/// C = beta·C + A·Wᵀ for K-quant weights (Q4_K, Q5_K, Q6_K) and several activation rows, on 8-bit activations: the
-/// prefill product. As llama.cpp's repacked GEMM, eight weight rows are interleaved eight values at a time so one
-/// 512-bit register holds 8 rows × 8 levels and a broadcast of 8 activations meets all of them in one
-/// <c>vpmaddubsw</c> with no horizontal sums; the int16 products of a scale group (32 values, 16 for Q6_K) add up in
-/// int16 and meet the group's scale in one <c>vpmaddwd</c>, so a 256-value super-block accumulates in int32 and
-/// meets d·D once. The interleaved panel (levels as bytes, scales spread over the lanes that need them, per-row d and
-/// offset factors) is built per call for a few row groups at a time in a per-thread buffer that stays in L2 while
-/// every group of four activation rows passes over it: weights stay in their file blocks, and the unpacking cost is
-/// shared by all activation rows. The offsets (Q4_K/Q5_K minimums, Q6_K's zero point 32) come out of the
-/// activations' level sums. Threads split the row groups.
+/// C = beta·C + A·Wᵀ for Q8_0 and K-quant weights (Q4_K, Q5_K, Q6_K) and several activation rows, on 8-bit
+/// activations: the prefill product. As llama.cpp's repacked GEMM, eight weight rows are interleaved eight values at a
+/// time so one 512-bit register holds 8 rows × 8 levels and a broadcast of 8 activations meets all of them in one
+/// <c>vpmaddubsw</c> with no horizontal sums. K-quants: the int16 products of a scale group (32 values, 16 for Q6_K)
+/// add up in int16 and meet the group's scale in one <c>vpmaddwd</c>, so a 256-value super-block accumulates in int32
+/// and meets d·D once. Q8_0: the panel keeps the signed levels, <c>vpmaddubsw</c> takes |w| against the activations
+/// negated where w &lt; 0, every record widens to int32 at once (two products of 127·127 already nearly fill an int16),
+/// and each 32-value block meets d·D once. The interleaved panel (levels as bytes, scales spread over the lanes that
+/// need them, per-row d and offset factors as f32) is built per call for a few row groups at a time in a per-thread
+/// buffer that stays in L2 while every group of four activation rows passes over it: weights stay in their file
+/// blocks, and the unpacking cost is shared by all activation rows. The offsets (Q4_K/Q5_K minimums, Q6_K's zero point
+/// 32) come out of the activations' level sums. Threads split the row groups.
 /// </summary>
 /// <remarks>
 /// Value bounds that keep int16 exact: activation levels are −127..127; a scale group adds at most 8 byte products
-/// of levels ≤ 31 (Q4_K/Q5_K, 8·31·127 = 31,496) or 4 of levels ≤ 63 (Q6_K, 32,004) per int16 lane.
+/// of levels ≤ 31 (Q4_K/Q5_K, 8·31·127 = 31,496) or 4 of levels ≤ 63 (Q6_K, 32,004) per int16 lane; a Q8_0 record
+/// adds 2 products of |w| ≤ 128 (files from other quantizers may hold −128), 2·128·127 = 32,512.
 /// </remarks>
 public static unsafe class QuantizedPanelGemm
 {
@@ -35,7 +38,7 @@ public static unsafe class QuantizedPanelGemm
     private const int PanelBudget = 384 * 1024;
 
     /// <summary>Whether <paramref name="type"/> has a panel kernel.</summary>
-    public static bool Supports(DType type) => type is DType.Q4_K or DType.Q5_K or DType.Q6_K;
+    public static bool Supports(DType type) => type is DType.Q8_0 or DType.Q4_K or DType.Q5_K or DType.Q6_K;
 
     /// <summary>Values per scale group: 32 for Q4_K/Q5_K, 16 for Q6_K.</summary>
     private static int GroupValues(DType type) => type == DType.Q6_K ? 16 : 32;
@@ -55,16 +58,26 @@ public static unsafe class QuantizedPanelGemm
         return (coefficients, factors, factors + 128);
     }
 
-    private static int SuperBlockBytes(DType type) => Layout(GroupValues(type)).Total;
+    /// <summary>Level bytes of one Q8_0 block of a row group: 4 records of 8 rows × 8 levels, followed by 16 floats of d.</summary>
+    private const int Q8_0LevelBytes = 256;
+
+    /// <summary>Panel bytes of one Q8_0 block of a row group.</summary>
+    private const int Q8_0BlockBytes = Q8_0LevelBytes + 64;
+
+    /// <summary>Values per panel unit: a Q8_0 block (32) or a K-quant super-block (256).</summary>
+    private static int UnitValues(DType type) => type == DType.Q8_0 ? BlockQuantization.QK : BlockQuantization.QKK;
+
+    /// <summary>Panel bytes per unit of one row group.</summary>
+    private static int UnitBytes(DType type) => type == DType.Q8_0 ? Q8_0BlockBytes : Layout(GroupValues(type)).Total;
 
     /// <summary>
     /// W's row r starts at byte r·<paramref name="rowBytes"/> of <paramref name="w"/>; k is a whole number of
-    /// super-blocks (checked by the caller, <see cref="QuantizedGemm"/>).
+    /// blocks (checked by the caller, <see cref="QuantizedGemm"/>).
     /// </summary>
     internal static void Run(KernelPath path, DType type, int m, int n, int k, float* a, int lda, byte* w, long rowBytes, float* c, int ldc, float beta)
     {
         int groups = (n + GroupRows - 1) / GroupRows;
-        long groupBytes = (long)SuperBlockBytes(type) * (k / BlockQuantization.QKK);
+        long groupBytes = (long)UnitBytes(type) * (k / UnitValues(type));
         var job = new Job
         {
             Path = path, Type = type, M = m, N = n, K = k, W = w, RowBytes = rowBytes, C = c, Ldc = ldc, Beta = beta,
@@ -131,7 +144,7 @@ public static unsafe class QuantizedPanelGemm
             for (int t = 0; t < TileTokens; t++) tokens[t] = j.X.Row(t0 + Math.Min(t, count - 1));
             for (int g = 0; g < groupCount; g++)
             {
-                Tile(j.Path, j.Type, panel + g * j.GroupBytes, j.K / BlockQuantization.QKK, tokens, lanes);
+                Tile(j.Path, j.Type, panel + g * j.GroupBytes, j.K / UnitValues(j.Type), tokens, lanes);
                 int row = (firstGroup + g) * GroupRows, rows = Math.Min(GroupRows, j.N - row);
                 for (int t = 0; t < count; t++) StoreRows(lanes + 16 * t, j.C + (long)(t0 + t) * j.Ldc + row, rows, j.Beta);
             }
@@ -157,24 +170,34 @@ public static unsafe class QuantizedPanelGemm
     }
 
     /// <summary>
-    /// One row group's panel against four activation rows: for token t and row r, lanes[16t + 2r] and
-    /// lanes[16t + 2r + 1] hold the two halves of the dot product (values 8c..8c+3 and 8c+4..8c+7 of every record c).
+    /// One row group's panel of <paramref name="units"/> units against four activation rows: for token t and row r,
+    /// lanes[16t + 2r] and lanes[16t + 2r + 1] hold the two halves of the dot product (values 8c..8c+3 and 8c+4..8c+7
+    /// of every record c).
     /// </summary>
-    internal static void Tile(KernelPath path, DType type, byte* panel, int superBlocks, QuantizedGemv.Activation* tokens, float* lanes)
+    internal static void Tile(KernelPath path, DType type, byte* panel, int units, QuantizedGemv.Activation* tokens, float* lanes)
     {
-        int groupValues = GroupValues(type);
-        if (path == KernelPath.Avx512) TileSimd<Wide, Vector512<byte>>(panel, superBlocks, groupValues, tokens, lanes);
+        if (path == KernelPath.Avx512) TileSimd<Wide, Vector512<byte>>(type, panel, units, tokens, lanes);
         else if (path == KernelPath.Avx2)
         {
-            // Rows 0–3 fill the lower 32 bytes of every record, rows 4–7 the upper: two passes of four rows.
+            // Rows 0–3 fill the lower 32 bytes of every record (and floats 0–7 of every factor record), rows 4–7 the
+            // upper: two passes of four rows.
             float* half = stackalloc float[TileTokens * 8];
             for (int h = 0; h < 2; h++)
             {
-                TileSimd<Narrow, Vector256<byte>>(panel + 32 * h, superBlocks, groupValues, tokens, half);
+                TileSimd<Narrow, Vector256<byte>>(type, panel + 32 * h, units, tokens, half);
                 for (int t = 0; t < TileTokens; t++) new Span<float>(half + 8 * t, 8).CopyTo(new Span<float>(lanes + 16 * t + 8 * h, 8));
             }
         }
-        else TileScalar(panel, superBlocks, groupValues, tokens, lanes);
+        else if (type == DType.Q8_0) TileQ8_0Scalar(panel, units, tokens, lanes);
+        else TileScalar(panel, units, GroupValues(type), tokens, lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TileSimd<TW, TV>(DType type, byte* panel, int units, QuantizedGemv.Activation* tokens, float* lanes)
+        where TW : struct, IWidth<TV> where TV : struct
+    {
+        if (type == DType.Q8_0) TileQ8_0Simd<TW, TV>(panel, units, tokens, lanes);
+        else TileKSimd<TW, TV>(panel, units, GroupValues(type), tokens, lanes);
     }
 
     // ---- Packing ----
@@ -186,6 +209,11 @@ public static unsafe class QuantizedPanelGemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Pack(DType type, byte* w, long rowBytes, int rows, int k, byte* panel)
     {
+        if (type == DType.Q8_0)
+        {
+            PackQ8_0(w, rowBytes, rows, k, panel);
+            return;
+        }
         int groupValues = GroupValues(type), groups = BlockQuantization.QKK / groupValues;
         var (coefficientsAt, factorsAt, sbBytes) = Layout(groupValues);
         int blockBytes = type.BlockBytes();
@@ -211,25 +239,54 @@ public static unsafe class QuantizedPanelGemm
                 factors[2 * r] = factors[2 * r + 1] = d;
                 factors[16 + 2 * r] = factors[16 + 2 * r + 1] = offset;
             }
-            Interleave(levels, record);
+            Interleave(levels, BlockQuantization.QKK / 8, record, 256);
         }
     }
 
     /// <summary>
-    /// The eight rows' levels (row r at rows[256r]) into 32 records of 64 bytes: record c holds values 8c..8c+7 of
-    /// row r at bytes 8r..8r+7. On AVX-512 an 8 × 8 transpose of 8-byte elements per eight records.
+    /// Q8_0 rows as <see cref="Pack"/> lays them out: per block the 4 records of signed levels, then d of row r in
+    /// floats 2r and 2r + 1 (converted once here), eight blocks at a time through the interleaving transpose.
+    /// </summary>
+    private static void PackQ8_0(byte* w, long rowBytes, int rows, int k, byte* panel)
+    {
+        const int BlocksPerPass = BlockQuantization.QKK / BlockQuantization.QK;
+        int blockBytes = DType.Q8_0.BlockBytes(), blocks = k / BlockQuantization.QK;
+        byte* levels = stackalloc byte[GroupRows * BlockQuantization.QKK];
+        if (rows < GroupRows) new Span<byte>(levels, GroupRows * BlockQuantization.QKK).Clear();
+        for (int b0 = 0; b0 < blocks; b0 += BlocksPerPass)
+        {
+            int count = Math.Min(BlocksPerPass, blocks - b0);
+            for (int b = b0; b < b0 + count; b++)
+            {
+                float* factors = (float*)(panel + (long)b * Q8_0BlockBytes + Q8_0LevelBytes);
+                for (int r = 0; r < GroupRows; r++)
+                {
+                    float d = 0f;
+                    if (r < rows)
+                    {
+                        byte* block = w + r * rowBytes + (long)b * blockBytes;
+                        d = BlockQuantization.Half(block);
+                        Unsafe.CopyBlockUnaligned(levels + BlockQuantization.QKK * r + BlockQuantization.QK * (b - b0), block + 2, BlockQuantization.QK);
+                    }
+                    factors[2 * r] = factors[2 * r + 1] = d;
+                }
+            }
+            Interleave(levels, 4 * count, panel + (long)b0 * Q8_0BlockBytes, Q8_0BlockBytes);
+        }
+    }
+
+    /// <summary>
+    /// The eight rows' levels (row r at rows[256r]) into <paramref name="count"/> records of 64 bytes: record c holds
+    /// values 8c..8c+7 of row r at bytes 8r..8r+7, and records come in runs of four, <paramref name="quadStride"/>
+    /// bytes apart (256: contiguous; Q8_0 leaves room for each block's factors). On AVX-512 an 8 × 8 transpose of
+    /// 8-byte elements per eight records.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Interleave(byte* rows, byte* records)
+    private static void Interleave(byte* rows, int count, byte* records, int quadStride)
     {
         const int RowBytes = BlockQuantization.QKK;
-        if (!Avx512F.IsSupported)
-        {
-            for (int r = 0; r < GroupRows; r++)
-            for (int c = 0; c < RowBytes / 8; c++) ((ulong*)records)[8 * c + r] = ((ulong*)(rows + RowBytes * r))[c];
-            return;
-        }
-        for (int c0 = 0; c0 < RowBytes / 8; c0 += 8)
+        int c0 = 0;
+        for (; Avx512F.IsSupported && c0 + 8 <= count; c0 += 8)
         {
             // Pairs of rows interleaved within 128-bit lanes: even[p] lane i holds (row 2p, row 2p+1) of record 2i, odd[p] of record 2i + 1.
             var r0 = Avx512F.LoadVector512((ulong*)(rows + 8 * c0));
@@ -240,26 +297,29 @@ public static unsafe class QuantizedPanelGemm
             var r5 = Avx512F.LoadVector512((ulong*)(rows + 5 * RowBytes + 8 * c0));
             var r6 = Avx512F.LoadVector512((ulong*)(rows + 6 * RowBytes + 8 * c0));
             var r7 = Avx512F.LoadVector512((ulong*)(rows + 7 * RowBytes + 8 * c0));
-            byte* o = records + 64 * c0;
-            InterleaveLanes(Avx512F.UnpackLow(r0, r1), Avx512F.UnpackLow(r2, r3), Avx512F.UnpackLow(r4, r5), Avx512F.UnpackLow(r6, r7), o, o + 128);
-            InterleaveLanes(Avx512F.UnpackHigh(r0, r1), Avx512F.UnpackHigh(r2, r3), Avx512F.UnpackHigh(r4, r5), Avx512F.UnpackHigh(r6, r7), o + 64, o + 192);
+            byte* o = records + (long)c0 / 4 * quadStride;
+            InterleaveLanes(Avx512F.UnpackLow(r0, r1), Avx512F.UnpackLow(r2, r3), Avx512F.UnpackLow(r4, r5), Avx512F.UnpackLow(r6, r7), o, o + 128, quadStride);
+            InterleaveLanes(Avx512F.UnpackHigh(r0, r1), Avx512F.UnpackHigh(r2, r3), Avx512F.UnpackHigh(r4, r5), Avx512F.UnpackHigh(r6, r7), o + 64, o + 192, quadStride);
         }
+        for (; c0 < count; c0++)
+        for (int r = 0; r < GroupRows; r++) ((ulong*)(records + (long)c0 / 4 * quadStride + c0 % 4 * 64))[r] = ((ulong*)(rows + RowBytes * r))[c0];
     }
 
     /// <summary>
     /// Lane i of a, b, c, d (rows 0–1, 2–3, 4–5, 6–7 of record 2i, or 2i + 1) into one record each: lanes 0 and 2 go to
-    /// <paramref name="first"/> and <paramref name="first"/> + 256, lanes 1 and 3 to <paramref name="second"/> and + 256.
+    /// <paramref name="first"/> and <paramref name="first"/> + <paramref name="quadStride"/>, lanes 1 and 3 to
+    /// <paramref name="second"/> and + <paramref name="quadStride"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void InterleaveLanes(Vector512<ulong> a, Vector512<ulong> b, Vector512<ulong> c, Vector512<ulong> d, byte* first, byte* second)
+    private static void InterleaveLanes(Vector512<ulong> a, Vector512<ulong> b, Vector512<ulong> c, Vector512<ulong> d, byte* first, byte* second, int quadStride)
     {
         // vshufi64x2 picks two 128-bit lanes from each operand: 0x44 lanes 0, 1 of both, 0xEE lanes 2, 3; then 0x88 lanes 0, 2 and 0xDD lanes 1, 3.
         Vector512<ulong> ab01 = Avx512F.Shuffle4x128(a, b, 0x44), cd01 = Avx512F.Shuffle4x128(c, d, 0x44);
         Vector512<ulong> ab23 = Avx512F.Shuffle4x128(a, b, 0xEE), cd23 = Avx512F.Shuffle4x128(c, d, 0xEE);
         Avx512F.Store((ulong*)first, Avx512F.Shuffle4x128(ab01, cd01, 0x88));
         Avx512F.Store((ulong*)second, Avx512F.Shuffle4x128(ab01, cd01, 0xDD));
-        Avx512F.Store((ulong*)(first + 256), Avx512F.Shuffle4x128(ab23, cd23, 0x88));
-        Avx512F.Store((ulong*)(second + 256), Avx512F.Shuffle4x128(ab23, cd23, 0xDD));
+        Avx512F.Store((ulong*)(first + quadStride), Avx512F.Shuffle4x128(ab23, cd23, 0x88));
+        Avx512F.Store((ulong*)(second + quadStride), Avx512F.Shuffle4x128(ab23, cd23, 0xDD));
     }
 
     /// <summary>
@@ -330,6 +390,10 @@ public static unsafe class QuantizedPanelGemm
         static abstract TV MultiplyAddBytes(TV unsignedBytes, TV signedBytes);
         /// <summary><c>vpmaddwd</c>: int16 × int16, adjacent pairs added into int32.</summary>
         static abstract TV MultiplyAddWords(TV a, TV b);
+        /// <summary>|s| of signed bytes, as unsigned bytes (|−128| = 128).</summary>
+        static abstract TV Magnitudes(TV signedBytes);
+        /// <summary>The signed bytes <paramref name="values"/>, negated where <paramref name="signs"/> is negative.</summary>
+        static abstract TV WithSignsOf(TV values, TV signs);
         static abstract TV AddInt16(TV a, TV b);
         static abstract TV AddInt32(TV a, TV b);
         static abstract TV ToSingle(TV int32);
@@ -349,6 +413,10 @@ public static unsafe class QuantizedPanelGemm
         public static Vector512<byte> Broadcast(float value) => Vector512.Create(value).AsByte();
         public static Vector512<byte> MultiplyAddBytes(Vector512<byte> u, Vector512<byte> s) => Avx512BW.MultiplyAddAdjacent(u, s.AsSByte()).AsByte();
         public static Vector512<byte> MultiplyAddWords(Vector512<byte> a, Vector512<byte> b) => Avx512BW.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16()).AsByte();
+        public static Vector512<byte> Magnitudes(Vector512<byte> s) => Avx512BW.Abs(s.AsSByte());
+        // AVX-512 has no vpsignb: a negate under the mask of negative signs (one masked vpsubb).
+        public static Vector512<byte> WithSignsOf(Vector512<byte> values, Vector512<byte> signs) =>
+            Vector512.ConditionalSelect(Vector512.LessThan(signs.AsSByte(), Vector512<sbyte>.Zero), Vector512<sbyte>.Zero - values.AsSByte(), values.AsSByte()).AsByte();
         public static Vector512<byte> AddInt16(Vector512<byte> a, Vector512<byte> b) => Avx512BW.Add(a.AsInt16(), b.AsInt16()).AsByte();
         public static Vector512<byte> AddInt32(Vector512<byte> a, Vector512<byte> b) => Avx512F.Add(a.AsInt32(), b.AsInt32()).AsByte();
         public static Vector512<byte> ToSingle(Vector512<byte> v) => Avx512F.ConvertToVector512Single(v.AsInt32()).AsByte();
@@ -366,6 +434,8 @@ public static unsafe class QuantizedPanelGemm
         public static Vector256<byte> Broadcast(float value) => Vector256.Create(value).AsByte();
         public static Vector256<byte> MultiplyAddBytes(Vector256<byte> u, Vector256<byte> s) => Avx2.MultiplyAddAdjacent(u, s.AsSByte()).AsByte();
         public static Vector256<byte> MultiplyAddWords(Vector256<byte> a, Vector256<byte> b) => Avx2.MultiplyAddAdjacent(a.AsInt16(), b.AsInt16()).AsByte();
+        public static Vector256<byte> Magnitudes(Vector256<byte> s) => Avx2.Abs(s.AsSByte());
+        public static Vector256<byte> WithSignsOf(Vector256<byte> values, Vector256<byte> signs) => Avx2.Sign(values.AsSByte(), signs.AsSByte()).AsByte();
         public static Vector256<byte> AddInt16(Vector256<byte> a, Vector256<byte> b) => Avx2.Add(a.AsInt16(), b.AsInt16()).AsByte();
         public static Vector256<byte> AddInt32(Vector256<byte> a, Vector256<byte> b) => Avx2.Add(a.AsInt32(), b.AsInt32()).AsByte();
         public static Vector256<byte> ToSingle(Vector256<byte> v) => Avx.ConvertToVector256Single(v.AsInt32()).AsByte();
@@ -381,7 +451,7 @@ public static unsafe class QuantizedPanelGemm
     /// level sums per <c>vpmaddwd</c>; then lanes = fma(I·d − Mn·offset, D, lanes) per token.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TileSimd<TW, TV>(byte* panel, int superBlocks, int groupValues, QuantizedGemv.Activation* tokens, float* lanes)
+    private static void TileKSimd<TW, TV>(byte* panel, int superBlocks, int groupValues, QuantizedGemv.Activation* tokens, float* lanes)
         where TW : struct, IWidth<TV> where TV : struct
     {
         int groups = BlockQuantization.QKK / groupValues, chunks = groupValues / 8;
@@ -443,6 +513,50 @@ public static unsafe class QuantizedPanelGemm
         TW.Store(lanes + 3 * stride, acc3);
     }
 
+    /// <summary>
+    /// The Q8_0 tile at one register width: per block, each record's |w| meets the four tokens' broadcast activations
+    /// under w's signs (<c>vpmaddubsw</c>) and widens to int32 at once (<c>vpmaddwd</c> by ones); then
+    /// lanes = fma(I, d·D, lanes) per token.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TileQ8_0Simd<TW, TV>(byte* panel, int blocks, QuantizedGemv.Activation* tokens, float* lanes)
+        where TW : struct, IWidth<TV> where TV : struct
+    {
+        QuantizedGemv.Activation x0 = tokens[0], x1 = tokens[1], x2 = tokens[2], x3 = tokens[3];
+        ulong onePerWord = 0x0001_0001_0001_0001UL;
+        TV ones = TW.Broadcast8(&onePerWord);
+        TV acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* records = panel + (long)b * Q8_0BlockBytes;
+            sbyte* a0 = x0.Q + b * BlockQuantization.QK, a1 = x1.Q + b * BlockQuantization.QK, a2 = x2.Q + b * BlockQuantization.QK, a3 = x3.Q + b * BlockQuantization.QK;
+            TV i0 = default, i1 = default, i2 = default, i3 = default;
+            for (int c = 0; c < 4; c++)
+            {
+                TV w = TW.Load(records + 64 * c), magnitudes = TW.Magnitudes(w);
+                i0 = TW.AddInt32(i0, SignedRecord<TW, TV>(magnitudes, w, a0 + 8 * c, ones));
+                i1 = TW.AddInt32(i1, SignedRecord<TW, TV>(magnitudes, w, a1 + 8 * c, ones));
+                i2 = TW.AddInt32(i2, SignedRecord<TW, TV>(magnitudes, w, a2 + 8 * c, ones));
+                i3 = TW.AddInt32(i3, SignedRecord<TW, TV>(magnitudes, w, a3 + 8 * c, ones));
+            }
+            TV d = TW.Load(records + Q8_0LevelBytes);
+            acc0 = TW.MultiplyAdd(TW.ToSingle(i0), TW.Multiply(d, TW.Broadcast(x0.Scale[b])), acc0);
+            acc1 = TW.MultiplyAdd(TW.ToSingle(i1), TW.Multiply(d, TW.Broadcast(x1.Scale[b])), acc1);
+            acc2 = TW.MultiplyAdd(TW.ToSingle(i2), TW.Multiply(d, TW.Broadcast(x2.Scale[b])), acc2);
+            acc3 = TW.MultiplyAdd(TW.ToSingle(i3), TW.Multiply(d, TW.Broadcast(x3.Scale[b])), acc3);
+        }
+        int stride = TW.RecordBytes / sizeof(float);
+        TW.Store(lanes, acc0);
+        TW.Store(lanes + stride, acc1);
+        TW.Store(lanes + 2 * stride, acc2);
+        TW.Store(lanes + 3 * stride, acc3);
+    }
+
+    /// <summary>One record's signed levels against the 8 activations at <paramref name="a"/>: int32 sums of four products per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV SignedRecord<TW, TV>(TV magnitudes, TV signs, sbyte* a, TV ones) where TW : struct, IWidth<TV> where TV : struct =>
+        TW.MultiplyAddWords(TW.MultiplyAddBytes(magnitudes, TW.WithSignsOf(TW.Broadcast8(a), signs)), ones);
+
     /// <summary>The int16 byte-product sums of two consecutive records against the 16 activations at <paramref name="a"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV TwoRecords<TW, TV>(TV first, TV second, sbyte* a) where TW : struct, IWidth<TV> where TV : struct =>
@@ -456,8 +570,31 @@ public static unsafe class QuantizedPanelGemm
     /// <summary>The activation level sums the offset coefficients meet: per 32 values (Q4_K/Q5_K minimums) or per 16 (Q6_K scales).</summary>
     private static short* LevelSums(in QuantizedGemv.Activation x, int groupValues) => groupValues == 32 ? x.Sum32 : x.Sum16;
 
+    /// <summary>The reference for <see cref="TileQ8_0Simd{TW, TV}"/>: every lane one by one with the same integer sums and fused f32 steps.</summary>
+    private static void TileQ8_0Scalar(byte* panel, int blocks, QuantizedGemv.Activation* tokens, float* lanes)
+    {
+        for (int t = 0; t < TileTokens; t++)
+        {
+            var x = tokens[t];
+            for (int r = 0; r < GroupRows; r++)
+            for (int h = 0; h < 2; h++)
+            {
+                float acc = 0f;
+                for (int b = 0; b < blocks; b++)
+                {
+                    sbyte* records = (sbyte*)(panel + (long)b * Q8_0BlockBytes), a = x.Q + b * BlockQuantization.QK;
+                    int dot = 0;
+                    for (int c = 0; c < 4; c++)
+                    for (int e = 4 * h; e < 4 * h + 4; e++) dot += records[64 * c + 8 * r + e] * a[8 * c + e];
+                    acc = MathF.FusedMultiplyAdd(dot, ((float*)(records + Q8_0LevelBytes))[2 * r + h] * x.Scale[b], acc);
+                }
+                lanes[16 * t + 2 * r + h] = acc;
+            }
+        }
+    }
+
     /// <summary>
-    /// The reference: every lane of <see cref="TileSimd{TW, TV}"/> computed one by one in the same order (integer sums
+    /// The reference: every lane of <see cref="TileKSimd{TW, TV}"/> computed one by one in the same order (integer sums
     /// are exact, the f32 steps are the same fused operations), so the vector paths must agree bit for bit.
     /// </summary>
     private static void TileScalar(byte* panel, int superBlocks, int groupValues, QuantizedGemv.Activation* tokens, float* lanes)

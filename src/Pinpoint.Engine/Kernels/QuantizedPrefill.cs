@@ -7,7 +7,7 @@ public enum QuantizedPrefillMode
 {
     /// <summary>
     /// The default: 8-bit activations where the weights have an interleaved-panel kernel (<see cref="QuantizedPanelGemm"/>:
-    /// Q4_K, Q5_K, Q6_K), f32 activations on the others.
+    /// Q8_0, Q4_K, Q5_K, Q6_K), f32 activations on the others (Q4_0).
     /// </summary>
     Auto,
 
@@ -20,8 +20,8 @@ public enum QuantizedPrefillMode
 
 /// <summary>
 /// The prefill choice for quantized weights. <see cref="QuantizedPrefillMode.Auto"/> takes 8-bit activations where
-/// they measured faster than the f32 GEMM on this project's Zen 4 (README, "Quantized GGUF weights"): the K-quants'
-/// interleaved panels. Q8_0 and Q4_0 keep f32 activations unless <see cref="QuantizedPrefillMode.Int8"/> asks.
+/// they measured faster than the f32 GEMM on this project's Zen 4 (README, "Quantized GGUF weights"): the interleaved
+/// panels of Q8_0 and the K-quants. Q4_0 keeps f32 activations unless <see cref="QuantizedPrefillMode.Int8"/> asks.
 /// The choice is the same with and without a gradient tape (the forward values must not depend on it); gradients
 /// w.r.t. the activations take the dequantized f32 weights.
 /// </summary>

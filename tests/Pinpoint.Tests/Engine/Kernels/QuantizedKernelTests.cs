@@ -176,6 +176,60 @@ public class QuantizedKernelTests
         }
     }
 
+    /// <summary>
+    /// Q8_0's interleaved panel on ragged shapes (m not a multiple of the four-token tile, n not of the eight-row group,
+    /// k of 1, 3, 9 and 13 blocks: whole and partial eight-block packing passes, no 256-value super-blocks) and at the
+    /// extreme levels: rows of −128 (which other quantizers write) or ±127 against activations of ±127 with the same
+    /// signs, so every byte-product pair is 2·128·127 = 32,512 and any int16 sum of two records would saturate. Each
+    /// entry is the integer dot of the dequantized row with the activation's own 8-bit rounding, and the vector paths
+    /// give the scalar reference's floats bit for bit.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(KernelTesting.Paths), MemberType = typeof(KernelTesting))]
+    public void Q8_0PanelIsTheIntegerDotOnRaggedShapesAndExtremeLevels(KernelPath path)
+    {
+        var rng = new Random(61);
+        foreach (var (m, n, k) in new[] { (4, 8, 32), (5, 13, 96), (7, 21, 288), (13, 9, 416) })
+        {
+            var (blocks, _) = Weights(rng, DType.Q8_0, n, k);
+            for (int r = 0; r < n; r++)
+            for (int b = 0; b < k / 32; b++)
+            {
+                var block = blocks.AsSpan((r * k / 32 + b) * 34, 34);
+                // Row 0: all −128; row 1: all 127; row 2: ±127 at random; the others as quantized.
+                if (r < 3) for (int j = 0; j < 32; j++) block[2 + j] = r == 0 ? (byte)0x80 : r == 1 || rng.Next(2) == 0 ? (byte)127 : unchecked((byte)(sbyte)-127);
+            }
+            var w = new float[n * k];
+            BlockQuantization.Dequantize(DType.Q8_0, blocks, w);
+            var a = Random(rng, m * k, 2f);
+            // Token 0 is −1 everywhere (levels −127: every product with row 0 is +128·127), token 1 +1, token 2 row 2's signs.
+            for (int j = 0; j < k; j++)
+            {
+                a[j] = -1f;
+                if (m > 1) a[k + j] = 1f;
+                if (m > 2) a[2 * k + j] = Math.Sign(w[2 * k + j]);
+            }
+            var c = new float[m * n];
+            QuantizedGemm.Multiply(m, n, k, a, k, blocks, DType.Q8_0, k, c, n, 0f, path);
+            var reference = new float[m * n];
+            QuantizedGemm.Multiply(m, n, k, a, k, blocks, DType.Q8_0, k, reference, n, 0f, KernelPath.Scalar);
+            for (int i = 0; i < m; i++)
+            {
+                var x8 = Rounded8Bit(a.AsSpan(i * k, k).ToArray(), 32);
+                for (int r = 0; r < n; r++)
+                {
+                    double exact = Dot(w, r, k, x8), scale = 0;
+                    for (int j = 0; j < k; j++) scale += Math.Abs(w[r * k + j] * x8[j]);
+                    float got = c[i * n + r];
+                    Assert.True(Math.Abs(got - exact) <= 1e-5 * scale + 1e-6, $"{path} m={m} n={n} k={k} [{i},{r}]: {got} vs {exact}");
+                    Assert.True(BitConverter.SingleToInt32Bits(got) == BitConverter.SingleToInt32Bits(reference[i * n + r]), $"{path} [{i},{r}]: {got} vs scalar {reference[i * n + r]}");
+                }
+            }
+            // The saturating case is really there: token 0 against row 0 is Σ 128·127·d·D > 0 over all k values.
+            Assert.True(c[0] > 0 && Math.Abs(c[0] - Dot(w, 0, k, Rounded8Bit(a.AsSpan(0, k).ToArray(), 32))) <= 1e-5 * Math.Abs(c[0]));
+        }
+    }
+
     /// <summary>The four-row kernels give each row what the decode GEMV gives it alone.</summary>
     [Fact]
     public void PrefillGemmMatchesTheDecodeGemvRowByRow()
@@ -198,8 +252,8 @@ public class QuantizedKernelTests
     }
 
     /// <summary>
-    /// MatMul's choice: by default (<see cref="QuantizedPrefillMode.Auto"/>) K-quant weights take the 8-bit GEMM and Q8_0
-    /// the f32 one; <see cref="QuantizedPrefillMode.F32"/> and <see cref="QuantizedPrefillMode.Int8"/> force either. The
+    /// MatMul's choice: by default (<see cref="QuantizedPrefillMode.Auto"/>) K-quant and Q8_0 weights take the 8-bit GEMM
+    /// (their interleaved panels) and Q4_0 the f32 one; <see cref="QuantizedPrefillMode.F32"/> and <see cref="QuantizedPrefillMode.Int8"/> force either. The
     /// forward is the same with and without a tape, and the gradient w.r.t. the activations is dy·W on the dequantized
     /// weights (the mode is per thread, scoped).
     /// </summary>
@@ -209,7 +263,7 @@ public class QuantizedKernelTests
         var rng = new Random(8);
         int m = 6, n = 40, k = 256;
         var values = Random(rng, m * k);
-        foreach (var type in new[] { DType.Q4_K, DType.Q8_0 })
+        foreach (var type in new[] { DType.Q4_K, DType.Q8_0, DType.Q4_0 })
         {
             var (blocks, dequantized) = Weights(rng, type, n, k);
             var w = new Tensor(Storage.FromBlocks(blocks, type, n * k), 0, [n, k]);
@@ -219,7 +273,7 @@ public class QuantizedKernelTests
             Gemm.Multiply(m, n, k, values, k, false, blocks, type, k, true, f32, n, 0f);
             Assert.True(f32.Zip(int8, (p, q) => Math.Abs(p - q)).Max() > 1e-4f, "the two paths should differ by the activations' rounding");
 
-            foreach (var (mode, expected) in new[] { ((QuantizedPrefillMode?)null, type == DType.Q8_0 ? f32 : int8), (QuantizedPrefillMode.F32, f32), (QuantizedPrefillMode.Int8, int8) })
+            foreach (var (mode, expected) in new[] { ((QuantizedPrefillMode?)null, type == DType.Q4_0 ? f32 : int8), (QuantizedPrefillMode.F32, f32), (QuantizedPrefillMode.Int8, int8) })
             {
                 using var scope = mode is { } chosen ? QuantizedPrefill.Use(chosen) : null;
                 Assert.Equal(expected, Compute.Eager.MatMul(Tensor.FromArray(values, m, k), w, transposeB: true).ToArray());
