@@ -506,11 +506,7 @@ public static unsafe class QuantizedPanelGemm
             acc2 = SuperBlockEnd<TW, TV>(i2, m2, d, offset, x2.Scale[sb], acc2);
             acc3 = SuperBlockEnd<TW, TV>(i3, m3, d, offset, x3.Scale[sb], acc3);
         }
-        int stride = TW.RecordBytes / sizeof(float);
-        TW.Store(lanes, acc0);
-        TW.Store(lanes + stride, acc1);
-        TW.Store(lanes + 2 * stride, acc2);
-        TW.Store(lanes + 3 * stride, acc3);
+        StoreTokens<TW, TV>(lanes, acc0, acc1, acc2, acc3);
     }
 
     /// <summary>
@@ -545,6 +541,13 @@ public static unsafe class QuantizedPanelGemm
             acc2 = TW.MultiplyAdd(TW.ToSingle(i2), TW.Multiply(d, TW.Broadcast(x2.Scale[b])), acc2);
             acc3 = TW.MultiplyAdd(TW.ToSingle(i3), TW.Multiply(d, TW.Broadcast(x3.Scale[b])), acc3);
         }
+        StoreTokens<TW, TV>(lanes, acc0, acc1, acc2, acc3);
+    }
+
+    /// <summary>The four tokens' lanes, one register each (a register covers <see cref="IWidth{TV}.RecordBytes"/> / 4 lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTokens<TW, TV>(float* lanes, TV acc0, TV acc1, TV acc2, TV acc3) where TW : struct, IWidth<TV> where TV : struct
+    {
         int stride = TW.RecordBytes / sizeof(float);
         TW.Store(lanes, acc0);
         TW.Store(lanes + stride, acc1);
