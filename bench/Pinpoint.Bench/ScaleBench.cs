@@ -37,8 +37,8 @@ public static class ScaleBench
             "prefill_f32_tokens_per_s","prefill_128_tokens_per_s","llamacpp_prefill_128_tokens_per_s","decode_tokens_per_s",
             "llamacpp_decode_tokens_per_s","decode_ratio","peak_rss_mb","explain_s","explain_peak_rss_mb",
             "decode_vs_prefill_max_abs_dlogit","int8_vs_f32_prefill_max_abs_dlogit"}]}
-        (prefill_* without a size is the 512-token prefill in the default mode: 8-bit activations on the K-quants'
-        interleaved panels, f32 activations against dequantized panels on Q8_0; prefill_f32_* the same with f32
+        (prefill_* without a size is the 512-token prefill in the default mode: 8-bit activations on the interleaved
+        panels of Q8_0 and the K-quants; prefill_f32_* the same with f32
         activations throughout, PINPOINT_QUANTIZED_PREFILL=f32; explain_* are null with --no-explain; the accuracy
         cost of 8-bit activations: decode_vs_prefill_max_abs_dlogit is the last decode step's logits against an f32
         prefill's of the same 64 tokens, int8_vs_f32_prefill_max_abs_dlogit an 8-bit prefill's (every type,
