@@ -218,9 +218,10 @@ public static unsafe class QuantizedGemv
             for (int r0 = t * j.PerTask; r0 < r1; r0 += RowsPerCall)
             {
                 int rows = Math.Min(RowsPerCall, r1 - r0);
-                Dot<OneRow>(j.Path, j.Type, j.W + r0 * j.RowBytes, j.RowBytes, rows, &x, dots);
                 float* y = j.Y + r0;
-                for (int r = 0; r < rows; r++) y[r] = j.Beta == 0f ? dots[r] : dots[r] + j.Beta * y[r];
+                // With beta = 0 the dots go straight to y; otherwise through the buffer, to be added to y's values.
+                Dot<OneRow>(j.Path, j.Type, j.W + r0 * j.RowBytes, j.RowBytes, rows, &x, j.Beta == 0f ? y : dots);
+                if (j.Beta != 0f) for (int r = 0; r < rows; r++) y[r] = dots[r] + j.Beta * y[r];
             }
         });
     }
