@@ -184,7 +184,7 @@ public class ExplainCommandTests
     public void EmbeddedDefaultModelIsUsedWithoutModelOption()
     {
         var info = Cli.Run("info", "--json").Json();
-        Assert.Equal("gpt2", info.GetProperty("architecture").GetString());
+        Assert.Equal("llama", info.GetProperty("architecture").GetString());
         Assert.Equal(8192, info.GetProperty("vocab_size").GetInt32());
         Assert.Contains("bf16", info.GetProperty("dtypes").EnumerateArray().Select(d => d.GetString()!.ToLowerInvariant()));
     }

@@ -155,7 +155,7 @@ public class SteeringTests
             var ids = loaded.Encode("Once upon a time, there was a little dog.");
             loaded.Model.Interventions.Add(ablation);
             var hooked = Logits(loaded.Model, ids);
-            var architecture = (ITrainableArchitecture)ArchitectureRegistry.ByName("gpt2", source);
+            var architecture = (ITrainableArchitecture)ArchitectureRegistry.ByName(loaded.Model.Config.Architecture, source);
             HfCheckpoint.Write(dir, architecture, loaded.Model.Config, ablation.Orthogonalize(loaded.Model.Weights),
                 Path.Combine(source, "tokenizer.json"), DType.F32);
             using var reloaded = ModelLoader.Load(dir);
