@@ -26,7 +26,9 @@ public sealed class DashboardCommandTests
         var summary = Cli.Cli.Run("neurons", "--hooks", hook, "--corpus", corpus, "--top", "5", "--context", "32", "--out", outDir, "--json").Json();
         var stored = summary.GetProperty("stores")[0];
         Assert.Equal(hook, stored.GetProperty("hook").GetString());
-        Assert.Equal(1024, stored.GetProperty("units").GetInt32());
+        int neurons;
+        using (var embedded = Pinpoint.Models.Loading.ModelLoader.Load(ModelOptions.DefaultModelPath)) neurons = embedded.Model.Config.DMlp;
+        Assert.Equal(neurons, stored.GetProperty("units").GetInt32());
         long tokens = summary.GetProperty("tokens").GetInt64();
         Assert.True(tokens > 100, $"{tokens} tokens");
 
@@ -37,7 +39,7 @@ public sealed class DashboardCommandTests
         // Each page is well-formed XML (the reports' rule) and the index links every unit.
         var index = File.ReadAllText(stored.GetProperty("index").GetString()!);
         XDocument.Parse(index);
-        Assert.Contains(DashboardHtmlReport.UnitPage(store, 1023), index);
+        Assert.Contains(DashboardHtmlReport.UnitPage(store, neurons - 1), index);
         XDocument.Parse(File.ReadAllText(Path.Combine(outDir, DashboardHtmlReport.UnitPage(store, 7))));
     }
 
