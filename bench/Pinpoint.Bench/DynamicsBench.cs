@@ -9,7 +9,7 @@ namespace Pinpoint.Bench;
 
 /// <summary>
 /// <c>pinpoint dynamics</c> over a run of <see cref="Checkpoints"/> checkpoints of the embedded model's shape
-/// (models/recipe.json): attribution patching on every checkpoint for evals/articles.jsonl, ablation at the first,
+/// (models/recipe-v2.json, Llama-style): attribution patching on every checkpoint for evals/articles.jsonl, ablation at the first,
 /// middle and final one. Without <c>--run DIR</c> the run is made here: <see cref="Checkpoints"/> optimizer steps of
 /// the recipe (batch 1, checkpoint every step) on ../shared/corpus/tinyshakespeare.txt with the embedded tokenizer —
 /// real checkpoints of the right size, only briefly trained. Reports the wall time and the load average.
@@ -85,7 +85,7 @@ public static class DynamicsBench
     /// <summary>A run of <see cref="Checkpoints"/> checkpoints of the recipe's model, one per optimizer step.</summary>
     private static string MakeRun(string root)
     {
-        var recipe = TrainConfig.Load(Path.Combine(root, "models", "recipe.json"));
+        var recipe = TrainConfig.Load(Path.Combine(root, "models", "recipe-v2.json"));
         var config = recipe with
         {
             Steps = Checkpoints, BatchSize = 1, WarmupSteps = 1, CheckpointEvery = 1, EvalEvery = Checkpoints, EvalBatches = 1,
