@@ -24,6 +24,7 @@ public static class CliApp
         new RunCommand(),
         new GenerateCommand(),
         new ScoreCommand(),
+        new ContrastsCommand(),
         new ProbeCommand(),
         new ConceptsCommand(),
         new NeuronsCommand(),
