@@ -54,15 +54,46 @@ public static class Mechanisms
     public static NeuronMechanism Neuron(HookedTransformer model, ITokenizer tokenizer, ActivationCache cache, Component neuron, int top)
     {
         var mlp = model.Weights.Blocks[neuron.Layer].Mlp!;
-        var input = (mlp.In.OutIn ? mlp.In.Weight.Select(0, neuron.Index) : mlp.In.Weight.Select(1, neuron.Index)).ToArray();
-        // input·W_Eᵀ reads the embedding as stored (a quantized one through its blocks), never widening it whole to f32.
-        var reads = Cx.MatMul(Tensor.FromArray(input, 1, input.Length), model.Weights.Embedding, transposeB: true).ToArray();
-        var readsFrom = Rank(tokenizer, reads, top, descending: true);
+        var readsFrom = Rank(tokenizer, TokenActivations(model, neuron.Layer, neuron.Index), top, descending: true);
         var output = DirectLogitAttribution.NeuronOutput(mlp.Out, neuron.Index);
         double activation = LogitLens.LastRow(cache[HookNames.MlpPost(neuron.Layer)])[neuron.Index];
         return new NeuronMechanism(neuron, activation, readsFrom,
             TopTokens(model, tokenizer, output, top, descending: true), TopTokens(model, tokenizer, output, top, descending: false));
     }
+
+    /// <summary>
+    /// The neuron's activation (hook_post) for every token when the token's embedding alone is its MLP's input: through
+    /// ln2, and in a gated MLP the gate's activation times the up projection, whose sign and size a reading of the gate
+    /// alone would miss. Embedding rows are gathered a chunk at a time, so a quantized table is never widened whole.
+    /// </summary>
+    public static float[] TokenActivations(HookedTransformer model, int layer, int neuron)
+    {
+        var c = model.Config;
+        var block = model.Weights.Blocks[layer];
+        var mlp = block.Mlp ?? throw new ArgumentException($"layer {layer} has no MLP", nameof(layer));
+        var gate = NeuronInput(mlp.In, neuron, c.DModel);
+        var up = mlp.Up is null ? default : NeuronInput(mlp.Up, neuron, c.DModel);
+        var result = new float[c.VocabSize];
+        const int Chunk = 1024;
+        for (int start = 0; start < c.VocabSize; start += Chunk)
+        {
+            int count = Math.Min(Chunk, c.VocabSize - start);
+            var x = Cx.Embedding(model.Weights.Embedding, Enumerable.Range(start, count).ToArray());
+            if (c.EmbeddingScale != 1f) x = Cx.Scale(x, c.EmbeddingScale);
+            var normed = model.ApplyNorm(Cx, x, block.Ln2!);
+            var pre = Project(normed, gate);
+            var post = mlp.Up is null ? Cx.Activate(pre, c.Activation) : Cx.Gated(pre, Project(normed, up), c.Activation);
+            post.ToArray().CopyTo(result, start);
+        }
+        return result;
+    }
+
+    /// <summary>One neuron's column of an MLP input projection, [d_model, 1], and its bias ([1], 0 without one).</summary>
+    private static (Tensor Column, Tensor Bias) NeuronInput(Linear linear, int neuron, int dModel) =>
+        (Tensor.FromArray((linear.OutIn ? linear.Weight.Select(0, neuron) : linear.Weight.Select(1, neuron)).ToArray(), dModel, 1),
+         Tensor.FromArray([linear.Bias is null ? 0f : linear.Bias.Select(0, neuron).ToArray()[0]], 1));
+
+    private static Tensor Project(Tensor rows, (Tensor Column, Tensor Bias) input) => Cx.Add(Cx.MatMul(rows, input.Column), input.Bias);
 
     internal static readonly Compute Cx = Compute.Eager;
 
