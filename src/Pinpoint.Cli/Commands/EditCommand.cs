@@ -87,6 +87,9 @@ public sealed class EditCommand : Command
             if (l < 0 || l >= config.NLayers)
                 throw new ArgumentException($"--{(memit && args.String(Layers) is not null ? Layers.Name : Layer.Name)} {l} is out of range: the model has layers 0..{config.NLayers - 1}");
         layers = layers.Distinct().Order().ToArray();
+        // Nothing reads the last block's MLP output at the subject's position but that position's own prediction.
+        if (layers[^1] == config.NLayers - 1)
+            output.Note($"layer {config.NLayers - 1} is the model's last: an edit there changes only the prediction right after the subject, so prompts that go on past the subject keep their answers");
         IReadOnlyDictionary<int, double[,]>? covariances = null;
         string covarianceName = "identity";
         // Read (and checked) even without --corpus, which alone gives them a use: a bad or orphaned value is an error, not ignored.

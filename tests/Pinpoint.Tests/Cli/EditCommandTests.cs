@@ -44,6 +44,24 @@ public class EditCommandTests
         }
     }
 
+    /// <summary>At the last layer nothing after the subject reads the edited MLP output, so the command says so.</summary>
+    [Fact]
+    public void AnEditAtTheLastLayerIsNoted()
+    {
+        var path = Write(Item + "\n");
+        try
+        {
+            var last = Cli.Run("edit", "--dataset", path, "--layer", "3", "--steps", "1", "--json");
+            Assert.Equal(0, last.Code);
+            Assert.Contains("pinpoint: note: layer 3 is the model's last", last.Err);
+            Assert.DoesNotContain("model's last", Cli.Run("edit", "--dataset", path, "--layer", "2", "--steps", "1", "--json").Err);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Theory]
     [InlineData("{\"subject\":\"Lily\",\"prompt\":\"Lily had a pet\",\"target_new\":\" frog\"}", 1, ":1: \"prompt\" has no {} for the subject")]
     [InlineData("{\"subject\":\"Lily\",\"prompt\":\"{} had a pet\",\"target_new\":\" \"}", 1, ":1: \"target_new\" must be a non-empty string")]
