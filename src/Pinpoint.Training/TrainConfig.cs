@@ -81,9 +81,18 @@ public sealed record TrainConfig
     /// </summary>
     public bool FocusNextInContext { get; init; }
     /// <summary>
+    /// Weight of the training loss at every position whose next token is one of <see cref="FocusTokens"/>, against 1
+    /// elsewhere (the loss is the weighted mean; 1 leaves it plain). A focus row holds one such decision among
+    /// <see cref="Context"/> predictions, so the data mix alone barely moves the gradient; this makes each decision count.
+    /// With equal weights for, say, " a" and " an", their odds against each other keep the data's; only the odds of the
+    /// focus tokens against all others rise. Validation loss stays unweighted.
+    /// </summary>
+    public double FocusLossWeight { get; init; } = 1;
+    /// <summary>
     /// A checkpoint folder whose weights and AdamW moments start this run (a new run with this recipe's own warm-up and
     /// schedule; steps and tokens continue from the checkpoint's). Its tokenizer must be the recipe's; its shape the recipe's, or
-    /// smaller for a Llama checkpoint, which is then grown into the recipe's shape (<see cref="ModelGrowth"/>).
+    /// smaller for a Llama checkpoint, which is then grown into the recipe's shape (<see cref="ModelGrowth"/>). An exported
+    /// model folder (no trainer state, no moments) starts the run at step 0 with fresh moments.
     /// </summary>
     public string? Init { get; init; }
 
@@ -140,6 +149,8 @@ public sealed record TrainConfig
         if (!(FocusFraction >= 0 && FocusFraction <= 1)) problems.Add($"focus_fraction must be in [0, 1], got {FocusFraction}");
         if (FocusFraction > 0 && FocusTokens.Length == 0) problems.Add("focus_fraction needs focus_tokens");
         if (FocusFraction > 0 && Data != CorpusData) problems.Add($"focus_fraction needs data {CorpusData}");
+        if (!(FocusLossWeight > 0 && double.IsFinite(FocusLossWeight))) problems.Add($"focus_loss_weight must be positive and finite, got {FocusLossWeight}");
+        if (FocusLossWeight != 1 && FocusTokens.Length == 0) problems.Add("focus_loss_weight needs focus_tokens");
         if (RepeatSpan is not null && (RepeatSpan.Length != 2 || RepeatSpan[0] < 1 || RepeatSpan[0] > RepeatSpan[1] || RepeatSpan[1] > (Context + 1) / 2))
             problems.Add($"repeat_span must be [min, max] with 1 ≤ min ≤ max ≤ (context + 1) / 2 = {(Context + 1) / 2}");
         if (problems.Count > 0) throw new ArgumentException("invalid training config: " + string.Join("; ", problems));
@@ -150,17 +161,16 @@ public sealed record TrainConfig
         RepeatTokens == RandomRepeat ? vocabSize : 0, RepeatPosition == RepeatAnywhere);
 
     /// <summary>The rows of a training micro-batch placed on focus tokens (none when <see cref="FocusFraction"/> is 0), as ids of <paramref name="tokenizer"/>.</summary>
-    public FocusMix Focus(ITokenizer tokenizer)
+    public FocusMix Focus(ITokenizer tokenizer) =>
+        FocusFraction <= 0 ? FocusMix.None : new FocusMix(FocusFraction, FocusTokenIds(tokenizer), FocusNextInContext);
+
+    /// <summary><see cref="FocusTokens"/> as ids of <paramref name="tokenizer"/> (each must be one token).</summary>
+    public int[] FocusTokenIds(ITokenizer tokenizer) => FocusTokens.Select(token =>
     {
-        if (FocusFraction <= 0) return FocusMix.None;
-        var ids = FocusTokens.Select(token =>
-        {
-            var encoded = tokenizer.Encode(token, addBos: false);
-            return encoded.Length == 1 ? encoded[0]
-                : throw new ArgumentException($"invalid training config: focus token '{token}' is {encoded.Length} tokens, not one");
-        }).Distinct().ToArray();
-        return new FocusMix(FocusFraction, ids, FocusNextInContext);
-    }
+        var encoded = tokenizer.Encode(token, addBos: false);
+        return encoded.Length == 1 ? encoded[0]
+            : throw new ArgumentException($"invalid training config: focus token '{token}' is {encoded.Length} tokens, not one");
+    }).Distinct().ToArray();
 
     /// <summary>Learning rate at optimizer step <paramref name="step"/> (1-based): linear warmup, then cosine to the minimum.</summary>
     public float LearningRateAt(int step)

@@ -42,6 +42,9 @@ public sealed class Trainer : IDisposable
     private readonly Tape _tape = new();
     private readonly int[] _inputs;
     private readonly int[] _targets;
+    /// <summary>Per-position loss weights of a training micro-batch (<see cref="TrainConfig.FocusLossWeight"/>); null when the loss is a plain mean.</summary>
+    private readonly float[]? _lossWeights;
+    private readonly HashSet<int> _weightedTargets = [];
     /// <summary>Steps of this run (its schedule's step); <see cref="StartStep"/> more were taken before it by the run it started from.</summary>
     private int _step;
     private long _tokensSeen;
@@ -97,7 +100,7 @@ public sealed class Trainer : IDisposable
         }
         else
         {
-            var state = TrainingState.Load(startFrom);
+            var state = resumeFrom is null && IsModelExport(startFrom) ? ExportState(startFrom) : TrainingState.Load(startFrom);
             if (state.Architecture != config.Architecture)
                 throw new InvalidDataException($"{startFrom}: checkpoint is a '{state.Architecture}' model, the config trains '{config.Architecture}'");
             var fromConfig = CheckpointModel.Config(startFrom);
@@ -121,10 +124,16 @@ public sealed class Trainer : IDisposable
             .DistinctBy(p => p.Tensor, ReferenceEqualityComparer.Instance)
             .Select(p => (p.Name, p.Tensor, Tensor.Zeros(p.Tensor.Shape.ToArray()), Tensor.Zeros(p.Tensor.Shape.ToArray()), p.Tensor.Rank >= 2))
             .ToArray();
-        if (startFrom is not null) LoadOptimizer(startFrom, oldWeights!);
+        // An exported model carries no AdamW moments: they start at zero, as in a run from scratch.
+        if (startFrom is not null && !(resumeFrom is null && IsModelExport(startFrom))) LoadOptimizer(startFrom, oldWeights!);
         TruncateMetricsAfter(Path.Combine(outDir, MetricsFile), _startStep + _step);
         _inputs = new int[config.BatchSize * config.Context];
         _targets = new int[config.BatchSize * config.Context];
+        if (config.FocusLossWeight != 1)
+        {
+            _weightedTargets = [.. config.FocusTokenIds(tokenizer ?? throw new ArgumentException("invalid training config: focus_loss_weight needs the run's tokenizer"))];
+            _lossWeights = new float[_targets.Length];
+        }
     }
 
     /// <summary>Whether <paramref name="outDir"/> holds a run's checkpoints (a new run there would mix with it).</summary>
@@ -200,9 +209,19 @@ public sealed class Trainer : IDisposable
     {
         if (trainer._growth is { } growth && log is not null)
             log($"grew {CheckpointModel.Describe(growth.From)} into {CheckpointModel.Describe(growth.To)}: validation loss at step 0 {trainer.ValidationLoss():F6} "
-                + $"(the checkpoint recorded {TrainingState.Load(trainer._initFrom!).LastValidationLoss:F6})");
+                + (IsModelExport(trainer._initFrom!) ? "(an exported model records none to compare)"
+                    : $"(the checkpoint recorded {TrainingState.Load(trainer._initFrom!).LastValidationLoss:F6})"));
         return trainer;
     }
+
+    /// <summary>
+    /// A model folder without a trainer's state or AdamW moments (what `pinpoint export` writes, or any Hugging Face
+    /// folder of a trainable architecture): a run may start from its weights, at step 0 with fresh moments.
+    /// </summary>
+    private static bool IsModelExport(string folder) =>
+        !File.Exists(Path.Combine(folder, TrainingState.FileName)) && !File.Exists(Path.Combine(folder, "optimizer.safetensors"));
+
+    private static TrainingState ExportState(string folder) => new() { Architecture = CheckpointModel.Config(folder).Architecture };
 
     /// <summary>
     /// Refuses an init checkpoint that is incomplete, of another architecture, of a shape that cannot grow into the recipe's
@@ -211,9 +230,11 @@ public sealed class Trainer : IDisposable
     private static void CheckInitCheckpoint(TrainConfig config, string init)
     {
         if (!Directory.Exists(init)) throw new DirectoryNotFoundException($"{init}: no such checkpoint folder (init)");
-        foreach (var file in new[] { TrainingState.FileName, "config.json", "model.safetensors", "optimizer.safetensors" })
-            if (!File.Exists(Path.Combine(init, file))) throw new InvalidDataException($"{init}: not a complete training checkpoint (no {file})");
-        var state = TrainingState.Load(init);
+        bool export = IsModelExport(init);
+        foreach (var file in export ? ["config.json", "model.safetensors"] : new[] { TrainingState.FileName, "config.json", "model.safetensors", "optimizer.safetensors" })
+            if (!File.Exists(Path.Combine(init, file)))
+                throw new InvalidDataException(export ? $"{init}: not a model folder (no {file})" : $"{init}: not a complete training checkpoint (no {file})");
+        var state = export ? ExportState(init) : TrainingState.Load(init);
         if (state.Architecture != config.Architecture)
             throw new InvalidDataException($"{init}: checkpoint is a '{state.Architecture}' model, the recipe trains '{config.Architecture}'");
         var tokenizerPath = TokenizerDiscovery.Find(init);
@@ -306,14 +327,17 @@ public sealed class Trainer : IDisposable
         _data.FillTrainBatch(_config.Seed, step, micro, _config.BatchSize, _config.Context, _inputs, _targets);
         _tape.Clear();
         _arena.Reset();
-        return Loss(new Compute(_tape, _arena));
+        if (_lossWeights is not null)
+            for (int i = 0; i < _targets.Length; i++)
+                _lossWeights[i] = _weightedTargets.Contains(_targets[i]) ? (float)_config.FocusLossWeight : 1f;
+        return Loss(new Compute(_tape, _arena), _lossWeights);
     }
 
-    private Tensor Loss(Compute cx)
+    private Tensor Loss(Compute cx, float[]? weights = null)
     {
         var batch = new TokenBatch(_config.BatchSize, _config.Context, _inputs);
         var logits = _model.Forward(cx, batch);
-        return cx.CrossEntropy(cx.Reshape(logits, _inputs.Length, _modelConfig.VocabSize), _targets);
+        return cx.CrossEntropy(cx.Reshape(logits, _inputs.Length, _modelConfig.VocabSize), _targets, weights: weights);
     }
 
     /// <summary>Mean loss over fixed, evenly spaced validation windows (the same ones at every evaluation).</summary>

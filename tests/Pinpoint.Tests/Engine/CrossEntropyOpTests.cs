@@ -25,6 +25,26 @@ public class CrossEntropyOpTests
     }
 
     [Fact]
+    public void WeightedRowsGiveTheWeightedMeanAndItsGradient()
+    {
+        var logits = GradCheck.Random(new Random(2), 3, 4, 11);
+        int[] targets = [3, 0, 10, 5];
+        float[] weights = [1f, 4f, 0f, 0.5f];
+        double weighted = 0;
+        for (int r = 0; r < 4; r++)
+            weighted += weights[r] * Compute.Eager.CrossEntropy(Tensor.FromArray(logits.Select(0, r).ToArray(), 1, 11), [targets[r]]).ToScalar();
+        Assert.Equal(weighted / 5.5, Compute.Eager.CrossEntropy(logits, targets, weights: weights).ToScalar(), 1e-5);
+        // Equal weights are the plain mean, whatever their size.
+        Assert.Equal(Compute.Eager.CrossEntropy(logits, targets).ToScalar(), Compute.Eager.CrossEntropy(logits, targets, weights: [3f, 3f, 3f, 3f]).ToScalar(), 1e-6f);
+        logits.RequiresGrad = true;
+        GradCheck.Check((cx, t) => cx.CrossEntropy(t[0], targets, weights: weights), [logits]);
+        GradCheck.Check((cx, t) => cx.CrossEntropy(t[0], [3, -100, 10, 5], ignoreIndex: -100, weights: weights), [logits]);
+        Assert.Throws<ArgumentException>(() => Compute.Eager.CrossEntropy(logits, targets, weights: [1f, 1f]));
+        Assert.Throws<ArgumentException>(() => Compute.Eager.CrossEntropy(logits, targets, weights: [1f, -1f, 1f, 1f]));
+        Assert.Throws<ArgumentException>(() => Compute.Eager.CrossEntropy(logits, targets, weights: [1f, float.NaN, 1f, 1f]));
+    }
+
+    [Fact]
     public void IgnoredRowsAreLeftOutOfTheMean()
     {
         var logits = Tensor.FromArray([0f, 0f, 5f, -5f], 2, 2);

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Pinpoint.Engine.Autograd;
+using Pinpoint.Engine.Ops;
 using Pinpoint.Engine.Tensors;
 using Pinpoint.Interpretability.Evaluation;
 using Pinpoint.Training;
@@ -139,6 +141,75 @@ public class TrainerTests
         // The recipe's own tokenizer, byte for byte the checkpoint's, is accepted.
         using var accepted = Trainer.Open(config with { Init = init, Tokenizer = Path.Combine(init, "tokenizer.json") }, Path.Combine(TempDir(), "run"), resume: false);
         Assert.Equal(2, accepted.StartStep);
+    }
+
+    /// <summary>--init from an exported model (no trainer state, no moments): its weights, step 0, fresh moments.</summary>
+    [Fact]
+    public void AnExportedModelStartsARunAtStepZeroWithItsWeights()
+    {
+        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
+        var first = TempDir();
+        var config = TinyCorpusConfig(corpus) with { Architecture = "llama", Steps = 4, WarmupSteps = 1 };
+        using (var t = Trainer.Open(config, first, resume: false)) t.Run(cancel: TestContext.Current.CancellationToken);
+        var checkpoint = Path.Combine(first, Trainer.CheckpointsFolder, "step-0000004");
+        var export = Directory.CreateDirectory(Path.Combine(TempDir(), "exported")).FullName;
+        foreach (var file in Directory.GetFiles(checkpoint).Where(f => Path.GetFileName(f) is not (TrainingState.FileName or "optimizer.safetensors")))
+            File.Copy(file, Path.Combine(export, Path.GetFileName(file)));
+
+        var run = TempDir();
+        using (var t = Trainer.Open(config with { Init = export, Steps = 2 }, run, resume: false))
+        {
+            Assert.Equal((0, 0), (t.Step, t.StartStep));
+            using var loaded = ModelLoader.Load(checkpoint);
+            Assert.Equal(loaded.Model.Weights.Embedding.Span.ToArray(), t.Model.Weights.Embedding.Span.ToArray());
+            t.Run(cancel: TestContext.Current.CancellationToken);
+        }
+        var state = TrainingState.Load(Path.Combine(run, Trainer.CheckpointsFolder, "step-0000002"));
+        Assert.Equal((2, 0, export), (state.Step, state.StartStep, state.InitFrom));
+        // Fresh moments: the first update is AdamW's first step, unlike a continuation of the checkpoint's moments.
+        var fromCheckpoint = TempDir();
+        using (var t = Trainer.Open(config with { Init = checkpoint, Steps = 2 }, fromCheckpoint, resume: false)) t.Run(cancel: TestContext.Current.CancellationToken);
+        Assert.NotEqual(Losses(fromCheckpoint)[1], Losses(run)[1]);
+
+        var notAModel = Directory.CreateDirectory(Path.Combine(TempDir(), "half")).FullName;
+        File.Copy(Path.Combine(export, "config.json"), Path.Combine(notAModel, "config.json"));
+        var e = Assert.Throws<InvalidDataException>(() => Trainer.Open(config with { Init = notAModel }, Path.Combine(TempDir(), "run"), resume: false));
+        Assert.StartsWith($"{notAModel}: not a model folder (no model.safetensors)", e.Message);
+    }
+
+    /// <summary>focus_loss_weight: the first step's loss is the mean with the focus positions weighted, on the step's own batch.</summary>
+    [Fact]
+    public void FocusLossWeightWeighsThePositionsWhoseNextTokenIsAFocusToken()
+    {
+        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
+        var config = TinyCorpusConfig(corpus) with { Steps = 1, WarmupSteps = 1, FocusTokens = ["e"], FocusLossWeight = 5 };
+        var run = TempDir();
+        using var trainer = Trainer.Open(config, run, resume: false);
+        using var tokenizer = Pinpoint.Models.Tokenizers.HfTokenizer.Load(Path.Combine(run, "tokenizer.json"));
+        int focus = Assert.Single(tokenizer.Encode("e", addBos: false));
+        int n = config.BatchSize * config.Context;
+        int[] inputs = new int[n], targets = new int[n];
+        using (var data = new CorpusTrainingData(TokenDataset.Open(Path.Combine(run, "data", "train.bin")), TokenDataset.Open(Path.Combine(run, "data", "val.bin"))))
+            data.FillTrainBatch(config.Seed, 1, 0, config.BatchSize, config.Context, inputs, targets);
+        var logits = trainer.Model.Forward(Compute.Eager, new TokenBatch(config.BatchSize, config.Context, inputs));
+        var flat = Compute.Eager.Reshape(logits, n, config.VocabSize);
+        double weighted = 0, total = 0, plain = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var row = flat.Select(0, i).ToArray();
+            double max = row.Max(), loss = max + Math.Log(row.Sum(v => Math.Exp(v - max))) - row[targets[i]];
+            double w = targets[i] == focus ? 5 : 1;
+            (weighted, total, plain) = (weighted + w * loss, total + w, plain + loss);
+        }
+        Assert.True(targets.Count(t => t == focus) > 0, "the batch has no focus position");
+        trainer.Run(cancel: TestContext.Current.CancellationToken);
+        Assert.Equal(weighted / total, Losses(run)[0], 1e-4);
+        Assert.True(Math.Abs(weighted / total - plain / n) > 1e-3, "the weighting made no difference to compare");
+
+        var e = Assert.Throws<ArgumentException>(() => (config with { FocusTokens = [] }).Validate());
+        Assert.Contains("focus_loss_weight needs focus_tokens", e.Message);
+        e = Assert.Throws<ArgumentException>(() => (config with { FocusLossWeight = 0 }).Validate());
+        Assert.Contains("focus_loss_weight must be positive and finite, got 0", e.Message);
     }
 
     [Fact]
