@@ -59,6 +59,15 @@ public class TrainerTests
         Assert.True(File.Exists(Path.Combine(straight, "loss.svg")));
     }
 
+    /// <summary>A tiny Llama run of <paramref name="steps"/> steps: its recipe, folder and last checkpoint.</summary>
+    private static (TrainConfig Config, string Run, string LastCheckpoint) TrainedLlama(int steps)
+    {
+        var config = TinyCorpusConfig(SharedData.Require("corpus/tinyshakespeare.txt")) with { Architecture = "llama", Steps = steps, WarmupSteps = 1 };
+        var run = TempDir();
+        using (var t = Trainer.Open(config, run, resume: false)) t.Run(cancel: TestContext.Current.CancellationToken);
+        return (config, run, Path.Combine(run, Trainer.CheckpointsFolder, $"step-{steps:D7}"));
+    }
+
     /// <summary>
     /// --init: a new run starts from a checkpoint's weights and moments with its own schedule; steps, tokens and
     /// checkpoint names continue from the checkpoint's, and the continuation itself resumes exactly.
@@ -66,11 +75,7 @@ public class TrainerTests
     [Fact]
     public void RunFromACheckpointContinuesItsStepsWithItsOwnSchedule()
     {
-        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
-        var first = TempDir();
-        var config = TinyCorpusConfig(corpus) with { Architecture = "llama", Steps = 8, WarmupSteps = 1 };
-        using (var t = Trainer.Open(config, first, resume: false)) t.Run(cancel: TestContext.Current.CancellationToken);
-        var init = Path.Combine(first, Trainer.CheckpointsFolder, "step-0000008");
+        var (config, first, init) = TrainedLlama(steps: 8);
         var next = config with { Init = init, Steps = 4, WarmupSteps = 2, LearningRate = 2e-3f, RepeatFraction = 0.25, RepeatSpan = [4, 8] };
 
         string straight = TempDir(), resumed = TempDir();
@@ -147,11 +152,7 @@ public class TrainerTests
     [Fact]
     public void AnExportedModelStartsARunAtStepZeroWithItsWeights()
     {
-        var corpus = SharedData.Require("corpus/tinyshakespeare.txt");
-        var first = TempDir();
-        var config = TinyCorpusConfig(corpus) with { Architecture = "llama", Steps = 4, WarmupSteps = 1 };
-        using (var t = Trainer.Open(config, first, resume: false)) t.Run(cancel: TestContext.Current.CancellationToken);
-        var checkpoint = Path.Combine(first, Trainer.CheckpointsFolder, "step-0000004");
+        var (config, _, checkpoint) = TrainedLlama(steps: 4);
         var export = Directory.CreateDirectory(Path.Combine(TempDir(), "exported")).FullName;
         foreach (var file in Directory.GetFiles(checkpoint).Where(f => Path.GetFileName(f) is not (TrainingState.FileName or "optimizer.safetensors")))
             File.Copy(file, Path.Combine(export, Path.GetFileName(file)));
