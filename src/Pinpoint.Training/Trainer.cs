@@ -58,6 +58,7 @@ public sealed class Trainer : IDisposable
     public const string CheckpointsFolder = "checkpoints";
     public const string LatestFile = "latest.json";
     public const string MetricsFile = "metrics.jsonl";
+    public const string OptimizerFile = "optimizer.safetensors";
 
     /// <summary>Optimizer steps taken by this run (not counting <see cref="StartStep"/>).</summary>
     public int Step => _step;
@@ -93,6 +94,7 @@ public sealed class Trainer : IDisposable
         _modelConfig = ModelConfig(config, vocabSize, tokenizer?.Eos);
         Directory.CreateDirectory(outDir);
         var startFrom = resumeFrom ?? config.Init;
+        bool fromExport = resumeFrom is null && startFrom is not null && IsModelExport(startFrom);
         TransformerWeights? oldWeights = null;
         if (startFrom is null)
         {
@@ -100,7 +102,7 @@ public sealed class Trainer : IDisposable
         }
         else
         {
-            var state = resumeFrom is null && IsModelExport(startFrom) ? ExportState(startFrom) : TrainingState.Load(startFrom);
+            var state = fromExport ? ExportState(startFrom) : TrainingState.Load(startFrom);
             if (state.Architecture != config.Architecture)
                 throw new InvalidDataException($"{startFrom}: checkpoint is a '{state.Architecture}' model, the config trains '{config.Architecture}'");
             var fromConfig = CheckpointModel.Config(startFrom);
@@ -125,7 +127,7 @@ public sealed class Trainer : IDisposable
             .Select(p => (p.Name, p.Tensor, Tensor.Zeros(p.Tensor.Shape.ToArray()), Tensor.Zeros(p.Tensor.Shape.ToArray()), p.Tensor.Rank >= 2))
             .ToArray();
         // An exported model carries no AdamW moments: they start at zero, as in a run from scratch.
-        if (startFrom is not null && !(resumeFrom is null && IsModelExport(startFrom))) LoadOptimizer(startFrom, oldWeights!);
+        if (startFrom is not null && !fromExport) LoadOptimizer(startFrom, oldWeights!);
         TruncateMetricsAfter(Path.Combine(outDir, MetricsFile), _startStep + _step);
         _inputs = new int[config.BatchSize * config.Context];
         _targets = new int[config.BatchSize * config.Context];
@@ -219,7 +221,7 @@ public sealed class Trainer : IDisposable
     /// folder of a trainable architecture): a run may start from its weights, at step 0 with fresh moments.
     /// </summary>
     private static bool IsModelExport(string folder) =>
-        !File.Exists(Path.Combine(folder, TrainingState.FileName)) && !File.Exists(Path.Combine(folder, "optimizer.safetensors"));
+        !File.Exists(Path.Combine(folder, TrainingState.FileName)) && !File.Exists(Path.Combine(folder, OptimizerFile));
 
     private static TrainingState ExportState(string folder) => new() { Architecture = CheckpointModel.Config(folder).Architecture };
 
@@ -231,7 +233,7 @@ public sealed class Trainer : IDisposable
     {
         if (!Directory.Exists(init)) throw new DirectoryNotFoundException($"{init}: no such checkpoint folder (init)");
         bool export = IsModelExport(init);
-        foreach (var file in export ? ["config.json", "model.safetensors"] : new[] { TrainingState.FileName, "config.json", "model.safetensors", "optimizer.safetensors" })
+        foreach (var file in export ? ["config.json", "model.safetensors"] : new[] { TrainingState.FileName, "config.json", "model.safetensors", OptimizerFile })
             if (!File.Exists(Path.Combine(init, file)))
                 throw new InvalidDataException(export ? $"{init}: not a model folder (no {file})" : $"{init}: not a complete training checkpoint (no {file})");
         var state = export ? ExportState(init) : TrainingState.Load(init);
@@ -361,7 +363,7 @@ public sealed class Trainer : IDisposable
         Directory.CreateDirectory(dir);
         var tokenizerJson = Path.Combine(_outDir, "tokenizer.json");
         HfCheckpoint.Write(dir, _architecture, _modelConfig, _weights, File.Exists(tokenizerJson) ? tokenizerJson : null, DType.F32);
-        SafetensorsWriter.Write(Path.Combine(dir, "optimizer.safetensors"),
+        SafetensorsWriter.Write(Path.Combine(dir, OptimizerFile),
             _params.SelectMany(p => new[] { KeyValuePair.Create(p.Name + ".m", p.M), KeyValuePair.Create(p.Name + ".v", p.V) }));
         var state = new TrainingState
         {
@@ -383,7 +385,7 @@ public sealed class Trainer : IDisposable
     /// <summary>Reads the checkpoint's AdamW moments (of <paramref name="checkpointWeights"/>'s parameters), grown like the weights when the run grew.</summary>
     private void LoadOptimizer(string dir, TransformerWeights checkpointWeights)
     {
-        using var file = TensorFile.Open(Path.Combine(dir, "optimizer.safetensors"));
+        using var file = TensorFile.Open(Path.Combine(dir, OptimizerFile));
         if (_growth is not null)
         {
             var names = checkpointWeights.Parameters().ToDictionary(p => (object)p.Tensor, p => p.Name, ReferenceEqualityComparer.Instance);
