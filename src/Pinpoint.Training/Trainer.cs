@@ -44,7 +44,8 @@ public sealed class Trainer : IDisposable
     private readonly int[] _targets;
     /// <summary>Per-position loss weights of a training micro-batch (<see cref="TrainConfig.FocusLossWeight"/>); null when the loss is a plain mean.</summary>
     private readonly float[]? _lossWeights;
-    private readonly HashSet<int> _weightedTargets = [];
+    /// <summary>The loss weight of a position by the id of its next token; null when the loss is a plain mean.</summary>
+    private readonly float[]? _weightOfTarget;
     /// <summary>Steps of this run (its schedule's step); <see cref="StartStep"/> more were taken before it by the run it started from.</summary>
     private int _step;
     private long _tokensSeen;
@@ -133,7 +134,10 @@ public sealed class Trainer : IDisposable
         _targets = new int[config.BatchSize * config.Context];
         if (config.FocusLossWeight != 1)
         {
-            _weightedTargets = [.. config.FocusTokenIds(tokenizer ?? throw new ArgumentException("invalid training config: focus_loss_weight needs the run's tokenizer"))];
+            _weightOfTarget = new float[vocabSize];
+            Array.Fill(_weightOfTarget, 1f);
+            foreach (int id in config.FocusTokenIds(tokenizer ?? throw new ArgumentException("invalid training config: focus_loss_weight needs the run's tokenizer")))
+                _weightOfTarget[id] = (float)config.FocusLossWeight;
             _lossWeights = new float[_targets.Length];
         }
     }
@@ -329,9 +333,9 @@ public sealed class Trainer : IDisposable
         _data.FillTrainBatch(_config.Seed, step, micro, _config.BatchSize, _config.Context, _inputs, _targets);
         _tape.Clear();
         _arena.Reset();
-        if (_lossWeights is not null)
+        if (_weightOfTarget is not null)
             for (int i = 0; i < _targets.Length; i++)
-                _lossWeights[i] = _weightedTargets.Contains(_targets[i]) ? (float)_config.FocusLossWeight : 1f;
+                _lossWeights![i] = _weightOfTarget[_targets[i]];
         return Loss(new Compute(_tape, _arena), _lossWeights);
     }
 
